@@ -1,0 +1,114 @@
+//! Command-line flags as the user types them, parsed once by clap and turned into a `Plan`.
+
+use crate::scenario::{Plan, parse_duration};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "swarm",
+    version,
+    about = "Load-test HTTP backends with virtual users, from a TOML scenario"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run a scenario file, or load-test one URL with defaults (swarm run http://127.0.0.1:8080/)
+    Run(RunArgs),
+    /// Validate a scenario file and say what it would do
+    Check {
+        /// The scenario file
+        file: PathBuf,
+    },
+    /// Start the built-in demo API on 127.0.0.1 and swarm it with scenarios/demo.toml
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A scenario file (.toml) or an http:// URL
+    pub target: String,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Base URL that replaces the scenario's host
+    #[arg(short = 'H', long, value_name = "URL")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Only run the demo server, until Ctrl-C
+    #[arg(long)]
+    pub serve: bool,
+    /// Port for the demo server (default: a free port)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Flags that override the scenario's `[load]` table.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LoadArgs {
+    /// Peak number of concurrent users
+    #[arg(short = 'u', long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub users: Option<u32>,
+    /// Users started per second (0.5 = one every 2 s)
+    #[arg(short = 'r', long, value_parser = parse_rate)]
+    pub spawn_rate: Option<f64>,
+    /// Stop after this long: 90s, 5m, 1h30m
+    #[arg(short = 't', long, value_parser = parse_duration)]
+    pub run_time: Option<Duration>,
+}
+
+/// Flags about the run's output.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Run without the terminal UI and print a report (the default when stdout is not a terminal)
+    #[arg(long)]
+    pub headless: bool,
+    /// Write the final statistics as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Exit code when any request failed
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub exit_code_on_error: i32,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "\"{s}\" is not a rate above 0; write e.g. 10 or 0.5"
+        )),
+    }
+}
+
+impl LoadArgs {
+    /// Applies the flags over the scenario's values.
+    pub fn apply(&self, plan: &mut Plan) {
+        if let Some(u) = self.users {
+            plan.load.users = u;
+        }
+        if let Some(r) = self.spawn_rate {
+            plan.load.spawn_rate = r;
+        }
+        if let Some(t) = self.run_time {
+            plan.load.run_time = Some(t);
+        }
+    }
+}
+
+/// True when `target` names a URL rather than a file.
+pub fn is_url(target: &str) -> bool {
+    target.starts_with("http://") || target.starts_with("https://")
+}

@@ -1,0 +1,229 @@
+//! The built-in demo target: a small HTTP API of the kind load-testing tutorials use.
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `GET /` | a short text index |
+//! | `GET /items`, `POST /items` | a JSON list (the newest 100 items) and adding to it |
+//! | `GET /items/{id}` | one item, or 404 |
+//! | `GET /primes?below=N` | counts primes below N (default 10 000) by trial division: CPU-bound |
+//! | `GET /delay?ms=N` | answers after N ms (default 100, at most 10 000) |
+//! | `GET /flaky?fail=P` | answers 500 with probability P (default 0.1) |
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+const MAX_ITEMS: usize = 100;
+
+#[derive(Default)]
+struct Items {
+    next_id: u64,
+    list: Vec<Value>,
+}
+
+/// A running demo server.
+pub struct DemoServer {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DemoServer {
+    /// Binds 127.0.0.1:`port` (0 picks a free port) and serves until `shutdown`.
+    pub async fn start(port: u16) -> std::io::Result<DemoServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, stop.clone()));
+        Ok(DemoServer { addr, stop, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves until the task is cancelled (for `swarm demo --serve`).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+async fn serve(listener: TcpListener, stop: CancellationToken) {
+    let items = Arc::new(Mutex::new(Items {
+        next_id: 1,
+        list: Vec::new(),
+    }));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: wait a little rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let items = Arc::clone(&items);
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req| handle(req, Arc::clone(&items)));
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    connections.abort_all();
+}
+
+type Reply = Result<Response<Full<Bytes>>, std::convert::Infallible>;
+
+async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let response = match (req.method(), path.as_str()) {
+        (&Method::GET, "/") => text(StatusCode::OK, INDEX),
+        (&Method::GET, "/items") => {
+            let list = items.lock().unwrap_or_else(|p| p.into_inner()).list.clone();
+            json_reply(StatusCode::OK, &Value::Array(list))
+        }
+        (&Method::POST, "/items") => add_item(req, &items).await,
+        (&Method::GET, p) if p.starts_with("/items/") => get_item(&p[7..], &items),
+        (&Method::GET, "/primes") => {
+            let below = param(&query, "below").unwrap_or(10_000.0).clamp(0.0, 1e7) as u64;
+            let count = tokio::task::spawn_blocking(move || count_primes(below))
+                .await
+                .unwrap_or(0);
+            json_reply(StatusCode::OK, &json!({ "below": below, "count": count }))
+        }
+        (&Method::GET, "/delay") => {
+            let ms = param(&query, "ms").unwrap_or(100.0).clamp(0.0, 10_000.0);
+            tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
+            json_reply(StatusCode::OK, &json!({ "delayed_ms": ms }))
+        }
+        (&Method::GET, "/flaky") => {
+            let p = param(&query, "fail").unwrap_or(0.1).clamp(0.0, 1.0);
+            if fastrand::f64() < p {
+                json_reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({ "error": "flaky failure" }),
+                )
+            } else {
+                json_reply(StatusCode::OK, &json!({ "ok": true }))
+            }
+        }
+        _ => json_reply(
+            StatusCode::NOT_FOUND,
+            &json!({ "error": "no such route", "path": path }),
+        ),
+    };
+    Ok(response)
+}
+
+const INDEX: &str = "swarm demo API\n\
+GET  /items           list items (JSON)\n\
+POST /items           add an item: {\"name\": ..., \"description\": ...}\n\
+GET  /items/{id}      one item\n\
+GET  /primes?below=N  count primes below N (CPU-bound, default 10000)\n\
+GET  /delay?ms=N      answer after N ms (default 100)\n\
+GET  /flaky?fail=P    fail with probability P (default 0.1)\n";
+
+async fn add_item(req: Request<Incoming>, items: &Mutex<Items>) -> Response<Full<Bytes>> {
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return json_reply(
+                StatusCode::BAD_REQUEST,
+                &json!({ "error": "unreadable body" }),
+            );
+        }
+    };
+    let Ok(Value::Object(mut item)) = serde_json::from_slice::<Value>(&body) else {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "expected a JSON object" }),
+        );
+    };
+    let mut items = items.lock().unwrap_or_else(|p| p.into_inner());
+    item.insert("id".into(), json!(items.next_id));
+    items.next_id += 1;
+    let item = Value::Object(item);
+    items.list.push(item.clone());
+    if items.list.len() > MAX_ITEMS {
+        items.list.remove(0);
+    }
+    json_reply(StatusCode::CREATED, &item)
+}
+
+fn get_item(id: &str, items: &Mutex<Items>) -> Response<Full<Bytes>> {
+    let items = items.lock().unwrap_or_else(|p| p.into_inner());
+    let found = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| items.list.iter().find(|i| i["id"] == json!(id)).cloned());
+    match found {
+        Some(item) => json_reply(StatusCode::OK, &item),
+        None => json_reply(StatusCode::NOT_FOUND, &json!({ "error": "no such item" })),
+    }
+}
+
+fn param(query: &str, name: &str) -> Option<f64> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Trial division on purpose: the point is to burn CPU.
+pub fn count_primes(below: u64) -> u64 {
+    (2..below)
+        .filter(|&n| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+        .count() as u64
+}
+
+fn json_reply(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn primes() {
+        assert_eq!(super::count_primes(10_000), 1229);
+        assert_eq!(super::count_primes(2), 0);
+    }
+}

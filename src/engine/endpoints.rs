@@ -1,0 +1,117 @@
+//! The endpoint set the users pick from, swappable while a swarm runs: the control task
+//! publishes a new set, and each user picks it up before its next request.
+
+use crate::scenario::{Endpoint, Origin, Wait};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Endpoints with their statistics rows and cumulative weights.
+#[derive(Debug)]
+pub struct EndpointSet {
+    pub endpoints: Vec<Endpoint>,
+    /// Statistics row of each endpoint.
+    pub rows: Vec<usize>,
+    /// Index into `origins` of each endpoint.
+    pub origin_of: Vec<usize>,
+    pub origins: Vec<Origin>,
+    pub wait: Wait,
+    cumulative: Vec<u32>,
+}
+
+impl EndpointSet {
+    pub fn new(endpoints: Vec<Endpoint>, rows: Vec<usize>, wait: Wait) -> Self {
+        let mut origins: Vec<Origin> = Vec::new();
+        let origin_of = endpoints
+            .iter()
+            .map(|e| match origins.iter().position(|o| *o == e.origin) {
+                Some(i) => i,
+                None => {
+                    origins.push(e.origin.clone());
+                    origins.len() - 1
+                }
+            })
+            .collect();
+        let cumulative = endpoints
+            .iter()
+            .scan(0u32, |acc, e| {
+                *acc = acc.saturating_add(e.weight);
+                Some(*acc)
+            })
+            .collect();
+        EndpointSet {
+            endpoints,
+            rows,
+            origin_of,
+            origins,
+            wait,
+            cumulative,
+        }
+    }
+
+    /// Total weight; 0 means nothing can be picked.
+    pub fn total_weight(&self) -> u32 {
+        self.cumulative.last().copied().unwrap_or(0)
+    }
+
+    /// An endpoint index chosen in proportion to the weights, or None when all are disabled.
+    pub fn pick(&self, rng: &mut fastrand::Rng) -> Option<usize> {
+        let total = self.total_weight();
+        if total == 0 {
+            return None;
+        }
+        let x = rng.u32(0..total);
+        Some(self.cumulative.partition_point(|&c| c <= x))
+    }
+}
+
+/// The current set plus a generation counter the users poll without locking.
+pub struct SharedEndpoints {
+    generation: AtomicU64,
+    current: Mutex<Arc<EndpointSet>>,
+}
+
+impl SharedEndpoints {
+    pub fn new(set: EndpointSet) -> Self {
+        SharedEndpoints {
+            generation: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(set)),
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The current set and its generation.
+    pub fn load(&self) -> (u64, Arc<EndpointSet>) {
+        let guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        (self.generation.load(Ordering::Acquire), Arc::clone(&guard))
+    }
+
+    pub fn replace(&self, set: EndpointSet) {
+        let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(set);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Plan;
+
+    #[test]
+    fn picks_in_proportion_to_weights() {
+        let src = "host = \"http://127.0.0.1:1\"\n[[endpoints]]\npath = \"/a\"\nweight = 3\n[[endpoints]]\npath = \"/off\"\nweight = 0\n[[endpoints]]\npath = \"/b\"\n";
+        let plan = Plan::parse(src, "t.toml").unwrap();
+        let set = EndpointSet::new(plan.endpoints, vec![0, 1, 2], Wait::None);
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut counts = [0u32; 3];
+        for _ in 0..40_000 {
+            counts[set.pick(&mut rng).unwrap()] += 1;
+        }
+        assert_eq!(counts[1], 0);
+        let share = f64::from(counts[0]) / 40_000.0;
+        assert!((share - 0.75).abs() < 0.01, "{share}");
+    }
+}

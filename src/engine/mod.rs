@@ -1,0 +1,79 @@
+//! The load engine: virtual users, their spawning and stopping, and the statistics they feed.
+//!
+//! The headless runner and the TUI drive it the same way: `Command`s in through a channel,
+//! `Snapshot`s out through a watch channel. Only this module knows hyper.
+
+mod control;
+mod endpoints;
+pub mod http;
+mod user;
+
+pub use endpoints::EndpointSet;
+
+use crate::scenario::{Endpoint, Plan, Wait};
+use crate::stats::Snapshot;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// What the engine can be told to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Start spawning users toward the target (a stopped run starts afresh).
+    Start,
+    /// Stop all users gracefully; in-flight requests get the stop timeout to finish.
+    Stop,
+    /// Move to a new user count at the spawn rate; ramping down stops the newest users first.
+    SetUsers(u32),
+    /// Users started or stopped per second (> 0).
+    SetSpawnRate(f64),
+    SetWait(Wait),
+    ResetStats,
+    /// Replace the endpoints; users pick up the new set before their next request.
+    SetEndpoints(Vec<Endpoint>),
+}
+
+/// A running engine task and its two channels.
+pub struct Engine {
+    commands: mpsc::UnboundedSender<Command>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    task: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts the engine task, idle, on the current tokio runtime.
+    pub fn spawn(plan: &Plan) -> Engine {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+        let controller = control::Controller::new(plan, snap_tx);
+        let task = tokio::spawn(controller.run(rx));
+        Engine {
+            commands,
+            snapshots,
+            task,
+        }
+    }
+
+    /// Sends a command; ignored once the engine has shut down.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// A receiver of the newest snapshot.
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// Stops any run (gracefully, within the stop timeout) and ends the engine task.
+    /// Returns the last snapshot.
+    pub async fn shutdown(self) -> Arc<Snapshot> {
+        let Engine {
+            commands,
+            snapshots,
+            task,
+        } = self;
+        drop(commands);
+        let _ = task.await;
+        snapshots.borrow().clone()
+    }
+}

@@ -1,0 +1,158 @@
+//! The headless run: drives the engine without a terminal UI, prints progress on stderr
+//! and the final report on stdout, and turns the outcome into an exit code.
+
+use crate::engine::{Command, Engine};
+use crate::report::{format, json, text};
+use crate::scenario::Plan;
+use crate::stats::{RunState, Snapshot};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the progress line is printed.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// What to do with the result of a headless run.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub json: Option<PathBuf>,
+    /// Exit code when requests failed (Locust's `--exit-code-on-error`).
+    pub exit_code_on_error: i32,
+    /// Terminal width for the report; 80 when unknown.
+    pub width: usize,
+}
+
+/// Runs the plan to its end (run time, or Ctrl-C / SIGTERM) and returns the exit code.
+pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
+    let engine = Engine::spawn(plan);
+    engine.send(Command::Start);
+    // After a second interrupt the run is not stopped yet; its users die with the runtime.
+    let last = watch_run(&engine).await;
+    finish(plan, &last, out)
+}
+
+/// Follows the run until it stops, printing progress and handling interrupts.
+async fn watch_run(engine: &Engine) -> Arc<Snapshot> {
+    let mut snaps = engine.snapshots();
+    let mut progress = tokio::time::interval(PROGRESS_EVERY);
+    progress.tick().await;
+    let mut interrupts = Interrupts::new();
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            changed = snaps.changed() => {
+                if changed.is_err() || snaps.borrow().state == RunState::Stopped {
+                    return snaps.borrow().clone();
+                }
+            }
+            _ = progress.tick() => eprintln!("{}", progress_line(&snaps.borrow())),
+            _ = interrupts.next() => {
+                if stopping {
+                    eprintln!("swarm: interrupted again; cutting in-flight requests");
+                    return snaps.borrow().clone();
+                }
+                eprintln!("swarm: stopping (in-flight requests may finish; interrupt again to cut them)");
+                engine.send(Command::Stop);
+                stopping = true;
+            }
+        }
+    }
+}
+
+/// One progress line: elapsed, users, req/s, failures, p95.
+pub fn progress_line(s: &Snapshot) -> String {
+    format!(
+        "[{:>5.0}s] {} users {}/{}  req/s {}  failures {} ({:.1}%)  p95 {} ms",
+        s.elapsed.as_secs_f64(),
+        s.state,
+        s.users,
+        s.target_users,
+        format::rate(s.total.current_rps),
+        s.total.failures,
+        s.total.fail_ratio() * 100.0,
+        format::ms(s.total.percentile_ms(0.95).unwrap_or(0.0)),
+    )
+}
+
+fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32> {
+    let title = format!(
+        "swarm report: {} ({})",
+        plan.name.as_deref().unwrap_or("scenario"),
+        plan.host
+    );
+    print!("{}", text::render(last, &title, out.width));
+    if let Some(path) = &out.json {
+        let doc = json::to_json(last, plan.name.as_deref(), &plan.host);
+        write_atomic(path, doc.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(if last.total.failures > 0 {
+        out.exit_code_on_error
+    } else {
+        0
+    })
+}
+
+/// Writes via a temporary file and a rename, so a crash never leaves half a file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.swarm-tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP as one stream of "please stop" events.
+struct Interrupts {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Interrupts {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Interrupts {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match &mut self.term {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let hup = async {
+                match &mut self.hup {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term => {}
+                _ = hup => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

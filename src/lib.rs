@@ -1,0 +1,9 @@
+//! swarm: a load tester for HTTP backends, driven from a TOML scenario.
+
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod headless;
+pub mod report;
+pub mod scenario;
+pub mod stats;

@@ -1,0 +1,93 @@
+//! Number and text formatting shared by the reports (and later the TUI).
+
+/// Milliseconds in at most five characters: `0.42`, `52.3`, `1234`, `123s`.
+pub fn ms(v: f64) -> String {
+    let s = if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    };
+    if s.len() <= 5 {
+        s
+    } else {
+        format!("{:.0}s", v / 1000.0)
+    }
+}
+
+/// A rate: one decimal below 1000, whole numbers above.
+pub fn rate(v: f64) -> String {
+    if v < 1000.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// A count that fits `width`, shortened to k/M/G when it does not.
+pub fn count(n: u64, width: usize) -> String {
+    let s = n.to_string();
+    if s.len() <= width {
+        return s;
+    }
+    let (v, unit) = match n {
+        0..1_000_000 => (n as f64 / 1e3, "k"),
+        1_000_000..1_000_000_000 => (n as f64 / 1e6, "M"),
+        _ => (n as f64 / 1e9, "G"),
+    };
+    format!("{v:.1}{unit}")
+}
+
+/// Failures with their share of requests: `12(0.5%)`.
+pub fn fails(failures: u64, requests: u64) -> String {
+    let pct = if requests == 0 {
+        0.0
+    } else {
+        failures as f64 * 100.0 / requests as f64
+    };
+    let pct = if pct == 0.0 || pct >= 10.0 {
+        format!("{pct:.0}")
+    } else {
+        format!("{pct:.1}")
+    };
+    format!("{}({pct}%)", count(failures, 6))
+}
+
+/// `s` cut to `width` characters with a trailing `…` when longer; never wraps.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `fit` padded with spaces to exactly `width` characters.
+pub fn pad(s: &str, width: usize) -> String {
+    let f = fit(s, width);
+    let n = f.chars().count();
+    f + &" ".repeat(width.saturating_sub(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_stay_narrow() {
+        assert_eq!(ms(0.4213), "0.42");
+        assert_eq!(ms(52.34), "52.3");
+        assert_eq!(ms(1234.4), "1234");
+        assert_eq!(ms(123456.0), "123s");
+        assert_eq!(count(12_345_678, 7), "12.3M");
+        assert_eq!(fails(5, 1000), "5(0.5%)");
+        assert_eq!(fails(0, 0), "0(0%)");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(pad("ab", 4), "ab  ");
+    }
+}

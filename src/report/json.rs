@@ -1,0 +1,124 @@
+//! The `--json` report: final statistics in a stable shape documented in the README.
+
+use crate::stats::{FailureGroup, PERCENTILES, RowStats, Snapshot};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+pub struct JsonReport<'a> {
+    pub scenario: Option<&'a str>,
+    pub host: &'a str,
+    pub state: String,
+    pub duration_s: f64,
+    pub users: u32,
+    pub endpoints: Vec<JsonRow>,
+    pub aggregated: JsonRow,
+    pub failures: Vec<JsonFailure>,
+}
+
+#[derive(Serialize)]
+pub struct JsonRow {
+    pub name: String,
+    pub method: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub fail_ratio: f64,
+    pub min_ms: f64,
+    pub avg_ms: f64,
+    pub max_ms: f64,
+    pub median_ms: f64,
+    /// Keyed by percentile: "50", "66", ... "99.99", "100".
+    pub percentiles_ms: serde_json::Map<String, serde_json::Value>,
+    pub rps: f64,
+    pub failures_per_s: f64,
+    pub avg_bytes: f64,
+    pub status_counts: BTreeMap<String, u64>,
+    pub failure_groups: Vec<JsonFailure>,
+}
+
+#[derive(Serialize)]
+pub struct JsonFailure {
+    pub name: String,
+    pub method: String,
+    pub cause: String,
+    pub description: String,
+    pub count: u64,
+    pub message: String,
+}
+
+/// Builds the JSON document for a final snapshot.
+pub fn to_json(snap: &Snapshot, scenario: Option<&str>, host: &str) -> String {
+    let rows = snap.rows.iter().map(|r| row(r, &snap.failures)).collect();
+    let report = JsonReport {
+        scenario,
+        host,
+        state: snap.state.to_string(),
+        duration_s: snap.elapsed.as_secs_f64(),
+        users: snap
+            .history
+            .iter()
+            .map(|p| p.users)
+            .max()
+            .unwrap_or(snap.users)
+            .max(snap.users),
+        endpoints: rows,
+        aggregated: row(&snap.total, &snap.failures),
+        failures: snap.failures.iter().map(failure).collect(),
+    };
+    serde_json::to_string_pretty(&report).expect("report serializes")
+}
+
+fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
+    let percentiles_ms = PERCENTILES
+        .iter()
+        .zip(r.percentiles_ms)
+        .map(|(q, v)| (percentile_key(*q), serde_json::Value::from(round3(v))))
+        .collect();
+    let is_total = r.method.is_empty();
+    JsonRow {
+        name: r.name.clone(),
+        method: r.method.clone(),
+        requests: r.requests,
+        failures: r.failures,
+        fail_ratio: round3(r.fail_ratio()),
+        min_ms: round3(r.min_ms),
+        avg_ms: round3(r.avg_ms),
+        max_ms: round3(r.max_ms),
+        median_ms: round3(r.median_ms()),
+        percentiles_ms,
+        rps: round3(r.total_rps),
+        failures_per_s: round3(r.total_fps),
+        avg_bytes: round3(r.avg_bytes),
+        status_counts: r
+            .statuses
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect(),
+        failure_groups: failures
+            .iter()
+            .filter(|f| is_total || (f.name == r.name && f.method == r.method))
+            .map(failure)
+            .collect(),
+    }
+}
+
+fn failure(f: &FailureGroup) -> JsonFailure {
+    JsonFailure {
+        name: f.name.clone(),
+        method: f.method.clone(),
+        cause: f.kind.code(),
+        description: f.kind.to_string(),
+        count: f.count,
+        message: f.message.clone(),
+    }
+}
+
+/// "50", "99.9", "100": the percentile as a JSON key.
+fn percentile_key(q: f64) -> String {
+    let p = (q * 100.0 * 1000.0).round() / 1000.0;
+    format!("{p}")
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}

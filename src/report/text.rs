@@ -1,0 +1,180 @@
+//! The end-of-run text report: endpoint table, percentile table, status codes, failures.
+//! A pure function of a snapshot; every line fits the given width.
+
+use super::format::{count, fails, fit, ms, pad, rate};
+use crate::stats::{RowStats, Snapshot};
+use std::fmt::Write;
+
+/// Renders the report for a terminal `width` columns wide (at least 80 is assumed).
+pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
+    let width = width.max(80);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", fit(title, width));
+    let _ = writeln!(
+        out,
+        "{}",
+        fit(
+            &format!(
+                "{} users, {:.1}s, {} requests, {} failed",
+                snap.users.max(peak_users(snap)),
+                snap.elapsed.as_secs_f64(),
+                snap.total.requests,
+                snap.total.failures
+            ),
+            width
+        )
+    );
+    out.push('\n');
+    endpoint_table(&mut out, snap, width);
+    out.push('\n');
+    percentile_table(&mut out, snap, width);
+    status_table(&mut out, snap, width);
+    failure_table(&mut out, snap, width);
+    out
+}
+
+fn peak_users(snap: &Snapshot) -> u32 {
+    snap.history.iter().map(|p| p.users).max().unwrap_or(0)
+}
+
+fn type_width(snap: &Snapshot) -> usize {
+    snap.rows
+        .iter()
+        .map(|r| r.method.len())
+        .max()
+        .unwrap_or(0)
+        .max(4)
+}
+
+fn endpoint_table(out: &mut String, snap: &Snapshot, width: usize) {
+    let tw = type_width(snap);
+    // Fixed columns: reqs 7, fails 12, four latencies 5, req/s 7, fail/s 6, and 10 spaces.
+    let nw = width - tw - 62;
+    let header = format!(
+        "{:<tw$} {} {:>7} {:>12} {:>5} {:>5} {:>5} {:>5} {:>7} {:>6}",
+        "Type",
+        pad("Name", nw),
+        "# reqs",
+        "# fails",
+        "Avg",
+        "Min",
+        "Max",
+        "Med",
+        "req/s",
+        "fail/s"
+    );
+    let rule = "-".repeat(header.chars().count());
+    let _ = writeln!(out, "{header}\n{rule}");
+    for row in &snap.rows {
+        let _ = writeln!(out, "{}", endpoint_line(row, tw, nw));
+    }
+    let _ = writeln!(out, "{rule}\n{}", endpoint_line(&snap.total, tw, nw));
+}
+
+fn endpoint_line(r: &RowStats, tw: usize, nw: usize) -> String {
+    format!(
+        "{:<tw$} {} {:>7} {:>12} {:>5} {:>5} {:>5} {:>5} {:>7} {:>6}",
+        fit(&r.method, tw),
+        pad(&r.name, nw),
+        count(r.requests, 7),
+        fails(r.failures, r.requests),
+        ms(r.avg_ms),
+        ms(r.min_ms),
+        ms(r.max_ms),
+        ms(r.median_ms()),
+        rate(r.total_rps),
+        rate(r.total_fps)
+    )
+}
+
+const PCT_LABELS: [&str; 11] = [
+    "50", "66", "75", "80", "90", "95", "98", "99", "99.9", "99.99", "100",
+];
+
+fn percentile_table(out: &mut String, snap: &Snapshot, width: usize) {
+    let nw = width - 1 - PCT_LABELS.len() * 6;
+    let _ = writeln!(out, "Response time percentiles (ms)");
+    let mut header = pad("Name", nw);
+    for l in PCT_LABELS {
+        let _ = write!(header, " {l:>5}");
+    }
+    let rule = "-".repeat(header.chars().count());
+    let _ = writeln!(out, "{header}\n{rule}");
+    let ambiguous = |r: &RowStats| snap.rows.iter().filter(|o| o.name == r.name).count() > 1;
+    let line = |r: &RowStats| {
+        let label = if ambiguous(r) {
+            row_label(r)
+        } else {
+            r.name.clone()
+        };
+        let mut s = pad(&label, nw);
+        for v in r.percentiles_ms {
+            let _ = write!(
+                s,
+                " {:>5}",
+                if r.requests == 0 { "-".into() } else { ms(v) }
+            );
+        }
+        s
+    };
+    for row in &snap.rows {
+        let _ = writeln!(out, "{}", line(row));
+    }
+    let _ = writeln!(out, "{rule}\n{}", line(&snap.total));
+}
+
+/// The row's name, with the method in front when the name does not already say it.
+fn row_label(r: &RowStats) -> String {
+    if r.method.is_empty() || r.name.starts_with(&format!("{} ", r.method)) {
+        r.name.clone()
+    } else {
+        format!("{} {}", r.method, r.name)
+    }
+}
+
+fn status_table(out: &mut String, snap: &Snapshot, width: usize) {
+    if snap.rows.iter().all(|r| r.statuses.is_empty()) {
+        return;
+    }
+    let _ = writeln!(out, "\nStatus codes");
+    for r in snap.rows.iter().filter(|r| !r.statuses.is_empty()) {
+        let codes: Vec<String> = r
+            .statuses
+            .iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            fit(
+                &format!("{} {}", pad(&row_label(r), 24), codes.join("  ")),
+                width
+            )
+        );
+    }
+}
+
+fn failure_table(out: &mut String, snap: &Snapshot, width: usize) {
+    let _ = writeln!(out, "\nFailures");
+    if snap.failures.is_empty() {
+        let _ = writeln!(out, "none");
+        return;
+    }
+    let mut groups: Vec<_> = snap.failures.iter().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+    let _ = writeln!(out, "{:>8}  {}  Cause", "# fails", pad("Name", 24));
+    for f in groups {
+        let label = row_label(&RowStats {
+            name: f.name.clone(),
+            method: f.method.clone(),
+            ..Default::default()
+        });
+        let cause = if f.message.is_empty() {
+            f.kind.to_string()
+        } else {
+            format!("{}: {}", f.kind, f.message)
+        };
+        let line = format!("{:>8}  {}  {}", count(f.count, 8), pad(&label, 24), cause);
+        let _ = writeln!(out, "{}", fit(&line, width));
+    }
+}

@@ -1,0 +1,191 @@
+//! Duration and think-time syntax of scenario files: `"500ms"`, `"1h30m"`, `"1s..3s"`.
+
+use std::time::Duration;
+
+/// Think time after each task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wait {
+    #[default]
+    None,
+    Constant(Duration),
+    /// Uniformly random between the two bounds (inclusive).
+    Uniform(Duration, Duration),
+}
+
+impl Wait {
+    /// The think time for one task; `unit` is a uniform sample in [0, 1).
+    pub fn sample(&self, unit: f64) -> Duration {
+        match *self {
+            Wait::None => Duration::ZERO,
+            Wait::Constant(d) => d,
+            Wait::Uniform(lo, hi) => lo + (hi - lo).mul_f64(unit),
+        }
+    }
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wait::None => write!(f, "none"),
+            Wait::Constant(d) => write!(f, "{}", format_duration(*d)),
+            Wait::Uniform(a, b) => write!(f, "{}..{}", format_duration(*a), format_duration(*b)),
+        }
+    }
+}
+
+/// Parses `"90s"`, `"5m"`, `"1h30m"`, `"500ms"`, `"1.5s"`. Units: ms, s, m, h.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("is empty; write a duration such as \"30s\"".into());
+    }
+    if s.parse::<f64>().is_ok() {
+        return Err(format!("has no unit; write \"{s}s\" (units: ms, s, m, h)"));
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(format!(
+                "\"{s}\" is not a duration; write e.g. \"500ms\", \"30s\", \"1h30m\""
+            ));
+        }
+        let value: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("\"{s}\" has a bad number; write e.g. \"1.5s\""))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "ms" => value / 1000.0,
+            "s" => value,
+            "m" => value * 60.0,
+            "h" => value * 3600.0,
+            "" => {
+                return Err(format!(
+                    "\"{s}\" has a number without a unit (units: ms, s, m, h)"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "\"{s}\" has an unknown unit \"{other}\" (units: ms, s, m, h)"
+                ));
+            }
+        };
+        total += secs;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| format!("\"{s}\" is out of range"))
+}
+
+/// Parses a think time: a duration, or a range `"1s..3s"`.
+pub fn parse_wait(text: &str) -> Result<Wait, String> {
+    if let Some((a, b)) = text.split_once("..") {
+        let lo = parse_duration(a).map_err(|e| format!("range start {e}"))?;
+        let hi = parse_duration(b).map_err(|e| format!("range end {e}"))?;
+        if hi < lo {
+            return Err(format!("\"{text}\": the range end is below its start"));
+        }
+        return Ok(if hi == lo {
+            constant(lo)
+        } else {
+            Wait::Uniform(lo, hi)
+        });
+    }
+    match parse_duration(text) {
+        Ok(d) => Ok(constant(d)),
+        Err(e) => {
+            for sep in ["-", "...", " to ", ","] {
+                if let Some((a, b)) = text.split_once(sep)
+                    && parse_duration(a).is_ok()
+                    && parse_duration(b).is_ok()
+                {
+                    let hint = format!("{}..{}", a.trim(), b.trim());
+                    return Err(format!(
+                        "\"{text}\" is neither a duration nor a range; write \"{hint}\""
+                    ));
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+fn constant(d: Duration) -> Wait {
+    if d.is_zero() {
+        Wait::None
+    } else {
+        Wait::Constant(d)
+    }
+}
+
+/// Short human form: `1h30m`, `2m`, `1.5s`, `250ms`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 && !d.is_zero() {
+        return format!("{}us", d.as_micros());
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    if !ms.is_multiple_of(1000) {
+        return format!("{}s", d.as_secs_f64());
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out += &format!("{h}h");
+    }
+    if m > 0 {
+        out += &format!("{m}m");
+    }
+    if s > 0 || out.is_empty() {
+        out += &format!("{s}s");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("30").unwrap_err().contains("\"30s\""));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn waits() {
+        let s = Duration::from_secs;
+        assert_eq!(parse_wait("1s..3s"), Ok(Wait::Uniform(s(1), s(3))));
+        assert_eq!(parse_wait("0s"), Ok(Wait::None));
+        assert_eq!(parse_wait("2s"), Ok(Wait::Constant(s(2))));
+        let err = parse_wait("1s-3s").unwrap_err();
+        assert_eq!(
+            err,
+            "\"1s-3s\" is neither a duration nor a range; write \"1s..3s\""
+        );
+        assert!(parse_wait("3s..1s").is_err());
+        let w = Wait::Uniform(s(1), s(3));
+        assert_eq!(w.sample(0.5), s(2));
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::ZERO), "0ms");
+    }
+}

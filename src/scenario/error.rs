@@ -1,0 +1,178 @@
+//! Scenario errors that point at the file, line, column and key that is wrong.
+
+use std::ops::Range;
+use toml::de::{DeTable, DeValue};
+
+/// A problem in a scenario file, located for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    /// Dotted key path such as `load.wait` or `endpoints[2].weight`; empty for syntax errors.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.col)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Turns byte spans into located errors for one source text.
+pub struct Locator<'a> {
+    pub file: &'a str,
+    pub src: &'a str,
+}
+
+impl Locator<'_> {
+    pub fn error(
+        &self,
+        span: Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let (line, col) = line_col(self.src, span.start);
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            col,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Converts a toml/serde error, naming the key and suggesting the nearest known key.
+    pub fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
+        let span = err.span().unwrap_or(0..0);
+        let key = key_path_at(self.src, span.start).unwrap_or_default();
+        let message = rewrite_message(err.message());
+        self.error(span, &key, message)
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..floor_char_boundary(src, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The dotted path of the innermost key whose key or value contains `offset`.
+/// Table headers only span the header, so every table is searched, not just enclosing ones.
+fn key_path_at(src: &str, offset: usize) -> Option<String> {
+    let (table, _) = DeTable::parse_recoverable(src);
+    find_in_table(table.get_ref(), offset)
+}
+
+fn find_in_table(table: &DeTable<'_>, offset: usize) -> Option<String> {
+    table.iter().find_map(|(key, value)| {
+        let name = key.get_ref();
+        if key.span().contains(&offset) {
+            return Some(name.to_string());
+        }
+        if let Some(inner) = find_in_value(value.get_ref(), offset) {
+            let sep = if inner.starts_with('[') { "" } else { "." };
+            return Some(format!("{name}{sep}{inner}"));
+        }
+        value.span().contains(&offset).then(|| name.to_string())
+    })
+}
+
+fn find_in_value(value: &DeValue<'_>, offset: usize) -> Option<String> {
+    match value {
+        DeValue::Table(t) => find_in_table(t, offset),
+        DeValue::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| {
+                match find_in_value(item.get_ref(), offset) {
+                    Some(inner) if inner.starts_with('[') => Some(format!("[{i}]{inner}")),
+                    Some(inner) => Some(format!("[{i}].{inner}")),
+                    None if item.span().contains(&offset) && !item.get_ref().is_table() => {
+                        Some(format!("[{i}]"))
+                    }
+                    None => None,
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into advice.
+fn rewrite_message(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.trim().to_string();
+    };
+    let Some((name, rest)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let mut out = format!("unknown key \"{name}\"");
+    if let Some(best) = nearest(name, &known) {
+        out += &format!("; did you mean \"{best}\"?");
+    }
+    if !known.is_empty() {
+        out += &format!(" (known keys: {})", known.join(", "));
+    }
+    out
+}
+
+/// The known word closest to `word`, if it is close enough to be a plausible typo.
+pub fn nearest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(word, k), *k))
+        .filter(|(score, _)| *score > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column() {
+        let src = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, 6), (2, 1));
+        assert_eq!(line_col(src, 11), (2, 6));
+    }
+
+    #[test]
+    fn key_paths() {
+        let src = "host = \"x\"\n[load]\nusers = 5\n[[endpoints]]\npath = \"/\"\n[[endpoints]]\nwieght = 2\n";
+        let at = src.find("5").unwrap();
+        assert_eq!(key_path_at(src, at).as_deref(), Some("load.users"));
+        let at = src.find("wieght").unwrap();
+        assert_eq!(key_path_at(src, at).as_deref(), Some("endpoints[1].wieght"));
+    }
+
+    #[test]
+    fn suggests_nearest_key() {
+        let m = rewrite_message("unknown field `usrs`, expected one of `users`, `spawn_rate`");
+        assert_eq!(
+            m,
+            "unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate)"
+        );
+    }
+}

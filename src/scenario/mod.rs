@@ -1,0 +1,168 @@
+//! Scenario files: parsed from TOML once, validated into a typed `Plan` that the engine runs.
+//!
+//! Nothing downstream of this module sees strings such as `"30s"`: the CLI, the engine and
+//! the reports consume `Plan`, `Load` and `Endpoint`.
+
+mod duration;
+mod error;
+mod raw;
+mod validate;
+
+pub use duration::{Wait, format_duration, parse_duration, parse_wait};
+pub use error::ScenarioError;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+use std::path::Path;
+use std::time::Duration;
+
+/// Default request timeout when neither the endpoint nor `[defaults]` sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default bound on how long in-flight requests may take to finish after a stop.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: Option<String>,
+    /// Base URL as written, e.g. `http://127.0.0.1:5000`.
+    pub host: String,
+    pub load: Load,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// How many users, how fast, for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    pub users: u32,
+    /// Users started (or stopped) per second; always > 0.
+    pub spawn_rate: f64,
+    pub run_time: Option<Duration>,
+    pub wait: Wait,
+    pub stop_timeout: Duration,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            users: 1,
+            spawn_rate: 1.0,
+            run_time: None,
+            wait: Wait::None,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+        }
+    }
+}
+
+/// Where a request goes: a plain-HTTP host and port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    /// The `Host` header value: the port is left out when it is the default.
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// What counts as a successful response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Expect {
+    /// Any status below 400.
+    #[default]
+    Below400,
+    Statuses(Vec<u16>),
+}
+
+impl Expect {
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            Expect::Below400 => status < 400,
+            Expect::Statuses(list) => list.contains(&status),
+        }
+    }
+}
+
+/// One weighted task: a request with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The row name in every report.
+    pub name: String,
+    pub method: Method,
+    /// The path or URL as the user wrote it.
+    pub path: String,
+    pub origin: Origin,
+    /// Origin-form request target (`/tests?x=1`).
+    pub target: Uri,
+    /// 0 disables the endpoint.
+    pub weight: u32,
+    /// Defaults merged with the endpoint's own headers, `Host` and content type included.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub timeout: Duration,
+    pub expect: Expect,
+}
+
+impl Plan {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Plan, LoadError> {
+        Plan::load_with_host(path, None)
+    }
+
+    /// Reads and validates a scenario file, with `--host` replacing the file's host.
+    pub fn load_with_host(path: &Path, host: Option<&str>) -> Result<Plan, LoadError> {
+        let src = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        Ok(validate::parse(&src, &path.display().to_string(), host)?)
+    }
+
+    /// Validates scenario text; `file` names it in error messages.
+    pub fn parse(src: &str, file: &str) -> Result<Plan, ScenarioError> {
+        validate::parse(src, file, None)
+    }
+
+    /// A one-endpoint plan for `swarm run URL`: GET the URL with defaults.
+    pub fn for_url(url: &str) -> Result<Plan, ScenarioError> {
+        let src = format!(
+            "host = {host}\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n[[endpoints]]\npath = {host}\n",
+            host = toml_string(url)
+        );
+        validate::parse(&src, url, None)
+    }
+
+    /// Endpoints that can be picked (weight > 0).
+    pub fn active_endpoints(&self) -> impl Iterator<Item = &Endpoint> {
+        self.endpoints.iter().filter(|e| e.weight > 0)
+    }
+}
+
+/// Quotes a string as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A scenario that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] ScenarioError),
+}

@@ -1,0 +1,56 @@
+//! Serde types that mirror the scenario TOML key for key; `validate` turns them into a `Plan`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::{Spanned, Value};
+
+pub type SpannedValue = Spanned<Value>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub load: Option<RawLoad>,
+    pub defaults: Option<RawDefaults>,
+    pub endpoints: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub users: Option<SpannedValue>,
+    pub spawn_rate: Option<SpannedValue>,
+    pub run_time: Option<SpannedValue>,
+    pub wait: Option<SpannedValue>,
+    pub stop_timeout: Option<SpannedValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub headers: Option<BTreeMap<String, SpannedValue>>,
+    pub timeout: Option<SpannedValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoint {
+    pub name: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub weight: Option<SpannedValue>,
+    pub headers: Option<BTreeMap<String, SpannedValue>>,
+    pub json: Option<SpannedValue>,
+    pub body: Option<Spanned<String>>,
+    pub content_type: Option<Spanned<String>>,
+    pub form: Option<Spanned<BTreeMap<String, SpannedValue>>>,
+    pub expect: Option<Spanned<RawExpect>>,
+    pub timeout: Option<SpannedValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub status: Option<SpannedValue>,
+}

@@ -1,0 +1,494 @@
+//! Turns the raw serde mirror of a scenario into a `Plan`, rejecting bad values with their location.
+
+use super::error::{Locator, ScenarioError, nearest};
+use super::raw::{RawDefaults, RawEndpoint, RawExpect, RawLoad, RawScenario, SpannedValue};
+use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan};
+use super::{parse_duration, parse_wait};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
+use http::{HeaderMap, Method, Uri};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use toml::{Spanned, Value};
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+const HOST_EXAMPLE: &str = "host = \"http://127.0.0.1:8080\"";
+
+/// Validates scenario text; `host_override` (from `--host`) replaces the file's host.
+pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan> {
+    let loc = Locator { file, src };
+    let mut raw: RawScenario = toml::from_str(src).map_err(|e| loc.toml_error(&e))?;
+    let v = Validator { loc };
+    if let Some(h) = host_override {
+        let flag = Validator {
+            loc: Locator {
+                file: "--host",
+                src: "",
+            },
+        };
+        flag.base(&Spanned::new(0..0, h.to_string()))
+            .map_err(|e| ScenarioError {
+                line: 0,
+                key: String::new(),
+                ..e
+            })?;
+        raw.host = Some(Spanned::new(0..0, h.to_string()));
+    }
+    let Some(host) = &raw.host else {
+        return Err(v.err(
+            0..0,
+            "host",
+            format!("is missing; add {HOST_EXAMPLE} at the top"),
+        ));
+    };
+    let base = v.base(host)?;
+    let load = v.load(raw.load.unwrap_or_default())?;
+    let defaults = v.defaults(raw.defaults.unwrap_or_default())?;
+    let endpoints = v.endpoints(raw.endpoints, &base, &defaults)?;
+    Ok(Plan {
+        name: raw.name.map(|n| n.into_inner()),
+        host: host.get_ref().clone(),
+        load,
+        endpoints,
+    })
+}
+
+/// The host's origin plus any path prefix (`http://h/api` -> prefix `/api`).
+struct Base {
+    origin: Origin,
+    prefix: String,
+}
+
+struct Defaults {
+    headers: HeaderMap,
+    timeout: Duration,
+}
+
+struct Validator<'a> {
+    loc: Locator<'a>,
+}
+
+impl Validator<'_> {
+    fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        msg: impl Into<String>,
+    ) -> ScenarioError {
+        self.loc.error(span, key, msg)
+    }
+
+    fn base(&self, host: &Spanned<String>) -> Result<Base> {
+        let (origin, uri) = self.origin(host, "host")?;
+        if uri.query().is_some() {
+            return Err(self.err(
+                host.span(),
+                "host",
+                "must not have a query string; put it in the endpoint's path",
+            ));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_string();
+        Ok(Base { origin, prefix })
+    }
+
+    /// Parses an absolute `http://` URL.
+    fn origin(&self, url: &Spanned<String>, key: &str) -> Result<(Origin, Uri)> {
+        let text = url.get_ref().trim();
+        let bad = |m: String| self.err(url.span(), key, m);
+        if text.starts_with("https://") {
+            return Err(bad(format!(
+                "\"{text}\": https is not supported yet; use an http:// URL"
+            )));
+        }
+        if !text.starts_with("http://") {
+            return Err(bad(format!(
+                "\"{text}\" is not an http:// URL; write e.g. \"http://127.0.0.1:8080\""
+            )));
+        }
+        let uri: Uri = text
+            .parse()
+            .map_err(|e| bad(format!("\"{text}\" is not a valid URL ({e})")))?;
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad(format!("\"{text}\" has no host name")))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(80);
+        Ok((Origin { host, port }, uri))
+    }
+
+    fn load(&self, raw: RawLoad) -> Result<Load> {
+        let mut load = Load::default();
+        if let Some(u) = &raw.users {
+            load.users = self.integer(u, "load.users", 1)? as u32;
+        }
+        load.spawn_rate = match &raw.spawn_rate {
+            Some(r) => self.positive_number(r, "load.spawn_rate")?,
+            None => f64::from(load.users).max(1.0),
+        };
+        if let Some(t) = &raw.run_time {
+            load.run_time = Some(self.duration(t, "load.run_time")?);
+        }
+        if let Some(w) = &raw.wait {
+            let text = self.string(w, "load.wait", "\"1s..3s\"")?;
+            load.wait = parse_wait(text).map_err(|m| self.err(w.span(), "load.wait", m))?;
+        }
+        load.stop_timeout = match &raw.stop_timeout {
+            Some(t) => self.duration(t, "load.stop_timeout")?,
+            None => DEFAULT_STOP_TIMEOUT,
+        };
+        Ok(load)
+    }
+
+    fn defaults(&self, raw: RawDefaults) -> Result<Defaults> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("swarm/", env!("CARGO_PKG_VERSION"))),
+        );
+        self.headers(raw.headers.as_ref(), "defaults.headers", &mut headers)?;
+        let timeout = match &raw.timeout {
+            Some(t) => self.duration(t, "defaults.timeout")?,
+            None => DEFAULT_TIMEOUT,
+        };
+        Ok(Defaults { headers, timeout })
+    }
+
+    fn endpoints(
+        &self,
+        raw: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
+        base: &Base,
+        defaults: &Defaults,
+    ) -> Result<Vec<Endpoint>> {
+        let Some(raw) = raw else {
+            return Err(self.err(
+                0..0,
+                "endpoints",
+                "no endpoints; add an [[endpoints]] table with a path",
+            ));
+        };
+        let span = raw.span();
+        let list = raw.into_inner();
+        if list.is_empty() {
+            return Err(self.err(
+                span,
+                "endpoints",
+                "is empty; add at least one endpoint with a path",
+            ));
+        }
+        let endpoints = list
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.endpoint(e, &format!("endpoints[{i}]"), base, defaults))
+            .collect::<Result<Vec<_>>>()?;
+        if endpoints.iter().all(|e| e.weight == 0) {
+            return Err(self.err(
+                span,
+                "endpoints",
+                "every endpoint has weight 0; give at least one a weight of 1 or more",
+            ));
+        }
+        Ok(endpoints)
+    }
+
+    fn endpoint(
+        &self,
+        raw: &Spanned<RawEndpoint>,
+        key: &str,
+        base: &Base,
+        defaults: &Defaults,
+    ) -> Result<Endpoint> {
+        let e = raw.get_ref();
+        let k = |field: &str| format!("{key}.{field}");
+        let method = match &e.method {
+            Some(m) => self.method(m, &k("method"))?,
+            None => Method::GET,
+        };
+        let Some(path) = &e.path else {
+            return Err(self.err(raw.span(), &k("path"), "is missing; add e.g. path = \"/\""));
+        };
+        let (origin, target) = self.target(path, &k("path"), base)?;
+        let weight = match &e.weight {
+            Some(w) => self.integer(w, &k("weight"), 0)? as u32,
+            None => 1,
+        };
+        let mut headers = defaults.headers.clone();
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(&origin.authority()).expect("host checked by Uri"),
+        );
+        let body = self.body(e, key, &mut headers)?;
+        self.headers(e.headers.as_ref(), &k("headers"), &mut headers)?;
+        let timeout = match &e.timeout {
+            Some(t) => self.duration(t, &k("timeout"))?,
+            None => defaults.timeout,
+        };
+        let expect = match &e.expect {
+            Some(x) => self.expect(x.get_ref(), x.span(), &k("expect"))?,
+            None => Expect::Below400,
+        };
+        let name = match &e.name {
+            Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
+            Some(n) => {
+                return Err(self.err(
+                    n.span(),
+                    &k("name"),
+                    "is empty; leave it out for the default \"METHOD path\"",
+                ));
+            }
+            None => format!("{method} {}", path.get_ref()),
+        };
+        Ok(Endpoint {
+            name,
+            method,
+            path: path.get_ref().clone(),
+            origin,
+            target,
+            weight,
+            headers,
+            body,
+            timeout,
+            expect,
+        })
+    }
+
+    fn method(&self, m: &Spanned<String>, key: &str) -> Result<Method> {
+        let upper = m.get_ref().trim().to_ascii_uppercase();
+        if METHODS.contains(&upper.as_str()) {
+            return Ok(Method::from_bytes(upper.as_bytes()).expect("standard method"));
+        }
+        let mut msg = format!("\"{}\" is not an HTTP method", m.get_ref());
+        if let Some(best) = nearest(&upper, METHODS) {
+            msg += &format!("; did you mean \"{best}\"?");
+        }
+        Err(self.err(
+            m.span(),
+            key,
+            msg + &format!(" (one of {})", METHODS.join(", ")),
+        ))
+    }
+
+    fn target(&self, path: &Spanned<String>, key: &str, base: &Base) -> Result<(Origin, Uri)> {
+        let text = path.get_ref().trim();
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let (origin, uri) = self.origin(path, key)?;
+            let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+            return Ok((origin, pq.parse().expect("path of a valid URL")));
+        }
+        if !text.starts_with('/') {
+            return Err(self.err(path.span(), key, format!("\"{text}\" must start with \"/\" (or be an absolute http:// URL); write \"/{text}\"")));
+        }
+        let full = format!("{}{}", base.prefix, text);
+        let uri: Uri = full
+            .parse()
+            .map_err(|e| self.err(path.span(), key, format!("\"{text}\" is not a valid path ({e}); percent-encode spaces and special characters")))?;
+        Ok((base.origin.clone(), uri))
+    }
+
+    fn body(&self, e: &RawEndpoint, key: &str, headers: &mut HeaderMap) -> Result<Bytes> {
+        let given: Vec<(&str, std::ops::Range<usize>)> = [
+            e.json.as_ref().map(|j| ("json", j.span())),
+            e.body.as_ref().map(|b| ("body", b.span())),
+            e.form.as_ref().map(|f| ("form", f.span())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.len() > 1 {
+            let names: Vec<&str> = given.iter().map(|g| g.0).collect();
+            return Err(self.err(
+                given[1].1.clone(),
+                &format!("{key}.{}", given[1].0),
+                format!(
+                    "an endpoint takes at most one body, but has {}; keep one",
+                    names.join(" and ")
+                ),
+            ));
+        }
+        let mut content_type = |ct: &'static str| {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+        };
+        if let Some(j) = &e.json {
+            content_type("application/json");
+            let bytes = serde_json::to_vec(j.get_ref()).map_err(|err| {
+                self.err(
+                    j.span(),
+                    &format!("{key}.json"),
+                    format!("cannot be sent as JSON: {err}"),
+                )
+            })?;
+            return Ok(Bytes::from(bytes));
+        }
+        if let Some(f) = &e.form {
+            content_type("application/x-www-form-urlencoded");
+            return self.form(f, &format!("{key}.form"));
+        }
+        if let Some(ct) = &e.content_type {
+            let value = HeaderValue::from_str(ct.get_ref()).map_err(|_| {
+                self.err(
+                    ct.span(),
+                    &format!("{key}.content_type"),
+                    "is not a valid header value",
+                )
+            })?;
+            headers.insert(CONTENT_TYPE, value);
+        }
+        Ok(e.body
+            .as_ref()
+            .map(|b| Bytes::from(b.get_ref().clone()))
+            .unwrap_or_default())
+    }
+
+    fn form(&self, f: &Spanned<BTreeMap<String, SpannedValue>>, key: &str) -> Result<Bytes> {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in f.get_ref() {
+            let text = self.scalar_text(value, &format!("{key}.{name}"))?;
+            out.append_pair(name, &text);
+        }
+        Ok(Bytes::from(out.finish()))
+    }
+
+    fn headers(
+        &self,
+        raw: Option<&BTreeMap<String, SpannedValue>>,
+        key: &str,
+        into: &mut HeaderMap,
+    ) -> Result<()> {
+        for (name, value) in raw.into_iter().flatten() {
+            let k = format!("{key}.{name}");
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                self.err(
+                    value.span(),
+                    &k,
+                    format!("\"{name}\" is not a valid header name"),
+                )
+            })?;
+            let text = self.scalar_text(value, &k)?;
+            let value = HeaderValue::from_str(&text).map_err(|_| {
+                self.err(
+                    value.span(),
+                    &k,
+                    "is not a valid header value (no line breaks or control characters)",
+                )
+            })?;
+            into.insert(header, value);
+        }
+        Ok(())
+    }
+
+    fn expect(&self, raw: &RawExpect, span: std::ops::Range<usize>, key: &str) -> Result<Expect> {
+        let Some(status) = &raw.status else {
+            return Err(self.err(
+                span,
+                key,
+                "needs a status list, e.g. expect = { status = [200, 201] }",
+            ));
+        };
+        let k = format!("{key}.status");
+        let items: Vec<Value> = match status.get_ref() {
+            Value::Array(a) => a.clone(),
+            v @ Value::Integer(_) => vec![v.clone()],
+            _ => {
+                return Err(self.err(
+                    status.span(),
+                    &k,
+                    "must be a list of status codes, e.g. [200, 201]",
+                ));
+            }
+        };
+        let mut codes = Vec::new();
+        for item in items {
+            match item {
+                Value::Integer(c) if (100..=599).contains(&c) => codes.push(c as u16),
+                other => {
+                    return Err(self.err(
+                        status.span(),
+                        &k,
+                        format!("{other} is not an HTTP status code (100 to 599)"),
+                    ));
+                }
+            }
+        }
+        if codes.is_empty() {
+            return Err(self.err(
+                status.span(),
+                &k,
+                "is empty; list the statuses that count as success",
+            ));
+        }
+        Ok(Expect::Statuses(codes))
+    }
+
+    fn integer(&self, v: &SpannedValue, key: &str, min: i64) -> Result<i64> {
+        match v.get_ref() {
+            Value::Integer(n) if *n >= min && *n <= i64::from(u32::MAX) => Ok(*n),
+            Value::Integer(n) => Err(self.err(
+                v.span(),
+                key,
+                format!("{n} is out of range; write a whole number >= {min}"),
+            )),
+            other => Err(self.err(
+                v.span(),
+                key,
+                format!("{other} is not a whole number; write a whole number >= {min}"),
+            )),
+        }
+    }
+
+    fn positive_number(&self, v: &SpannedValue, key: &str) -> Result<f64> {
+        let n = match v.get_ref() {
+            Value::Integer(n) => *n as f64,
+            Value::Float(f) => *f,
+            other => {
+                return Err(self.err(
+                    v.span(),
+                    key,
+                    format!("{other} is not a number; write e.g. 10 or 0.5"),
+                ));
+            }
+        };
+        if n > 0.0 && n.is_finite() {
+            Ok(n)
+        } else {
+            Err(self.err(
+                v.span(),
+                key,
+                format!("{n} must be above 0; write e.g. 10 or 0.5"),
+            ))
+        }
+    }
+
+    fn duration(&self, v: &SpannedValue, key: &str) -> Result<Duration> {
+        let text = self.string(v, key, "\"30s\"")?;
+        parse_duration(text).map_err(|m| self.err(v.span(), key, m))
+    }
+
+    fn string<'v>(&self, v: &'v SpannedValue, key: &str, example: &str) -> Result<&'v str> {
+        match v.get_ref() {
+            Value::String(s) => Ok(s),
+            Value::Integer(n) => Err(self.err(
+                v.span(),
+                key,
+                format!("{n} needs a unit and quotes; write e.g. \"{n}s\""),
+            )),
+            other => Err(self.err(
+                v.span(),
+                key,
+                format!("{other} is not a string; write e.g. {example}"),
+            )),
+        }
+    }
+
+    fn scalar_text(&self, v: &SpannedValue, key: &str) -> Result<String> {
+        match v.get_ref() {
+            Value::String(s) => Ok(s.clone()),
+            Value::Integer(_) | Value::Float(_) | Value::Boolean(_) => Ok(v.get_ref().to_string()),
+            _ => Err(self.err(v.span(), key, "must be a string, number or boolean")),
+        }
+    }
+}

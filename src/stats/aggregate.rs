@@ -1,0 +1,341 @@
+//! Run-wide statistics: merges what the shards recorded and builds snapshots.
+//! Owned by the engine's control task; nothing else touches it.
+
+use super::shard::{RowDelta, Shards, new_histogram};
+use super::snapshot::{FailureGroup, PERCENTILES, RowStats, Snapshot};
+use super::{FailureKind, History, Point};
+use hdrhistogram::Histogram;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How far back "current" requests/s looks.
+pub const CURRENT_WINDOW: Duration = Duration::from_secs(2);
+
+struct Row {
+    name: String,
+    method: String,
+    acc: RowDelta,
+}
+
+struct FailureTotal {
+    row: usize,
+    kind: FailureKind,
+    count: u64,
+    message: String,
+}
+
+/// One second of traffic on its way into the history.
+struct Second {
+    hist: Histogram<u64>,
+    requests: u64,
+    failures: u64,
+    since: Instant,
+}
+
+pub struct Stats {
+    rows: Vec<Row>,
+    total: RowDelta,
+    failures: Vec<FailureTotal>,
+    /// (time, cumulative (requests, failures) per row, then the total).
+    window: VecDeque<(Instant, Vec<(u64, u64)>)>,
+    history: History,
+    second: Second,
+    run_start: Instant,
+}
+
+impl Stats {
+    pub fn new(now: Instant) -> Self {
+        Stats {
+            rows: Vec::new(),
+            total: RowDelta::new(),
+            failures: Vec::new(),
+            window: VecDeque::new(),
+            history: History::default(),
+            second: Second {
+                hist: new_histogram(),
+                requests: 0,
+                failures: 0,
+                since: now,
+            },
+            run_start: now,
+        }
+    }
+
+    /// The row index for an endpoint name, created on first use.
+    pub fn row_for(&mut self, method: &str, name: &str) -> usize {
+        if let Some(i) = self
+            .rows
+            .iter()
+            .position(|r| r.name == name && r.method == method)
+        {
+            return i;
+        }
+        self.rows.push(Row {
+            name: name.to_string(),
+            method: method.to_string(),
+            acc: RowDelta::new(),
+        });
+        self.rows.len() - 1
+    }
+
+    /// Forgets all counts (rows are kept) and restarts the clock at `now`.
+    pub fn reset(&mut self, shards: &Shards, now: Instant) {
+        shards.drain(|s| {
+            s.rows.iter_mut().for_each(RowDelta::clear);
+            s.failures.clear();
+        });
+        self.rows.iter_mut().for_each(|r| r.acc = RowDelta::new());
+        *self = Stats {
+            rows: std::mem::take(&mut self.rows),
+            ..Stats::new(now)
+        };
+    }
+
+    /// Merges what the users recorded since the last drain.
+    pub fn drain(&mut self, shards: &Shards, now: Instant, users: u32) {
+        shards.drain(|shard| {
+            for (i, delta) in shard.rows.iter_mut().enumerate() {
+                if delta.requests == 0 || i >= self.rows.len() {
+                    continue;
+                }
+                self.rows[i].acc.merge(delta);
+                self.total.merge(delta);
+                self.second
+                    .hist
+                    .add(&delta.hist)
+                    .expect("auto-resizing histogram");
+                self.second.requests += delta.requests;
+                self.second.failures += delta.failures;
+                delta.clear();
+            }
+            for f in shard.failures.drain(..) {
+                merge_failure(&mut self.failures, f.row, f.kind, f.count, f.message);
+            }
+        });
+        self.push_window(now);
+        if now.duration_since(self.second.since) >= Duration::from_secs(1) {
+            self.close_second(now, users);
+        }
+    }
+
+    fn push_window(&mut self, now: Instant) {
+        let mut counts: Vec<(u64, u64)> = self
+            .rows
+            .iter()
+            .map(|r| (r.acc.requests, r.acc.failures))
+            .collect();
+        counts.push((self.total.requests, self.total.failures));
+        self.window.push_back((now, counts));
+        while self.window.len() > 2 && now.duration_since(self.window[1].0) >= CURRENT_WINDOW {
+            self.window.pop_front();
+        }
+    }
+
+    fn close_second(&mut self, now: Instant, users: u32) {
+        let s = &mut self.second;
+        let secs = now.duration_since(s.since).as_secs_f64();
+        self.history.push(Point {
+            t: s.since.duration_since(self.run_start).as_secs_f64().round(),
+            rps: s.requests as f64 / secs,
+            fps: s.failures as f64 / secs,
+            p50_ms: us_to_ms(s.hist.value_at_quantile(0.5)),
+            p95_ms: us_to_ms(s.hist.value_at_quantile(0.95)),
+            users,
+        });
+        s.hist.reset();
+        s.requests = 0;
+        s.failures = 0;
+        s.since = now;
+    }
+
+    /// Fills the statistics part of a snapshot; `elapsed` is the run's length so far.
+    pub fn fill(&self, snap: &mut Snapshot, elapsed: Duration) {
+        let rates = self.current_rates();
+        let secs = elapsed.as_secs_f64();
+        snap.rows = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| row_stats(&r.name, &r.method, &r.acc, rates[i], secs))
+            .collect();
+        snap.total = row_stats("Aggregated", "", &self.total, rates[self.rows.len()], secs);
+        snap.failures = self
+            .failures
+            .iter()
+            .map(|f| FailureGroup {
+                name: self.rows[f.row].name.clone(),
+                method: self.rows[f.row].method.clone(),
+                kind: f.kind,
+                count: f.count,
+                message: f.message.clone(),
+            })
+            .collect();
+        snap.history = Arc::new(self.history.points());
+        snap.history_step = self.history.step_secs();
+    }
+
+    /// Requests/s and failures/s over the recent window, per row then the total.
+    fn current_rates(&self) -> Vec<(f64, f64)> {
+        let n = self.rows.len() + 1;
+        let (Some(first), Some(last)) = (self.window.front(), self.window.back()) else {
+            return vec![(0.0, 0.0); n];
+        };
+        let span = last.0.duration_since(first.0).as_secs_f64();
+        (0..n)
+            .map(|i| {
+                let (a, b) = (
+                    first.1.get(i).copied().unwrap_or_default(),
+                    last.1.get(i).copied().unwrap_or_default(),
+                );
+                if span <= 0.0 {
+                    (0.0, 0.0)
+                } else {
+                    ((b.0 - a.0) as f64 / span, (b.1 - a.1) as f64 / span)
+                }
+            })
+            .collect()
+    }
+}
+
+fn merge_failure(
+    list: &mut Vec<FailureTotal>,
+    row: usize,
+    kind: FailureKind,
+    count: u64,
+    message: Option<String>,
+) {
+    match list.iter_mut().find(|f| f.row == row && f.kind == kind) {
+        Some(f) => {
+            f.count += count;
+            if let Some(m) = message {
+                f.message = m;
+            }
+        }
+        None => list.push(FailureTotal {
+            row,
+            kind,
+            count,
+            message: message.unwrap_or_default(),
+        }),
+    }
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: f64) -> RowStats {
+    let n = acc.requests;
+    let per_run = |x: u64| if secs > 0.0 { x as f64 / secs } else { 0.0 };
+    let mut percentiles_ms = [0.0; 11];
+    if n > 0 {
+        for (out, q) in percentiles_ms.iter_mut().zip(PERCENTILES) {
+            *out = us_to_ms(acc.hist.value_at_quantile(q));
+        }
+        percentiles_ms[10] = us_to_ms(acc.max_us);
+    }
+    RowStats {
+        name: name.to_string(),
+        method: method.to_string(),
+        requests: n,
+        failures: acc.failures,
+        avg_ms: if n > 0 {
+            acc.sum_us as f64 / n as f64 / 1000.0
+        } else {
+            0.0
+        },
+        min_ms: if n > 0 { us_to_ms(acc.min_us) } else { 0.0 },
+        max_ms: us_to_ms(acc.max_us),
+        percentiles_ms,
+        avg_bytes: if n > 0 {
+            acc.bytes as f64 / n as f64
+        } else {
+            0.0
+        },
+        current_rps: rates.0,
+        current_fps: rates.1,
+        total_rps: per_run(n),
+        total_fps: per_run(acc.failures),
+        statuses: acc.statuses.iter().copied().filter(|s| s.1 > 0).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Sample;
+
+    #[test]
+    fn exact_counts_and_percentiles() {
+        let t0 = Instant::now();
+        let shards = Shards::new(4);
+        let mut stats = Stats::new(t0);
+        let row = stats.row_for("GET", "/a");
+        for i in 0..1000u64 {
+            let failure = (i % 10 == 0).then_some(FailureKind::Status(500));
+            let status = Some(if failure.is_some() { 500 } else { 200 });
+            let s = Sample {
+                row,
+                latency_us: (i + 1) * 1000,
+                status,
+                bytes: 10,
+                failure,
+            };
+            shards.recorder(i).record(s, || "boom".into());
+        }
+        stats.drain(&shards, t0 + Duration::from_secs(1), 5);
+        let mut snap = Snapshot::default();
+        stats.fill(&mut snap, Duration::from_secs(10));
+        let r = &snap.rows[0];
+        assert_eq!((r.requests, r.failures), (1000, 100));
+        assert_eq!(r.min_ms, 1.0);
+        assert_eq!(r.max_ms, 1000.0);
+        assert!((r.median_ms() - 500.0).abs() < 1.0, "{}", r.median_ms());
+        assert!((r.avg_ms - 500.5).abs() < 0.01);
+        assert_eq!(r.total_rps, 100.0);
+        assert_eq!(r.statuses, vec![(200, 900), (500, 100)]);
+        assert_eq!(snap.total.requests, 1000);
+        assert_eq!(snap.failures.len(), 1);
+        assert_eq!(snap.failures[0].count, 100);
+        assert_eq!(snap.failures[0].message, "boom");
+        assert_eq!(snap.history.len(), 1);
+        assert_eq!(snap.history[0].users, 5);
+    }
+
+    #[test]
+    fn current_rate_falls_to_zero() {
+        let t0 = Instant::now();
+        let shards = Shards::new(1);
+        let mut stats = Stats::new(t0);
+        let row = stats.row_for("GET", "/");
+        let rec = shards.recorder(0);
+        for tick in 1..=8u64 {
+            for _ in 0..25 {
+                rec.record(
+                    Sample {
+                        row,
+                        latency_us: 5,
+                        status: Some(200),
+                        bytes: 0,
+                        failure: None,
+                    },
+                    String::new,
+                );
+            }
+            stats.drain(&shards, t0 + Duration::from_millis(250 * tick), 1);
+        }
+        let mut snap = Snapshot::default();
+        stats.fill(&mut snap, Duration::from_secs(2));
+        assert!(
+            (snap.total.current_rps - 100.0).abs() < 1.0,
+            "{}",
+            snap.total.current_rps
+        );
+        for tick in 9..=20u64 {
+            stats.drain(&shards, t0 + Duration::from_millis(250 * tick), 1);
+        }
+        stats.fill(&mut snap, Duration::from_secs(5));
+        assert_eq!(snap.total.current_rps, 0.0);
+    }
+}

@@ -1,0 +1,56 @@
+//! Why a request failed: a small `Copy` classification, counted rather than stored.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The cause of a failed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The response status is not one the endpoint expects.
+    Status(u16),
+    /// Nothing listens on the port.
+    Refused,
+    /// The connection could not be made (name lookup, unreachable host, ...).
+    Connect,
+    /// No complete response within the request timeout.
+    Timeout,
+    /// The server reset the connection.
+    Reset,
+    /// The server closed the connection before the response was complete.
+    Closed,
+    /// The server answered with something that is not HTTP/1.1.
+    Malformed,
+    Other,
+}
+
+impl FailureKind {
+    /// A short stable identifier for JSON and scripts.
+    pub fn code(&self) -> String {
+        match self {
+            FailureKind::Status(s) => format!("http_{s}"),
+            other => format!("{other:?}").to_lowercase(),
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureKind::Status(s) => {
+                let reason = http::StatusCode::from_u16(*s)
+                    .ok()
+                    .and_then(|c| c.canonical_reason())
+                    .unwrap_or("");
+                write!(f, "HTTP {s} {reason}")
+            }
+            FailureKind::Refused => write!(f, "connection refused"),
+            FailureKind::Connect => write!(f, "cannot connect"),
+            FailureKind::Timeout => write!(f, "timeout"),
+            FailureKind::Reset => write!(f, "connection reset"),
+            FailureKind::Closed => write!(f, "connection closed early"),
+            FailureKind::Malformed => write!(f, "malformed response"),
+            FailureKind::Other => write!(f, "other error"),
+        }
+    }
+}

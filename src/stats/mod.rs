@@ -1,0 +1,16 @@
+//! Statistics: recording (per-user shards), aggregation, history and immutable snapshots.
+//!
+//! Virtual users hold a `Recorder`; the engine's control task owns `Stats`, drains the
+//! shards a few times a second and publishes `Snapshot`s that the reports and the TUI read.
+
+mod aggregate;
+mod failure;
+mod history;
+mod shard;
+mod snapshot;
+
+pub use aggregate::{CURRENT_WINDOW, Stats};
+pub use failure::FailureKind;
+pub use history::{HISTORY_CAP, History, Point};
+pub use shard::{Recorder, Sample, Shards};
+pub use snapshot::{FailureGroup, PERCENTILES, RowStats, RunState, Snapshot};

@@ -1,0 +1,205 @@
+//! The recording path: virtual users write into one of a few sharded accumulators, and the
+//! engine's control task drains them a few times a second.
+//!
+//! A user always records into the same shard, so no lock is shared by all users, and a
+//! success allocates nothing once its row and status have been seen.
+
+use super::FailureKind;
+use hdrhistogram::Histogram;
+use std::sync::{Arc, Mutex};
+
+/// Latencies above this (one hour, in µs) are recorded as this.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// What one request did, as the engine saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub row: usize,
+    pub latency_us: u64,
+    pub status: Option<u16>,
+    pub bytes: u64,
+    pub failure: Option<FailureKind>,
+}
+
+/// Counts for one statistics row since the last drain.
+pub struct RowDelta {
+    pub hist: Histogram<u64>,
+    pub requests: u64,
+    pub failures: u64,
+    pub bytes: u64,
+    pub sum_us: u64,
+    pub min_us: u64,
+    pub max_us: u64,
+    pub statuses: Vec<(u16, u64)>,
+}
+
+impl Default for RowDelta {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RowDelta {
+    pub fn new() -> Self {
+        RowDelta {
+            hist: new_histogram(),
+            requests: 0,
+            failures: 0,
+            bytes: 0,
+            sum_us: 0,
+            min_us: u64::MAX,
+            max_us: 0,
+            statuses: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, s: &Sample) {
+        let us = s.latency_us.min(MAX_LATENCY_US);
+        if self.hist.record(us).is_err() {
+            self.hist.saturating_record(us);
+        }
+        self.requests += 1;
+        self.failures += u64::from(s.failure.is_some());
+        self.bytes += s.bytes;
+        self.sum_us += us;
+        self.min_us = self.min_us.min(us);
+        self.max_us = self.max_us.max(us);
+        if let Some(code) = s.status {
+            add_status(&mut self.statuses, code, 1);
+        }
+    }
+
+    /// Adds another accumulator's counts to this one.
+    pub fn merge(&mut self, other: &RowDelta) {
+        if other.requests == 0 {
+            return;
+        }
+        self.hist
+            .add(&other.hist)
+            .expect("auto-resizing histograms accept any value");
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.bytes += other.bytes;
+        self.sum_us += other.sum_us;
+        self.min_us = self.min_us.min(other.min_us);
+        self.max_us = self.max_us.max(other.max_us);
+        for &(code, n) in &other.statuses {
+            if n > 0 {
+                add_status(&mut self.statuses, code, n);
+            }
+        }
+    }
+
+    /// Zeroes the counts, keeping allocations.
+    pub fn clear(&mut self) {
+        if self.requests > 0 {
+            self.hist.reset();
+        }
+        self.requests = 0;
+        self.failures = 0;
+        self.bytes = 0;
+        self.sum_us = 0;
+        self.min_us = u64::MAX;
+        self.max_us = 0;
+        self.statuses.iter_mut().for_each(|s| s.1 = 0);
+    }
+}
+
+/// Adds `n` to a status code's count in a short list kept sorted by code.
+pub fn add_status(list: &mut Vec<(u16, u64)>, code: u16, n: u64) {
+    match list.binary_search_by_key(&code, |s| s.0) {
+        Ok(i) => list[i].1 += n,
+        Err(i) => list.insert(i, (code, n)),
+    }
+}
+
+/// A histogram of latencies in microseconds, 3 significant figures, growing as needed.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant figures is valid")
+}
+
+/// Failures of one cause on one row since the last drain, with the first error text.
+pub struct FailureDelta {
+    pub row: usize,
+    pub kind: FailureKind,
+    pub count: u64,
+    pub message: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Shard {
+    pub rows: Vec<RowDelta>,
+    pub failures: Vec<FailureDelta>,
+}
+
+impl Shard {
+    fn record(&mut self, s: &Sample, describe: impl FnOnce() -> String) {
+        if s.row >= self.rows.len() {
+            self.rows.resize_with(s.row + 1, RowDelta::new);
+        }
+        self.rows[s.row].add(s);
+        let Some(kind) = s.failure else { return };
+        match self
+            .failures
+            .iter_mut()
+            .find(|f| f.row == s.row && f.kind == kind)
+        {
+            Some(f) => {
+                f.count += 1;
+                if f.message.is_none() {
+                    f.message = Some(describe());
+                }
+            }
+            None => self.failures.push(FailureDelta {
+                row: s.row,
+                kind,
+                count: 1,
+                message: Some(describe()),
+            }),
+        }
+    }
+}
+
+/// The set of shards one engine records into.
+pub struct Shards {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Shards {
+    pub fn new(count: usize) -> Arc<Shards> {
+        let shards = (0..count.max(1)).map(|_| Mutex::default()).collect();
+        Arc::new(Shards { shards })
+    }
+
+    /// The recorder for the user with this sequence number.
+    pub fn recorder(self: &Arc<Self>, user: u64) -> Recorder {
+        Recorder {
+            shards: Arc::clone(self),
+            index: (user % self.shards.len() as u64) as usize,
+        }
+    }
+
+    /// Hands every shard to `f`, which must leave it cleared for reuse.
+    pub fn drain(&self, mut f: impl FnMut(&mut Shard)) {
+        for shard in self.shards.iter() {
+            let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard);
+        }
+    }
+}
+
+/// A virtual user's handle for recording results.
+pub struct Recorder {
+    shards: Arc<Shards>,
+    index: usize,
+}
+
+impl Recorder {
+    /// Records one result; `describe` is called only when a failure's text is needed.
+    pub fn record(&self, sample: Sample, describe: impl FnOnce() -> String) {
+        let mut shard = self.shards.shards[self.index]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        shard.record(&sample, describe);
+    }
+}

@@ -1,0 +1,111 @@
+//! Immutable statistics snapshots: what the headless report, the JSON and the TUI read.
+
+use super::{FailureKind, Point};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The percentiles every report shows, as fractions.
+pub const PERCENTILES: [f64; 11] = [
+    0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    #[default]
+    Idle,
+    Spawning,
+    Running,
+    Stopping,
+    Stopped,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            RunState::Idle => "idle",
+            RunState::Spawning => "spawning",
+            RunState::Running => "running",
+            RunState::Stopping => "stopping",
+            RunState::Stopped => "stopped",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Statistics of one endpoint row (or the aggregate).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowStats {
+    pub name: String,
+    pub method: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub avg_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    /// Values at `PERCENTILES`, in milliseconds.
+    pub percentiles_ms: [f64; 11],
+    pub avg_bytes: f64,
+    /// Requests and failures per second over the last seconds.
+    pub current_rps: f64,
+    pub current_fps: f64,
+    /// Requests and failures per second over the whole run.
+    pub total_rps: f64,
+    pub total_fps: f64,
+    /// (status code, count), sorted by code.
+    pub statuses: Vec<(u16, u64)>,
+}
+
+impl RowStats {
+    pub fn median_ms(&self) -> f64 {
+        self.percentiles_ms[0]
+    }
+
+    /// Share of failed requests, 0 to 1.
+    pub fn fail_ratio(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.failures as f64 / self.requests as f64
+        }
+    }
+
+    /// The value at a percentile listed in `PERCENTILES` (e.g. 0.95).
+    pub fn percentile_ms(&self, q: f64) -> Option<f64> {
+        PERCENTILES
+            .iter()
+            .position(|p| (p - q).abs() < 1e-9)
+            .map(|i| self.percentiles_ms[i])
+    }
+}
+
+/// Failures of one cause on one endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureGroup {
+    pub name: String,
+    pub method: String,
+    pub kind: FailureKind,
+    pub count: u64,
+    /// The latest error text seen for this group.
+    pub message: String,
+}
+
+/// Everything a view needs, published a few times a second.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub state: RunState,
+    pub users: u32,
+    pub target_users: u32,
+    pub spawn_rate: f64,
+    pub elapsed: Duration,
+    pub run_time: Option<Duration>,
+    /// One per endpoint name, in the order they were first seen.
+    pub rows: Vec<RowStats>,
+    pub total: RowStats,
+    pub failures: Vec<FailureGroup>,
+    pub history: Arc<Vec<Point>>,
+    /// Seconds each history point covers.
+    pub history_step: u32,
+}
