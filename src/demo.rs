@@ -148,20 +148,29 @@ GET  /delay?ms=N      answer after N ms (default 100)\n\
 GET  /flaky?fail=P    fail with probability P (default 0.1)\n";
 
 async fn add_item(req: Request<Incoming>, items: &Mutex<Items>) -> Response<Full<Bytes>> {
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return json_reply(
-                StatusCode::BAD_REQUEST,
-                &json!({ "error": "unreadable body" }),
-            );
-        }
-    };
-    let Ok(Value::Object(mut item)) = serde_json::from_slice::<Value>(&body) else {
+    let is_form = req.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(b"application/x-www-form-urlencoded")
+    });
+    let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
         return json_reply(
             StatusCode::BAD_REQUEST,
-            &json!({ "error": "expected a JSON object" }),
+            &json!({ "error": "unreadable body" }),
         );
+    };
+    let parsed = if is_form {
+        let pairs = form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())));
+        Some(pairs.collect::<serde_json::Map<_, _>>())
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(o)) => Some(o),
+            _ => None,
+        }
+    };
+    let Some(mut item) = parsed else {
+        let error = json!({ "error": "expected a JSON object or a form" });
+        return json_reply(StatusCode::BAD_REQUEST, &error);
     };
     let mut items = items.lock().unwrap_or_else(|p| p.into_inner());
     item.insert("id".into(), json!(items.next_id));

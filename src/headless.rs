@@ -3,7 +3,7 @@
 
 use crate::engine::{Command, Engine};
 use crate::report::{format, json, text};
-use crate::scenario::Plan;
+use crate::scenario::{Plan, format_duration};
 use crate::stats::{RunState, Snapshot};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -25,6 +25,17 @@ pub struct Output {
 
 /// Runs the plan to its end (run time, or Ctrl-C / SIGTERM) and returns the exit code.
 pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
+    let l = &plan.load;
+    eprintln!(
+        "swarm: {} users at {}/s against {}, {}",
+        l.users,
+        l.spawn_rate,
+        plan.host,
+        l.run_time.map_or("until Ctrl-C".into(), |t| format!(
+            "for {}",
+            format_duration(t)
+        ))
+    );
     let engine = Engine::spawn(plan);
     engine.send(Command::Start);
     // After a second interrupt the run is not stopped yet; its users die with the runtime.

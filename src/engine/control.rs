@@ -26,6 +26,7 @@ pub struct Controller {
     users: Vec<CancellationToken>,
     tasks: JoinSet<()>,
     next_user: u64,
+    peak_users: u32,
     next_spawn: Instant,
     run_start: Instant,
     run_end: Option<Instant>,
@@ -48,6 +49,7 @@ impl Controller {
             users: Vec::new(),
             tasks: JoinSet::new(),
             next_user: 0,
+            peak_users: 0,
             next_spawn: now,
             run_start: now,
             run_end: None,
@@ -133,6 +135,7 @@ impl Controller {
         }
         self.run_start = now;
         self.run_end = None;
+        self.peak_users = 0;
         self.state = RunState::Spawning;
         self.next_spawn = now;
         self.retarget(now);
@@ -183,6 +186,7 @@ impl Controller {
         self.next_user += 1;
         self.tasks.spawn(user.run());
         self.users.push(cancel);
+        self.peak_users = self.peak_users.max(self.users.len() as u32);
     }
 
     fn begin_stop(&mut self, now: Instant) {
@@ -253,6 +257,7 @@ impl Controller {
         let mut snap = Snapshot {
             state: self.state,
             users: self.users.len() as u32,
+            peak_users: self.peak_users,
             target_users: self.load.users,
             spawn_rate: self.load.spawn_rate,
             elapsed: if self.state == RunState::Idle {

@@ -54,13 +54,7 @@ pub fn to_json(snap: &Snapshot, scenario: Option<&str>, host: &str) -> String {
         host,
         state: snap.state.to_string(),
         duration_s: snap.elapsed.as_secs_f64(),
-        users: snap
-            .history
-            .iter()
-            .map(|p| p.users)
-            .max()
-            .unwrap_or(snap.users)
-            .max(snap.users),
+        users: snap.peak_users,
         endpoints: rows,
         aggregated: row(&snap.total, &snap.failures),
         failures: snap.failures.iter().map(failure).collect(),

@@ -16,7 +16,7 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
         fit(
             &format!(
                 "{} users, {:.1}s, {} requests, {} failed",
-                snap.users.max(peak_users(snap)),
+                snap.peak_users,
                 snap.elapsed.as_secs_f64(),
                 snap.total.requests,
                 snap.total.failures
@@ -31,10 +31,6 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
     status_table(&mut out, snap, width);
     failure_table(&mut out, snap, width);
     out
-}
-
-fn peak_users(snap: &Snapshot) -> u32 {
-    snap.history.iter().map(|p| p.users).max().unwrap_or(0)
 }
 
 fn type_width(snap: &Snapshot) -> usize {

@@ -35,7 +35,8 @@ impl std::fmt::Display for Wait {
 
 /// Parses `"90s"`, `"5m"`, `"1h30m"`, `"500ms"`, `"1.5s"`. Units: ms, s, m, h.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let s = text.trim();
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let s = compact.as_str();
     if s.is_empty() {
         return Err("is empty; write a duration such as \"30s\"".into());
     }
@@ -70,16 +71,42 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                     "\"{s}\" has a number without a unit (units: ms, s, m, h)"
                 ));
             }
-            other => {
-                return Err(format!(
-                    "\"{s}\" has an unknown unit \"{other}\" (units: ms, s, m, h)"
-                ));
-            }
+            other => return Err(unknown_unit(text, other)),
         };
         total += secs;
         rest = &rest[unit_len..];
     }
     Duration::try_from_secs_f64(total).map_err(|_| format!("\"{s}\" is out of range"))
+}
+
+fn unknown_unit(text: &str, unit: &str) -> String {
+    let lower = unit.to_ascii_lowercase();
+    let aliases = [
+        ("milli", "ms"),
+        ("msec", "ms"),
+        ("sec", "s"),
+        ("min", "m"),
+        ("hour", "h"),
+        ("hr", "h"),
+    ];
+    let hint = aliases
+        .iter()
+        .find(|(prefix, _)| lower.starts_with(prefix))
+        .map(|(_, u)| *u);
+    let number: String = text
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let text = text.trim();
+    match hint {
+        Some(u) if !number.is_empty() => {
+            format!(
+                "\"{text}\" has an unknown unit \"{unit}\"; write \"{number}{u}\" (units: ms, s, m, h)"
+            )
+        }
+        _ => format!("\"{text}\" has an unknown unit \"{unit}\" (units: ms, s, m, h)"),
+    }
 }
 
 /// Parses a think time: a duration, or a range `"1s..3s"`.

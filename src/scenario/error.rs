@@ -56,7 +56,10 @@ impl Locator<'_> {
     pub fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
         let span = err.span().unwrap_or(0..0);
         let key = key_path_at(self.src, span.start).unwrap_or_default();
-        let message = rewrite_message(err.message());
+        let mut message = rewrite_message(err.message());
+        if DeTable::parse(self.src).is_err() {
+            message = format!("invalid TOML: {message}");
+        }
         self.error(span, &key, message)
     }
 }
@@ -138,11 +141,17 @@ fn rewrite_message(message: &str) -> String {
 
 /// The known word closest to `word`, if it is close enough to be a plausible typo.
 pub fn nearest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    let word = word.to_ascii_lowercase();
     known
         .iter()
-        .map(|k| (strsim::jaro_winkler(word, k), *k))
-        .filter(|(score, _)| *score > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&word, &k.to_ascii_lowercase()),
+                *k,
+            )
+        })
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
 

@@ -137,9 +137,20 @@ impl Plan {
 
     /// A one-endpoint plan for `swarm run URL`: GET the URL with defaults.
     pub fn for_url(url: &str) -> Result<Plan, ScenarioError> {
+        let host = match url.parse::<Uri>() {
+            Ok(u) if u.authority().is_some() => {
+                format!(
+                    "{}://{}",
+                    u.scheme_str().unwrap_or("http"),
+                    u.authority().unwrap()
+                )
+            }
+            _ => url.to_string(),
+        };
         let src = format!(
-            "host = {host}\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n[[endpoints]]\npath = {host}\n",
-            host = toml_string(url)
+            "host = {host}\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n[[endpoints]]\npath = {path}\n",
+            host = toml_string(&host),
+            path = toml_string(url)
         );
         validate::parse(&src, url, None)
     }

@@ -97,6 +97,8 @@ pub struct FailureGroup {
 pub struct Snapshot {
     pub state: RunState,
     pub users: u32,
+    /// The most users that ran at once in this run.
+    pub peak_users: u32,
     pub target_users: u32,
     pub spawn_rate: f64,
     pub elapsed: Duration,

@@ -1,0 +1,276 @@
+//! The `swarm` binary as a user runs it: headless reports, JSON, exit codes, Ctrl-C.
+
+use crate::support::CountingServer;
+use std::process::Output;
+use std::time::Duration;
+use tokio::process::Command;
+
+fn swarm() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_swarm"));
+    c.kill_on_drop(true);
+    c
+}
+
+async fn run(args: &[&str]) -> Output {
+    let out = swarm().args(args).output();
+    tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("swarm finished")
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scenario(dir: &std::path::Path, host: &str, extra: &str) -> String {
+    let path = dir.join("s.toml");
+    let src = format!(
+        "name = \"cli test\"\nhost = \"{host}\"\n[load]\nusers = 3\nspawn_rate = 100\nrun_time = \"1s\"\nwait = \"20ms\"\n\
+         [[endpoints]]\nname = \"home page\"\npath = \"/\"\n[[endpoints]]\nname = \"echo it\"\nmethod = \"POST\"\npath = \"/echo\"\njson = {{ a = 1 }}\n{extra}"
+    );
+    std::fs::write(&path, src).unwrap();
+    path.display().to_string()
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "swarm-test-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_report_and_json_carry_the_right_rows() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    let json = dir.join("out.json");
+    let out = run(&["run", &file, "--headless", "--json", json.to_str().unwrap()]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    for needle in [
+        "Type",
+        "# reqs",
+        "# fails",
+        "Avg",
+        "Min",
+        "Max",
+        "Med",
+        "req/s",
+        "fail/s",
+        "Aggregated",
+        "home page",
+        "echo it",
+        "Response time percentiles",
+        "99.99",
+        "Failures",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "report lacks {needle:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.lines().all(|l| l.chars().count() <= 80),
+        "report wider than 80 columns:\n{stdout}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = doc["endpoints"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["name"], "home page");
+    assert_eq!(rows[0]["method"], "GET");
+    assert_eq!(rows[1]["method"], "POST");
+    assert_eq!(rows[0]["requests"].as_u64().unwrap(), server.count("/"));
+    assert_eq!(rows[1]["requests"].as_u64().unwrap(), server.count("/echo"));
+    assert_eq!(
+        rows[1]["avg_bytes"].as_f64().unwrap(),
+        7.0,
+        "the echo of {{\"a\":1}}"
+    );
+    assert_eq!(doc["aggregated"]["failures"], 0);
+    assert!(
+        doc["aggregated"]["percentiles_ms"]["99.9"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        doc["aggregated"]["status_counts"]["200"].as_u64().unwrap(),
+        server.total()
+    );
+    assert!(
+        text(&out.stderr).contains("users"),
+        "progress goes to stderr"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_follow_failures() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let failing = "[[endpoints]]\nname = \"broken\"\npath = \"/status/503\"\n";
+    let file = scenario(&dir, &server.url(), failing);
+    let out = run(&["run", &file, "--headless", "-t", "1s"]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("HTTP 503 Service Unavailable"),
+        "failure report:\n{stdout}"
+    );
+    let out = run(&[
+        "run",
+        &file,
+        "--headless",
+        "-t",
+        "1s",
+        "--exit-code-on-error",
+        "7",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(7));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_exits_2_with_a_located_message() {
+    let out = run(&["run", "tests/fixtures/invalid/bad_wait.toml", "--headless"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("tests/fixtures/invalid/bad_wait.toml:6:8: load.wait:"),
+        "{stderr}"
+    );
+    let out = run(&["check", "tests/fixtures/invalid/unknown_key.toml"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["run", "no/such/file.toml", "--headless"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read no/such/file.toml"));
+    let out = run(&["run", "scenarios/demo.toml", "--users", "0"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["run", "scenarios/demo.toml", "-H", "ftp://x"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--host: \"ftp://x\" is not an http:// URL"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_describes_the_plan() {
+    let out = run(&["check", "scenarios/json_api.toml"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("50 users, started at 10/s"), "{stdout}");
+    assert!(
+        stdout.contains("60%") && stdout.contains("list tests"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_is_load_tested_with_defaults_and_flags_override() {
+    let server = CountingServer::start().await;
+    let url = format!("{}/hello?x=1", server.url());
+    let out = run(&["run", &url, "-u", "2", "-r", "10", "-t", "1s"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(server.count("/hello?x=1") > 0);
+    assert!(
+        text(&out.stdout).contains("2 users"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_flag_overrides_the_file() {
+    let server = CountingServer::start().await;
+    let out = run(&[
+        "run",
+        "scenarios/json_api.toml",
+        "-H",
+        &server.url(),
+        "-u",
+        "2",
+        "-r",
+        "50",
+        "-t",
+        "1500ms",
+    ])
+    .await;
+    assert!(server.count("/tests") > 0, "{}", text(&out.stderr));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_stops_gracefully_and_still_reports() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("run_time = \"1s\"\n", ""),
+    )
+    .unwrap();
+    let child = swarm()
+        .args(["run", &file, "--headless"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("Aggregated"), "{stdout}");
+    assert!(server.total() > 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_headless_against_its_own_server() {
+    let out = run(&["demo", "--headless", "-t", "2s", "-u", "5", "-r", "50"]).await;
+    let stdout = text(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for name in [
+        "list items",
+        "add item",
+        "primes below 10 000",
+        "slow (50 ms)",
+        "flaky (5% errors)",
+    ] {
+        assert!(stdout.contains(name), "demo report lacks {name}:\n{stdout}");
+    }
+    assert!(text(&out.stderr).contains("swarm demo API listening on http://127.0.0.1:"));
+}

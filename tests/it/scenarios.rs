@@ -1,0 +1,188 @@
+//! Every shipped scenario loads; every invalid fixture fails with its exact message.
+
+use std::path::Path;
+use swarm::scenario::{Expect, Plan, Wait};
+
+#[test]
+fn every_shipped_scenario_loads() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir("scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(plan.active_endpoints().count() > 0, "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 3,
+        "expected demo.toml and the example scenarios, found {seen}"
+    );
+}
+
+#[test]
+fn the_issue_example_means_what_it_says() {
+    let plan = Plan::load(Path::new("scenarios/json_api.toml")).unwrap();
+    assert_eq!(plan.name.as_deref(), Some("Testing types API"));
+    assert_eq!(plan.load.users, 50);
+    assert_eq!(plan.load.spawn_rate, 10.0);
+    assert_eq!(
+        plan.load.run_time,
+        Some(std::time::Duration::from_secs(120))
+    );
+    let s = std::time::Duration::from_secs;
+    assert_eq!(plan.load.wait, Wait::Uniform(s(1), s(3)));
+    let add = &plan.endpoints[1];
+    assert_eq!(add.name, "add test");
+    assert_eq!(add.method, http::Method::POST);
+    assert_eq!(add.headers["content-type"], "application/json");
+    assert_eq!(add.headers["user-agent"], "swarm");
+    assert_eq!(add.headers["host"], "127.0.0.1:5000");
+    assert_eq!(add.expect, Expect::Statuses(vec![201, 204]));
+    let body: serde_json::Value = serde_json::from_slice(&add.body).unwrap();
+    assert_eq!(body["name"], "load testing");
+    assert_eq!(
+        plan.endpoints[2].target.to_string(),
+        "/tests?q=load&limit=20"
+    );
+}
+
+#[test]
+fn defaults_fill_what_the_file_leaves_out() {
+    let plan = Plan::parse(
+        "host = \"http://localhost:8000/api/\"\n[[endpoints]]\npath = \"/x\"\n",
+        "t.toml",
+    )
+    .unwrap();
+    let e = &plan.endpoints[0];
+    assert_eq!(e.name, "GET /x");
+    assert_eq!(e.weight, 1);
+    assert_eq!(e.target.to_string(), "/api/x");
+    assert_eq!(e.origin.port, 8000);
+    assert_eq!(e.timeout, swarm::scenario::DEFAULT_TIMEOUT);
+    assert!(e.expect.accepts(399) && !e.expect.accepts(400));
+    assert_eq!(
+        (plan.load.users, plan.load.spawn_rate, plan.load.run_time),
+        (1, 1.0, None)
+    );
+}
+
+#[test]
+fn form_and_raw_bodies() {
+    let src = r#"
+host = "http://127.0.0.1:1"
+[[endpoints]]
+method = "post"
+path = "/f"
+form = { user = "a b", n = 3 }
+[[endpoints]]
+method = "PUT"
+path = "http://127.0.0.1:2/raw"
+body = "<x/>"
+content_type = "application/xml"
+"#;
+    let plan = Plan::parse(src, "t.toml").unwrap();
+    assert_eq!(&plan.endpoints[0].body[..], b"n=3&user=a+b");
+    assert_eq!(
+        plan.endpoints[0].headers["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(&plan.endpoints[1].body[..], b"<x/>");
+    assert_eq!(plan.endpoints[1].headers["content-type"], "application/xml");
+    assert_eq!(plan.endpoints[1].origin.port, 2);
+}
+
+/// (fixture, the exact error message).
+const INVALID: &[(&str, &str)] = &[
+    (
+        "all_weights_zero",
+        "3:1: endpoints: every endpoint has weight 0; give at least one a weight of 1 or more",
+    ),
+    (
+        "bad_header",
+        "4:28: defaults.headers.Bad Header: \"Bad Header\" is not a valid header name",
+    ),
+    (
+        "bad_host",
+        "1:8: host: \"127.0.0.1:5000\" is not an http:// URL; write e.g. \"http://127.0.0.1:8080\"",
+    ),
+    (
+        "bad_method",
+        "4:10: endpoints[0].method: \"GTE\" is not an HTTP method; did you mean \"GET\"? (one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS)",
+    ),
+    (
+        "bad_run_time",
+        "4:12: load.run_time: \"2 minutes\" has an unknown unit \"minutes\"; write \"2m\" (units: ms, s, m, h)",
+    ),
+    (
+        "bad_status",
+        "5:21: endpoints[0].expect.status: 1000 is not an HTTP status code (100 to 599)",
+    ),
+    (
+        "bad_wait",
+        "6:8: load.wait: \"1s-3s\" is neither a duration nor a range; write \"1s..3s\"",
+    ),
+    (
+        "endpoint_typo",
+        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout)",
+    ),
+    (
+        "missing_host",
+        "1:1: host: is missing; add host = \"http://127.0.0.1:8080\" at the top",
+    ),
+    (
+        "negative_weight",
+        "8:10: endpoints[1].weight: -2 is out of range; write a whole number >= 0",
+    ),
+    (
+        "no_endpoints",
+        "1:1: endpoints: no endpoints; add an [[endpoints]] table with a path",
+    ),
+    (
+        "relative_path",
+        "4:8: endpoints[0].path: \"tests\" must start with \"/\" (or be an absolute http:// URL); write \"/tests\"",
+    ),
+    (
+        "run_time_number",
+        "4:12: load.run_time: 60 needs a unit and quotes; write e.g. \"60s\"",
+    ),
+    (
+        "syntax_error",
+        "4:9: invalid TOML: extra `=`, expected nothing",
+    ),
+    (
+        "two_bodies",
+        "7:8: endpoints[0].body: an endpoint takes at most one body, but has json and body; keep one",
+    ),
+    (
+        "unknown_key",
+        "5:1: load.usrs: unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate, run_time, wait, stop_timeout)",
+    ),
+    (
+        "zero_spawn_rate",
+        "4:14: load.spawn_rate: 0 must be above 0; write e.g. 10 or 0.5",
+    ),
+];
+
+#[test]
+fn every_invalid_fixture_fails_with_its_message() {
+    for (name, expected) in INVALID {
+        let path = format!("tests/fixtures/invalid/{name}.toml");
+        let err = Plan::load(Path::new(&path)).expect_err(name).to_string();
+        assert_eq!(err, format!("{path}:{expected}"));
+    }
+    let count = std::fs::read_dir("tests/fixtures/invalid").unwrap().count();
+    assert_eq!(
+        count,
+        INVALID.len(),
+        "every fixture has an expected message"
+    );
+}
+
+#[test]
+fn a_missing_file_says_so() {
+    let err = Plan::load(Path::new("scenarios/nope.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("cannot read scenarios/nope.toml:"), "{err}");
+}

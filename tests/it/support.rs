@@ -1,0 +1,179 @@
+//! Test servers bound on 127.0.0.1 port 0, and helpers to drive the engine.
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use swarm::engine::{Command, Engine};
+use swarm::scenario::Plan;
+use swarm::stats::{RunState, Snapshot};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// An HTTP server that counts requests per path.
+///
+/// Routes: `/delay/{ms}` answers after ms, `/status/{code}` answers that status,
+/// `/stall` never answers, anything else answers 200 "ok".
+pub struct CountingServer {
+    pub addr: SocketAddr,
+    counts: Arc<Mutex<HashMap<String, u64>>>,
+    task: JoinHandle<()>,
+}
+
+impl CountingServer {
+    pub async fn start() -> CountingServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counts: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let c = Arc::clone(&counts);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let c = Arc::clone(&c);
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| handle(req, Arc::clone(&c)));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        CountingServer { addr, counts, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests seen for a path (query included).
+    pub fn count(&self, path: &str) -> u64 {
+        self.counts.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.lock().unwrap().values().sum()
+    }
+}
+
+impl Drop for CountingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    counts: Arc<Mutex<HashMap<String, u64>>>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/".to_string(), |p| p.to_string());
+    *counts.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut status = StatusCode::OK;
+    if let Some(ms) = path.strip_prefix("/delay/") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+    } else if let Some(code) = path.strip_prefix("/status/") {
+        status = StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap();
+    } else if path == "/stall" {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    } else if path == "/echo" {
+        return Ok(Response::new(Full::new(body)));
+    }
+    let mut r = Response::new(Full::new(Bytes::from_static(b"ok")));
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+/// A TCP server that misbehaves on every connection, for failure tests.
+pub enum Misbehaviour {
+    /// Reads the request, then closes without answering.
+    CloseEarly,
+    /// Answers with bytes that are not HTTP.
+    Garbage,
+}
+
+pub async fn misbehaving_server(kind: Misbehaviour) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let garbage = matches!(kind, Misbehaviour::Garbage);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                if garbage {
+                    let _ = stream.write_all(b"SPLAT garbage \x00\x01\r\n\r\n").await;
+                }
+            });
+        }
+    });
+    (url, task)
+}
+
+/// A URL on which nothing listens.
+pub async fn refused_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// A plan from scenario text with `{host}` replaced.
+pub fn plan(src: &str, host: &str) -> Plan {
+    Plan::parse(&src.replace("{host}", host), "test.toml").unwrap()
+}
+
+/// Waits (at most `limit`) for a snapshot that satisfies `pred`.
+pub async fn wait_for(
+    engine: &Engine,
+    limit: Duration,
+    pred: impl Fn(&Snapshot) -> bool,
+) -> Arc<Snapshot> {
+    let mut rx = engine.snapshots();
+    let found = tokio::time::timeout(limit, async {
+        loop {
+            if pred(&rx.borrow_and_update()) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let snap = rx.borrow().clone();
+    assert!(
+        found.is_ok(),
+        "condition not met within {limit:?}; last snapshot: {snap:#?}"
+    );
+    snap
+}
+
+/// Stops the engine and waits for the final snapshot.
+pub async fn stop(engine: &Engine) -> Arc<Snapshot> {
+    engine.send(Command::Stop);
+    wait_for(engine, Duration::from_secs(10), |s| {
+        s.state == RunState::Stopped
+    })
+    .await
+}
