@@ -95,7 +95,7 @@ fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32> {
     print!("{}", text::render(last, &title, out.width));
     if let Some(path) = &out.json {
         let doc = json::to_json(last, plan.name.as_deref(), &plan.host);
-        write_atomic(path, doc.as_bytes())
+        crate::fsutil::write_atomic(path, doc.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(if last.total.failures > 0 {
@@ -103,21 +103,6 @@ fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32> {
     } else {
         0
     })
-}
-
-/// Writes via a temporary file and a rename, so a crash never leaves half a file.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.swarm-tmp"));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP as one stream of "please stop" events.

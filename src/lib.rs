@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod fsutil;
 pub mod headless;
 pub mod report;
 pub mod scenario;

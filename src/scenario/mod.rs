@@ -3,11 +3,13 @@
 //! Nothing downstream of this module sees strings such as `"30s"`: the CLI, the engine and
 //! the reports consume `Plan`, `Load` and `Endpoint`.
 
+mod document;
 mod duration;
 mod error;
 mod raw;
 mod validate;
 
+pub use document::{BodyKind, EndpointSpec, ScenarioDoc};
 pub use duration::{Wait, format_duration, parse_duration, parse_wait};
 pub use error::ScenarioError;
 

@@ -1,0 +1,598 @@
+//! An editable scenario file: edits go into a `toml_edit` document so that saving keeps the
+//! user's comments, key order and formatting for everything that did not change.
+//!
+//! Every edit is validated by loading the edited text as a `Plan`; an edit that would make
+//! the file invalid is refused with the validation message, and the document stays as it was.
+
+use super::{LoadError, Plan, ScenarioError};
+use std::path::{Path, PathBuf};
+use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+
+/// The fields of one endpoint as the editor shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointSpec {
+    /// Empty means the default name, "METHOD path".
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub weight: String,
+    /// One `Name: value` per line.
+    pub headers: String,
+    /// JSON text for a `json` body, the text of a raw `body`, or `key=value` lines of a `form`.
+    pub body: String,
+    pub body_kind: BodyKind,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BodyKind {
+    #[default]
+    Json,
+    Raw,
+    Form,
+}
+
+impl BodyKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            BodyKind::Json => "JSON",
+            BodyKind::Raw => "raw",
+            BodyKind::Form => "form",
+        }
+    }
+}
+
+/// A scenario being edited.
+pub struct ScenarioDoc {
+    pub path: Option<PathBuf>,
+    doc: DocumentMut,
+    saved: String,
+}
+
+impl ScenarioDoc {
+    /// Opens a file; the document must load as a valid plan.
+    pub fn open(path: &Path) -> Result<(ScenarioDoc, Plan), LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let plan = Plan::parse(&text, &path.display().to_string())?;
+        let doc = text
+            .parse::<DocumentMut>()
+            .expect("a valid plan is valid TOML");
+        Ok((
+            ScenarioDoc {
+                path: Some(path.to_path_buf()),
+                doc,
+                saved: text,
+            },
+            plan,
+        ))
+    }
+
+    /// Wraps text that is already known to be valid TOML (e.g. the built-in demo).
+    pub fn from_text(text: &str, path: Option<PathBuf>) -> Result<ScenarioDoc, ScenarioError> {
+        let doc = text.parse::<DocumentMut>().map_err(|e| ScenarioError {
+            file: label(path.as_deref()),
+            line: 0,
+            col: 0,
+            key: String::new(),
+            message: e.to_string(),
+        })?;
+        Ok(ScenarioDoc {
+            path,
+            doc,
+            saved: text.to_string(),
+        })
+    }
+
+    /// A new scenario with a host and default load, not yet saved.
+    pub fn new_scenario(path: Option<PathBuf>, host: &str) -> ScenarioDoc {
+        let text = format!(
+            "# swarm scenario: keys are documented in scenarios/README.md\nhost = {}\n\n[load]\nusers = 10\nspawn_rate = 2\n",
+            Value::from(host)
+        );
+        let doc = text.parse::<DocumentMut>().expect("template is valid TOML");
+        ScenarioDoc {
+            path,
+            doc,
+            saved: String::new(),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.doc.to_string()
+    }
+
+    /// True when the document differs from what is on disk.
+    pub fn is_dirty(&self) -> bool {
+        self.doc.to_string() != self.saved
+    }
+
+    /// Validates the current text.
+    pub fn plan(&self) -> Result<Plan, ScenarioError> {
+        Plan::parse(&self.text(), &label(self.path.as_deref()))
+    }
+
+    pub fn host(&self) -> String {
+        self.doc
+            .get("host")
+            .and_then(Item::as_str)
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn name(&self) -> Option<String> {
+        self.doc
+            .get("name")
+            .and_then(Item::as_str)
+            .map(str::to_string)
+    }
+
+    /// Writes the document to its path (atomically).
+    pub fn save(&mut self) -> std::io::Result<PathBuf> {
+        let path = self
+            .path
+            .clone()
+            .ok_or_else(|| std::io::Error::other("this scenario has no file yet; use save as"))?;
+        let text = self.text();
+        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+        self.saved = text;
+        Ok(path)
+    }
+
+    /// Saves to a new path, which becomes the document's path.
+    pub fn save_as(&mut self, path: &Path) -> std::io::Result<PathBuf> {
+        let old = self.path.replace(path.to_path_buf());
+        self.save().inspect_err(|_| self.path = old)
+    }
+
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoints_aot().map_or(0, ArrayOfTables::len)
+    }
+
+    /// The endpoints as editable fields, in file order.
+    pub fn endpoints(&self) -> Vec<EndpointSpec> {
+        self.endpoints_aot()
+            .map(|a| a.iter().map(spec_of).collect())
+            .unwrap_or_default()
+    }
+
+    /// Replaces endpoint `index` (or appends when None) with `spec`, if the result is valid.
+    pub fn set_endpoint(
+        &mut self,
+        index: Option<usize>,
+        spec: &EndpointSpec,
+    ) -> Result<Plan, String> {
+        self.try_edit(|doc| {
+            let aot = endpoints_mut(doc);
+            let i = match index {
+                Some(i) if i < aot.len() => i,
+                _ => {
+                    aot.push(Table::new());
+                    aot.len() - 1
+                }
+            };
+            let table = aot.get_mut(i).expect("index checked");
+            apply_spec(table, spec)
+        })
+    }
+
+    pub fn remove_endpoint(&mut self, index: usize) -> Result<Plan, String> {
+        self.try_edit(|doc| {
+            let aot = endpoints_mut(doc);
+            if index < aot.len() {
+                aot.remove(index);
+            }
+            Ok(())
+        })
+    }
+
+    pub fn duplicate_endpoint(&mut self, index: usize) -> Result<Plan, String> {
+        self.try_edit(|doc| {
+            let aot = endpoints_mut(doc);
+            let Some(copy) = aot.get(index).cloned() else {
+                return Ok(());
+            };
+            aot.insert(index + 1, copy);
+            let t = aot.get_mut(index + 1).expect("just inserted");
+            if let Some(name) = t
+                .get("name")
+                .and_then(Item::as_str)
+                .map(|n| format!("{n} (copy)"))
+            {
+                set_value(t, "name", Value::from(name));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_weight(&mut self, index: usize, weight: u32) -> Result<Plan, String> {
+        self.try_edit(|doc| {
+            if let Some(t) = endpoints_mut(doc).get_mut(index) {
+                set_value(t, "weight", Value::from(i64::from(weight)));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_users(&mut self, users: u32) -> Result<Plan, String> {
+        self.try_edit(|doc| {
+            set_value(load_mut(doc), "users", Value::from(i64::from(users)));
+            Ok(())
+        })
+    }
+
+    pub fn set_spawn_rate(&mut self, rate: f64) -> Result<Plan, String> {
+        self.try_edit(|doc| {
+            let v = if rate.fract() == 0.0 {
+                Value::from(rate as i64)
+            } else {
+                Value::from(rate)
+            };
+            set_value(load_mut(doc), "spawn_rate", v);
+            Ok(())
+        })
+    }
+
+    fn endpoints_aot(&self) -> Option<&ArrayOfTables> {
+        self.doc.get("endpoints").and_then(Item::as_array_of_tables)
+    }
+
+    /// Applies `edit` to a copy; keeps it only if the copy still loads as a plan.
+    fn try_edit(
+        &mut self,
+        edit: impl FnOnce(&mut DocumentMut) -> Result<(), String>,
+    ) -> Result<Plan, String> {
+        let mut copy = self.doc.clone();
+        edit(&mut copy)?;
+        let plan = Plan::parse(&copy.to_string(), &label(self.path.as_deref()))
+            .map_err(|e| e.to_string())?;
+        self.doc = copy;
+        Ok(plan)
+    }
+}
+
+fn label(path: Option<&Path>) -> String {
+    path.map_or("new scenario".into(), |p| p.display().to_string())
+}
+
+fn endpoints_mut(doc: &mut DocumentMut) -> &mut ArrayOfTables {
+    let item = doc
+        .entry("endpoints")
+        .or_insert(Item::ArrayOfTables(ArrayOfTables::new()));
+    if !item.is_array_of_tables() {
+        *item = Item::ArrayOfTables(ArrayOfTables::new());
+    }
+    item.as_array_of_tables_mut()
+        .expect("made an array of tables above")
+}
+
+fn load_mut(doc: &mut DocumentMut) -> &mut Table {
+    let item = doc.entry("load").or_insert(Item::Table(Table::new()));
+    if !item.is_table() {
+        *item = Item::Table(Table::new());
+    }
+    item.as_table_mut().expect("made a table above")
+}
+
+/// Sets `key` to `value`, keeping the old value's comments and spacing; no-op when equal.
+fn set_value(table: &mut Table, key: &str, mut value: Value) {
+    if let Some(old) = table.get(key).and_then(Item::as_value) {
+        if old.to_string().trim() == value.to_string().trim() {
+            return;
+        }
+        *value.decor_mut() = old.decor().clone();
+    }
+    table.insert(key, Item::Value(value));
+}
+
+fn spec_of(t: &Table) -> EndpointSpec {
+    let text = |k: &str| t.get(k).and_then(Item::as_str).unwrap_or("").to_string();
+    let headers = t
+        .get("headers")
+        .and_then(Item::as_table_like)
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| format!("{k}: {}", scalar(v)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let (body, body_kind) = if let Some(j) = t.get("json") {
+        (json_text(j), BodyKind::Json)
+    } else if let Some(f) = t.get("form").and_then(Item::as_table_like) {
+        let lines: Vec<String> = f
+            .iter()
+            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .collect();
+        (lines.join("\n"), BodyKind::Form)
+    } else if t.contains_key("body") {
+        (text("body"), BodyKind::Raw)
+    } else {
+        (String::new(), BodyKind::Json)
+    };
+    EndpointSpec {
+        name: text("name"),
+        method: t
+            .get("method")
+            .and_then(Item::as_str)
+            .unwrap_or("GET")
+            .to_ascii_uppercase(),
+        path: text("path"),
+        weight: t
+            .get("weight")
+            .and_then(Item::as_integer)
+            .unwrap_or(1)
+            .to_string(),
+        headers,
+        body,
+        body_kind,
+    }
+}
+
+fn scalar(item: &Item) -> String {
+    match item.as_str() {
+        Some(s) => s.to_string(),
+        None => item.to_string().trim().to_string(),
+    }
+}
+
+/// A TOML value as pretty JSON text.
+fn json_text(item: &Item) -> String {
+    let inline = match item {
+        Item::Table(t) => Value::InlineTable(t.clone().into_inline_table()).to_string(),
+        other => other.to_string(),
+    };
+    toml::from_str::<toml::Table>(&format!("v = {}", inline.trim()))
+        .ok()
+        .and_then(|t| t.get("v").cloned())
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_default()
+}
+
+/// Writes the form fields into an endpoint table, touching only what changed.
+fn apply_spec(t: &mut Table, spec: &EndpointSpec) -> Result<(), String> {
+    let old = spec_of(t);
+    if spec.name.trim() != old.name {
+        match spec.name.trim() {
+            "" => drop(t.remove("name")),
+            n => set_value(t, "name", Value::from(n)),
+        }
+    }
+    let method = spec.method.trim().to_ascii_uppercase();
+    if method != old.method || (t.contains_key("method") && method.is_empty()) {
+        set_value(t, "method", Value::from(method));
+    }
+    if spec.path.trim() != old.path {
+        set_value(t, "path", Value::from(spec.path.trim()));
+    }
+    if spec.weight.trim() != old.weight {
+        let w: i64 = spec.weight.trim().parse().map_err(|_| {
+            format!(
+                "weight: \"{}\" is not a whole number >= 0",
+                spec.weight.trim()
+            )
+        })?;
+        set_value(t, "weight", Value::from(w));
+    }
+    if spec.headers.trim() != old.headers.trim() {
+        set_headers(t, &spec.headers)?;
+    }
+    if spec.body.trim() != old.body.trim() || spec.body_kind != old.body_kind {
+        set_body(t, spec)?;
+    }
+    Ok(())
+}
+
+fn set_headers(t: &mut Table, text: &str) -> Result<(), String> {
+    let mut table = InlineTable::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (k, v) = line
+            .split_once(':')
+            .ok_or_else(|| format!("headers: \"{line}\" should be \"Name: value\""))?;
+        table.insert(k.trim(), Value::from(v.trim()));
+    }
+    if table.is_empty() {
+        t.remove("headers");
+    } else {
+        set_value(t, "headers", Value::InlineTable(table));
+    }
+    Ok(())
+}
+
+fn set_body(t: &mut Table, spec: &EndpointSpec) -> Result<(), String> {
+    for key in ["json", "body", "form"] {
+        t.remove(key);
+    }
+    let text = spec.body.trim();
+    if text.is_empty() {
+        return Ok(());
+    }
+    match spec.body_kind {
+        BodyKind::Json => {
+            let json: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| format!("body: invalid JSON: {e}"))?;
+            let toml_value = toml::Value::try_from(&json).map_err(|e| {
+                format!("body: this JSON cannot be written as TOML ({e}); null is not allowed")
+            })?;
+            let value = toml_inline(&toml_value)?;
+            t.insert("json", Item::Value(value));
+        }
+        BodyKind::Raw => {
+            t.insert("body", Item::Value(Value::from(text)));
+        }
+        BodyKind::Form => {
+            let mut form = InlineTable::new();
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                let (k, v) = line
+                    .split_once('=')
+                    .ok_or_else(|| format!("body: \"{line}\" should be \"key=value\""))?;
+                form.insert(k.trim(), Value::from(v.trim()));
+            }
+            t.insert("form", Item::Value(Value::InlineTable(form)));
+        }
+    }
+    Ok(())
+}
+
+/// A TOML value rendered inline (tables as `{ ... }`), ready for toml_edit.
+fn toml_inline(v: &toml::Value) -> Result<Value, String> {
+    let mut wrapper = toml::Table::new();
+    wrapper.insert("v".into(), v.clone());
+    let doc: DocumentMut = toml::to_string(&wrapper)
+        .map_err(|e| e.to_string())?
+        .parse()
+        .map_err(|e: toml_edit::TomlError| e.to_string())?;
+    let item = doc.get("v").cloned().ok_or("empty value")?;
+    let value = match item {
+        Item::Value(v) => v,
+        Item::Table(t) => Value::InlineTable(t.into_inline_table()),
+        _ => return Err("this JSON cannot be written as a TOML value".into()),
+    };
+    let mut value = value;
+    value.decor_mut().clear();
+    if let Value::InlineTable(t) = &mut value {
+        t.fmt();
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = r#"# my scenario
+host = "http://127.0.0.1:5000"   # the API
+
+[load]
+users = 5   # start small
+spawn_rate = 1
+
+# the list
+[[endpoints]]
+name = "list"
+path = "/items"   # GET
+weight = 3
+
+[[endpoints]]
+name = "add"
+method = "POST"
+path = "/items"
+json = { name = "x", n = 1 }
+"#;
+
+    fn doc() -> ScenarioDoc {
+        ScenarioDoc::from_text(SRC, None).unwrap()
+    }
+
+    #[test]
+    fn reads_endpoints_as_fields() {
+        let e = doc().endpoints();
+        assert_eq!(e[0].name, "list");
+        assert_eq!(e[0].method, "GET");
+        assert_eq!(e[0].weight, "3");
+        assert_eq!(e[1].body_kind, BodyKind::Json);
+        let json: serde_json::Value = serde_json::from_str(&e[1].body).unwrap();
+        assert_eq!(json, serde_json::json!({ "name": "x", "n": 1 }));
+    }
+
+    #[test]
+    fn edits_keep_comments_and_touch_only_what_changed() {
+        let mut d = doc();
+        let mut spec = d.endpoints()[0].clone();
+        spec.weight = "7".into();
+        d.set_endpoint(Some(0), &spec).unwrap();
+        d.set_users(12).unwrap();
+        let text = d.text();
+        assert_eq!(
+            text,
+            SRC.replace("weight = 3", "weight = 7")
+                .replace("users = 5 ", "users = 12 ")
+        );
+        assert!(d.is_dirty());
+    }
+
+    #[test]
+    fn json_body_edits_round_trip() {
+        let mut d = doc();
+        let mut spec = d.endpoints()[1].clone();
+        spec.body = r#"{"name": "new", "tags": ["a", "b"], "nested": {"k": true}}"#.into();
+        let plan = d.set_endpoint(Some(1), &spec).unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(&plan.endpoints[1].body).unwrap();
+        assert_eq!(sent["tags"][1], "b");
+        assert_eq!(sent["nested"]["k"], true);
+        assert!(d.text().contains("json = { name = \"new\""), "{}", d.text());
+    }
+
+    #[test]
+    fn invalid_edits_are_refused_and_leave_the_document_alone() {
+        let mut d = doc();
+        let before = d.text();
+        let mut spec = d.endpoints()[1].clone();
+        spec.body = "{not json".into();
+        assert!(
+            d.set_endpoint(Some(1), &spec)
+                .unwrap_err()
+                .contains("invalid JSON")
+        );
+        spec = d.endpoints()[0].clone();
+        spec.path = "items".into();
+        let err = d.set_endpoint(Some(0), &spec).unwrap_err();
+        assert!(err.contains("must start with \"/\""), "{err}");
+        spec = d.endpoints()[0].clone();
+        spec.method = "FETCH".into();
+        assert!(d.set_endpoint(Some(0), &spec).is_err());
+        assert_eq!(d.text(), before);
+    }
+
+    #[test]
+    fn add_duplicate_remove() {
+        let mut d = doc();
+        let spec = EndpointSpec {
+            method: "DELETE".into(),
+            path: "/items/1".into(),
+            weight: "1".into(),
+            ..Default::default()
+        };
+        let plan = d.set_endpoint(None, &spec).unwrap();
+        assert_eq!(plan.endpoints[2].name, "DELETE /items/1");
+        let plan = d.duplicate_endpoint(0).unwrap();
+        assert_eq!(plan.endpoints[1].name, "list (copy)");
+        let plan = d.remove_endpoint(1).unwrap();
+        assert_eq!(plan.endpoints.len(), 3);
+        assert!(d.remove_endpoint(0).is_ok());
+        assert!(d.set_weight(0, 0).is_ok());
+        assert!(d.set_weight(1, 0).unwrap_err().contains("weight 0"));
+    }
+
+    #[test]
+    fn new_scenarios_need_an_endpoint() {
+        let mut d = ScenarioDoc::new_scenario(None, "http://127.0.0.1:8080");
+        assert!(d.plan().unwrap_err().to_string().contains("no endpoints"));
+        let spec = EndpointSpec {
+            method: "GET".into(),
+            path: "/".into(),
+            weight: "1".into(),
+            ..Default::default()
+        };
+        assert!(d.set_endpoint(None, &spec).is_ok());
+        assert_eq!(d.host(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn saves_atomically_and_tracks_dirtiness() {
+        let dir = std::env::temp_dir().join(format!("swarm-doc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        std::fs::write(&path, SRC).unwrap();
+        let (mut d, _) = ScenarioDoc::open(&path).unwrap();
+        assert!(!d.is_dirty());
+        d.set_spawn_rate(2.5).unwrap();
+        assert!(d.is_dirty());
+        d.save().unwrap();
+        assert!(!d.is_dirty());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("spawn_rate = 2.5") && text.contains("# start small"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
