@@ -27,6 +27,11 @@ pub enum Cmd {
     },
     /// Start the built-in demo API on 127.0.0.1 and swarm it with scenarios/demo.toml
     Demo(DemoArgs),
+    /// Write a new scenario in the terminal UI, asking for the host first
+    New {
+        /// Where the scenario will be saved
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +87,9 @@ pub struct OutputArgs {
     /// Exit code when any request failed
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub exit_code_on_error: i32,
+    /// In the terminal UI, start the swarm at once instead of opening idle
+    #[arg(long)]
+    pub autostart: bool,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

@@ -86,7 +86,8 @@ pub fn progress_line(s: &Snapshot) -> String {
     )
 }
 
-fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32> {
+/// Prints the report and writes the JSON; returns the exit code.
+pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32> {
     let title = format!(
         "swarm report: {} ({})",
         plan.name.as_deref().unwrap_or("scenario"),

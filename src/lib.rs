@@ -1,6 +1,7 @@
 //! swarm: a load tester for HTTP backends, driven from a TOML scenario.
 
 pub mod cli;
+pub mod commands;
 pub mod demo;
 pub mod engine;
 pub mod fsutil;
@@ -8,3 +9,4 @@ pub mod headless;
 pub mod report;
 pub mod scenario;
 pub mod stats;
+pub mod tui;

@@ -270,7 +270,14 @@ impl Controller {
         };
         let elapsed = snap.elapsed;
         self.stats.fill(&mut snap, elapsed);
-        self.snapshots.send_replace(Arc::new(snap));
+        // Unchanged snapshots are not sent, so an idle screen is not redrawn.
+        self.snapshots.send_if_modified(|old| {
+            let changed = **old != snap;
+            if changed {
+                *old = Arc::new(snap);
+            }
+            changed
+        });
     }
 }
 

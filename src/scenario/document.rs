@@ -113,6 +113,11 @@ impl ScenarioDoc {
         Plan::parse(&self.text(), &label(self.path.as_deref()))
     }
 
+    /// Replaces the host (for `--host`); refused if the result does not load.
+    pub fn set_host(&mut self, host: &str) -> Result<(), String> {
+        self.try_edit_lenient(|doc| set_value(doc.as_table_mut(), "host", Value::from(host)))
+    }
+
     pub fn host(&self) -> String {
         self.doc
             .get("host")
@@ -215,23 +220,40 @@ impl ScenarioDoc {
         })
     }
 
-    pub fn set_users(&mut self, users: u32) -> Result<Plan, String> {
-        self.try_edit(|doc| {
-            set_value(load_mut(doc), "users", Value::from(i64::from(users)));
-            Ok(())
-        })
+    pub fn set_users(&mut self, users: u32) -> Result<(), String> {
+        self.edit_load("users", Value::from(i64::from(users)))
     }
 
-    pub fn set_spawn_rate(&mut self, rate: f64) -> Result<Plan, String> {
-        self.try_edit(|doc| {
-            let v = if rate.fract() == 0.0 {
-                Value::from(rate as i64)
-            } else {
-                Value::from(rate)
-            };
-            set_value(load_mut(doc), "spawn_rate", v);
-            Ok(())
-        })
+    pub fn set_spawn_rate(&mut self, rate: f64) -> Result<(), String> {
+        let v = if rate.fract() == 0.0 {
+            Value::from(rate as i64)
+        } else {
+            Value::from(rate)
+        };
+        self.edit_load("spawn_rate", v)
+    }
+
+    /// Sets a `[load]` key.
+    fn edit_load(&mut self, key: &str, value: Value) -> Result<(), String> {
+        self.try_edit_lenient(|doc| set_value(load_mut(doc), key, value))
+    }
+
+    /// Applies `edit` unless it adds a problem the file did not already have, so a new
+    /// scenario without endpoints can still have its sliders moved.
+    fn try_edit_lenient(&mut self, edit: impl FnOnce(&mut DocumentMut)) -> Result<(), String> {
+        let before = self.plan().err().map(|e| e.to_string());
+        let mut copy = self.doc.clone();
+        edit(&mut copy);
+        let after = Plan::parse(&copy.to_string(), &label(self.path.as_deref()))
+            .err()
+            .map(|e| e.to_string());
+        match after {
+            Some(e) if Some(&e) != before.as_ref() => Err(e),
+            _ => {
+                self.doc = copy;
+                Ok(())
+            }
+        }
     }
 
     fn endpoints_aot(&self) -> Option<&ArrayOfTables> {

@@ -258,7 +258,35 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
         total_rps: per_run(n),
         total_fps: per_run(acc.failures),
         statuses: acc.statuses.iter().copied().filter(|s| s.1 > 0).collect(),
+        distribution: distribution(acc),
     }
+}
+
+/// How many buckets the latency distribution has.
+pub const DISTRIBUTION_BUCKETS: usize = 12;
+
+/// Counts per log-spaced latency bucket between the row's min and max.
+fn distribution(acc: &RowDelta) -> Vec<(f64, u64)> {
+    if acc.requests == 0 {
+        return Vec::new();
+    }
+    let lo = (acc.min_us.max(1)) as f64;
+    let hi = (acc.max_us.max(1) as f64).max(lo * 1.0001);
+    let ratio = (hi / lo).ln();
+    let mut buckets: Vec<(f64, u64)> = (1..=DISTRIBUTION_BUCKETS)
+        .map(|i| {
+            (
+                lo * (ratio * i as f64 / DISTRIBUTION_BUCKETS as f64).exp() / 1000.0,
+                0,
+            )
+        })
+        .collect();
+    for v in acc.hist.iter_recorded() {
+        let x = (v.value_iterated_to().max(1) as f64).clamp(lo, hi);
+        let i = ((x / lo).ln() / ratio * DISTRIBUTION_BUCKETS as f64) as usize;
+        buckets[i.min(DISTRIBUTION_BUCKETS - 1)].1 += v.count_at_value();
+    }
+    buckets
 }
 
 #[cfg(test)]
@@ -301,6 +329,10 @@ mod tests {
         assert_eq!(snap.failures[0].message, "boom");
         assert_eq!(snap.history.len(), 1);
         assert_eq!(snap.history[0].users, 5);
+        let dist = &snap.rows[0].distribution;
+        assert_eq!(dist.len(), DISTRIBUTION_BUCKETS);
+        assert_eq!(dist.iter().map(|b| b.1).sum::<u64>(), 1000);
+        assert!((dist.last().unwrap().0 - 1000.0).abs() < 1.0);
     }
 
     #[test]

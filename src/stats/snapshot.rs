@@ -56,6 +56,8 @@ pub struct RowStats {
     pub total_fps: f64,
     /// (status code, count), sorted by code.
     pub statuses: Vec<(u16, u64)>,
+    /// Latency distribution: (bucket upper bound in ms, count), log-spaced from min to max.
+    pub distribution: Vec<(f64, u64)>,
 }
 
 impl RowStats {
@@ -93,7 +95,7 @@ pub struct FailureGroup {
 }
 
 /// Everything a view needs, published a few times a second.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub state: RunState,
     pub users: u32,

@@ -1,0 +1,218 @@
+//! What each subcommand does: loads the scenario, then runs it headless or in the TUI.
+
+use crate::cli::{Cmd, DemoArgs, LoadArgs, OutputArgs, RunArgs, is_url};
+use crate::demo::DemoServer;
+use crate::headless::{self, Output};
+use crate::scenario::{LoadError, Plan, ScenarioDoc, format_duration};
+use crate::stats::RunState;
+use crate::tui::{self, Launch};
+use anyhow::Context;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The demo scenario, built in so `swarm demo` works from any directory.
+pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
+/// The host written in `scenarios/demo.toml`, replaced by the demo server's address.
+const DEMO_HOST: &str = "http://127.0.0.1:8089";
+
+/// Runs a subcommand; the result is the process exit code (errors mean bad input).
+pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
+    match command {
+        Cmd::Run(args) => run(args).await,
+        Cmd::Check { file } => check(&file),
+        Cmd::Demo(args) => demo(args).await,
+        Cmd::New { file } => {
+            let output = OutputArgs::default();
+            if file.exists() {
+                anyhow::bail!(
+                    "{} exists already; open it with swarm run {}",
+                    file.display(),
+                    file.display()
+                );
+            }
+            new_scenario(file, &LoadArgs::default(), &output).await
+        }
+    }
+}
+
+fn use_tui(output: &OutputArgs) -> bool {
+    !output.headless && std::io::stdout().is_terminal()
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    if is_url(&args.target) {
+        let mut plan = Plan::for_url(&args.target)?;
+        args.load.apply(&mut plan);
+        let doc = ScenarioDoc::from_text(&plan_text_for_url(&args.target), None)?;
+        return execute(plan, Some(doc), &args.output).await;
+    }
+    let path = PathBuf::from(&args.target);
+    if !path.exists() && use_tui(&args.output) {
+        return new_scenario(path, &args.load, &args.output).await;
+    }
+    let mut plan = Plan::load_with_host(&path, args.host.as_deref()).map_err(explain)?;
+    args.load.apply(&mut plan);
+    let doc = if use_tui(&args.output) {
+        let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
+        if let Some(h) = &args.host {
+            doc.set_host(h).map_err(anyhow::Error::msg)?;
+        }
+        Some(doc)
+    } else {
+        None
+    };
+    execute(plan, doc, &args.output).await
+}
+
+fn plan_text_for_url(url: &str) -> String {
+    let quoted = toml::Value::String(url.to_string()).to_string();
+    let host = Plan::for_url(url).map(|p| p.host).unwrap_or_default();
+    format!(
+        "host = {}\n\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n\n[[endpoints]]\npath = {quoted}\n",
+        toml::Value::String(host)
+    )
+}
+
+/// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal.
+async fn execute(plan: Plan, doc: Option<ScenarioDoc>, output: &OutputArgs) -> anyhow::Result<i32> {
+    match doc {
+        Some(doc) if use_tui(output) => {
+            let launch = Launch {
+                doc,
+                plan: plan.clone(),
+                autostart: output.autostart,
+                ask_host: false,
+            };
+            after_tui(&plan, tui::run(launch).await?, output)
+        }
+        _ => headless::run(&plan, &headless_output(output)).await,
+    }
+}
+
+fn headless_output(output: &OutputArgs) -> Output {
+    Output {
+        json: output.json.clone(),
+        exit_code_on_error: output.exit_code_on_error,
+        width: report_width(),
+    }
+}
+
+/// After the TUI: the same report as a headless run, once the terminal is restored.
+fn after_tui(
+    plan: &Plan,
+    last: std::sync::Arc<crate::stats::Snapshot>,
+    output: &OutputArgs,
+) -> anyhow::Result<i32> {
+    if last.state == RunState::Idle {
+        eprintln!("swarm: the swarm was not started; no report");
+        return Ok(0);
+    }
+    headless::finish(plan, &last, &headless_output(output))
+}
+
+async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> anyhow::Result<i32> {
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "{} does not exist; swarm new needs a terminal to write a scenario",
+            path.display()
+        );
+    }
+    let doc = ScenarioDoc::new_scenario(Some(path), "");
+    let mut plan = Plan {
+        name: None,
+        host: String::new(),
+        load: Default::default(),
+        endpoints: vec![],
+    };
+    load.apply(&mut plan);
+    let launch = Launch {
+        doc,
+        plan: plan.clone(),
+        autostart: false,
+        ask_host: true,
+    };
+    after_tui(&plan, tui::run(launch).await?, output)
+}
+
+/// Width for the final report: the terminal's when stdout is one, else 80.
+fn report_width() -> usize {
+    if !std::io::stdout().is_terminal() {
+        return 80;
+    }
+    crossterm::terminal::size().map_or(80, |(w, _)| w as usize)
+}
+
+fn check(file: &Path) -> anyhow::Result<i32> {
+    let plan = Plan::load(file).map_err(explain)?;
+    print!("{}", describe(&plan));
+    Ok(0)
+}
+
+fn explain(e: LoadError) -> anyhow::Error {
+    anyhow::anyhow!(e)
+}
+
+/// What `swarm check` prints: the plan in words.
+pub fn describe(plan: &Plan) -> String {
+    let l = &plan.load;
+    let mut s = format!("{}: OK\n", plan.name.as_deref().unwrap_or("scenario"));
+    s += &format!("host: {}\n", plan.host);
+    let ramp = f64::from(l.users.saturating_sub(1)) / l.spawn_rate;
+    s += &format!(
+        "load: {} users, started at {}/s (all running after {:.1}s), run time {}, think time {}\n",
+        l.users,
+        l.spawn_rate,
+        ramp,
+        l.run_time.map_or("until stopped".into(), format_duration),
+        l.wait
+    );
+    let total: u32 = plan.endpoints.iter().map(|e| e.weight).sum();
+    s += &format!("endpoints ({}):\n", plan.endpoints.len());
+    for e in &plan.endpoints {
+        let share = match e.weight {
+            0 => "disabled".to_string(),
+            w => format!("{:.0}%", f64::from(w) * 100.0 / f64::from(total)),
+        };
+        s += &format!(
+            "  {:>8}  {:<7} http://{}{}  name \"{}\", timeout {}, body {} bytes\n",
+            share,
+            e.method.as_str(),
+            e.origin.authority(),
+            e.target,
+            e.name,
+            format_duration(e.timeout),
+            e.body.len()
+        );
+    }
+    s
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<i32> {
+    let server = DemoServer::start(args.port)
+        .await
+        .context("cannot start the demo server")?;
+    if args.serve {
+        eprintln!(
+            "swarm demo API listening on {} (Ctrl-C to stop)",
+            server.url()
+        );
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = server.wait() => {}
+        }
+        return Ok(0);
+    }
+    eprintln!("swarm demo API listening on {}", server.url());
+    let text = demo_text().replace(DEMO_HOST, &server.url());
+    let mut plan = Plan::parse(&text, "demo.toml")?;
+    args.load.apply(&mut plan);
+    let doc = ScenarioDoc::from_text(&text, None)?;
+    let code = execute(plan, Some(doc), &args.output).await;
+    server.shutdown().await;
+    code
+}
+
+/// `scenarios/demo.toml` from the working directory when present, else the built-in copy.
+fn demo_text() -> String {
+    std::fs::read_to_string("scenarios/demo.toml").unwrap_or_else(|_| DEMO_SCENARIO.to_string())
+}

@@ -1,0 +1,527 @@
+//! The TUI's state and its `update` step: actions in, state changes and effects out.
+//! No terminal and no network here, so every behaviour is unit-testable.
+
+use super::form::{Form, FormOutcome};
+use super::input::TextInput;
+use super::theme::Theme;
+use crate::engine::Command;
+use crate::scenario::{EndpointSpec, Plan, ScenarioDoc};
+use crate::stats::{RunState, Snapshot};
+use crossterm::event::{KeyCode, KeyEvent};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The main views, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Stats,
+    Charts,
+    Failures,
+    Endpoints,
+}
+
+pub const VIEWS: [View; 4] = [View::Stats, View::Charts, View::Failures, View::Endpoints];
+
+impl View {
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Stats => "Statistics",
+            View::Charts => "Charts",
+            View::Failures => "Failures",
+            View::Endpoints => "Endpoints",
+        }
+    }
+
+    fn index(self) -> usize {
+        VIEWS.iter().position(|v| *v == self).unwrap_or(0)
+    }
+}
+
+/// Something the user asked for, from the keymap (or a key for an open popup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    Users(i32),
+    SpawnFaster,
+    SpawnSlower,
+    RampPrompt,
+    ResetStats,
+    NextView,
+    PrevView,
+    Show(View),
+    Up,
+    Down,
+    Edit,
+    Add,
+    Duplicate,
+    Delete,
+    Toggle,
+    Save,
+    SaveAs,
+    Help,
+    Quit,
+    ForceQuit,
+    Close,
+    /// A key for the open popup.
+    Key(KeyEvent),
+}
+
+/// What `update` asks the main loop to do.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Engine(Command),
+    Save,
+    SaveAs(PathBuf),
+}
+
+/// Single-line questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// The base URL of a new scenario.
+    Host,
+    SaveAs,
+    RampTo,
+}
+
+impl PromptKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            PromptKind::Host => "New scenario: base URL of the server under test",
+            PromptKind::SaveAs => "Save scenario as",
+            PromptKind::RampTo => "Ramp to how many users?",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: TextInput,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    Help,
+    Form(Box<Form>),
+    Prompt(Prompt),
+    ConfirmQuit,
+}
+
+/// Spawn-rate steps for `[` and `]`.
+const RATES: [f64; 14] = [
+    0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0,
+];
+/// The most users the sliders go to.
+pub const MAX_USERS: u32 = 1_000_000;
+
+pub struct App {
+    pub doc: ScenarioDoc,
+    /// The endpoints as the form shows them, refreshed after each edit.
+    pub specs: Vec<EndpointSpec>,
+    /// Why the scenario cannot run yet (e.g. no endpoints), if it cannot.
+    pub plan_error: Option<String>,
+    pub snapshot: Arc<Snapshot>,
+    pub view: View,
+    /// Selected row of the statistics table; `rows.len()` selects the aggregate.
+    pub stats_row: usize,
+    pub endpoint_row: usize,
+    pub popup: Option<Popup>,
+    pub users: u32,
+    pub spawn_rate: f64,
+    /// A one-line message for the user: (text, is_error). Cleared by the next key.
+    pub message: Option<(String, bool)>,
+    pub quit: bool,
+    pub theme: Theme,
+    /// Weights of endpoints disabled from the TUI, to restore on enable.
+    disabled: HashMap<usize, u32>,
+}
+
+impl App {
+    pub fn new(doc: ScenarioDoc, plan: &Plan, theme: Theme) -> App {
+        let specs = doc.endpoints();
+        let plan_error = doc.plan().err().map(|e| e.message);
+        App {
+            doc,
+            specs,
+            plan_error,
+            snapshot: Arc::new(Snapshot::default()),
+            view: View::Stats,
+            stats_row: 0,
+            endpoint_row: 0,
+            popup: None,
+            users: plan.load.users,
+            spawn_rate: plan.load.spawn_rate,
+            message: None,
+            quit: false,
+            theme,
+            disabled: HashMap::new(),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.snapshot.state,
+            RunState::Spawning | RunState::Running | RunState::Stopping
+        )
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some((text.into(), false));
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.message = Some((text.into(), true));
+    }
+
+    /// Takes a new snapshot, keeping selections in range.
+    pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
+        self.stats_row = self.stats_row.min(snap.rows.len());
+        self.snapshot = snap;
+    }
+}
+
+/// Applies one action; returns what the main loop must do.
+pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
+    if !matches!(action, Action::Key(_)) {
+        app.message = None;
+    }
+    if let Some(popup) = app.popup.take() {
+        return update_popup(app, popup, action);
+    }
+    match action {
+        Action::Start => start(app),
+        Action::Stop => {
+            if app.is_running() {
+                return vec![Effect::Engine(Command::Stop)];
+            }
+            app.info("the swarm is not running");
+            vec![]
+        }
+        Action::Users(delta) => set_users(app, app.users.saturating_add_signed(delta).max(1)),
+        Action::SpawnFaster | Action::SpawnSlower => {
+            change_rate(app, action == Action::SpawnFaster)
+        }
+        Action::RampPrompt => {
+            app.popup = Some(prompt(PromptKind::RampTo, &app.users.to_string()));
+            vec![]
+        }
+        Action::ResetStats => {
+            app.info("statistics reset");
+            vec![Effect::Engine(Command::ResetStats)]
+        }
+        Action::NextView => show(app, VIEWS[(app.view.index() + 1) % VIEWS.len()]),
+        Action::PrevView => show(
+            app,
+            VIEWS[(app.view.index() + VIEWS.len() - 1) % VIEWS.len()],
+        ),
+        Action::Show(v) => show(app, v),
+        Action::Up | Action::Down => {
+            move_selection(app, action == Action::Down);
+            vec![]
+        }
+        Action::Edit => edit(app),
+        Action::Add => {
+            app.view = View::Endpoints;
+            app.popup = Some(Popup::Form(Box::new(Form::blank())));
+            vec![]
+        }
+        Action::Duplicate => endpoint_edit(
+            app,
+            |doc, i| doc.duplicate_endpoint(i),
+            "endpoint duplicated",
+        ),
+        Action::Delete => endpoint_edit(app, |doc, i| doc.remove_endpoint(i), "endpoint deleted"),
+        Action::Toggle => toggle(app),
+        Action::Save => save(app),
+        Action::SaveAs => {
+            let current = app
+                .doc
+                .path
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string());
+            app.popup = Some(prompt(PromptKind::SaveAs, &current));
+            vec![]
+        }
+        Action::Help => {
+            app.popup = Some(Popup::Help);
+            vec![]
+        }
+        Action::Quit => {
+            if app.is_running() || app.doc.is_dirty() {
+                app.popup = Some(Popup::ConfirmQuit);
+            } else {
+                app.quit = true;
+            }
+            vec![]
+        }
+        Action::ForceQuit => {
+            app.quit = true;
+            vec![]
+        }
+        Action::Close | Action::Key(_) => vec![],
+    }
+}
+
+fn prompt(kind: PromptKind, initial: &str) -> Popup {
+    Popup::Prompt(Prompt {
+        kind,
+        input: TextInput::new(initial, false),
+        error: None,
+    })
+}
+
+fn start(app: &mut App) -> Vec<Effect> {
+    if let Some(why) = &app.plan_error {
+        let why = format!("cannot start: {why}");
+        app.error(why);
+        return vec![];
+    }
+    if app.is_running() {
+        app.info("the swarm is already running");
+        return vec![];
+    }
+    vec![
+        Effect::Engine(Command::SetUsers(app.users)),
+        Effect::Engine(Command::Start),
+    ]
+}
+
+fn set_users(app: &mut App, users: u32) -> Vec<Effect> {
+    app.users = users.min(MAX_USERS);
+    if let Err(e) = app.doc.set_users(app.users) {
+        app.error(e);
+    }
+    vec![Effect::Engine(Command::SetUsers(app.users))]
+}
+
+fn change_rate(app: &mut App, faster: bool) -> Vec<Effect> {
+    let next = if faster {
+        RATES.iter().copied().find(|r| *r > app.spawn_rate + 1e-9)
+    } else {
+        RATES
+            .iter()
+            .rev()
+            .copied()
+            .find(|r| *r < app.spawn_rate - 1e-9)
+    };
+    let Some(rate) = next else { return vec![] };
+    app.spawn_rate = rate;
+    if let Err(e) = app.doc.set_spawn_rate(rate) {
+        app.error(e);
+    }
+    vec![Effect::Engine(Command::SetSpawnRate(rate))]
+}
+
+fn show(app: &mut App, view: View) -> Vec<Effect> {
+    app.view = view;
+    vec![]
+}
+
+fn move_selection(app: &mut App, down: bool) {
+    let (row, len) = match app.view {
+        View::Endpoints => (&mut app.endpoint_row, app.specs.len()),
+        _ => (&mut app.stats_row, app.snapshot.rows.len() + 1),
+    };
+    if len == 0 {
+        return;
+    }
+    *row = if down {
+        (*row + 1).min(len - 1)
+    } else {
+        row.saturating_sub(1)
+    };
+}
+
+fn edit(app: &mut App) -> Vec<Effect> {
+    app.view = View::Endpoints;
+    match app.specs.get(app.endpoint_row) {
+        Some(spec) => {
+            app.popup = Some(Popup::Form(Box::new(Form::new(
+                Some(app.endpoint_row),
+                spec,
+            ))))
+        }
+        None => app.info("no endpoint selected; press a to add one"),
+    }
+    vec![]
+}
+
+/// Runs a document edit on the selected endpoint and hands the new endpoints to the engine.
+fn endpoint_edit(
+    app: &mut App,
+    edit: impl FnOnce(&mut ScenarioDoc, usize) -> Result<Plan, String>,
+    done: &str,
+) -> Vec<Effect> {
+    app.view = View::Endpoints;
+    if app.specs.is_empty() {
+        app.info("no endpoint selected; press a to add one");
+        return vec![];
+    }
+    let result = edit(&mut app.doc, app.endpoint_row);
+    after_edit(app, result, done)
+}
+
+fn after_edit(app: &mut App, result: Result<Plan, String>, done: &str) -> Vec<Effect> {
+    match result {
+        Ok(plan) => {
+            app.specs = app.doc.endpoints();
+            app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
+            app.plan_error = None;
+            app.info(format!("{done} (unsaved: Ctrl-S saves)"));
+            vec![
+                Effect::Engine(Command::SetWait(plan.load.wait)),
+                Effect::Engine(Command::SetEndpoints(plan.endpoints)),
+            ]
+        }
+        Err(e) => {
+            app.error(e);
+            vec![]
+        }
+    }
+}
+
+fn toggle(app: &mut App) -> Vec<Effect> {
+    let i = app.endpoint_row;
+    let Some(spec) = app.specs.get(i) else {
+        return vec![];
+    };
+    let weight: u32 = spec.weight.parse().unwrap_or(1);
+    let (new, done) = if weight == 0 {
+        (app.disabled.remove(&i).unwrap_or(1), "endpoint enabled")
+    } else {
+        app.disabled.insert(i, weight);
+        (0, "endpoint disabled")
+    };
+    endpoint_edit(app, |doc, i| doc.set_weight(i, new), done)
+}
+
+fn save(app: &mut App) -> Vec<Effect> {
+    if app.doc.path.is_none() {
+        app.popup = Some(prompt(PromptKind::SaveAs, ""));
+        return vec![];
+    }
+    vec![Effect::Save]
+}
+
+fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
+    match (popup, action) {
+        (_, Action::ForceQuit) => {
+            app.quit = true;
+            vec![]
+        }
+        (Popup::Help, Action::Close | Action::Help | Action::Quit) => vec![],
+        (Popup::Help, _) => {
+            app.popup = Some(Popup::Help);
+            vec![]
+        }
+        (Popup::ConfirmQuit, Action::Key(k)) => {
+            match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => app.quit = true,
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
+                _ => app.popup = Some(Popup::ConfirmQuit),
+            }
+            vec![]
+        }
+        (Popup::ConfirmQuit, _) => {
+            app.popup = Some(Popup::ConfirmQuit);
+            vec![]
+        }
+        (Popup::Form(form), Action::Key(k)) => form_key(app, *form, k),
+        (Popup::Prompt(p), Action::Key(k)) => prompt_key(app, p, k),
+        (other, _) => {
+            app.popup = Some(other);
+            vec![]
+        }
+    }
+}
+
+fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {
+    let outcome = form.handle(key);
+    match outcome {
+        FormOutcome::Editing => {
+            app.popup = Some(Popup::Form(Box::new(form)));
+            vec![]
+        }
+        FormOutcome::Cancel => vec![],
+        FormOutcome::Apply | FormOutcome::ApplyAndSave => {
+            if let Err(e) = &form.body_check {
+                form.error = Some(format!("body: {e}"));
+                app.popup = Some(Popup::Form(Box::new(form)));
+                return vec![];
+            }
+            match app.doc.set_endpoint(form.index, &form.spec()) {
+                Ok(plan) => {
+                    if form.index.is_none() {
+                        app.endpoint_row = plan.endpoints.len() - 1;
+                    }
+                    let mut effects = after_edit(app, Ok(plan), "endpoint saved");
+                    if outcome == FormOutcome::ApplyAndSave {
+                        effects.extend(save(app));
+                    }
+                    effects
+                }
+                Err(e) => {
+                    form.error = Some(e);
+                    app.popup = Some(Popup::Form(Box::new(form)));
+                    vec![]
+                }
+            }
+        }
+    }
+}
+
+fn prompt_key(app: &mut App, mut p: Prompt, key: KeyEvent) -> Vec<Effect> {
+    match key.code {
+        KeyCode::Esc if p.kind == PromptKind::Host => {
+            p.error = Some("a new scenario needs a host; Ctrl-C quits".into());
+        }
+        KeyCode::Esc => return vec![],
+        KeyCode::Enter => match submit_prompt(app, &p) {
+            Ok(effects) => return effects,
+            Err(e) => p.error = Some(e),
+        },
+        _ => {
+            p.input.handle(key);
+            p.error = None;
+        }
+    }
+    app.popup = Some(Popup::Prompt(p));
+    vec![]
+}
+
+fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
+    let text = p.input.text.trim();
+    match p.kind {
+        PromptKind::RampTo => {
+            let n: u32 = text
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or("enter a whole number of users, 1 or more")?;
+            Ok(set_users(app, n))
+        }
+        PromptKind::SaveAs if text.is_empty() => {
+            Err("enter a file name, e.g. scenarios/mine.toml".into())
+        }
+        PromptKind::SaveAs => Ok(vec![Effect::SaveAs(PathBuf::from(text))]),
+        PromptKind::Host => {
+            let doc = ScenarioDoc::new_scenario(app.doc.path.clone(), text);
+            match doc.plan() {
+                Err(e) if e.key == "host" => Err(e.message),
+                _ => {
+                    app.doc = doc;
+                    app.specs = app.doc.endpoints();
+                    app.view = View::Endpoints;
+                    app.popup = Some(Popup::Form(Box::new(Form::blank())));
+                    Ok(vec![])
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

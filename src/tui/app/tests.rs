@@ -1,0 +1,239 @@
+//! `update` without a terminal: keys in, state and effects out.
+
+use super::*;
+use crate::engine::Command;
+use crossterm::event::KeyModifiers;
+
+const SRC: &str = "# demo\nhost = \"http://127.0.0.1:1\"\n[load]\nusers = 5\nspawn_rate = 2\n\n[[endpoints]]\nname = \"list\"\npath = \"/items\"\nweight = 2\n\n[[endpoints]]\npath = \"/other\"\n";
+
+fn app() -> App {
+    let doc = ScenarioDoc::from_text(SRC, None).unwrap();
+    let plan = doc.plan().unwrap();
+    App::new(doc, &plan, Theme { color: false })
+}
+
+fn key(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn special(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn commands(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .map(|e| match e {
+            Effect::Engine(Command::SetEndpoints(list)) => format!("SetEndpoints({})", list.len()),
+            Effect::Engine(c) => format!("{c:?}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn start_sends_the_target_then_start() {
+    let mut a = app();
+    assert_eq!(
+        commands(&update(&mut a, Action::Start)),
+        ["SetUsers(5)", "Start"]
+    );
+}
+
+#[test]
+fn users_and_spawn_rate_reach_engine_and_scenario() {
+    let mut a = app();
+    assert_eq!(commands(&update(&mut a, Action::Users(1))), ["SetUsers(6)"]);
+    assert_eq!(
+        commands(&update(&mut a, Action::Users(-10))),
+        ["SetUsers(1)"]
+    );
+    update(&mut a, Action::Users(10));
+    assert_eq!(a.users, 11);
+    assert_eq!(
+        commands(&update(&mut a, Action::SpawnFaster)),
+        ["SetSpawnRate(5.0)"]
+    );
+    assert_eq!(
+        commands(&update(&mut a, Action::SpawnSlower)),
+        ["SetSpawnRate(2.0)"]
+    );
+    assert!(a.doc.text().contains("users = 11"));
+    assert!(a.doc.is_dirty());
+}
+
+#[test]
+fn ramp_prompt_takes_a_number() {
+    let mut a = app();
+    update(&mut a, Action::RampPrompt);
+    update(
+        &mut a,
+        Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    update(&mut a, key('x'));
+    assert!(update(&mut a, special(KeyCode::Enter)).is_empty());
+    assert!(matches!(&a.popup, Some(Popup::Prompt(p)) if p.error.is_some()));
+    update(&mut a, special(KeyCode::Backspace));
+    update(&mut a, key('4'));
+    update(&mut a, key('0'));
+    assert_eq!(
+        commands(&update(&mut a, special(KeyCode::Enter))),
+        ["SetUsers(40)"]
+    );
+    assert!(a.popup.is_none());
+}
+
+#[test]
+fn views_cycle_and_selection_stays_in_range() {
+    let mut a = app();
+    update(&mut a, Action::NextView);
+    assert_eq!(a.view, View::Charts);
+    update(&mut a, Action::PrevView);
+    update(&mut a, Action::PrevView);
+    assert_eq!(a.view, View::Endpoints);
+    for _ in 0..5 {
+        update(&mut a, Action::Down);
+    }
+    assert_eq!(a.endpoint_row, 1);
+    update(&mut a, Action::Show(View::Stats));
+    update(&mut a, Action::Down);
+    assert_eq!(
+        a.stats_row, 0,
+        "only the aggregate row exists before traffic"
+    );
+}
+
+#[test]
+fn editing_an_endpoint_reaches_the_engine() {
+    let mut a = app();
+    update(&mut a, Action::Edit);
+    assert!(matches!(a.popup, Some(Popup::Form(_))));
+    // Focus the path field and replace its text.
+    update(&mut a, special(KeyCode::Tab));
+    update(&mut a, special(KeyCode::Tab));
+    update(
+        &mut a,
+        Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    for c in "/v2/items".chars() {
+        update(&mut a, key(c));
+    }
+    let effects = update(&mut a, special(KeyCode::Enter));
+    assert_eq!(commands(&effects), ["SetWait(None)", "SetEndpoints(2)"]);
+    assert!(a.popup.is_none());
+    assert_eq!(a.specs[0].path, "/v2/items");
+    assert!(a.doc.text().contains("path = \"/v2/items\""));
+    assert!(a.doc.text().starts_with("# demo\n"), "comments kept");
+}
+
+#[test]
+fn an_invalid_form_stays_open_with_the_reason() {
+    let mut a = app();
+    update(&mut a, Action::Add);
+    update(&mut a, special(KeyCode::Tab));
+    update(&mut a, special(KeyCode::Tab));
+    update(&mut a, special(KeyCode::Backspace));
+    for c in "nope".chars() {
+        update(&mut a, key(c));
+    }
+    assert!(update(&mut a, special(KeyCode::Enter)).is_empty());
+    let Some(Popup::Form(f)) = &a.popup else {
+        panic!("form closed")
+    };
+    assert!(
+        f.error
+            .as_deref()
+            .unwrap()
+            .contains("must start with \"/\"")
+    );
+    assert_eq!(a.specs.len(), 2);
+    update(&mut a, special(KeyCode::Esc));
+    assert!(a.popup.is_none());
+}
+
+#[test]
+fn delete_duplicate_and_toggle() {
+    let mut a = app();
+    assert_eq!(
+        commands(&update(&mut a, Action::Duplicate)),
+        ["SetWait(None)", "SetEndpoints(3)"]
+    );
+    assert_eq!(a.specs[1].name, "list (copy)");
+    update(&mut a, Action::Delete);
+    assert_eq!(a.specs.len(), 2);
+    update(&mut a, Action::Toggle);
+    assert_eq!(a.specs[0].weight, "0");
+    update(&mut a, Action::Toggle);
+    assert_eq!(a.specs[0].weight, "2", "the old weight comes back");
+    update(&mut a, Action::Down);
+    update(&mut a, Action::Toggle);
+    update(&mut a, Action::Up);
+    let effects = update(&mut a, Action::Toggle);
+    assert!(
+        effects.is_empty(),
+        "the last enabled endpoint cannot be disabled"
+    );
+    assert!(a.message.as_ref().unwrap().1);
+}
+
+#[test]
+fn quit_asks_when_unsaved_or_running() {
+    let mut a = app();
+    update(&mut a, Action::Quit);
+    assert!(a.quit, "nothing to lose: quits at once");
+    let mut a = app();
+    update(&mut a, Action::Users(1));
+    update(&mut a, Action::Quit);
+    assert!(!a.quit);
+    assert_eq!(a.popup, Some(Popup::ConfirmQuit));
+    update(&mut a, key('n'));
+    assert!(!a.quit && a.popup.is_none());
+    update(&mut a, Action::Quit);
+    update(&mut a, key('y'));
+    assert!(a.quit);
+}
+
+#[test]
+fn save_without_a_path_asks_for_one() {
+    let mut a = app();
+    assert!(update(&mut a, Action::Save).is_empty());
+    assert!(matches!(&a.popup, Some(Popup::Prompt(p)) if p.kind == PromptKind::SaveAs));
+    for c in "out.toml".chars() {
+        update(&mut a, key(c));
+    }
+    let effects = update(&mut a, special(KeyCode::Enter));
+    assert!(matches!(&effects[..], [Effect::SaveAs(p)] if p.to_str() == Some("out.toml")));
+}
+
+#[test]
+fn new_scenario_asks_for_the_host_then_an_endpoint() {
+    let doc = ScenarioDoc::new_scenario(None, "");
+    let plan = Plan {
+        name: None,
+        host: String::new(),
+        load: Default::default(),
+        endpoints: vec![],
+    };
+    let mut a = App::new(doc, &plan, Theme { color: false });
+    a.popup = Some(Popup::Prompt(Prompt {
+        kind: PromptKind::Host,
+        input: TextInput::new("ftp://x", false),
+        error: None,
+    }));
+    update(&mut a, special(KeyCode::Enter));
+    assert!(
+        matches!(&a.popup, Some(Popup::Prompt(p)) if p.error.as_deref().unwrap_or("").contains("not an http:// URL"))
+    );
+    a.popup = Some(Popup::Prompt(Prompt {
+        kind: PromptKind::Host,
+        input: TextInput::new("http://127.0.0.1:9000", false),
+        error: None,
+    }));
+    update(&mut a, special(KeyCode::Enter));
+    assert!(matches!(a.popup, Some(Popup::Form(_))));
+    assert!(update(&mut a, Action::Start).is_empty() || a.plan_error.is_some());
+    let effects = update(&mut a, special(KeyCode::Enter));
+    assert_eq!(commands(&effects), ["SetWait(None)", "SetEndpoints(1)"]);
+    assert!(a.plan_error.is_none());
+    assert_eq!(a.doc.host(), "http://127.0.0.1:9000");
+}

@@ -1,0 +1,125 @@
+//! A small text editor for form fields and prompts: one line, or several for bodies.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextInput {
+    pub text: String,
+    /// Cursor position in characters.
+    pub cursor: usize,
+    pub multiline: bool,
+}
+
+impl TextInput {
+    pub fn new(text: &str, multiline: bool) -> Self {
+        TextInput {
+            text: text.to_string(),
+            cursor: text.chars().count(),
+            multiline,
+        }
+    }
+
+    /// Applies an editing key; returns false when the key is not an editing key.
+    pub fn handle(&mut self, key: KeyEvent) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('u') if ctrl => {
+                self.text.clear();
+                self.cursor = 0;
+            }
+            KeyCode::Char(c) if !ctrl => self.insert(c),
+            KeyCode::Enter if self.multiline => self.insert('\n'),
+            KeyCode::Backspace if self.cursor > 0 => {
+                self.cursor -= 1;
+                self.remove_at(self.cursor);
+            }
+            KeyCode::Backspace => {}
+            KeyCode::Delete => self.remove_at(self.cursor),
+            KeyCode::Left => self.cursor = self.cursor.saturating_sub(1),
+            KeyCode::Right => self.cursor = (self.cursor + 1).min(self.len()),
+            KeyCode::Home => self.cursor = self.line_start(),
+            KeyCode::End => self.cursor = self.line_end(),
+            _ => return false,
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.text.chars().count()
+    }
+
+    fn byte_at(&self, char_index: usize) -> usize {
+        self.text
+            .char_indices()
+            .nth(char_index)
+            .map_or(self.text.len(), |(i, _)| i)
+    }
+
+    fn insert(&mut self, c: char) {
+        let at = self.byte_at(self.cursor);
+        self.text.insert(at, c);
+        self.cursor += 1;
+    }
+
+    fn remove_at(&mut self, char_index: usize) {
+        if char_index < self.len() {
+            let at = self.byte_at(char_index);
+            self.text.remove(at);
+        }
+    }
+
+    fn line_start(&self) -> usize {
+        let before: Vec<char> = self.text.chars().take(self.cursor).collect();
+        before.iter().rposition(|&c| c == '\n').map_or(0, |i| i + 1)
+    }
+
+    fn line_end(&self) -> usize {
+        self.text
+            .chars()
+            .enumerate()
+            .skip(self.cursor)
+            .find(|&(_, c)| c == '\n')
+            .map_or(self.len(), |(i, _)| i)
+    }
+
+    /// (line, column) of the cursor, both from 0.
+    pub fn cursor_line_col(&self) -> (usize, usize) {
+        let before: String = self.text.chars().take(self.cursor).collect();
+        let line = before.matches('\n').count();
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+        (line, col)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn edits_at_the_cursor() {
+        let mut t = TextInput::new("héllo", false);
+        t.handle(key(KeyCode::Left));
+        t.handle(key(KeyCode::Backspace));
+        t.handle(key(KeyCode::Char('L')));
+        assert_eq!(t.text, "hélLo");
+        t.handle(key(KeyCode::Home));
+        t.handle(key(KeyCode::Delete));
+        assert_eq!(t.text, "élLo");
+        assert!(!t.handle(key(KeyCode::Enter)));
+    }
+
+    #[test]
+    fn multiline_enter_and_position() {
+        let mut t = TextInput::new("a", true);
+        t.handle(key(KeyCode::Enter));
+        t.handle(key(KeyCode::Char('b')));
+        assert_eq!(t.text, "a\nb");
+        assert_eq!(t.cursor_line_col(), (1, 1));
+        t.handle(key(KeyCode::Home));
+        assert_eq!(t.cursor_line_col(), (1, 0));
+    }
+}

@@ -1,0 +1,188 @@
+//! The full-screen terminal UI. It drives the engine through its command channel and draws
+//! the engine's snapshots; it never waits on the network itself.
+//!
+//! Keys become `Action`s through the keymap, `update` turns them into state changes and
+//! `Effect`s, and `view::draw` renders the state. The loop is generic over the ratatui
+//! backend and the event stream, so tests drive it without a terminal.
+
+pub mod app;
+pub mod form;
+pub mod input;
+pub mod keymap;
+pub mod theme;
+pub mod view;
+
+use crate::engine::Engine;
+use crate::scenario::{Plan, ScenarioDoc};
+use crate::stats::Snapshot;
+use app::{Action, App, Effect, Popup, Prompt, PromptKind};
+use crossterm::event::{Event, KeyEvent, KeyEventKind, KeyModifiers};
+use futures_util::{Stream, StreamExt};
+use input::TextInput;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// At most this many redraws a second, and none when nothing changed.
+pub const MIN_FRAME: Duration = Duration::from_millis(100);
+
+/// How the TUI starts.
+pub struct Launch {
+    pub doc: ScenarioDoc,
+    /// The plan the engine starts with (the file plus command-line overrides).
+    pub plan: Plan,
+    pub autostart: bool,
+    /// A new scenario: ask for the host first.
+    pub ask_host: bool,
+}
+
+/// Runs the TUI on the real terminal until the user quits; returns the final snapshot.
+pub async fn run(launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
+    let engine = Engine::spawn(&launch.plan);
+    let mut app = new_app(launch, &engine);
+    let mut terminal = ratatui::try_init()?;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Hide);
+    let result = run_loop(
+        &mut terminal,
+        &mut app,
+        &engine,
+        crossterm::event::EventStream::new(),
+        hangup(),
+    )
+    .await;
+    ratatui::try_restore()?;
+    result?;
+    Ok(engine.shutdown().await)
+}
+
+/// Builds the app state and applies `--autostart`.
+pub fn new_app(launch: Launch, engine: &Engine) -> App {
+    let mut app = App::new(launch.doc, &launch.plan, theme::Theme::from_env());
+    if launch.ask_host {
+        let input = TextInput::new("http://127.0.0.1:8080", false);
+        app.popup = Some(Popup::Prompt(Prompt {
+            kind: PromptKind::Host,
+            input,
+            error: None,
+        }));
+    }
+    if launch.autostart {
+        let effects = app::update(&mut app, Action::Start);
+        apply(&mut app, engine, effects);
+    }
+    app
+}
+
+/// The event loop: keys and snapshots in, frames out, until `app.quit` or `stop` fires.
+pub async fn run_loop<B, E>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    engine: &Engine,
+    mut events: E,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Stream<Item = std::io::Result<Event>> + Unpin,
+{
+    let mut snapshots = engine.snapshots();
+    let mut stop = std::pin::pin!(stop);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    while !app.quit {
+        let due = last_draw.map_or(Instant::now(), |t| t + MIN_FRAME);
+        if dirty && Instant::now() >= due {
+            terminal.draw(|f| view::draw(f, app))?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    let effects = app::update(app, action_for(app, key));
+                    apply(app, engine, effects);
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                app.set_snapshot(snapshots.borrow_and_update().clone());
+                dirty = true;
+            }
+            _ = tokio::time::sleep_until(due), if dirty => {}
+            _ = &mut stop => break,
+        }
+    }
+    Ok(())
+}
+
+/// Popups get raw keys; the main screen goes through the keymap.
+fn action_for(app: &App, key: KeyEvent) -> Action {
+    let ctrl_c = key.code == crossterm::event::KeyCode::Char('c')
+        && key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl_c {
+        return Action::ForceQuit;
+    }
+    if app.popup.is_some() {
+        return match keymap::action_for(key) {
+            Some(a @ (Action::Close | Action::Help))
+                if !matches!(app.popup, Some(Popup::Form(_) | Popup::Prompt(_))) =>
+            {
+                a
+            }
+            _ => Action::Key(key),
+        };
+    }
+    keymap::action_for(key).unwrap_or(Action::Close)
+}
+
+/// Carries out what `update` asked for.
+pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
+    for effect in effects {
+        match effect {
+            Effect::Engine(command) => engine.send(command),
+            Effect::Save => report_save(app, |doc| doc.save()),
+            Effect::SaveAs(path) => report_save(app, |doc| doc.save_as(&path)),
+        }
+    }
+}
+
+fn report_save(
+    app: &mut App,
+    save: impl FnOnce(&mut ScenarioDoc) -> std::io::Result<std::path::PathBuf>,
+) {
+    app.message = Some(match save(&mut app.doc) {
+        Ok(path) => (format!("saved {}", path.display()), false),
+        Err(e) => (format!("not saved: {e}"), true),
+    });
+}
+
+/// Resolves on SIGTERM or SIGHUP (the SSH link dropped): the swarm is then stopped cleanly.
+async fn hangup() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
+}

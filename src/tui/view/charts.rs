@@ -1,0 +1,178 @@
+//! The charts view: requests and failures per second, response time (p50, p95) and users
+//! over the whole run, each with labelled axes so values can be read, not only shapes.
+//!
+//! ```text
+//! ┌ Requests/s ─────────────────┐
+//! │ 120┤   ⣀⡠⠤⠒⠉ req/s           │
+//! │   0┼──────────── fail/s      │
+//! │    0s        30s        60s  │
+//! ├ Response time (ms) ─────────┤
+//! ├ Users ──────────────────────┤
+//! ```
+
+use crate::stats::Point;
+use crate::tui::app::App;
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let history = &app.snapshot.history;
+    if history.is_empty() {
+        let text = Line::styled(
+            "No history yet: charts fill in once the swarm has run for a second.",
+            app.theme.dim(),
+        );
+        frame.render_widget(
+            Paragraph::new(text).block(Block::bordered().title(" Charts ")),
+            area,
+        );
+        return;
+    }
+    let rows: [Rect; 3] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(area);
+    let step = app.snapshot.history_step;
+    let series = |f: fn(&Point) -> f64| history.iter().map(|p| (p.t, f(p))).collect::<Vec<_>>();
+    let rps = series(|p| p.rps);
+    let fps = series(|p| p.fps);
+    let p50 = series(|p| p.p50_ms);
+    let p95 = series(|p| p.p95_ms);
+    let users = series(|p| f64::from(p.users));
+    let t = &app.theme;
+    let note = if step > 1 {
+        format!(" (one point per {step} s)")
+    } else {
+        String::new()
+    };
+    chart(
+        frame,
+        rows[0],
+        t,
+        &format!(" Requests/s{note} "),
+        &[("req/s", &rps), ("failures/s", &fps)],
+    );
+    chart(
+        frame,
+        rows[1],
+        t,
+        " Response time (ms) ",
+        &[("p50", &p50), ("p95", &p95)],
+    );
+    chart(frame, rows[2], t, " Users ", &[("users", &users)]);
+}
+
+fn chart(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: &[(&str, &[(f64, f64)])]) {
+    let (x0, x1) = x_bounds(lines);
+    let y1 = nice_max(
+        lines
+            .iter()
+            .flat_map(|(_, d)| d.iter().map(|p| p.1))
+            .fold(0.0, f64::max),
+    );
+    let datasets = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (_, data))| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(t.series(i))
+                .data(data)
+        })
+        .collect();
+    // The legend lives in the title, with each series' latest value, so it never hides data.
+    let mut title_spans = vec![Span::raw(title.to_string()), Span::raw("— ")];
+    for (i, (name, data)) in lines.iter().enumerate() {
+        title_spans.push(Span::styled(
+            format!("━ {} ", legend(name, data)),
+            t.series(i),
+        ));
+    }
+    let x_labels = [x0, (x0 + x1) / 2.0, x1].map(|x| Line::from(secs_label(x)));
+    let y_labels = [0.0, y1 / 2.0, y1].map(|y| Line::from(value_label(y)));
+    let chart = Chart::new(datasets)
+        .block(
+            Block::bordered()
+                .title(Line::from(title_spans))
+                .border_style(t.dim()),
+        )
+        .x_axis(
+            Axis::default()
+                .bounds([x0, x1])
+                .labels(x_labels)
+                .style(t.dim()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, y1])
+                .labels(y_labels)
+                .style(Style::new()),
+        )
+        .legend_position(None);
+    frame.render_widget(chart, area);
+}
+
+/// "req/s 123.4": the legend carries the latest value.
+fn legend(name: &str, data: &[(f64, f64)]) -> String {
+    let last = data.last().map_or(0.0, |p| p.1);
+    format!("{name} {}", value_label(last))
+}
+
+fn x_bounds(lines: &[(&str, &[(f64, f64)])]) -> (f64, f64) {
+    let xs = lines.iter().flat_map(|(_, d)| d.iter().map(|p| p.0));
+    let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    if hi <= lo {
+        (lo.min(0.0), lo.max(0.0) + 1.0)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// A round upper bound at or above `v` (1, 2, 5 × 10^n), so axis labels read cleanly.
+pub fn nice_max(v: f64) -> f64 {
+    if v <= 0.0 {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|m| *m >= v)
+        .unwrap_or(10.0 * mag)
+}
+
+fn value_label(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if v >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn secs_label(s: f64) -> String {
+    let s = s.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn axis_bounds_are_round() {
+        assert_eq!(super::nice_max(87.0), 100.0);
+        assert_eq!(super::nice_max(120.0), 200.0);
+        assert_eq!(super::nice_max(0.3), 0.5);
+        assert_eq!(super::nice_max(0.0), 1.0);
+        assert_eq!(super::secs_label(125.0), "2m05s");
+    }
+}

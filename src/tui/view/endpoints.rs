@@ -1,0 +1,97 @@
+//! The endpoints view: the scenario's endpoints as the file has them, with their share of
+//! the traffic; the selected one is what e, c, d and Space act on.
+//!
+//! ```text
+//! On  Weight  Share  Method  Name          Path          Body
+//! ✓        3    60%  GET     list tests    /tests
+//! ✗        0      -  POST    add test      /tests        JSON, 91 bytes
+//! ```
+
+use crate::tui::app::App;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let [list, help] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let block = Block::bordered()
+        .title(format!(" Endpoints ({}) ", app.specs.len()))
+        .border_style(t.dim());
+    let total: u64 = app
+        .specs
+        .iter()
+        .map(|s| s.weight.parse::<u64>().unwrap_or(0))
+        .sum();
+    let header =
+        Row::new(["On", "Weight", "Share", "Method", "Name", "Path", "Body"]).style(t.header());
+    let rows = app.specs.iter().map(|s| {
+        let w: u64 = s.weight.parse().unwrap_or(0);
+        let (on, style) = if w > 0 {
+            ("✓", t.good())
+        } else {
+            ("✗", t.bad())
+        };
+        let share = if w > 0 && total > 0 {
+            format!("{:.0}%", w as f64 * 100.0 / total as f64)
+        } else {
+            "-".into()
+        };
+        let name = if s.name.is_empty() {
+            format!("{} {}", s.method, s.path)
+        } else {
+            s.name.clone()
+        };
+        let body = if s.body.trim().is_empty() {
+            String::new()
+        } else {
+            format!("{}, {} bytes", s.body_kind.label(), s.body.len())
+        };
+        Row::new(vec![
+            Cell::from(on).style(style),
+            Cell::from(Line::from(s.weight.clone()).right_aligned()),
+            Cell::from(Line::from(share).right_aligned()),
+            Cell::from(s.method.clone()),
+            Cell::from(name),
+            Cell::from(s.path.clone()),
+            Cell::from(body),
+        ])
+    });
+    let widths = [
+        Constraint::Length(2),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Percentage(30),
+        Constraint::Percentage(40),
+        Constraint::Min(8),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(block)
+        .row_highlight_style(t.selected());
+    let mut state =
+        TableState::default().with_selected((!app.specs.is_empty()).then_some(app.endpoint_row));
+    frame.render_stateful_widget(table, list, &mut state);
+    let keys = [
+        ("a", "add"),
+        ("e", "edit"),
+        ("c", "duplicate"),
+        ("d", "delete"),
+        ("Space", "enable/disable"),
+        ("^S", "save file"),
+    ];
+    let mut spans = Vec::new();
+    for (k, what) in keys {
+        spans.push(Span::styled(k, t.header()));
+        spans.push(Span::styled(format!(" {what}  "), t.dim()));
+    }
+    if app.specs.is_empty() {
+        spans = vec![Span::styled(
+            "No endpoints yet: press a to add one.",
+            t.warn(),
+        )];
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), help);
+}

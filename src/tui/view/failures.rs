@@ -1,0 +1,44 @@
+//! The failures view: failures grouped by endpoint and cause, with counts and the latest
+//! error text.
+//!
+//! ```text
+//! # fails  Type Name        Cause                  Latest error
+//!      39  GET  flaky       HTTP 500 Internal ...  GET /flaky answered 500
+//! ```
+
+use crate::report::format::count;
+use crate::tui::app::App;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let block = Block::bordered().title(" Failures ").border_style(t.dim());
+    if app.snapshot.failures.is_empty() {
+        let text = Line::styled("No failures.", t.good());
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    }
+    let mut groups: Vec<_> = app.snapshot.failures.iter().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+    let header = Row::new(["# fails", "Type", "Name", "Cause", "Latest error"]).style(t.header());
+    let rows = groups.into_iter().map(|g| {
+        Row::new(vec![
+            Cell::from(Line::from(count(g.count, 8)).right_aligned()),
+            Cell::from(g.method.clone()),
+            Cell::from(g.name.clone()),
+            Cell::from(g.kind.to_string()).style(t.bad()),
+            Cell::from(g.message.clone()),
+        ])
+    });
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Percentage(25),
+        Constraint::Percentage(25),
+        Constraint::Min(10),
+    ];
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}

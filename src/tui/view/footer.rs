@@ -1,0 +1,68 @@
+//! The controls row (users and spawn-rate sliders) and the key hints or latest message.
+//!
+//! ```text
+//! Users ━━━━━━━━●──────── 20 (+/-, PgUp/PgDn)   Spawn rate ━━●────── 5/s ([ ])
+//! s start  x stop  u ramp  r reset  e edit  a add  ^S save  ? help  q quit
+//! ```
+
+use crate::tui::app::App;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, controls: Rect, hints: Rect, app: &App) {
+    let t = &app.theme;
+    let slider_w = ((controls.width as usize).saturating_sub(60) / 2).clamp(8, 40);
+    // Users on a log scale up to 10 000 so small and large swarms both move the knob.
+    let users_pos = ((app.users as f64).ln() / 10_000f64.ln()).clamp(0.0, 1.0);
+    let rate_pos = ((app.spawn_rate / 0.1).ln() / (2000f64 / 0.1).ln()).clamp(0.0, 1.0);
+    let line = Line::from(vec![
+        Span::styled("Users ", t.header()),
+        Span::styled(slider(users_pos, slider_w), t.series(0)),
+        Span::raw(format!(" {} ", app.users)),
+        Span::styled("(+/- PgUp/PgDn)   ", t.dim()),
+        Span::styled("Spawn rate ", t.header()),
+        Span::styled(slider(rate_pos, slider_w), t.series(0)),
+        Span::raw(format!(" {}/s ", app.spawn_rate)),
+        Span::styled("([ ])", t.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(line), controls);
+    let bottom = match &app.message {
+        Some((text, true)) => Line::from(Span::styled(text.clone(), t.bad())),
+        Some((text, false)) => Line::from(Span::styled(text.clone(), t.good())),
+        None => hint_line(app),
+    };
+    frame.render_widget(Paragraph::new(bottom), hints);
+}
+
+fn slider(pos: f64, width: usize) -> String {
+    let knob = ((width - 1) as f64 * pos).round() as usize;
+    format!("{}●{}", "━".repeat(knob), "─".repeat(width - 1 - knob))
+}
+
+fn hint_line(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    let run = if app.is_running() {
+        ("x", "stop")
+    } else {
+        ("s", "start")
+    };
+    let hints = [
+        run,
+        ("u", "ramp"),
+        ("r", "reset"),
+        ("e", "edit"),
+        ("a", "add"),
+        ("^S", "save"),
+        ("Tab", "view"),
+        ("?", "help"),
+        ("q", "quit"),
+    ];
+    let mut spans = Vec::new();
+    for (k, what) in hints {
+        spans.push(Span::styled(k.to_string(), t.header()));
+        spans.push(Span::styled(format!(" {what}  "), t.dim()));
+    }
+    Line::from(spans)
+}

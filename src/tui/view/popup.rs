@@ -1,0 +1,215 @@
+//! Popups over the main screen: help (generated from the keymap), the endpoint form,
+//! single-line prompts, and the quit confirmation.
+
+use crate::tui::app::{App, Popup, Prompt};
+use crate::tui::form::{FIELDS, Field, Form, METHODS};
+use crate::tui::input::TextInput;
+use crate::tui::keymap::{FORM_KEYS, help_rows};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    match &app.popup {
+        None => {}
+        Some(Popup::Help) => help(frame, area, app),
+        Some(Popup::Form(form)) => form_popup(frame, area, app, form),
+        Some(Popup::Prompt(p)) => prompt(frame, area, app, p),
+        Some(Popup::ConfirmQuit) => confirm(frame, area, app),
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    h
+}
+
+fn help(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let mut lines: Vec<Line> = help_rows()
+        .into_iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>12}  "), t.header()),
+                Span::raw(what),
+            ])
+        })
+        .collect();
+    lines.push(Line::styled("In the endpoint form", t.title()));
+    lines.extend(FORM_KEYS.iter().map(|(k, what)| {
+        Line::from(vec![
+            Span::styled(format!("{k:>12}  "), t.header()),
+            Span::raw(*what),
+        ])
+    }));
+    let rect = centered(area, 66, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(" Keys (Esc closes) ")
+        .border_style(t.title());
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn confirm(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let mut why = Vec::new();
+    if app.is_running() {
+        why.push("the swarm is running");
+    }
+    if app.doc.is_dirty() {
+        why.push("the scenario has unsaved changes");
+    }
+    let text = vec![
+        Line::from(format!("Quit? {}.", why.join(" and "))),
+        Line::from(vec![
+            Span::styled("y", t.header()),
+            Span::raw(" quit   "),
+            Span::styled("n", t.header()),
+            Span::raw(" stay"),
+        ]),
+    ];
+    let rect = centered(area, 64, 4);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(text).block(Block::bordered().title(" Quit ").border_style(t.warn())),
+        rect,
+    );
+}
+
+fn prompt(frame: &mut Frame, area: Rect, app: &App, p: &Prompt) {
+    let t = &app.theme;
+    let rect = centered(area, 70, 5);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(format!(" {} ", p.kind.title()))
+        .border_style(t.title());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [input, msg] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(2)]).areas(inner);
+    frame.render_widget(Paragraph::new(format!("> {}", p.input.text)), input);
+    let msg_line = match &p.error {
+        Some(e) => Line::styled(e.clone(), t.bad()),
+        None => Line::styled("Enter accepts, Esc cancels", t.dim()),
+    };
+    frame.render_widget(Paragraph::new(msg_line).wrap(Wrap { trim: true }), msg);
+    set_cursor(frame, input, 2, &p.input);
+}
+
+fn form_popup(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
+    let t = &app.theme;
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(2).min(22),
+    );
+    frame.render_widget(Clear, rect);
+    let title = if form.index.is_some() {
+        " Edit endpoint "
+    } else {
+        " New endpoint "
+    };
+    let block = Block::bordered().title(title).border_style(t.title());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let heights = FIELDS.map(|f| {
+        Constraint::Length(if matches!(f, Field::Headers | Field::Body) {
+            0
+        } else {
+            1
+        })
+    });
+    let mut constraints: Vec<Constraint> = heights.to_vec();
+    constraints[4] = Constraint::Length(3);
+    constraints[6] = Constraint::Min(3);
+    constraints.push(Constraint::Length(2));
+    let rows = Layout::vertical(constraints).split(inner);
+    for (i, field) in FIELDS.iter().enumerate() {
+        let focused = form.focus == i;
+        let label_style = if focused { t.selected() } else { t.header() };
+        let [label, value] =
+            Layout::horizontal([Constraint::Length(11), Constraint::Min(1)]).areas(rows[i]);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("{:>10} ", field.label()), label_style)),
+            label,
+        );
+        field_value(frame, value, app, form, *field, focused);
+    }
+    let status = match (&form.error, &form.body_check) {
+        (Some(e), _) => Line::styled(e.clone(), t.bad()),
+        (None, Err(e)) => Line::styled(format!("JSON: {e}"), t.bad()),
+        (None, Ok(())) => Line::styled(
+            "Tab next field · ←/→ change · Enter apply · Ctrl-S apply and save · Esc cancel",
+            t.dim(),
+        ),
+    };
+    frame.render_widget(
+        Paragraph::new(status).wrap(Wrap { trim: true }),
+        rows[FIELDS.len()],
+    );
+}
+
+fn field_value(frame: &mut Frame, area: Rect, app: &App, form: &Form, field: Field, focused: bool) {
+    let t = &app.theme;
+    match field {
+        Field::Method => {
+            let spans: Vec<Span> = METHODS
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let style = if i == form.method {
+                        t.selected()
+                    } else {
+                        t.dim()
+                    };
+                    Span::styled(format!(" {m} "), style)
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        }
+        Field::BodyKind => {
+            let check = match (&form.body_check, form.body.text.trim().is_empty()) {
+                (_, true) => Span::styled("  (no body)", t.dim()),
+                (Ok(()), false) => Span::styled("  ✓ valid", t.good()),
+                (Err(_), false) => Span::styled("  ✗ invalid JSON", t.bad()),
+            };
+            let line = Line::from(vec![
+                Span::styled(format!(" {} ", form.body_kind.label()), t.selected()),
+                Span::styled("  ←/→ JSON, raw, form", t.dim()),
+                check,
+            ]);
+            frame.render_widget(Paragraph::new(line), area);
+        }
+        _ => {
+            let input = form.input(field).expect("text field");
+            let block_style = if focused { t.header() } else { t.dim() };
+            let text = if input.text.is_empty() && field == Field::Name {
+                "(default: METHOD path)".to_string()
+            } else {
+                input.text.clone()
+            };
+            let style = if input.text.is_empty() {
+                t.dim()
+            } else {
+                block_style
+            };
+            frame.render_widget(Paragraph::new(text).style(style), area);
+            if focused {
+                set_cursor(frame, area, 0, input);
+            }
+        }
+    }
+}
+
+fn set_cursor(frame: &mut Frame, area: Rect, offset: u16, input: &TextInput) {
+    let (line, col) = input.cursor_line_col();
+    let x = (area.x + offset + col as u16).min(area.right().saturating_sub(1));
+    let y = (area.y + line as u16).min(area.bottom().saturating_sub(1));
+    frame.set_cursor_position(Position::new(x, y));
+}
