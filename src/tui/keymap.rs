@@ -38,7 +38,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('+'), key('=')],
         label: "+ / -",
         action: Action::Users(1),
-        help: "target users +1 / -1 (ramps at the spawn rate)",
+        help: "target users ±1 (ramps there)",
     },
     Binding {
         keys: &[key('-')],
@@ -50,7 +50,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::PageUp, N)],
         label: "PgUp / PgDn",
         action: Action::Users(10),
-        help: "target users +10 / -10",
+        help: "target users ±10",
     },
     Binding {
         keys: &[(KeyCode::PageDown, N)],
@@ -74,7 +74,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('u')],
         label: "u",
         action: Action::RampPrompt,
-        help: "ramp to a number of users",
+        help: "ramp to a user count",
     },
     Binding {
         keys: &[key('r')],
@@ -98,7 +98,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('1')],
         label: "1 2 3 4",
         action: Action::Show(View::Stats),
-        help: "statistics, charts, failures, endpoints",
+        help: "switch view",
     },
     Binding {
         keys: &[key('2')],
@@ -134,43 +134,43 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('e'), (KeyCode::Enter, N)],
         label: "e / Enter",
         action: Action::Edit,
-        help: "edit the selected endpoint",
+        help: "edit endpoint",
     },
     Binding {
         keys: &[key('a')],
         label: "a",
         action: Action::Add,
-        help: "add an endpoint",
+        help: "add endpoint",
     },
     Binding {
         keys: &[key('c')],
         label: "c",
         action: Action::Duplicate,
-        help: "duplicate the selected endpoint",
+        help: "duplicate endpoint",
     },
     Binding {
         keys: &[key('d'), (KeyCode::Delete, N)],
         label: "d",
         action: Action::Delete,
-        help: "delete the selected endpoint",
+        help: "delete endpoint",
     },
     Binding {
         keys: &[key(' ')],
         label: "Space",
         action: Action::Toggle,
-        help: "enable / disable the selected endpoint",
+        help: "enable / disable endpoint",
     },
     Binding {
         keys: &[(KeyCode::Char('s'), C)],
         label: "Ctrl-S",
         action: Action::Save,
-        help: "save the scenario to its file",
+        help: "save scenario to its file",
     },
     Binding {
         keys: &[(KeyCode::Char('o'), C)],
         label: "Ctrl-O",
         action: Action::SaveAs,
-        help: "save the scenario as another file",
+        help: "save scenario as…",
     },
     Binding {
         keys: &[key('?'), (KeyCode::F(1), N)],
@@ -182,13 +182,13 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('q')],
         label: "q",
         action: Action::Quit,
-        help: "quit (asks first while running or unsaved)",
+        help: "quit (asks if running/unsaved)",
     },
     Binding {
         keys: &[(KeyCode::Char('c'), C)],
         label: "Ctrl-C",
         action: Action::ForceQuit,
-        help: "stop and quit at once",
+        help: "stop and quit now",
     },
     Binding {
         keys: &[(KeyCode::Esc, N)],
@@ -200,10 +200,10 @@ pub const KEYMAP: &[Binding] = &[
 
 /// Keys inside the endpoint form, for the help overlay.
 pub const FORM_KEYS: &[(&str, &str)] = &[
-    ("Tab / S-Tab", "next / previous field"),
-    ("← → Space", "change method or body type"),
-    ("Enter", "apply (a new line in headers and body)"),
-    ("Ctrl-S", "apply and save the file"),
+    ("Tab S-Tab", "next / previous field"),
+    ("← → Space", "method, body type"),
+    ("Enter", "apply (newline in body)"),
+    ("Ctrl-S", "apply and save file"),
     ("Esc", "cancel"),
 ];
 

@@ -4,3 +4,5 @@ mod cli;
 mod engine;
 mod scenarios;
 mod support;
+mod tui_e2e;
+mod tui_render;

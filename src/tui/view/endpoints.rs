@@ -63,9 +63,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(6),
         Constraint::Length(5),
         Constraint::Length(7),
+        Constraint::Percentage(28),
         Constraint::Percentage(30),
-        Constraint::Percentage(40),
-        Constraint::Min(8),
+        Constraint::Min(14),
     ];
     let table = Table::new(rows, widths)
         .header(header)

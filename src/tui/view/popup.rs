@@ -30,30 +30,42 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     h
 }
 
+/// Two columns: the main keys from the keymap, and the form's keys.
 fn help(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let mut lines: Vec<Line> = help_rows()
-        .into_iter()
+    let rows = help_rows();
+    let key_w = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let main: Vec<Line> = rows
+        .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!("{k:>12}  "), t.header()),
-                Span::raw(what),
+                Span::styled(format!("{k:>key_w$} "), t.header()),
+                Span::raw(*what),
             ])
         })
         .collect();
-    lines.push(Line::styled("In the endpoint form", t.title()));
-    lines.extend(FORM_KEYS.iter().map(|(k, what)| {
+    let mut form = vec![Line::styled("In the endpoint form", t.title())];
+    form.extend(FORM_KEYS.iter().map(|(k, what)| {
         Line::from(vec![
-            Span::styled(format!("{k:>12}  "), t.header()),
+            Span::styled(format!("{k:>9} "), t.header()),
             Span::raw(*what),
         ])
     }));
-    let rect = centered(area, 66, lines.len() as u16 + 2);
+    let rect = centered(area, 79, main.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
         .title(" Keys (Esc closes) ")
         .border_style(t.title());
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(44), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(Paragraph::new(main), left);
+    frame.render_widget(Paragraph::new(form), right);
 }
 
 fn confirm(frame: &mut Frame, area: Rect, app: &App) {

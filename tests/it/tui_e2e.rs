@@ -1,0 +1,181 @@
+//! The real binary in a pseudo-terminal, read through a terminal emulator (vt100), against a
+//! counting server: open idle, start, raise users, edit an endpoint, save, stop, quit.
+
+use crate::support::CountingServer;
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Tui {
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Tui {
+    fn start(args: &[&str]) -> Tui {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_swarm"));
+        cmd.args(args);
+        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        cmd.env("TERM", "xterm-256color");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZero::new(24).unwrap(),
+            std::num::NonZero::new(80).unwrap(),
+            0,
+        )));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (p, r) = (Arc::clone(&parser), Arc::clone(&raw));
+        std::thread::spawn(move || {
+            let _master = pair.master;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.lock().unwrap().process(&buf[..n]);
+                r.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Tui {
+            parser,
+            raw,
+            writer,
+            child,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Waits up to 15 s for `cond`, failing with the screen as it was.
+    async fn wait(&self, what: &str, cond: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if cond(&self.screen()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}; screen:\n{}", self.screen());
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// The req/s figure in the header.
+fn header_rps(screen: &str) -> f64 {
+    screen
+        .split("req/s ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
+}
+
+const SCENARIO: &str = "# e2e scenario: this comment must survive a save\nhost = \"{host}\"\n\n[load]\nusers = 2   # two to begin with\nspawn_rate = 20\nwait = \"20ms\"\nstop_timeout = \"1s\"\n\n[[endpoints]]\nname = \"alpha\"\npath = \"/a\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_drives_a_real_swarm() {
+    let server = CountingServer::start().await;
+    let dir = std::env::temp_dir().join(format!("swarm-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("e2e.toml");
+    std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+    let mut tui = Tui::start(&["run", file.to_str().unwrap()]);
+
+    tui.wait("the idle screen", |s| {
+        s.contains("● idle") && s.contains("alpha")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.total(), 0, "the TUI opens idle");
+
+    tui.send("s");
+    tui.wait("traffic on screen", |s| header_rps(s) > 0.0).await;
+    assert!(server.count("/a") > 0);
+
+    tui.send("+");
+    tui.wait("three users", |s| s.contains("users 3/3")).await;
+
+    tui.send("4");
+    tui.send("e");
+    tui.send("\t\t\x15/b\r");
+    tui.wait("the edit applied", |s| s.contains("endpoint saved"))
+        .await;
+    let start = Instant::now();
+    while server.count("/b") == 0 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        server.count("/b") > 0,
+        "the edited endpoint reached the server"
+    );
+
+    tui.send("\x13");
+    tui.wait("saved", |s| s.contains("saved ")).await;
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        saved.starts_with("# e2e scenario: this comment must survive a save\n"),
+        "{saved}"
+    );
+    assert!(saved.contains("users = 3   # two to begin with"), "{saved}");
+    assert!(saved.contains("path = \"/b\""), "{saved}");
+
+    tui.send("x");
+    tui.wait("stopped", |s| s.contains("● stopped")).await;
+    let after_stop = server.total();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.total(), after_stop, "no traffic after x");
+
+    tui.send("+");
+    tui.send("q");
+    tui.wait("the quit question", |s| s.contains("Quit?")).await;
+    tui.send("y");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = tui.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "swarm did not exit; screen:\n{}",
+            tui.screen()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let output = String::from_utf8_lossy(&tui.raw.lock().unwrap()).into_owned();
+    assert!(status.success(), "exit status {status:?}");
+    let report = output.rsplit("\x1b[?1049l").next().unwrap_or("");
+    assert!(
+        report.contains("Aggregated") && report.contains("Response time percentiles"),
+        "report after the TUI:\n{report}"
+    );
+    assert!(report.contains("alpha"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,213 @@
+//! The TUI's views rendered with ratatui's TestBackend from fixed snapshots, compared with
+//! the reviewed screens under tests/it/snapshots (insta).
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::sync::Arc;
+use std::time::Duration;
+use swarm::scenario::ScenarioDoc;
+use swarm::stats::{FailureGroup, FailureKind, Point, RowStats, RunState, Snapshot};
+use swarm::tui::app::{Action, App, View, update};
+use swarm::tui::theme::Theme;
+use swarm::tui::view;
+
+const SCENARIO: &str = r#"# a fixed scenario for screen tests
+name = "Testing types API"
+host = "http://127.0.0.1:5000"
+
+[load]
+users = 50
+spawn_rate = 10
+run_time = "2m"
+
+[[endpoints]]
+name = "list tests"
+path = "/tests"
+weight = 3
+
+[[endpoints]]
+name = "add test"
+method = "POST"
+path = "/tests"
+json = { name = "load testing" }
+expect = { status = [201] }
+
+[[endpoints]]
+name = "a rather long endpoint name that will not fit"
+path = "/tests/search?q=load&limit=20"
+weight = 0
+"#;
+
+fn row(name: &str, method: &str, requests: u64, failures: u64, scale: f64) -> RowStats {
+    let percentiles_ms =
+        [1.0, 1.2, 1.4, 1.6, 2.0, 2.6, 3.5, 4.8, 9.0, 15.0, 21.0].map(|v| v * scale);
+    RowStats {
+        name: name.into(),
+        method: method.into(),
+        requests,
+        failures,
+        avg_ms: 1.3 * scale,
+        min_ms: 0.4 * scale,
+        max_ms: 21.0 * scale,
+        percentiles_ms,
+        avg_bytes: 120.0,
+        current_rps: requests as f64 / 60.0,
+        current_fps: failures as f64 / 60.0,
+        total_rps: requests as f64 / 62.0,
+        total_fps: failures as f64 / 62.0,
+        statuses: vec![(200, requests - failures), (500, failures)],
+        distribution: (1..=12)
+            .map(|i| {
+                (
+                    0.4 * scale * 1.4f64.powi(i),
+                    [1, 3, 9, 30, 80, 120, 90, 40, 12, 4, 1, 1][i as usize - 1],
+                )
+            })
+            .collect(),
+    }
+}
+
+fn snapshot() -> Snapshot {
+    let rows = vec![
+        row("list tests", "GET", 12_345, 0, 1.0),
+        row("add test", "POST", 4_100, 37, 3.0),
+    ];
+    let mut total = row("Aggregated", "", 16_445, 37, 1.5);
+    total.statuses.clear();
+    let history = (0..62)
+        .map(|s| {
+            let ramp = (s as f64 / 5.0).min(1.0);
+            Point {
+                t: s as f64,
+                rps: 265.0 * ramp,
+                fps: if s > 40 { 1.5 } else { 0.0 },
+                p50_ms: 1.2 + ramp * 0.3,
+                p95_ms: 2.6 + (s % 7) as f64 * 0.2,
+                users: (ramp * 50.0) as u32,
+            }
+        })
+        .collect();
+    Snapshot {
+        state: RunState::Running,
+        users: 50,
+        peak_users: 50,
+        target_users: 50,
+        spawn_rate: 10.0,
+        elapsed: Duration::from_secs(62),
+        run_time: Some(Duration::from_secs(120)),
+        rows,
+        total,
+        failures: vec![FailureGroup {
+            name: "add test".into(),
+            method: "POST".into(),
+            kind: FailureKind::Status(500),
+            count: 37,
+            message: "POST /tests answered 500".into(),
+        }],
+        history: Arc::new(history),
+        history_step: 1,
+    }
+}
+
+fn app() -> App {
+    let doc = ScenarioDoc::from_text(SCENARIO, Some("scenarios/types.toml".into())).unwrap();
+    let plan = doc.plan().unwrap();
+    let mut app = App::new(doc, &plan, Theme { color: false });
+    app.set_snapshot(Arc::new(snapshot()));
+    app
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| view::draw(f, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| {
+            (0..width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn screen(actions: &[Action], width: u16, height: u16) -> String {
+    let mut app = app();
+    for a in actions {
+        update(&mut app, *a);
+    }
+    render(&app, width, height)
+}
+
+#[test]
+fn statistics_80x24() {
+    insta::assert_snapshot!(screen(&[], 80, 24));
+}
+
+#[test]
+fn statistics_120x40_with_a_row_selected() {
+    insta::assert_snapshot!(screen(&[Action::Down], 120, 40));
+}
+
+#[test]
+fn charts_80x24() {
+    insta::assert_snapshot!(screen(&[Action::Show(View::Charts)], 80, 24));
+}
+
+#[test]
+fn charts_120x40() {
+    insta::assert_snapshot!(screen(&[Action::Show(View::Charts)], 120, 40));
+}
+
+#[test]
+fn failures_80x24() {
+    insta::assert_snapshot!(screen(&[Action::Show(View::Failures)], 80, 24));
+}
+
+#[test]
+fn endpoints_80x24() {
+    insta::assert_snapshot!(screen(
+        &[Action::Show(View::Endpoints), Action::Down],
+        80,
+        24
+    ));
+}
+
+#[test]
+fn endpoint_form_80x24() {
+    insta::assert_snapshot!(screen(
+        &[Action::Show(View::Endpoints), Action::Down, Action::Edit],
+        80,
+        24
+    ));
+}
+
+#[test]
+fn help_80x24() {
+    insta::assert_snapshot!(screen(&[Action::Help], 80, 24));
+}
+
+#[test]
+fn quit_confirmation_when_running_80x24() {
+    insta::assert_snapshot!(screen(&[Action::Quit], 80, 24));
+}
+
+#[test]
+fn too_small_says_so() {
+    let text = screen(&[], 60, 20);
+    assert!(text.contains("at least 80×24"), "{text}");
+    assert!(text.contains("60×20"), "{text}");
+}
+
+#[test]
+fn every_key_in_the_keymap_is_in_the_help() {
+    let help = screen(&[Action::Help], 80, 24);
+    for (keys, what) in swarm::tui::keymap::help_rows() {
+        assert!(
+            help.contains(keys) && help.contains(what),
+            "help lacks {keys}: {what}"
+        );
+    }
+}
