@@ -85,11 +85,13 @@ impl ScenarioDoc {
         })
     }
 
-    /// A new scenario with a host and default load, not yet saved.
-    pub fn new_scenario(path: Option<PathBuf>, host: &str) -> ScenarioDoc {
+    /// A new scenario with a host and a load, not yet saved.
+    pub fn new_scenario(path: Option<PathBuf>, host: &str, load: &super::Load) -> ScenarioDoc {
         let text = format!(
-            "# swarm scenario: keys are documented in scenarios/README.md\nhost = {}\n\n[load]\nusers = 10\nspawn_rate = 2\n",
-            Value::from(host)
+            "# swarm scenario: keys are documented in scenarios/README.md\nhost = {}\n\n[load]\nusers = {}\nspawn_rate = {}\n",
+            Value::from(host),
+            load.users,
+            load.spawn_rate
         );
         let doc = text.parse::<DocumentMut>().expect("template is valid TOML");
         ScenarioDoc {
@@ -589,7 +591,7 @@ json = { name = "x", n = 1 }
 
     #[test]
     fn new_scenarios_need_an_endpoint() {
-        let mut d = ScenarioDoc::new_scenario(None, "http://127.0.0.1:8080");
+        let mut d = ScenarioDoc::new_scenario(None, "http://127.0.0.1:8080", &Default::default());
         assert!(d.plan().unwrap_err().to_string().contains("no endpoints"));
         let spec = EndpointSpec {
             method: "GET".into(),

@@ -508,7 +508,12 @@ fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
         }
         PromptKind::SaveAs => Ok(vec![Effect::SaveAs(PathBuf::from(text))]),
         PromptKind::Host => {
-            let doc = ScenarioDoc::new_scenario(app.doc.path.clone(), text);
+            let load = crate::scenario::Load {
+                users: app.users,
+                spawn_rate: app.spawn_rate,
+                ..Default::default()
+            };
+            let doc = ScenarioDoc::new_scenario(app.doc.path.clone(), text, &load);
             match doc.plan() {
                 Err(e) if e.key == "host" => Err(e.message),
                 _ => {

@@ -207,7 +207,7 @@ fn save_without_a_path_asks_for_one() {
 
 #[test]
 fn new_scenario_asks_for_the_host_then_an_endpoint() {
-    let doc = ScenarioDoc::new_scenario(None, "");
+    let doc = ScenarioDoc::new_scenario(None, "", &Default::default());
     let plan = Plan {
         name: None,
         host: String::new(),
