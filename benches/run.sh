@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# swarm's benchmark: swarm side by side with wrk (and oha when installed) against nginx on
+# 127.0.0.1:8080, nginx pinned to CPU 1 and the load generator alone on CPU 0.
+# Prints a markdown table; raw outputs go to benches/out/. A benchmark, not a test.
+#
+#   benches/run.sh                 # throughput, ten endpoints, memory, spawn, accuracy (~6 min)
+#   ONLY="tput" benches/run.sh     # one section: tput tenep mem spawn accuracy soak
+#   DUR=10 REPEAT=3 benches/run.sh # seconds per throughput run, rounds (medians)
+#
+# Every run is bounded by its own duration flag and by `timeout`. Traffic goes to loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+OUT="$ROOT/benches/out"
+DUR="${DUR:-10}"
+REPEAT="${REPEAT:-3}"
+ONLY="${ONLY:-tput tenep mem spawn accuracy}"
+SERVER_CPU="${SERVER_CPU:-1}"
+CLIENT_CPU="${CLIENT_CPU:-0}"
+URL="http://127.0.0.1:8080/"
+mkdir -p "$OUT"
+
+need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+if ! need nginx || ! need wrk || ! need taskset || [ ! -x /usr/bin/time ]; then
+    echo "installing nginx, wrk and time from Debian's packages" >&2
+    apt-get update -qq && apt-get install -y -qq nginx wrk time util-linux >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+OHA="$(command -v oha || true)"
+cargo build --release --quiet
+SWARM="$ROOT/target/release/swarm"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+start_nginx() {
+    local run="$OUT/nginx"
+    mkdir -p "$run/tmp"
+    taskset -c "$SERVER_CPU" "$NGINX" -c "$ROOT/benches/nginx.conf" -p "$run/" -e "$run/error.log" </dev/null &
+    PIDS+=($!)
+    for _ in $(seq 50); do curl -s -o /dev/null "$URL" && return 0; sleep 0.1; done
+    echo "nginx did not start; see $run/error.log" >&2; exit 1
+}
+
+# timed LABEL CMD...: runs CMD pinned to the client CPU; leaves $OUT/LABEL.{out,err,time}.
+timed() {
+    local label="$1"; shift
+    /usr/bin/time -f "%U %S %M" -o "$OUT/$label.time" \
+        taskset -c "$CLIENT_CPU" timeout -k 5 $((DUR + 60)) "$@" >"$OUT/$label.out" 2>"$OUT/$label.err" </dev/null || true
+    sleep 1
+}
+
+# row LABEL TOOL: one JSON line with requests, req/s, CPU, RSS, p50 for the table.
+row() { python3 "$ROOT/benches/parse.py" "$OUT" "$1" "$2" >> "$OUT/rows.jsonl"; }
+
+scenario() { # scenario FILE ENDPOINTS USERS WAIT
+    local file="$1" n="$2" users="$3" wait="$4"
+    {
+        echo "host = \"http://127.0.0.1:8080\""
+        echo "[load]"; echo "users = $users"; echo "spawn_rate = 100000"; echo "run_time = \"${DUR}s\""; echo "wait = \"$wait\""
+        for i in $(seq 1 "$n"); do echo "[[endpoints]]"; echo "name = \"e$i\""; echo "path = \"/e$i\""; echo "weight = $i"; done
+    } > "$file"
+}
+
+tput_round() {
+    for c in 64 256; do
+        timed "wrk-c$c" wrk -t1 -c"$c" -d"${DUR}s" --latency "$URL"; row "wrk-c$c" wrk
+        timed "swarm-c$c" "$SWARM" run "$URL" --headless -u "$c" -r 100000 -t "${DUR}s" --json "$OUT/swarm-c$c.json"; row "swarm-c$c" swarm
+        if [ -n "$OHA" ]; then
+            timed "oha-c$c" "$OHA" --no-tui -c "$c" -z "${DUR}s" --output-format json "$URL"; row "oha-c$c" oha
+        fi
+    done
+}
+
+tenep_round() {
+    scenario "$OUT/one.toml" 1 64 0s
+    scenario "$OUT/ten.toml" 10 64 0s
+    timed "swarm-1ep" "$SWARM" run "$OUT/one.toml" --headless --json "$OUT/swarm-1ep.json"; row "swarm-1ep" swarm
+    timed "swarm-10ep" "$SWARM" run "$OUT/ten.toml" --headless --json "$OUT/swarm-10ep.json"; row "swarm-10ep" swarm
+}
+
+memory() {
+    local d="$DUR"; DUR=15
+    for u in 1000 10000; do
+        scenario "$OUT/mem$u.toml" 1 "$u" 1s
+        timed "mem-swarm-u$u" "$SWARM" run "$OUT/mem$u.toml" --headless -r 100000 --json "$OUT/mem-swarm-u$u.json"; row "mem-swarm-u$u" swarm
+        timed "mem-wrk-c$u" wrk -t1 -c"$u" -d5s "$URL"; row "mem-wrk-c$u" wrk
+    done
+    DUR="$d"
+}
+
+spawn() {
+    local d="$DUR"; DUR=14
+    scenario "$OUT/spawn.toml" 1 10000 1s
+    timed "spawn-10k" "$SWARM" run "$OUT/spawn.toml" --headless -r 1000 --json "$OUT/spawn-10k.json"; row "spawn-10k" swarm
+    DUR="$d"
+}
+
+accuracy() {
+    # The demo server's /delay answers after a precise 20 ms; it runs on the server CPU.
+    taskset -c "$SERVER_CPU" "$SWARM" demo --serve --port 8090 2>/dev/null &
+    PIDS+=($!)
+    sleep 1
+    timed "accuracy-20ms" "$SWARM" run "http://127.0.0.1:8090/delay?ms=20" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/accuracy-20ms.json"; row "accuracy-20ms" swarm
+}
+
+soak() {
+    local d="$DUR"; DUR="${SOAK_S:-600}"
+    timed "soak" "$SWARM" run "$URL" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/soak.json"; row "soak" swarm
+    DUR="$d"
+}
+
+: > "$OUT/rows.jsonl"
+start_nginx
+for section in $ONLY; do
+    case "$section" in
+        tput) for _ in $(seq "$REPEAT"); do tput_round; done ;;
+        tenep) for _ in $(seq "$REPEAT"); do tenep_round; done ;;
+        mem) memory ;;
+        spawn) spawn ;;
+        accuracy) accuracy ;;
+        soak) soak ;;
+    esac
+done
+python3 "$ROOT/benches/parse.py" --table "$OUT/rows.jsonl"
