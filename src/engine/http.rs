@@ -9,11 +9,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use std::error::Error as _;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::time::Instant;
 use tokio::net::TcpStream;
-
-pub type Sender = http1::SendRequest<Full<Bytes>>;
 
 /// Why an exchange did not produce a complete response.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ impl Outcome {
 
 /// Sends one request on `conn`, connecting first when there is no open connection.
 /// Any failure drops the connection, so the next request reconnects.
-pub async fn send(conn: &mut Option<Sender>, endpoint: &Endpoint) -> Outcome {
+pub async fn send(conn: &mut Option<Conn>, endpoint: &Endpoint) -> Outcome {
     let start = Instant::now();
     let result = match tokio::time::timeout(endpoint.timeout, exchange(conn, endpoint)).await {
         Ok(r) => r,
@@ -82,31 +82,83 @@ pub async fn send(conn: &mut Option<Sender>, endpoint: &Endpoint) -> Outcome {
 }
 
 async fn exchange(
-    conn: &mut Option<Sender>,
+    conn: &mut Option<Conn>,
     endpoint: &Endpoint,
 ) -> Result<(u16, u64), ExchangeError> {
-    if conn.as_ref().is_none_or(|s| s.is_closed()) {
+    if conn.as_mut().is_none_or(|c| !c.is_usable()) {
         *conn = Some(connect(&endpoint.origin).await?);
     }
-    let sender = conn.as_mut().expect("connected above");
-    sender.ready().await.map_err(ExchangeError::Http)?;
-    let response = sender
-        .send_request(request(endpoint))
-        .await
-        .map_err(ExchangeError::Http)?;
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    let mut bytes = 0u64;
-    while let Some(frame) = body.frame().await {
-        if let Some(data) = frame.map_err(ExchangeError::Http)?.data_ref() {
-            bytes += data.len() as u64;
-        }
+    let result = drive(conn.as_mut().expect("connected above"), request(endpoint)).await;
+    if result.is_err() || conn.as_ref().is_some_and(|c| c.ended) {
+        *conn = None;
     }
-    Ok((status, bytes))
+    result
 }
 
-/// Opens a connection; hyper's connection task ends when the `Sender` is dropped.
-pub async fn connect(origin: &Origin) -> Result<Sender, ExchangeError> {
+/// Sends one request and reads the whole response, polling the connection in this task.
+async fn drive(
+    conn: &mut Conn,
+    request: Request<Full<Bytes>>,
+) -> Result<(u16, u64), ExchangeError> {
+    let Conn {
+        sender,
+        driver,
+        ended,
+    } = conn;
+    let mut response = std::pin::pin!(async move {
+        sender.ready().await.map_err(ExchangeError::Http)?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(ExchangeError::Http)?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut bytes = 0u64;
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame.map_err(ExchangeError::Http)?.data_ref() {
+                bytes += data.len() as u64;
+            }
+        }
+        Ok((status, bytes))
+    });
+    let closed = tokio::select! {
+        biased;
+        result = &mut response => return result,
+        closed = driver.as_mut() => closed,
+    };
+    *ended = true;
+    // The connection ended; what it read may still complete the response.
+    match (response.await, closed) {
+        (Ok(r), _) => Ok(r),
+        (Err(_), Err(e)) => Err(ExchangeError::Http(e)),
+        (Err(e), Ok(())) => Err(e),
+    }
+}
+
+/// A keep-alive connection: hyper's sender and the connection future that the user's task
+/// polls while it waits for a response (no separate task per connection).
+pub struct Conn {
+    sender: http1::SendRequest<Full<Bytes>>,
+    driver: Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>,
+    /// The connection future has finished: the next request needs a new connection.
+    ended: bool,
+}
+
+impl Conn {
+    /// False when the server has closed the connection while it was idle; polling the
+    /// connection once lets it notice a pending end of stream.
+    fn is_usable(&mut self) -> bool {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        if self.ended || self.driver.as_mut().poll(&mut cx).is_ready() {
+            return false;
+        }
+        !self.sender.is_closed()
+    }
+}
+
+/// Opens a connection.
+pub async fn connect(origin: &Origin) -> Result<Conn, ExchangeError> {
     let stream = TcpStream::connect((origin.host.as_str(), origin.port))
         .await
         .map_err(ExchangeError::Connect)?;
@@ -114,11 +166,11 @@ pub async fn connect(origin: &Origin) -> Result<Sender, ExchangeError> {
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(ExchangeError::Http)?;
-    tokio::spawn(async move {
-        // Errors surface on the request that hits them.
-        let _ = connection.await;
-    });
-    Ok(sender)
+    Ok(Conn {
+        sender,
+        driver: Box::pin(connection),
+        ended: false,
+    })
 }
 
 fn request(endpoint: &Endpoint) -> Request<Full<Bytes>> {

@@ -1,7 +1,7 @@
 //! One virtual user: pick an endpoint by weight, send it, record, think, repeat.
 
 use super::endpoints::{EndpointSet, SharedEndpoints};
-use super::http::{self, Sender};
+use super::http::{self, Conn};
 use crate::stats::{Recorder, Sample};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,7 @@ impl User {
             self.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ fastrand::u64(..),
         );
         let (mut generation, mut set) = self.shared.load();
-        let mut conns: Vec<Option<Sender>> = new_conns(&set);
+        let mut conns: Vec<Option<Conn>> = new_conns(&set);
         while !self.cancel.is_cancelled() {
             if self.shared.generation() != generation {
                 let (g, s) = self.shared.load();
@@ -64,6 +64,6 @@ impl User {
     }
 }
 
-fn new_conns(set: &EndpointSet) -> Vec<Option<Sender>> {
+fn new_conns(set: &EndpointSet) -> Vec<Option<Conn>> {
     (0..set.origins.len()).map(|_| None).collect()
 }
