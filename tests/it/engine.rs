@@ -199,6 +199,18 @@ async fn garbage_response_is_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_closed_by_the_server_are_not_failures() {
+    let (url, task) = misbehaving_server(Misbehaviour::IdleClose).await;
+    let src = ONE_USER.replace("wait = \"10ms\"", "wait = \"250ms\"");
+    let engine = Engine::spawn(&plan(&src, &url));
+    engine.send(Command::Start);
+    let snap = wait_for(&engine, Duration::from_secs(10), |s| s.total.requests >= 8).await;
+    stop(&engine).await;
+    task.abort();
+    assert_eq!(snap.total.failures, 0, "failures: {:#?}", snap.failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_is_counted() {
     let server = CountingServer::start().await;
     let snap = failure_run(&ONE_USER.replace("/x", "/stall"), &server.url()).await;

@@ -107,6 +107,9 @@ pub enum Misbehaviour {
     CloseEarly,
     /// Answers with bytes that are not HTTP.
     Garbage,
+    /// Answers one request with a keep-alive response, then closes the idle connection
+    /// 100 ms later (as servers with a short keep-alive timeout do).
+    IdleClose,
 }
 
 pub async fn misbehaving_server(kind: Misbehaviour) -> (String, JoinHandle<()>) {
@@ -117,12 +120,23 @@ pub async fn misbehaving_server(kind: Misbehaviour) -> (String, JoinHandle<()>) 
             let Ok((mut stream, _)) = listener.accept().await else {
                 continue;
             };
-            let garbage = matches!(kind, Misbehaviour::Garbage);
+            let kind = match kind {
+                Misbehaviour::CloseEarly => 0,
+                Misbehaviour::Garbage => 1,
+                Misbehaviour::IdleClose => 2,
+            };
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf).await;
-                if garbage {
-                    let _ = stream.write_all(b"SPLAT garbage \x00\x01\r\n\r\n").await;
+                match kind {
+                    1 => drop(stream.write_all(b"SPLAT garbage \x00\x01\r\n\r\n").await),
+                    2 => {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    _ => {}
                 }
             });
         }
