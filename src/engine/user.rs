@@ -50,7 +50,12 @@ impl User {
             self.recorder.record(sample, || outcome.describe(endpoint));
             let think = set.wait.sample(rng.f64());
             if !think.is_zero() {
+                let due = tokio::time::Instant::now() + think;
                 self.pause(think).await;
+                if !self.cancel.is_cancelled() {
+                    let late = tokio::time::Instant::now().saturating_duration_since(due);
+                    self.recorder.record_lateness(late.as_micros() as u64);
+                }
             }
         }
     }

@@ -14,6 +14,17 @@ pub struct JsonReport<'a> {
     pub endpoints: Vec<JsonRow>,
     pub aggregated: JsonRow,
     pub failures: Vec<JsonFailure>,
+    /// Per-second points (coarser for long runs): t, rps, fps, p50_ms, p95_ms, users.
+    pub history: &'a [crate::stats::Point],
+    pub generator: JsonGenerator,
+}
+
+/// The load generator's own health.
+#[derive(Serialize)]
+pub struct JsonGenerator {
+    pub think_samples: u64,
+    /// How late think-time sleeps woke up: "50", "99" and "100" (max), in ms.
+    pub think_lateness_ms: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +69,15 @@ pub fn to_json(snap: &Snapshot, scenario: Option<&str>, host: &str) -> String {
         endpoints: rows,
         aggregated: row(&snap.total, &snap.failures),
         failures: snap.failures.iter().map(failure).collect(),
+        history: &snap.history,
+        generator: JsonGenerator {
+            think_samples: snap.generator.think_samples,
+            think_lateness_ms: ["50", "99", "100"]
+                .iter()
+                .zip(snap.generator.think_lateness_ms)
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(round3(v))))
+                .collect(),
+        },
     };
     serde_json::to_string_pretty(&report).expect("report serializes")
 }

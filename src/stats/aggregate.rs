@@ -2,7 +2,7 @@
 //! Owned by the engine's control task; nothing else touches it.
 
 use super::shard::{RowDelta, Shards, new_histogram};
-use super::snapshot::{FailureGroup, PERCENTILES, RowStats, Snapshot};
+use super::snapshot::{FailureGroup, Generator, PERCENTILES, RowStats, Snapshot};
 use super::{FailureKind, History, Point};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
@@ -41,6 +41,7 @@ pub struct Stats {
     window: VecDeque<(Instant, Vec<(u64, u64)>)>,
     history: History,
     second: Second,
+    lateness: Histogram<u64>,
     run_start: Instant,
 }
 
@@ -52,6 +53,7 @@ impl Stats {
             failures: Vec::new(),
             window: VecDeque::new(),
             history: History::default(),
+            lateness: new_histogram(),
             second: Second {
                 hist: new_histogram(),
                 requests: 0,
@@ -84,6 +86,7 @@ impl Stats {
         shards.drain(|s| {
             s.rows.iter_mut().for_each(RowDelta::clear);
             s.failures.clear();
+            s.lateness = None;
         });
         self.rows.iter_mut().for_each(|r| r.acc = RowDelta::new());
         *self = Stats {
@@ -111,6 +114,10 @@ impl Stats {
             }
             for f in shard.failures.drain(..) {
                 merge_failure(&mut self.failures, f.row, f.kind, f.count, f.message);
+            }
+            if let Some(late) = shard.lateness.as_mut().filter(|h| !h.is_empty()) {
+                self.lateness.add(&*late).expect("auto-resizing histogram");
+                late.reset();
             }
         });
         self.push_window(now);
@@ -173,6 +180,13 @@ impl Stats {
             .collect();
         snap.history = Arc::new(self.history.points());
         snap.history_step = self.history.step_secs();
+        let late = &self.lateness;
+        if !late.is_empty() {
+            snap.generator = Generator {
+                think_samples: late.len(),
+                think_lateness_ms: [0.5, 0.99, 1.0].map(|q| us_to_ms(late.value_at_quantile(q))),
+            };
+        }
     }
 
     /// Requests/s and failures/s over the recent window, per row then the total.

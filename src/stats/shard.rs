@@ -130,6 +130,8 @@ pub struct FailureDelta {
 pub struct Shard {
     pub rows: Vec<RowDelta>,
     pub failures: Vec<FailureDelta>,
+    /// How late think-time sleeps woke up, in µs: the load generator's own health.
+    pub lateness: Option<Histogram<u64>>,
 }
 
 impl Shard {
@@ -201,5 +203,16 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         shard.record(&sample, describe);
+    }
+
+    /// Records how late a think-time sleep woke up.
+    pub fn record_lateness(&self, late_us: u64) {
+        let mut shard = self.shards.shards[self.index]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let hist = shard.lateness.get_or_insert_with(new_histogram);
+        if hist.record(late_us.min(MAX_LATENCY_US)).is_err() {
+            hist.saturating_record(late_us);
+        }
     }
 }

@@ -94,6 +94,14 @@ pub struct FailureGroup {
     pub message: String,
 }
 
+/// The load generator's own health: how late think-time sleeps woke up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Generator {
+    pub think_samples: u64,
+    /// p50, p99 and max lateness in milliseconds.
+    pub think_lateness_ms: [f64; 3],
+}
+
 /// Everything a view needs, published a few times a second.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
@@ -110,6 +118,7 @@ pub struct Snapshot {
     pub total: RowStats,
     pub failures: Vec<FailureGroup>,
     pub history: Arc<Vec<Point>>,
+    pub generator: Generator,
     /// Seconds each history point covers.
     pub history_step: u32,
 }

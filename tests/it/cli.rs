@@ -111,6 +111,14 @@ async fn headless_report_and_json_carry_the_right_rows() {
         text(&out.stderr).contains("users"),
         "progress goes to stderr"
     );
+    assert!(
+        doc["history"].as_array().is_some(),
+        "history is an array of points"
+    );
+    assert!(
+        doc["generator"]["think_samples"].as_u64().unwrap() > 0,
+        "3 users with 20 ms think time"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

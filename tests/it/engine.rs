@@ -110,6 +110,12 @@ path = "/"
         (14..=22).contains(&n),
         "2 users with 200-300 ms think time sent {n} in 2 s"
     );
+    assert!(snap.generator.think_samples >= 10, "{:?}", snap.generator);
+    assert!(
+        snap.generator.think_lateness_ms[1] < 20.0,
+        "{:?}",
+        snap.generator
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -106,6 +106,7 @@ fn snapshot() -> Snapshot {
         }],
         history: Arc::new(history),
         history_step: 1,
+        generator: Default::default(),
     }
 }
 
