@@ -18,8 +18,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -117,7 +117,7 @@ async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
         }
         (&Method::GET, "/delay") => {
             let ms = param(&query, "ms").unwrap_or(100.0).clamp(0.0, 10_000.0);
-            tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
+            precise_sleep(Duration::from_secs_f64(ms / 1000.0)).await;
             json_reply(StatusCode::OK, &json!({ "delayed_ms": ms }))
         }
         (&Method::GET, "/flaky") => {
@@ -201,6 +201,69 @@ fn param(query: &str, name: &str) -> Option<f64> {
         .and_then(|(_, v)| v.parse().ok())
 }
 
+/// Sleeps with about 0.1 ms precision (tokio's timer rounds up to whole milliseconds), so
+/// `/delay` answers when it says and latency accuracy can be checked against it. One
+/// thread serves every delay of the process.
+pub async fn precise_sleep(d: Duration) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let sent = precise_timer()
+        .lock()
+        .map(|t| t.send((Instant::now() + d, tx)).is_ok())
+        .unwrap_or(false);
+    if sent {
+        let _ = rx.await;
+    } else {
+        tokio::time::sleep(d).await;
+    }
+}
+
+type Wakeup = (Instant, tokio::sync::oneshot::Sender<()>);
+
+fn precise_timer() -> &'static Mutex<std::sync::mpsc::Sender<Wakeup>> {
+    static TIMER: OnceLock<Mutex<std::sync::mpsc::Sender<Wakeup>>> = OnceLock::new();
+    TIMER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Wakeup>();
+        std::thread::Builder::new()
+            .name("swarm-demo-timer".into())
+            .spawn(move || timer_loop(rx))
+            .expect("cannot start the demo timer thread");
+        Mutex::new(tx)
+    })
+}
+
+fn timer_loop(rx: std::sync::mpsc::Receiver<Wakeup>) {
+    use std::collections::{BinaryHeap, HashMap};
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut due: BinaryHeap<std::cmp::Reverse<(Instant, u64)>> = BinaryHeap::new();
+    let mut waiting: HashMap<u64, tokio::sync::oneshot::Sender<()>> = HashMap::new();
+    let mut seq = 0u64;
+    loop {
+        let now = Instant::now();
+        while let Some(std::cmp::Reverse((at, id))) = due.peek().copied() {
+            if at > now {
+                break;
+            }
+            due.pop();
+            if let Some(tx) = waiting.remove(&id) {
+                let _ = tx.send(());
+            }
+        }
+        let next = match due.peek() {
+            Some(std::cmp::Reverse((at, _))) => rx.recv_timeout(at.saturating_duration_since(now)),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok((at, tx)) => {
+                seq += 1;
+                due.push(std::cmp::Reverse((at, seq)));
+                waiting.insert(seq, tx);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
 /// Trial division on purpose: the point is to burn CPU.
 pub fn count_primes(below: u64) -> u64 {
     (2..below)
@@ -230,6 +293,23 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn precise_sleep_is_precise() {
+        let mut worst = std::time::Duration::ZERO;
+        for ms in [3u64, 7, 20] {
+            let d = std::time::Duration::from_millis(ms);
+            let t = std::time::Instant::now();
+            super::precise_sleep(d).await;
+            let took = t.elapsed();
+            assert!(took >= d, "woke early: {took:?} < {d:?}");
+            worst = worst.max(took - d);
+        }
+        assert!(
+            worst < std::time::Duration::from_millis(5),
+            "late by {worst:?}"
+        );
+    }
+
     #[test]
     fn primes() {
         assert_eq!(super::count_primes(10_000), 1229);

@@ -241,6 +241,10 @@ impl Validator<'_> {
                     "is empty; leave it out for the default \"METHOD path\"",
                 ));
             }
+            // An absolute URL on the scenario's own host is named by its path, as Locust does.
+            None if path.get_ref().starts_with("http") && origin == base.origin => {
+                format!("{method} {target}")
+            }
             None => format!("{method} {}", path.get_ref()),
         };
         Ok(Endpoint {
