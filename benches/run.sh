@@ -4,7 +4,7 @@
 # Prints a markdown table; raw outputs go to benches/out/. A benchmark, not a test.
 #
 #   benches/run.sh                 # throughput, ten endpoints, memory, spawn, accuracy (~6 min)
-#   ONLY="tput" benches/run.sh     # one section: tput tenep mem spawn accuracy soak
+#   ONLY="tput" benches/run.sh     # one section: tput tui tenep mem spawn accuracy soak
 #   DUR=10 REPEAT=3 benches/run.sh # seconds per throughput run, rounds (medians)
 #
 # Every run is bounded by its own duration flag and by `timeout`. Traffic goes to loopback only.
@@ -14,7 +14,7 @@ ROOT="$PWD"
 OUT="$ROOT/benches/out"
 DUR="${DUR:-10}"
 REPEAT="${REPEAT:-3}"
-ONLY="${ONLY:-tput tenep mem spawn accuracy}"
+ONLY="${ONLY:-tput tui tenep mem spawn accuracy}"
 SERVER_CPU="${SERVER_CPU:-1}"
 CLIENT_CPU="${CLIENT_CPU:-0}"
 URL="http://127.0.0.1:8080/"
@@ -106,6 +106,22 @@ accuracy() {
     timed "accuracy-20ms" "$SWARM" run "http://127.0.0.1:8090/delay?ms=20" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/accuracy-20ms.json"; row "accuracy-20ms" swarm
 }
 
+tui() {
+    # The TUI on a 200x50 tmux screen, started at once, quit with q after the run.
+    command -v tmux >/dev/null || apt-get install -y -qq tmux >/dev/null
+    local label="swarm-tui-c64"
+    tmux kill-session -t swarm-bench 2>/dev/null || true
+    tmux new-session -d -s swarm-bench -x 200 -y 50 \
+        "/usr/bin/time -f '%U %S %M' -o $OUT/$label.time taskset -c $CLIENT_CPU timeout --foreground $((DUR + 60)) $SWARM run $URL -u 64 -r 100000 -t ${DUR}s --autostart --json $OUT/$label.json"
+    sleep $((DUR + 3))
+    tmux send-keys -t swarm-bench q
+    for _ in $(seq 100); do tmux has-session -t swarm-bench 2>/dev/null || break; sleep 0.2; done
+    tmux kill-session -t swarm-bench 2>/dev/null || true
+    : > "$OUT/$label.out"
+    row "$label" swarm
+    sleep 1
+}
+
 soak() {
     local d="$DUR"; DUR="${SOAK_S:-600}"
     timed "soak" "$SWARM" run "$URL" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/soak.json"; row "soak" swarm
@@ -117,6 +133,7 @@ start_nginx
 for section in $ONLY; do
     case "$section" in
         tput) for _ in $(seq "$REPEAT"); do tput_round; done ;;
+        tui) for _ in $(seq "$REPEAT"); do tui; done ;;
         tenep) for _ in $(seq "$REPEAT"); do tenep_round; done ;;
         mem) memory ;;
         spawn) spawn ;;
