@@ -10,7 +10,7 @@
 use crate::tui::app::App;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -82,16 +82,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ("Space", "enable/disable"),
         ("^S", "save file"),
     ];
-    let mut spans = Vec::new();
-    for (k, what) in keys {
-        spans.push(Span::styled(k, t.header()));
-        spans.push(Span::styled(format!(" {what}  "), t.dim()));
-    }
-    if app.specs.is_empty() {
-        spans = vec![Span::styled(
-            "No endpoints yet: press a to add one.",
-            t.warn(),
-        )];
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), help);
+    let line = if app.specs.is_empty() {
+        Line::styled("No endpoints yet: press a to add one.", t.warn())
+    } else {
+        super::footer::key_hints(&keys, t)
+    };
+    frame.render_widget(Paragraph::new(line), help);
 }

@@ -6,6 +6,7 @@
 //! ```
 
 use crate::tui::app::App;
+use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -59,10 +60,19 @@ fn hint_line(app: &App) -> Line<'static> {
         ("?", "help"),
         ("q", "quit"),
     ];
-    let mut spans = Vec::new();
-    for (k, what) in hints {
-        spans.push(Span::styled(k.to_string(), t.header()));
-        spans.push(Span::styled(format!(" {what}  "), t.dim()));
-    }
+    key_hints(&hints, t)
+}
+
+/// "k what  k what": keys in bold, what they do dimmed.
+pub fn key_hints(hints: &[(&str, &str)], t: &Theme) -> Line<'static> {
+    let spans: Vec<Span> = hints
+        .iter()
+        .flat_map(|(k, what)| {
+            [
+                Span::styled(k.to_string(), t.header()),
+                Span::styled(format!(" {what}  "), t.dim()),
+            ]
+        })
+        .collect();
     Line::from(spans)
 }
