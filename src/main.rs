@@ -9,6 +9,9 @@ const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Each virtual user holds a socket: lift the soft limit on open files (often 1024) to the
+    // hard limit, as load testers must. rlimit wraps getrlimit/setrlimit for this.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     // On one core (e.g. pinned with taskset) the single-threaded scheduler does the same
     // work without cross-thread synchronisation.
     let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);

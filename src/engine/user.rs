@@ -48,6 +48,9 @@ impl User {
                 failure: outcome.failure,
             };
             self.recorder.record(sample, || outcome.describe(endpoint));
+            // A request can fail without ever waiting (no file descriptors left, say); the
+            // budget check makes such a loop yield so the runtime's other tasks still run.
+            tokio::task::consume_budget().await;
             let think = set.wait.sample(rng.f64());
             if !think.is_zero() {
                 let due = tokio::time::Instant::now() + think;

@@ -71,7 +71,7 @@ fn endpoint_line(r: &RowStats, tw: usize, nw: usize) -> String {
     format!(
         "{:<tw$} {} {:>7} {:>12} {:>5} {:>5} {:>5} {:>5} {:>7} {:>6}",
         fit(&r.method, tw),
-        pad(&r.name, nw),
+        pad(r.short_name(), nw),
         count(r.requests, 7),
         fails(r.failures, r.requests),
         ms(r.avg_ms),
@@ -170,7 +170,48 @@ fn failure_table(out: &mut String, snap: &Snapshot, width: usize) {
         } else {
             format!("{}: {}", f.kind, f.message)
         };
-        let line = format!("{:>8}  {}  {}", count(f.count, 8), pad(&label, 24), cause);
-        let _ = writeln!(out, "{}", fit(&line, width));
+        // The cause is what the user needs to read in full: it wraps under its column.
+        let indent = 8 + 2 + 24 + 2;
+        for (i, part) in wrap(&cause, width - indent).iter().enumerate() {
+            let lead = if i == 0 {
+                format!("{:>8}  {}  ", count(f.count, 8), pad(&label, 24))
+            } else {
+                " ".repeat(indent)
+            };
+            let _ = writeln!(out, "{lead}{part}");
+        }
     }
+}
+
+/// Splits text into lines of at most `width` characters, at spaces where possible.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if needed > width && !line.is_empty() {
+            lines.push(String::new());
+        }
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines
+        .into_iter()
+        .flat_map(|l| split_long(&l, width))
+        .collect()
+}
+
+/// Cuts a line with no spaces to break at into pieces of `width` characters.
+fn split_long(line: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width {
+        return vec![line.to_string()];
+    }
+    chars
+        .chunks(width.max(1))
+        .map(|c| c.iter().collect())
+        .collect()
 }

@@ -13,4 +13,6 @@ pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Stats};
 pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{Recorder, Sample, Shards};
-pub use snapshot::{FailureGroup, Generator, PERCENTILES, RowStats, RunState, Snapshot};
+pub use snapshot::{
+    FailureGroup, Generator, PERCENTILES, RowStats, RunState, Snapshot, short_name,
+};

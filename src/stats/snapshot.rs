@@ -61,6 +61,12 @@ pub struct RowStats {
 }
 
 impl RowStats {
+    /// The name for a table that shows the method in a column of its own: the default
+    /// name "GET /tests" becomes "/tests".
+    pub fn short_name(&self) -> &str {
+        short_name(&self.name, &self.method)
+    }
+
     pub fn median_ms(&self) -> f64 {
         self.percentiles_ms[0]
     }
@@ -81,6 +87,14 @@ impl RowStats {
             .position(|p| (p - q).abs() < 1e-9)
             .map(|i| self.percentiles_ms[i])
     }
+}
+
+/// `name` without a leading "METHOD ".
+pub fn short_name<'a>(name: &'a str, method: &str) -> &'a str {
+    name.strip_prefix(method)
+        .and_then(|rest| rest.strip_prefix(' '))
+        .filter(|rest| !method.is_empty() && !rest.is_empty())
+        .unwrap_or(name)
 }
 
 /// Failures of one cause on one endpoint.

@@ -282,3 +282,34 @@ async fn demo_runs_headless_against_its_own_server() {
     }
     assert!(text(&out.stderr).contains("swarm demo API listening on http://127.0.0.1:"));
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_is_reported_not_a_hang() {
+    let server = CountingServer::start().await;
+    let script = format!(
+        "ulimit -n 48 && exec {} run {}/ --headless -u 200 -r 100000 -t 1s",
+        env!("CARGO_BIN_EXE_swarm"),
+        server.url()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), out)
+        .await
+        .expect("swarm finished")
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("cannot connect: 127.0.0.1") && flat.contains("Too many open files"),
+        "{stdout}"
+    );
+}

@@ -28,7 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Row::new(vec![
             Cell::from(Line::from(count(g.count, 8)).right_aligned()),
             Cell::from(g.method.clone()),
-            Cell::from(g.name.clone()),
+            Cell::from(crate::stats::short_name(&g.name, &g.method).to_string()),
             Cell::from(g.kind.to_string()).style(t.bad()),
             Cell::from(g.message.clone()),
         ])

@@ -103,7 +103,7 @@ fn row<'a>(r: &RowStats, app: &App) -> Row<'a> {
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     Row::new(vec![
         Cell::from(r.method.clone()),
-        Cell::from(r.name.clone()),
+        Cell::from(r.short_name().to_string()),
         right(count(r.requests, 7)),
         Cell::from(
             Line::from(fails(r.failures, r.requests))
