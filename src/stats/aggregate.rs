@@ -153,7 +153,14 @@ impl Stats {
         s.hist.reset();
         s.requests = 0;
         s.failures = 0;
-        s.since = now;
+        // Whole seconds from the run's start, so points are one second apart; after a
+        // stall longer than a second the clock catches up instead of drifting.
+        let next = s.since + Duration::from_secs(1);
+        s.since = if now.duration_since(next) < Duration::from_secs(1) {
+            next
+        } else {
+            now
+        };
     }
 
     /// Fills the statistics part of a snapshot; `elapsed` is the run's length so far.
