@@ -30,8 +30,7 @@ fn row<'a>(snap: &'a Snapshot, name: &str) -> &'a swarm::stats::RowStats {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_counts_match_and_weights_hold() {
     let server = CountingServer::start().await;
-    let engine = Engine::spawn(&plan(FAST, &server.url()));
-    engine.send(Command::Start);
+    let engine = started(FAST, &server.url());
     wait_for(&engine, Duration::from_secs(30), |s| {
         s.total.requests >= 4000
     })
@@ -100,8 +99,7 @@ wait = "200ms..300ms"
 [[endpoints]]
 path = "/"
 "#;
-    let engine = Engine::spawn(&plan(src, &server.url()));
-    engine.send(Command::Start);
+    let engine = started(src, &server.url());
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let snap = stop(&engine).await;
     // Two users, each one request per 200-300 ms: 2 * (1 + 2.0 / 0.25) = about 18.
@@ -129,8 +127,7 @@ spawn_rate = 100
 [[endpoints]]
 path = "/delay/50"
 "#;
-    let engine = Engine::spawn(&plan(src, &server.url()));
-    engine.send(Command::Start);
+    let engine = started(src, &server.url());
     wait_for(&engine, Duration::from_secs(20), |s| {
         s.total.requests >= 300
     })
@@ -149,8 +146,7 @@ path = "/delay/50"
 }
 
 async fn failure_run(src: &str, host: &str) -> std::sync::Arc<Snapshot> {
-    let engine = Engine::spawn(&plan(src, host));
-    engine.send(Command::Start);
+    let engine = started(src, host);
     wait_for(&engine, Duration::from_secs(20), |s| s.total.failures >= 3).await;
     stop(&engine).await
 }
@@ -208,8 +204,7 @@ async fn garbage_response_is_counted() {
 async fn idle_connections_closed_by_the_server_are_not_failures() {
     let (url, task) = misbehaving_server(Misbehaviour::IdleClose).await;
     let src = ONE_USER.replace("wait = \"10ms\"", "wait = \"250ms\"");
-    let engine = Engine::spawn(&plan(&src, &url));
-    engine.send(Command::Start);
+    let engine = started(&src, &url);
     let snap = wait_for(&engine, Duration::from_secs(10), |s| s.total.requests >= 8).await;
     stop(&engine).await;
     task.abort();
@@ -240,8 +235,7 @@ async fn status_500_is_counted() {
 async fn expected_status_list_is_used() {
     let server = CountingServer::start().await;
     let src = ONE_USER.replace("path = \"/x\"", "path = \"/status/204\"\nexpect = { status = [204] }\n[[endpoints]]\npath = \"/y\"\nexpect = { status = [201] }");
-    let engine = Engine::spawn(&plan(&src, &server.url()));
-    engine.send(Command::Start);
+    let engine = started(&src, &server.url());
     wait_for(&engine, Duration::from_secs(10), |s| s.total.requests >= 20).await;
     let snap = stop(&engine).await;
     let ok = row(&snap, "GET /status/204");
@@ -263,8 +257,7 @@ wait = "50ms"
 [[endpoints]]
 path = "/"
 "#;
-    let engine = Engine::spawn(&plan(src, &server.url()));
-    engine.send(Command::Start);
+    let engine = started(src, &server.url());
     wait_for(&engine, Duration::from_secs(5), |s| {
         s.users == 4 && s.state == RunState::Running
     })
@@ -292,8 +285,7 @@ path = "/"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_edits_reach_the_running_swarm() {
     let server = CountingServer::start().await;
-    let engine = Engine::spawn(&plan(&ONE_USER.replace("/x", "/old"), &server.url()));
-    engine.send(Command::Start);
+    let engine = started(&ONE_USER.replace("/x", "/old"), &server.url());
     wait_for(&engine, Duration::from_secs(5), |s| s.total.requests >= 5).await;
     let edited = plan(&ONE_USER.replace("/x", "/new"), &server.url());
     engine.send(Command::SetEndpoints(edited.endpoints));
@@ -327,8 +319,7 @@ stop_timeout = "500ms"
 [[endpoints]]
 path = "/stall"
 "#;
-    let engine = Engine::spawn(&plan(src, &server.url()));
-    engine.send(Command::Start);
+    let engine = started(src, &server.url());
     wait_for(&engine, Duration::from_secs(5), |_| {
         server.count("/stall") == 5
     })
@@ -385,8 +376,7 @@ path = "/"
 async fn reset_statistics_and_history() {
     let server = CountingServer::start().await;
     let src = ONE_USER.replace("wait = \"10ms\"", "wait = \"5ms\"");
-    let engine = Engine::spawn(&plan(&src, &server.url()));
-    engine.send(Command::Start);
+    let engine = started(&src, &server.url());
     let snap = wait_for(&engine, Duration::from_secs(5), |s| !s.history.is_empty()).await;
     assert!(snap.history[0].rps > 0.0);
     assert!(snap.history[0].users >= 1);

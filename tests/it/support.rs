@@ -157,6 +157,13 @@ pub fn plan(src: &str, host: &str) -> Plan {
     Plan::parse(&src.replace("{host}", host), "test.toml").unwrap()
 }
 
+/// An engine for the scenario text, started.
+pub fn started(src: &str, host: &str) -> Engine {
+    let engine = Engine::spawn(&plan(src, host));
+    engine.send(Command::Start);
+    engine
+}
+
 /// Waits (at most `limit`) for a snapshot that satisfies `pred`.
 pub async fn wait_for(
     engine: &Engine,
