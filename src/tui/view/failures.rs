@@ -36,8 +36,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let widths = [
         Constraint::Length(8),
         Constraint::Length(7),
-        Constraint::Percentage(22),
-        Constraint::Length(26),
+        Constraint::Percentage(18),
+        Constraint::Length(31),
         Constraint::Min(10),
     ];
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
