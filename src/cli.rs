@@ -1,6 +1,6 @@
 //! Command-line flags as the user types them, parsed once by clap and turned into a `Plan`.
 
-use crate::scenario::{Plan, parse_duration};
+use crate::scenario::{Plan, parse_duration, threshold};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,6 +73,9 @@ pub struct LoadArgs {
     /// Stop after this long: 90s, 5m, 1h30m
     #[arg(short = 't', long, value_parser = parse_duration)]
     pub run_time: Option<Duration>,
+    /// A pass/fail condition on the whole run, repeatable: p95<300ms, fail_ratio<1%, rps>100
+    #[arg(long = "threshold", value_name = "COND", value_parser = threshold::parse_flag)]
+    pub thresholds: Vec<threshold::Threshold>,
 }
 
 /// Flags about the run's output.
@@ -113,6 +116,7 @@ impl LoadArgs {
         if let Some(t) = self.run_time {
             plan.load.run_time = Some(t);
         }
+        plan.thresholds.extend(self.thresholds.iter().cloned());
     }
 }
 

@@ -117,12 +117,7 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
             path.display()
         );
     }
-    let mut plan = Plan {
-        name: None,
-        host: String::new(),
-        load: Default::default(),
-        endpoints: vec![],
-    };
+    let mut plan = Plan::default();
     (plan.load.users, plan.load.spawn_rate) = (10, 2.0);
     load.apply(&mut plan);
     let doc = ScenarioDoc::new_scenario(Some(path), "", &plan.load);

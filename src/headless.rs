@@ -3,6 +3,7 @@
 
 use crate::engine::{Command, Engine};
 use crate::report::{format, json, text};
+use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration};
 use crate::stats::{RunState, Snapshot};
 use anyhow::Context;
@@ -39,12 +40,12 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
     let engine = Engine::spawn(plan);
     engine.send(Command::Start);
     // After a second interrupt the run is not stopped yet; its users die with the runtime.
-    let last = watch_run(&engine).await;
+    let last = watch_run(&engine, plan).await;
     finish(plan, &last, out)
 }
 
 /// Follows the run until it stops, printing progress and handling interrupts.
-async fn watch_run(engine: &Engine) -> Arc<Snapshot> {
+async fn watch_run(engine: &Engine, plan: &Plan) -> Arc<Snapshot> {
     let mut snaps = engine.snapshots();
     let mut progress = tokio::time::interval(PROGRESS_EVERY);
     progress.tick().await;
@@ -55,6 +56,11 @@ async fn watch_run(engine: &Engine) -> Arc<Snapshot> {
             changed = snaps.changed() => {
                 if changed.is_err() || snaps.borrow().state == RunState::Stopped {
                     return snaps.borrow().clone();
+                }
+                if plan.abort_on_threshold && !stopping && let Some(v) = broken(plan, &snaps.borrow()) {
+                    eprintln!("swarm: threshold {} ({}) failed; stopping (abort = true)", v.threshold, v.scope);
+                    engine.send(Command::Stop);
+                    stopping = true;
                 }
             }
             _ = progress.tick() => eprintln!("{}", progress_line(&snaps.borrow())),
@@ -69,6 +75,13 @@ async fn watch_run(engine: &Engine) -> Arc<Snapshot> {
             }
         }
     }
+}
+
+/// The first threshold that has data and fails, if any.
+fn broken(plan: &Plan, snap: &Snapshot) -> Option<crate::scenario::threshold::Verdict> {
+    check_all(&plan.thresholds, snap)
+        .into_iter()
+        .find(|v| v.actual.is_some() && !v.passed)
 }
 
 /// One progress line: elapsed, users, req/s, failures, p95.
@@ -93,13 +106,17 @@ pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32>
         plan.name.as_deref().unwrap_or("scenario"),
         plan.host
     );
+    let verdicts = check_all(&plan.thresholds, last);
     print!("{}", text::render(last, &title, out.width));
+    print!("{}", text::thresholds(&verdicts, out.width));
     if let Some(path) = &out.json {
-        let doc = json::to_json(last, plan.name.as_deref(), &plan.host);
+        let doc = json::to_json(last, plan.name.as_deref(), &plan.host, &verdicts);
         crate::fsutil::write_atomic(path, doc.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(if last.total.failures > 0 {
+    Ok(if verdicts.iter().any(|v| !v.passed) {
+        1
+    } else if last.total.failures > 0 {
         out.exit_code_on_error
     } else {
         0

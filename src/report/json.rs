@@ -1,5 +1,6 @@
 //! The `--json` report: final statistics in a stable shape documented in the README.
 
+use crate::scenario::threshold::Verdict;
 use crate::stats::{FailureGroup, PERCENTILES, RowStats, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -16,6 +17,8 @@ pub struct JsonReport<'a> {
     pub failures: Vec<JsonFailure>,
     /// Per-second points (coarser for long runs): t, rps, fps, p50_ms, p95_ms, users.
     pub history: &'a [crate::stats::Point],
+    /// Each threshold: scope ("all" or an endpoint), threshold, actual, passed.
+    pub thresholds: &'a [Verdict],
     pub generator: JsonGenerator,
 }
 
@@ -58,7 +61,12 @@ pub struct JsonFailure {
 }
 
 /// Builds the JSON document for a final snapshot.
-pub fn to_json(snap: &Snapshot, scenario: Option<&str>, host: &str) -> String {
+pub fn to_json(
+    snap: &Snapshot,
+    scenario: Option<&str>,
+    host: &str,
+    thresholds: &[Verdict],
+) -> String {
     let rows = snap.rows.iter().map(|r| row(r, &snap.failures)).collect();
     let report = JsonReport {
         scenario,
@@ -70,6 +78,7 @@ pub fn to_json(snap: &Snapshot, scenario: Option<&str>, host: &str) -> String {
         aggregated: row(&snap.total, &snap.failures),
         failures: snap.failures.iter().map(failure).collect(),
         history: &snap.history,
+        thresholds,
         generator: JsonGenerator {
             think_samples: snap.generator.think_samples,
             think_lateness_ms: ["50", "99", "100"]

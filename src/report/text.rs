@@ -215,3 +215,32 @@ fn split_long(line: &str, width: usize) -> Vec<String> {
         .map(|c| c.iter().collect())
         .collect()
 }
+
+/// The thresholds section: one line per threshold with its verdict and measured value.
+pub fn thresholds(verdicts: &[crate::scenario::threshold::Verdict], width: usize) -> String {
+    if verdicts.is_empty() {
+        return String::new();
+    }
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    let mut out = format!(
+        "\nThresholds: {} passed, {} failed\n",
+        verdicts.len() - failed,
+        failed
+    );
+    for v in verdicts {
+        let actual = match v.actual {
+            Some(a) if v.threshold.starts_with("fail_ratio") => format!("{:.2}%", a * 100.0),
+            Some(a) if v.threshold.starts_with("rps") => format!("{a:.1}/s"),
+            Some(a) => format!("{} ms", ms(a)),
+            None => "no requests".into(),
+        };
+        let mark = if v.passed { "PASS" } else { "FAIL" };
+        let line = format!(
+            "{mark}  {}  {}  (measured {actual})",
+            pad(&v.scope, 20),
+            v.threshold
+        );
+        let _ = writeln!(out, "{}", fit(&line, width));
+    }
+    out
+}

@@ -7,6 +7,7 @@ mod document;
 mod duration;
 mod error;
 mod raw;
+pub mod threshold;
 mod validate;
 
 pub use document::{BodyKind, EndpointSpec, ScenarioDoc};
@@ -24,13 +25,17 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A validated scenario.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub name: Option<String>,
     /// Base URL as written, e.g. `http://127.0.0.1:5000`.
     pub host: String,
     pub load: Load,
     pub endpoints: Vec<Endpoint>,
+    /// Pass/fail conditions; any failure makes the exit code 1.
+    pub thresholds: Vec<threshold::Threshold>,
+    /// Stop the run as soon as a threshold fails.
+    pub abort_on_threshold: bool,
 }
 
 /// How many users, how fast, for how long.

@@ -14,6 +14,7 @@ pub struct RawScenario {
     pub load: Option<RawLoad>,
     pub defaults: Option<RawDefaults>,
     pub endpoints: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
+    pub thresholds: Option<BTreeMap<String, SpannedValue>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +48,7 @@ pub struct RawEndpoint {
     pub form: Option<Spanned<BTreeMap<String, SpannedValue>>>,
     pub expect: Option<Spanned<RawExpect>>,
     pub timeout: Option<SpannedValue>,
+    pub thresholds: Option<BTreeMap<String, SpannedValue>>,
 }
 
 #[derive(Debug, Deserialize)]

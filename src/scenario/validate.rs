@@ -2,6 +2,7 @@
 
 use super::error::{Locator, ScenarioError, nearest};
 use super::raw::{RawDefaults, RawEndpoint, RawExpect, RawLoad, RawScenario, SpannedValue};
+use super::threshold::{self, Threshold};
 use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan};
 use super::{parse_duration, parse_wait};
 use bytes::Bytes;
@@ -46,12 +47,30 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
     let base = v.base(host)?;
     let load = v.load(raw.load.unwrap_or_default())?;
     let defaults = v.defaults(raw.defaults.unwrap_or_default())?;
+    let per_endpoint: Vec<_> = raw
+        .endpoints
+        .iter()
+        .flat_map(|l| l.get_ref().iter())
+        .map(|e| (e.span(), e.get_ref().thresholds.clone()))
+        .collect();
     let endpoints = v.endpoints(raw.endpoints, &base, &defaults)?;
+    let (mut thresholds, abort_on_threshold) =
+        v.thresholds(raw.thresholds.as_ref(), "thresholds", None)?;
+    for (i, (span, table)) in per_endpoint.into_iter().enumerate() {
+        let key = format!("endpoints[{i}].thresholds");
+        let (list, abort) = v.thresholds(table.as_ref(), &key, Some(&endpoints[i].name))?;
+        if abort {
+            return Err(v.err(span, &key, "abort goes in the top-level [thresholds] table"));
+        }
+        thresholds.extend(list);
+    }
     Ok(Plan {
         name: raw.name.map(|n| n.into_inner()),
         host: host.get_ref().clone(),
         load,
         endpoints,
+        thresholds,
+        abort_on_threshold,
     })
 }
 
@@ -259,6 +278,39 @@ impl Validator<'_> {
             timeout,
             expect,
         })
+    }
+
+    /// A `thresholds` table: metric = "condition" pairs, plus `abort` at the top level.
+    fn thresholds(
+        &self,
+        raw: Option<&BTreeMap<String, SpannedValue>>,
+        key: &str,
+        endpoint: Option<&str>,
+    ) -> Result<(Vec<Threshold>, bool)> {
+        let mut list = Vec::new();
+        let mut abort = false;
+        for (metric, value) in raw.into_iter().flatten() {
+            let k = format!("{key}.{metric}");
+            if metric == "abort" {
+                abort = value
+                    .get_ref()
+                    .as_bool()
+                    .ok_or_else(|| self.err(value.span(), &k, "must be true or false"))?;
+                continue;
+            }
+            let cond = self.string(value, &k, "\"< 300ms\"")?;
+            let (m, op, limit) =
+                threshold::parse(metric, cond).map_err(|e| self.err(value.span(), &k, e))?;
+            let text = format!("{metric} {}", cond.trim());
+            list.push(Threshold {
+                endpoint: endpoint.map(str::to_string),
+                metric: m,
+                op,
+                limit,
+                text,
+            });
+        }
+        Ok((list, abort))
     }
 
     fn method(&self, m: &Spanned<String>, key: &str) -> Result<Method> {

@@ -5,6 +5,7 @@ use super::form::{Form, FormOutcome};
 use super::input::TextInput;
 use super::theme::Theme;
 use crate::engine::Command;
+use crate::scenario::threshold::{Threshold, Verdict, check_all};
 use crate::scenario::{EndpointSpec, Plan, ScenarioDoc};
 use crate::stats::{RunState, Snapshot};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -137,6 +138,9 @@ pub struct App {
     pub theme: Theme,
     /// Weights of endpoints disabled from the TUI, to restore on enable.
     disabled: HashMap<usize, u32>,
+    pub thresholds: Vec<Threshold>,
+    /// The thresholds checked against the newest snapshot.
+    pub verdicts: Vec<Verdict>,
 }
 
 impl App {
@@ -158,6 +162,8 @@ impl App {
             quit: false,
             theme,
             disabled: HashMap::new(),
+            thresholds: plan.thresholds.clone(),
+            verdicts: Vec::new(),
         }
     }
 
@@ -179,6 +185,7 @@ impl App {
     /// Takes a new snapshot, keeping selections in range.
     pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
         self.stats_row = self.stats_row.min(snap.rows.len());
+        self.verdicts = check_all(&self.thresholds, &snap);
         self.snapshot = snap;
     }
 }
@@ -367,6 +374,7 @@ fn endpoint_edit(
 fn after_edit(app: &mut App, result: Result<Plan, String>, done: &str) -> Vec<Effect> {
     match result {
         Ok(plan) => {
+            app.thresholds = plan.thresholds.clone();
             app.specs = app.doc.endpoints();
             app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
             app.plan_error = None;

@@ -313,3 +313,93 @@ async fn running_out_of_file_descriptors_is_reported_not_a_hang() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_decide_the_exit_code_and_are_reported() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let extra = "[thresholds]\np95 = \"< 10s\"\nfail_ratio = \"< 1%\"\n[[endpoints]]\nname = \"slowish\"\npath = \"/delay/30\"\nthresholds = { p50 = \"< 5ms\" }\n";
+    let file = scenario(&dir, &server.url(), extra);
+    let json = dir.join("t.json");
+    let out = run(&[
+        "run",
+        &file,
+        "--headless",
+        "-t",
+        "1s",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the slowish p50 threshold fails:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("Thresholds: 2 passed, 1 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  slowish") && stdout.contains("p50 < 5ms"),
+        "{stdout}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let verdicts = doc["thresholds"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 3);
+    assert_eq!(verdicts[2]["scope"], "slowish");
+    assert_eq!(verdicts[2]["passed"], false);
+    assert!(verdicts[2]["actual"].as_f64().unwrap() >= 30.0);
+
+    let out = run(&[
+        "run",
+        &file,
+        "--headless",
+        "-t",
+        "1s",
+        "--threshold",
+        "rps>1000000",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("FAIL  all"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let passing = scenario(
+        &dir,
+        &server.url(),
+        "[thresholds]\nfail_ratio = \"< 1%\"\nrps = \"> 1\"\n",
+    );
+    let out = run(&["run", &passing, "--headless", "-t", "1s"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_stops_the_run_when_a_threshold_fails() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        "[thresholds]\nabort = true\nfail_ratio = \"< 1%\"\n[[endpoints]]\npath = \"/status/500\"\n",
+    );
+    let start = std::time::Instant::now();
+    let out = run(&["run", &file, "--headless", "-t", "20s"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "aborted after {:?}",
+        start.elapsed()
+    );
+    assert!(
+        text(&out.stderr).contains("threshold fail_ratio < 1% (all) failed; stopping"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -95,6 +95,10 @@ content_type = "application/xml"
 /// (fixture, the exact error message).
 const INVALID: &[(&str, &str)] = &[
     (
+        "bad_threshold",
+        "4:7: thresholds.p95: \"300ms\" needs a comparison first: < <= > >=, e.g. \"< 300ms\"",
+    ),
+    (
         "all_weights_zero",
         "3:1: endpoints: every endpoint has weight 0; give at least one a weight of 1 or more",
     ),
@@ -124,7 +128,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "endpoint_typo",
-        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout)",
+        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds)",
     ),
     (
         "missing_host",

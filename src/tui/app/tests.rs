@@ -208,12 +208,7 @@ fn save_without_a_path_asks_for_one() {
 #[test]
 fn new_scenario_asks_for_the_host_then_an_endpoint() {
     let doc = ScenarioDoc::new_scenario(None, "", &Default::default());
-    let plan = Plan {
-        name: None,
-        host: String::new(),
-        load: Default::default(),
-        endpoints: vec![],
-    };
+    let plan = Plan::default();
     let mut a = App::new(doc, &plan, Theme { color: false });
     a.popup = Some(Popup::Prompt(Prompt {
         kind: PromptKind::Host,
@@ -236,4 +231,18 @@ fn new_scenario_asks_for_the_host_then_an_endpoint() {
     assert_eq!(commands(&effects), ["SetWait(None)", "SetEndpoints(1)"]);
     assert!(a.plan_error.is_none());
     assert_eq!(a.doc.host(), "http://127.0.0.1:9000");
+}
+
+#[test]
+fn thresholds_are_checked_against_each_snapshot() {
+    let src = SRC.replace("[load]", "[thresholds]\nfail_ratio = \"< 1%\"\n\n[load]");
+    let doc = ScenarioDoc::from_text(&src, None).unwrap();
+    let plan = doc.plan().unwrap();
+    let mut a = App::new(doc, &plan, Theme { color: false });
+    let mut snap = Snapshot::default();
+    snap.total.requests = 10;
+    snap.total.failures = 5;
+    a.set_snapshot(Arc::new(snap));
+    assert_eq!(a.verdicts.len(), 1);
+    assert!(!a.verdicts[0].passed);
 }

@@ -35,7 +35,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         t.good()
     };
-    let second = vec![
+    let mut second = vec![
         Span::styled(format!("● {}", s.state), state_style),
         Span::raw(format!(
             "  users {}/{} ({}/s)",
@@ -59,6 +59,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 .map_or(String::new(), |r| format!("/{}", clock(r)))
         )),
     ];
+    if !app.verdicts.is_empty() {
+        let failed = app.verdicts.iter().filter(|v| !v.passed).count();
+        let (text, style) = match failed {
+            0 => (format!("  thresholds ✓ {}", app.verdicts.len()), t.good()),
+            n => (
+                format!("  thresholds ✗ {n}/{}", app.verdicts.len()),
+                t.bad(),
+            ),
+        };
+        second.push(Span::styled(text, style));
+    }
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         area,

@@ -1,0 +1,207 @@
+//! Thresholds: pass/fail conditions on the final (or live) statistics, e.g. `p95 < 300ms`,
+//! `fail_ratio < 1%`, `rps > 100`, for the whole run or one endpoint.
+
+use crate::stats::{PERCENTILES, RowStats, Snapshot};
+use serde::Serialize;
+
+/// What a threshold looks at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// A response-time percentile (0.95 for p95), in ms.
+    Percentile(f64),
+    AvgMs,
+    MaxMs,
+    /// Failed requests / requests, 0 to 1.
+    FailRatio,
+    /// Requests per second over the whole run.
+    Rps,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// One condition, for the aggregate (`endpoint` None) or one endpoint's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    pub endpoint: Option<String>,
+    pub metric: Metric,
+    pub op: Op,
+    pub limit: f64,
+    /// As the user wrote it, e.g. `p95 < 300ms`.
+    pub text: String,
+}
+
+/// A threshold checked against a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// "all" or the endpoint's name.
+    pub scope: String,
+    pub threshold: String,
+    /// The measured value (ms, ratio or req/s); None when the endpoint has no requests.
+    pub actual: Option<f64>,
+    pub passed: bool,
+}
+
+const METRICS: &str =
+    "p50, p66, p75, p80, p90, p95, p98, p99, p99.9, p99.99, avg, max, fail_ratio, rps";
+
+/// Parses a metric name and a condition such as `"< 300ms"`.
+pub fn parse(metric: &str, condition: &str) -> Result<(Metric, Op, f64), String> {
+    let metric = parse_metric(metric.trim())?;
+    let cond = condition.trim();
+    let (op, rest) = [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
+        .iter()
+        .find_map(|(p, op)| cond.strip_prefix(p).map(|r| (*op, r.trim())))
+        .ok_or_else(|| {
+            format!("\"{cond}\" needs a comparison first: < <= > >=, e.g. \"< 300ms\"")
+        })?;
+    let limit = match metric {
+        Metric::Percentile(_) | Metric::AvgMs | Metric::MaxMs => super::parse_duration(rest)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .map_err(|e| format!("response time {e}"))?,
+        Metric::FailRatio => match rest.strip_suffix('%') {
+            Some(p) => p
+                .trim()
+                .parse::<f64>()
+                .map(|p| p / 100.0)
+                .map_err(|_| bad_number(rest))?,
+            None => rest.parse::<f64>().map_err(|_| bad_number(rest))?,
+        },
+        Metric::Rps => rest
+            .trim_end_matches("/s")
+            .parse::<f64>()
+            .map_err(|_| bad_number(rest))?,
+    };
+    Ok((metric, op, limit))
+}
+
+fn bad_number(s: &str) -> String {
+    format!("\"{s}\" is not a number; write e.g. \"< 1%\" or \"> 100\"")
+}
+
+fn parse_metric(m: &str) -> Result<Metric, String> {
+    match m {
+        "avg" => return Ok(Metric::AvgMs),
+        "max" => return Ok(Metric::MaxMs),
+        "fail_ratio" => return Ok(Metric::FailRatio),
+        "rps" => return Ok(Metric::Rps),
+        _ => {}
+    }
+    let q = m
+        .strip_prefix('p')
+        .and_then(|p| p.parse::<f64>().ok())
+        .map(|p| p / 100.0);
+    match q {
+        Some(q) if PERCENTILES.iter().any(|p| (p - q).abs() < 1e-9) => Ok(Metric::Percentile(q)),
+        _ => Err(format!(
+            "\"{m}\" is not a threshold metric (one of {METRICS})"
+        )),
+    }
+}
+
+/// Parses `--threshold` text: `p95<300ms`, `fail_ratio<1%`, `rps>100`.
+pub fn parse_flag(text: &str) -> Result<Threshold, String> {
+    let at = text
+        .find(['<', '>'])
+        .ok_or_else(|| format!("\"{text}\" has no < or >; write e.g. \"p95<300ms\""))?;
+    let (metric, op, limit) = parse(&text[..at], &text[at..])?;
+    Ok(Threshold {
+        endpoint: None,
+        metric,
+        op,
+        limit,
+        text: text.replace(' ', ""),
+    })
+}
+
+impl Threshold {
+    fn value(&self, row: &RowStats) -> f64 {
+        match self.metric {
+            Metric::Percentile(q) => row.percentile_ms(q).unwrap_or(f64::NAN),
+            Metric::AvgMs => row.avg_ms,
+            Metric::MaxMs => row.max_ms,
+            Metric::FailRatio => row.fail_ratio(),
+            Metric::Rps => row.total_rps,
+        }
+    }
+
+    /// Checks this threshold against a snapshot; an endpoint without requests fails.
+    pub fn check(&self, snap: &Snapshot) -> Verdict {
+        let row = match &self.endpoint {
+            None => Some(&snap.total),
+            Some(name) => snap.rows.iter().find(|r| &r.name == name),
+        };
+        let actual = row.filter(|r| r.requests > 0).map(|r| self.value(r));
+        let passed = actual.is_some_and(|v| match self.op {
+            Op::Lt => v < self.limit,
+            Op::Le => v <= self.limit,
+            Op::Gt => v > self.limit,
+            Op::Ge => v >= self.limit,
+        });
+        Verdict {
+            scope: self.endpoint.clone().unwrap_or_else(|| "all".into()),
+            threshold: self.text.clone(),
+            actual,
+            passed,
+        }
+    }
+}
+
+/// Checks every threshold.
+pub fn check_all(thresholds: &[Threshold], snap: &Snapshot) -> Vec<Verdict> {
+    thresholds.iter().map(|t| t.check(snap)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_conditions() {
+        assert_eq!(
+            parse("p95", "< 300ms").unwrap(),
+            (Metric::Percentile(0.95), Op::Lt, 300.0)
+        );
+        assert_eq!(
+            parse("fail_ratio", "< 1%").unwrap(),
+            (Metric::FailRatio, Op::Lt, 0.01)
+        );
+        assert_eq!(
+            parse("rps", ">= 100").unwrap(),
+            (Metric::Rps, Op::Ge, 100.0)
+        );
+        assert_eq!(
+            parse("max", "<= 2s").unwrap(),
+            (Metric::MaxMs, Op::Le, 2000.0)
+        );
+        assert!(
+            parse("p42", "< 1s")
+                .unwrap_err()
+                .contains("not a threshold metric")
+        );
+        assert!(parse("p95", "300ms").unwrap_err().contains("comparison"));
+        assert_eq!(parse_flag("p99.9<1s").unwrap().limit, 1000.0);
+    }
+
+    #[test]
+    fn checks_against_a_snapshot() {
+        let mut snap = Snapshot::default();
+        snap.total.requests = 100;
+        snap.total.failures = 2;
+        snap.total.percentiles_ms[5] = 250.0;
+        let p95 = parse_flag("p95<300ms").unwrap();
+        let fails = parse_flag("fail_ratio<1%").unwrap();
+        assert!(p95.check(&snap).passed);
+        let v = fails.check(&snap);
+        assert!(!v.passed);
+        assert_eq!(v.actual, Some(0.02));
+        let mut missing = p95.clone();
+        missing.endpoint = Some("nope".into());
+        assert!(!missing.check(&snap).passed, "no data fails");
+    }
+}
