@@ -1,6 +1,6 @@
 //! Command-line flags as the user types them, parsed once by clap and turned into a `Plan`.
 
-use crate::scenario::{Plan, parse_duration, threshold};
+use crate::scenario::{Plan, Stage, parse_duration, parse_stages, threshold};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,6 +73,9 @@ pub struct LoadArgs {
     /// Stop after this long: 90s, 5m, 1h30m
     #[arg(short = 't', long, value_parser = parse_duration)]
     pub run_time: Option<Duration>,
+    /// Load stages, users:duration[:spawn_rate], e.g. "50:1m,100:5m,0:30s"
+    #[arg(long, value_name = "STAGES", value_parser = parse_stage_list)]
+    pub stages: Option<StageList>,
     /// A pass/fail condition on the whole run, repeatable: p95<300ms, fail_ratio<1%, rps>100
     #[arg(long = "threshold", value_name = "COND", value_parser = threshold::parse_flag)]
     pub thresholds: Vec<threshold::Threshold>,
@@ -93,6 +96,14 @@ pub struct OutputArgs {
     /// In the terminal UI, start the swarm at once instead of opening idle
     #[arg(long)]
     pub autostart: bool,
+}
+
+/// The parsed value of `--stages`.
+#[derive(Debug, Clone)]
+pub struct StageList(pub Vec<Stage>);
+
+fn parse_stage_list(s: &str) -> Result<StageList, String> {
+    parse_stages(s).map(StageList)
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -117,6 +128,12 @@ impl LoadArgs {
             plan.load.run_time = Some(t);
         }
         plan.thresholds.extend(self.thresholds.iter().cloned());
+        if let Some(StageList(stages)) = &self.stages {
+            plan.load.stages = stages.clone();
+            if self.run_time.is_none() {
+                plan.load.run_time = Some(stages.iter().map(|s| s.duration).sum());
+            }
+        }
     }
 }
 

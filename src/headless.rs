@@ -86,8 +86,11 @@ fn broken(plan: &Plan, snap: &Snapshot) -> Option<crate::scenario::threshold::Ve
 
 /// One progress line: elapsed, users, req/s, failures, p95.
 pub fn progress_line(s: &Snapshot) -> String {
+    let stage = s
+        .stage
+        .map_or(String::new(), |(i, n)| format!(" stage {i}/{n}"));
     format!(
-        "[{:>5.0}s] {} users {}/{}  req/s {}  failures {} ({:.1}%)  p95 {} ms",
+        "[{:>5.0}s] {}{stage} users {}/{}  req/s {}  failures {} ({:.1}%)  p95 {} ms",
         s.elapsed.as_secs_f64(),
         s.state,
         s.users,

@@ -31,6 +31,9 @@ pub struct Controller {
     run_start: Instant,
     run_end: Option<Instant>,
     stop_deadline: Option<Instant>,
+    /// The load stage being followed and when it began; None without stages, or once the
+    /// user has taken manual control.
+    stage: Option<(usize, Instant)>,
     snapshots: watch::Sender<Arc<Snapshot>>,
 }
 
@@ -54,6 +57,7 @@ impl Controller {
             run_start: now,
             run_end: None,
             stop_deadline: None,
+            stage: None,
             snapshots,
         }
     }
@@ -92,6 +96,7 @@ impl Controller {
             Command::Start => self.start(now),
             Command::Stop => self.begin_stop(now),
             Command::SetUsers(n) => {
+                self.stage = None;
                 self.load.users = n;
                 self.retarget(now);
             }
@@ -138,7 +143,43 @@ impl Controller {
         self.peak_users = 0;
         self.state = RunState::Spawning;
         self.next_spawn = now;
+        self.stage = None;
+        if !self.load.stages.is_empty() {
+            self.enter_stage(0, now);
+        }
         self.retarget(now);
+    }
+
+    /// Moves to stage `i`: its user target, and its spawn rate when it has one.
+    fn enter_stage(&mut self, i: usize, now: Instant) {
+        let stage = &self.load.stages[i];
+        self.load.users = stage.users;
+        if let Some(rate) = stage.spawn_rate {
+            self.load.spawn_rate = rate;
+        }
+        self.stage = Some((i, now));
+        if self.state == RunState::Running {
+            self.next_spawn = now;
+        }
+    }
+
+    fn stage_end(&self) -> Option<Instant> {
+        let (i, started) = self.stage?;
+        self.is_running()
+            .then(|| started + self.load.stages[i].duration)
+    }
+
+    /// Follows the stages whose time has come.
+    fn advance_stages(&mut self, now: Instant) {
+        while let Some(end) = self.stage_end().filter(|end| now >= *end) {
+            let (i, _) = self.stage.expect("stage_end implies a stage");
+            if i + 1 < self.load.stages.len() {
+                self.enter_stage(i + 1, end);
+                self.retarget(now);
+            } else {
+                self.stage = None;
+            }
+        }
     }
 
     /// Begins moving toward `load.users` at the spawn rate.
@@ -227,16 +268,22 @@ impl Controller {
 
     fn next_wake(&self) -> Option<Instant> {
         let spawn = (self.state == RunState::Spawning).then_some(self.next_spawn);
-        [spawn, self.run_deadline(), self.stop_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            spawn,
+            self.run_deadline(),
+            self.stop_deadline,
+            self.stage_end(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn on_wake(&mut self, now: Instant) {
         if self.run_deadline().is_some_and(|d| now >= d) {
             self.begin_stop(now);
         }
+        self.advance_stages(now);
         self.spawn_due(now);
         self.maybe_finish_stop(now);
     }
@@ -258,6 +305,7 @@ impl Controller {
             state: self.state,
             users: self.users.len() as u32,
             peak_users: self.peak_users,
+            stage: self.stage.map(|(i, _)| (i + 1, self.load.stages.len())),
             target_users: self.load.users,
             spawn_rate: self.load.spawn_rate,
             elapsed: if self.state == RunState::Idle {

@@ -12,6 +12,7 @@ mod validate;
 
 pub use document::{BodyKind, EndpointSpec, ScenarioDoc};
 pub use duration::{Wait, format_duration, parse_duration, parse_wait};
+// `Stage` and `parse_stages` are defined below.
 pub use error::ScenarioError;
 
 use bytes::Bytes;
@@ -47,6 +48,40 @@ pub struct Load {
     pub run_time: Option<Duration>,
     pub wait: Wait,
     pub stop_timeout: Duration,
+    /// Load stages, run in order from the start; empty for a constant target.
+    pub stages: Vec<Stage>,
+}
+
+/// One stage of a load shape: move to `users` (at `spawn_rate`, or the run's rate), and
+/// hold for the rest of `duration`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub users: u32,
+    pub duration: Duration,
+    pub spawn_rate: Option<f64>,
+}
+
+/// Parses `--stages "50:1m,100:5m,0:30s"` (users:duration, optionally :spawn_rate).
+pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
+    text.split(',')
+        .map(|part| {
+            let fields: Vec<&str> = part.trim().split(':').collect();
+            let bad = || format!("\"{part}\" is not users:duration[:spawn_rate], e.g. \"50:1m\"");
+            let (users, duration) = match fields[..] {
+                [u, d] | [u, d, _] => (u.parse::<u32>().map_err(|_| bad())?, parse_duration(d)?),
+                _ => return Err(bad()),
+            };
+            let spawn_rate = match fields.get(2) {
+                Some(r) => Some(r.parse::<f64>().ok().filter(|r| *r > 0.0).ok_or_else(bad)?),
+                None => None,
+            };
+            Ok(Stage {
+                users,
+                duration,
+                spawn_rate,
+            })
+        })
+        .collect()
 }
 
 impl Default for Load {
@@ -57,6 +92,7 @@ impl Default for Load {
             run_time: None,
             wait: Wait::None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
+            stages: Vec::new(),
         }
     }
 }

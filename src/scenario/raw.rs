@@ -25,6 +25,15 @@ pub struct RawLoad {
     pub run_time: Option<SpannedValue>,
     pub wait: Option<SpannedValue>,
     pub stop_timeout: Option<SpannedValue>,
+    pub stages: Option<Vec<Spanned<RawStage>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub users: Option<SpannedValue>,
+    pub duration: Option<SpannedValue>,
+    pub spawn_rate: Option<SpannedValue>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,9 +1,11 @@
 //! Turns the raw serde mirror of a scenario into a `Plan`, rejecting bad values with their location.
 
 use super::error::{Locator, ScenarioError, nearest};
-use super::raw::{RawDefaults, RawEndpoint, RawExpect, RawLoad, RawScenario, SpannedValue};
+use super::raw::{
+    RawDefaults, RawEndpoint, RawExpect, RawLoad, RawScenario, RawStage, SpannedValue,
+};
 use super::threshold::{self, Threshold};
-use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan};
+use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan, Stage};
 use super::{parse_duration, parse_wait};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
@@ -161,7 +163,35 @@ impl Validator<'_> {
             Some(t) => self.duration(t, "load.stop_timeout")?,
             None => DEFAULT_STOP_TIMEOUT,
         };
+        for (i, stage) in raw.stages.iter().flatten().enumerate() {
+            load.stages
+                .push(self.stage(stage, &format!("load.stages[{i}]"))?);
+        }
+        if load.run_time.is_none() && !load.stages.is_empty() {
+            load.run_time = Some(load.stages.iter().map(|s| s.duration).sum());
+        }
         Ok(load)
+    }
+
+    fn stage(&self, raw: &Spanned<RawStage>, key: &str) -> Result<Stage> {
+        let st = raw.get_ref();
+        let missing = |k: &str| {
+            self.err(
+                raw.span(),
+                &format!("{key}.{k}"),
+                "is missing; a stage needs users and duration",
+            )
+        };
+        let users = st.users.as_ref().ok_or_else(|| missing("users"))?;
+        let duration = st.duration.as_ref().ok_or_else(|| missing("duration"))?;
+        Ok(Stage {
+            users: self.integer(users, &format!("{key}.users"), 0)? as u32,
+            duration: self.duration(duration, &format!("{key}.duration"))?,
+            spawn_rate: match &st.spawn_rate {
+                Some(r) => Some(self.positive_number(r, &format!("{key}.spawn_rate"))?),
+                None => None,
+            },
+        })
     }
 
     fn defaults(&self, raw: RawDefaults) -> Result<Defaults> {

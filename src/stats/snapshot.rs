@@ -123,6 +123,8 @@ pub struct Snapshot {
     pub users: u32,
     /// The most users that ran at once in this run.
     pub peak_users: u32,
+    /// (stage number from 1, number of stages) while a load shape is followed.
+    pub stage: Option<(usize, usize)>,
     pub target_users: u32,
     pub spawn_rate: f64,
     pub elapsed: Duration,

@@ -406,3 +406,58 @@ fn shutdown_of_an_idle_engine_is_quick() {
         assert_eq!(last.total.requests, 0);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_stages_move_the_target_and_end_the_run() {
+    let server = CountingServer::start().await;
+    let src = r#"
+host = "{host}"
+[load]
+spawn_rate = 200
+wait = "20ms"
+[[load.stages]]
+users = 3
+duration = "600ms"
+[[load.stages]]
+users = 6
+duration = "600ms"
+[[load.stages]]
+users = 0
+duration = "600ms"
+[[endpoints]]
+path = "/"
+"#;
+    let t = Instant::now();
+    let engine = started(src, &server.url());
+    let first = wait_for(&engine, Duration::from_secs(2), |s| s.users == 3).await;
+    assert_eq!(first.stage, Some((1, 3)));
+    let second = wait_for(&engine, Duration::from_secs(2), |s| s.users == 6).await;
+    assert_eq!(second.stage, Some((2, 3)));
+    assert!(
+        t.elapsed() >= Duration::from_millis(550),
+        "stage 2 began after {:?}",
+        t.elapsed()
+    );
+    let third = wait_for(&engine, Duration::from_secs(2), |s| s.stage == Some((3, 3))).await;
+    assert_eq!(third.target_users, 0);
+    let end = wait_for(&engine, Duration::from_secs(5), |s| {
+        s.state == RunState::Stopped
+    })
+    .await;
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1750) && took < Duration::from_millis(2600),
+        "3 x 600 ms took {took:?}"
+    );
+    assert_eq!(end.peak_users, 6);
+}
+
+#[test]
+fn stages_from_the_command_line() {
+    let stages = swarm::scenario::parse_stages("50:1m,100:5m:20,0:30s").unwrap();
+    assert_eq!(stages.len(), 3);
+    assert_eq!(stages[1].users, 100);
+    assert_eq!(stages[1].duration, Duration::from_secs(300));
+    assert_eq!(stages[1].spawn_rate, Some(20.0));
+    assert!(swarm::scenario::parse_stages("50-1m").is_err());
+}

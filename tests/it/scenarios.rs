@@ -160,7 +160,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "unknown_key",
-        "5:1: load.usrs: unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate, run_time, wait, stop_timeout)",
+        "5:1: load.usrs: unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate, run_time, wait, stop_timeout, stages)",
     ),
     (
         "zero_spawn_rate",

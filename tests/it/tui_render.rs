@@ -107,6 +107,7 @@ fn snapshot() -> Snapshot {
         history: Arc::new(history),
         history_step: 1,
         generator: Default::default(),
+        stage: None,
     }
 }
 

@@ -35,12 +35,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         t.good()
     };
+    // The engine's target follows load stages; before a run, the slider's value.
+    let target = if s.state == RunState::Idle {
+        app.users
+    } else {
+        s.target_users
+    };
     let mut second = vec![
         Span::styled(format!("● {}", s.state), state_style),
         Span::raw(format!(
             "  users {}/{} ({}/s)",
             s.users,
-            app.users,
+            target,
             rate(app.spawn_rate)
         )),
         Span::raw(format!("  req/s {}", format::rate(s.total.current_rps))),
@@ -59,6 +65,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 .map_or(String::new(), |r| format!("/{}", clock(r)))
         )),
     ];
+    if let Some((i, n)) = s.stage {
+        second.insert(1, Span::styled(format!("  stage {i}/{n}"), t.warn()));
+    }
     if !app.verdicts.is_empty() {
         let failed = app.verdicts.iter().filter(|v| !v.passed).count();
         let (text, style) = match failed {
