@@ -153,15 +153,36 @@ pub fn describe(plan: &Plan) -> String {
     let l = &plan.load;
     let mut s = format!("{}: OK\n", plan.name.as_deref().unwrap_or("scenario"));
     s += &format!("host: {}\n", plan.host);
-    let ramp = f64::from(l.users.saturating_sub(1)) / l.spawn_rate;
-    s += &format!(
-        "load: {} users, started at {}/s (all running after {:.1}s), run time {}, think time {}\n",
-        l.users,
-        l.spawn_rate,
-        ramp,
-        l.run_time.map_or("until stopped".into(), format_duration),
-        l.wait
-    );
+    let run_time = l.run_time.map_or("until stopped".into(), format_duration);
+    if l.stages.is_empty() {
+        let ramp = f64::from(l.users.saturating_sub(1)) / l.spawn_rate;
+        s += &format!(
+            "load: {} users, started at {}/s (all running after {ramp:.1}s), run time {run_time}, think time {}\n",
+            l.users, l.spawn_rate, l.wait
+        );
+    } else {
+        s += &format!(
+            "load: in stages, spawn rate {}/s, run time {run_time}, think time {}\n",
+            l.spawn_rate, l.wait
+        );
+    }
+    if !l.stages.is_empty() {
+        let stages: Vec<String> = l
+            .stages
+            .iter()
+            .map(|st| {
+                let rate = st
+                    .spawn_rate
+                    .map_or(String::new(), |r| format!(" at {r}/s"));
+                format!(
+                    "{} users{rate} for {}",
+                    st.users,
+                    format_duration(st.duration)
+                )
+            })
+            .collect();
+        s += &format!("stages: {}\n", stages.join(", then "));
+    }
     let total: u32 = plan.endpoints.iter().map(|e| e.weight).sum();
     s += &format!("endpoints ({}):\n", plan.endpoints.len());
     for e in &plan.endpoints {
