@@ -128,10 +128,10 @@ pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32>
 
 /// Ctrl-C, SIGTERM and SIGHUP as one stream of "please stop" events.
 struct Interrupts {
+    /// Kept for the whole run: a signal that arrives between two polls is still seen
+    /// (a fresh `ctrl_c()` per poll could miss one).
     #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    hup: Option<tokio::signal::unix::Signal>,
+    streams: Vec<tokio::signal::unix::Signal>,
 }
 
 impl Interrupts {
@@ -139,9 +139,13 @@ impl Interrupts {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
+            let kinds = [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+            ];
             Interrupts {
-                term: signal(SignalKind::terminate()).ok(),
-                hup: signal(SignalKind::hangup()).ok(),
+                streams: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
             }
         }
         #[cfg(not(unix))]
@@ -151,23 +155,11 @@ impl Interrupts {
     async fn next(&mut self) {
         #[cfg(unix)]
         {
-            let term = async {
-                match &mut self.term {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let hup = async {
-                match &mut self.hup {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term => {}
-                _ = hup => {}
+            if self.streams.is_empty() {
+                return std::future::pending().await;
             }
+            let any = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
+            futures_util::future::select_all(any).await;
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
