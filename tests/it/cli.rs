@@ -189,10 +189,10 @@ async fn check_describes_the_plan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_url_is_load_tested_with_defaults_and_flags_override() {
     let server = CountingServer::start().await;
-    let url = format!("{}/hello?x=1", server.url());
+    let url = format!("{}/delay/5?x=1", server.url());
     let out = run(&["run", &url, "-u", "2", "-r", "10", "-t", "1s"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(server.count("/hello?x=1") > 0);
+    assert!(server.count("/delay/5?x=1") > 0);
     assert!(
         text(&out.stdout).contains("2 users"),
         "{}",
@@ -271,12 +271,14 @@ async fn demo_runs_headless_against_its_own_server() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
+    // Every endpoint has a row even when chance gave it no request; long names are
+    // shortened in the table, so look for their beginnings.
     for name in [
         "list items",
         "add item",
-        "primes below 10 000",
+        "primes below",
         "slow (50 ms)",
-        "flaky (5% errors)",
+        "flaky (5%",
     ] {
         assert!(stdout.contains(name), "demo report lacks {name}:\n{stdout}");
     }
@@ -288,7 +290,7 @@ async fn demo_runs_headless_against_its_own_server() {
 async fn running_out_of_file_descriptors_is_reported_not_a_hang() {
     let server = CountingServer::start().await;
     let script = format!(
-        "ulimit -n 48 && exec {} run {}/ --headless -u 200 -r 100000 -t 1s",
+        "ulimit -n 48 && exec {} run {}/ --headless -u 200 -r 100000 -t 500ms",
         env!("CARGO_BIN_EXE_swarm"),
         server.url()
     );

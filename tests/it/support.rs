@@ -88,7 +88,10 @@ async fn handle(
         .unwrap_or_default();
     let mut status = StatusCode::OK;
     if let Some(ms) = path.strip_prefix("/delay/") {
-        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+        tokio::time::sleep(Duration::from_millis(
+            ms.split('?').next().unwrap_or("0").parse().unwrap_or(0),
+        ))
+        .await;
     } else if let Some(code) = path.strip_prefix("/status/") {
         status = StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap();
     } else if path == "/stall" {
