@@ -112,7 +112,12 @@ impl ScenarioDoc {
 
     /// Validates the current text.
     pub fn plan(&self) -> Result<Plan, ScenarioError> {
-        Plan::parse(&self.text(), &label(self.path.as_deref()))
+        self.validate(&self.doc)
+    }
+
+    /// Loads `doc` (this document or an edited copy) as a plan, named by this file.
+    fn validate(&self, doc: &DocumentMut) -> Result<Plan, ScenarioError> {
+        Plan::parse(&doc.to_string(), &label(self.path.as_deref()))
     }
 
     /// Replaces the host (for `--host`); refused if the result does not load.
@@ -246,9 +251,7 @@ impl ScenarioDoc {
         let before = self.plan().err().map(|e| e.to_string());
         let mut copy = self.doc.clone();
         edit(&mut copy);
-        let after = Plan::parse(&copy.to_string(), &label(self.path.as_deref()))
-            .err()
-            .map(|e| e.to_string());
+        let after = self.validate(&copy).err().map(|e| e.to_string());
         match after {
             Some(e) if Some(&e) != before.as_ref() => Err(e),
             _ => {
@@ -269,8 +272,7 @@ impl ScenarioDoc {
     ) -> Result<Plan, String> {
         let mut copy = self.doc.clone();
         edit(&mut copy)?;
-        let plan = Plan::parse(&copy.to_string(), &label(self.path.as_deref()))
-            .map_err(|e| e.to_string())?;
+        let plan = self.validate(&copy).map_err(|e| e.to_string())?;
         self.doc = copy;
         Ok(plan)
     }
