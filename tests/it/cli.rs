@@ -216,7 +216,9 @@ async fn host_flag_overrides_the_file() {
         "1500ms",
     ])
     .await;
-    assert!(server.count("/tests") > 0, "{}", text(&out.stderr));
+    // Each of the two users sends a request as it starts; which endpoint is chance
+    // ("/tests" has 80 % of the weight), so count them all.
+    assert!(server.total() >= 2, "{}", text(&out.stderr));
 }
 
 #[cfg(unix)]
