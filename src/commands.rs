@@ -43,7 +43,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if is_url(&args.target) {
         let mut plan = Plan::for_url(&args.target)?;
         args.load.apply(&mut plan);
-        let doc = ScenarioDoc::from_text(&plan_text_for_url(&args.target), None)?;
+        let doc = ScenarioDoc::from_text(&Plan::url_scenario(&args.target), None)?;
         return execute(plan, Some(doc), &args.output).await;
     }
     let path = PathBuf::from(&args.target);
@@ -62,15 +62,6 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         None
     };
     execute(plan, doc, &args.output).await
-}
-
-fn plan_text_for_url(url: &str) -> String {
-    let quoted = toml::Value::String(url.to_string()).to_string();
-    let host = Plan::for_url(url).map(|p| p.host).unwrap_or_default();
-    format!(
-        "host = {}\n\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n\n[[endpoints]]\npath = {quoted}\n",
-        toml::Value::String(host)
-    )
 }
 
 /// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal.

@@ -180,6 +180,11 @@ impl Plan {
 
     /// A one-endpoint plan for `swarm run URL`: GET the URL with defaults.
     pub fn for_url(url: &str) -> Result<Plan, ScenarioError> {
+        validate::parse(&Plan::url_scenario(url), url, None)
+    }
+
+    /// The scenario text behind `for_url`: 50 users for 10 s, GET the URL.
+    pub fn url_scenario(url: &str) -> String {
         let host = match url.parse::<Uri>() {
             Ok(u) if u.authority().is_some() => {
                 format!(
@@ -190,12 +195,11 @@ impl Plan {
             }
             _ => url.to_string(),
         };
-        let src = format!(
-            "host = {host}\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n[[endpoints]]\npath = {path}\n",
-            host = toml_string(&host),
-            path = toml_string(url)
-        );
-        validate::parse(&src, url, None)
+        format!(
+            "host = {}\n\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n\n[[endpoints]]\npath = {}\n",
+            toml_string(&host),
+            toml_string(url)
+        )
     }
 
     /// Endpoints that can be picked (weight > 0).
