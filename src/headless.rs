@@ -5,6 +5,7 @@ use crate::engine::{Command, Engine};
 use crate::report::{format, json, text};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration};
+use crate::signals::Signals;
 use crate::stats::{RunState, Snapshot};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ async fn watch_run(engine: &Engine, plan: &Plan) -> Arc<Snapshot> {
     let mut snaps = engine.snapshots();
     let mut progress = tokio::time::interval(PROGRESS_EVERY);
     progress.tick().await;
-    let mut interrupts = Interrupts::new();
+    let mut interrupts = Signals::stop_requests();
     let mut stopping = false;
     loop {
         tokio::select! {
@@ -124,44 +125,4 @@ pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32>
     } else {
         0
     })
-}
-
-/// Ctrl-C, SIGTERM and SIGHUP as one stream of "please stop" events.
-struct Interrupts {
-    /// Kept for the whole run: a signal that arrives between two polls is still seen
-    /// (a fresh `ctrl_c()` per poll could miss one).
-    #[cfg(unix)]
-    streams: Vec<tokio::signal::unix::Signal>,
-}
-
-impl Interrupts {
-    fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let kinds = [
-                SignalKind::interrupt(),
-                SignalKind::terminate(),
-                SignalKind::hangup(),
-            ];
-            Interrupts {
-                streams: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
-            }
-        }
-        #[cfg(not(unix))]
-        Interrupts {}
-    }
-
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        {
-            if self.streams.is_empty() {
-                return std::future::pending().await;
-            }
-            let any = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
-            futures_util::future::select_all(any).await;
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

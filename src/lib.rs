@@ -8,5 +8,6 @@ pub mod fsutil;
 pub mod headless;
 pub mod report;
 pub mod scenario;
+pub mod signals;
 pub mod stats;
 pub mod tui;

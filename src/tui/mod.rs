@@ -14,6 +14,7 @@ pub mod view;
 
 use crate::engine::Engine;
 use crate::scenario::{Plan, ScenarioDoc};
+use crate::signals::Signals;
 use crate::stats::Snapshot;
 use app::{Action, App, Effect, Popup, Prompt, PromptKind};
 use crossterm::event::{Event, KeyEvent, KeyEventKind, KeyModifiers};
@@ -45,12 +46,13 @@ pub async fn run(launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
     let mut app = new_app(launch, &engine);
     let mut terminal = ratatui::try_init()?;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Hide);
+    let mut hangups = Signals::hangups();
     let result = run_loop(
         &mut terminal,
         &mut app,
         &engine,
         crossterm::event::EventStream::new(),
-        hangup(),
+        hangups.next(),
     )
     .await;
     ratatui::try_restore()?;
@@ -165,24 +167,4 @@ fn report_save(
         Ok(path) => (format!("saved {}", path.display()), false),
         Err(e) => (format!("not saved: {e}"), true),
     });
-}
-
-/// Resolves on SIGTERM or SIGHUP (the SSH link dropped): the swarm is then stopped cleanly.
-async fn hangup() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    std::future::pending::<()>().await
 }
