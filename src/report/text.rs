@@ -99,7 +99,7 @@ fn percentile_table(out: &mut String, snap: &Snapshot, width: usize) {
     let ambiguous = |r: &RowStats| snap.rows.iter().filter(|o| o.name == r.name).count() > 1;
     let line = |r: &RowStats| {
         let label = if ambiguous(r) {
-            row_label(r)
+            row_label(&r.name, &r.method)
         } else {
             r.name.clone()
         };
@@ -120,11 +120,11 @@ fn percentile_table(out: &mut String, snap: &Snapshot, width: usize) {
 }
 
 /// The row's name, with the method in front when the name does not already say it.
-fn row_label(r: &RowStats) -> String {
-    if r.method.is_empty() || r.name.starts_with(&format!("{} ", r.method)) {
-        r.name.clone()
+fn row_label(name: &str, method: &str) -> String {
+    if method.is_empty() || name.starts_with(&format!("{method} ")) {
+        name.to_string()
     } else {
-        format!("{} {}", r.method, r.name)
+        format!("{method} {name}")
     }
 }
 
@@ -143,7 +143,11 @@ fn status_table(out: &mut String, snap: &Snapshot, width: usize) {
             out,
             "{}",
             fit(
-                &format!("{} {}", pad(&row_label(r), 24), codes.join("  ")),
+                &format!(
+                    "{} {}",
+                    pad(&row_label(&r.name, &r.method), 24),
+                    codes.join("  ")
+                ),
                 width
             )
         );
@@ -160,11 +164,7 @@ fn failure_table(out: &mut String, snap: &Snapshot, width: usize) {
     groups.sort_by_key(|g| std::cmp::Reverse(g.count));
     let _ = writeln!(out, "{:>8}  {}  Cause", "# fails", pad("Name", 24));
     for f in groups {
-        let label = row_label(&RowStats {
-            name: f.name.clone(),
-            method: f.method.clone(),
-            ..Default::default()
-        });
+        let label = row_label(&f.name, &f.method);
         let cause = if f.message.is_empty() {
             f.kind.to_string()
         } else {
