@@ -73,9 +73,16 @@ pub struct LoadArgs {
     /// Stop after this long: 90s, 5m, 1h30m
     #[arg(short = 't', long, value_parser = parse_duration)]
     pub run_time: Option<Duration>,
-    /// Load stages, users:duration[:spawn_rate], e.g. "50:1m,100:5m,0:30s"
+    /// Load stages, users:duration[:spawn_rate], e.g. "50:1m,100:5m,0:30s", or arrival
+    /// rates ramped linearly, rate:duration, e.g. "100/s:1m,300/s:5m"
     #[arg(long, value_name = "STAGES", value_parser = parse_stage_list)]
     pub stages: Option<StageList>,
+    /// Open model: start iterations at this rate whatever the response times, e.g. 200/s
+    #[arg(long, value_name = "RATE", value_parser = parse_arrival_rate)]
+    pub arrival_rate: Option<f64>,
+    /// Open model: the most users running at once
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_users: Option<u32>,
     /// A pass/fail condition on the whole run, repeatable: p95<300ms, fail_ratio<1%, rps>100
     #[arg(long = "threshold", value_name = "COND", value_parser = threshold::parse_flag)]
     pub thresholds: Vec<threshold::Threshold>,
@@ -106,6 +113,10 @@ fn parse_stage_list(s: &str) -> Result<StageList, String> {
     parse_stages(s).map(StageList)
 }
 
+fn parse_arrival_rate(s: &str) -> Result<f64, String> {
+    crate::scenario::parse_rate(s)
+}
+
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
@@ -116,8 +127,37 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 impl LoadArgs {
-    /// Applies the flags over the scenario's values.
-    pub fn apply(&self, plan: &mut Plan) {
+    /// Applies the flags over the scenario's values; refuses flags of the other load model
+    /// (users for an arrival-rate run, and the reverse).
+    pub fn apply(&self, plan: &mut Plan) -> Result<(), String> {
+        let l = &mut plan.load;
+        if let Some(r) = self.arrival_rate {
+            l.arrival_rate = Some(r);
+            if self.stages.is_none() && l.stages.iter().any(|s| s.arrival_rate.is_none()) {
+                return Err("--arrival-rate: the scenario's stages count users; give --stages as rates too, e.g. \"100/s:1m,200/s:1m\"".into());
+            }
+        }
+        if let Some(StageList(stages)) = &self.stages {
+            let open = stages.iter().any(|s| s.arrival_rate.is_some());
+            if open && l.arrival_rate.is_none() {
+                l.arrival_rate = Some(0.0);
+            }
+            if !open && l.is_open() {
+                return Err("--stages: this run follows an arrival rate; give stages as rate:duration, e.g. \"100/s:1m\"".into());
+            }
+        }
+        if self.users.is_some() && l.is_open() {
+            return Err("-u/--users: this run follows an arrival rate (open model); cap its users with --max-users".into());
+        }
+        if let Some(m) = self.max_users {
+            if !l.is_open() {
+                return Err(
+                    "--max-users applies to arrival-rate runs; for looping users use -u/--users"
+                        .into(),
+                );
+            }
+            l.max_users = m;
+        }
         if let Some(u) = self.users {
             plan.load.users = u;
         }
@@ -134,6 +174,7 @@ impl LoadArgs {
                 plan.load.run_time = Some(stages.iter().map(|s| s.duration).sum());
             }
         }
+        Ok(())
     }
 }
 

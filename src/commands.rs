@@ -3,7 +3,7 @@
 use crate::cli::{Cmd, DemoArgs, LoadArgs, OutputArgs, RunArgs, is_url};
 use crate::demo::DemoServer;
 use crate::headless::{self, Output};
-use crate::scenario::{LoadError, Plan, ScenarioDoc, format_duration};
+use crate::scenario::{LoadError, Plan, ScenarioDoc, format_duration, format_rate};
 use crate::stats::RunState;
 use crate::tui::{self, Launch};
 use anyhow::Context;
@@ -42,7 +42,7 @@ fn use_tui(output: &OutputArgs) -> bool {
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if is_url(&args.target) {
         let mut plan = Plan::for_url(&args.target)?;
-        args.load.apply(&mut plan);
+        args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
         let doc = ScenarioDoc::from_text(&Plan::url_scenario(&args.target), None)?;
         return execute(plan, Some(doc), &args.output).await;
     }
@@ -51,7 +51,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         return new_scenario(path, &args.load, &args.output).await;
     }
     let mut plan = Plan::load_with_host(&path, args.host.as_deref()).map_err(explain)?;
-    args.load.apply(&mut plan);
+    args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
     let doc = if use_tui(&args.output) {
         let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
         if let Some(h) = &args.host {
@@ -110,7 +110,7 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
     }
     let mut plan = Plan::default();
     (plan.load.users, plan.load.spawn_rate) = (10, 2.0);
-    load.apply(&mut plan);
+    load.apply(&mut plan).map_err(anyhow::Error::msg)?;
     let doc = ScenarioDoc::new_scenario(Some(path), "", &plan.load);
     let launch = Launch {
         doc,
@@ -145,7 +145,15 @@ pub fn describe(plan: &Plan) -> String {
     let mut s = format!("{}: OK\n", plan.name.as_deref().unwrap_or("scenario"));
     s += &format!("host: {}\n", plan.host);
     let run_time = l.run_time.map_or("until stopped".into(), format_duration);
-    if l.stages.is_empty() {
+    if let Some(rate) = l.arrival_rate {
+        s += &format!(
+            "load: open model, iterations started at {}{} whatever the response times, up to {} users at once (an iteration waits at most {} for a free one, then is dropped), run time {run_time}\n",
+            format_rate(rate),
+            if l.stages.is_empty() { "" } else { " at first" },
+            l.max_users,
+            format_duration(l.queue_timeout),
+        );
+    } else if l.stages.is_empty() {
         let ramp = f64::from(l.users.saturating_sub(1)) / l.spawn_rate;
         s += &format!(
             "load: {} users, started at {}/s (all running after {ramp:.1}s), run time {run_time}, think time {}\n",
@@ -162,6 +170,13 @@ pub fn describe(plan: &Plan) -> String {
             .stages
             .iter()
             .map(|st| {
+                if let Some(r) = st.arrival_rate {
+                    return format!(
+                        "ramp to {} over {}",
+                        format_rate(r),
+                        format_duration(st.duration)
+                    );
+                }
                 let rate = st
                     .spawn_rate
                     .map_or(String::new(), |r| format!(" at {r}/s"));
@@ -213,7 +228,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     eprintln!("swarm demo API listening on {}", server.url());
     let text = demo_text().replace(DEMO_HOST, &server.url());
     let mut plan = Plan::parse(&text, "demo.toml")?;
-    args.load.apply(&mut plan);
+    args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
     let doc = ScenarioDoc::from_text(&text, None)?;
     let code = execute(plan, Some(doc), &args.output).await;
     server.shutdown().await;

@@ -4,7 +4,7 @@
 use crate::engine::{Command, Engine};
 use crate::report::{format, json, text};
 use crate::scenario::threshold::check_all;
-use crate::scenario::{Plan, format_duration};
+use crate::scenario::{Plan, format_duration, format_rate};
 use crate::signals::Signals;
 use crate::stats::{RunState, Snapshot};
 use anyhow::Context;
@@ -28,10 +28,16 @@ pub struct Output {
 /// Runs the plan to its end (run time, or Ctrl-C / SIGTERM) and returns the exit code.
 pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
     let l = &plan.load;
+    let load = match l.arrival_rate {
+        Some(rate) => format!(
+            "{} iterations started (up to {} users)",
+            format_rate(rate),
+            l.max_users
+        ),
+        None => format!("{} users at {}/s", l.users, l.spawn_rate),
+    };
     eprintln!(
-        "swarm: {} users at {}/s against {}, {}",
-        l.users,
-        l.spawn_rate,
+        "swarm: {load} against {}, {}",
         plan.host,
         l.run_time.map_or("until Ctrl-C".into(), |t| format!(
             "for {}",
@@ -90,12 +96,21 @@ pub fn progress_line(s: &Snapshot) -> String {
     let stage = s
         .stage
         .map_or(String::new(), |(i, n)| format!(" stage {i}/{n}"));
+    let paused = if s.plan_paused { " (plan paused)" } else { "" };
+    let users = match &s.arrivals {
+        Some(a) => format!(
+            "rate {}  busy {}/{} users  dropped {}",
+            format_rate(a.rate),
+            a.busy,
+            s.users,
+            a.dropped
+        ),
+        None => format!("users {}/{}", s.users, s.target_users),
+    };
     format!(
-        "[{:>5.0}s] {}{stage} users {}/{}  req/s {}  failures {} ({:.1}%)  p95 {} ms",
+        "[{:>5.0}s] {}{stage}{paused} {users}  req/s {}  failures {} ({:.1}%)  p95 {} ms",
         s.elapsed.as_secs_f64(),
         s.state,
-        s.users,
-        s.target_users,
         format::rate(s.total.current_rps),
         s.total.failures,
         s.total.fail_ratio() * 100.0,

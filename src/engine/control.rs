@@ -3,9 +3,10 @@
 
 use super::Command;
 use super::endpoints::{EndpointSet, SharedEndpoints};
+use super::open::OpenQueue;
 use super::user::User;
 use crate::scenario::{Endpoint, Load, Plan};
-use crate::stats::{RunState, Shards, Snapshot, Stats};
+use crate::stats::{Arrivals, RunState, Shards, Snapshot, Stats};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -34,8 +35,21 @@ pub struct Controller {
     /// The load stage being followed and when it began; None without stages, or once the
     /// user has taken manual control.
     stage: Option<(usize, Instant)>,
+    /// When the user paused the load plan; stages and the run clock hold meanwhile.
+    plan_paused: Option<Instant>,
+    /// Time spent paused in this run; pushes the run's end back.
+    paused_total: Duration,
+    /// Open model: the queue of scheduled iterations, and the next one's intended start.
+    open: Option<Arc<OpenQueue>>,
+    /// None while the rate stays at zero for good.
+    next_arrival: Option<Instant>,
+    scheduled: u64,
     snapshots: watch::Sender<Arc<Snapshot>>,
 }
+
+/// How far ahead the arrival schedule looks for the next start (a rate that stays at zero
+/// longer than this means no more starts until the rate changes).
+const ARRIVAL_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Controller {
     pub fn new(plan: &Plan, snapshots: watch::Sender<Arc<Snapshot>>) -> Self {
@@ -58,6 +72,14 @@ impl Controller {
             run_end: None,
             stop_deadline: None,
             stage: None,
+            plan_paused: None,
+            paused_total: Duration::ZERO,
+            open: plan
+                .load
+                .is_open()
+                .then(|| Arc::new(OpenQueue::new(plan.load.queue_timeout))),
+            next_arrival: None,
+            scheduled: 0,
             snapshots,
         }
     }
@@ -95,10 +117,29 @@ impl Controller {
         match command {
             Command::Start => self.start(now),
             Command::Stop => self.begin_stop(now),
+            Command::SetUsers(n) if self.open.is_some() => {
+                self.load.max_users = n.max(1);
+            }
             Command::SetUsers(n) => {
-                self.stage = None;
+                self.take_manual_control(now);
                 self.load.users = n;
                 self.retarget(now);
+            }
+            Command::SetArrivalRate(r) if r >= 0.0 && r.is_finite() && self.open.is_some() => {
+                self.take_manual_control(now);
+                self.load.arrival_rate = Some(r);
+                self.next_arrival = self.next_arrival_after(now, 1.0);
+            }
+            Command::SetArrivalRate(_) => {}
+            Command::PausePlan => {
+                if self.stage.is_some() && self.plan_paused.is_none() && self.is_running() {
+                    self.plan_paused = Some(now);
+                    self.replan_arrivals(now);
+                }
+            }
+            Command::ResumePlan => {
+                self.resume_plan(now);
+                self.replan_arrivals(now);
             }
             Command::SetSpawnRate(r) if r > 0.0 && r.is_finite() => {
                 self.load.spawn_rate = r;
@@ -112,13 +153,43 @@ impl Controller {
             }
             Command::ResetStats => {
                 self.stats.reset(&self.shards, now.into_std());
+                self.scheduled = 0;
+                if let Some(q) = &self.open {
+                    q.reset_dropped();
+                }
                 if self.is_running() {
                     self.run_start = now;
+                    self.paused_total = Duration::ZERO;
+                    // A pause goes on, counted from now on the new clock.
+                    if self.plan_paused.is_some() {
+                        self.resume_plan(now);
+                        self.paused_total = Duration::ZERO;
+                        self.plan_paused = Some(now);
+                    }
                 }
             }
             Command::SetEndpoints(list) => self.replace(list),
         }
         self.publish(now);
+    }
+
+    /// Leaves the load plan: the target stays where it is until the user moves it.
+    fn take_manual_control(&mut self, now: Instant) {
+        if self.stage.is_some() && self.open.is_some() {
+            self.load.arrival_rate = Some(self.rate_at(now));
+        }
+        self.resume_plan(now);
+        self.stage = None;
+    }
+
+    fn resume_plan(&mut self, now: Instant) {
+        if let Some(paused) = self.plan_paused.take() {
+            let held = now - paused;
+            self.paused_total += held;
+            if let Some((_, started)) = &mut self.stage {
+                *started += held;
+            }
+        }
     }
 
     fn replace(&mut self, endpoints: Vec<Endpoint>) {
@@ -144,10 +215,28 @@ impl Controller {
         self.state = RunState::Spawning;
         self.next_spawn = now;
         self.stage = None;
+        self.plan_paused = None;
+        self.paused_total = Duration::ZERO;
+        if let Some(q) = &self.open {
+            q.reset_dropped();
+            self.scheduled = 0;
+            // Users are spawned as iterations need them.
+            self.state = RunState::Running;
+        }
         if !self.load.stages.is_empty() {
             self.enter_stage(0, now);
         }
+        if self.open.is_some() {
+            // A steady rate starts its first iteration at once; a ramp from zero once
+            // its first iteration is due.
+            self.next_arrival = if self.rate_at(now) > 0.0 {
+                Some(now)
+            } else {
+                self.next_arrival_after(now, 1.0)
+            };
+        }
         self.retarget(now);
+        self.schedule_due(now);
     }
 
     /// Moves to stage `i`: its user target, and its spawn rate when it has one.
@@ -165,8 +254,114 @@ impl Controller {
 
     fn stage_end(&self) -> Option<Instant> {
         let (i, started) = self.stage?;
-        self.is_running()
+        (self.is_running() && self.plan_paused.is_none())
             .then(|| started + self.load.stages[i].duration)
+    }
+
+    /// The open model's arrival rate at `t`: ramps linearly through rate stages, held
+    /// while the plan is paused.
+    fn rate_at(&self, t: Instant) -> f64 {
+        let base = self.load.arrival_rate.unwrap_or(0.0);
+        let Some((i, started)) = self.stage else {
+            return base;
+        };
+        let (from, to) = self.stage_rates(i);
+        let t = self.plan_paused.map_or(t, |p| p.min(t));
+        let total = self.load.stages[i].duration.as_secs_f64();
+        let frac = if total > 0.0 {
+            (t.saturating_duration_since(started).as_secs_f64() / total).min(1.0)
+        } else {
+            1.0
+        };
+        from + (to - from) * frac
+    }
+
+    /// The rates at the start and the end of rate stage `i`.
+    fn stage_rates(&self, i: usize) -> (f64, f64) {
+        let stages = &self.load.stages;
+        let from = match i {
+            0 => self.load.arrival_rate.unwrap_or(0.0),
+            _ => stages[i - 1].arrival_rate.unwrap_or(0.0),
+        };
+        (from, stages[i].arrival_rate.unwrap_or(from))
+    }
+
+    /// The rate from `t` on, as linear pieces: (end of the piece, rate at its end). The
+    /// last piece has no end. Follows the remaining stages unless the plan is paused.
+    fn rate_pieces(&self, t: Instant) -> Vec<(Option<Instant>, f64)> {
+        let Some((i, started)) = self.stage.filter(|_| self.plan_paused.is_none()) else {
+            return vec![(None, self.rate_at(t))];
+        };
+        let mut pieces = Vec::new();
+        let mut end = started;
+        for j in i..self.load.stages.len() {
+            end += self.load.stages[j].duration;
+            pieces.push((Some(end), self.stage_rates(j).1));
+        }
+        let last = pieces.last().map_or(0.0, |p| p.1);
+        pieces.push((None, last));
+        pieces
+    }
+
+    /// When the next iteration is due after one at `from`: where the rate's integral
+    /// since `from` reaches `need` (1 for the next start). Exact for linear ramps. None
+    /// when the rate stays at zero.
+    fn next_arrival_after(&self, from: Instant, need: f64) -> Option<Instant> {
+        let mut need = need;
+        let mut t = from;
+        let mut r = self.rate_at(from);
+        for (end, r_end) in self.rate_pieces(from) {
+            let end = end.unwrap_or(t + ARRIVAL_HORIZON);
+            if end <= t {
+                r = r_end;
+                continue;
+            }
+            let len = (end - t).as_secs_f64();
+            let area = (r + r_end) / 2.0 * len;
+            if area >= need {
+                // Solve r·x + slope·x²/2 = need in a form that holds for any slope.
+                let slope = (r_end - r) / len;
+                let root = (r * r + 2.0 * slope * need).max(0.0).sqrt();
+                let x = 2.0 * need / (r + root);
+                if x.is_finite() {
+                    return Some(t + Duration::from_secs_f64(x.min(len)));
+                }
+            }
+            need -= area;
+            t = end;
+            r = r_end;
+        }
+        None
+    }
+
+    /// Restarts the arrival schedule from `now` after the rate's course changed.
+    fn replan_arrivals(&mut self, now: Instant) {
+        if self.open.is_some() && self.is_running() {
+            self.next_arrival = self.next_arrival_after(now, 1.0);
+        }
+    }
+
+    /// Open model: queues every iteration whose start time has come, and spawns users
+    /// for those that find none idle, up to the cap.
+    fn schedule_due(&mut self, now: Instant) {
+        let Some(queue) = self.open.clone() else {
+            return;
+        };
+        if !self.is_running() {
+            return;
+        }
+        while let Some(at) = self.next_arrival.filter(|at| *at <= now) {
+            queue.push(at);
+            self.scheduled += 1;
+            self.next_arrival = self.next_arrival_after(at, 1.0);
+        }
+        queue.expire_now(now);
+        let need = queue.waiting().saturating_sub(queue.idle());
+        let room = (self.load.max_users as usize).saturating_sub(self.users.len());
+        for _ in 0..need.min(room) {
+            queue.add_idle_user();
+            self.spawn_user();
+        }
     }
 
     /// Follows the stages whose time has come.
@@ -177,6 +372,9 @@ impl Controller {
                 self.enter_stage(i + 1, end);
                 self.retarget(now);
             } else {
+                if let Some(rate) = self.load.stages[i].arrival_rate {
+                    self.load.arrival_rate = Some(rate);
+                }
                 self.stage = None;
             }
         }
@@ -184,7 +382,7 @@ impl Controller {
 
     /// Begins moving toward `load.users` at the spawn rate.
     fn retarget(&mut self, now: Instant) {
-        if !self.is_running() {
+        if !self.is_running() || self.open.is_some() {
             return;
         }
         if self.users.len() != self.load.users as usize {
@@ -223,6 +421,7 @@ impl Controller {
             shared: Arc::clone(&self.shared),
             recorder: self.shards.recorder(self.next_user),
             cancel: cancel.clone(),
+            open: self.open.clone(),
         };
         self.next_user += 1;
         self.tasks.spawn(user.run());
@@ -237,6 +436,10 @@ impl Controller {
         for token in self.users.drain(..) {
             token.cancel();
         }
+        if let Some(q) = &self.open {
+            q.clear();
+        }
+        self.resume_plan(now);
         self.state = RunState::Stopping;
         self.stop_deadline = Some(now + self.load.stop_timeout);
         self.maybe_finish_stop(now);
@@ -263,13 +466,18 @@ impl Controller {
 
     fn run_deadline(&self) -> Option<Instant> {
         let run_time = self.load.run_time?;
-        self.is_running().then(|| self.run_start + run_time)
+        (self.is_running() && self.plan_paused.is_none())
+            .then(|| self.run_start + run_time + self.paused_total)
     }
 
     fn next_wake(&self) -> Option<Instant> {
         let spawn = (self.state == RunState::Spawning).then_some(self.next_spawn);
+        let arrival = self
+            .next_arrival
+            .filter(|_| self.open.is_some() && self.is_running());
         [
             spawn,
+            arrival,
             self.run_deadline(),
             self.stop_deadline,
             self.stage_end(),
@@ -285,6 +493,7 @@ impl Controller {
         }
         self.advance_stages(now);
         self.spawn_due(now);
+        self.schedule_due(now);
         self.maybe_finish_stop(now);
     }
 
@@ -306,6 +515,24 @@ impl Controller {
             users: self.users.len() as u32,
             peak_users: self.peak_users,
             stage: self.stage.map(|(i, _)| (i + 1, self.load.stages.len())),
+            stage_elapsed: self.stage.map_or(Duration::ZERO, |(_, started)| {
+                self.plan_paused
+                    .unwrap_or(now)
+                    .saturating_duration_since(started)
+            }),
+            plan_paused: self.plan_paused.is_some(),
+            arrivals: self.open.as_ref().map(|q| Arrivals {
+                rate: if self.is_running() {
+                    self.rate_at(now)
+                } else {
+                    0.0
+                },
+                max_users: self.load.max_users,
+                scheduled: self.scheduled,
+                dropped: q.dropped(),
+                waiting: q.waiting() as u64,
+                busy: (self.users.len() as u64).saturating_sub(q.idle() as u64),
+            }),
             target_users: self.load.users,
             spawn_rate: self.load.spawn_rate,
             elapsed: if self.state == RunState::Idle {

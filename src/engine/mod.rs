@@ -6,6 +6,7 @@
 mod control;
 mod endpoints;
 pub mod http;
+mod open;
 mod user;
 
 pub use endpoints::EndpointSet;
@@ -24,9 +25,16 @@ pub enum Command {
     /// Stop all users gracefully; in-flight requests get the stop timeout to finish.
     Stop,
     /// Move to a new user count at the spawn rate; ramping down stops the newest users first.
+    /// Leaves the load plan. In the open model it sets the cap on concurrent users.
     SetUsers(u32),
     /// Users started or stopped per second (> 0).
     SetSpawnRate(f64),
+    /// Open model: iterations started per second (>= 0); leaves the load plan.
+    SetArrivalRate(f64),
+    /// Hold the load plan where it is (its stage, target and the run clock) ...
+    PausePlan,
+    /// ... and carry on from there.
+    ResumePlan,
     SetWait(Wait),
     ResetStats,
     /// Replace the endpoints; users pick up the new set before their next request.

@@ -20,6 +20,17 @@ pub struct JsonReport<'a> {
     /// Each threshold: scope ("all" or an endpoint), threshold, actual, passed.
     pub thresholds: &'a [Verdict],
     pub generator: JsonGenerator,
+    /// Open model only: the arrival schedule's counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<JsonArrivals>,
+}
+
+/// The open model's schedule at the end of the run.
+#[derive(Serialize)]
+pub struct JsonArrivals {
+    pub scheduled: u64,
+    pub dropped: u64,
+    pub max_users: u32,
 }
 
 /// The load generator's own health.
@@ -41,8 +52,13 @@ pub struct JsonRow {
     pub avg_ms: f64,
     pub max_ms: f64,
     pub median_ms: f64,
-    /// Keyed by percentile: "50", "66", ... "99.99", "100".
+    /// Keyed by percentile: "50", "66", ... "99.99", "100". The raw service time: from
+    /// sending the request to its response.
     pub percentiles_ms: serde_json::Map<String, serde_json::Value>,
+    /// Open model only: latency from each iteration's intended start (time spent waiting
+    /// for a free user included), free of coordinated omission; keyed like percentiles_ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_percentiles_ms: Option<serde_json::Map<String, serde_json::Value>>,
     pub rps: f64,
     pub failures_per_s: f64,
     pub avg_bytes: f64,
@@ -87,16 +103,24 @@ pub fn to_json(
                 .map(|(k, v)| (k.to_string(), serde_json::Value::from(round3(v))))
                 .collect(),
         },
+        arrivals: snap.arrivals.as_ref().map(|a| JsonArrivals {
+            scheduled: a.scheduled,
+            dropped: a.dropped,
+            max_users: a.max_users,
+        }),
     };
     serde_json::to_string_pretty(&report).expect("report serializes")
 }
 
 fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
-    let percentiles_ms = PERCENTILES
-        .iter()
-        .zip(r.percentiles_ms)
-        .map(|(q, v)| (percentile_key(*q), serde_json::Value::from(round3(v))))
-        .collect();
+    let keyed = |values: [f64; 11]| {
+        PERCENTILES
+            .iter()
+            .zip(values)
+            .map(|(q, v)| (percentile_key(*q), serde_json::Value::from(round3(v))))
+            .collect()
+    };
+    let percentiles_ms = keyed(r.percentiles_ms);
     let is_total = r.method.is_empty();
     JsonRow {
         name: r.name.clone(),
@@ -109,6 +133,7 @@ fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
         max_ms: round3(r.max_ms),
         median_ms: round3(r.median_ms()),
         percentiles_ms,
+        corrected_percentiles_ms: r.corrected_ms.map(keyed),
         rps: round3(r.total_rps),
         failures_per_s: round3(r.total_fps),
         avg_bytes: round3(r.avg_bytes),

@@ -24,10 +24,47 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
             width
         )
     );
+    if let Some(a) = &snap.arrivals {
+        let _ = writeln!(
+            out,
+            "{}",
+            fit(
+                &format!(
+                    "open model: {} scheduled, {} dropped (no free user in time), {} users at most",
+                    a.scheduled, a.dropped, snap.peak_users
+                ),
+                width
+            )
+        );
+    }
     out.push('\n');
     endpoint_table(&mut out, snap, width);
     out.push('\n');
-    percentile_table(&mut out, snap, width);
+    if snap.total.corrected_ms.is_some() {
+        percentile_table(
+            &mut out,
+            snap,
+            width,
+            "Latency from intended start (ms), corrected for coordinated omission",
+            |r| r.corrected_ms.unwrap_or(r.percentiles_ms),
+        );
+        out.push('\n');
+        percentile_table(
+            &mut out,
+            snap,
+            width,
+            "Service time (ms), raw: from send to response",
+            |r| r.percentiles_ms,
+        );
+    } else {
+        percentile_table(
+            &mut out,
+            snap,
+            width,
+            "Response time percentiles (ms)",
+            |r| r.percentiles_ms,
+        );
+    }
     status_table(&mut out, snap, width);
     failure_table(&mut out, snap, width);
     out
@@ -87,9 +124,15 @@ const PCT_LABELS: [&str; 11] = [
     "50", "66", "75", "80", "90", "95", "98", "99", "99.9", "99.99", "100",
 ];
 
-fn percentile_table(out: &mut String, snap: &Snapshot, width: usize) {
+fn percentile_table(
+    out: &mut String,
+    snap: &Snapshot,
+    width: usize,
+    title: &str,
+    values: impl Fn(&RowStats) -> [f64; 11],
+) {
     let nw = width - 1 - PCT_LABELS.len() * 6;
-    let _ = writeln!(out, "Response time percentiles (ms)");
+    let _ = writeln!(out, "{}", fit(title, width));
     let mut header = pad("Name", nw);
     for l in PCT_LABELS {
         let _ = write!(header, " {l:>5}");
@@ -104,7 +147,7 @@ fn percentile_table(out: &mut String, snap: &Snapshot, width: usize) {
             r.name.clone()
         };
         let mut s = pad(&label, nw);
-        for v in r.percentiles_ms {
+        for v in values(r) {
             let _ = write!(
                 s,
                 " {:>5}",

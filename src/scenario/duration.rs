@@ -177,9 +177,56 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Parses an arrival rate: `"200/s"`, `"90/m"`, `"10/h"`, or a bare number per second.
+/// Returns iterations per second, always finite and >= 0.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let (number, per) = match compact.split_once('/') {
+        Some((n, unit)) => {
+            let per = match unit {
+                "s" | "1s" | "sec" => 1.0,
+                "m" | "1m" | "min" => 60.0,
+                "h" | "1h" => 3600.0,
+                _ => {
+                    return Err(format!(
+                        "\"{text}\" has an unknown unit \"/{unit}\"; write e.g. \"200/s\" or \"90/m\""
+                    ));
+                }
+            };
+            (n, per)
+        }
+        None => (compact.as_str(), 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n >= 0.0 && n.is_finite() => Ok(n / per),
+        _ => Err(format!(
+            "\"{text}\" is not a rate; write iterations per time unit, e.g. \"200/s\" or \"90/m\""
+        )),
+    }
+}
+
+/// Formats a rate in iterations per second: `"200/s"`, `"0.5/s"`.
+pub fn format_rate(per_sec: f64) -> String {
+    let r = (per_sec * 1000.0).round() / 1000.0;
+    format!("{r}/s")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("200/s"), Ok(200.0));
+        assert_eq!(parse_rate("120/m"), Ok(2.0));
+        assert_eq!(parse_rate("36 / h"), Ok(0.01));
+        assert_eq!(parse_rate("50"), Ok(50.0));
+        assert!(parse_rate("fast").unwrap_err().contains("200/s"));
+        assert!(parse_rate("5/d").unwrap_err().contains("unknown unit"));
+        assert!(parse_rate("-5/s").is_err());
+        assert_eq!(format_rate(2.0), "2/s");
+        assert_eq!(format_rate(0.5), "0.5/s");
+    }
 
     #[test]
     fn durations() {

@@ -11,7 +11,7 @@ pub mod threshold;
 mod validate;
 
 pub use document::{BodyKind, EndpointSpec, ScenarioDoc};
-pub use duration::{Wait, format_duration, parse_duration, parse_wait};
+pub use duration::{Wait, format_duration, format_rate, parse_duration, parse_rate, parse_wait};
 // `Stage` and `parse_stages` are defined below.
 pub use error::ScenarioError;
 
@@ -50,23 +50,63 @@ pub struct Load {
     pub stop_timeout: Duration,
     /// Load stages, run in order from the start; empty for a constant target.
     pub stages: Vec<Stage>,
+    /// Open model: iterations started per second whatever the response times (the rate at
+    /// the start when stages ramp it). None for the closed model, where users loop.
+    pub arrival_rate: Option<f64>,
+    /// Open model: the most users running at once.
+    pub max_users: u32,
+    /// Open model: how long an iteration may wait for a free user before it is dropped.
+    pub queue_timeout: Duration,
 }
 
-/// One stage of a load shape: move to `users` (at `spawn_rate`, or the run's rate), and
-/// hold for the rest of `duration`.
+/// Default cap on concurrent users in the open model.
+pub const DEFAULT_MAX_USERS: u32 = 1000;
+/// Default wait for a free user in the open model.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Load {
+    /// True when iterations follow an arrival rate rather than looping users.
+    pub fn is_open(&self) -> bool {
+        self.arrival_rate.is_some()
+    }
+}
+
+/// One stage of a load shape. Closed model: move to `users` (at `spawn_rate`, or the
+/// run's rate) and hold for the rest of `duration`. Open model: ramp the arrival rate
+/// linearly from the previous stage's rate to `arrival_rate` over `duration` (k6's
+/// ramping-arrival-rate).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
     pub users: u32,
     pub duration: Duration,
     pub spawn_rate: Option<f64>,
+    /// Open-model stages only: the rate reached at the end of the stage.
+    pub arrival_rate: Option<f64>,
 }
 
-/// Parses `--stages "50:1m,100:5m,0:30s"` (users:duration, optionally :spawn_rate).
+/// Parses `--stages "50:1m,100:5m,0:30s"` (users:duration, optionally :spawn_rate), or
+/// open-model stages `"100/s:1m,300/s:5m"` (rate:duration).
 pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
-    text.split(',')
+    let stages = text
+        .split(',')
         .map(|part| {
             let fields: Vec<&str> = part.trim().split(':').collect();
-            let bad = || format!("\"{part}\" is not users:duration[:spawn_rate], e.g. \"50:1m\"");
+            let bad = || {
+                format!(
+                    "\"{part}\" is not users:duration[:spawn_rate] or rate:duration, e.g. \"50:1m\" or \"200/s:1m\""
+                )
+            };
+            if fields[0].contains('/') {
+                let [rate, d] = fields[..] else {
+                    return Err(bad());
+                };
+                return Ok(Stage {
+                    users: 0,
+                    duration: parse_duration(d)?,
+                    spawn_rate: None,
+                    arrival_rate: Some(parse_rate(rate)?),
+                });
+            }
             let (users, duration) = match fields[..] {
                 [u, d] | [u, d, _] => (u.parse::<u32>().map_err(|_| bad())?, parse_duration(d)?),
                 _ => return Err(bad()),
@@ -79,9 +119,15 @@ pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
                 users,
                 duration,
                 spawn_rate,
+                arrival_rate: None,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let open = stages.iter().filter(|s| s.arrival_rate.is_some()).count();
+    if open != 0 && open != stages.len() {
+        return Err("mixes user stages and rate stages; use one kind throughout".into());
+    }
+    Ok(stages)
 }
 
 impl Default for Load {
@@ -93,6 +139,9 @@ impl Default for Load {
             wait: Wait::None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             stages: Vec::new(),
+            arrival_rate: None,
+            max_users: DEFAULT_MAX_USERS,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct RawLoad {
     pub wait: Option<SpannedValue>,
     pub stop_timeout: Option<SpannedValue>,
     pub stages: Option<Vec<Spanned<RawStage>>>,
+    pub arrival_rate: Option<SpannedValue>,
+    pub max_users: Option<SpannedValue>,
+    pub queue_timeout: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +37,7 @@ pub struct RawStage {
     pub users: Option<SpannedValue>,
     pub duration: Option<SpannedValue>,
     pub spawn_rate: Option<SpannedValue>,
+    pub arrival_rate: Option<SpannedValue>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,8 +5,8 @@ use super::raw::{
     RawDefaults, RawEndpoint, RawExpect, RawLoad, RawScenario, RawStage, SpannedValue,
 };
 use super::threshold::{self, Threshold};
+use super::{DEFAULT_QUEUE_TIMEOUT, parse_duration, parse_rate, parse_wait};
 use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan, Stage};
-use super::{parse_duration, parse_wait};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Uri};
@@ -163,10 +163,70 @@ impl Validator<'_> {
             Some(t) => self.duration(t, "load.stop_timeout")?,
             None => DEFAULT_STOP_TIMEOUT,
         };
-        for (i, stage) in raw.stages.iter().flatten().enumerate() {
-            load.stages
-                .push(self.stage(stage, &format!("load.stages[{i}]"))?);
+        if let Some(r) = &raw.arrival_rate {
+            load.arrival_rate = Some(self.rate(r, "load.arrival_rate")?);
         }
+        for (i, stage) in raw.stages.iter().flatten().enumerate() {
+            let key = format!("load.stages[{i}]");
+            let st = self.stage(stage, &key)?;
+            let first_open = load
+                .stages
+                .first()
+                .map(|s: &Stage| s.arrival_rate.is_some());
+            if first_open.is_some_and(|open| open != st.arrival_rate.is_some()) {
+                return Err(self.err(
+                    stage.span(),
+                    &key,
+                    "mixes user stages and arrival-rate stages; use one kind throughout",
+                ));
+            }
+            load.stages.push(st);
+        }
+        if load.stages.iter().any(|s| s.arrival_rate.is_some()) && load.arrival_rate.is_none() {
+            // k6's ramping-arrival-rate starts from 0 unless told otherwise.
+            load.arrival_rate = Some(0.0);
+        }
+        if load.is_open() {
+            if let Some(u) = &raw.users {
+                return Err(self.err(
+                    u.span(),
+                    "load.users",
+                    "does not apply with arrival_rate (open model); cap concurrent users with max_users",
+                ));
+            }
+            if let Some(s) = raw
+                .stages
+                .iter()
+                .flatten()
+                .find(|s| s.get_ref().users.is_some())
+            {
+                return Err(self.err(
+                    s.span(),
+                    "load.stages",
+                    "mixes user stages with arrival_rate; give each stage an arrival_rate",
+                ));
+            }
+        } else {
+            for (k, v) in [
+                ("max_users", &raw.max_users),
+                ("queue_timeout", &raw.queue_timeout),
+            ] {
+                if let Some(v) = v {
+                    return Err(self.err(
+                        v.span(),
+                        &format!("load.{k}"),
+                        "applies to the open model only; set load.arrival_rate too",
+                    ));
+                }
+            }
+        }
+        if let Some(m) = &raw.max_users {
+            load.max_users = self.integer(m, "load.max_users", 1)? as u32;
+        }
+        load.queue_timeout = match &raw.queue_timeout {
+            Some(t) => self.duration(t, "load.queue_timeout")?,
+            None => DEFAULT_QUEUE_TIMEOUT,
+        };
         if load.run_time.is_none() && !load.stages.is_empty() {
             load.run_time = Some(load.stages.iter().map(|s| s.duration).sum());
         }
@@ -179,18 +239,42 @@ impl Validator<'_> {
             self.err(
                 raw.span(),
                 &format!("{key}.{k}"),
-                "is missing; a stage needs users and duration",
+                "is missing; a stage needs users (or arrival_rate) and duration",
             )
         };
-        let users = st.users.as_ref().ok_or_else(|| missing("users"))?;
         let duration = st.duration.as_ref().ok_or_else(|| missing("duration"))?;
+        let duration = self.duration(duration, &format!("{key}.duration"))?;
+        if let Some(rate) = &st.arrival_rate {
+            if let Some(u) = &st.users {
+                return Err(self.err(
+                    u.span(),
+                    &format!("{key}.users"),
+                    "cannot go with arrival_rate in one stage; a stage sets one or the other",
+                ));
+            }
+            if let Some(r) = &st.spawn_rate {
+                return Err(self.err(
+                    r.span(),
+                    &format!("{key}.spawn_rate"),
+                    "does not apply to an arrival-rate stage, which ramps linearly",
+                ));
+            }
+            return Ok(Stage {
+                users: 0,
+                duration,
+                spawn_rate: None,
+                arrival_rate: Some(self.rate(rate, &format!("{key}.arrival_rate"))?),
+            });
+        }
+        let users = st.users.as_ref().ok_or_else(|| missing("users"))?;
         Ok(Stage {
             users: self.integer(users, &format!("{key}.users"), 0)? as u32,
-            duration: self.duration(duration, &format!("{key}.duration"))?,
+            duration,
             spawn_rate: match &st.spawn_rate {
                 Some(r) => Some(self.positive_number(r, &format!("{key}.spawn_rate"))?),
                 None => None,
             },
+            arrival_rate: None,
         })
     }
 
@@ -546,6 +630,20 @@ impl Validator<'_> {
                 key,
                 format!("{n} must be above 0; write e.g. 10 or 0.5"),
             ))
+        }
+    }
+
+    /// An arrival rate: `"200/s"`, `"90/m"`, or a number per second.
+    fn rate(&self, v: &SpannedValue, key: &str) -> Result<f64> {
+        match v.get_ref() {
+            Value::Integer(n) if *n >= 0 => Ok(*n as f64),
+            Value::Float(f) if *f >= 0.0 && f.is_finite() => Ok(*f),
+            Value::String(s) => parse_rate(s).map_err(|m| self.err(v.span(), key, m)),
+            other => Err(self.err(
+                v.span(),
+                key,
+                format!("{other} is not a rate; write e.g. \"200/s\" or \"90/m\""),
+            )),
         }
     }
 

@@ -280,6 +280,11 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
         total_fps: per_run(acc.failures),
         statuses: acc.statuses.iter().copied().filter(|s| s.1 > 0).collect(),
         distribution: distribution(acc),
+        corrected_ms: acc
+            .corrected
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| PERCENTILES.map(|q| us_to_ms(h.value_at_quantile(q)))),
     }
 }
 
@@ -330,6 +335,7 @@ mod tests {
                 status,
                 bytes: 10,
                 failure,
+                corrected_us: None,
             };
             shards.recorder(i).record(s, || "boom".into());
         }
@@ -372,6 +378,7 @@ mod tests {
                         status: Some(200),
                         bytes: 0,
                         failure: None,
+                        corrected_us: None,
                     },
                     String::new,
                 );

@@ -19,6 +19,9 @@ pub struct Sample {
     pub status: Option<u16>,
     pub bytes: u64,
     pub failure: Option<FailureKind>,
+    /// Open model only: latency from the iteration's intended start, which adds the time
+    /// it waited for a free user to the service time (free of coordinated omission).
+    pub corrected_us: Option<u64>,
 }
 
 /// Counts for one statistics row since the last drain.
@@ -31,6 +34,8 @@ pub struct RowDelta {
     pub min_us: u64,
     pub max_us: u64,
     pub statuses: Vec<(u16, u64)>,
+    /// Latencies from the intended start; only open-model runs record them.
+    pub corrected: Option<Histogram<u64>>,
 }
 
 impl Default for RowDelta {
@@ -50,14 +55,13 @@ impl RowDelta {
             min_us: u64::MAX,
             max_us: 0,
             statuses: Vec::new(),
+            corrected: None,
         }
     }
 
     fn add(&mut self, s: &Sample) {
         let us = s.latency_us.min(MAX_LATENCY_US);
-        if self.hist.record(us).is_err() {
-            self.hist.saturating_record(us);
-        }
+        record(&mut self.hist, us);
         self.requests += 1;
         self.failures += u64::from(s.failure.is_some());
         self.bytes += s.bytes;
@@ -66,6 +70,9 @@ impl RowDelta {
         self.max_us = self.max_us.max(us);
         if let Some(code) = s.status {
             add_status(&mut self.statuses, code, 1);
+        }
+        if let Some(c) = s.corrected_us {
+            record(self.corrected.get_or_insert_with(new_histogram), c);
         }
     }
 
@@ -88,6 +95,12 @@ impl RowDelta {
                 add_status(&mut self.statuses, code, n);
             }
         }
+        if let Some(c) = other.corrected.as_ref().filter(|h| !h.is_empty()) {
+            self.corrected
+                .get_or_insert_with(new_histogram)
+                .add(c)
+                .expect("auto-resizing histograms accept any value");
+        }
     }
 
     /// Zeroes the counts, keeping allocations.
@@ -102,6 +115,9 @@ impl RowDelta {
         self.min_us = u64::MAX;
         self.max_us = 0;
         self.statuses.iter_mut().for_each(|s| s.1 = 0);
+        if let Some(c) = &mut self.corrected {
+            c.reset();
+        }
     }
 }
 
@@ -110,6 +126,14 @@ pub fn add_status(list: &mut Vec<(u16, u64)>, code: u16, n: u64) {
     match list.binary_search_by_key(&code, |s| s.0) {
         Ok(i) => list[i].1 += n,
         Err(i) => list.insert(i, (code, n)),
+    }
+}
+
+/// Records a value, clamped to `MAX_LATENCY_US`.
+fn record(hist: &mut Histogram<u64>, us: u64) {
+    let us = us.min(MAX_LATENCY_US);
+    if hist.record(us).is_err() {
+        hist.saturating_record(us);
     }
 }
 
@@ -210,9 +234,6 @@ impl Recorder {
         let mut shard = self.shards.shards[self.index]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let hist = shard.lateness.get_or_insert_with(new_histogram);
-        if hist.record(late_us.min(MAX_LATENCY_US)).is_err() {
-            hist.saturating_record(late_us);
-        }
+        record(shard.lateness.get_or_insert_with(new_histogram), late_us);
     }
 }

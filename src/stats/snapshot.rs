@@ -58,6 +58,10 @@ pub struct RowStats {
     pub statuses: Vec<(u16, u64)>,
     /// Latency distribution: (bucket upper bound in ms, count), log-spaced from min to max.
     pub distribution: Vec<(f64, u64)>,
+    /// Open model only: latency from each iteration's intended start (queueing for a free
+    /// user included, so free of coordinated omission), at `PERCENTILES`, in milliseconds.
+    /// `percentiles_ms` stays the raw service time.
+    pub corrected_ms: Option<[f64; 11]>,
 }
 
 impl RowStats {
@@ -116,6 +120,23 @@ pub struct Generator {
     pub think_lateness_ms: [f64; 3],
 }
 
+/// The open model's schedule: iterations started at a rate, whatever the response times.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Arrivals {
+    /// Iterations per second the schedule asks for now.
+    pub rate: f64,
+    /// Most users allowed at once.
+    pub max_users: u32,
+    /// Iterations the schedule has asked for so far.
+    pub scheduled: u64,
+    /// Iterations that found no free user within the queue timeout (k6's dropped iterations).
+    pub dropped: u64,
+    /// Iterations waiting for a free user right now.
+    pub waiting: u64,
+    /// Users running an iteration right now.
+    pub busy: u64,
+}
+
 /// Everything a view needs, published a few times a second.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
@@ -125,6 +146,10 @@ pub struct Snapshot {
     pub peak_users: u32,
     /// (stage number from 1, number of stages) while a load shape is followed.
     pub stage: Option<(usize, usize)>,
+    /// Time spent in the current stage.
+    pub stage_elapsed: Duration,
+    /// The load plan is paused: the current target holds and the run clock stops.
+    pub plan_paused: bool,
     pub target_users: u32,
     pub spawn_rate: f64,
     pub elapsed: Duration,
@@ -137,4 +162,6 @@ pub struct Snapshot {
     pub generator: Generator,
     /// Seconds each history point covers.
     pub history_step: u32,
+    /// Present when the run follows an arrival rate (open model).
+    pub arrivals: Option<Arrivals>,
 }

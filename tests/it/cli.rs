@@ -407,3 +407,47 @@ async fn abort_stops_the_run_when_a_threshold_fails() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrival_rate_from_the_command_line_reports_both_latencies() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let json = dir.join("open.json");
+    let url = format!("{}/delay/5", server.url());
+    let out = run(&[
+        "run",
+        &url,
+        "--arrival-rate",
+        "100/s",
+        "--max-users",
+        "20",
+        "-t",
+        "2s",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    for needle in [
+        "open model: 200 scheduled, 0 dropped",
+        "Latency from intended start (ms), corrected for coordinated omission",
+        "Service time (ms), raw: from send to response",
+    ] {
+        assert!(stdout.contains(needle), "no {needle:?} in\n{stdout}");
+    }
+    assert_eq!(server.count("/delay/5"), 200);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["arrivals"]["scheduled"], 200);
+    assert_eq!(doc["arrivals"]["max_users"], 20);
+    let corrected = doc["aggregated"]["corrected_percentiles_ms"]["50"]
+        .as_f64()
+        .unwrap();
+    let raw = doc["aggregated"]["percentiles_ms"]["50"].as_f64().unwrap();
+    assert!(corrected >= raw && raw >= 5.0, "{corrected} {raw}");
+    // Flags of the other model are refused with the reason.
+    let out = run(&["run", &url, "--arrival-rate", "10/s", "-u", "5"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--max-users"), "{}", text(&out.stderr));
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod engine;
 mod scenarios;
+mod shapes;
 mod support;
 mod tui_e2e;
 mod tui_render;

@@ -139,6 +139,18 @@ const INVALID: &[(&str, &str)] = &[
         "8:10: endpoints[1].weight: -2 is out of range; write a whole number >= 0",
     ),
     (
+        "open_with_users",
+        "4:9: load.users: does not apply with arrival_rate (open model); cap concurrent users with max_users",
+    ),
+    (
+        "bad_arrival_rate",
+        "3:16: load.arrival_rate: \"lots\" is not a rate; write iterations per time unit, e.g. \"200/s\" or \"90/m\"",
+    ),
+    (
+        "mixed_stages",
+        "5:1: load.stages[1]: mixes user stages and arrival-rate stages; use one kind throughout",
+    ),
+    (
         "no_endpoints",
         "1:1: endpoints: no endpoints; add an [[endpoints]] table with a path",
     ),
@@ -160,7 +172,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "unknown_key",
-        "5:1: load.usrs: unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate, run_time, wait, stop_timeout, stages)",
+        "5:1: load.usrs: unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate, run_time, wait, stop_timeout, stages, arrival_rate, max_users, queue_timeout)",
     ),
     (
         "zero_spawn_rate",

@@ -20,11 +20,13 @@ use tokio::task::JoinHandle;
 
 /// An HTTP server that counts requests per path.
 ///
-/// Routes: `/delay/{ms}` answers after ms, `/status/{code}` answers that status,
-/// `/stall` never answers, anything else answers 200 "ok".
+/// Routes: `/delay/{ms}` answers after ms, `/jitter/{ms}` after a random 0 to ms,
+/// `/status/{code}` answers that status, `/stall` never answers, anything else answers
+/// 200 "ok". `stall_for` holds every request until a deadline.
 pub struct CountingServer {
     pub addr: SocketAddr,
     counts: Arc<Mutex<HashMap<String, u64>>>,
+    stall_until: Arc<Mutex<Option<tokio::time::Instant>>>,
     task: JoinHandle<()>,
 }
 
@@ -33,22 +35,44 @@ impl CountingServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let counts: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let stall_until: Arc<Mutex<Option<tokio::time::Instant>>> = Arc::default();
         let c = Arc::clone(&counts);
+        let st = Arc::clone(&stall_until);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let c = Arc::clone(&c);
+                let st = Arc::clone(&st);
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(req, Arc::clone(&c)));
+                    let service = service_fn(move |req| {
+                        let (c, st) = (Arc::clone(&c), Arc::clone(&st));
+                        async move {
+                            let until = *st.lock().unwrap();
+                            if let Some(until) = until {
+                                tokio::time::sleep_until(until).await;
+                            }
+                            handle(req, c).await
+                        }
+                    });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
             }
         });
-        CountingServer { addr, counts, task }
+        CountingServer {
+            addr,
+            counts,
+            stall_until,
+            task,
+        }
+    }
+
+    /// Holds every request (those arriving from now on) until `d` from now.
+    pub fn stall_for(&self, d: Duration) {
+        *self.stall_until.lock().unwrap() = Some(tokio::time::Instant::now() + d);
     }
 
     pub fn url(&self) -> String {
@@ -92,6 +116,9 @@ async fn handle(
             ms.split('?').next().unwrap_or("0").parse().unwrap_or(0),
         ))
         .await;
+    } else if let Some(ms) = path.strip_prefix("/jitter/") {
+        let max: u64 = ms.parse().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=max))).await;
     } else if let Some(code) = path.strip_prefix("/status/") {
         status = StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap();
     } else if path == "/stall" {

@@ -56,6 +56,7 @@ fn row(name: &str, method: &str, requests: u64, failures: u64, scale: f64) -> Ro
         total_rps: requests as f64 / 62.0,
         total_fps: failures as f64 / 62.0,
         statuses: vec![(200, requests - failures), (500, failures)],
+        corrected_ms: None,
         distribution: (1..=12)
             .map(|i| {
                 (
@@ -108,6 +109,7 @@ fn snapshot() -> Snapshot {
         history_step: 1,
         generator: Default::default(),
         stage: None,
+        ..Snapshot::default()
     }
 }
 

@@ -1,0 +1,219 @@
+//! Load shapes and the open model: stage timing under a paused clock, arrival-rate
+//! accuracy, dropped iterations, and latency corrected for coordinated omission.
+
+use crate::support::*;
+use std::time::Duration;
+use swarm::engine::{Command, Engine};
+use swarm::stats::{RunState, Snapshot};
+
+const NO_TRAFFIC: &str = r#"
+host = "http://127.0.0.1:9"
+[[endpoints]]
+path = "/"
+"#;
+
+/// An engine whose only endpoint is disabled (weight 0, as the TUI's toggle does), so its
+/// users run without any network and the paused clock decides everything.
+fn quiet_engine(src: &str) -> Engine {
+    let mut p = plan(src, "");
+    p.endpoints[0].weight = 0;
+    Engine::spawn(&p)
+}
+
+async fn at(engine: &Engine, t: Duration, since: tokio::time::Instant) -> Snapshot {
+    tokio::time::sleep_until(since + t).await;
+    // Let the control task run its wake-up for this instant.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    (**engine.snapshots().borrow()).clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn stages_follow_their_durations_under_a_paused_clock() {
+    let src = format!(
+        "{NO_TRAFFIC}\n[load]\nspawn_rate = 100\n\
+         [[load.stages]]\nusers = 4\nduration = \"10s\"\n\
+         [[load.stages]]\nusers = 8\nduration = \"10s\"\n\
+         [[load.stages]]\nusers = 2\nduration = \"5s\"\n"
+    );
+    let engine = quiet_engine(&src);
+    let t0 = tokio::time::Instant::now();
+    engine.send(Command::Start);
+    // Snapshots come every 250 ms, so each look is just after one.
+    let s = at(&engine, Duration::from_millis(9_750), t0).await;
+    assert_eq!((s.stage, s.users), (Some((1, 3)), 4), "{s:?}");
+    let s = at(&engine, Duration::from_millis(10_250), t0).await;
+    assert_eq!((s.stage, s.users), (Some((2, 3)), 8), "{s:?}");
+    // Pausing the plan (at 10.251 s) holds stage 2 however long the pause lasts.
+    engine.send(Command::PausePlan);
+    let s = at(&engine, Duration::from_secs(60), t0).await;
+    assert!(s.plan_paused);
+    assert_eq!(
+        (s.stage, s.users, s.state),
+        (Some((2, 3)), 8, RunState::Running)
+    );
+    assert_eq!(s.stage_elapsed.as_millis(), 251);
+    // Resumed at 60.001 s with 9.749 s of stage 2 left: it ends at 69.75 s.
+    engine.send(Command::ResumePlan);
+    let s = at(&engine, Duration::from_millis(69_500), t0).await;
+    assert_eq!(s.stage, Some((2, 3)), "{s:?}");
+    let s = at(&engine, Duration::from_millis(70_000), t0).await;
+    assert_eq!((s.stage, s.users), (Some((3, 3)), 2), "{s:?}");
+    // The run ends with the last stage: 25 s of plan plus the 49.75 s pause.
+    let s = at(&engine, Duration::from_millis(74_500), t0).await;
+    assert_eq!(s.state, RunState::Running);
+    let s = at(&engine, Duration::from_millis(75_000), t0).await;
+    assert_eq!(s.state, RunState::Stopped, "{s:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn moving_the_users_takes_manual_control() {
+    let src = format!(
+        "{NO_TRAFFIC}\n[load]\nspawn_rate = 100\nrun_time = \"1h\"\n\
+         [[load.stages]]\nusers = 4\nduration = \"10s\"\n\
+         [[load.stages]]\nusers = 8\nduration = \"10s\"\n"
+    );
+    let engine = quiet_engine(&src);
+    let t0 = tokio::time::Instant::now();
+    engine.send(Command::Start);
+    at(&engine, Duration::from_secs(5), t0).await;
+    engine.send(Command::SetUsers(6));
+    let s = at(&engine, Duration::from_secs(30), t0).await;
+    assert_eq!((s.stage, s.users), (None, 6));
+}
+
+#[tokio::test(start_paused = true)]
+async fn arrival_rate_ramps_linearly_through_stages() {
+    let src = format!(
+        "{NO_TRAFFIC}\n[load]\narrival_rate = \"0/s\"\n\
+         [[load.stages]]\narrival_rate = \"100/s\"\nduration = \"10s\"\n\
+         [[load.stages]]\narrival_rate = \"100/s\"\nduration = \"5s\"\n"
+    );
+    let engine = quiet_engine(&src);
+    let t0 = tokio::time::Instant::now();
+    engine.send(Command::Start);
+    // The ramp from 0 to 100/s over 10 s starts 500 iterations; then 100/s for 5 s.
+    let s = at(&engine, Duration::from_secs(5), t0).await;
+    let a = s.arrivals.clone().unwrap();
+    assert!((a.scheduled as i64 - 125).abs() <= 1, "{a:?}");
+    assert!((a.rate - 50.0).abs() < 1.0, "{a:?}");
+    let s = at(&engine, Duration::from_secs(10), t0).await;
+    let a = s.arrivals.clone().unwrap();
+    assert!((a.scheduled as i64 - 500).abs() <= 2, "{a:?}");
+    let s = at(&engine, Duration::from_millis(15_500), t0).await;
+    let a = s.arrivals.clone().unwrap();
+    assert_eq!(s.state, RunState::Stopped);
+    assert!((a.scheduled as i64 - 1000).abs() <= 2, "{a:?}");
+    assert_eq!(a.dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrival_rate_is_kept_whatever_the_response_times() {
+    let server = CountingServer::start().await;
+    // Responses take 0 to 60 ms at random, so a closed model's rate would wander.
+    let src = r#"
+host = "{host}"
+[load]
+arrival_rate = "200/s"
+run_time = "3s"
+[[endpoints]]
+path = "/jitter/60"
+"#;
+    let engine = started(src, &server.url());
+    let snap = wait_for(&engine, Duration::from_secs(15), |s| {
+        s.state == RunState::Stopped
+    })
+    .await;
+    let a = snap.arrivals.clone().unwrap();
+    let expected = 600.0;
+    let sent = server.count("/jitter/60") as f64;
+    assert!(
+        (sent - expected).abs() <= expected * 0.02,
+        "server saw {sent} requests; 200/s for 3 s is 600 ± 2 %"
+    );
+    assert_eq!(snap.total.requests as f64, sent);
+    assert_eq!(a.dropped, 0);
+    // Concurrency follows the response times: about 200/s × 30 ms on average.
+    assert!(
+        snap.peak_users >= 3 && snap.peak_users < 100,
+        "{}",
+        snap.peak_users
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iterations_without_a_free_user_are_dropped_and_counted() {
+    let server = CountingServer::start().await;
+    // One user answering in 50 ms manages 20/s of the 100/s asked for.
+    let src = r#"
+host = "{host}"
+[load]
+arrival_rate = "100/s"
+max_users = 1
+queue_timeout = "100ms"
+run_time = "2s"
+[[endpoints]]
+path = "/delay/50"
+"#;
+    let engine = started(src, &server.url());
+    let snap = wait_for(&engine, Duration::from_secs(15), |s| {
+        s.state == RunState::Stopped
+    })
+    .await;
+    let a = snap.arrivals.clone().unwrap();
+    assert_eq!(snap.peak_users, 1);
+    assert!(
+        (30..=45).contains(&snap.total.requests),
+        "{}",
+        snap.total.requests
+    );
+    assert!(a.dropped >= 140, "{a:?}");
+    // Each scheduled iteration ran, was dropped, or was still waiting at the stop.
+    let accounted = snap.total.requests + a.dropped;
+    assert!(
+        accounted <= a.scheduled && a.scheduled <= accounted + 11,
+        "{a:?} requests {}",
+        snap.total.requests
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_shows_in_corrected_latency_not_in_service_time() {
+    let server = CountingServer::start().await;
+    // Two users, 200 iterations/s: during a 1 s stall both are stuck and the iterations
+    // scheduled meanwhile wait for them. Only the two stuck requests have a long service
+    // time; every waiting iteration counts its wait in the corrected latency.
+    let src = r#"
+host = "{host}"
+[load]
+arrival_rate = "200/s"
+max_users = 2
+run_time = "3s"
+[[endpoints]]
+path = "/"
+"#;
+    let engine = started(src, &server.url());
+    wait_for(&engine, Duration::from_secs(5), |s| {
+        s.elapsed >= Duration::from_secs(1)
+    })
+    .await;
+    server.stall_for(Duration::from_secs(1));
+    let snap = wait_for(&engine, Duration::from_secs(15), |s| {
+        s.state == RunState::Stopped
+    })
+    .await;
+    let t = &snap.total;
+    let corrected = t.corrected_ms.expect("open runs report corrected latency");
+    let p99 = |v: [f64; 11]| v[7];
+    // About 200 iterations waited up to 1 s: the slowest 1 % (6 of 600) waited at least
+    // 1 s minus the 30 ms over which they were scheduled.
+    assert!(p99(corrected) >= 950.0, "corrected {corrected:?}");
+    assert!(corrected[10] >= 1000.0, "corrected max {corrected:?}");
+    assert!(p99(t.percentiles_ms) < 100.0, "raw {:?}", t.percentiles_ms);
+    assert!(
+        t.max_ms >= 900.0,
+        "the two stuck requests: raw max {}",
+        t.max_ms
+    );
+    assert_eq!(snap.arrivals.as_ref().unwrap().dropped, 0);
+    assert!((595..=605).contains(&t.requests), "{}", t.requests);
+}
