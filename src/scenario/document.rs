@@ -240,6 +240,11 @@ impl ScenarioDoc {
         self.edit_load("spawn_rate", v)
     }
 
+    /// Sets `[load] arrival_rate` as `"N/s"`.
+    pub fn set_arrival_rate(&mut self, per_sec: f64) -> Result<(), String> {
+        self.edit_load("arrival_rate", Value::from(super::format_rate(per_sec)))
+    }
+
     /// Sets a `[load]` key.
     fn edit_load(&mut self, key: &str, value: Value) -> Result<(), String> {
         self.try_edit_lenient(|doc| set_value(load_mut(doc), key, value))

@@ -6,7 +6,7 @@ use super::input::TextInput;
 use super::theme::Theme;
 use crate::engine::Command;
 use crate::scenario::threshold::{Threshold, Verdict, check_all};
-use crate::scenario::{EndpointSpec, Plan, ScenarioDoc};
+use crate::scenario::{EndpointSpec, Plan, ScenarioDoc, Stage, format_rate, parse_rate};
 use crate::stats::{RunState, Snapshot};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::HashMap;
@@ -48,6 +48,7 @@ pub enum Action {
     SpawnFaster,
     SpawnSlower,
     RampPrompt,
+    PausePlan,
     ResetStats,
     NextView,
     PrevView,
@@ -84,6 +85,7 @@ pub enum PromptKind {
     Host,
     SaveAs,
     RampTo,
+    ArrivalRate,
 }
 
 impl PromptKind {
@@ -92,6 +94,7 @@ impl PromptKind {
             PromptKind::Host => "New scenario: base URL of the server under test",
             PromptKind::SaveAs => "Save scenario as",
             PromptKind::RampTo => "Ramp to how many users?",
+            PromptKind::ArrivalRate => "Arrival rate (iterations started per second, e.g. 200/s)",
         }
     }
 }
@@ -132,6 +135,10 @@ pub struct App {
     pub popup: Option<Popup>,
     pub users: u32,
     pub spawn_rate: f64,
+    /// Open model: the arrival rate the slider sets; None in the closed model.
+    pub arrival_rate: Option<f64>,
+    /// The load plan from the scenario (empty for a constant target).
+    pub stages: Vec<Stage>,
     /// A one-line message for the user: (text, is_error). Cleared by the next key.
     pub message: Option<(String, bool)>,
     pub quit: bool,
@@ -158,6 +165,8 @@ impl App {
             popup: None,
             users: plan.load.users,
             spawn_rate: plan.load.spawn_rate,
+            arrival_rate: plan.load.arrival_rate,
+            stages: plan.load.stages.clone(),
             message: None,
             quit: false,
             theme,
@@ -172,6 +181,29 @@ impl App {
             self.snapshot.state,
             RunState::Spawning | RunState::Running | RunState::Stopping
         )
+    }
+
+    /// True while the engine follows the load plan's stages.
+    fn following_plan(&self) -> bool {
+        self.is_running() && self.snapshot.stage.is_some()
+    }
+
+    /// The user target the slider shows: the plan's while it is followed.
+    pub fn current_users(&self) -> u32 {
+        if self.following_plan() {
+            self.snapshot.target_users
+        } else {
+            self.users
+        }
+    }
+
+    /// Open model: the rate the slider shows, the plan's while it is followed.
+    pub fn current_rate(&self) -> Option<f64> {
+        let rate = self.arrival_rate?;
+        Some(match &self.snapshot.arrivals {
+            Some(a) if self.following_plan() => a.rate,
+            _ => rate,
+        })
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -207,14 +239,25 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.info("the swarm is not running");
             vec![]
         }
-        Action::Users(delta) => set_users(app, app.users.saturating_add_signed(delta).max(1)),
+        Action::Users(delta) => match app.current_rate() {
+            Some(r) => set_arrival_rate(app, (r.round() + f64::from(delta)).max(0.0)),
+            None => set_users(app, app.current_users().saturating_add_signed(delta).max(1)),
+        },
+        Action::SpawnFaster | Action::SpawnSlower if app.arrival_rate.is_some() => {
+            app.info("the open model starts users as iterations need them; cap them with max_users in the file");
+            vec![]
+        }
         Action::SpawnFaster | Action::SpawnSlower => {
             change_rate(app, action == Action::SpawnFaster)
         }
         Action::RampPrompt => {
-            app.popup = Some(prompt(PromptKind::RampTo, &app.users.to_string()));
+            app.popup = Some(match app.arrival_rate {
+                Some(r) => prompt(PromptKind::ArrivalRate, &format_rate(r)),
+                None => prompt(PromptKind::RampTo, &app.users.to_string()),
+            });
             vec![]
         }
+        Action::PausePlan => pause_plan(app),
         Action::ResetStats => {
             app.info("statistics reset");
             vec![Effect::Engine(Command::ResetStats)]
@@ -290,10 +333,45 @@ fn start(app: &mut App) -> Vec<Effect> {
         app.info("the swarm is already running");
         return vec![];
     }
-    vec![
-        Effect::Engine(Command::SetUsers(app.users)),
-        Effect::Engine(Command::Start),
-    ]
+    let target = match app.arrival_rate {
+        Some(r) => Command::SetArrivalRate(r),
+        None => Command::SetUsers(app.users),
+    };
+    vec![Effect::Engine(target), Effect::Engine(Command::Start)]
+}
+
+/// Pauses the load plan, or resumes it.
+fn pause_plan(app: &mut App) -> Vec<Effect> {
+    let s = &app.snapshot;
+    if app.stages.is_empty() {
+        app.info("this scenario has no load stages to pause");
+        return vec![];
+    }
+    if !app.is_running() {
+        app.info("the plan starts with the swarm: press s");
+        return vec![];
+    }
+    if s.stage.is_none() {
+        app.info("the plan is over or under manual control; restart the swarm to follow it again");
+        return vec![];
+    }
+    if s.plan_paused {
+        app.info("plan resumed");
+        vec![Effect::Engine(Command::ResumePlan)]
+    } else {
+        app.info(
+            "plan paused: the target holds; p resumes, moving the slider takes manual control",
+        );
+        vec![Effect::Engine(Command::PausePlan)]
+    }
+}
+
+fn set_arrival_rate(app: &mut App, rate: f64) -> Vec<Effect> {
+    app.arrival_rate = Some(rate);
+    if let Err(e) = app.doc.set_arrival_rate(rate) {
+        app.error(e);
+    }
+    vec![Effect::Engine(Command::SetArrivalRate(rate))]
 }
 
 fn set_users(app: &mut App, users: u32) -> Vec<Effect> {
@@ -510,6 +588,10 @@ fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
                 .filter(|n| *n >= 1)
                 .ok_or("enter a whole number of users, 1 or more")?;
             Ok(set_users(app, n))
+        }
+        PromptKind::ArrivalRate => {
+            let r = parse_rate(text)?;
+            Ok(set_arrival_rate(app, r))
         }
         PromptKind::SaveAs if text.is_empty() => {
             Err("enter a file name, e.g. scenarios/mine.toml".into())

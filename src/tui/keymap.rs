@@ -38,7 +38,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('+'), key('=')],
         label: "+ / -",
         action: Action::Users(1),
-        help: "target users ±1 (ramps there)",
+        help: "users (or rate) ±1",
     },
     Binding {
         keys: &[key('-')],
@@ -50,7 +50,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::PageUp, N)],
         label: "PgUp / PgDn",
         action: Action::Users(10),
-        help: "target users ±10",
+        help: "users (or rate) ±10",
     },
     Binding {
         keys: &[(KeyCode::PageDown, N)],
@@ -74,7 +74,13 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('u')],
         label: "u",
         action: Action::RampPrompt,
-        help: "ramp to a user count",
+        help: "ramp users / set rate",
+    },
+    Binding {
+        keys: &[key('p')],
+        label: "p",
+        action: Action::PausePlan,
+        help: "pause / resume the plan",
     },
     Binding {
         keys: &[key('r')],

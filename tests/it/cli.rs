@@ -449,5 +449,9 @@ async fn arrival_rate_from_the_command_line_reports_both_latencies() {
     // Flags of the other model are refused with the reason.
     let out = run(&["run", &url, "--arrival-rate", "10/s", "-u", "5"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--max-users"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--max-users"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -215,3 +215,33 @@ fn every_key_in_the_keymap_is_in_the_help() {
         );
     }
 }
+
+#[test]
+fn open_model_with_a_paused_plan_80x24() {
+    let src = SCENARIO
+        .replace("users = 50\nspawn_rate = 10\n", "arrival_rate = \"20/s\"\nmax_users = 200\n")
+        .replace(
+            "run_time = \"2m\"\n",
+            "run_time = \"2m\"\n[[load.stages]]\narrival_rate = \"100/s\"\nduration = \"1m\"\n[[load.stages]]\narrival_rate = \"100/s\"\nduration = \"1m\"\n",
+        );
+    let doc = ScenarioDoc::from_text(&src, Some("scenarios/open.toml".into())).unwrap();
+    let plan = doc.plan().unwrap();
+    let mut app = App::new(doc, &plan, Theme { color: false });
+    let mut snap = snapshot();
+    snap.stage = Some((1, 2));
+    snap.stage_elapsed = Duration::from_secs(30);
+    snap.plan_paused = true;
+    snap.users = 12;
+    snap.arrivals = Some(swarm::stats::Arrivals {
+        rate: 60.0,
+        max_users: 200,
+        scheduled: 1200,
+        dropped: 3,
+        waiting: 0,
+        busy: 4,
+    });
+    snap.total.corrected_ms = Some(snap.total.percentiles_ms.map(|v| v * 1.5));
+    app.stats_row = snap.rows.len();
+    app.set_snapshot(Arc::new(snap));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}

@@ -246,3 +246,70 @@ fn thresholds_are_checked_against_each_snapshot() {
     assert_eq!(a.verdicts.len(), 1);
     assert!(!a.verdicts[0].passed);
 }
+
+const OPEN: &str = "host = \"http://127.0.0.1:1\"\n[load]\narrival_rate = \"20/s\"\n[[load.stages]]\narrival_rate = \"100/s\"\nduration = \"1m\"\n\n[[endpoints]]\npath = \"/\"\n";
+
+fn open_app() -> App {
+    let doc = ScenarioDoc::from_text(OPEN, None).unwrap();
+    let plan = doc.plan().unwrap();
+    App::new(doc, &plan, Theme { color: false })
+}
+
+#[test]
+fn open_model_keys_move_the_arrival_rate() {
+    let mut a = open_app();
+    assert_eq!(
+        commands(&update(&mut a, Action::Start)),
+        ["SetArrivalRate(20.0)", "Start"]
+    );
+    assert_eq!(
+        commands(&update(&mut a, Action::Users(10))),
+        ["SetArrivalRate(30.0)"]
+    );
+    assert!(
+        a.doc.text().contains("arrival_rate = \"30/s\""),
+        "{}",
+        a.doc.text()
+    );
+    assert!(commands(&update(&mut a, Action::SpawnFaster)).is_empty());
+    update(&mut a, Action::RampPrompt);
+    for _ in 0..8 {
+        update(&mut a, special(KeyCode::Backspace));
+    }
+    for c in "90/m".chars() {
+        update(&mut a, key(c));
+    }
+    assert_eq!(
+        commands(&update(&mut a, special(KeyCode::Enter))),
+        ["SetArrivalRate(1.5)"]
+    );
+}
+
+#[test]
+fn p_pauses_and_resumes_a_running_plan() {
+    let mut a = open_app();
+    assert!(commands(&update(&mut a, Action::PausePlan)).is_empty());
+    let running = Snapshot {
+        state: RunState::Running,
+        stage: Some((1, 1)),
+        ..Snapshot::default()
+    };
+    a.set_snapshot(Arc::new(running.clone()));
+    assert_eq!(commands(&update(&mut a, Action::PausePlan)), ["PausePlan"]);
+    a.set_snapshot(Arc::new(Snapshot {
+        plan_paused: true,
+        ..running
+    }));
+    assert_eq!(commands(&update(&mut a, Action::PausePlan)), ["ResumePlan"]);
+    // Without stages there is nothing to pause.
+    let mut closed = app();
+    assert!(commands(&update(&mut closed, Action::PausePlan)).is_empty());
+    assert!(
+        closed
+            .message
+            .as_ref()
+            .unwrap()
+            .0
+            .contains("no load stages")
+    );
+}

@@ -16,18 +16,28 @@ pub fn draw(frame: &mut Frame, controls: Rect, hints: Rect, app: &App) {
     let t = &app.theme;
     let slider_w = ((controls.width as usize).saturating_sub(60) / 2).clamp(8, 40);
     // Users on a log scale up to 10 000 so small and large swarms both move the knob.
-    let users_pos = ((app.users as f64).ln() / 10_000f64.ln()).clamp(0.0, 1.0);
+    let users_pos = ((app.current_users() as f64).ln() / 10_000f64.ln()).clamp(0.0, 1.0);
     let rate_pos = ((app.spawn_rate / 0.1).ln() / (2000f64 / 0.1).ln()).clamp(0.0, 1.0);
-    let line = Line::from(vec![
-        Span::styled("Users ", t.header()),
-        Span::styled(slider(users_pos, slider_w), t.series(0)),
-        Span::raw(format!(" {} ", app.users)),
-        Span::styled("(+/- PgUp/PgDn)   ", t.dim()),
-        Span::styled("Spawn rate ", t.header()),
-        Span::styled(slider(rate_pos, slider_w), t.series(0)),
-        Span::raw(format!(" {}/s ", app.spawn_rate)),
-        Span::styled("([ ])", t.dim()),
-    ]);
+    let line = match app.current_rate() {
+        Some(rate) => {
+            // Rates on a log scale up to 100 000/s.
+            let pos = ((rate + 1.0).ln() / 100_000f64.ln()).clamp(0.0, 1.0);
+            let max_users = app.snapshot.arrivals.as_ref().map_or(String::new(), |a| {
+                format!(
+                    "  busy {}/{} (max {})  dropped {}",
+                    a.busy, app.snapshot.users, a.max_users, a.dropped
+                )
+            });
+            Line::from(vec![
+                Span::styled("Arrival rate ", t.header()),
+                Span::styled(slider(pos, slider_w), t.series(0)),
+                Span::raw(format!(" {}/s ", rate_text(rate))),
+                Span::styled("(+/- PgUp/PgDn)", t.dim()),
+                Span::raw(max_users),
+            ])
+        }
+        None => closed_controls(app, users_pos, rate_pos, slider_w),
+    };
     frame.render_widget(Paragraph::new(line), controls);
     let bottom = match &app.message {
         Some((text, true)) => Line::from(Span::styled(text.clone(), t.bad())),
@@ -35,6 +45,20 @@ pub fn draw(frame: &mut Frame, controls: Rect, hints: Rect, app: &App) {
         None => hint_line(app),
     };
     frame.render_widget(Paragraph::new(bottom), hints);
+}
+
+fn closed_controls(app: &App, users_pos: f64, rate_pos: f64, slider_w: usize) -> Line<'static> {
+    let t = &app.theme;
+    Line::from(vec![
+        Span::styled("Users ", t.header()),
+        Span::styled(slider(users_pos, slider_w), t.series(0)),
+        Span::raw(format!(" {} ", app.current_users())),
+        Span::styled("(+/- PgUp/PgDn)   ", t.dim()),
+        Span::styled("Spawn rate ", t.header()),
+        Span::styled(slider(rate_pos, slider_w), t.series(0)),
+        Span::raw(format!(" {}/s ", app.spawn_rate)),
+        Span::styled("([ ])", t.dim()),
+    ])
 }
 
 fn slider(pos: f64, width: usize) -> String {
@@ -49,9 +73,16 @@ fn hint_line(app: &App) -> Line<'static> {
     } else {
         ("s", "start")
     };
-    let hints = [
+    let mut hints = vec![
         run,
-        ("u", "ramp"),
+        (
+            "u",
+            if app.arrival_rate.is_some() {
+                "rate"
+            } else {
+                "ramp"
+            },
+        ),
         ("r", "reset"),
         ("e", "edit"),
         ("a", "add"),
@@ -60,6 +91,11 @@ fn hint_line(app: &App) -> Line<'static> {
         ("?", "help"),
         ("q", "quit"),
     ];
+    if !app.stages.is_empty() {
+        // "a add" makes room; it stays in the help.
+        hints.retain(|h| h.0 != "a");
+        hints.insert(2, ("p", "plan"));
+    }
     key_hints(&hints, t)
 }
 
@@ -75,4 +111,13 @@ pub fn key_hints(hints: &[(&str, &str)], t: &Theme) -> Line<'static> {
         })
         .collect();
     Line::from(spans)
+}
+
+/// A rate for the slider: whole numbers plain, small rates with a decimal.
+fn rate_text(r: f64) -> String {
+    if r >= 10.0 || r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
 }

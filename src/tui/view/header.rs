@@ -3,9 +3,13 @@
 //! ```text
 //! swarm · Testing types API · http://127.0.0.1:5000                  [modified]
 //! ● running  users 20/50 at 5/s  req/s 123.4  failures 0.5%  p95 12.0 ms  0:12 / 2:00
+//! plan ▶ 2/3: 100 users 2:13/5:00 ━━━━━━──────  next 0 users 0:30  p pause
 //! ```
+//!
+//! The plan row is there only when the scenario has load stages.
 
 use crate::report::format;
+use crate::scenario::{Stage, format_rate};
 use crate::stats::RunState;
 use crate::tui::app::App;
 use ratatui::Frame;
@@ -37,18 +41,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     // The engine's target follows load stages; before a run, the slider's value.
     let target = if s.state == RunState::Idle {
-        app.users
+        app.stages.first().map_or(app.users, |st| st.users)
     } else {
         s.target_users
     };
-    let mut second = vec![
-        Span::styled(format!("● {}", s.state), state_style),
-        Span::raw(format!(
+    let load = match (&s.arrivals, app.arrival_rate) {
+        (Some(a), _) if s.state != RunState::Idle => {
+            format!("  rate {}/s  users {}", format::rate(a.rate), s.users)
+        }
+        (_, Some(r)) => format!("  rate {}", format_rate(r)),
+        _ => format!(
             "  users {}/{} ({}/s)",
             s.users,
             target,
             rate(app.spawn_rate)
-        )),
+        ),
+    };
+    let mut second = vec![
+        Span::styled(format!("● {}", s.state), state_style),
+        Span::raw(load),
         Span::raw(format!("  req/s {}", format::rate(s.total.current_rps))),
         Span::styled(
             format!("  fail {:.1}%", s.total.fail_ratio() * 100.0),
@@ -65,7 +76,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 .map_or(String::new(), |r| format!("/{}", clock(r)))
         )),
     ];
-    if let Some((i, n)) = s.stage {
+    // With stages, the plan row below says where the run is.
+    if let Some((i, n)) = s.stage.filter(|_| app.stages.is_empty()) {
         second.insert(1, Span::styled(format!("  stage {i}/{n}"), t.warn()));
     }
     if !app.verdicts.is_empty() {
@@ -79,10 +91,75 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         };
         second.push(Span::styled(text, style));
     }
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
-        area,
-    );
+    let mut lines = vec![Line::from(first), Line::from(second)];
+    if !app.stages.is_empty() {
+        lines.push(plan_line(app));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Rows the header needs.
+pub fn height(app: &App) -> u16 {
+    if app.stages.is_empty() { 2 } else { 3 }
+}
+
+/// "100 users" or "→ 200/s".
+fn stage_target(st: &Stage) -> String {
+    match st.arrival_rate {
+        Some(r) => format!("→ {}", format_rate(r)),
+        None => format!("{} users", st.users),
+    }
+}
+
+/// Where the run is on its load plan.
+fn plan_line(app: &App) -> Line<'static> {
+    let t = &app.theme;
+    let s = &app.snapshot;
+    let stages = &app.stages;
+    let running = matches!(s.state, RunState::Spawning | RunState::Running);
+    let Some((i, n)) = s.stage.filter(|_| running) else {
+        let text = if running {
+            "plan: left (manual control, or the stages are over)".to_string()
+        } else {
+            let total: Duration = stages.iter().map(|st| st.duration).sum();
+            let list: Vec<String> = stages
+                .iter()
+                .map(|st| format!("{} {}", stage_target(st), clock(st.duration)))
+                .collect();
+            format!(
+                "plan: {} stages, {} · {}",
+                stages.len(),
+                clock(total),
+                list.join(" → ")
+            )
+        };
+        return Line::from(Span::styled(text, t.dim()));
+    };
+    let st = &stages[i - 1];
+    let frac = (s.stage_elapsed.as_secs_f64() / st.duration.as_secs_f64().max(1e-9)).min(1.0);
+    let width = 12;
+    let done = (frac * width as f64).round() as usize;
+    let (mark, key) = if s.plan_paused {
+        ("plan ⏸", "p resume")
+    } else {
+        ("plan ▶", "p pause")
+    };
+    let next = stages.get(i).map_or("last stage".to_string(), |nx| {
+        format!("next {} {}", stage_target(nx), clock(nx.duration))
+    });
+    Line::from(vec![
+        Span::styled(format!("{mark} {i}/{n}: "), t.warn()),
+        Span::raw(format!(
+            "{} {}/{} ",
+            stage_target(st),
+            clock(s.stage_elapsed),
+            clock(st.duration)
+        )),
+        Span::styled("━".repeat(done), t.series(0)),
+        Span::styled("─".repeat(width - done), t.dim()),
+        Span::raw(format!("  {next}  ")),
+        Span::styled(key.to_string(), t.header()),
+    ])
 }
 
 fn rate(r: f64) -> String {

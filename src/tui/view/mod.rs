@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         return;
     }
     let [head, tabs, main, controls, hints] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(header::height(app)),
         Constraint::Length(1),
         Constraint::Min(0),
         Constraint::Length(1),

@@ -135,14 +135,39 @@ fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
     .areas(inner);
     let cell = |s: &str| format!("{s:>7}");
     let label_line: String = LABELS.iter().map(|l| cell(l)).collect();
-    let value_line: String = r
-        .percentiles_ms
-        .iter()
-        .map(|v| cell(&if r.requests == 0 { "-".into() } else { ms(*v) }))
-        .collect();
+    let value_line = |values: &[f64; 11]| -> String {
+        values
+            .iter()
+            .map(|v| cell(&if r.requests == 0 { "-".into() } else { ms(*v) }))
+            .collect()
+    };
     frame.render_widget(Paragraph::new(Line::styled(label_line, t.header())), labels);
-    frame.render_widget(Paragraph::new(value_line), values);
-    draw_distribution(frame, dist, r, app);
+    match &r.corrected_ms {
+        // Open model: the latency from the intended start first, the service time below.
+        Some(corrected) => {
+            let [first, second, legend] =
+                Layout::vertical([Constraint::Length(1); 3]).areas(Rect {
+                    height: (values.height + dist.height).min(3),
+                    ..values
+                });
+            frame.render_widget(
+                Paragraph::new(Line::styled(value_line(corrected), t.warn())),
+                first,
+            );
+            frame.render_widget(Paragraph::new(value_line(&r.percentiles_ms)), second);
+            let text = Line::from(vec![
+                Span::styled("1: ", t.warn()),
+                Span::styled("from intended start (no coordinated omission)  ", t.dim()),
+                Span::raw("2: "),
+                Span::styled("service time (raw)", t.dim()),
+            ]);
+            frame.render_widget(Paragraph::new(text), legend);
+        }
+        None => {
+            frame.render_widget(Paragraph::new(value_line(&r.percentiles_ms)), values);
+            draw_distribution(frame, dist, r, app);
+        }
+    }
 }
 
 fn draw_distribution(frame: &mut Frame, area: Rect, r: &RowStats, app: &App) {
