@@ -32,7 +32,47 @@ pub enum Cmd {
         /// Where the scenario will be saved
         file: PathBuf,
     },
+    /// Find how many users the server takes before an SLO breaks: raises the users step
+    /// by step and reports the knee (swarm find-capacity FILE --slo "p95<450ms,fail<1%")
+    FindCapacity(CapacityArgs),
 }
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// A scenario file (.toml) or an http:// URL
+    pub target: String,
+    /// The service-level objective: conditions on the whole run, comma separated, e.g.
+    /// "p95<450ms,fail<1%" (metrics as for --threshold; fail = fail_ratio)
+    #[arg(long, value_name = "CONDITIONS", value_parser = crate::capacity::parse_slo)]
+    pub slo: SloList,
+    /// Users in the first step
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub start: u32,
+    /// Users added per step
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub step: u32,
+    /// How long each step is measured
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub hold: Duration,
+    /// How long each step runs before it is measured (its warm-up, left out)
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// The most users to try
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_users: u32,
+    /// Users started per second between steps (default: the scenario's spawn rate)
+    #[arg(short = 'r', long, value_parser = parse_rate)]
+    pub spawn_rate: Option<f64>,
+    /// Write the steps and the result as JSON to FILE (keys max_users, max_rps, steps, ...)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Base URL that replaces the scenario's host
+    #[arg(short = 'H', long, value_name = "URL")]
+    pub host: Option<String>,
+}
+
+/// The parsed value of `--slo`.
+pub type SloList = Vec<threshold::Threshold>;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

@@ -1,6 +1,7 @@
 //! What each subcommand does: loads the scenario, then runs it headless or in the TUI.
 
-use crate::cli::{Cmd, DemoArgs, LoadArgs, OutputArgs, RunArgs, is_url};
+use crate::capacity::{self, SearchConfig};
+use crate::cli::{CapacityArgs, Cmd, DemoArgs, LoadArgs, OutputArgs, RunArgs, is_url};
 use crate::demo::DemoServer;
 use crate::headless::{self, Output};
 use crate::scenario::{LoadError, Plan, ScenarioDoc, format_duration, format_rate};
@@ -19,6 +20,7 @@ const DEMO_HOST: &str = "http://127.0.0.1:8089";
 pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
     match command {
         Cmd::Run(args) => run(args).await,
+        Cmd::FindCapacity(args) => find_capacity(args).await,
         Cmd::Check { file } => check(&file),
         Cmd::Demo(args) => demo(args).await,
         Cmd::New { file } => {
@@ -33,6 +35,31 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
             new_scenario(file, &LoadArgs::default(), &output).await
         }
     }
+}
+
+async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
+    let mut plan = if is_url(&args.target) {
+        Plan::for_url(&args.target)?
+    } else {
+        Plan::load_with_host(Path::new(&args.target), args.host.as_deref()).map_err(explain)?
+    };
+    if plan.load.is_open() {
+        anyhow::bail!(
+            "{}: find-capacity steps the number of users (closed model); remove arrival_rate from [load]",
+            args.target
+        );
+    }
+    if let Some(r) = args.spawn_rate {
+        plan.load.spawn_rate = r;
+    }
+    let cfg = SearchConfig {
+        start: args.start,
+        step: args.step,
+        hold: args.hold,
+        settle: args.settle,
+        limit: args.max_users.max(args.start),
+    };
+    capacity::run_headless(&plan, cfg, args.slo, args.json.as_deref()).await
 }
 
 fn use_tui(output: &OutputArgs) -> bool {

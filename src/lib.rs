@@ -1,5 +1,6 @@
 //! swarm: a load tester for HTTP backends, driven from a TOML scenario.
 
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod demo;

@@ -96,7 +96,11 @@ impl Controller {
                     Some(c) => self.handle(c, Instant::now()),
                     None => break,
                 },
-                _ = tick.tick() => self.on_tick(Instant::now()),
+                due = tick.tick() => {
+                    let now = Instant::now();
+                    self.stats.note_tick_lateness(now.saturating_duration_since(due));
+                    self.on_tick(now);
+                }
                 _ = sleep_until(wake), if wake.is_some() => self.on_wake(Instant::now()),
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     self.maybe_finish_stop(Instant::now());
@@ -169,6 +173,11 @@ impl Controller {
                 }
             }
             Command::SetEndpoints(list) => self.replace(list),
+            Command::SetRunTime(t) => self.load.run_time = t,
+            Command::MarkWindow => {
+                self.stats
+                    .mark_window(&self.shards, now.into_std(), self.users.len() as u32);
+            }
         }
         self.publish(now);
     }
@@ -544,7 +553,7 @@ impl Controller {
             ..Snapshot::default()
         };
         let elapsed = snap.elapsed;
-        self.stats.fill(&mut snap, elapsed);
+        self.stats.fill(&mut snap, elapsed, now.into_std());
         // Unchanged snapshots are not sent, so an idle screen is not redrawn.
         self.snapshots.send_if_modified(|old| {
             let changed = **old != snap;

@@ -185,6 +185,7 @@ fn request(endpoint: &Endpoint) -> Request<Full<Bytes>> {
 pub fn classify(e: &ExchangeError) -> FailureKind {
     match e {
         ExchangeError::Timeout => FailureKind::Timeout,
+        ExchangeError::Connect(io) if is_local_limit(io) => FailureKind::Local,
         ExchangeError::Connect(io) => match io.kind() {
             io::ErrorKind::ConnectionRefused => FailureKind::Refused,
             io::ErrorKind::TimedOut => FailureKind::Timeout,
@@ -192,6 +193,16 @@ pub fn classify(e: &ExchangeError) -> FailureKind {
         },
         ExchangeError::Http(h) => classify_hyper(h),
     }
+}
+
+/// Errors that say this machine ran out of something: open files (EMFILE, ENFILE),
+/// local ports or addresses (EADDRNOTAVAIL), buffer space (ENOBUFS).
+fn is_local_limit(e: &io::Error) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const ENOBUFS: i32 = 105;
+    e.kind() == io::ErrorKind::AddrNotAvailable
+        || matches!(e.raw_os_error(), Some(ENFILE | EMFILE | ENOBUFS))
 }
 
 fn classify_hyper(e: &hyper::Error) -> FailureKind {

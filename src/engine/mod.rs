@@ -39,6 +39,10 @@ pub enum Command {
     ResetStats,
     /// Replace the endpoints; users pick up the new set before their next request.
     SetEndpoints(Vec<Endpoint>),
+    /// Start measuring a window: snapshots then carry statistics since this moment.
+    MarkWindow,
+    /// Run until stopped (None), or for this long from the start.
+    SetRunTime(Option<std::time::Duration>),
 }
 
 /// A running engine task and its two channels.

@@ -2,7 +2,7 @@
 //! Owned by the engine's control task; nothing else touches it.
 
 use super::shard::{RowDelta, Shards, new_histogram};
-use super::snapshot::{FailureGroup, Generator, PERCENTILES, RowStats, Snapshot};
+use super::snapshot::{FailureGroup, Generator, PERCENTILES, RowStats, Snapshot, WindowStats};
 use super::{FailureKind, History, Point};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
@@ -33,7 +33,18 @@ struct Second {
     since: Instant,
 }
 
+/// Statistics since a mark: what one step of a capacity search measures.
+struct Window {
+    since: Instant,
+    total: RowDelta,
+    local_failures: u64,
+    /// The latest the control task's tick came, in µs: the generator's own lag.
+    max_tick_late_us: u64,
+    lateness: Histogram<u64>,
+}
+
 pub struct Stats {
+    mark: Option<Window>,
     rows: Vec<Row>,
     total: RowDelta,
     failures: Vec<FailureTotal>,
@@ -48,6 +59,7 @@ pub struct Stats {
 impl Stats {
     pub fn new(now: Instant) -> Self {
         Stats {
+            mark: None,
             rows: Vec::new(),
             total: RowDelta::new(),
             failures: Vec::new(),
@@ -95,6 +107,25 @@ impl Stats {
         };
     }
 
+    /// Starts measuring a window from `now` (after merging what came before it).
+    pub fn mark_window(&mut self, shards: &Shards, now: Instant, users: u32) {
+        self.drain(shards, now, users);
+        self.mark = Some(Window {
+            since: now,
+            total: RowDelta::new(),
+            local_failures: 0,
+            max_tick_late_us: 0,
+            lateness: new_histogram(),
+        });
+    }
+
+    /// Notes how late the control task's tick came.
+    pub fn note_tick_lateness(&mut self, late: Duration) {
+        if let Some(w) = &mut self.mark {
+            w.max_tick_late_us = w.max_tick_late_us.max(late.as_micros() as u64);
+        }
+    }
+
     /// Merges what the users recorded since the last drain.
     pub fn drain(&mut self, shards: &Shards, now: Instant, users: u32) {
         shards.drain(|shard| {
@@ -104,6 +135,9 @@ impl Stats {
                 }
                 self.rows[i].acc.merge(delta);
                 self.total.merge(delta);
+                if let Some(w) = &mut self.mark {
+                    w.total.merge(delta);
+                }
                 self.second
                     .hist
                     .add(&delta.hist)
@@ -113,10 +147,16 @@ impl Stats {
                 delta.clear();
             }
             for f in shard.failures.drain(..) {
+                if let Some(w) = self.mark.as_mut().filter(|_| f.kind == FailureKind::Local) {
+                    w.local_failures += f.count;
+                }
                 merge_failure(&mut self.failures, f.row, f.kind, f.count, f.message);
             }
             if let Some(late) = shard.lateness.as_mut().filter(|h| !h.is_empty()) {
                 self.lateness.add(&*late).expect("auto-resizing histogram");
+                if let Some(w) = &mut self.mark {
+                    w.lateness.add(&*late).expect("auto-resizing histogram");
+                }
                 late.reset();
             }
         });
@@ -163,8 +203,19 @@ impl Stats {
         };
     }
 
-    /// Fills the statistics part of a snapshot; `elapsed` is the run's length so far.
-    pub fn fill(&self, snap: &mut Snapshot, elapsed: Duration) {
+    /// Fills the statistics part of a snapshot; `elapsed` is the run's length so far and
+    /// `now` the time of the last drain.
+    pub fn fill(&self, snap: &mut Snapshot, elapsed: Duration, now: Instant) {
+        snap.window = self.mark.as_ref().map(|w| {
+            let secs = now.saturating_duration_since(w.since);
+            WindowStats {
+                elapsed: secs,
+                total: row_stats("Aggregated", "", &w.total, (0.0, 0.0), secs.as_secs_f64()),
+                local_failures: w.local_failures,
+                max_tick_late_ms: us_to_ms(w.max_tick_late_us),
+                think_late_p99_ms: us_to_ms(w.lateness.value_at_quantile(0.99)),
+            }
+        });
         let rates = self.current_rates();
         let secs = elapsed.as_secs_f64();
         snap.rows = self
@@ -341,7 +392,7 @@ mod tests {
         }
         stats.drain(&shards, t0 + Duration::from_secs(1), 5);
         let mut snap = Snapshot::default();
-        stats.fill(&mut snap, Duration::from_secs(10));
+        stats.fill(&mut snap, Duration::from_secs(10), t0);
         let r = &snap.rows[0];
         assert_eq!((r.requests, r.failures), (1000, 100));
         assert_eq!(r.min_ms, 1.0);
@@ -386,7 +437,7 @@ mod tests {
             stats.drain(&shards, t0 + Duration::from_millis(250 * tick), 1);
         }
         let mut snap = Snapshot::default();
-        stats.fill(&mut snap, Duration::from_secs(2));
+        stats.fill(&mut snap, Duration::from_secs(2), t0);
         assert!(
             (snap.total.current_rps - 100.0).abs() < 1.0,
             "{}",
@@ -395,7 +446,7 @@ mod tests {
         for tick in 9..=20u64 {
             stats.drain(&shards, t0 + Duration::from_millis(250 * tick), 1);
         }
-        stats.fill(&mut snap, Duration::from_secs(5));
+        stats.fill(&mut snap, Duration::from_secs(5), t0);
         assert_eq!(snap.total.current_rps, 0.0);
     }
 }

@@ -21,6 +21,9 @@ pub enum FailureKind {
     Closed,
     /// The server answered with something that is not HTTP/1.1.
     Malformed,
+    /// The load generator's own machine ran out of something (open files, local ports):
+    /// a limit of swarm's side, not the server's.
+    Local,
     Other,
 }
 
@@ -50,6 +53,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Reset => write!(f, "connection reset"),
             FailureKind::Closed => write!(f, "connection closed early"),
             FailureKind::Malformed => write!(f, "malformed response"),
+            FailureKind::Local => write!(f, "out of local resources (swarm's side)"),
             FailureKind::Other => write!(f, "other error"),
         }
     }

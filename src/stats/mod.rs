@@ -14,5 +14,6 @@ pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{Recorder, Sample, Shards};
 pub use snapshot::{
-    Arrivals, FailureGroup, Generator, PERCENTILES, RowStats, RunState, Snapshot, short_name,
+    Arrivals, FailureGroup, Generator, PERCENTILES, RowStats, RunState, Snapshot, WindowStats,
+    short_name,
 };

@@ -120,6 +120,19 @@ pub struct Generator {
     pub think_lateness_ms: [f64; 3],
 }
 
+/// Statistics since the last window mark (a capacity-search step).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WindowStats {
+    pub elapsed: Duration,
+    /// The aggregate over the window; its `total_rps` is the window's rate.
+    pub total: RowStats,
+    /// Failures caused by swarm's own machine (open files, ports).
+    pub local_failures: u64,
+    /// The generator's own lag: the latest its control task woke, and think-time lateness.
+    pub max_tick_late_ms: f64,
+    pub think_late_p99_ms: f64,
+}
+
 /// The open model's schedule: iterations started at a rate, whatever the response times.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Arrivals {
@@ -164,4 +177,6 @@ pub struct Snapshot {
     pub history_step: u32,
     /// Present when the run follows an arrival rate (open model).
     pub arrivals: Option<Arrivals>,
+    /// Present after a `MarkWindow` command.
+    pub window: Option<WindowStats>,
 }

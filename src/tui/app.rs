@@ -4,9 +4,12 @@
 use super::form::{Form, FormOutcome};
 use super::input::TextInput;
 use super::theme::Theme;
+use crate::capacity::{Search, SearchConfig, parse_slo};
 use crate::engine::Command;
 use crate::scenario::threshold::{Threshold, Verdict, check_all};
-use crate::scenario::{EndpointSpec, Plan, ScenarioDoc, Stage, format_rate, parse_rate};
+use crate::scenario::{
+    EndpointSpec, Plan, ScenarioDoc, Stage, format_rate, parse_duration, parse_rate,
+};
 use crate::stats::{RunState, Snapshot};
 use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::HashMap;
@@ -20,9 +23,16 @@ pub enum View {
     Charts,
     Failures,
     Endpoints,
+    Capacity,
 }
 
-pub const VIEWS: [View; 4] = [View::Stats, View::Charts, View::Failures, View::Endpoints];
+pub const VIEWS: [View; 5] = [
+    View::Stats,
+    View::Charts,
+    View::Failures,
+    View::Endpoints,
+    View::Capacity,
+];
 
 impl View {
     pub fn title(self) -> &'static str {
@@ -31,6 +41,7 @@ impl View {
             View::Charts => "Charts",
             View::Failures => "Failures",
             View::Endpoints => "Endpoints",
+            View::Capacity => "Capacity",
         }
     }
 
@@ -49,6 +60,7 @@ pub enum Action {
     SpawnSlower,
     RampPrompt,
     PausePlan,
+    FindCapacity,
     ResetStats,
     NextView,
     PrevView,
@@ -86,6 +98,7 @@ pub enum PromptKind {
     SaveAs,
     RampTo,
     ArrivalRate,
+    Slo,
 }
 
 impl PromptKind {
@@ -95,6 +108,7 @@ impl PromptKind {
             PromptKind::SaveAs => "Save scenario as",
             PromptKind::RampTo => "Ramp to how many users?",
             PromptKind::ArrivalRate => "Arrival rate (iterations started per second, e.g. 200/s)",
+            PromptKind::Slo => "Capacity search: SLO [start=N step=N hold=20s settle=5s max=N]",
         }
     }
 }
@@ -148,6 +162,9 @@ pub struct App {
     pub thresholds: Vec<Threshold>,
     /// The thresholds checked against the newest snapshot.
     pub verdicts: Vec<Verdict>,
+    /// A capacity search started from the TUI, its settings, and where it is.
+    pub capacity: Option<(Search, SearchConfig)>,
+    pub capacity_status: String,
 }
 
 impl App {
@@ -173,6 +190,8 @@ impl App {
             disabled: HashMap::new(),
             thresholds: plan.thresholds.clone(),
             verdicts: Vec::new(),
+            capacity: None,
+            capacity_status: String::new(),
         }
     }
 
@@ -183,6 +202,11 @@ impl App {
         )
     }
 
+    /// True while a capacity search drives the swarm.
+    pub fn searching(&self) -> bool {
+        self.capacity.as_ref().is_some_and(|(s, _)| !s.is_done())
+    }
+
     /// True while the engine follows the load plan's stages.
     fn following_plan(&self) -> bool {
         self.is_running() && self.snapshot.stage.is_some()
@@ -190,7 +214,7 @@ impl App {
 
     /// The user target the slider shows: the plan's while it is followed.
     pub fn current_users(&self) -> u32 {
-        if self.following_plan() {
+        if self.following_plan() || self.searching() {
             self.snapshot.target_users
         } else {
             self.users
@@ -237,6 +261,22 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 return vec![Effect::Engine(Command::Stop)];
             }
             app.info("the swarm is not running");
+            vec![]
+        }
+        Action::Users(_) | Action::RampPrompt | Action::PausePlan if app.searching() => {
+            app.info("a capacity search sets the users; x stops it");
+            vec![]
+        }
+        Action::FindCapacity => {
+            if app.arrival_rate.is_some() {
+                app.error(
+                    "a capacity search steps users (closed model); this scenario uses arrival_rate",
+                );
+            } else if app.is_running() {
+                app.info("stop the swarm first (x); the search starts its own run");
+            } else {
+                app.popup = Some(prompt(PromptKind::Slo, "p95<500ms,fail<1%"));
+            }
             vec![]
         }
         Action::Users(delta) => match app.current_rate() {
@@ -313,6 +353,51 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Close | Action::Key(_) => vec![],
     }
+}
+
+/// `p95<450ms,fail<1% start=5 step=5 hold=10s settle=3s max=200`: the SLO, then optional
+/// settings of the search.
+fn parse_search(text: &str) -> Result<(Vec<Threshold>, SearchConfig), String> {
+    let mut words = text.split_whitespace();
+    let slo = parse_slo(words.next().unwrap_or(""))?;
+    let mut cfg = SearchConfig::default();
+    for w in words {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("\"{w}\": write settings as key=value, e.g. step=5"))?;
+        let number = || {
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("{k}: \"{v}\" is not a whole number >= 1"))
+        };
+        let time = || parse_duration(v).map_err(|e| format!("{k}: {e}"));
+        match k {
+            "start" => cfg.start = number()?,
+            "step" => cfg.step = number()?,
+            "max" => cfg.limit = number()?,
+            "hold" => cfg.hold = time()?,
+            "settle" => cfg.settle = time()?,
+            _ => {
+                return Err(format!(
+                    "unknown setting \"{k}\" (start, step, hold, settle, max)"
+                ));
+            }
+        }
+    }
+    cfg.limit = cfg.limit.max(cfg.start);
+    Ok((slo, cfg))
+}
+
+/// Moves a running capacity search on with the newest snapshot.
+pub fn poll_capacity(app: &mut App, now: tokio::time::Instant) -> Vec<Effect> {
+    let snap = Arc::clone(&app.snapshot);
+    let Some((search, _)) = app.capacity.as_mut().filter(|(s, _)| !s.is_done()) else {
+        return vec![];
+    };
+    let commands = search.poll(&snap, now);
+    app.capacity_status = search.status(now);
+    commands.into_iter().map(Effect::Engine).collect()
 }
 
 fn prompt(kind: PromptKind, initial: &str) -> Popup {
@@ -592,6 +677,15 @@ fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
         PromptKind::ArrivalRate => {
             let r = parse_rate(text)?;
             Ok(set_arrival_rate(app, r))
+        }
+        PromptKind::Slo => {
+            let (slo, cfg) = parse_search(text)?;
+            let search = Search::new(cfg.clone(), slo);
+            let effects = search.begin().into_iter().map(Effect::Engine).collect();
+            app.capacity_status = format!("step 1: ramping to {} users", search.users());
+            app.capacity = Some((search, cfg));
+            app.view = View::Capacity;
+            Ok(effects)
         }
         PromptKind::SaveAs if text.is_empty() => {
             Err("enter a file name, e.g. scenarios/mine.toml".into())

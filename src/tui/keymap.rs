@@ -83,6 +83,12 @@ pub const KEYMAP: &[Binding] = &[
         help: "pause / resume the plan",
     },
     Binding {
+        keys: &[key('f')],
+        label: "f",
+        action: Action::FindCapacity,
+        help: "find capacity (SLO search)",
+    },
+    Binding {
         keys: &[key('r')],
         label: "r",
         action: Action::ResetStats,
@@ -92,7 +98,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Tab, N)],
         label: "Tab / S-Tab",
         action: Action::NextView,
-        help: "next / previous view",
+        help: "next / previous view, or 1 … 5",
     },
     Binding {
         keys: &[(KeyCode::BackTab, S), (KeyCode::BackTab, N)],
@@ -102,9 +108,9 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         keys: &[key('1')],
-        label: "1 2 3 4",
+        label: "",
         action: Action::Show(View::Stats),
-        help: "switch view",
+        help: "",
     },
     Binding {
         keys: &[key('2')],
@@ -122,6 +128,12 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('4')],
         label: "",
         action: Action::Show(View::Endpoints),
+        help: "",
+    },
+    Binding {
+        keys: &[key('5')],
+        label: "",
+        action: Action::Show(View::Capacity),
         help: "",
     },
     Binding {

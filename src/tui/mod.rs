@@ -119,6 +119,8 @@ where
                     break;
                 }
                 app.set_snapshot(snapshots.borrow_and_update().clone());
+                let effects = app::poll_capacity(app, Instant::now());
+                apply(app, engine, effects);
                 dirty = true;
             }
             _ = tokio::time::sleep_until(due), if dirty => {}

@@ -313,7 +313,8 @@ async fn running_out_of_file_descriptors_is_reported_not_a_hang() {
     );
     let flat = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        flat.contains("cannot connect: 127.0.0.1") && flat.contains("Too many open files"),
+        flat.contains("out of local resources (swarm's side): 127.0.0.1")
+            && flat.contains("Too many open files"),
         "{stdout}"
     );
 }

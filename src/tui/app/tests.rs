@@ -90,6 +90,8 @@ fn views_cycle_and_selection_stays_in_range() {
     assert_eq!(a.view, View::Charts);
     update(&mut a, Action::PrevView);
     update(&mut a, Action::PrevView);
+    assert_eq!(a.view, View::Capacity);
+    update(&mut a, Action::PrevView);
     assert_eq!(a.view, View::Endpoints);
     for _ in 0..5 {
         update(&mut a, Action::Down);
@@ -312,4 +314,42 @@ fn p_pauses_and_resumes_a_running_plan() {
             .0
             .contains("no load stages")
     );
+}
+
+#[test]
+fn f_starts_a_capacity_search_from_an_slo() {
+    let mut a = app();
+    update(&mut a, Action::FindCapacity);
+    for _ in 0..20 {
+        update(&mut a, special(KeyCode::Backspace));
+    }
+    for c in "p95<200ms step=5 hold=2s".chars() {
+        update(&mut a, key(c));
+    }
+    let effects = commands(&update(&mut a, special(KeyCode::Enter)));
+    assert_eq!(
+        effects,
+        ["SetRunTime(None)", "SetUsers(10)", "Start", "SetUsers(10)"]
+    );
+    assert_eq!(a.view, View::Capacity);
+    let (_, cfg) = a.capacity.as_ref().unwrap();
+    assert_eq!((cfg.step, cfg.hold), (5, std::time::Duration::from_secs(2)));
+    assert!(a.searching());
+    // While it runs, the users are the search's.
+    a.set_snapshot(Arc::new(Snapshot {
+        state: RunState::Running,
+        ..Snapshot::default()
+    }));
+    assert!(commands(&update(&mut a, Action::Users(1))).is_empty());
+    // A bad setting is refused in the prompt.
+    let mut b = app();
+    update(&mut b, Action::FindCapacity);
+    for c in " steps=4".chars() {
+        update(&mut b, key(c));
+    }
+    update(&mut b, special(KeyCode::Enter));
+    match &b.popup {
+        Some(Popup::Prompt(p)) => assert!(p.error.as_ref().unwrap().contains("unknown setting")),
+        other => panic!("{other:?}"),
+    }
 }

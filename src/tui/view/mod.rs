@@ -11,6 +11,7 @@
 //! └──────────────────────────────────────────────┘
 //! ```
 
+mod capacity;
 mod charts;
 mod endpoints;
 mod failures;
@@ -50,6 +51,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Charts => charts::draw(frame, main, app),
         View::Failures => failures::draw(frame, main, app),
         View::Endpoints => endpoints::draw(frame, main, app),
+        View::Capacity => capacity::draw(frame, main, app),
     }
     footer::draw(frame, controls, hints, app);
     popup::draw(frame, area, app);
