@@ -2,10 +2,12 @@
 //! statistics, and publishes snapshots. Commands arrive from the `Engine` handle.
 
 use super::Command;
-use super::endpoints::{EndpointSet, SharedEndpoints};
+use super::endpoints::{EndpointSet, SharedEndpoints, Workload};
 use super::open::OpenQueue;
+use super::session::RunShared;
 use super::user::User;
-use crate::scenario::{Endpoint, Load, Plan};
+use crate::scenario::template::Template;
+use crate::scenario::{DataSet, Endpoint, Load, Plan};
 use crate::stats::{Arrivals, RunState, Shards, Snapshot, Stats};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,13 @@ pub const TICK: Duration = Duration::from_millis(250);
 
 pub struct Controller {
     load: Load,
+    /// What the users run (the TUI replaces the endpoints; flows and hooks stay).
+    work: Workload,
+    data: Vec<DataSet>,
+    cookies: bool,
+    vars: Vec<(String, Template)>,
+    /// Shared by the users of the current run: `{{seq}}`, data cursors.
+    run: Arc<RunShared>,
     shared: Arc<SharedEndpoints>,
     shards: Arc<Shards>,
     stats: Stats,
@@ -56,9 +65,24 @@ impl Controller {
         let now = Instant::now();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut stats = Stats::new(now.into_std());
-        let set = endpoint_set(&mut stats, plan.endpoints.clone(), &plan.load);
+        let work = Workload {
+            endpoints: plan.endpoints.clone(),
+            flows: plan.flows.clone(),
+            on_start: plan.on_start.clone(),
+            on_stop: plan.on_stop.clone(),
+        };
+        let set = endpoint_set(&mut stats, &work, &plan.load);
         Controller {
             load: plan.load.clone(),
+            work,
+            data: plan.data.clone(),
+            cookies: plan.cookies,
+            vars: plan.vars.clone(),
+            run: Arc::new(RunShared::new(
+                plan.data.clone(),
+                plan.cookies,
+                plan.vars.clone(),
+            )),
             shared: Arc::new(SharedEndpoints::new(set)),
             shards: Shards::new(workers * 4),
             stats,
@@ -152,8 +176,7 @@ impl Controller {
             Command::SetSpawnRate(_) => {}
             Command::SetWait(w) => {
                 self.load.wait = w;
-                let (_, set) = self.shared.load();
-                self.replace(set.endpoints.clone());
+                self.replace(self.work.endpoints.clone());
             }
             Command::ResetStats => {
                 self.stats.reset(&self.shards, now.into_std());
@@ -202,7 +225,8 @@ impl Controller {
     }
 
     fn replace(&mut self, endpoints: Vec<Endpoint>) {
-        let set = endpoint_set(&mut self.stats, endpoints, &self.load);
+        self.work.endpoints = endpoints;
+        let set = endpoint_set(&mut self.stats, &self.work, &self.load);
         self.shared.replace(set);
     }
 
@@ -221,6 +245,11 @@ impl Controller {
         self.run_start = now;
         self.run_end = None;
         self.peak_users = 0;
+        self.run = Arc::new(RunShared::new(
+            self.data.clone(),
+            self.cookies,
+            self.vars.clone(),
+        ));
         self.state = RunState::Spawning;
         self.next_spawn = now;
         self.stage = None;
@@ -428,6 +457,7 @@ impl Controller {
         let user = User {
             id: self.next_user,
             shared: Arc::clone(&self.shared),
+            run: Arc::clone(&self.run),
             recorder: self.shards.recorder(self.next_user),
             cancel: cancel.clone(),
             open: self.open.clone(),
@@ -530,6 +560,10 @@ impl Controller {
                     .saturating_duration_since(started)
             }),
             plan_paused: self.plan_paused.is_some(),
+            stopped_users: self
+                .run
+                .stopped_users
+                .load(std::sync::atomic::Ordering::Relaxed),
             arrivals: self.open.as_ref().map(|q| Arrivals {
                 rate: if self.is_running() {
                     self.rate_at(now)
@@ -576,10 +610,10 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-fn endpoint_set(stats: &mut Stats, endpoints: Vec<Endpoint>, load: &Load) -> EndpointSet {
-    let rows = endpoints
-        .iter()
+fn endpoint_set(stats: &mut Stats, work: &Workload, load: &Load) -> EndpointSet {
+    let rows = work
+        .requests()
         .map(|e| stats.row_for(e.method.as_str(), &e.name))
         .collect();
-    EndpointSet::new(endpoints, rows, load.wait)
+    EndpointSet::from_workload(work, rows, load.wait)
 }

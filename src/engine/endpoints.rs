@@ -1,25 +1,63 @@
 //! The endpoint set the users pick from, swappable while a swarm runs: the control task
 //! publishes a new set, and each user picks it up before its next request.
 
-use crate::scenario::{Endpoint, Origin, Wait};
+use crate::scenario::{Endpoint, Flow, Origin, Wait};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Endpoints with their statistics rows and cumulative weights.
+/// Everything a user sends: the weighted tasks (an endpoint, or a flow's steps in order)
+/// and the on_start / on_stop steps, each request with its statistics row.
 #[derive(Debug)]
 pub struct EndpointSet {
+    /// Every request: the endpoints first (in scenario order), then flow steps, then the
+    /// on_start and on_stop steps.
     pub endpoints: Vec<Endpoint>,
-    /// Statistics row of each endpoint.
+    /// Statistics row of each request.
     pub rows: Vec<usize>,
-    /// Index into `origins` of each endpoint.
+    /// Index into `origins` of each request.
     pub origin_of: Vec<usize>,
     pub origins: Vec<Origin>,
     pub wait: Wait,
+    /// Each task's requests, in order.
+    pub tasks: Vec<Vec<usize>>,
+    pub on_start: Vec<usize>,
+    pub on_stop: Vec<usize>,
     cumulative: Vec<u32>,
 }
 
+/// The parts of a plan the users run.
+#[derive(Debug, Clone, Default)]
+pub struct Workload {
+    pub endpoints: Vec<Endpoint>,
+    pub flows: Vec<Flow>,
+    pub on_start: Vec<Endpoint>,
+    pub on_stop: Vec<Endpoint>,
+}
+
+impl Workload {
+    /// Every request in `EndpointSet` order.
+    pub fn requests(&self) -> impl Iterator<Item = &Endpoint> {
+        self.endpoints
+            .iter()
+            .chain(self.flows.iter().flat_map(|f| f.steps.iter()))
+            .chain(&self.on_start)
+            .chain(&self.on_stop)
+    }
+}
+
 impl EndpointSet {
+    /// A set of plain endpoints (no flows or hooks).
     pub fn new(endpoints: Vec<Endpoint>, rows: Vec<usize>, wait: Wait) -> Self {
+        let work = Workload {
+            endpoints,
+            ..Workload::default()
+        };
+        EndpointSet::from_workload(&work, rows, wait)
+    }
+
+    /// `rows` has one entry per request, in `Workload::requests` order.
+    pub fn from_workload(work: &Workload, rows: Vec<usize>, wait: Wait) -> Self {
+        let endpoints: Vec<Endpoint> = work.requests().cloned().collect();
         let mut origins: Vec<Origin> = Vec::new();
         let origin_of = endpoints
             .iter()
@@ -31,10 +69,24 @@ impl EndpointSet {
                 }
             })
             .collect();
-        let cumulative = endpoints
+        let mut next = 0..;
+        let mut take = |n: usize| -> Vec<usize> { (&mut next).take(n).collect() };
+        let mut tasks: Vec<Vec<usize>> = Vec::new();
+        let mut weights: Vec<u32> = Vec::new();
+        for e in &work.endpoints {
+            tasks.push(take(1));
+            weights.push(e.weight);
+        }
+        for f in &work.flows {
+            tasks.push(take(f.steps.len()));
+            weights.push(f.weight);
+        }
+        let on_start = take(work.on_start.len());
+        let on_stop = take(work.on_stop.len());
+        let cumulative = weights
             .iter()
-            .scan(0u32, |acc, e| {
-                *acc = acc.saturating_add(e.weight);
+            .scan(0u32, |acc, w| {
+                *acc = acc.saturating_add(*w);
                 Some(*acc)
             })
             .collect();
@@ -44,6 +96,9 @@ impl EndpointSet {
             origin_of,
             origins,
             wait,
+            tasks,
+            on_start,
+            on_stop,
             cumulative,
         }
     }
@@ -53,7 +108,7 @@ impl EndpointSet {
         self.cumulative.last().copied().unwrap_or(0)
     }
 
-    /// An endpoint index chosen in proportion to the weights, or None when all are disabled.
+    /// A task index chosen in proportion to the weights, or None when all are disabled.
     pub fn pick(&self, rng: &mut fastrand::Rng) -> Option<usize> {
         let total = self.total_weight();
         if total == 0 {

@@ -32,7 +32,33 @@ pub struct Outcome {
     pub failure: Option<FailureKind>,
     /// Kept unformatted: it becomes text only when the statistics need it.
     pub error: Option<ExchangeError>,
+    /// The response's headers, when captured.
+    pub headers: Option<http::HeaderMap>,
+    /// The response's body, when captured.
+    pub body: Option<Bytes>,
 }
+
+/// A request's parts rendered for this one request (templates, cookies); what is None
+/// comes from the endpoint as written.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub target: Option<http::Uri>,
+    /// Set (replacing the endpoint's value) before sending.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub body: Option<Bytes>,
+}
+
+/// What of the response to keep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Capture {
+    pub body: bool,
+    pub headers: bool,
+    /// Keep the headers when they set a cookie.
+    pub cookies: bool,
+}
+
+/// Bodies kept for checks and extraction are cut at this size.
+const MAX_CAPTURED_BODY: usize = 16 << 20;
 
 impl Outcome {
     /// The error text for the failure report.
@@ -51,22 +77,39 @@ impl Outcome {
     }
 }
 
+/// What `drive` reads of a response.
+struct Response {
+    status: u16,
+    bytes: u64,
+    headers: Option<http::HeaderMap>,
+    body: Option<Bytes>,
+}
+
 /// Sends one request on `conn`, connecting first when there is no open connection.
 /// Any failure drops the connection, so the next request reconnects.
-pub async fn send(conn: &mut Option<Conn>, endpoint: &Endpoint) -> Outcome {
+pub async fn send(
+    conn: &mut Option<Conn>,
+    endpoint: &Endpoint,
+    prepared: Option<&Prepared>,
+    capture: Capture,
+) -> Outcome {
     let start = Instant::now();
-    let result = match tokio::time::timeout(endpoint.timeout, exchange(conn, endpoint)).await {
+    let req = request(endpoint, prepared);
+    let exchange = exchange(conn, &endpoint.origin, req, capture);
+    let result = match tokio::time::timeout(endpoint.timeout, exchange).await {
         Ok(r) => r,
         Err(_) => Err(ExchangeError::Timeout),
     };
     let latency_us = start.elapsed().as_micros() as u64;
     match result {
-        Ok((status, bytes)) => Outcome {
+        Ok(r) => Outcome {
             latency_us,
-            status: Some(status),
-            bytes,
-            failure: (!endpoint.expect.accepts(status)).then_some(FailureKind::Status(status)),
+            status: Some(r.status),
+            bytes: r.bytes,
+            failure: (!endpoint.expect.accepts(r.status)).then_some(FailureKind::Status(r.status)),
             error: None,
+            headers: r.headers,
+            body: r.body,
         },
         Err(e) => {
             *conn = None;
@@ -76,6 +119,8 @@ pub async fn send(conn: &mut Option<Conn>, endpoint: &Endpoint) -> Outcome {
                 bytes: 0,
                 failure: Some(classify(&e)),
                 error: Some(e),
+                headers: None,
+                body: None,
             }
         }
     }
@@ -83,12 +128,14 @@ pub async fn send(conn: &mut Option<Conn>, endpoint: &Endpoint) -> Outcome {
 
 async fn exchange(
     conn: &mut Option<Conn>,
-    endpoint: &Endpoint,
-) -> Result<(u16, u64), ExchangeError> {
+    origin: &Origin,
+    request: Request<Full<Bytes>>,
+    capture: Capture,
+) -> Result<Response, ExchangeError> {
     if conn.as_mut().is_none_or(|c| !c.is_usable()) {
-        *conn = Some(connect(&endpoint.origin).await?);
+        *conn = Some(connect(origin).await?);
     }
-    let result = drive(conn.as_mut().expect("connected above"), request(endpoint)).await;
+    let result = drive(conn.as_mut().expect("connected above"), request, capture).await;
     if result.is_err() || conn.as_ref().is_some_and(|c| c.ended) {
         *conn = None;
     }
@@ -99,7 +146,8 @@ async fn exchange(
 async fn drive(
     conn: &mut Conn,
     request: Request<Full<Bytes>>,
-) -> Result<(u16, u64), ExchangeError> {
+    capture: Capture,
+) -> Result<Response, ExchangeError> {
     let Conn {
         sender,
         driver,
@@ -112,14 +160,26 @@ async fn drive(
             .await
             .map_err(ExchangeError::Http)?;
         let status = response.status().as_u16();
+        let keep_headers = capture.headers
+            || (capture.cookies && response.headers().contains_key(http::header::SET_COOKIE));
+        let headers = keep_headers.then(|| response.headers().clone());
         let mut body = response.into_body();
         let mut bytes = 0u64;
+        let mut kept = capture.body.then(bytes::BytesMut::new);
         while let Some(frame) = body.frame().await {
             if let Some(data) = frame.map_err(ExchangeError::Http)?.data_ref() {
                 bytes += data.len() as u64;
+                if let Some(k) = kept.as_mut().filter(|k| k.len() < MAX_CAPTURED_BODY) {
+                    k.extend_from_slice(data);
+                }
             }
         }
-        Ok((status, bytes))
+        Ok(Response {
+            status,
+            bytes,
+            headers,
+            body: kept.map(|k| k.freeze()),
+        })
     });
     let closed = tokio::select! {
         biased;
@@ -173,11 +233,21 @@ pub async fn connect(origin: &Origin) -> Result<Conn, ExchangeError> {
     })
 }
 
-fn request(endpoint: &Endpoint) -> Request<Full<Bytes>> {
-    let mut req = Request::new(Full::new(endpoint.body.clone()));
+fn request(endpoint: &Endpoint, prepared: Option<&Prepared>) -> Request<Full<Bytes>> {
+    let body = prepared
+        .and_then(|p| p.body.clone())
+        .unwrap_or_else(|| endpoint.body.clone());
+    let mut req = Request::new(Full::new(body));
     *req.method_mut() = endpoint.method.clone();
-    *req.uri_mut() = endpoint.target.clone();
+    *req.uri_mut() = prepared
+        .and_then(|p| p.target.clone())
+        .unwrap_or_else(|| endpoint.target.clone());
     *req.headers_mut() = endpoint.headers.clone();
+    if let Some(p) = prepared {
+        for (name, value) in &p.headers {
+            req.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
     req
 }
 

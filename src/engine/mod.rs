@@ -7,6 +7,7 @@ mod control;
 mod endpoints;
 pub mod http;
 mod open;
+mod session;
 mod user;
 
 pub use endpoints::EndpointSet;

@@ -1,11 +1,14 @@
-//! One virtual user: pick an endpoint by weight, send it, record, think, repeat (closed
-//! model), or run one iteration per scheduled start taken from the open model's queue.
+//! One virtual user: run its on_start steps, then pick a task by weight (an endpoint, or a
+//! flow's steps in order), send, record, think, repeat (closed model), or run one task
+//! per scheduled start taken from the open model's queue; on_stop steps when it stops.
 
 use super::endpoints::{EndpointSet, SharedEndpoints};
-use super::http::{self, Conn};
+use super::http::{self, Capture, Conn};
 use super::open::OpenQueue;
-use crate::stats::{Recorder, Sample};
+use super::session::{RunShared, UserState};
+use crate::stats::{NOT_SENT, Recorder, Sample};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub struct User {
     pub id: u64,
     pub shared: Arc<SharedEndpoints>,
+    pub run: Arc<RunShared>,
     pub recorder: Recorder,
     /// Cancelled when the user should stop; an in-flight request still completes.
     pub cancel: CancellationToken,
@@ -24,66 +28,106 @@ pub struct User {
 /// Pause when every endpoint is disabled, before looking for a new set.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
-/// A user's working state: its random stream, endpoint set and connections.
+/// A user's working state: its random stream, endpoint set, connections and session.
 struct Session {
     rng: fastrand::Rng,
     generation: u64,
     set: Arc<EndpointSet>,
     conns: Vec<Option<Conn>>,
+    state: UserState,
 }
 
 impl User {
     pub async fn run(self) {
         let (generation, set) = self.shared.load();
+        let mut rng = fastrand::Rng::with_seed(
+            self.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ fastrand::u64(..),
+        );
+        let state = UserState::new(self.id, &self.run, &mut rng);
         let mut session = Session {
-            rng: fastrand::Rng::with_seed(
-                self.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ fastrand::u64(..),
-            ),
+            rng,
             generation,
             conns: new_conns(&set),
             set,
+            state,
         };
+        let hooks = Arc::clone(&session.set);
+        for &i in &hooks.on_start {
+            if !self.step(&mut session, i, None).await {
+                // A step this user needs failed: it stops (the failure is recorded).
+                self.run.stopped_users.fetch_add(1, Ordering::Relaxed);
+                if let Some(q) = &self.open {
+                    // Leave the open model's pool without taking iterations.
+                    let gone = CancellationToken::new();
+                    gone.cancel();
+                    q.next(&gone).await;
+                }
+                return;
+            }
+        }
         match self.open.clone() {
             None => self.run_closed(&mut session).await,
             Some(queue) => self.run_open(&mut session, &queue).await,
+        }
+        for &i in &hooks.on_stop {
+            self.step(&mut session, i, None).await;
         }
     }
 
     async fn run_closed(&self, s: &mut Session) {
         while !self.cancel.is_cancelled() {
-            if !self.iterate(s, None).await {
+            self.refresh(s);
+            let Some(task) = s.set.pick(&mut s.rng) else {
                 self.pause(IDLE_POLL).await;
                 continue;
+            };
+            let set = Arc::clone(&s.set);
+            for (n, &i) in set.tasks[task].iter().enumerate() {
+                if n > 0 {
+                    self.think(s).await;
+                    if self.cancel.is_cancelled() {
+                        return;
+                    }
+                }
+                self.step(s, i, None).await;
             }
             // A request can fail without ever waiting (no file descriptors left, say); the
             // budget check makes such a loop yield so the runtime's other tasks still run.
             tokio::task::consume_budget().await;
-            let think = s.set.wait.sample(s.rng.f64());
-            if !think.is_zero() {
-                let due = Instant::now() + think;
-                self.pause(think).await;
-                if !self.cancel.is_cancelled() {
-                    let late = Instant::now().saturating_duration_since(due);
-                    self.recorder.record_lateness(late.as_micros() as u64);
-                }
+            self.think(s).await;
+        }
+    }
+
+    async fn think(&self, s: &mut Session) {
+        let think = s.set.wait.sample(s.rng.f64());
+        if !think.is_zero() {
+            let due = Instant::now() + think;
+            self.pause(think).await;
+            if !self.cancel.is_cancelled() {
+                let late = Instant::now().saturating_duration_since(due);
+                self.recorder.record_lateness(late.as_micros() as u64);
             }
         }
     }
 
-    /// Open model: one iteration per scheduled start; think time does not apply, since
-    /// the schedule sets the pace.
+    /// Open model: one task per scheduled start; think time does not apply, since the
+    /// schedule sets the pace.
     async fn run_open(&self, s: &mut Session, queue: &OpenQueue) {
         while let Some(intended) = queue.next(&self.cancel).await {
-            self.iterate(s, Some(intended)).await;
+            self.refresh(s);
+            if let Some(task) = s.set.pick(&mut s.rng) {
+                let set = Arc::clone(&s.set);
+                for &i in &set.tasks[task] {
+                    self.step(s, i, Some(intended)).await;
+                }
+            }
             queue.done();
             tokio::task::consume_budget().await;
         }
     }
 
-    /// Sends one weighted pick and records it; false when every endpoint is disabled.
-    /// `intended` is the open model's scheduled start, from which the corrected latency
-    /// is measured.
-    async fn iterate(&self, s: &mut Session, intended: Option<Instant>) -> bool {
+    /// Picks up a new endpoint set from the TUI's edits.
+    fn refresh(&self, s: &mut Session) {
         if self.shared.generation() != s.generation {
             let (g, set) = self.shared.load();
             if set.origins != s.set.origins {
@@ -91,23 +135,65 @@ impl User {
             }
             (s.generation, s.set) = (g, set);
         }
-        let Some(i) = s.set.pick(&mut s.rng) else {
-            return false;
+    }
+
+    /// Sends request `i` of the set and records it; false when it failed. `intended` is
+    /// the open model's scheduled start, from which the corrected latency is measured.
+    async fn step(&self, s: &mut Session, i: usize, intended: Option<Instant>) -> bool {
+        let set = Arc::clone(&s.set);
+        let endpoint = &set.endpoints[i];
+        let origin = set.origin_of[i];
+        let row = set.rows[i];
+        let prepared = match s.state.prepare(endpoint, origin, &self.run, &mut s.rng) {
+            Ok(p) => p,
+            Err(f) => {
+                let sample = Sample {
+                    row,
+                    latency_us: NOT_SENT,
+                    status: None,
+                    bytes: 0,
+                    failure: Some(f.kind),
+                    corrected_us: None,
+                };
+                self.recorder.record(sample, || f.message);
+                return false;
+            }
+        };
+        let capture = Capture {
+            body: endpoint.needs_body(),
+            headers: !endpoint.extract.is_empty(),
+            cookies: self.run.cookies,
         };
         let began = Instant::now();
-        let endpoint = &s.set.endpoints[i];
-        let outcome = http::send(&mut s.conns[s.set.origin_of[i]], endpoint).await;
+        let conn = &mut s.conns[origin];
+        let outcome = http::send(conn, endpoint, prepared.as_ref(), capture).await;
         let queued_us = intended.map(|at| began.saturating_duration_since(at).as_micros() as u64);
+        let mut failure = outcome.failure;
+        let mut message = None;
+        if failure.is_none() {
+            if let Err(f) = s
+                .state
+                .after_response(endpoint, origin, &outcome, &self.run)
+            {
+                failure = Some(f.kind);
+                message = Some(f.message);
+            }
+        } else if self.run.cookies {
+            // Cookies count even from a response with an unexpected status.
+            s.state.keep_cookies(origin, &outcome);
+        }
         let sample = Sample {
-            row: s.set.rows[i],
+            row,
             latency_us: outcome.latency_us,
             status: outcome.status,
             bytes: outcome.bytes,
-            failure: outcome.failure,
+            failure,
             corrected_us: queued_us.map(|q| q + outcome.latency_us),
         };
-        self.recorder.record(sample, || outcome.describe(endpoint));
-        true
+        self.recorder.record(sample, || {
+            message.unwrap_or_else(|| outcome.describe(endpoint))
+        });
+        failure.is_none()
     }
 
     /// Sleeps, waking early when cancelled.

@@ -12,6 +12,8 @@ pub struct JsonReport<'a> {
     pub state: String,
     pub duration_s: f64,
     pub users: u32,
+    /// Users that stopped because a step of their on_start failed.
+    pub stopped_users: u64,
     pub endpoints: Vec<JsonRow>,
     pub aggregated: JsonRow,
     pub failures: Vec<JsonFailure>,
@@ -90,6 +92,7 @@ pub fn to_json(
         state: snap.state.to_string(),
         duration_s: snap.elapsed.as_secs_f64(),
         users: snap.peak_users,
+        stopped_users: snap.stopped_users,
         endpoints: rows,
         aggregated: row(&snap.total, &snap.failures),
         failures: snap.failures.iter().map(failure).collect(),

@@ -24,6 +24,19 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
             width
         )
     );
+    if snap.stopped_users > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            fit(
+                &format!(
+                    "{} users stopped: a step of their on_start failed (see Failures)",
+                    snap.stopped_users
+                ),
+                width
+            )
+        );
+    }
     if let Some(a) = &snap.arrivals {
         let _ = writeln!(
             out,

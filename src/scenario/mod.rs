@@ -7,6 +7,7 @@ mod document;
 mod duration;
 mod error;
 mod raw;
+pub mod template;
 pub mod threshold;
 mod validate;
 
@@ -37,6 +38,36 @@ pub struct Plan {
     pub thresholds: Vec<threshold::Threshold>,
     /// Stop the run as soon as a threshold fails.
     pub abort_on_threshold: bool,
+    /// Ordered steps run as one weighted task.
+    pub flows: Vec<Flow>,
+    /// Steps each user runs once when it starts, and when it stops.
+    pub on_start: Vec<Endpoint>,
+    pub on_stop: Vec<Endpoint>,
+    /// Data files: each user takes a row of each.
+    pub data: Vec<DataSet>,
+    /// Each user keeps its own cookie jar (on unless `[defaults] cookies = false`).
+    pub cookies: bool,
+    /// `[vars]`: each user's own variables, rendered once when it starts, in order.
+    pub vars: Vec<(String, template::Template)>,
+}
+
+/// Ordered steps that run as one weighted task (like Locust's SequentialTaskSet).
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub name: String,
+    pub weight: u32,
+    pub steps: Vec<Endpoint>,
+}
+
+/// A CSV file whose rows the users take, one each; fields are `{{name.column}}`.
+#[derive(Debug, Clone)]
+pub struct DataSet {
+    pub name: String,
+    pub file: String,
+    pub columns: Vec<String>,
+    pub rows: std::sync::Arc<Vec<Vec<String>>>,
+    /// Each row goes to one user only; later users find none (a failure).
+    pub unique: bool,
 }
 
 /// How many users, how fast, for how long.
@@ -169,22 +200,58 @@ impl Origin {
     }
 }
 
-/// What counts as a successful response.
+/// What counts as a successful status.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Expect {
     /// Any status below 400.
     #[default]
     Below400,
-    Statuses(Vec<u16>),
+    /// Inclusive ranges; a single code is a range of one.
+    Statuses(Vec<(u16, u16)>),
 }
 
 impl Expect {
     pub fn accepts(&self, status: u16) -> bool {
         match self {
             Expect::Below400 => status < 400,
-            Expect::Statuses(list) => list.contains(&status),
+            Expect::Statuses(list) => list.iter().any(|(a, b)| (*a..=*b).contains(&status)),
         }
     }
+}
+
+/// A check on the response beyond its status; a failed check is a failure of its own cause.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    BodyContains(String),
+    /// The JSON value at the pointer equals this.
+    JsonEq(String, serde_json::Value),
+}
+
+/// Where an extracted variable comes from.
+#[derive(Debug, Clone)]
+pub enum ExtractFrom {
+    /// A JSON pointer into the response body, e.g. `/token` or `/data/0/id`.
+    Json(String),
+    Header(http::HeaderName),
+    /// The first capture group (or the whole match) of a regex on the body.
+    Regex(regex::Regex),
+}
+
+/// A value taken out of a response into the user's variables.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    pub var: String,
+    pub from: ExtractFrom,
+}
+
+/// The parts of a request rendered per request from templates.
+#[derive(Debug, Clone, Default)]
+pub struct Dynamic {
+    /// Path and query (origin-form), when templated.
+    pub target: Option<template::Template>,
+    /// Templated header values.
+    pub headers: Vec<(http::HeaderName, template::Template)>,
+    pub body: Option<template::Template>,
 }
 
 /// One weighted task: a request with everything needed to send it.
@@ -205,6 +272,21 @@ pub struct Endpoint {
     pub body: Bytes,
     pub timeout: Duration,
     pub expect: Expect,
+    pub checks: Vec<Check>,
+    pub extract: Vec<Extract>,
+    /// Set when part of the request is a template.
+    pub dynamic: Option<std::sync::Arc<Dynamic>>,
+}
+
+impl Endpoint {
+    /// True when the response body must be read into memory (checks or extraction).
+    pub fn needs_body(&self) -> bool {
+        !self.checks.is_empty()
+            || self
+                .extract
+                .iter()
+                .any(|e| !matches!(e.from, ExtractFrom::Header(_)))
+    }
 }
 
 impl Plan {

@@ -15,6 +15,26 @@ pub struct RawScenario {
     pub defaults: Option<RawDefaults>,
     pub endpoints: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
     pub thresholds: Option<BTreeMap<String, SpannedValue>>,
+    pub on_start: Option<Vec<Spanned<RawEndpoint>>>,
+    pub on_stop: Option<Vec<Spanned<RawEndpoint>>>,
+    pub flows: Option<Vec<Spanned<RawFlow>>>,
+    pub data: Option<BTreeMap<String, Spanned<RawData>>>,
+    pub vars: Option<indexmap::IndexMap<String, SpannedValue>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    pub name: Option<Spanned<String>>,
+    pub weight: Option<SpannedValue>,
+    pub steps: Option<Vec<Spanned<RawEndpoint>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    pub file: Option<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,6 +65,7 @@ pub struct RawStage {
 pub struct RawDefaults {
     pub headers: Option<BTreeMap<String, SpannedValue>>,
     pub timeout: Option<SpannedValue>,
+    pub cookies: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,10 +83,14 @@ pub struct RawEndpoint {
     pub expect: Option<Spanned<RawExpect>>,
     pub timeout: Option<SpannedValue>,
     pub thresholds: Option<BTreeMap<String, SpannedValue>>,
+    pub query: Option<Spanned<BTreeMap<String, SpannedValue>>>,
+    pub extract: Option<BTreeMap<String, SpannedValue>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<SpannedValue>,
+    pub body_contains: Option<Spanned<String>>,
+    pub json: Option<BTreeMap<String, SpannedValue>>,
 }

@@ -2,15 +2,20 @@
 
 use super::error::{Locator, ScenarioError, nearest};
 use super::raw::{
-    RawDefaults, RawEndpoint, RawExpect, RawLoad, RawScenario, RawStage, SpannedValue,
+    RawData, RawDefaults, RawEndpoint, RawExpect, RawFlow, RawLoad, RawScenario, RawStage,
+    SpannedValue,
 };
+use super::template::{Escape, Template};
 use super::threshold::{self, Threshold};
+use super::{Check, DataSet, Dynamic, Extract, ExtractFrom, Flow};
 use super::{DEFAULT_QUEUE_TIMEOUT, parse_duration, parse_rate, parse_wait};
 use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan, Stage};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Uri};
 use std::collections::BTreeMap;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use toml::{Spanned, Value};
 
@@ -23,13 +28,17 @@ const HOST_EXAMPLE: &str = "host = \"http://127.0.0.1:8080\"";
 pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan> {
     let loc = Locator { file, src };
     let mut raw: RawScenario = toml::from_str(src).map_err(|e| loc.toml_error(&e))?;
-    let v = Validator { loc };
+    let v = Validator {
+        loc,
+        vars: HashSet::new(),
+    };
     if let Some(h) = host_override {
         let flag = Validator {
             loc: Locator {
                 file: "--host",
                 src: "",
             },
+            vars: HashSet::new(),
         };
         flag.base(&Spanned::new(0..0, h.to_string()))
             .map_err(|e| ScenarioError {
@@ -47,15 +56,35 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
         ));
     };
     let base = v.base(host)?;
-    let load = v.load(raw.load.unwrap_or_default())?;
-    let defaults = v.defaults(raw.defaults.unwrap_or_default())?;
+    let load = v.load(raw.load.take().unwrap_or_default())?;
+    let data = v.data(raw.data.as_ref(), file)?;
+    let mut v = v;
+    let vars = v.user_vars(raw.vars.as_ref(), &data)?;
+    v.vars = known_vars(&raw, &data);
+    let (defaults, cookies) = v.defaults(raw.defaults.take().unwrap_or_default())?;
     let per_endpoint: Vec<_> = raw
         .endpoints
         .iter()
         .flat_map(|l| l.get_ref().iter())
         .map(|e| (e.span(), e.get_ref().thresholds.clone()))
         .collect();
-    let endpoints = v.endpoints(raw.endpoints, &base, &defaults)?;
+    let hooks = |list: &Option<Vec<Spanned<RawEndpoint>>>, key: &str| {
+        list.iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, e)| v.endpoint(e, &format!("{key}[{i}]"), &base, &defaults))
+            .collect::<Result<Vec<_>>>()
+    };
+    let on_start = hooks(&raw.on_start, "on_start")?;
+    let on_stop = hooks(&raw.on_stop, "on_stop")?;
+    let flows = raw
+        .flows
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, f)| v.flow(f, &format!("flows[{i}]"), &base, &defaults))
+        .collect::<Result<Vec<_>>>()?;
+    let endpoints = v.endpoints(raw.endpoints, &base, &defaults, &flows)?;
     let (mut thresholds, abort_on_threshold) =
         v.thresholds(raw.thresholds.as_ref(), "thresholds", None)?;
     for (i, (span, table)) in per_endpoint.into_iter().enumerate() {
@@ -73,7 +102,79 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
         endpoints,
         thresholds,
         abort_on_threshold,
+        flows,
+        on_start,
+        on_stop,
+        data,
+        cookies,
+        vars,
     })
+}
+
+/// Every variable a template may use: the names that `extract` sets anywhere in the
+/// scenario, and `set.column` for each data file.
+fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String> {
+    let steps = raw
+        .endpoints
+        .iter()
+        .flat_map(|l| l.get_ref().iter())
+        .chain(raw.on_start.iter().flatten())
+        .chain(raw.on_stop.iter().flatten())
+        .chain(
+            raw.flows
+                .iter()
+                .flatten()
+                .flat_map(|f| f.get_ref().steps.iter().flatten()),
+        );
+    let mut vars: HashSet<String> = steps
+        .flat_map(|e| e.get_ref().extract.iter().flatten().map(|(k, _)| k.clone()))
+        .chain(raw.vars.iter().flatten().map(|(k, _)| k.clone()))
+        .collect();
+    for d in data {
+        vars.extend(d.columns.iter().map(|c| format!("{}.{c}", d.name)));
+    }
+    vars
+}
+
+/// Values for checking a template at load time: every variable is "x".
+struct Probe(fastrand::Rng);
+
+impl super::template::Context for Probe {
+    fn user_id(&self) -> u64 {
+        0
+    }
+    fn next_seq(&mut self) -> u64 {
+        0
+    }
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        &mut self.0
+    }
+    fn var(&self, _: &str) -> Option<&str> {
+        Some("x")
+    }
+}
+
+/// `"2xx"` or `"200-299"` as an inclusive range.
+fn status_range(s: &str) -> Option<(u16, u16)> {
+    let s = s.trim();
+    let range = if let Some(d) = s.strip_suffix("xx") {
+        let d: u16 = d.parse().ok()?;
+        (d * 100, d * 100 + 99)
+    } else if let Some((a, b)) = s.split_once('-') {
+        (a.trim().parse().ok()?, b.trim().parse().ok()?)
+    } else {
+        let c: u16 = s.parse().ok()?;
+        (c, c)
+    };
+    (100 <= range.0 && range.0 <= range.1 && range.1 <= 599).then_some(range)
+}
+
+fn encode_form(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// The host's origin plus any path prefix (`http://h/api` -> prefix `/api`).
@@ -85,10 +186,14 @@ struct Base {
 struct Defaults {
     headers: HeaderMap,
     timeout: Duration,
+    /// Default headers whose values are templates.
+    templated: Vec<(HeaderName, Template)>,
 }
 
 struct Validator<'a> {
     loc: Locator<'a>,
+    /// Variables templates may use.
+    vars: HashSet<String>,
 }
 
 impl Validator<'_> {
@@ -278,18 +383,33 @@ impl Validator<'_> {
         })
     }
 
-    fn defaults(&self, raw: RawDefaults) -> Result<Defaults> {
+    fn defaults(&self, raw: RawDefaults) -> Result<(Defaults, bool)> {
+        let cookies = match &raw.cookies {
+            None => true,
+            Some(c) => c
+                .get_ref()
+                .as_bool()
+                .ok_or_else(|| self.err(c.span(), "defaults.cookies", "must be true or false"))?,
+        };
+        Ok((self.default_headers(raw)?, cookies))
+    }
+
+    fn default_headers(&self, raw: RawDefaults) -> Result<Defaults> {
         let mut headers = HeaderMap::new();
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("swarm/", env!("CARGO_PKG_VERSION"))),
         );
-        self.headers(raw.headers.as_ref(), "defaults.headers", &mut headers)?;
+        let templated = self.headers(raw.headers.as_ref(), "defaults.headers", &mut headers)?;
         let timeout = match &raw.timeout {
             Some(t) => self.duration(t, "defaults.timeout")?,
             None => DEFAULT_TIMEOUT,
         };
-        Ok(Defaults { headers, timeout })
+        Ok(Defaults {
+            headers,
+            timeout,
+            templated,
+        })
     }
 
     fn endpoints(
@@ -297,8 +417,19 @@ impl Validator<'_> {
         raw: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
         base: &Base,
         defaults: &Defaults,
+        flows: &[Flow],
     ) -> Result<Vec<Endpoint>> {
         let Some(raw) = raw else {
+            if !flows.is_empty() {
+                if flows.iter().all(|f| f.weight == 0) {
+                    return Err(self.err(
+                        0..0,
+                        "flows",
+                        "every flow has weight 0; give at least one a weight of 1 or more",
+                    ));
+                }
+                return Ok(Vec::new());
+            }
             return Err(self.err(
                 0..0,
                 "endpoints",
@@ -307,7 +438,7 @@ impl Validator<'_> {
         };
         let span = raw.span();
         let list = raw.into_inner();
-        if list.is_empty() {
+        if list.is_empty() && flows.is_empty() {
             return Err(self.err(
                 span,
                 "endpoints",
@@ -319,7 +450,7 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, e)| self.endpoint(e, &format!("endpoints[{i}]"), base, defaults))
             .collect::<Result<Vec<_>>>()?;
-        if endpoints.iter().all(|e| e.weight == 0) {
+        if endpoints.iter().all(|e| e.weight == 0) && flows.iter().all(|f| f.weight == 0) {
             return Err(self.err(
                 span,
                 "endpoints",
@@ -345,7 +476,7 @@ impl Validator<'_> {
         let Some(path) = &e.path else {
             return Err(self.err(raw.span(), &k("path"), "is missing; add e.g. path = \"/\""));
         };
-        let (origin, target) = self.target(path, &k("path"), base)?;
+        let (origin, target, target_template) = self.target_with_query(e, path, key, base)?;
         let weight = match &e.weight {
             Some(w) => self.integer(w, &k("weight"), 0)? as u32,
             None => 1,
@@ -355,16 +486,39 @@ impl Validator<'_> {
             HOST,
             HeaderValue::from_str(&origin.authority()).expect("host checked by Uri"),
         );
-        let body = self.body(e, key, &mut headers)?;
-        self.headers(e.headers.as_ref(), &k("headers"), &mut headers)?;
+        let (body, body_template) = self.body(e, key, &mut headers)?;
+        let own = self.headers(e.headers.as_ref(), &k("headers"), &mut headers)?;
+        // Templated defaults, unless the endpoint sets the header itself.
+        let mut header_templates: Vec<(HeaderName, Template)> = defaults
+            .templated
+            .iter()
+            .filter(|(name, _)| {
+                !e.headers
+                    .iter()
+                    .flatten()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+            })
+            .cloned()
+            .collect();
+        header_templates.extend(own);
         let timeout = match &e.timeout {
             Some(t) => self.duration(t, &k("timeout"))?,
             None => defaults.timeout,
         };
-        let expect = match &e.expect {
+        let (expect, checks) = match &e.expect {
             Some(x) => self.expect(x.get_ref(), x.span(), &k("expect"))?,
-            None => Expect::Below400,
+            None => (Expect::Below400, Vec::new()),
         };
+        let extract = self.extract(e.extract.as_ref(), &k("extract"))?;
+        let dynamic =
+            (target_template.is_some() || body_template.is_some() || !header_templates.is_empty())
+                .then(|| {
+                    Arc::new(Dynamic {
+                        target: target_template,
+                        headers: header_templates,
+                        body: body_template,
+                    })
+                });
         let name = match &e.name {
             Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
             Some(n) => {
@@ -391,7 +545,304 @@ impl Validator<'_> {
             body,
             timeout,
             expect,
+            checks,
+            extract,
+            dynamic,
         })
+    }
+
+    fn flow(
+        &self,
+        raw: &Spanned<RawFlow>,
+        key: &str,
+        base: &Base,
+        defaults: &Defaults,
+    ) -> Result<Flow> {
+        let f = raw.get_ref();
+        let steps = f
+            .steps
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, e)| self.endpoint(e, &format!("{key}.steps[{i}]"), base, defaults))
+            .collect::<Result<Vec<_>>>()?;
+        if steps.is_empty() {
+            return Err(self.err(
+                raw.span(),
+                &format!("{key}.steps"),
+                "is missing; a flow needs [[flows.steps]] tables, each with a path",
+            ));
+        }
+        let weight = match &f.weight {
+            Some(w) => self.integer(w, &format!("{key}.weight"), 0)? as u32,
+            None => 1,
+        };
+        let name = match &f.name {
+            Some(n) => n.get_ref().trim().to_string(),
+            None => key.replace('[', " ").replace(']', ""),
+        };
+        Ok(Flow {
+            name,
+            weight,
+            steps,
+        })
+    }
+
+    /// `[data.NAME] file = "users.csv"`: a CSV file with a header row, read now.
+    fn data(
+        &self,
+        raw: Option<&BTreeMap<String, Spanned<RawData>>>,
+        scenario_file: &str,
+    ) -> Result<Vec<DataSet>> {
+        let dir = std::path::Path::new(scenario_file)
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        let mut sets = Vec::new();
+        for (name, d) in raw.into_iter().flatten() {
+            let key = format!("data.{name}");
+            let Some(file) = &d.get_ref().file else {
+                return Err(self.err(
+                    d.span(),
+                    &format!("{key}.file"),
+                    "is missing; write e.g. file = \"users.csv\" (next to the scenario)",
+                ));
+            };
+            let unique = match &d.get_ref().mode {
+                None => false,
+                Some(m) => match m.get_ref().as_str() {
+                    "cycle" => false,
+                    "unique" => true,
+                    other => {
+                        return Err(self.err(
+                            m.span(),
+                            &format!("{key}.mode"),
+                            format!("\"{other}\" is not a mode; write \"cycle\" (rows in order, from the top again at the end) or \"unique\" (each row to one user only)"),
+                        ));
+                    }
+                },
+            };
+            let path = dir.join(file.get_ref());
+            let fk = format!("{key}.file");
+            let bad = |m: String| self.err(file.span(), &fk, m);
+            let mut reader = csv::Reader::from_path(&path)
+                .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+            let columns: Vec<String> = reader
+                .headers()
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?
+                .iter()
+                .map(|c| c.trim().to_string())
+                .collect();
+            let mut rows = Vec::new();
+            for record in reader.records() {
+                let record = record.map_err(|e| bad(format!("{}: {e}", path.display())))?;
+                rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
+            }
+            if rows.is_empty() {
+                return Err(bad(format!(
+                    "{} has no rows under its header line",
+                    path.display()
+                )));
+            }
+            sets.push(DataSet {
+                name: name.clone(),
+                file: file.get_ref().clone(),
+                columns,
+                rows: Arc::new(rows),
+                unique,
+            });
+        }
+        Ok(sets)
+    }
+
+    /// `[vars]`: per-user variables from templates, each able to use the ones above it
+    /// and data-file fields.
+    fn user_vars(
+        &mut self,
+        raw: Option<&indexmap::IndexMap<String, SpannedValue>>,
+        data: &[DataSet],
+    ) -> Result<Vec<(String, Template)>> {
+        self.vars = data
+            .iter()
+            .flat_map(|d| d.columns.iter().map(|c| format!("{}.{c}", d.name)))
+            .collect();
+        let mut list = Vec::new();
+        for (name, value) in raw.into_iter().flatten() {
+            let k = format!("vars.{name}");
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(self.err(
+                    value.span(),
+                    &k,
+                    "a variable name takes letters, digits, _ and - only",
+                ));
+            }
+            let text = self.scalar_text(value, &k)?;
+            let t = self.template(&text, value.span(), &k, Escape::None)?;
+            self.vars.insert(name.clone());
+            list.push((name.clone(), t));
+        }
+        Ok(list)
+    }
+
+    /// Parses a template and checks its variables against the scenario's.
+    fn template(
+        &self,
+        text: &str,
+        span: std::ops::Range<usize>,
+        key: &str,
+        escape: Escape,
+    ) -> Result<Template> {
+        let t = Template::parse(text, escape, &env_var)
+            .map_err(|e| self.err(span.clone(), key, e.message))?;
+        self.check_vars(&t, span, key)?;
+        Ok(t)
+    }
+
+    fn check_vars(&self, t: &Template, span: std::ops::Range<usize>, key: &str) -> Result<()> {
+        for var in t.vars() {
+            if self.vars.contains(var) {
+                continue;
+            }
+            let known: Vec<&str> = self.vars.iter().map(String::as_str).collect();
+            let mut msg = format!("{{{{{var}}}}} is not a variable of this scenario");
+            if let Some(best) = nearest(var, &known) {
+                msg += &format!("; did you mean \"{best}\"?");
+            }
+            msg += " (variables come from [vars], from extract = { name = \"/json/pointer\" }, or from data files as {{set.column}})";
+            return Err(self.err(span, key, msg));
+        }
+        Ok(())
+    }
+
+    /// `extract = { token = "/token", sid = { header = "X-Session" }, id = { regex = "id=(\\d+)" } }`
+    fn extract(
+        &self,
+        raw: Option<&BTreeMap<String, SpannedValue>>,
+        key: &str,
+    ) -> Result<Vec<Extract>> {
+        let mut list = Vec::new();
+        for (var, value) in raw.into_iter().flatten() {
+            let k = format!("{key}.{var}");
+            if !var
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(self.err(
+                    value.span(),
+                    &k,
+                    "a variable name takes letters, digits, _ and - only",
+                ));
+            }
+            let pointer = |p: &str| -> Result<ExtractFrom> {
+                if p.is_empty() || p.starts_with('/') {
+                    Ok(ExtractFrom::Json(p.to_string()))
+                } else {
+                    Err(self.err(value.span(), &k, format!("\"{p}\" is not a JSON pointer; it starts with \"/\", e.g. \"/token\" or \"/data/0/id\"")))
+                }
+            };
+            let from = match value.get_ref() {
+                Value::String(p) => pointer(p)?,
+                Value::Table(t) if t.len() == 1 => {
+                    let (kind, v) = t.iter().next().expect("one entry");
+                    let text = v.as_str().ok_or_else(|| {
+                        self.err(value.span(), &k, format!("{kind} must be a string"))
+                    })?;
+                    match kind.as_str() {
+                        "json" => pointer(text)?,
+                        "header" => ExtractFrom::Header(HeaderName::from_bytes(text.as_bytes()).map_err(|_| {
+                            self.err(value.span(), &k, format!("\"{text}\" is not a valid header name"))
+                        })?),
+                        "regex" => ExtractFrom::Regex(regex::Regex::new(text).map_err(|e| {
+                            self.err(value.span(), &k, format!("is not a valid regex: {e}"))
+                        })?),
+                        other => return Err(self.err(value.span(), &k, format!("\"{other}\" is not a source; write json = \"/pointer\", header = \"Name\" or regex = \"id=(\\\\d+)\""))),
+                    }
+                }
+                _ => {
+                    return Err(self.err(value.span(), &k, "write a JSON pointer (\"/token\"), or { header = \"Name\" }, or { regex = \"...\" }"));
+                }
+            };
+            list.push(Extract {
+                var: var.clone(),
+                from,
+            });
+        }
+        Ok(list)
+    }
+
+    /// The path (with the host's prefix) and the `query` table; a template when either
+    /// uses one.
+    fn target_with_query(
+        &self,
+        e: &RawEndpoint,
+        path: &Spanned<String>,
+        key: &str,
+        base: &Base,
+    ) -> Result<(Origin, Uri, Option<Template>)> {
+        let pk = format!("{key}.path");
+        let templated = path.get_ref().contains("{{");
+        let query = e.query.as_ref();
+        if !templated && query.is_none() {
+            let (origin, uri) = self.target(path, &pk, base)?;
+            return Ok((origin, uri, None));
+        }
+        // The path's static form (templates as "x") must be a valid path on its own.
+        let mut probe = Probe(fastrand::Rng::with_seed(0));
+        let path_t = self.template(path.get_ref(), path.span(), &pk, Escape::Path)?;
+        let probe_path = path_t
+            .render_string(&mut probe)
+            .expect("the probe has every variable");
+        let probe_spanned = Spanned::new(path.span(), probe_path);
+        let (origin, uri) = self.target(&probe_spanned, &pk, base)?;
+        let mut t = Template::default();
+        let text = path.get_ref().trim();
+        if text.starts_with("http://") || text.starts_with("https://") {
+            // The origin-form part of an absolute URL: skip scheme and authority.
+            let after = &text[text.find("//").expect("checked") + 2..];
+            let rest = &after[after.find('/').unwrap_or(after.len())..];
+            let rest = if rest.is_empty() { "/" } else { rest };
+            t = self.template(rest, path.span(), &pk, Escape::Path)?;
+        } else {
+            t.push_literal(&base.prefix);
+            let parsed = self.template(text, path.span(), &pk, Escape::Path)?;
+            t.push_parsed_template(parsed);
+        }
+        if let Some(q) = query {
+            let qk = format!("{key}.query");
+            let mut sep = if probe_spanned.get_ref().contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            for (name, value) in q.get_ref() {
+                let vk = format!("{qk}.{name}");
+                let text = self.scalar_text(value, &vk)?;
+                t.push_literal(&format!("{sep}{}=", encode_form(name)));
+                sep = '&';
+                let mut part = Template::default();
+                part.push_parsed(&text, Escape::Form, &env_var, &encode_form)
+                    .map_err(|e| self.err(value.span(), &vk, e.message))?;
+                self.check_vars(&part, value.span(), &vk)?;
+                t.push_parsed_template(part);
+            }
+        }
+        let uri = if t.is_static() {
+            let full = t.static_text();
+            let uri: Uri = full.parse().map_err(|err| {
+                self.err(
+                    path.span(),
+                    &pk,
+                    format!("\"{full}\" is not a valid path and query ({err})"),
+                )
+            })?;
+            return Ok((origin, uri, None));
+        } else {
+            uri
+        };
+        Ok((origin, uri, Some(t)))
     }
 
     /// A `thresholds` table: metric = "condition" pairs, plus `abort` at the top level.
@@ -460,7 +911,13 @@ impl Validator<'_> {
         Ok((base.origin.clone(), uri))
     }
 
-    fn body(&self, e: &RawEndpoint, key: &str, headers: &mut HeaderMap) -> Result<Bytes> {
+    /// The body, and its template when it has one (then the bytes are unused).
+    fn body(
+        &self,
+        e: &RawEndpoint,
+        key: &str,
+        headers: &mut HeaderMap,
+    ) -> Result<(Bytes, Option<Template>)> {
         let given: Vec<(&str, std::ops::Range<usize>)> = [
             e.json.as_ref().map(|j| ("json", j.span())),
             e.body.as_ref().map(|b| ("body", b.span())),
@@ -492,11 +949,20 @@ impl Validator<'_> {
                     format!("cannot be sent as JSON: {err}"),
                 )
             })?;
-            return Ok(Bytes::from(bytes));
+            let text = String::from_utf8(bytes).expect("JSON is UTF-8");
+            if text.contains("{{") {
+                let t = self.template(&text, j.span(), &format!("{key}.json"), Escape::Json)?;
+                return Ok((Bytes::new(), Some(t)));
+            }
+            return Ok((Bytes::from(text), None));
         }
         if let Some(f) = &e.form {
             content_type("application/x-www-form-urlencoded");
-            return self.form(f, &format!("{key}.form"));
+            let t = self.form(f, &format!("{key}.form"))?;
+            if t.is_static() {
+                return Ok((Bytes::from(t.static_text()), None));
+            }
+            return Ok((Bytes::new(), Some(t)));
         }
         if let Some(ct) = &e.content_type {
             let value = HeaderValue::from_str(ct.get_ref()).map_err(|_| {
@@ -508,27 +974,43 @@ impl Validator<'_> {
             })?;
             headers.insert(CONTENT_TYPE, value);
         }
-        Ok(e.body
-            .as_ref()
-            .map(|b| Bytes::from(b.get_ref().clone()))
-            .unwrap_or_default())
-    }
-
-    fn form(&self, f: &Spanned<BTreeMap<String, SpannedValue>>, key: &str) -> Result<Bytes> {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in f.get_ref() {
-            let text = self.scalar_text(value, &format!("{key}.{name}"))?;
-            out.append_pair(name, &text);
+        match &e.body {
+            Some(b) if b.get_ref().contains("{{") => {
+                let t =
+                    self.template(b.get_ref(), b.span(), &format!("{key}.body"), Escape::None)?;
+                Ok((Bytes::new(), Some(t)))
+            }
+            Some(b) => Ok((Bytes::from(b.get_ref().clone()), None)),
+            None => Ok((Bytes::new(), None)),
         }
-        Ok(Bytes::from(out.finish()))
     }
 
+    /// A form body as a template: names and literal text form-encoded now, template
+    /// values when each request is made.
+    fn form(&self, f: &Spanned<BTreeMap<String, SpannedValue>>, key: &str) -> Result<Template> {
+        let mut t = Template::default();
+        for (i, (name, value)) in f.get_ref().iter().enumerate() {
+            let k = format!("{key}.{name}");
+            let text = self.scalar_text(value, &k)?;
+            let sep = if i == 0 { "" } else { "&" };
+            t.push_literal(&format!("{sep}{}=", encode_form(name)));
+            let mut part = Template::default();
+            part.push_parsed(&text, Escape::Form, &env_var, &encode_form)
+                .map_err(|e| self.err(value.span(), &k, e.message))?;
+            self.check_vars(&part, value.span(), &k)?;
+            t.push_parsed_template(part);
+        }
+        Ok(t)
+    }
+
+    /// Static headers go into `into`; templated ones are returned.
     fn headers(
         &self,
         raw: Option<&BTreeMap<String, SpannedValue>>,
         key: &str,
         into: &mut HeaderMap,
-    ) -> Result<()> {
+    ) -> Result<Vec<(HeaderName, Template)>> {
+        let mut templated = Vec::new();
         for (name, value) in raw.into_iter().flatten() {
             let k = format!("{key}.{name}");
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -539,6 +1021,12 @@ impl Validator<'_> {
                 )
             })?;
             let text = self.scalar_text(value, &k)?;
+            if text.contains("{{") {
+                let t = self.template(&text, value.span(), &k, Escape::None)?;
+                into.remove(&header);
+                templated.push((header, t));
+                continue;
+            }
             let value = HeaderValue::from_str(&text).map_err(|_| {
                 self.err(
                     value.span(),
@@ -548,38 +1036,66 @@ impl Validator<'_> {
             })?;
             into.insert(header, value);
         }
-        Ok(())
+        Ok(templated)
     }
 
-    fn expect(&self, raw: &RawExpect, span: std::ops::Range<usize>, key: &str) -> Result<Expect> {
+    /// `expect = { status = [200, "2xx", "300-399"], body_contains = "ok", json = { "/ok" = true } }`
+    fn expect(
+        &self,
+        raw: &RawExpect,
+        span: std::ops::Range<usize>,
+        key: &str,
+    ) -> Result<(Expect, Vec<Check>)> {
+        let mut checks = Vec::new();
+        if let Some(b) = &raw.body_contains {
+            checks.push(Check::BodyContains(b.get_ref().clone()));
+        }
+        for (pointer, value) in raw.json.iter().flatten() {
+            let k = format!("{key}.json.{pointer}");
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                return Err(self.err(value.span(), &k, format!("\"{pointer}\" is not a JSON pointer; it starts with \"/\", e.g. \"/status\"")));
+            }
+            let v = serde_json::to_value(value.get_ref()).map_err(|e| {
+                self.err(value.span(), &k, format!("cannot be compared as JSON: {e}"))
+            })?;
+            checks.push(Check::JsonEq(pointer.clone(), v));
+        }
         let Some(status) = &raw.status else {
+            if !checks.is_empty() {
+                return Ok((Expect::Below400, checks));
+            }
             return Err(self.err(
                 span,
                 key,
-                "needs a status list, e.g. expect = { status = [200, 201] }",
+                "needs a status list, e.g. expect = { status = [200, 201] }, or body_contains / json checks",
             ));
         };
         let k = format!("{key}.status");
         let items: Vec<Value> = match status.get_ref() {
             Value::Array(a) => a.clone(),
-            v @ Value::Integer(_) => vec![v.clone()],
+            v @ (Value::Integer(_) | Value::String(_)) => vec![v.clone()],
             _ => {
                 return Err(self.err(
                     status.span(),
                     &k,
-                    "must be a list of status codes, e.g. [200, 201]",
+                    "must be a list of status codes or ranges, e.g. [200, 201] or [\"2xx\"]",
                 ));
             }
         };
         let mut codes = Vec::new();
         for item in items {
-            match item {
-                Value::Integer(c) if (100..=599).contains(&c) => codes.push(c as u16),
-                other => {
+            let range = match &item {
+                Value::Integer(c) if (100..=599).contains(c) => Some((*c as u16, *c as u16)),
+                Value::String(s) => status_range(s),
+                _ => None,
+            };
+            match range {
+                Some(r) => codes.push(r),
+                None => {
                     return Err(self.err(
                         status.span(),
                         &k,
-                        format!("{other} is not an HTTP status code (100 to 599)"),
+                        format!("{item} is not an HTTP status code (100 to 599) or a range such as \"2xx\" or \"200-299\""),
                     ));
                 }
             }
@@ -591,7 +1107,7 @@ impl Validator<'_> {
                 "is empty; list the statuses that count as success",
             ));
         }
-        Ok(Expect::Statuses(codes))
+        Ok((Expect::Statuses(codes), checks))
     }
 
     fn integer(&self, v: &SpannedValue, key: &str, min: i64) -> Result<i64> {

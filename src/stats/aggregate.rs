@@ -299,9 +299,11 @@ fn us_to_ms(us: u64) -> f64 {
 
 fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: f64) -> RowStats {
     let n = acc.requests;
+    // Requests never sent count in `n` but have no latency.
+    let timed = acc.hist.len();
     let per_run = |x: u64| if secs > 0.0 { x as f64 / secs } else { 0.0 };
     let mut percentiles_ms = [0.0; 11];
-    if n > 0 {
+    if timed > 0 {
         for (out, q) in percentiles_ms.iter_mut().zip(PERCENTILES) {
             *out = us_to_ms(acc.hist.value_at_quantile(q));
         }
@@ -312,16 +314,16 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
         method: method.to_string(),
         requests: n,
         failures: acc.failures,
-        avg_ms: if n > 0 {
-            acc.sum_us as f64 / n as f64 / 1000.0
+        avg_ms: if timed > 0 {
+            acc.sum_us as f64 / timed as f64 / 1000.0
         } else {
             0.0
         },
-        min_ms: if n > 0 { us_to_ms(acc.min_us) } else { 0.0 },
+        min_ms: if timed > 0 { us_to_ms(acc.min_us) } else { 0.0 },
         max_ms: us_to_ms(acc.max_us),
         percentiles_ms,
-        avg_bytes: if n > 0 {
-            acc.bytes as f64 / n as f64
+        avg_bytes: if timed > 0 {
+            acc.bytes as f64 / timed as f64
         } else {
             0.0
         },
@@ -344,7 +346,7 @@ pub const DISTRIBUTION_BUCKETS: usize = 12;
 
 /// Counts per log-spaced latency bucket between the row's min and max.
 fn distribution(acc: &RowDelta) -> Vec<(f64, u64)> {
-    if acc.requests == 0 {
+    if acc.hist.is_empty() {
         return Vec::new();
     }
     let lo = (acc.min_us.max(1)) as f64;

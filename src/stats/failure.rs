@@ -21,6 +21,14 @@ pub enum FailureKind {
     Closed,
     /// The server answered with something that is not HTTP/1.1.
     Malformed,
+    /// A check on the response (`expect.body_contains`, `expect.json`) failed.
+    Check,
+    /// `extract` found nothing in the response.
+    Extract,
+    /// A template used a variable that has no value for this user, so nothing was sent.
+    Variable,
+    /// A data file in unique mode had no row left for this user, so nothing was sent.
+    DataExhausted,
     /// The load generator's own machine ran out of something (open files, local ports):
     /// a limit of swarm's side, not the server's.
     Local,
@@ -32,6 +40,7 @@ impl FailureKind {
     pub fn code(&self) -> String {
         match self {
             FailureKind::Status(s) => format!("http_{s}"),
+            FailureKind::DataExhausted => "data_exhausted".into(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -54,6 +63,10 @@ impl fmt::Display for FailureKind {
             FailureKind::Closed => write!(f, "connection closed early"),
             FailureKind::Malformed => write!(f, "malformed response"),
             FailureKind::Local => write!(f, "out of local resources (swarm's side)"),
+            FailureKind::Check => write!(f, "check failed"),
+            FailureKind::Extract => write!(f, "extract found nothing"),
+            FailureKind::Variable => write!(f, "variable has no value"),
+            FailureKind::DataExhausted => write!(f, "data file ran out"),
             FailureKind::Other => write!(f, "other error"),
         }
     }

@@ -12,7 +12,7 @@ mod snapshot;
 pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Stats};
 pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
-pub use shard::{Recorder, Sample, Shards};
+pub use shard::{NOT_SENT, Recorder, Sample, Shards};
 pub use snapshot::{
     Arrivals, FailureGroup, Generator, PERCENTILES, RowStats, RunState, Snapshot, WindowStats,
     short_name,

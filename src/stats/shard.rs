@@ -11,6 +11,10 @@ use std::sync::{Arc, Mutex};
 /// Latencies above this (one hour, in µs) are recorded as this.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 
+/// `Sample::latency_us` of a request that was never sent (a template variable without a
+/// value, say): it counts as a request and a failure, with no latency.
+pub const NOT_SENT: u64 = u64::MAX;
+
 /// What one request did, as the engine saw it.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
@@ -60,10 +64,13 @@ impl RowDelta {
     }
 
     fn add(&mut self, s: &Sample) {
-        let us = s.latency_us.min(MAX_LATENCY_US);
-        record(&mut self.hist, us);
         self.requests += 1;
         self.failures += u64::from(s.failure.is_some());
+        if s.latency_us == NOT_SENT {
+            return;
+        }
+        let us = s.latency_us.min(MAX_LATENCY_US);
+        record(&mut self.hist, us);
         self.bytes += s.bytes;
         self.sum_us += us;
         self.min_us = self.min_us.min(us);

@@ -163,6 +163,8 @@ pub struct Snapshot {
     pub stage_elapsed: Duration,
     /// The load plan is paused: the current target holds and the run clock stops.
     pub plan_paused: bool,
+    /// Users that stopped because a step of their on_start failed.
+    pub stopped_users: u64,
     pub target_users: u32,
     pub spawn_rate: f64,
     pub elapsed: Duration,

@@ -3,6 +3,7 @@
 mod capacity;
 mod cli;
 mod engine;
+mod journeys;
 mod scenarios;
 mod shapes;
 mod support;

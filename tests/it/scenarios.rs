@@ -38,7 +38,7 @@ fn the_issue_example_means_what_it_says() {
     assert_eq!(add.headers["content-type"], "application/json");
     assert_eq!(add.headers["user-agent"], "swarm");
     assert_eq!(add.headers["host"], "127.0.0.1:5000");
-    assert_eq!(add.expect, Expect::Statuses(vec![201, 204]));
+    assert_eq!(add.expect, Expect::Statuses(vec![(201, 201), (204, 204)]));
     let body: serde_json::Value = serde_json::from_slice(&add.body).unwrap();
     assert_eq!(body["name"], "load testing");
     assert_eq!(
@@ -120,7 +120,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad_status",
-        "5:21: endpoints[0].expect.status: 1000 is not an HTTP status code (100 to 599)",
+        "5:21: endpoints[0].expect.status: 1000 is not an HTTP status code (100 to 599) or a range such as \"2xx\" or \"200-299\"",
     ),
     (
         "bad_wait",
@@ -128,7 +128,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "endpoint_typo",
-        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds)",
+        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract)",
     ),
     (
         "missing_host",

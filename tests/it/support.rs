@@ -84,6 +84,11 @@ impl CountingServer {
         self.counts.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
+    /// Every path (with query) seen.
+    pub fn paths(&self) -> Vec<String> {
+        self.counts.lock().unwrap().keys().cloned().collect()
+    }
+
     pub fn total(&self) -> u64 {
         self.counts.lock().unwrap().values().sum()
     }

@@ -1,0 +1,348 @@
+//! A virtual user's own state across requests: its variables (from `extract` and its data
+//! rows), its cookie jar, and what the whole run shares (the `{{seq}}` counter and the data
+//! files' cursors).
+
+use super::http::{Outcome, Prepared};
+use crate::scenario::template::{Context, Template};
+use crate::scenario::{Check, DataSet, Endpoint, ExtractFrom};
+use crate::stats::FailureKind;
+use http::HeaderValue;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// What all users of a run share.
+pub struct RunShared {
+    pub seq: AtomicU64,
+    /// `[vars]`, rendered for each user when it starts.
+    pub vars: Vec<(String, Template)>,
+    pub data: Vec<(DataSet, AtomicUsize)>,
+    pub cookies: bool,
+    /// Users that stopped because an on_start step failed.
+    pub stopped_users: AtomicU64,
+}
+
+impl RunShared {
+    pub fn new(data: Vec<DataSet>, cookies: bool, vars: Vec<(String, Template)>) -> Self {
+        RunShared {
+            seq: AtomicU64::new(0),
+            vars,
+            data: data.into_iter().map(|d| (d, AtomicUsize::new(0))).collect(),
+            cookies,
+            stopped_users: AtomicU64::new(0),
+        }
+    }
+}
+
+/// One cookie as the jar keeps it.
+struct Cookie {
+    origin: usize,
+    name: String,
+    value: String,
+    path: String,
+}
+
+/// A user's variables, data rows and cookies.
+pub struct UserState {
+    pub id: u64,
+    vars: HashMap<String, String>,
+    /// Per data set, the row this user took; None when a unique set ran out.
+    rows: Vec<Option<usize>>,
+    cookies: Vec<Cookie>,
+}
+
+/// Why a request could not be made, or what a response lacked.
+pub struct StepFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl UserState {
+    /// A new user takes one row of each data file and renders its `[vars]`.
+    pub fn new(id: u64, shared: &RunShared, rng: &mut fastrand::Rng) -> Self {
+        let rows = shared
+            .data
+            .iter()
+            .map(|(set, cursor)| {
+                let i = cursor.fetch_add(1, Ordering::Relaxed);
+                let n = set.rows.len();
+                if set.unique {
+                    (i < n).then_some(i)
+                } else {
+                    Some(i % n)
+                }
+            })
+            .collect();
+        let mut state = UserState {
+            id,
+            vars: HashMap::new(),
+            rows,
+            cookies: Vec::new(),
+        };
+        for (name, t) in &shared.vars {
+            let mut ctx = Ctx {
+                state: &state,
+                shared,
+                rng,
+            };
+            // A var that uses a field of an exhausted data file stays unset: the first
+            // request that needs it reports the data file.
+            if let Ok(v) = t.render_string(&mut ctx) {
+                state.vars.insert(name.clone(), v);
+            }
+        }
+        state
+    }
+
+    /// Renders the endpoint's templates and adds the cookies for its origin; None when
+    /// the request goes as written.
+    pub fn prepare(
+        &mut self,
+        e: &Endpoint,
+        origin: usize,
+        shared: &RunShared,
+        rng: &mut fastrand::Rng,
+    ) -> Result<Option<Prepared>, StepFailure> {
+        let cookie = self.cookie_header(origin, e.target.path());
+        if e.dynamic.is_none() && cookie.is_none() {
+            return Ok(None);
+        }
+        let mut p = Prepared::default();
+        if let Some(d) = &e.dynamic {
+            let mut ctx = Ctx {
+                state: self,
+                shared,
+                rng,
+            };
+            let fail = |var: String, ctx: &Ctx| ctx.missing(&var, e);
+            if let Some(t) = &d.target {
+                let text = t.render_string(&mut ctx).map_err(|v| fail(v, &ctx))?;
+                p.target = Some(text.parse().map_err(|err| StepFailure {
+                    kind: FailureKind::Variable,
+                    message: format!("{}: \"{text}\" is not a valid path ({err})", e.name),
+                })?);
+            }
+            for (name, t) in &d.headers {
+                let text = t.render_string(&mut ctx).map_err(|v| fail(v, &ctx))?;
+                let value = HeaderValue::from_str(&text).map_err(|_| StepFailure {
+                    kind: FailureKind::Variable,
+                    message: format!("{}: header {name} would not be a valid value", e.name),
+                })?;
+                p.headers.push((name.clone(), value));
+            }
+            if let Some(t) = &d.body {
+                let text = t.render_string(&mut ctx).map_err(|v| fail(v, &ctx))?;
+                p.body = Some(text.into());
+            }
+        }
+        if let Some(c) = cookie {
+            p.headers.push((http::header::COOKIE, c));
+        }
+        Ok(Some(p))
+    }
+
+    /// Keeps the cookies a response sets, runs the endpoint's checks, then its extraction.
+    pub fn after_response(
+        &mut self,
+        e: &Endpoint,
+        origin: usize,
+        out: &Outcome,
+        shared: &RunShared,
+    ) -> Result<(), StepFailure> {
+        if shared.cookies {
+            self.keep_cookies(origin, out);
+        }
+        let body = out.body.as_deref().unwrap_or_default();
+        let mut json: Option<Option<serde_json::Value>> = None;
+        let mut parsed = || -> Option<serde_json::Value> {
+            json.get_or_insert_with(|| serde_json::from_slice(body).ok())
+                .clone()
+        };
+        for check in &e.checks {
+            match check {
+                Check::BodyContains(text) => {
+                    let found = body
+                        .windows(text.len().max(1))
+                        .any(|w| w == text.as_bytes());
+                    if !found {
+                        return Err(StepFailure {
+                            kind: FailureKind::Check,
+                            message: format!("{}: the body does not contain \"{text}\"", e.name),
+                        });
+                    }
+                }
+                Check::JsonEq(pointer, want) => {
+                    let got = parsed().and_then(|v| v.pointer(pointer).cloned());
+                    if got.as_ref() != Some(want) {
+                        let got = got.map_or("nothing (or no JSON body)".into(), |g| g.to_string());
+                        return Err(StepFailure {
+                            kind: FailureKind::Check,
+                            message: format!("{}: {pointer} is {got}, expected {want}", e.name),
+                        });
+                    }
+                }
+            }
+        }
+        for x in &e.extract {
+            let value = match &x.from {
+                ExtractFrom::Json(pointer) => {
+                    parsed().and_then(|v| v.pointer(pointer).map(json_text))
+                }
+                ExtractFrom::Header(name) => out
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(name))
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                ExtractFrom::Regex(re) => std::str::from_utf8(body).ok().and_then(|text| {
+                    re.captures(text).map(|c| {
+                        c.get(1)
+                            .or_else(|| c.get(0))
+                            .map_or(String::new(), |m| m.as_str().to_string())
+                    })
+                }),
+            };
+            match value {
+                Some(v) => {
+                    self.vars.insert(x.var.clone(), v);
+                }
+                None => {
+                    let source = match &x.from {
+                        ExtractFrom::Json(p) => format!("JSON pointer {p}"),
+                        ExtractFrom::Header(h) => format!("header {h}"),
+                        ExtractFrom::Regex(r) => format!("regex {r}"),
+                    };
+                    return Err(StepFailure {
+                        kind: FailureKind::Extract,
+                        message: format!(
+                            "{}: {source} found nothing for {{{{{}}}}}",
+                            e.name, x.var
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the cookies a response sets.
+    pub fn keep_cookies(&mut self, origin: usize, out: &Outcome) {
+        if let Some(h) = &out.headers {
+            for v in h.get_all(http::header::SET_COOKIE) {
+                if let Ok(text) = v.to_str() {
+                    self.set_cookie(origin, text);
+                }
+            }
+        }
+    }
+
+    fn cookie_header(&self, origin: usize, path: &str) -> Option<HeaderValue> {
+        let mut text = String::new();
+        for c in self
+            .cookies
+            .iter()
+            .filter(|c| c.origin == origin && path.starts_with(&c.path))
+        {
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(&c.name);
+            text.push('=');
+            text.push_str(&c.value);
+        }
+        (!text.is_empty())
+            .then(|| HeaderValue::from_str(&text).ok())
+            .flatten()
+    }
+
+    /// Stores (or, when expired, removes) a cookie from a `Set-Cookie` value.
+    fn set_cookie(&mut self, origin: usize, text: &str) {
+        let Ok(c) = cookie::Cookie::parse(text.to_string()) else {
+            return;
+        };
+        let path = c
+            .path()
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/")
+            .to_string();
+        let expired = c.max_age().is_some_and(|a| a.is_zero() || a.is_negative())
+            || c.expires_datetime()
+                .is_some_and(|t| t <= cookie::time::OffsetDateTime::now_utc());
+        self.cookies
+            .retain(|k| !(k.origin == origin && k.name == c.name() && k.path == path));
+        if !expired {
+            self.cookies.push(Cookie {
+                origin,
+                name: c.name().to_string(),
+                value: c.value().to_string(),
+                path,
+            });
+        }
+    }
+}
+
+/// A JSON value as a variable's text: strings without their quotes.
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+struct Ctx<'a> {
+    state: &'a UserState,
+    shared: &'a RunShared,
+    rng: &'a mut fastrand::Rng,
+}
+
+impl Ctx<'_> {
+    fn data_field(&self, name: &str) -> Option<Result<&str, usize>> {
+        let (set, field) = name.split_once('.')?;
+        let i = self.shared.data.iter().position(|(d, _)| d.name == set)?;
+        let (d, _) = &self.shared.data[i];
+        let col = d.columns.iter().position(|c| c == field)?;
+        Some(match self.state.rows[i] {
+            Some(r) => Ok(d.rows[r].get(col).map_or("", String::as_str)),
+            None => Err(i),
+        })
+    }
+
+    fn missing(&self, var: &str, e: &Endpoint) -> StepFailure {
+        if let Some(Err(i)) = self.data_field(var) {
+            let d = &self.shared.data[i].0;
+            return StepFailure {
+                kind: FailureKind::DataExhausted,
+                message: format!(
+                    "{}: {} ran out: in unique mode each of its {} rows goes to one user",
+                    e.name,
+                    d.file,
+                    d.rows.len()
+                ),
+            };
+        }
+        StepFailure {
+            kind: FailureKind::Variable,
+            message: format!(
+                "{}: {{{{{var}}}}} has no value for this user (the step that extracts it has not succeeded)",
+                e.name
+            ),
+        }
+    }
+}
+
+impl Context for Ctx<'_> {
+    fn user_id(&self) -> u64 {
+        self.state.id
+    }
+    fn next_seq(&mut self) -> u64 {
+        self.shared.seq.fetch_add(1, Ordering::Relaxed)
+    }
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        self.rng
+    }
+    fn var(&self, name: &str) -> Option<&str> {
+        if let Some(v) = self.state.vars.get(name) {
+            return Some(v);
+        }
+        self.data_field(name).and_then(Result::ok)
+    }
+}
