@@ -216,23 +216,80 @@ pub fn describe(plan: &Plan) -> String {
             .collect();
         s += &format!("stages: {}\n", stages.join(", then "));
     }
-    let total: u32 = plan.endpoints.iter().map(|e| e.weight).sum();
-    s += &format!("endpoints ({}):\n", plan.endpoints.len());
-    for e in &plan.endpoints {
-        let share = match e.weight {
-            0 => "disabled".to_string(),
-            w => format!("{:.0}%", f64::from(w) * 100.0 / f64::from(total)),
+    let total: u32 = plan.endpoints.iter().map(|e| e.weight).sum::<u32>()
+        + plan.flows.iter().map(|f| f.weight).sum::<u32>();
+    let share = |w: u32| match w {
+        0 => "disabled".to_string(),
+        w => format!("{:.0}%", f64::from(w) * 100.0 / f64::from(total)),
+    };
+    let line = |e: &crate::scenario::Endpoint| {
+        let target = match e.dynamic.as_ref().and_then(|d| d.target.as_ref()) {
+            Some(_) => e.path.clone(),
+            None => e.target.to_string(),
         };
-        s += &format!(
-            "  {:>8}  {:<7} http://{}{}  name \"{}\", timeout {}, body {} bytes\n",
-            share,
+        let templated = if e.dynamic.is_some() {
+            ", templated"
+        } else {
+            ""
+        };
+        let extract: Vec<&str> = e.extract.iter().map(|x| x.var.as_str()).collect();
+        let extract = if extract.is_empty() {
+            String::new()
+        } else {
+            format!(", extracts {}", extract.join(", "))
+        };
+        format!(
+            "{:<7} http://{}{}  name \"{}\", timeout {}{templated}{extract}\n",
             e.method.as_str(),
             e.origin.authority(),
-            e.target,
+            target,
             e.name,
             format_duration(e.timeout),
-            e.body.len()
+        )
+    };
+    if !plan.vars.is_empty() {
+        let names: Vec<&str> = plan.vars.iter().map(|v| v.0.as_str()).collect();
+        s += &format!("vars per user: {}\n", names.join(", "));
+    }
+    for d in &plan.data {
+        s += &format!(
+            "data {}: {} ({} rows, columns {}, {})\n",
+            d.name,
+            d.file,
+            d.rows.len(),
+            d.columns.join(", "),
+            if d.unique {
+                "each row to one user"
+            } else {
+                "rows in turn"
+            }
         );
+    }
+    for (title, list) in [("on_start", &plan.on_start), ("on_stop", &plan.on_stop)] {
+        if !list.is_empty() {
+            s += &format!("{title} ({} steps, in order):\n", list.len());
+            for e in list {
+                s += &format!("            {}", line(e));
+            }
+        }
+    }
+    s += &format!("endpoints ({}):\n", plan.endpoints.len());
+    for e in &plan.endpoints {
+        s += &format!("  {:>8}  {}", share(e.weight), line(e));
+    }
+    for f in &plan.flows {
+        s += &format!(
+            "flow \"{}\" ({} steps, in order), picked {}:\n",
+            f.name,
+            f.steps.len(),
+            share(f.weight)
+        );
+        for e in &f.steps {
+            s += &format!("            {}", line(e));
+        }
+    }
+    if !plan.cookies {
+        s += "cookies: off\n";
     }
     s
 }

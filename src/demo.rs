@@ -8,6 +8,8 @@
 //! | `GET /primes?below=N` | counts primes below N (default 10 000) by trial division: CPU-bound |
 //! | `GET /delay?ms=N` | answers after N ms (default 100, at most 10 000) |
 //! | `GET /flaky?fail=P` | answers 500 with probability P (default 0.1) |
+//! | `POST /signup`, `POST /signin` | `{"username", "password"}`: 201 (409 if taken); 200 `{"token"}` and a `sid` cookie (401 if wrong) |
+//! | `GET /me`, `POST /signout` | with `Authorization: Bearer TOKEN`: 200 `{"username"}`; 204; 401 without a valid token |
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -29,7 +31,13 @@ const MAX_ITEMS: usize = 100;
 struct Items {
     next_id: u64,
     list: Vec<Value>,
+    /// Accounts (name -> password) and sign-in tokens (token -> name).
+    accounts: std::collections::HashMap<String, String>,
+    tokens: std::collections::HashMap<String, String>,
 }
+
+/// The demo forgets all accounts beyond this many (it is a demo, not a user store).
+const MAX_ACCOUNTS: usize = 100_000;
 
 /// A running demo server.
 pub struct DemoServer {
@@ -66,7 +74,7 @@ impl DemoServer {
 async fn serve(listener: TcpListener, stop: CancellationToken) {
     let items = Arc::new(Mutex::new(Items {
         next_id: 1,
-        list: Vec::new(),
+        ..Items::default()
     }));
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -108,6 +116,28 @@ async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
         }
         (&Method::POST, "/items") => add_item(req, &items).await,
         (&Method::GET, p) if p.starts_with("/items/") => get_item(&p[7..], &items),
+        (&Method::POST, "/signup" | "/signin") => account(req, &items).await,
+        (&Method::GET, "/me") | (&Method::POST, "/signout") => {
+            let token = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("")
+                .to_string();
+            let mut items = items.lock().unwrap_or_else(|p| p.into_inner());
+            match items.tokens.get(&token).cloned() {
+                None => json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    &json!({ "error": "sign in first: Authorization: Bearer TOKEN" }),
+                ),
+                Some(_) if req.method() == Method::POST => {
+                    items.tokens.remove(&token);
+                    json_reply(StatusCode::NO_CONTENT, &json!({}))
+                }
+                Some(user) => json_reply(StatusCode::OK, &json!({ "username": user })),
+            }
+        }
         (&Method::GET, "/primes") => {
             let below = param(&query, "below").unwrap_or(10_000.0).clamp(0.0, 1e7) as u64;
             let count = tokio::task::spawn_blocking(move || count_primes(below))
@@ -145,7 +175,52 @@ POST /items           add an item: {\"name\": ..., \"description\": ...}\n\
 GET  /items/{id}      one item\n\
 GET  /primes?below=N  count primes below N (CPU-bound, default 10000)\n\
 GET  /delay?ms=N      answer after N ms (default 100)\n\
-GET  /flaky?fail=P    fail with probability P (default 0.1)\n";
+GET  /flaky?fail=P    fail with probability P (default 0.1)\n\
+POST /signup          {\"username\": ..., \"password\": ...}: 201, or 409 when taken\n\
+POST /signin          the same: 200 {\"token\": ...} and a sid cookie, or 401\n\
+GET  /me              with Authorization: Bearer TOKEN: {\"username\": ...}, or 401\n\
+POST /signout         with the token: 204\n";
+
+/// `/signup` and `/signin`.
+async fn account(req: Request<Incoming>, items: &Mutex<Items>) -> Response<Full<Bytes>> {
+    let signup = req.uri().path() == "/signup";
+    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+    let input: Value = body
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    let (Some(user), Some(password)) = (input["username"].as_str(), input["password"].as_str())
+    else {
+        let error = json!({ "error": "send {\"username\": ..., \"password\": ...}" });
+        return json_reply(StatusCode::BAD_REQUEST, &error);
+    };
+    let mut items = items.lock().unwrap_or_else(|p| p.into_inner());
+    if signup {
+        if items.accounts.contains_key(user) {
+            return json_reply(StatusCode::CONFLICT, &json!({ "error": "username taken" }));
+        }
+        if items.accounts.len() >= MAX_ACCOUNTS {
+            items.accounts.clear();
+            items.tokens.clear();
+        }
+        items
+            .accounts
+            .insert(user.to_string(), password.to_string());
+        return json_reply(StatusCode::CREATED, &json!({ "username": user }));
+    }
+    if items.accounts.get(user).map(String::as_str) != Some(password) {
+        let error = json!({ "error": "wrong username or password" });
+        return json_reply(StatusCode::UNAUTHORIZED, &error);
+    }
+    let token = format!("{:032x}", fastrand::u128(..));
+    items.tokens.insert(token.clone(), user.to_string());
+    let mut r = json_reply(StatusCode::OK, &json!({ "token": token }));
+    let cookie = format!("sid={:016x}; Path=/; HttpOnly", fastrand::u64(..));
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
 
 async fn add_item(req: Request<Incoming>, items: &Mutex<Items>) -> Response<Full<Bytes>> {
     let is_form = req.headers().get(header::CONTENT_TYPE).is_some_and(|v| {

@@ -611,6 +611,10 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 fn endpoint_set(stats: &mut Stats, work: &Workload, load: &Load) -> EndpointSet {
+    // Rows in the order a user meets them: on_start steps first.
+    for e in &work.on_start {
+        stats.row_for(e.method.as_str(), &e.name);
+    }
     let rows = work
         .requests()
         .map(|e| stats.row_for(e.method.as_str(), &e.name))
