@@ -126,6 +126,9 @@ pub struct LoadArgs {
     /// A pass/fail condition on the whole run, repeatable: p95<300ms, fail_ratio<1%, rps>100
     #[arg(long = "threshold", value_name = "COND", value_parser = threshold::parse_flag)]
     pub thresholds: Vec<threshold::Threshold>,
+    /// Accept any TLS certificate (self-signed test servers), as [defaults] insecure = true
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// Flags about the run's output.
@@ -200,6 +203,9 @@ impl LoadArgs {
         }
         if let Some(u) = self.users {
             plan.load.users = u;
+        }
+        if self.insecure {
+            plan.net.insecure = true;
         }
         if let Some(r) = self.spawn_rate {
             plan.load.spawn_rate = r;

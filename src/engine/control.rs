@@ -7,7 +7,7 @@ use super::open::OpenQueue;
 use super::session::RunShared;
 use super::user::User;
 use crate::scenario::template::Template;
-use crate::scenario::{DataSet, Endpoint, Load, Plan};
+use crate::scenario::{DataSet, Endpoint, Load, NetOptions, Plan};
 use crate::stats::{Arrivals, RunState, Shards, Snapshot, Stats};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,7 @@ pub struct Controller {
     data: Vec<DataSet>,
     cookies: bool,
     vars: Vec<(String, Template)>,
+    net: NetOptions,
     /// Shared by the users of the current run: `{{seq}}`, data cursors.
     run: Arc<RunShared>,
     shared: Arc<SharedEndpoints>,
@@ -78,10 +79,12 @@ impl Controller {
             data: plan.data.clone(),
             cookies: plan.cookies,
             vars: plan.vars.clone(),
+            net: plan.net.clone(),
             run: Arc::new(RunShared::new(
                 plan.data.clone(),
                 plan.cookies,
                 plan.vars.clone(),
+                &plan.net,
             )),
             shared: Arc::new(SharedEndpoints::new(set)),
             shards: Shards::new(workers * 4),
@@ -249,6 +252,7 @@ impl Controller {
             self.data.clone(),
             self.cookies,
             self.vars.clone(),
+            &self.net,
         ));
         self.state = RunState::Spawning;
         self.next_spawn = now;

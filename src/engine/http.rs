@@ -1,13 +1,14 @@
 //! One HTTP/1.1 exchange on a user's own keep-alive connection (hyper's connection-level
 //! client), with the timeout enforced and every error classified into a `FailureKind`.
 
+use super::net::{Net, Stream};
 use crate::scenario::{Endpoint, Origin};
 use crate::stats::FailureKind;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::error::Error as _;
 use std::future::Future;
 use std::io;
@@ -19,6 +20,8 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub enum ExchangeError {
     Connect(io::Error),
+    /// The TLS handshake failed (certificate, protocol).
+    Tls(io::Error),
     Http(hyper::Error),
     Timeout,
 }
@@ -42,7 +45,10 @@ pub struct Outcome {
 /// comes from the endpoint as written.
 #[derive(Debug, Default)]
 pub struct Prepared {
+    pub method: Option<http::Method>,
     pub target: Option<http::Uri>,
+    /// Headers of the endpoint not to send (a redirect drops the body's type).
+    pub remove: Vec<http::HeaderName>,
     /// Set (replacing the endpoint's value) before sending.
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     pub body: Option<Bytes>,
@@ -52,6 +58,8 @@ pub struct Prepared {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Capture {
     pub body: bool,
+    /// Keep the headers of a redirect (its Location).
+    pub redirects: bool,
     pub headers: bool,
     /// Keep the headers when they set a cookie.
     pub cookies: bool,
@@ -65,6 +73,15 @@ impl Outcome {
     pub fn describe(&self, endpoint: &Endpoint) -> String {
         match &self.error {
             Some(ExchangeError::Connect(e)) => format!("{}: {e}", endpoint.origin.authority()),
+            Some(ExchangeError::Tls(e)) => format!(
+                "{}: TLS handshake failed: {e}{}",
+                endpoint.origin.authority(),
+                if e.to_string().contains("certificate") {
+                    " (a self-signed test server? set insecure = true in [defaults], or --insecure)"
+                } else {
+                    ""
+                }
+            ),
             Some(ExchangeError::Http(e)) => error_chain(e),
             Some(ExchangeError::Timeout) => {
                 format!("no complete response within {:?}", endpoint.timeout)
@@ -89,13 +106,15 @@ struct Response {
 /// Any failure drops the connection, so the next request reconnects.
 pub async fn send(
     conn: &mut Option<Conn>,
+    origin: &Origin,
+    net: &Net,
     endpoint: &Endpoint,
     prepared: Option<&Prepared>,
     capture: Capture,
 ) -> Outcome {
     let start = Instant::now();
     let req = request(endpoint, prepared);
-    let exchange = exchange(conn, &endpoint.origin, req, capture);
+    let exchange = exchange(conn, origin, net, req, capture);
     let result = match tokio::time::timeout(endpoint.timeout, exchange).await {
         Ok(r) => r,
         Err(_) => Err(ExchangeError::Timeout),
@@ -129,38 +148,75 @@ pub async fn send(
 async fn exchange(
     conn: &mut Option<Conn>,
     origin: &Origin,
+    net: &Net,
     request: Request<Full<Bytes>>,
     capture: Capture,
 ) -> Result<Response, ExchangeError> {
     if conn.as_mut().is_none_or(|c| !c.is_usable()) {
-        *conn = Some(connect(origin).await?);
+        *conn = Some(connect(origin, net).await?);
     }
-    let result = drive(conn.as_mut().expect("connected above"), request, capture).await;
-    if result.is_err() || conn.as_ref().is_some_and(|c| c.ended) {
+    let c = conn.as_mut().expect("connected above");
+    let result = match c {
+        Conn::H1 {
+            sender,
+            driver,
+            ended,
+        } => {
+            let send = async move {
+                sender.ready().await?;
+                sender.send_request(request).await
+            };
+            drive(send, driver.as_mut(), ended, capture).await
+        }
+        Conn::H2 {
+            sender,
+            driver,
+            ended,
+        } => {
+            let request = absolute(request, origin);
+            let send = async move {
+                sender.ready().await?;
+                sender.send_request(request).await
+            };
+            drive(send, driver.as_mut(), ended, capture).await
+        }
+    };
+    if result.is_err() || conn.as_ref().is_some_and(Conn::ended) {
         *conn = None;
     }
     result
 }
 
+/// HTTP/2 takes the scheme and authority from the URI, not the Host header.
+fn absolute(mut request: Request<Full<Bytes>>, origin: &Origin) -> Request<Full<Bytes>> {
+    let pq = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    if let Ok(uri) = format!("{}://{}{pq}", origin.scheme(), origin.authority()).parse() {
+        *request.uri_mut() = uri;
+    }
+    request.headers_mut().remove(http::header::HOST);
+    request
+}
+
 /// Sends one request and reads the whole response, polling the connection in this task.
-async fn drive(
-    conn: &mut Conn,
-    request: Request<Full<Bytes>>,
+async fn drive<S, D>(
+    send: S,
+    driver: Pin<&mut D>,
+    ended: &mut bool,
     capture: Capture,
-) -> Result<Response, ExchangeError> {
-    let Conn {
-        sender,
-        driver,
-        ended,
-    } = conn;
+) -> Result<Response, ExchangeError>
+where
+    S: Future<Output = Result<http::Response<hyper::body::Incoming>, hyper::Error>>,
+    D: Future<Output = Result<(), hyper::Error>>,
+{
     let mut response = std::pin::pin!(async move {
-        sender.ready().await.map_err(ExchangeError::Http)?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(ExchangeError::Http)?;
+        let response = send.await.map_err(ExchangeError::Http)?;
         let status = response.status().as_u16();
         let keep_headers = capture.headers
+            || (capture.redirects && response.status().is_redirection())
             || (capture.cookies && response.headers().contains_key(http::header::SET_COOKIE));
         let headers = keep_headers.then(|| response.headers().clone());
         let mut body = response.into_body();
@@ -181,6 +237,7 @@ async fn drive(
             body: kept.map(|k| k.freeze()),
         })
     });
+    let mut driver = driver;
     let closed = tokio::select! {
         biased;
         result = &mut response => return result,
@@ -195,38 +252,77 @@ async fn drive(
     }
 }
 
+type Io = TokioIo<Stream>;
+
 /// A keep-alive connection: hyper's sender and the connection future that the user's task
 /// polls while it waits for a response (no separate task per connection).
-pub struct Conn {
-    sender: http1::SendRequest<Full<Bytes>>,
-    driver: Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>,
-    /// The connection future has finished: the next request needs a new connection.
-    ended: bool,
+pub enum Conn {
+    H1 {
+        sender: http1::SendRequest<Full<Bytes>>,
+        driver: Pin<Box<http1::Connection<Io, Full<Bytes>>>>,
+        /// The connection future has finished: the next request needs a new connection.
+        ended: bool,
+    },
+    H2 {
+        sender: http2::SendRequest<Full<Bytes>>,
+        driver: Pin<Box<http2::Connection<Io, Full<Bytes>, TokioExecutor>>>,
+        ended: bool,
+    },
 }
 
 impl Conn {
+    fn ended(&self) -> bool {
+        match self {
+            Conn::H1 { ended, .. } | Conn::H2 { ended, .. } => *ended,
+        }
+    }
+
     /// False when the server has closed the connection while it was idle; polling the
     /// connection once lets it notice a pending end of stream.
     fn is_usable(&mut self) -> bool {
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);
-        if self.ended || self.driver.as_mut().poll(&mut cx).is_ready() {
-            return false;
+        match self {
+            Conn::H1 {
+                sender,
+                driver,
+                ended,
+            } => !(*ended || driver.as_mut().poll(&mut cx).is_ready() || sender.is_closed()),
+            Conn::H2 {
+                sender,
+                driver,
+                ended,
+            } => !(*ended || driver.as_mut().poll(&mut cx).is_ready() || sender.is_closed()),
         }
-        !self.sender.is_closed()
     }
 }
 
-/// Opens a connection.
-pub async fn connect(origin: &Origin) -> Result<Conn, ExchangeError> {
-    let stream = TcpStream::connect((origin.host.as_str(), origin.port))
+/// Opens a connection: TCP, then TLS for https, then HTTP/1.1 or HTTP/2.
+pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> {
+    let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
         .await
         .map_err(ExchangeError::Connect)?;
-    stream.set_nodelay(true).map_err(ExchangeError::Connect)?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(ExchangeError::Http)?;
-    Ok(Conn {
+    tcp.set_nodelay(true).map_err(ExchangeError::Connect)?;
+    let (stream, h2) = if origin.tls {
+        net.handshake(&origin.host, tcp)
+            .await
+            .map_err(ExchangeError::Tls)?
+    } else {
+        (Stream::Plain(tcp), net.http2)
+    };
+    let io = TokioIo::new(stream);
+    if h2 {
+        let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(ExchangeError::Http)?;
+        return Ok(Conn::H2 {
+            sender,
+            driver: Box::pin(connection),
+            ended: false,
+        });
+    }
+    let (sender, connection) = http1::handshake(io).await.map_err(ExchangeError::Http)?;
+    Ok(Conn::H1 {
         sender,
         driver: Box::pin(connection),
         ended: false,
@@ -238,7 +334,9 @@ fn request(endpoint: &Endpoint, prepared: Option<&Prepared>) -> Request<Full<Byt
         .and_then(|p| p.body.clone())
         .unwrap_or_else(|| endpoint.body.clone());
     let mut req = Request::new(Full::new(body));
-    *req.method_mut() = endpoint.method.clone();
+    *req.method_mut() = prepared
+        .and_then(|p| p.method.clone())
+        .unwrap_or_else(|| endpoint.method.clone());
     *req.uri_mut() = prepared
         .and_then(|p| p.target.clone())
         .unwrap_or_else(|| endpoint.target.clone());
@@ -246,6 +344,9 @@ fn request(endpoint: &Endpoint, prepared: Option<&Prepared>) -> Request<Full<Byt
     if let Some(p) = prepared {
         for (name, value) in &p.headers {
             req.headers_mut().insert(name.clone(), value.clone());
+        }
+        for name in &p.remove {
+            req.headers_mut().remove(name);
         }
     }
     req
@@ -255,6 +356,7 @@ fn request(endpoint: &Endpoint, prepared: Option<&Prepared>) -> Request<Full<Byt
 pub fn classify(e: &ExchangeError) -> FailureKind {
     match e {
         ExchangeError::Timeout => FailureKind::Timeout,
+        ExchangeError::Tls(_) => FailureKind::Tls,
         ExchangeError::Connect(io) if is_local_limit(io) => FailureKind::Local,
         ExchangeError::Connect(io) => match io.kind() {
             io::ErrorKind::ConnectionRefused => FailureKind::Refused,

@@ -6,6 +6,7 @@
 mod control;
 mod endpoints;
 pub mod http;
+mod net;
 mod open;
 mod session;
 mod user;

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// What all users of a run share.
 pub struct RunShared {
     pub seq: AtomicU64,
+    /// TLS and HTTP/2 settings for every connection.
+    pub net: super::net::Net,
     /// `[vars]`, rendered for each user when it starts.
     pub vars: Vec<(String, Template)>,
     pub data: Vec<(DataSet, AtomicUsize)>,
@@ -22,9 +24,15 @@ pub struct RunShared {
 }
 
 impl RunShared {
-    pub fn new(data: Vec<DataSet>, cookies: bool, vars: Vec<(String, Template)>) -> Self {
+    pub fn new(
+        data: Vec<DataSet>,
+        cookies: bool,
+        vars: Vec<(String, Template)>,
+        net: &crate::scenario::NetOptions,
+    ) -> Self {
         RunShared {
             seq: AtomicU64::new(0),
+            net: super::net::Net::new(net),
             vars,
             data: data.into_iter().map(|d| (d, AtomicUsize::new(0))).collect(),
             cookies,
@@ -235,7 +243,7 @@ impl UserState {
         }
     }
 
-    fn cookie_header(&self, origin: usize, path: &str) -> Option<HeaderValue> {
+    pub fn cookie_header(&self, origin: usize, path: &str) -> Option<HeaderValue> {
         let mut text = String::new();
         for c in self
             .cookies

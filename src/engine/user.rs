@@ -3,10 +3,13 @@
 //! per scheduled start taken from the open model's queue; on_stop steps when it stops.
 
 use super::endpoints::{EndpointSet, SharedEndpoints};
-use super::http::{self, Capture, Conn};
+use super::http::{self, Capture, Conn, Outcome, Prepared};
 use super::open::OpenQueue;
 use super::session::{RunShared, UserState};
-use crate::stats::{NOT_SENT, Recorder, Sample};
+use crate::scenario::{Endpoint, MAX_REDIRECTS, Origin, Redirects};
+use crate::stats::{FailureKind, NOT_SENT, Recorder, Sample};
+use ::http::Method;
+use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -161,15 +164,21 @@ impl User {
         };
         let capture = Capture {
             body: endpoint.needs_body(),
+            redirects: endpoint.redirects != Redirects::None,
             headers: !endpoint.extract.is_empty(),
             cookies: self.run.cookies,
         };
         let began = Instant::now();
-        let conn = &mut s.conns[origin];
-        let outcome = http::send(conn, endpoint, prepared.as_ref(), capture).await;
+        let (outcome, redirect_error) = self
+            .send_following(s, endpoint, origin, prepared, capture)
+            .await;
         let queued_us = intended.map(|at| began.saturating_duration_since(at).as_micros() as u64);
         let mut failure = outcome.failure;
         let mut message = None;
+        if let Some(why) = redirect_error {
+            failure = Some(FailureKind::Redirects);
+            message = Some(why);
+        }
         if failure.is_none() {
             if let Err(f) = s
                 .state
@@ -196,6 +205,129 @@ impl User {
         failure.is_none()
     }
 
+    /// Sends the request and follows its redirects as the endpoint allows; the outcome is
+    /// the last response's, with the latency and bytes of every hop. The error text is
+    /// set when there were too many redirects.
+    async fn send_following(
+        &self,
+        s: &mut Session,
+        endpoint: &Endpoint,
+        origin: usize,
+        mut prepared: Option<Prepared>,
+        capture: Capture,
+    ) -> (Outcome, Option<String>) {
+        let net = &self.run.net;
+        let mut other: Option<(Origin, Option<Conn>)> = None;
+        let (mut latency, mut bytes) = (0, 0);
+        let mut hops = 0;
+        loop {
+            let outcome = match &mut other {
+                None => {
+                    let conn = &mut s.conns[origin];
+                    http::send(
+                        conn,
+                        &endpoint.origin,
+                        net,
+                        endpoint,
+                        prepared.as_ref(),
+                        capture,
+                    )
+                    .await
+                }
+                Some((o, conn)) => {
+                    http::send(conn, o, net, endpoint, prepared.as_ref(), capture).await
+                }
+            };
+            latency += outcome.latency_us;
+            bytes += outcome.bytes;
+            let done = |mut o: Outcome, why: Option<String>| {
+                o.latency_us = latency;
+                o.bytes = bytes;
+                (o, why)
+            };
+            let location = match outcome.status {
+                Some(301 | 302 | 303 | 307 | 308) if endpoint.redirects != Redirects::None => {
+                    outcome
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(::http::header::LOCATION))
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                }
+                _ => None,
+            };
+            let Some(location) = location else {
+                return done(outcome, None);
+            };
+            if other.is_none() && self.run.cookies {
+                s.state.keep_cookies(origin, &outcome);
+            }
+            let current = other.as_ref().map_or(&endpoint.origin, |(o, _)| o);
+            let current_path = prepared
+                .as_ref()
+                .and_then(|p| p.target.as_ref())
+                .unwrap_or(&endpoint.target)
+                .path()
+                .to_string();
+            let Some((next, target)) = resolve(current, &current_path, &location) else {
+                return done(outcome, None);
+            };
+            if next != endpoint.origin && endpoint.redirects == Redirects::SameHost {
+                // Not followed: the redirect is the response.
+                return done(outcome, None);
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                let why = format!(
+                    "{}: more than {MAX_REDIRECTS} redirects in a row (the last to {location})",
+                    endpoint.name
+                );
+                return done(outcome, Some(why));
+            }
+            let status = outcome.status.unwrap_or(302);
+            let method = prepared
+                .as_ref()
+                .and_then(|p| p.method.clone())
+                .unwrap_or_else(|| endpoint.method.clone());
+            let to_get = status == 303 || (matches!(status, 301 | 302) && method == Method::POST);
+            let mut p = Prepared {
+                target: Some(target),
+                ..Prepared::default()
+            };
+            if let Some(old) = &prepared {
+                p.headers = old
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| *n != ::http::header::COOKIE && *n != ::http::header::HOST)
+                    .cloned()
+                    .collect();
+                p.body = old.body.clone();
+            }
+            if to_get {
+                p.method = Some(Method::GET);
+                p.body = Some(Bytes::new());
+                p.remove.push(::http::header::CONTENT_TYPE);
+            } else {
+                p.method = Some(method);
+            }
+            if next == endpoint.origin {
+                other = None;
+                let path = p.target.as_ref().map_or("/", |t| t.path()).to_string();
+                if let Some(c) = s.state.cookie_header(origin, &path) {
+                    p.headers.push((::http::header::COOKIE, c));
+                }
+            } else {
+                if let Ok(h) = ::http::HeaderValue::from_str(&next.authority()) {
+                    p.headers.push((::http::header::HOST, h));
+                }
+                if other.as_ref().is_none_or(|(o, _)| *o != next) {
+                    other = Some((next, None));
+                }
+            }
+            prepared = Some(p);
+        }
+    }
+
     /// Sleeps, waking early when cancelled.
     async fn pause(&self, d: Duration) {
         tokio::select! {
@@ -203,6 +335,35 @@ impl User {
             _ = tokio::time::sleep(d) => {}
         }
     }
+}
+
+/// Where a `Location` points, from a request to `path` on `from`: the origin and the
+/// origin-form target.
+fn resolve(from: &Origin, path: &str, location: &str) -> Option<(Origin, ::http::Uri)> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        let uri: ::http::Uri = location.parse().ok()?;
+        let tls = uri.scheme_str() == Some("https");
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+        let origin = Origin {
+            host: host.to_string(),
+            port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+            tls,
+        };
+        let target = uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse()
+            .ok()?;
+        return Some((origin, target));
+    }
+    let target = if location.starts_with('/') {
+        location.to_string()
+    } else {
+        // Relative to the current path's directory.
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{}{location}", if dir.is_empty() { "/" } else { dir })
+    };
+    Some((from.clone(), target.parse().ok()?))
 }
 
 fn new_conns(set: &EndpointSet) -> Vec<Option<Conn>> {

@@ -49,6 +49,7 @@ pub struct Plan {
     pub cookies: bool,
     /// `[vars]`: each user's own variables, rendered once when it starts, in order.
     pub vars: Vec<(String, template::Template)>,
+    pub net: NetOptions,
 }
 
 /// Ordered steps that run as one weighted task (like Locust's SequentialTaskSet).
@@ -177,11 +178,13 @@ impl Default for Load {
     }
 }
 
-/// Where a request goes: a plain-HTTP host and port.
+/// Where a request goes: scheme, host and port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
     pub host: String,
     pub port: u16,
+    /// https (TLS) rather than http.
+    pub tls: bool,
 }
 
 impl Origin {
@@ -192,13 +195,48 @@ impl Origin {
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == self.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
         }
     }
+
+    pub fn default_port(&self) -> u16 {
+        if self.tls { 443 } else { 80 }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
 }
+
+/// How connections are made: TLS settings, HTTP/2, redirects.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetOptions {
+    /// Speak HTTP/2: ALPN over TLS (falling back to HTTP/1.1 when the server does not
+    /// offer h2), prior knowledge over plain TCP.
+    pub http2: bool,
+    /// Accept any TLS certificate (self-signed test servers).
+    pub insecure: bool,
+    /// Trust the operating system's roots instead of the bundled Mozilla (webpki) roots.
+    pub system_roots: bool,
+}
+
+/// Which redirects are followed (at most `MAX_REDIRECTS` in a row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Redirects {
+    /// Follow redirects to the same scheme, host and port (the default).
+    #[default]
+    SameHost,
+    /// Do not follow: a 3xx is the response.
+    None,
+    /// Follow redirects anywhere.
+    Any,
+}
+
+/// Redirects followed in a row before the request fails.
+pub const MAX_REDIRECTS: usize = 10;
 
 /// What counts as a successful status.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -276,6 +314,7 @@ pub struct Endpoint {
     pub extract: Vec<Extract>,
     /// Set when part of the request is a template.
     pub dynamic: Option<std::sync::Arc<Dynamic>>,
+    pub redirects: Redirects,
 }
 
 impl Endpoint {

@@ -66,6 +66,10 @@ pub struct RawDefaults {
     pub headers: Option<BTreeMap<String, SpannedValue>>,
     pub timeout: Option<SpannedValue>,
     pub cookies: Option<SpannedValue>,
+    pub http2: Option<SpannedValue>,
+    pub insecure: Option<SpannedValue>,
+    pub tls_roots: Option<SpannedValue>,
+    pub redirects: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +89,7 @@ pub struct RawEndpoint {
     pub thresholds: Option<BTreeMap<String, SpannedValue>>,
     pub query: Option<Spanned<BTreeMap<String, SpannedValue>>>,
     pub extract: Option<BTreeMap<String, SpannedValue>>,
+    pub redirects: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,7 @@ use super::raw::{
 };
 use super::template::{Escape, Template};
 use super::threshold::{self, Threshold};
-use super::{Check, DataSet, Dynamic, Extract, ExtractFrom, Flow};
+use super::{Check, DataSet, Dynamic, Extract, ExtractFrom, Flow, NetOptions, Redirects};
 use super::{DEFAULT_QUEUE_TIMEOUT, parse_duration, parse_rate, parse_wait};
 use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan, Stage};
 use bytes::Bytes;
@@ -61,7 +61,7 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
     let mut v = v;
     let vars = v.user_vars(raw.vars.as_ref(), &data)?;
     v.vars = known_vars(&raw, &data);
-    let (defaults, cookies) = v.defaults(raw.defaults.take().unwrap_or_default())?;
+    let (defaults, cookies, net) = v.defaults(raw.defaults.take().unwrap_or_default())?;
     let per_endpoint: Vec<_> = raw
         .endpoints
         .iter()
@@ -108,6 +108,7 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
         data,
         cookies,
         vars,
+        net,
     })
 }
 
@@ -188,6 +189,7 @@ struct Defaults {
     timeout: Duration,
     /// Default headers whose values are templates.
     templated: Vec<(HeaderName, Template)>,
+    redirects: Redirects,
 }
 
 struct Validator<'a> {
@@ -219,18 +221,14 @@ impl Validator<'_> {
         Ok(Base { origin, prefix })
     }
 
-    /// Parses an absolute `http://` URL.
+    /// Parses an absolute `http://` or `https://` URL.
     fn origin(&self, url: &Spanned<String>, key: &str) -> Result<(Origin, Uri)> {
         let text = url.get_ref().trim();
         let bad = |m: String| self.err(url.span(), key, m);
-        if text.starts_with("https://") {
+        let tls = text.starts_with("https://");
+        if !tls && !text.starts_with("http://") {
             return Err(bad(format!(
-                "\"{text}\": https is not supported yet; use an http:// URL"
-            )));
-        }
-        if !text.starts_with("http://") {
-            return Err(bad(format!(
-                "\"{text}\" is not an http:// URL; write e.g. \"http://127.0.0.1:8080\""
+                "\"{text}\" is not an http:// or https:// URL; write e.g. \"http://127.0.0.1:8080\""
             )));
         }
         let uri: Uri = text
@@ -244,8 +242,8 @@ impl Validator<'_> {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let port = uri.port_u16().unwrap_or(80);
-        Ok((Origin { host, port }, uri))
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        Ok((Origin { host, port, tls }, uri))
     }
 
     fn load(&self, raw: RawLoad) -> Result<Load> {
@@ -383,15 +381,55 @@ impl Validator<'_> {
         })
     }
 
-    fn defaults(&self, raw: RawDefaults) -> Result<(Defaults, bool)> {
-        let cookies = match &raw.cookies {
-            None => true,
-            Some(c) => c
-                .get_ref()
-                .as_bool()
-                .ok_or_else(|| self.err(c.span(), "defaults.cookies", "must be true or false"))?,
+    fn defaults(&self, raw: RawDefaults) -> Result<(Defaults, bool, NetOptions)> {
+        let flag = |v: &Option<SpannedValue>, key: &str, default: bool| -> Result<bool> {
+            match v {
+                None => Ok(default),
+                Some(c) => c
+                    .get_ref()
+                    .as_bool()
+                    .ok_or_else(|| self.err(c.span(), key, "must be true or false")),
+            }
         };
-        Ok((self.default_headers(raw)?, cookies))
+        let cookies = flag(&raw.cookies, "defaults.cookies", true)?;
+        let mut net = NetOptions {
+            http2: flag(&raw.http2, "defaults.http2", false)?,
+            insecure: flag(&raw.insecure, "defaults.insecure", false)?,
+            system_roots: false,
+        };
+        if let Some(r) = &raw.tls_roots {
+            net.system_roots = match r.get_ref().as_str() {
+                Some("webpki") => false,
+                Some("system") => true,
+                _ => {
+                    return Err(self.err(
+                        r.span(),
+                        "defaults.tls_roots",
+                        "write \"webpki\" (the bundled Mozilla roots, the default) or \"system\" (the operating system's)",
+                    ));
+                }
+            };
+        }
+        let redirects = match &raw.redirects {
+            Some(r) => self.redirects(r, "defaults.redirects")?,
+            None => Redirects::SameHost,
+        };
+        let mut defaults = self.default_headers(raw)?;
+        defaults.redirects = redirects;
+        Ok((defaults, cookies, net))
+    }
+
+    fn redirects(&self, v: &SpannedValue, key: &str) -> Result<Redirects> {
+        match v.get_ref().as_str() {
+            Some("same-host") => Ok(Redirects::SameHost),
+            Some("none") => Ok(Redirects::None),
+            Some("any") => Ok(Redirects::Any),
+            _ => Err(self.err(
+                v.span(),
+                key,
+                "write \"same-host\" (follow redirects on the same scheme, host and port: the default), \"none\" or \"any\"",
+            )),
+        }
     }
 
     fn default_headers(&self, raw: RawDefaults) -> Result<Defaults> {
@@ -409,6 +447,7 @@ impl Validator<'_> {
             headers,
             timeout,
             templated,
+            redirects: Redirects::SameHost,
         })
     }
 
@@ -548,6 +587,10 @@ impl Validator<'_> {
             checks,
             extract,
             dynamic,
+            redirects: match &e.redirects {
+                Some(r) => self.redirects(r, &k("redirects"))?,
+                None => defaults.redirects,
+            },
         })
     }
 

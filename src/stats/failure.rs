@@ -21,6 +21,10 @@ pub enum FailureKind {
     Closed,
     /// The server answered with something that is not HTTP/1.1.
     Malformed,
+    /// The TLS handshake failed (untrusted certificate, wrong name, protocol).
+    Tls,
+    /// Too many redirects in a row.
+    Redirects,
     /// A check on the response (`expect.body_contains`, `expect.json`) failed.
     Check,
     /// `extract` found nothing in the response.
@@ -64,6 +68,8 @@ impl fmt::Display for FailureKind {
             FailureKind::Malformed => write!(f, "malformed response"),
             FailureKind::Local => write!(f, "out of local resources (swarm's side)"),
             FailureKind::Check => write!(f, "check failed"),
+            FailureKind::Tls => write!(f, "TLS handshake failed"),
+            FailureKind::Redirects => write!(f, "too many redirects"),
             FailureKind::Extract => write!(f, "extract found nothing"),
             FailureKind::Variable => write!(f, "variable has no value"),
             FailureKind::DataExhausted => write!(f, "data file ran out"),

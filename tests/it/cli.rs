@@ -168,7 +168,7 @@ async fn bad_input_exits_2_with_a_located_message() {
     let out = run(&["run", "scenarios/demo.toml", "-H", "ftp://x"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("--host: \"ftp://x\" is not an http:// URL"),
+        text(&out.stderr).contains("--host: \"ftp://x\" is not an http:// or https:// URL"),
         "{}",
         text(&out.stderr)
     );

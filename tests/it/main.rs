@@ -4,6 +4,7 @@ mod capacity;
 mod cli;
 mod engine;
 mod journeys;
+mod protocols;
 mod scenarios;
 mod shapes;
 mod support;

@@ -108,7 +108,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad_host",
-        "1:8: host: \"127.0.0.1:5000\" is not an http:// URL; write e.g. \"http://127.0.0.1:8080\"",
+        "1:8: host: \"127.0.0.1:5000\" is not an http:// or https:// URL; write e.g. \"http://127.0.0.1:8080\"",
     ),
     (
         "bad_method",
@@ -128,7 +128,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "endpoint_typo",
-        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract)",
+        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects)",
     ),
     (
         "missing_host",

@@ -219,7 +219,7 @@ fn new_scenario_asks_for_the_host_then_an_endpoint() {
     }));
     update(&mut a, special(KeyCode::Enter));
     assert!(
-        matches!(&a.popup, Some(Popup::Prompt(p)) if p.error.as_deref().unwrap_or("").contains("not an http:// URL"))
+        matches!(&a.popup, Some(Popup::Prompt(p)) if p.error.as_deref().unwrap_or("").contains("not an http:// or https:// URL"))
     );
     a.popup = Some(Popup::Prompt(Prompt {
         kind: PromptKind::Host,
