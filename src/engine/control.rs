@@ -200,6 +200,18 @@ impl Controller {
             }
             Command::SetEndpoints(list) => self.replace(list),
             Command::SetRunTime(t) => self.load.run_time = t,
+            Command::SetWorkload(plan) => {
+                let plan = *plan;
+                self.work.flows = plan.flows;
+                self.work.on_start = plan.on_start;
+                self.work.on_stop = plan.on_stop;
+                self.data = plan.data;
+                self.vars = plan.vars;
+                self.cookies = plan.cookies;
+                self.net = plan.net;
+                self.load.wait = plan.load.wait;
+                self.replace(plan.endpoints);
+            }
             Command::MarkWindow => {
                 self.stats
                     .mark_window(&self.shards, now.into_std(), self.users.len() as u32);

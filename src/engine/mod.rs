@@ -43,6 +43,9 @@ pub enum Command {
     SetEndpoints(Vec<Endpoint>),
     /// Start measuring a window: snapshots then carry statistics since this moment.
     MarkWindow,
+    /// Replace everything the users run (endpoints, flows, on_start/on_stop) at once; the
+    /// plan's vars, data files and connection settings apply from the next start.
+    SetWorkload(Box<Plan>),
     /// Run until stopped (None), or for this long from the start.
     SetRunTime(Option<std::time::Duration>),
 }

@@ -120,6 +120,14 @@ impl ScenarioDoc {
         Plan::parse(&doc.to_string(), &label(self.path.as_deref()))
     }
 
+    /// Replaces the whole text (the TUI's raw TOML editor); refused, with the reason and
+    /// its line and column, when it does not load.
+    pub fn replace_text(&mut self, text: &str) -> Result<Plan, String> {
+        let plan = Plan::parse(text, &label(self.path.as_deref())).map_err(|e| e.to_string())?;
+        self.doc = text.parse::<DocumentMut>().map_err(|e| e.to_string())?;
+        Ok(plan)
+    }
+
     /// Replaces the host (for `--host`); refused if the result does not load.
     pub fn set_host(&mut self, host: &str) -> Result<(), String> {
         self.try_edit_lenient(|doc| set_value(doc.as_table_mut(), "host", Value::from(host)))

@@ -61,6 +61,7 @@ pub enum Action {
     RampPrompt,
     PausePlan,
     FindCapacity,
+    RawToml,
     ResetStats,
     NextView,
     PrevView,
@@ -126,6 +127,15 @@ pub enum Popup {
     Form(Box<Form>),
     Prompt(Prompt),
     ConfirmQuit,
+    /// The whole scenario as TOML, for what the forms do not cover (flows, on_start,
+    /// vars, data files, checks...).
+    Raw(Box<RawEditor>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEditor {
+    pub input: TextInput,
+    pub error: Option<String>,
 }
 
 /// Spawn-rate steps for `[` and `]`.
@@ -265,6 +275,16 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Users(_) | Action::RampPrompt | Action::PausePlan if app.searching() => {
             app.info("a capacity search sets the users; x stops it");
+            vec![]
+        }
+        Action::RawToml => {
+            app.popup = Some(Popup::Raw(Box::new(RawEditor {
+                input: TextInput {
+                    cursor: 0,
+                    ..TextInput::new(&app.doc.text(), true)
+                },
+                error: None,
+            })));
             vec![]
         }
         Action::FindCapacity => {
@@ -602,6 +622,7 @@ fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
         }
         (Popup::Form(form), Action::Key(k)) => form_key(app, *form, k),
         (Popup::Prompt(p), Action::Key(k)) => prompt_key(app, p, k),
+        (Popup::Raw(r), Action::Key(k)) => raw_key(app, *r, k),
         (other, _) => {
             app.popup = Some(other);
             vec![]
@@ -642,6 +663,37 @@ fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {
             }
         }
     }
+}
+
+/// The raw TOML editor: Ctrl-S applies the text (when it loads), Esc discards it.
+fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
+    let ctrl = key
+        .modifiers
+        .contains(crossterm::event::KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => {
+            app.info("TOML edit discarded");
+            return vec![];
+        }
+        KeyCode::Char('s') if ctrl => match app.doc.replace_text(&r.input.text) {
+            Ok(plan) => {
+                app.thresholds = plan.thresholds.clone();
+                app.stages = plan.load.stages.clone();
+                app.specs = app.doc.endpoints();
+                app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
+                app.plan_error = None;
+                app.info("scenario replaced from the TOML editor (unsaved: Ctrl-S saves the file)");
+                return vec![Effect::Engine(Command::SetWorkload(Box::new(plan)))];
+            }
+            Err(e) => r.error = Some(e),
+        },
+        _ => {
+            r.input.handle(key);
+            r.error = None;
+        }
+    }
+    app.popup = Some(Popup::Raw(Box::new(r)));
+    vec![]
 }
 
 fn prompt_key(app: &mut App, mut p: Prompt, key: KeyEvent) -> Vec<Effect> {

@@ -37,6 +37,10 @@ impl TextInput {
             KeyCode::Delete => self.remove_at(self.cursor),
             KeyCode::Left => self.cursor = self.cursor.saturating_sub(1),
             KeyCode::Right => self.cursor = (self.cursor + 1).min(self.len()),
+            KeyCode::Up if self.multiline => self.vertical(-1),
+            KeyCode::Down if self.multiline => self.vertical(1),
+            KeyCode::PageUp if self.multiline => (0..10).for_each(|_| self.vertical(-1)),
+            KeyCode::PageDown if self.multiline => (0..10).for_each(|_| self.vertical(1)),
             KeyCode::Home => self.cursor = self.line_start(),
             KeyCode::End => self.cursor = self.line_end(),
             _ => return false,
@@ -80,6 +84,19 @@ impl TextInput {
             .skip(self.cursor)
             .find(|&(_, c)| c == '\n')
             .map_or(self.len(), |(i, _)| i)
+    }
+
+    /// Moves the cursor one line up (-1) or down (1), keeping its column where it can.
+    fn vertical(&mut self, by: i32) {
+        let (line, col) = self.cursor_line_col();
+        let lines: Vec<&str> = self.text.split('\n').collect();
+        let target = line as i64 + i64::from(by);
+        if target < 0 || target as usize >= lines.len() {
+            return;
+        }
+        let target = target as usize;
+        let start: usize = lines[..target].iter().map(|l| l.chars().count() + 1).sum();
+        self.cursor = start + col.min(lines[target].chars().count());
     }
 
     /// (line, column) of the cursor, both from 0.

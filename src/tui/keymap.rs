@@ -83,6 +83,12 @@ pub const KEYMAP: &[Binding] = &[
         help: "pause / resume the plan",
     },
     Binding {
+        keys: &[key('t')],
+        label: "t",
+        action: Action::RawToml,
+        help: "edit the scenario as TOML",
+    },
+    Binding {
         keys: &[key('f')],
         label: "f",
         action: Action::FindCapacity,
@@ -156,21 +162,21 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         keys: &[key('a')],
-        label: "a",
+        label: "a c d",
         action: Action::Add,
-        help: "add endpoint",
+        help: "add, copy, delete endpoint",
     },
     Binding {
         keys: &[key('c')],
-        label: "c",
+        label: "",
         action: Action::Duplicate,
-        help: "duplicate endpoint",
+        help: "",
     },
     Binding {
         keys: &[key('d'), (KeyCode::Delete, N)],
-        label: "d",
+        label: "",
         action: Action::Delete,
-        help: "delete endpoint",
+        help: "",
     },
     Binding {
         keys: &[key(' ')],

@@ -140,7 +140,10 @@ fn action_for(app: &App, key: KeyEvent) -> Action {
     if app.popup.is_some() {
         return match keymap::action_for(key) {
             Some(a @ (Action::Close | Action::Help))
-                if !matches!(app.popup, Some(Popup::Form(_) | Popup::Prompt(_))) =>
+                if !matches!(
+                    app.popup,
+                    Some(Popup::Form(_) | Popup::Prompt(_) | Popup::Raw(_))
+                ) =>
             {
                 a
             }

@@ -353,3 +353,45 @@ fn f_starts_a_capacity_search_from_an_slo() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn t_edits_the_whole_scenario_as_toml() {
+    let mut a = app();
+    update(&mut a, Action::RawToml);
+    // A typo is refused in the editor, with its location.
+    for c in "oops = 1\n".chars() {
+        update(&mut a, key(c));
+    }
+    let ctrl_s = Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(commands(&update(&mut a, ctrl_s)).is_empty());
+    match &a.popup {
+        Some(Popup::Raw(r)) => {
+            let e = r.error.as_deref().unwrap();
+            assert!(
+                e.contains("1:1") && e.contains("unknown key \"oops\""),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Fixed, and a flow added: applied to the engine, the document marked modified.
+    update(&mut a, special(KeyCode::Up));
+    update(&mut a, special(KeyCode::Home));
+    for _ in 0..9 {
+        update(&mut a, special(KeyCode::Delete));
+    }
+    for _ in 0..40 {
+        update(&mut a, special(KeyCode::PageDown));
+    }
+    update(&mut a, special(KeyCode::End));
+    for c in "\n[[flows]]\nname = \"f\"\n[[flows.steps]]\npath = \"/x\"\n".chars() {
+        update(&mut a, key(c));
+    }
+    let effects = commands(&update(&mut a, ctrl_s));
+    assert_eq!(effects.len(), 1);
+    assert!(effects[0].starts_with("SetWorkload"), "{effects:?}");
+    assert!(a.popup.is_none());
+    assert!(a.doc.is_dirty());
+    assert!(a.doc.text().contains("[[flows.steps]]"));
+    assert!(a.doc.text().starts_with("# demo\n"), "comments stay");
+}

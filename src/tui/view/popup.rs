@@ -17,7 +17,46 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Some(Popup::Form(form)) => form_popup(frame, area, app, form),
         Some(Popup::Prompt(p)) => prompt(frame, area, app, p),
         Some(Popup::ConfirmQuit) => confirm(frame, area, app),
+        Some(Popup::Raw(r)) => raw(frame, area, app, r),
     }
+}
+
+/// The whole scenario as TOML, scrolled to the cursor.
+fn raw(frame: &mut Frame, area: Rect, app: &App, r: &crate::tui::app::RawEditor) {
+    let t = &app.theme;
+    let rect = centered(
+        area,
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(" Scenario TOML (Ctrl-S applies, Esc discards; keys: scenarios/README.md) ")
+        .border_style(t.title());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [text, msg] = Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
+    let (line, col) = r.input.cursor_line_col();
+    let scroll = line.saturating_sub(text.height.saturating_sub(1) as usize) as u16;
+    let hscroll = col.saturating_sub(text.width.saturating_sub(1) as usize) as u16;
+    frame.render_widget(
+        Paragraph::new(r.input.text.as_str()).scroll((scroll, hscroll)),
+        text,
+    );
+    let msg_line = match &r.error {
+        Some(e) => Line::styled(e.clone(), t.bad()),
+        None => Line::styled(
+            "Edits apply to the running swarm; flows, on_start, vars, data files and checks live here",
+            t.dim(),
+        ),
+    };
+    frame.render_widget(Paragraph::new(msg_line).wrap(Wrap { trim: true }), msg);
+    let x = text.x + (col as u16).saturating_sub(hscroll);
+    let y = text.y + (line as u16).saturating_sub(scroll);
+    frame.set_cursor_position(Position::new(
+        x.min(text.right().saturating_sub(1)),
+        y.min(text.bottom().saturating_sub(1)),
+    ));
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
