@@ -110,6 +110,9 @@ impl UserState {
         shared: &RunShared,
         rng: &mut fastrand::Rng,
     ) -> Result<Option<Prepared>, StepFailure> {
+        if e.dynamic.is_none() && self.cookies.is_empty() {
+            return Ok(None);
+        }
         let cookie = self.cookie_header(origin, e.target.path());
         if e.dynamic.is_none() && cookie.is_none() {
             return Ok(None);
