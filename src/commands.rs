@@ -239,8 +239,9 @@ pub fn describe(plan: &Plan) -> String {
             format!(", extracts {}", extract.join(", "))
         };
         format!(
-            "{:<7} http://{}{}  name \"{}\", timeout {}{templated}{extract}\n",
+            "{:<7} {}://{}{}  name \"{}\", timeout {}{templated}{extract}\n",
             e.method.as_str(),
+            e.origin.scheme(),
             e.origin.authority(),
             target,
             e.name,
