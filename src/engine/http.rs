@@ -73,15 +73,17 @@ impl Outcome {
     pub fn describe(&self, endpoint: &Endpoint) -> String {
         match &self.error {
             Some(ExchangeError::Connect(e)) => format!("{}: {e}", endpoint.origin.authority()),
-            Some(ExchangeError::Tls(e)) => format!(
-                "{}: TLS handshake failed: {e}{}",
-                endpoint.origin.authority(),
-                if e.to_string().contains("certificate") {
+            Some(ExchangeError::Tls(e)) => {
+                let text = e.to_string();
+                let hint = if text.contains("certificate") {
                     " (a self-signed test server? set insecure = true in [defaults], or --insecure)"
+                } else if text.contains("corrupt message") {
+                    " (does the server speak plain HTTP? then use an http:// URL)"
                 } else {
                     ""
-                }
-            ),
+                };
+                format!("{}: {text}{hint}", endpoint.origin.authority())
+            }
             Some(ExchangeError::Http(e)) => error_chain(e),
             Some(ExchangeError::Timeout) => {
                 format!("no complete response within {:?}", endpoint.timeout)
