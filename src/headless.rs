@@ -97,6 +97,11 @@ pub fn progress_line(s: &Snapshot) -> String {
         .stage
         .map_or(String::new(), |(i, n)| format!(" stage {i}/{n}"));
     let paused = if s.plan_paused { " (plan paused)" } else { "" };
+    let stopped = if s.stopped_users > 0 {
+        format!("  ({} stopped: on_start failed)", s.stopped_users)
+    } else {
+        String::new()
+    };
     let users = match &s.arrivals {
         Some(a) => format!(
             "rate {}  busy {}/{} users  dropped {}",
@@ -105,7 +110,7 @@ pub fn progress_line(s: &Snapshot) -> String {
             s.users,
             a.dropped
         ),
-        None => format!("users {}/{}", s.users, s.target_users),
+        None => format!("users {}/{}{stopped}", s.users, s.target_users),
     };
     format!(
         "[{:>5.0}s] {}{stage}{paused} {users}  req/s {}  failures {} ({:.1}%)  p95 {} ms",

@@ -130,7 +130,9 @@ impl Controller {
                 }
                 _ = sleep_until(wake), if wake.is_some() => self.on_wake(Instant::now()),
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    self.maybe_finish_stop(Instant::now());
+                    let now = Instant::now();
+                    self.maybe_finish_stop(now);
+                    self.end_if_every_user_stopped(now);
                 }
             }
         }
@@ -517,6 +519,23 @@ impl Controller {
         self.stop_deadline = None;
         self.run_end = Some(now);
         self.publish(now);
+    }
+
+    /// Closed model: when every user has stopped by itself (each failed an on_start step)
+    /// and none is due to start, the run has nothing left to do and stops.
+    fn end_if_every_user_stopped(&mut self, now: Instant) {
+        let stopped = self
+            .run
+            .stopped_users
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if self.state == RunState::Running
+            && self.open.is_none()
+            && self.tasks.is_empty()
+            && !self.users.is_empty()
+            && stopped >= self.users.len() as u64
+        {
+            self.begin_stop(now);
+        }
     }
 
     fn run_deadline(&self) -> Option<Instant> {

@@ -385,3 +385,21 @@ path = "/after"
     );
     assert!(items.iter().any(|p| p.starts_with("/item/0?")), "{items:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_user_fails_on_start_the_run_ends_and_says_why() {
+    let url = crate::support::refused_url().await;
+    let engine = started(&JOURNEY.replace("users = 50", "users = 5"), &url);
+    let snap = wait_for(&engine, Duration::from_secs(10), |s| {
+        s.state == RunState::Stopped
+    })
+    .await;
+    assert_eq!(snap.stopped_users, 5);
+    assert_eq!(row(&snap, "sign up").failures, 5);
+    assert_eq!(row(&snap, "me").requests, 0);
+    let report = swarm::report::text::render(&snap, "t", 80);
+    assert!(
+        report.contains("5 users stopped: a step of their on_start failed"),
+        "{report}"
+    );
+}
