@@ -175,6 +175,31 @@ pub struct App {
     /// A capacity search started from the TUI, its settings, and where it is.
     pub capacity: Option<(Search, SearchConfig)>,
     pub capacity_status: String,
+    /// What the scenario has beyond its endpoints (shown under the endpoints table).
+    pub extras: Extras,
+}
+
+/// Flows and hooks: edited as TOML (`t`), summarised in the endpoints view.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// (name, weight) of each flow, and its number of steps.
+    pub flows: Vec<(String, u32, usize)>,
+    pub on_start: usize,
+    pub on_stop: usize,
+}
+
+impl Extras {
+    pub fn of(plan: &Plan) -> Extras {
+        Extras {
+            flows: plan
+                .flows
+                .iter()
+                .map(|f| (f.name.clone(), f.weight, f.steps.len()))
+                .collect(),
+            on_start: plan.on_start.len(),
+            on_stop: plan.on_stop.len(),
+        }
+    }
 }
 
 impl App {
@@ -202,6 +227,7 @@ impl App {
             verdicts: Vec::new(),
             capacity: None,
             capacity_status: String::new(),
+            extras: Extras::of(plan),
         }
     }
 
@@ -679,6 +705,7 @@ fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
             Ok(plan) => {
                 app.thresholds = plan.thresholds.clone();
                 app.stages = plan.load.stages.clone();
+                app.extras = Extras::of(&plan);
                 app.specs = app.doc.endpoints();
                 app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
                 app.plan_error = None;

@@ -15,7 +15,14 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let [list, help] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let x = &app.extras;
+    let extras_rows = u16::from(!x.flows.is_empty() || x.on_start + x.on_stop > 0);
+    let [list, extra, help] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(extras_rows),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     let block = Block::bordered()
         .title(format!(" Endpoints ({}) ", app.specs.len()))
         .border_style(t.dim());
@@ -23,7 +30,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .specs
         .iter()
         .map(|s| s.weight.parse::<u64>().unwrap_or(0))
-        .sum();
+        .sum::<u64>()
+        + x.flows.iter().map(|f| u64::from(f.1)).sum::<u64>();
     let header =
         Row::new(["On", "Weight", "Share", "Method", "Name", "Path", "Body"]).style(t.header());
     let rows = app.specs.iter().map(|s| {
@@ -88,4 +96,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         super::footer::key_hints(&keys, t)
     };
     frame.render_widget(Paragraph::new(line), help);
+    if extras_rows > 0 {
+        let mut parts = Vec::new();
+        if x.on_start > 0 {
+            parts.push(format!("on_start ×{}", x.on_start));
+        }
+        for (name, w, steps) in &x.flows {
+            let share = if total > 0 {
+                u64::from(*w) as f64 * 100.0 / total as f64
+            } else {
+                0.0
+            };
+            parts.push(format!("flow \"{name}\" {share:.0}% ({steps} steps)"));
+        }
+        if x.on_stop > 0 {
+            parts.push(format!("on_stop ×{}", x.on_stop));
+        }
+        let text = format!("Also: {} (t: edit as TOML)", parts.join(", "));
+        frame.render_widget(Paragraph::new(Line::styled(text, t.dim())), extra);
+    }
 }
