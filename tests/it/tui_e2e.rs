@@ -137,7 +137,8 @@ async fn the_tui_drives_a_real_swarm() {
     );
 
     tui.send("\x13");
-    tui.wait("saved", |s| s.contains("saved ")).await;
+    // "endpoint saved" from the edit may still be on screen: wait for the file's path.
+    tui.wait("saved", |s| s.contains("saved /")).await;
     let saved = std::fs::read_to_string(&file).unwrap();
     assert!(
         saved.starts_with("# e2e scenario: this comment must survive a save\n"),
