@@ -318,7 +318,15 @@ impl Ctx<'_> {
     }
 
     fn missing(&self, var: &str, e: &Endpoint) -> StepFailure {
-        if let Some(Err(i)) = self.data_field(var) {
+        // A [vars] value that could not be set because its data file ran out.
+        let exhausted = self.state.rows.iter().position(Option::is_none);
+        let from_vars = self.shared.vars.iter().any(|(name, _)| name == var);
+        let data = match self.data_field(var) {
+            Some(Err(i)) => Some(i),
+            _ if from_vars => exhausted,
+            _ => None,
+        };
+        if let Some(i) = data {
             let d = &self.shared.data[i].0;
             return StepFailure {
                 kind: FailureKind::DataExhausted,

@@ -202,3 +202,35 @@ fn a_missing_file_says_so() {
         .to_string();
     assert!(err.starts_with("cannot read scenarios/nope.toml:"), "{err}");
 }
+
+#[test]
+fn a_raw_body_template_can_send_a_json_number() {
+    struct Ctx(fastrand::Rng);
+    impl swarm::scenario::template::Context for Ctx {
+        fn user_id(&self) -> u64 {
+            3
+        }
+        fn next_seq(&mut self) -> u64 {
+            0
+        }
+        fn rng(&mut self) -> &mut fastrand::Rng {
+            &mut self.0
+        }
+        fn var(&self, _: &str) -> Option<&str> {
+            None
+        }
+    }
+    let src = "host = \"http://127.0.0.1:1\"\n[[endpoints]]\nmethod = \"POST\"\npath = \"/p\"\ncontent_type = \"application/json\"\nbody = '{\"age\": {{random.int(18, 18)}}, \"user\": {\"id\": {{user.id}}}}'\n";
+    let plan = Plan::parse(src, "t.toml").unwrap();
+    let body = plan.endpoints[0]
+        .dynamic
+        .as_ref()
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap();
+    let text = body.render_string(&mut Ctx(fastrand::Rng::new())).unwrap();
+    assert_eq!(text, "{\"age\": 18, \"user\": {\"id\": 3}}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["age"], 18);
+}
