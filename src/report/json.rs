@@ -39,7 +39,8 @@ pub struct JsonArrivals {
 #[derive(Serialize)]
 pub struct JsonGenerator {
     pub think_samples: u64,
-    /// How late think-time sleeps woke up: "50", "99" and "100" (max), in ms.
+    /// How far think-time sleeps woke from their intended time, early or late: "50", "99"
+    /// and "100" (max), in ms.
     pub think_lateness_ms: serde_json::Map<String, serde_json::Value>,
 }
 

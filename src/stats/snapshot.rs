@@ -112,7 +112,7 @@ pub struct FailureGroup {
     pub message: String,
 }
 
-/// The load generator's own health: how late think-time sleeps woke up.
+/// The load generator's own health: how far think-time sleeps woke from their intended time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Generator {
     pub think_samples: u64,
