@@ -712,22 +712,40 @@ impl Validator<'_> {
         let mut list = Vec::new();
         for (name, value) in raw.into_iter().flatten() {
             let k = format!("vars.{name}");
-            if !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                return Err(self.err(
-                    value.span(),
-                    &k,
-                    "a variable name takes letters, digits, _ and - only",
-                ));
-            }
+            self.var_name(name, value, &k)?;
             let text = self.scalar_text(value, &k)?;
             let t = self.template(&text, value.span(), &k, Escape::None)?;
             self.vars.insert(name.clone());
             list.push((name.clone(), t));
         }
         Ok(list)
+    }
+
+    /// A variable name (in `[vars]` or `extract`): letters, digits, `_` and `-`.
+    fn var_name(&self, name: &str, at: &SpannedValue, key: &str) -> Result<()> {
+        if name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Ok(());
+        }
+        Err(self.err(
+            at.span(),
+            key,
+            "a variable name takes letters, digits, _ and - only",
+        ))
+    }
+
+    /// A JSON pointer: empty (the whole document) or starting with "/".
+    fn json_pointer(&self, p: &str, at: &SpannedValue, key: &str, example: &str) -> Result<()> {
+        if p.is_empty() || p.starts_with('/') {
+            return Ok(());
+        }
+        Err(self.err(
+            at.span(),
+            key,
+            format!("\"{p}\" is not a JSON pointer; it starts with \"/\", e.g. {example}"),
+        ))
     }
 
     /// Parses a template and checks its variables against the scenario's.
@@ -769,22 +787,10 @@ impl Validator<'_> {
         let mut list = Vec::new();
         for (var, value) in raw.into_iter().flatten() {
             let k = format!("{key}.{var}");
-            if !var
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                return Err(self.err(
-                    value.span(),
-                    &k,
-                    "a variable name takes letters, digits, _ and - only",
-                ));
-            }
+            self.var_name(var, value, &k)?;
             let pointer = |p: &str| -> Result<ExtractFrom> {
-                if p.is_empty() || p.starts_with('/') {
-                    Ok(ExtractFrom::Json(p.to_string()))
-                } else {
-                    Err(self.err(value.span(), &k, format!("\"{p}\" is not a JSON pointer; it starts with \"/\", e.g. \"/token\" or \"/data/0/id\"")))
-                }
+                self.json_pointer(p, value, &k, "\"/token\" or \"/data/0/id\"")?;
+                Ok(ExtractFrom::Json(p.to_string()))
             };
             let from = match value.get_ref() {
                 Value::String(p) => pointer(p)?,
@@ -832,16 +838,15 @@ impl Validator<'_> {
             let (origin, uri) = self.target(path, &pk, base)?;
             return Ok((origin, uri, None));
         }
-        // The path's static form (templates as "x") must be a valid path on its own.
-        let mut probe = Probe(fastrand::Rng::with_seed(0));
-        let path_t = self.template(path.get_ref(), path.span(), &pk, Escape::Path)?;
-        let probe_path = path_t
-            .render_string(&mut probe)
-            .expect("the probe has every variable");
-        let probe_spanned = Spanned::new(path.span(), probe_path);
-        let (origin, uri) = self.target(&probe_spanned, &pk, base)?;
-        let mut t = Template::default();
         let text = path.get_ref().trim();
+        let path_t = self.template(text, path.span(), &pk, Escape::Path)?;
+        // The path's static form (templates as "x") must be a valid path on its own.
+        let probe_path = path_t
+            .render_string(&mut Probe(fastrand::Rng::with_seed(0)))
+            .expect("the probe has every variable");
+        let has_query = probe_path.contains('?');
+        let (origin, uri) = self.target(&Spanned::new(path.span(), probe_path), &pk, base)?;
+        let mut t = Template::default();
         if text.starts_with("http://") || text.starts_with("https://") {
             // The origin-form part of an absolute URL: skip scheme and authority.
             let after = &text[text.find("//").expect("checked") + 2..];
@@ -850,42 +855,26 @@ impl Validator<'_> {
             t = self.template(rest, path.span(), &pk, Escape::Path)?;
         } else {
             t.push_literal(&base.prefix);
-            let parsed = self.template(text, path.span(), &pk, Escape::Path)?;
-            t.push_parsed_template(parsed);
+            t.push_parsed_template(path_t);
         }
         if let Some(q) = query {
-            let qk = format!("{key}.query");
-            let mut sep = if probe_spanned.get_ref().contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            for (name, value) in q.get_ref() {
-                let vk = format!("{qk}.{name}");
-                let text = self.scalar_text(value, &vk)?;
-                t.push_literal(&format!("{sep}{}=", encode_form(name)));
-                sep = '&';
-                let mut part = Template::default();
-                part.push_parsed(&text, Escape::Form, &env_var, &encode_form)
-                    .map_err(|e| self.err(value.span(), &vk, e.message))?;
-                self.check_vars(&part, value.span(), &vk)?;
-                t.push_parsed_template(part);
-            }
+            // A query table is encoded as a form is, after "?" (or "&" after a query
+            // already in the path).
+            t.push_literal(if has_query { "&" } else { "?" });
+            t.push_parsed_template(self.form(q, &format!("{key}.query"))?);
         }
-        let uri = if t.is_static() {
-            let full = t.static_text();
-            let uri: Uri = full.parse().map_err(|err| {
-                self.err(
-                    path.span(),
-                    &pk,
-                    format!("\"{full}\" is not a valid path and query ({err})"),
-                )
-            })?;
-            return Ok((origin, uri, None));
-        } else {
-            uri
-        };
-        Ok((origin, uri, Some(t)))
+        if !t.is_static() {
+            return Ok((origin, uri, Some(t)));
+        }
+        let full = t.static_text();
+        let uri: Uri = full.parse().map_err(|err| {
+            self.err(
+                path.span(),
+                &pk,
+                format!("\"{full}\" is not a valid path and query ({err})"),
+            )
+        })?;
+        Ok((origin, uri, None))
     }
 
     /// A `thresholds` table: metric = "condition" pairs, plus `abort` at the top level.
@@ -1095,9 +1084,7 @@ impl Validator<'_> {
         }
         for (pointer, value) in raw.json.iter().flatten() {
             let k = format!("{key}.json.{pointer}");
-            if !pointer.is_empty() && !pointer.starts_with('/') {
-                return Err(self.err(value.span(), &k, format!("\"{pointer}\" is not a JSON pointer; it starts with \"/\", e.g. \"/status\"")));
-            }
+            self.json_pointer(pointer, value, &k, "\"/status\"")?;
             let v = serde_json::to_value(value.get_ref()).map_err(|e| {
                 self.err(value.span(), &k, format!("cannot be compared as JSON: {e}"))
             })?;
