@@ -350,10 +350,7 @@ path = "/"
     let engine = Engine::spawn(&plan(src, &server.url()));
     let t = Instant::now();
     engine.send(Command::Start);
-    let snap = wait_for(&engine, Duration::from_secs(5), |s| {
-        s.state == RunState::Stopped
-    })
-    .await;
+    let snap = until_stopped(&engine, Duration::from_secs(5)).await;
     let took = t.elapsed();
     assert!(
         took >= Duration::from_millis(990) && took < Duration::from_millis(1600),
@@ -440,10 +437,7 @@ path = "/"
     );
     let third = wait_for(&engine, Duration::from_secs(2), |s| s.stage == Some((3, 3))).await;
     assert_eq!(third.target_users, 0);
-    let end = wait_for(&engine, Duration::from_secs(5), |s| {
-        s.state == RunState::Stopped
-    })
-    .await;
+    let end = until_stopped(&engine, Duration::from_secs(5)).await;
     let took = t.elapsed();
     assert!(
         took >= Duration::from_millis(1750) && took < Duration::from_millis(2600),

@@ -2,7 +2,7 @@
 //! with the extracted token; cookies per user; data files; checks. Against a server the
 //! test binds on 127.0.0.1:0.
 
-use crate::support::{started, wait_for};
+use crate::support::{started, until_stopped, wait_for};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -390,10 +390,7 @@ path = "/after"
 async fn when_every_user_fails_on_start_the_run_ends_and_says_why() {
     let url = crate::support::refused_url().await;
     let engine = started(&JOURNEY.replace("users = 50", "users = 5"), &url);
-    let snap = wait_for(&engine, Duration::from_secs(10), |s| {
-        s.state == RunState::Stopped
-    })
-    .await;
+    let snap = until_stopped(&engine, Duration::from_secs(10)).await;
     assert_eq!(snap.stopped_users, 5);
     assert_eq!(row(&snap, "sign up").failures, 5);
     assert_eq!(row(&snap, "me").requests, 0);

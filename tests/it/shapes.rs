@@ -119,10 +119,7 @@ run_time = "3s"
 path = "/jitter/60"
 "#;
     let engine = started(src, &server.url());
-    let snap = wait_for(&engine, Duration::from_secs(15), |s| {
-        s.state == RunState::Stopped
-    })
-    .await;
+    let snap = until_stopped(&engine, Duration::from_secs(15)).await;
     let a = snap.arrivals.clone().unwrap();
     let expected = 600.0;
     let sent = server.count("/jitter/60") as f64;
@@ -155,10 +152,7 @@ run_time = "2s"
 path = "/delay/50"
 "#;
     let engine = started(src, &server.url());
-    let snap = wait_for(&engine, Duration::from_secs(15), |s| {
-        s.state == RunState::Stopped
-    })
-    .await;
+    let snap = until_stopped(&engine, Duration::from_secs(15)).await;
     let a = snap.arrivals.clone().unwrap();
     assert_eq!(snap.peak_users, 1);
     assert!(
@@ -197,10 +191,7 @@ path = "/"
     })
     .await;
     server.stall_for(Duration::from_secs(1));
-    let snap = wait_for(&engine, Duration::from_secs(15), |s| {
-        s.state == RunState::Stopped
-    })
-    .await;
+    let snap = until_stopped(&engine, Duration::from_secs(15)).await;
     let t = &snap.total;
     let corrected = t.corrected_ms.expect("open runs report corrected latency");
     let p99 = |v: [f64; 11]| v[7];

@@ -225,11 +225,13 @@ pub async fn wait_for(
     snap
 }
 
+/// Waits (at most `limit`) for the run to stop by itself; returns the final snapshot.
+pub async fn until_stopped(engine: &Engine, limit: Duration) -> Arc<Snapshot> {
+    wait_for(engine, limit, |s| s.state == RunState::Stopped).await
+}
+
 /// Stops the engine and waits for the final snapshot.
 pub async fn stop(engine: &Engine) -> Arc<Snapshot> {
     engine.send(Command::Stop);
-    wait_for(engine, Duration::from_secs(10), |s| {
-        s.state == RunState::Stopped
-    })
-    .await
+    until_stopped(engine, Duration::from_secs(10)).await
 }
