@@ -110,9 +110,6 @@ impl UserState {
         shared: &RunShared,
         rng: &mut fastrand::Rng,
     ) -> Result<Option<Prepared>, StepFailure> {
-        if e.dynamic.is_none() && self.cookies.is_empty() {
-            return Ok(None);
-        }
         let cookie = self.cookie_header(origin, e.target.path());
         if e.dynamic.is_none() && cookie.is_none() {
             return Ok(None);
@@ -163,10 +160,11 @@ impl UserState {
             self.keep_cookies(origin, out);
         }
         let body = out.body.as_deref().unwrap_or_default();
-        let mut json: Option<Option<serde_json::Value>> = None;
-        let mut parsed = || -> Option<serde_json::Value> {
-            json.get_or_insert_with(|| serde_json::from_slice(body).ok())
-                .clone()
+        // The body is parsed as JSON once, when a check or an extraction first needs it.
+        let json: std::cell::OnceCell<Option<serde_json::Value>> = std::cell::OnceCell::new();
+        let parsed = || {
+            json.get_or_init(|| serde_json::from_slice(body).ok())
+                .as_ref()
         };
         for check in &e.checks {
             match check {
@@ -182,8 +180,8 @@ impl UserState {
                     }
                 }
                 Check::JsonEq(pointer, want) => {
-                    let got = parsed().and_then(|v| v.pointer(pointer).cloned());
-                    if got.as_ref() != Some(want) {
+                    let got = parsed().and_then(|v| v.pointer(pointer));
+                    if got != Some(want) {
                         let got = got.map_or("nothing (or no JSON body)".into(), |g| g.to_string());
                         return Err(StepFailure {
                             kind: FailureKind::Check,
@@ -247,6 +245,9 @@ impl UserState {
     }
 
     pub fn cookie_header(&self, origin: usize, path: &str) -> Option<HeaderValue> {
+        if self.cookies.is_empty() {
+            return None;
+        }
         let mut text = String::new();
         for c in self
             .cookies
