@@ -4,10 +4,9 @@
 use super::Command;
 use super::endpoints::{EndpointSet, SharedEndpoints, Workload};
 use super::open::OpenQueue;
-use super::session::RunShared;
+use super::session::{RunShared, SessionSettings};
 use super::user::User;
-use crate::scenario::template::Template;
-use crate::scenario::{DataSet, Endpoint, Load, NetOptions, Plan};
+use crate::scenario::{Endpoint, Load, Plan};
 use crate::stats::{Arrivals, RunState, Shards, Snapshot, Stats};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +22,8 @@ pub struct Controller {
     load: Load,
     /// What the users run (the TUI replaces the endpoints; flows and hooks stay).
     work: Workload,
-    data: Vec<DataSet>,
-    cookies: bool,
-    vars: Vec<(String, Template)>,
-    net: NetOptions,
+    /// Data files, vars, cookies and connection settings, applied at each start.
+    sessions: SessionSettings,
     /// Shared by the users of the current run: `{{seq}}`, data cursors.
     run: Arc<RunShared>,
     shared: Arc<SharedEndpoints>,
@@ -76,16 +73,8 @@ impl Controller {
         Controller {
             load: plan.load.clone(),
             work,
-            data: plan.data.clone(),
-            cookies: plan.cookies,
-            vars: plan.vars.clone(),
-            net: plan.net.clone(),
-            run: Arc::new(RunShared::new(
-                plan.data.clone(),
-                plan.cookies,
-                plan.vars.clone(),
-                &plan.net,
-            )),
+            sessions: SessionSettings::of(plan),
+            run: Arc::new(RunShared::new(&SessionSettings::of(plan))),
             shared: Arc::new(SharedEndpoints::new(set)),
             shards: Shards::new(workers * 4),
             stats,
@@ -204,13 +193,10 @@ impl Controller {
             Command::SetRunTime(t) => self.load.run_time = t,
             Command::SetWorkload(plan) => {
                 let plan = *plan;
+                self.sessions = SessionSettings::of(&plan);
                 self.work.flows = plan.flows;
                 self.work.on_start = plan.on_start;
                 self.work.on_stop = plan.on_stop;
-                self.data = plan.data;
-                self.vars = plan.vars;
-                self.cookies = plan.cookies;
-                self.net = plan.net;
                 self.load.wait = plan.load.wait;
                 self.replace(plan.endpoints);
             }
@@ -262,12 +248,7 @@ impl Controller {
         self.run_start = now;
         self.run_end = None;
         self.peak_users = 0;
-        self.run = Arc::new(RunShared::new(
-            self.data.clone(),
-            self.cookies,
-            self.vars.clone(),
-            &self.net,
-        ));
+        self.run = Arc::new(RunShared::new(&self.sessions));
         self.state = RunState::Spawning;
         self.next_spawn = now;
         self.stage = None;

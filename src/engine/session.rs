@@ -4,11 +4,31 @@
 
 use super::http::{Outcome, Prepared};
 use crate::scenario::template::{Context, Template};
-use crate::scenario::{Check, DataSet, Endpoint, ExtractFrom};
+use crate::scenario::{Check, DataSet, Endpoint, ExtractFrom, NetOptions, Plan};
 use crate::stats::FailureKind;
 use http::HeaderValue;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// What a plan says about the users' sessions; each start of a run applies it afresh.
+#[derive(Clone)]
+pub struct SessionSettings {
+    pub data: Vec<DataSet>,
+    pub cookies: bool,
+    pub vars: Vec<(String, Template)>,
+    pub net: NetOptions,
+}
+
+impl SessionSettings {
+    pub fn of(plan: &Plan) -> Self {
+        SessionSettings {
+            data: plan.data.clone(),
+            cookies: plan.cookies,
+            vars: plan.vars.clone(),
+            net: plan.net.clone(),
+        }
+    }
+}
 
 /// What all users of a run share.
 pub struct RunShared {
@@ -24,18 +44,17 @@ pub struct RunShared {
 }
 
 impl RunShared {
-    pub fn new(
-        data: Vec<DataSet>,
-        cookies: bool,
-        vars: Vec<(String, Template)>,
-        net: &crate::scenario::NetOptions,
-    ) -> Self {
+    pub fn new(s: &SessionSettings) -> Self {
         RunShared {
             seq: AtomicU64::new(0),
-            net: super::net::Net::new(net),
-            vars,
-            data: data.into_iter().map(|d| (d, AtomicUsize::new(0))).collect(),
-            cookies,
+            net: super::net::Net::new(&s.net),
+            vars: s.vars.clone(),
+            data: s
+                .data
+                .iter()
+                .map(|d| (d.clone(), AtomicUsize::new(0)))
+                .collect(),
+            cookies: s.cookies,
             stopped_users: AtomicU64::new(0),
         }
     }
