@@ -167,26 +167,26 @@ impl Search {
 
     /// One line on where the search is.
     pub fn status(&self, now: Instant) -> String {
-        let left =
-            |until: Instant| format!("{:.0}s", until.saturating_duration_since(now).as_secs_f64());
         match self.phase {
-            Phase::Ramping => format!(
-                "step {}: ramping to {} users",
-                self.steps.len() + 1,
-                self.users
+            Phase::Settling(until) | Phase::Measuring(until) => format!(
+                "{} ({:.0}s left)",
+                self.phase_label(),
+                until.saturating_duration_since(now).as_secs_f64()
             ),
-            Phase::Settling(until) => format!(
-                "step {}: {} users, settling ({} left)",
-                self.steps.len() + 1,
-                self.users,
-                left(until)
-            ),
-            Phase::Measuring(until) => format!(
-                "step {}: {} users, measuring{} ({} left)",
-                self.steps.len() + 1,
+            _ => self.phase_label(),
+        }
+    }
+
+    /// Where the search is, without the time left: it changes once per phase.
+    pub fn phase_label(&self) -> String {
+        let step = self.steps.len() + 1;
+        match self.phase {
+            Phase::Ramping => format!("step {step}: ramping to {} users", self.users),
+            Phase::Settling(_) => format!("step {step}: {} users, settling", self.users),
+            Phase::Measuring(_) => format!(
+                "step {step}: {} users, measuring{}",
                 self.users,
                 if self.remeasuring { " again" } else { "" },
-                left(until)
             ),
             Phase::Done => "capacity search done".into(),
         }
@@ -514,8 +514,7 @@ pub async fn run_headless(
             );
         }
         reported = search.steps().len();
-        let status = search.status(Instant::now());
-        let phase = status.split(" (").next().unwrap_or_default().to_string();
+        let phase = search.phase_label();
         if phase != last_status && !search.is_done() {
             eprintln!("swarm: {phase}");
             last_status = phase;
