@@ -131,10 +131,14 @@ fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String> {
         .flat_map(|e| e.get_ref().extract.iter().flatten().map(|(k, _)| k.clone()))
         .chain(raw.vars.iter().flatten().map(|(k, _)| k.clone()))
         .collect();
-    for d in data {
-        vars.extend(d.columns.iter().map(|c| format!("{}.{c}", d.name)));
-    }
+    vars.extend(data_fields(data));
     vars
+}
+
+/// `set.column` for every column of every data file.
+fn data_fields(data: &[DataSet]) -> impl Iterator<Item = String> + '_ {
+    data.iter()
+        .flat_map(|d| d.columns.iter().map(move |c| format!("{}.{c}", d.name)))
 }
 
 /// Values for checking a template at load time: every variable is "x".
@@ -705,10 +709,7 @@ impl Validator<'_> {
         raw: Option<&indexmap::IndexMap<String, SpannedValue>>,
         data: &[DataSet],
     ) -> Result<Vec<(String, Template)>> {
-        self.vars = data
-            .iter()
-            .flat_map(|d| d.columns.iter().map(|c| format!("{}.{c}", d.name)))
-            .collect();
+        self.vars = data_fields(data).collect();
         let mut list = Vec::new();
         for (name, value) in raw.into_iter().flatten() {
             let k = format!("vars.{name}");
