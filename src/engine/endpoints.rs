@@ -22,6 +22,8 @@ pub struct EndpointSet {
     pub tasks: Vec<Vec<usize>>,
     pub on_start: Vec<usize>,
     pub on_stop: Vec<usize>,
+    /// Each request encoded for HTTP/1.1 as it goes out when nothing in it is rendered.
+    pub wire: Vec<bytes::Bytes>,
     cumulative: Vec<u32>,
 }
 
@@ -91,6 +93,7 @@ impl EndpointSet {
             })
             .collect();
         EndpointSet {
+            wire: endpoints.iter().map(super::http::encode).collect(),
             endpoints,
             rows,
             origin_of,

@@ -1,13 +1,15 @@
-//! One HTTP/1.1 exchange on a user's own keep-alive connection (hyper's connection-level
-//! client), with the timeout enforced and every error classified into a `FailureKind`.
+//! One exchange on a user's own keep-alive connection (HTTP/1.1 by `h1`, HTTP/2 by hyper's
+//! connection-level client), with the timeout enforced and every error classified into a
+//! `FailureKind`.
 
+use super::h1::{self, H1, H1Error};
 use super::net::{Net, Stream};
 use crate::scenario::{Endpoint, Origin};
 use crate::stats::FailureKind;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::error::Error as _;
 use std::future::Future;
@@ -22,7 +24,10 @@ pub enum ExchangeError {
     Connect(io::Error),
     /// The TLS handshake failed (certificate, protocol).
     Tls(io::Error),
+    /// HTTP/2.
     Http(hyper::Error),
+    /// HTTP/1.1.
+    H1(H1Error),
     Timeout,
 }
 
@@ -85,6 +90,7 @@ impl Outcome {
                 format!("{}: {text}{hint}", endpoint.origin.authority())
             }
             Some(ExchangeError::Http(e)) => error_chain(e),
+            Some(ExchangeError::H1(e)) => format!("{}: {e}", endpoint.origin.authority()),
             Some(ExchangeError::Timeout) => {
                 format!("no complete response within {:?}", endpoint.timeout)
             }
@@ -106,17 +112,18 @@ struct Response {
 
 /// Sends one request on `conn`, connecting first when there is no open connection.
 /// Any failure drops the connection, so the next request reconnects.
+/// `wire` is the endpoint's request encoded for HTTP/1.1, used when nothing is `prepared`.
 pub async fn send(
     conn: &mut Option<Conn>,
     origin: &Origin,
     net: &Net,
     endpoint: &Endpoint,
+    wire: &[u8],
     prepared: Option<&Prepared>,
     capture: Capture,
 ) -> Outcome {
     let start = Instant::now();
-    let req = request(endpoint, prepared);
-    let exchange = exchange(conn, origin, net, req, capture);
+    let exchange = exchange(conn, origin, net, endpoint, wire, prepared, capture);
     let result = match tokio::time::timeout(endpoint.timeout, exchange).await {
         Ok(r) => r,
         Err(_) => Err(ExchangeError::Timeout),
@@ -151,7 +158,9 @@ async fn exchange(
     conn: &mut Option<Conn>,
     origin: &Origin,
     net: &Net,
-    request: Request<Full<Bytes>>,
+    endpoint: &Endpoint,
+    wire: &[u8],
+    prepared: Option<&Prepared>,
     capture: Capture,
 ) -> Result<Response, ExchangeError> {
     if conn.as_mut().is_none_or(|c| !c.is_usable()) {
@@ -159,23 +168,53 @@ async fn exchange(
     }
     let c = conn.as_mut().expect("connected above");
     let result = match c {
-        Conn::H1 {
-            sender,
-            driver,
-            ended,
-        } => {
-            let send = async move {
-                sender.ready().await?;
-                sender.send_request(request).await
+        Conn::H1(h) => {
+            let encoded;
+            let request = match prepared {
+                None => wire,
+                Some(p) => {
+                    encoded = encode_h1(endpoint, p);
+                    &encoded[..]
+                }
             };
-            drive(send, driver.as_mut(), ended, capture).await
+            let head = prepared
+                .and_then(|p| p.method.as_ref())
+                .unwrap_or(&endpoint.method)
+                == http::Method::HEAD;
+            let keep = h1::Keep {
+                body: capture.body,
+                headers: capture.headers,
+                redirect_headers: capture.redirects,
+                cookie_headers: capture.cookies,
+            };
+            match h.exchange(request, head, keep).await {
+                Err((_, true)) => {
+                    // The server closed the idle connection as the request went out: send it
+                    // once more on a new one.
+                    let Conn::H1(mut fresh) = connect(origin, net).await? else {
+                        let why = "and then offered HTTP/2 on a new connection";
+                        return Err(ExchangeError::H1(H1Error::Closed(why)));
+                    };
+                    let result = fresh.exchange(request, head, keep).await;
+                    *h = fresh;
+                    result
+                }
+                result => result,
+            }
+            .map(|r| Response {
+                status: r.status,
+                bytes: r.bytes,
+                headers: r.headers,
+                body: r.body,
+            })
+            .map_err(|(e, _)| ExchangeError::H1(e))
         }
         Conn::H2 {
             sender,
             driver,
             ended,
         } => {
-            let request = absolute(request, origin);
+            let request = absolute(request(endpoint, prepared), origin);
             let send = async move {
                 sender.ready().await?;
                 sender.send_request(request).await
@@ -187,6 +226,31 @@ async fn exchange(
         *conn = None;
     }
     result
+}
+
+/// A request with rendered parts, encoded for HTTP/1.1.
+fn encode_h1(endpoint: &Endpoint, p: &Prepared) -> Vec<u8> {
+    let method = p.method.as_ref().unwrap_or(&endpoint.method);
+    let target = p.target.as_ref().unwrap_or(&endpoint.target);
+    let target = target.path_and_query().map_or("/", |t| t.as_str());
+    let body = p.body.as_ref().unwrap_or(&endpoint.body);
+    if p.headers.is_empty() && p.remove.is_empty() {
+        return h1::encode(method, target, &endpoint.headers, body);
+    }
+    let mut headers = endpoint.headers.clone();
+    for (name, value) in &p.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    for name in &p.remove {
+        headers.remove(name);
+    }
+    h1::encode(method, target, &headers, body)
+}
+
+/// An endpoint's request as it goes out when nothing in it is rendered per request.
+pub fn encode(endpoint: &Endpoint) -> Bytes {
+    let target = endpoint.target.path_and_query().map_or("/", |t| t.as_str());
+    h1::encode(&endpoint.method, target, &endpoint.headers, &endpoint.body).into()
 }
 
 /// HTTP/2 takes the scheme and authority from the URI, not the Host header.
@@ -259,15 +323,11 @@ type Io = TokioIo<Stream>;
 /// A keep-alive connection: hyper's sender and the connection future that the user's task
 /// polls while it waits for a response (no separate task per connection).
 pub enum Conn {
-    H1 {
-        sender: http1::SendRequest<Full<Bytes>>,
-        driver: Pin<Box<http1::Connection<Io, Full<Bytes>>>>,
-        /// The connection future has finished: the next request needs a new connection.
-        ended: bool,
-    },
+    H1(H1),
     H2 {
         sender: http2::SendRequest<Full<Bytes>>,
         driver: Pin<Box<http2::Connection<Io, Full<Bytes>, TokioExecutor>>>,
+        /// The connection future has finished: the next request needs a new connection.
         ended: bool,
     },
 }
@@ -275,7 +335,8 @@ pub enum Conn {
 impl Conn {
     fn ended(&self) -> bool {
         match self {
-            Conn::H1 { ended, .. } | Conn::H2 { ended, .. } => *ended,
+            Conn::H1(h) => !h.reusable(),
+            Conn::H2 { ended, .. } => *ended,
         }
     }
 
@@ -285,11 +346,7 @@ impl Conn {
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);
         match self {
-            Conn::H1 {
-                sender,
-                driver,
-                ended,
-            } => !(*ended || driver.as_mut().poll(&mut cx).is_ready() || sender.is_closed()),
+            Conn::H1(h) => h.is_usable(),
             Conn::H2 {
                 sender,
                 driver,
@@ -312,19 +369,13 @@ pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> 
     } else {
         (Stream::Plain(tcp), net.http2)
     };
-    let io = TokioIo::new(stream);
-    if h2 {
-        let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
-            .await
-            .map_err(ExchangeError::Http)?;
-        return Ok(Conn::H2 {
-            sender,
-            driver: Box::pin(connection),
-            ended: false,
-        });
+    if !h2 {
+        return Ok(Conn::H1(H1::new(stream)));
     }
-    let (sender, connection) = http1::handshake(io).await.map_err(ExchangeError::Http)?;
-    Ok(Conn::H1 {
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .map_err(ExchangeError::Http)?;
+    Ok(Conn::H2 {
         sender,
         driver: Box::pin(connection),
         ended: false,
@@ -366,6 +417,9 @@ pub fn classify(e: &ExchangeError) -> FailureKind {
             _ => FailureKind::Connect,
         },
         ExchangeError::Http(h) => classify_hyper(h),
+        ExchangeError::H1(H1Error::Io(io)) => classify_io(io),
+        ExchangeError::H1(H1Error::Closed(_)) => FailureKind::Closed,
+        ExchangeError::H1(H1Error::Malformed(_)) => FailureKind::Malformed,
     }
 }
 
@@ -387,18 +441,23 @@ fn classify_hyper(e: &hyper::Error) -> FailureKind {
         return FailureKind::Timeout;
     }
     if let Some(io) = find_io(e) {
-        return match io.kind() {
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => FailureKind::Reset,
-            io::ErrorKind::UnexpectedEof => FailureKind::Closed,
-            _ => FailureKind::Other,
-        };
+        return classify_io(io);
     }
     if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
         return FailureKind::Closed;
     }
     FailureKind::Other
+}
+
+fn classify_io(io: &io::Error) -> FailureKind {
+    match io.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => FailureKind::Reset,
+        io::ErrorKind::UnexpectedEof => FailureKind::Closed,
+        _ if is_local_limit(io) => FailureKind::Local,
+        _ => FailureKind::Other,
+    }
 }
 
 fn find_io(e: &hyper::Error) -> Option<&io::Error> {

@@ -5,6 +5,7 @@
 
 mod control;
 mod endpoints;
+mod h1;
 pub mod http;
 mod net;
 mod open;

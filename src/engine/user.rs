@@ -183,8 +183,9 @@ impl User {
             cookies: self.run.cookies,
         };
         let began = Instant::now();
+        let wire = &set.wire[i];
         let (outcome, redirect_error) = self
-            .send_following(s, endpoint, origin, prepared, capture)
+            .send_following(s, endpoint, wire, origin, prepared, capture)
             .await;
         let queued_us = intended.map(|at| began.saturating_duration_since(at).as_micros() as u64);
         let mut failure = outcome.failure;
@@ -226,6 +227,7 @@ impl User {
         &self,
         s: &mut Session,
         endpoint: &Endpoint,
+        wire: &[u8],
         origin: usize,
         mut prepared: Option<Prepared>,
         capture: Capture,
@@ -243,13 +245,14 @@ impl User {
                         &endpoint.origin,
                         net,
                         endpoint,
+                        wire,
                         prepared.as_ref(),
                         capture,
                     )
                     .await
                 }
                 Some((o, conn)) => {
-                    http::send(conn, o, net, endpoint, prepared.as_ref(), capture).await
+                    http::send(conn, o, net, endpoint, wire, prepared.as_ref(), capture).await
                 }
             };
             latency += outcome.latency_us;

@@ -1,0 +1,494 @@
+//! HTTP/1.1 on a user's own keep-alive connection: the request goes out in one write (for
+//! an endpoint without templates, bytes encoded once per endpoint set), the response head
+//! is parsed with httparse (the parser hyper's HTTP/1 uses) straight from a buffer the
+//! connection keeps, and the body is read by its Content-Length, its chunks or the end
+//! of the connection, kept only when a check or an extraction needs it.
+//!
+//! Why not hyper's HTTP/1 client: its per-request dispatch (a channel envelope, a header
+//! map per response, a body channel) and its per-connection buffers cost about a fifth
+//! more CPU per request than wrk and 22 KB per idle user; this costs neither. hyper still
+//! speaks HTTP/2 (see `http.rs`) and serves the demo target.
+
+use super::net::Stream;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use std::io;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+
+/// A fresh connection's read buffer; large responses grow it, and it shrinks back after.
+const INITIAL_BUFFER: usize = 2048;
+/// A buffer larger than this after a response is given back.
+const KEEP_BUFFER: usize = 16 << 10;
+/// Body reads grow the buffer up to this.
+const MAX_READ: usize = 64 << 10;
+/// A response head (status line and headers) larger than this is refused.
+const MAX_HEAD: usize = 64 << 10;
+/// More response headers than this are refused.
+const MAX_HEADERS: usize = 128;
+
+/// Why an exchange failed on the connection.
+#[derive(Debug)]
+pub enum H1Error {
+    /// Reading or writing failed (reset, broken pipe).
+    Io(io::Error),
+    /// The server closed the connection before the response was complete.
+    Closed(&'static str),
+    /// The server sent something that is not an HTTP/1 response.
+    Malformed(String),
+}
+
+impl std::fmt::Display for H1Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            H1Error::Io(e) => write!(f, "{e}"),
+            H1Error::Closed(what) => write!(f, "the server closed the connection {what}"),
+            H1Error::Malformed(what) => write!(f, "not an HTTP/1 response: {what}"),
+        }
+    }
+}
+
+/// A response as read.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Body bytes as sent (chunk framing excluded).
+    pub bytes: u64,
+    pub headers: Option<HeaderMap>,
+    pub body: Option<Bytes>,
+}
+
+/// What to keep of the response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    pub body: bool,
+    /// Keep the headers of every response, of a redirect, of one that sets cookies.
+    pub headers: bool,
+    pub redirect_headers: bool,
+    pub cookie_headers: bool,
+}
+
+/// One keep-alive connection.
+pub struct H1 {
+    stream: Stream,
+    /// Bytes read and not yet consumed; empty between exchanges.
+    buf: Vec<u8>,
+    /// False once the connection cannot carry another request.
+    reusable: bool,
+    /// A request went out on this connection before: an error before any byte of the
+    /// next response is then likely the server's idle close racing the request.
+    used: bool,
+    /// The last read filled all the room it had: the next one gets more.
+    last_read_full: bool,
+}
+
+/// How the body's end is known.
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+impl H1 {
+    pub fn new(stream: Stream) -> Self {
+        H1 {
+            stream,
+            buf: Vec::new(),
+            reusable: true,
+            used: false,
+            last_read_full: false,
+        }
+    }
+
+    /// False when the connection cannot take another request: it was marked so, or the
+    /// server closed it (or sent something unasked) while it was idle. Polls the socket
+    /// once; when nothing arrived, the runtime answers from its readiness state without a
+    /// system call.
+    pub fn is_usable(&mut self) -> bool {
+        if !self.reusable {
+            return false;
+        }
+        self.buf.clear();
+        self.buf.reserve(INITIAL_BUFFER);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let spare = self.buf.spare_capacity_mut();
+        let mut rb = ReadBuf::uninit(spare);
+        match std::pin::Pin::new(&mut self.stream).poll_read(&mut cx, &mut rb) {
+            Poll::Pending => true,
+            Poll::Ready(_) => {
+                self.reusable = false;
+                false
+            }
+        }
+    }
+
+    /// Whether the last exchange left the connection usable.
+    pub fn reusable(&self) -> bool {
+        self.reusable
+    }
+
+    /// Writes `request` (a whole encoded request) and reads the response to it. With an
+    /// error comes whether the request may be sent again on a new connection: no byte of
+    /// the response came on a connection that had carried requests before.
+    pub async fn exchange(
+        &mut self,
+        request: &[u8],
+        head: bool,
+        keep: Keep,
+    ) -> Result<Response, (H1Error, bool)> {
+        let was_used = self.used;
+        self.used = true;
+        self.buf.clear();
+        // Until the first response byte, an error on a reused connection may be a close
+        // the server made while the request was on its way.
+        let early = |e: H1Error| (e, was_used);
+        if let Err(e) = self.write(request).await {
+            self.reusable = false;
+            return Err(early(H1Error::Io(e)));
+        }
+        let result = self.read_response(head, keep).await;
+        if result.is_err() {
+            self.reusable = false;
+        }
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
+        result.map_err(|(e, before_any)| (e, before_any && was_used))
+    }
+
+    async fn write(&mut self, request: &[u8]) -> io::Result<()> {
+        self.stream.write_all(request).await?;
+        self.stream.flush().await
+    }
+
+    /// Reads more bytes into the buffer; 0 at the end of the stream.
+    async fn fill(&mut self) -> io::Result<usize> {
+        let spare = self.buf.capacity() - self.buf.len();
+        if spare < INITIAL_BUFFER / 2 || (self.last_read_full && spare < MAX_READ) {
+            let room = (2 * self.buf.capacity()).clamp(INITIAL_BUFFER, MAX_READ);
+            self.buf.reserve(room);
+        }
+        let spare = self.buf.capacity() - self.buf.len();
+        let n = self.stream.read_buf(&mut self.buf).await?;
+        self.last_read_full = n == spare;
+        Ok(n)
+    }
+
+    /// The error's second part is true when no byte of the response had arrived.
+    async fn read_response(&mut self, head: bool, keep: Keep) -> Result<Response, (H1Error, bool)> {
+        let (status, framing, headers, consumed) = loop {
+            if !self.buf.is_empty() {
+                match parse_head(&self.buf, head, keep)? {
+                    Parsed::Partial => {}
+                    Parsed::Informational(n) => {
+                        self.buf.drain(..n);
+                        continue;
+                    }
+                    Parsed::Done {
+                        status,
+                        framing,
+                        headers,
+                        len,
+                        close,
+                    } => {
+                        if close {
+                            self.reusable = false;
+                        }
+                        break (status, framing, headers, len);
+                    }
+                }
+                if self.buf.len() >= MAX_HEAD {
+                    return Err((
+                        H1Error::Malformed(format!(
+                            "the response head is larger than {} KB",
+                            MAX_HEAD >> 10
+                        )),
+                        false,
+                    ));
+                }
+            }
+            let before_any = self.buf.is_empty();
+            match self.fill().await {
+                Ok(0) if before_any => {
+                    return Err((H1Error::Closed("without answering"), true));
+                }
+                Ok(0) => {
+                    return Err((H1Error::Closed("in the middle of the response head"), false));
+                }
+                Ok(_) => {}
+                Err(e) => return Err((H1Error::Io(e), before_any)),
+            }
+        };
+        let mut body = Body {
+            kept: keep.body.then(Vec::new),
+            bytes: 0,
+        };
+        self.buf.drain(..consumed);
+        let read = match framing {
+            Framing::None => Ok(()),
+            Framing::Length(n) => self.read_length(n, &mut body).await,
+            Framing::Chunked => self.read_chunked(&mut body).await,
+            Framing::UntilClose => {
+                self.reusable = false;
+                self.read_until_close(&mut body).await
+            }
+        };
+        read.map_err(|e| (e, false))?;
+        if !self.buf.is_empty() {
+            // Bytes beyond the response: the connection's framing cannot be trusted.
+            self.reusable = false;
+        }
+        Ok(Response {
+            status,
+            bytes: body.bytes,
+            headers,
+            body: body.kept.map(Bytes::from),
+        })
+    }
+
+    async fn read_length(&mut self, mut left: u64, body: &mut Body) -> Result<(), H1Error> {
+        loop {
+            let take = left.min(self.buf.len() as u64) as usize;
+            body.add(&self.buf[..take]);
+            self.buf.drain(..take);
+            left -= take as u64;
+            if left == 0 {
+                return Ok(());
+            }
+            match self.fill().await {
+                Ok(0) => return Err(H1Error::Closed("before the end of the body")),
+                Ok(_) => {}
+                Err(e) => return Err(H1Error::Io(e)),
+            }
+        }
+    }
+
+    async fn read_until_close(&mut self, body: &mut Body) -> Result<(), H1Error> {
+        loop {
+            body.add(&self.buf);
+            self.buf.clear();
+            match self.fill().await {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(H1Error::Io(e)),
+            }
+        }
+    }
+
+    async fn read_chunked(&mut self, body: &mut Body) -> Result<(), H1Error> {
+        loop {
+            // A chunk's size line.
+            let (start, size) = loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(httparse::Status::Complete(found)) => break found,
+                    Ok(httparse::Status::Partial) => self.more("in a chunk's size line").await?,
+                    Err(_) => {
+                        return Err(H1Error::Malformed(format!(
+                            "bad chunk size line {:?}",
+                            preview(&self.buf)
+                        )));
+                    }
+                }
+            };
+            self.buf.drain(..start);
+            if size == 0 {
+                return self.skip_trailers().await;
+            }
+            self.read_length(size, body).await?;
+            while self.buf.len() < 2 {
+                self.more("after a chunk").await?;
+            }
+            if &self.buf[..2] != b"\r\n" {
+                return Err(H1Error::Malformed("a chunk does not end with CRLF".into()));
+            }
+            self.buf.drain(..2);
+        }
+    }
+
+    /// After the last chunk: trailer lines up to an empty line.
+    async fn skip_trailers(&mut self) -> Result<(), H1Error> {
+        loop {
+            match self.buf.windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.buf.drain(..2);
+                    return Ok(());
+                }
+                Some(end) => drop(self.buf.drain(..end + 2)),
+                None if self.buf.len() > MAX_HEAD => {
+                    return Err(H1Error::Malformed("trailers too large".into()));
+                }
+                None => self.more("in the trailers").await?,
+            }
+        }
+    }
+
+    async fn more(&mut self, where_: &'static str) -> Result<(), H1Error> {
+        match self.fill().await {
+            Ok(0) => Err(H1Error::Closed(where_)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(H1Error::Io(e)),
+        }
+    }
+}
+
+struct Body {
+    kept: Option<Vec<u8>>,
+    bytes: u64,
+}
+
+/// Bodies kept for checks and extraction are cut at this size.
+const MAX_KEPT_BODY: usize = 16 << 20;
+
+impl Body {
+    fn add(&mut self, data: &[u8]) {
+        self.bytes += data.len() as u64;
+        if let Some(k) = self.kept.as_mut() {
+            let room = MAX_KEPT_BODY.saturating_sub(k.len());
+            k.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+}
+
+enum Parsed {
+    Partial,
+    /// A 1xx response of `n` bytes to skip.
+    Informational(usize),
+    Done {
+        status: u16,
+        framing: Framing,
+        headers: Option<HeaderMap>,
+        len: usize,
+        /// The server will close the connection after this response.
+        close: bool,
+    },
+}
+
+fn parse_head(buf: &[u8], head_request: bool, keep: Keep) -> Result<Parsed, (H1Error, bool)> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut slots);
+    let len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => {
+            let e = format!("more than {MAX_HEADERS} headers");
+            return Err((H1Error::Malformed(e), false));
+        }
+        Err(e) => {
+            let e = format!("{e} in {:?}", preview(buf));
+            return Err((H1Error::Malformed(e), false));
+        }
+    };
+    let status = res.code.unwrap_or(0);
+    if (100..200).contains(&status) && status != 101 {
+        return Ok(Parsed::Informational(len));
+    }
+    let mut length: Option<u64> = None;
+    let mut chunked = None;
+    let mut close = res.version == Some(0);
+    let mut set_cookie = false;
+    for h in res.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|n| length.is_none_or(|l| l == *n));
+            match n {
+                Some(n) => length = Some(n),
+                None => {
+                    let e = format!("bad Content-Length {:?}", preview(h.value));
+                    return Err((H1Error::Malformed(e), false));
+                }
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked only when it is the last coding; otherwise the body ends at the close.
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && res.version == Some(0) {
+                    close = false;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("set-cookie") {
+            set_cookie = true;
+        }
+    }
+    let framing = if head_request || status == 204 || status == 304 || status == 101 {
+        Framing::None
+    } else {
+        match (chunked, length) {
+            (Some(true), _) => Framing::Chunked,
+            (Some(false), _) => Framing::UntilClose,
+            (None, Some(n)) => Framing::Length(n),
+            (None, None) => Framing::UntilClose,
+        }
+    };
+    if status == 101 {
+        close = true;
+    }
+    let want_headers = keep.headers
+        || (keep.redirect_headers && (300..400).contains(&status))
+        || (keep.cookie_headers && set_cookie);
+    let headers = want_headers.then(|| {
+        let mut map = HeaderMap::with_capacity(res.headers.len());
+        for h in res.headers.iter() {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(h.name.as_bytes()),
+                HeaderValue::from_bytes(h.value),
+            ) {
+                map.append(n, v);
+            }
+        }
+        map
+    });
+    Ok(Parsed::Done {
+        status,
+        framing,
+        headers,
+        len,
+        close,
+    })
+}
+
+/// The first bytes of `b`, for an error message.
+fn preview(b: &[u8]) -> String {
+    let cut = &b[..b.len().min(40)];
+    let text = String::from_utf8_lossy(cut).into_owned();
+    if b.len() > cut.len() {
+        text + "…"
+    } else {
+        text
+    }
+}
+
+/// Encodes a request: request line, `headers` (which carry Host), Content-Length when
+/// there is a body or the method usually has one, the body.
+pub fn encode(method: &Method, target: &str, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + target.len() + headers.len() * 32 + body.len());
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let framed = headers.contains_key(http::header::CONTENT_LENGTH)
+        || headers.contains_key(http::header::TRANSFER_ENCODING);
+    let usual = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    if !framed && (!body.is_empty() || usual) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
