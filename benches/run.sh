@@ -103,7 +103,11 @@ accuracy() {
     taskset -c "$SERVER_CPU" "$SWARM" demo --serve --port 8090 2>/dev/null &
     PIDS+=($!)
     sleep 1
-    timed "accuracy-20ms" "$SWARM" run "http://127.0.0.1:8090/delay?ms=20" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/accuracy-20ms.json"; row "accuracy-20ms" swarm
+    local url="http://127.0.0.1:8090/delay?ms=20"
+    # One user shows what the server and loopback add; wrk at 64 connections is the peer.
+    timed "accuracy-20ms-u1" "$SWARM" run "$url" --headless -u 1 -t "${DUR}s" --json "$OUT/accuracy-20ms-u1.json"; row "accuracy-20ms-u1" swarm
+    timed "accuracy-20ms" "$SWARM" run "$url" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/accuracy-20ms.json"; row "accuracy-20ms" swarm
+    timed "accuracy-20ms-wrk" wrk -t1 -c64 -d"${DUR}s" --latency "$url"; row "accuracy-20ms-wrk" wrk
 }
 
 tui() {

@@ -48,7 +48,7 @@ impl std::fmt::Display for H1Error {
     }
 }
 
-/// A response as read.
+/// What is read of a response (over HTTP/1.1 or HTTP/2).
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
@@ -220,10 +220,7 @@ impl H1 {
                 Err(e) => return Err((H1Error::Io(e), before_any)),
             }
         };
-        let mut body = Body {
-            kept: keep.body.then(Vec::new),
-            bytes: 0,
-        };
+        let mut body = Body::new(keep.body);
         self.buf.drain(..consumed);
         let read = match framing {
             Framing::None => Ok(()),
@@ -239,12 +236,7 @@ impl H1 {
             // Bytes beyond the response: the connection's framing cannot be trusted.
             self.reusable = false;
         }
-        Ok(Response {
-            status,
-            bytes: body.bytes,
-            headers,
-            body: body.kept.map(Bytes::from),
-        })
+        Ok(body.into_response(status, headers))
     }
 
     async fn read_length(&mut self, mut left: u64, body: &mut Body) -> Result<(), H1Error> {
@@ -332,7 +324,8 @@ impl H1 {
     }
 }
 
-struct Body {
+/// A response body as it arrives: counted, and kept (up to 16 MB) when asked.
+pub struct Body {
     kept: Option<Vec<u8>>,
     bytes: u64,
 }
@@ -341,7 +334,23 @@ struct Body {
 const MAX_KEPT_BODY: usize = 16 << 20;
 
 impl Body {
-    fn add(&mut self, data: &[u8]) {
+    pub fn new(keep: bool) -> Self {
+        Body {
+            kept: keep.then(Vec::new),
+            bytes: 0,
+        }
+    }
+
+    pub fn into_response(self, status: u16, headers: Option<HeaderMap>) -> Response {
+        Response {
+            status,
+            bytes: self.bytes,
+            headers,
+            body: self.kept.map(Bytes::from),
+        }
+    }
+
+    pub fn add(&mut self, data: &[u8]) {
         self.bytes += data.len() as u64;
         if let Some(k) = self.kept.as_mut() {
             let room = MAX_KEPT_BODY.saturating_sub(k.len());

@@ -2,7 +2,7 @@
 //! connection-level client), with the timeout enforced and every error classified into a
 //! `FailureKind`.
 
-use super::h1::{self, H1, H1Error};
+use super::h1::{self, H1, H1Error, Response};
 use super::net::{Net, Stream};
 use crate::scenario::{Endpoint, Origin};
 use crate::stats::FailureKind;
@@ -70,9 +70,6 @@ pub struct Capture {
     pub cookies: bool,
 }
 
-/// Bodies kept for checks and extraction are cut at this size.
-const MAX_CAPTURED_BODY: usize = 16 << 20;
-
 impl Outcome {
     /// The error text for the failure report.
     pub fn describe(&self, endpoint: &Endpoint) -> String {
@@ -100,14 +97,6 @@ impl Outcome {
             },
         }
     }
-}
-
-/// What `drive` reads of a response.
-struct Response {
-    status: u16,
-    bytes: u64,
-    headers: Option<http::HeaderMap>,
-    body: Option<Bytes>,
 }
 
 /// Sends one request on `conn`, connecting first when there is no open connection.
@@ -201,12 +190,6 @@ async fn exchange(
                 }
                 result => result,
             }
-            .map(|r| Response {
-                status: r.status,
-                bytes: r.bytes,
-                headers: r.headers,
-                body: r.body,
-            })
             .map_err(|(e, _)| ExchangeError::H1(e))
         }
         Conn::H2 {
@@ -285,23 +268,14 @@ where
             || (capture.redirects && response.status().is_redirection())
             || (capture.cookies && response.headers().contains_key(http::header::SET_COOKIE));
         let headers = keep_headers.then(|| response.headers().clone());
-        let mut body = response.into_body();
-        let mut bytes = 0u64;
-        let mut kept = capture.body.then(bytes::BytesMut::new);
-        while let Some(frame) = body.frame().await {
+        let mut incoming = response.into_body();
+        let mut body = h1::Body::new(capture.body);
+        while let Some(frame) = incoming.frame().await {
             if let Some(data) = frame.map_err(ExchangeError::Http)?.data_ref() {
-                bytes += data.len() as u64;
-                if let Some(k) = kept.as_mut().filter(|k| k.len() < MAX_CAPTURED_BODY) {
-                    k.extend_from_slice(data);
-                }
+                body.add(data);
             }
         }
-        Ok(Response {
-            status,
-            bytes,
-            headers,
-            body: kept.map(|k| k.freeze()),
-        })
+        Ok(body.into_response(status, headers))
     });
     let mut driver = driver;
     let closed = tokio::select! {
