@@ -212,6 +212,16 @@ async fn idle_connections_closed_by_the_server_are_not_failures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_lost_to_a_keep_alive_close_is_sent_again() {
+    let (url, task) = misbehaving_server(Misbehaviour::DropSecond).await;
+    let engine = started(ONE_USER, &url);
+    let snap = wait_for(&engine, Duration::from_secs(10), |s| s.total.requests >= 10).await;
+    stop(&engine).await;
+    task.abort();
+    assert_eq!(snap.total.failures, 0, "failures: {:#?}", snap.failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_is_counted() {
     let server = CountingServer::start().await;
     let snap = failure_run(&ONE_USER.replace("/x", "/stall"), &server.url()).await;

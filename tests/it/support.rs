@@ -145,6 +145,9 @@ pub enum Misbehaviour {
     /// Answers one request with a keep-alive response, then closes the idle connection
     /// 100 ms later (as servers with a short keep-alive timeout do).
     IdleClose,
+    /// Answers the first request of each connection as keep-alive, then reads the next one
+    /// and closes without answering (a keep-alive timeout racing the request).
+    DropSecond,
 }
 
 pub async fn misbehaving_server(kind: Misbehaviour) -> (String, JoinHandle<()>) {
@@ -159,6 +162,7 @@ pub async fn misbehaving_server(kind: Misbehaviour) -> (String, JoinHandle<()>) 
                 Misbehaviour::CloseEarly => 0,
                 Misbehaviour::Garbage => 1,
                 Misbehaviour::IdleClose => 2,
+                Misbehaviour::DropSecond => 3,
             };
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
@@ -170,6 +174,12 @@ pub async fn misbehaving_server(kind: Misbehaviour) -> (String, JoinHandle<()>) 
                             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
                             .await;
                         tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    3 => {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                        let _ = stream.read(&mut buf).await;
                     }
                     _ => {}
                 }
