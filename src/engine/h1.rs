@@ -9,6 +9,7 @@
 //! more CPU per request than wrk and 22 KB per idle user; this costs neither. hyper still
 //! speaks HTTP/2 (see `http.rs`) and serves the demo target.
 
+use super::http::Capture;
 use super::net::Stream;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -56,16 +57,6 @@ pub struct Response {
     pub bytes: u64,
     pub headers: Option<HeaderMap>,
     pub body: Option<Bytes>,
-}
-
-/// What to keep of the response.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Keep {
-    pub body: bool,
-    /// Keep the headers of every response, of a redirect, of one that sets cookies.
-    pub headers: bool,
-    pub redirect_headers: bool,
-    pub cookie_headers: bool,
 }
 
 /// One keep-alive connection.
@@ -135,7 +126,7 @@ impl H1 {
         &mut self,
         request: &[u8],
         head: bool,
-        keep: Keep,
+        keep: Capture,
     ) -> Result<Response, (H1Error, bool)> {
         let was_used = self.used;
         self.used = true;
@@ -176,7 +167,11 @@ impl H1 {
     }
 
     /// The error's second part is true when no byte of the response had arrived.
-    async fn read_response(&mut self, head: bool, keep: Keep) -> Result<Response, (H1Error, bool)> {
+    async fn read_response(
+        &mut self,
+        head: bool,
+        keep: Capture,
+    ) -> Result<Response, (H1Error, bool)> {
         let (status, framing, headers, consumed) = loop {
             if !self.buf.is_empty() {
                 match parse_head(&self.buf, head, keep)? {
@@ -373,7 +368,7 @@ enum Parsed {
     },
 }
 
-fn parse_head(buf: &[u8], head_request: bool, keep: Keep) -> Result<Parsed, (H1Error, bool)> {
+fn parse_head(buf: &[u8], head_request: bool, keep: Capture) -> Result<Parsed, (H1Error, bool)> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut slots);
     let len = match res.parse(buf) {
@@ -441,8 +436,8 @@ fn parse_head(buf: &[u8], head_request: bool, keep: Keep) -> Result<Parsed, (H1E
         close = true;
     }
     let want_headers = keep.headers
-        || (keep.redirect_headers && (300..400).contains(&status))
-        || (keep.cookie_headers && set_cookie);
+        || (keep.redirects && (300..400).contains(&status))
+        || (keep.cookies && set_cookie);
     let headers = want_headers.then(|| {
         let mut map = HeaderMap::with_capacity(res.headers.len());
         for h in res.headers.iter() {
@@ -543,11 +538,11 @@ mod tests {
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: t\r\n\r\n";
     const HEAD: &[u8] = b"HEAD / HTTP/1.1\r\nhost: t\r\n\r\n";
-    const KEEP_ALL: Keep = Keep {
+    const KEEP_ALL: Capture = Capture {
         body: true,
         headers: true,
-        redirect_headers: false,
-        cookie_headers: false,
+        redirects: false,
+        cookies: false,
     };
 
     async fn get(c: &mut H1) -> Response {
@@ -730,7 +725,7 @@ mod tests {
         ])
         .await;
         let r = c
-            .exchange(GET, false, Keep::default())
+            .exchange(GET, false, Capture::default())
             .await
             .map_err(|e| e.0)
             .unwrap();
@@ -748,17 +743,17 @@ mod tests {
         let cookie: &[u8] =
             b"HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nset-cookie: b=2\r\ncontent-length: 0\r\n\r\n";
         let (mut c, _s) = scripted(vec![vec![redirect], vec![cookie], vec![cookie]]).await;
-        let keep = Keep {
-            redirect_headers: true,
-            cookie_headers: true,
-            ..Keep::default()
+        let keep = Capture {
+            redirects: true,
+            cookies: true,
+            ..Capture::default()
         };
         let r = c.exchange(GET, false, keep).await.map_err(|e| e.0).unwrap();
         assert_eq!(r.headers.unwrap()["location"], "/b");
         let r = c.exchange(GET, false, keep).await.map_err(|e| e.0).unwrap();
         assert_eq!(r.headers.unwrap().get_all("set-cookie").iter().count(), 2);
         let r = c
-            .exchange(GET, false, Keep::default())
+            .exchange(GET, false, Capture::default())
             .await
             .map_err(|e| e.0)
             .unwrap();

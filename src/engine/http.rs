@@ -170,13 +170,7 @@ async fn exchange(
                 .and_then(|p| p.method.as_ref())
                 .unwrap_or(&endpoint.method)
                 == http::Method::HEAD;
-            let keep = h1::Keep {
-                body: capture.body,
-                headers: capture.headers,
-                redirect_headers: capture.redirects,
-                cookie_headers: capture.cookies,
-            };
-            match h.exchange(request, head, keep).await {
+            match h.exchange(request, head, capture).await {
                 Err((_, true)) => {
                     // The server closed the idle connection as the request went out: send it
                     // once more on a new one.
@@ -184,7 +178,7 @@ async fn exchange(
                         let why = "and then offered HTTP/2 on a new connection";
                         return Err(ExchangeError::H1(H1Error::Closed(why)));
                     };
-                    let result = fresh.exchange(request, head, keep).await;
+                    let result = fresh.exchange(request, head, capture).await;
                     *h = fresh;
                     result
                 }
