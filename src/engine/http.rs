@@ -11,6 +11,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::borrow::Cow;
 use std::error::Error as _;
 use std::future::Future;
 use std::io;
@@ -158,18 +159,16 @@ async fn exchange(
     let c = conn.as_mut().expect("connected above");
     let result = match c {
         Conn::H1(h) => {
+            let parts = Parts::of(endpoint, prepared);
             let encoded;
             let request = match prepared {
                 None => wire,
-                Some(p) => {
-                    encoded = encode_h1(endpoint, p);
+                Some(_) => {
+                    encoded = parts.encode_h1();
                     &encoded[..]
                 }
             };
-            let head = prepared
-                .and_then(|p| p.method.as_ref())
-                .unwrap_or(&endpoint.method)
-                == http::Method::HEAD;
+            let head = *parts.method == http::Method::HEAD;
             match h.exchange(request, head, capture).await {
                 Err((_, true)) => {
                     // The server closed the idle connection as the request went out: send it
@@ -191,7 +190,7 @@ async fn exchange(
             driver,
             ended,
         } => {
-            let request = absolute(request(endpoint, prepared), origin);
+            let request = absolute(Parts::of(endpoint, prepared).request(), origin);
             let send = async move {
                 sender.ready().await?;
                 sender.send_request(request).await
@@ -205,29 +204,59 @@ async fn exchange(
     result
 }
 
-/// A request with rendered parts, encoded for HTTP/1.1.
-fn encode_h1(endpoint: &Endpoint, p: &Prepared) -> Vec<u8> {
-    let method = p.method.as_ref().unwrap_or(&endpoint.method);
-    let target = p.target.as_ref().unwrap_or(&endpoint.target);
-    let target = target.path_and_query().map_or("/", |t| t.as_str());
-    let body = p.body.as_ref().unwrap_or(&endpoint.body);
-    if p.headers.is_empty() && p.remove.is_empty() {
-        return h1::encode(method, target, &endpoint.headers, body);
-    }
-    let mut headers = endpoint.headers.clone();
-    for (name, value) in &p.headers {
-        headers.insert(name.clone(), value.clone());
-    }
-    for name in &p.remove {
-        headers.remove(name);
-    }
-    h1::encode(method, target, &headers, body)
-}
-
 /// An endpoint's request as it goes out when nothing in it is rendered per request.
 pub fn encode(endpoint: &Endpoint) -> Bytes {
-    let target = endpoint.target.path_and_query().map_or("/", |t| t.as_str());
-    h1::encode(&endpoint.method, target, &endpoint.headers, &endpoint.body).into()
+    Parts::of(endpoint, None).encode_h1().into()
+}
+
+/// A request as it goes out: the endpoint, with what was rendered for this one request
+/// (`Prepared`) in place of the endpoint's own parts.
+struct Parts<'a> {
+    method: &'a http::Method,
+    target: &'a http::Uri,
+    headers: Cow<'a, http::HeaderMap>,
+    body: &'a Bytes,
+}
+
+impl<'a> Parts<'a> {
+    fn of(endpoint: &'a Endpoint, prepared: Option<&'a Prepared>) -> Self {
+        let mut headers = Cow::Borrowed(&endpoint.headers);
+        if let Some(p) = prepared.filter(|p| !p.headers.is_empty() || !p.remove.is_empty()) {
+            let h = headers.to_mut();
+            for (name, value) in &p.headers {
+                h.insert(name.clone(), value.clone());
+            }
+            for name in &p.remove {
+                h.remove(name);
+            }
+        }
+        Parts {
+            method: prepared
+                .and_then(|p| p.method.as_ref())
+                .unwrap_or(&endpoint.method),
+            target: prepared
+                .and_then(|p| p.target.as_ref())
+                .unwrap_or(&endpoint.target),
+            headers,
+            body: prepared
+                .and_then(|p| p.body.as_ref())
+                .unwrap_or(&endpoint.body),
+        }
+    }
+
+    fn encode_h1(&self) -> Vec<u8> {
+        let target = self.target.path_and_query().map_or("/", |t| t.as_str());
+        h1::encode(self.method, target, &self.headers, self.body)
+    }
+
+    /// For hyper's HTTP/2 client.
+    fn request(self) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.target.clone();
+        *req.headers_mut() = self.headers.into_owned();
+        req
+    }
 }
 
 /// HTTP/2 takes the scheme and authority from the URI, not the Host header.
@@ -348,29 +377,6 @@ pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> 
         driver: Box::pin(connection),
         ended: false,
     })
-}
-
-fn request(endpoint: &Endpoint, prepared: Option<&Prepared>) -> Request<Full<Bytes>> {
-    let body = prepared
-        .and_then(|p| p.body.clone())
-        .unwrap_or_else(|| endpoint.body.clone());
-    let mut req = Request::new(Full::new(body));
-    *req.method_mut() = prepared
-        .and_then(|p| p.method.clone())
-        .unwrap_or_else(|| endpoint.method.clone());
-    *req.uri_mut() = prepared
-        .and_then(|p| p.target.clone())
-        .unwrap_or_else(|| endpoint.target.clone());
-    *req.headers_mut() = endpoint.headers.clone();
-    if let Some(p) = prepared {
-        for (name, value) in &p.headers {
-            req.headers_mut().insert(name.clone(), value.clone());
-        }
-        for name in &p.remove {
-            req.headers_mut().remove(name);
-        }
-    }
-    req
 }
 
 /// Maps an error to the cause the failure report groups by.
