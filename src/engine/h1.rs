@@ -131,12 +131,11 @@ impl H1 {
         let was_used = self.used;
         self.used = true;
         self.buf.clear();
-        // Until the first response byte, an error on a reused connection may be a close
-        // the server made while the request was on its way.
-        let early = |e: H1Error| (e, was_used);
         if let Err(e) = self.write(request).await {
+            // On a reused connection, this may be a close the server made while the request
+            // was on its way.
             self.reusable = false;
-            return Err(early(H1Error::Io(e)));
+            return Err((H1Error::Io(e), was_used));
         }
         let result = self.read_response(head, keep).await;
         if result.is_err() {
@@ -243,11 +242,7 @@ impl H1 {
             if left == 0 {
                 return Ok(());
             }
-            match self.fill().await {
-                Ok(0) => return Err(H1Error::Closed("before the end of the body")),
-                Ok(_) => {}
-                Err(e) => return Err(H1Error::Io(e)),
-            }
+            self.more("before the end of the body").await?;
         }
     }
 
@@ -310,6 +305,7 @@ impl H1 {
         }
     }
 
+    /// Reads more bytes; the end of the stream is an error that says `where_` it came.
     async fn more(&mut self, where_: &'static str) -> Result<(), H1Error> {
         match self.fill().await {
             Ok(0) => Err(H1Error::Closed(where_)),
