@@ -74,13 +74,30 @@ async fn watch_run(engine: &Engine, plan: &Plan) -> Arc<Snapshot> {
             _ = interrupts.next() => {
                 if stopping {
                     eprintln!("swarm: interrupted again; cutting in-flight requests");
-                    return snaps.borrow().clone();
+                    engine.send(Command::Stop);
+                    return cut(&mut snaps).await;
                 }
                 eprintln!("swarm: stopping (in-flight requests may finish; interrupt again to cut them)");
                 engine.send(Command::Stop);
                 stopping = true;
             }
         }
+    }
+}
+
+/// After a second interrupt: the run's end, once the cut requests are counted (at most
+/// two seconds), or the latest snapshot.
+async fn cut(snaps: &mut tokio::sync::watch::Receiver<Arc<Snapshot>>) -> Arc<Snapshot> {
+    let stopped = async {
+        snaps
+            .wait_for(|s| s.state == RunState::Stopped)
+            .await
+            .map(|s| s.clone())
+    };
+    let found = tokio::time::timeout(Duration::from_secs(2), stopped).await;
+    match found {
+        Ok(Ok(s)) => s,
+        _ => snaps.borrow().clone(),
     }
 }
 
@@ -138,11 +155,19 @@ pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32>
         crate::fsutil::write_atomic(path, doc.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(if verdicts.iter().any(|v| !v.passed) {
-        1
-    } else if last.total.failures > 0 {
-        out.exit_code_on_error
-    } else {
-        0
-    })
+    if last.all_interrupted() {
+        eprintln!(
+            "swarm: the server answered none of the {} requests before the run stopped (all cut in flight; see `interrupted` in the report)",
+            last.total.requests
+        );
+    }
+    Ok(
+        if verdicts.iter().any(|v| !v.passed) || last.all_interrupted() {
+            1
+        } else if last.total.failures > 0 {
+            out.exit_code_on_error
+        } else {
+            0
+        },
+    )
 }

@@ -39,6 +39,8 @@ pub struct Controller {
     run_start: Instant,
     run_end: Option<Instant>,
     stop_deadline: Option<Instant>,
+    /// The stop timeout ran out and the users' tasks were aborted.
+    cutting: bool,
     /// The load stage being followed and when it began; None without stages, or once the
     /// user has taken manual control.
     stage: Option<(usize, Instant)>,
@@ -53,6 +55,9 @@ pub struct Controller {
     scheduled: u64,
     snapshots: watch::Sender<Arc<Snapshot>>,
 }
+
+/// How long aborted users' tasks get to end (and count their requests as interrupted).
+const CUT_GRACE: Duration = Duration::from_secs(1);
 
 /// How far ahead the arrival schedule looks for the next start (a rate that stays at zero
 /// longer than this means no more starts until the rate changes).
@@ -87,6 +92,7 @@ impl Controller {
             run_start: now,
             run_end: None,
             stop_deadline: None,
+            cutting: false,
             stage: None,
             plan_paused: None,
             paused_total: Duration::ZERO,
@@ -125,7 +131,9 @@ impl Controller {
                 }
             }
         }
-        self.begin_stop(Instant::now());
+        if self.is_running() {
+            self.begin_stop(Instant::now());
+        }
         while self.state == RunState::Stopping {
             let deadline = self.next_wake();
             tokio::select! {
@@ -467,7 +475,13 @@ impl Controller {
         self.peak_users = self.peak_users.max(self.users.len() as u32);
     }
 
+    /// Stops the users; asked again while they finish, cuts their requests at once.
     fn begin_stop(&mut self, now: Instant) {
+        if self.state == RunState::Stopping && !self.cutting {
+            self.stop_deadline = Some(now);
+            self.maybe_finish_stop(now);
+            return;
+        }
         if !self.is_running() {
             return;
         }
@@ -484,18 +498,27 @@ impl Controller {
     }
 
     /// Ends a stop once every user has finished, or cuts them off at the stop timeout.
+    /// A cut user's request in flight is counted as interrupted as its task is dropped,
+    /// so the stop waits for the aborted tasks to end (at most `CUT_GRACE`) before the
+    /// last statistics are merged.
     fn maybe_finish_stop(&mut self, now: Instant) {
         if self.state != RunState::Stopping {
             return;
         }
-        let expired = self.stop_deadline.is_some_and(|d| now >= d);
-        if expired {
-            self.tasks.abort_all();
-            self.tasks.detach_all();
+        if self.stop_deadline.is_some_and(|d| now >= d) {
+            if self.cutting {
+                // Tasks that did not end when aborted are left behind.
+                self.tasks.detach_all();
+            } else {
+                self.tasks.abort_all();
+                self.cutting = true;
+                self.stop_deadline = Some(now + CUT_GRACE);
+            }
         }
-        if !self.tasks.is_empty() && !expired {
+        if !self.tasks.is_empty() {
             return;
         }
+        self.cutting = false;
         self.state = RunState::Stopped;
         self.stop_deadline = None;
         self.run_end = Some(now);

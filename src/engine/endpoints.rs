@@ -24,7 +24,8 @@ pub struct EndpointSet {
     pub on_stop: Vec<usize>,
     /// Each request encoded for HTTP/1.1 as it goes out when nothing in it is rendered.
     pub wire: Vec<bytes::Bytes>,
-    cumulative: Vec<u32>,
+    /// Running sums of the weights, in u64 so no sum of u32 weights can overflow.
+    cumulative: Vec<u64>,
 }
 
 /// The parts of a plan the users run.
@@ -87,8 +88,8 @@ impl EndpointSet {
         let on_stop = take(work.on_stop.len());
         let cumulative = weights
             .iter()
-            .scan(0u32, |acc, w| {
-                *acc = acc.saturating_add(*w);
+            .scan(0u64, |acc, w| {
+                *acc += u64::from(*w);
                 Some(*acc)
             })
             .collect();
@@ -107,7 +108,7 @@ impl EndpointSet {
     }
 
     /// Total weight; 0 means nothing can be picked.
-    pub fn total_weight(&self) -> u32 {
+    pub fn total_weight(&self) -> u64 {
         self.cumulative.last().copied().unwrap_or(0)
     }
 
@@ -117,7 +118,7 @@ impl EndpointSet {
         if total == 0 {
             return None;
         }
-        let x = rng.u32(0..total);
+        let x = rng.u64(0..total);
         Some(self.cumulative.partition_point(|&c| c <= x))
     }
 }
@@ -171,5 +172,23 @@ mod tests {
         assert_eq!(counts[1], 0);
         let share = f64::from(counts[0]) / 40_000.0;
         assert!((share - 0.75).abs() < 0.01, "{share}");
+    }
+
+    #[test]
+    fn weights_near_the_u32_limit_keep_their_proportions() {
+        let src = format!(
+            "host = \"http://127.0.0.1:1\"\n[[endpoints]]\npath = \"/a\"\nweight = {}\n[[endpoints]]\npath = \"/b\"\nweight = {}\n",
+            u32::MAX,
+            u32::MAX
+        );
+        let plan = Plan::parse(&src, "t.toml").unwrap();
+        let set = EndpointSet::new(plan.endpoints, vec![0, 1], Wait::None);
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut counts = [0u32; 2];
+        for _ in 0..40_000 {
+            counts[set.pick(&mut rng).unwrap()] += 1;
+        }
+        let share = f64::from(counts[1]) / 40_000.0;
+        assert!((share - 0.5).abs() < 0.01, "{share}");
     }
 }

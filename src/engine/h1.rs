@@ -390,17 +390,7 @@ fn parse_head(buf: &[u8], head_request: bool, keep: Capture) -> Result<Parsed, (
     for h in res.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|n| length.is_none_or(|l| l == *n));
-            match n {
-                Some(n) => length = Some(n),
-                None => {
-                    let e = format!("bad Content-Length {:?}", preview(h.value));
-                    return Err((H1Error::Malformed(e), false));
-                }
-            }
+            length = Some(content_length(h.value, length).map_err(|e| (e, false))?);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked only when it is the last coding; otherwise the body ends at the close.
             let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
@@ -417,6 +407,11 @@ fn parse_head(buf: &[u8], head_request: bool, keep: Capture) -> Result<Parsed, (
         } else if name.eq_ignore_ascii_case("set-cookie") {
             set_cookie = true;
         }
+    }
+    if chunked.is_some() && length.is_some() {
+        // Both framings at once is how responses are smuggled: the chunks frame this
+        // body, and the connection is not trusted with another (RFC 9112 §6.3).
+        close = true;
     }
     let framing = if head_request || status == 204 || status == 304 || status == 101 {
         Framing::None
@@ -453,6 +448,31 @@ fn parse_head(buf: &[u8], head_request: bool, keep: Capture) -> Result<Parsed, (
         len,
         close,
     })
+}
+
+/// A Content-Length value (a list of equal values counts as one, RFC 9110 §8.6), checked
+/// against the one an earlier header gave.
+fn content_length(value: &[u8], earlier: Option<u64>) -> Result<u64, H1Error> {
+    let mut found = earlier;
+    for part in value.split(|&b| b == b',') {
+        let part = part.trim_ascii();
+        let n = std::str::from_utf8(part)
+            .ok()
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u64>().ok())
+            .ok_or_else(|| {
+                H1Error::Malformed(format!("bad Content-Length {:?}", preview(value)))
+            })?;
+        match found {
+            Some(f) if f != n => {
+                return Err(H1Error::Malformed(format!(
+                    "two different Content-Length values ({f} and {n})"
+                )));
+            }
+            _ => found = Some(n),
+        }
+    }
+    found.ok_or_else(|| H1Error::Malformed("an empty Content-Length".into()))
 }
 
 /// The first bytes of `b`, for an error message.
@@ -652,6 +672,23 @@ mod tests {
         assert!(c.reusable());
     }
 
+    #[tokio::test]
+    async fn equal_lengths_are_one_and_both_framings_close_the_connection() {
+        let (mut c, _s) = scripted(vec![vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\ncontent-length: 2\r\n\r\nok",
+        ]])
+        .await;
+        assert_eq!(body(&get(&mut c).await), b"ok");
+        assert!(c.reusable());
+        // RFC 9112 §6.3: Transfer-Encoding wins, and the connection is closed after.
+        let (mut c, _s) = scripted(vec![vec![
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 50\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        ]])
+        .await;
+        assert_eq!(body(&get(&mut c).await), b"ok");
+        assert!(!c.reusable());
+    }
+
     async fn error_of(pieces: Vec<&'static [u8]>) -> (H1Error, bool) {
         let (mut c, _server) = scripted(vec![pieces]).await;
         let e = c.exchange(GET, false, KEEP_ALL).await.unwrap_err();
@@ -673,7 +710,19 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab",
         ])
         .await;
-        assert!(e.to_string().contains("Content-Length"), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("two different Content-Length values (1 and 2)"),
+            "{text}"
+        );
+        let (e, _) = error_of(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 3, 4\r\n\r\nabc"]).await;
+        let text = e.to_string();
+        assert!(
+            text.contains("two different Content-Length values (3 and 4)"),
+            "{text}"
+        );
+        let (e, _) = error_of(vec![b"HTTP/1.1 200 OK\r\ncontent-length: +3\r\n\r\nabc"]).await;
+        assert!(e.to_string().contains("bad Content-Length \"+3\""), "{e}");
         let (e, _) = error_of(vec![
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
         ])

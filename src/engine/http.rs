@@ -30,6 +30,15 @@ pub enum ExchangeError {
     /// HTTP/1.1.
     H1(H1Error),
     Timeout,
+    /// A reused HTTP/1.1 connection closed before any byte of the answer to a request
+    /// that is not safe to send twice (this method, or a body): not sent again.
+    NotResent(http::Method),
+    /// HTTP/2: the stream ended (a reset with NO_ERROR, which hyper takes as the end of
+    /// the body) before the announced Content-Length arrived.
+    Cut {
+        got: u64,
+        expected: u64,
+    },
 }
 
 /// The result of one request.
@@ -45,6 +54,8 @@ pub struct Outcome {
     pub headers: Option<http::HeaderMap>,
     /// The response's body, when captured.
     pub body: Option<Bytes>,
+    /// The request was sent a second time on a new connection (see `may_resend`).
+    pub resent: bool,
 }
 
 /// A request's parts rendered for this one request (templates, cookies); what is None
@@ -87,7 +98,18 @@ impl Outcome {
                 };
                 format!("{}: {text}{hint}", endpoint.origin.authority())
             }
-            Some(ExchangeError::Http(e)) => error_chain(e),
+            Some(ExchangeError::Http(e)) => {
+                format!("{}: {}", endpoint.origin.authority(), describe_hyper(e))
+            }
+            Some(ExchangeError::NotResent(method)) => format!(
+                "{}: the server closed a reused connection before answering; {method} with a body or \
+                 side effects is not sent twice, so it failed (the server may or may not have acted on it)",
+                endpoint.origin.authority()
+            ),
+            Some(ExchangeError::Cut { got, expected }) => format!(
+                "{}: HTTP/2 stream ended after {got} of the {expected} bytes its Content-Length announced",
+                endpoint.origin.authority()
+            ),
             Some(ExchangeError::H1(e)) => format!("{}: {e}", endpoint.origin.authority()),
             Some(ExchangeError::Timeout) => {
                 format!("no complete response within {:?}", endpoint.timeout)
@@ -113,7 +135,17 @@ pub async fn send(
     capture: Capture,
 ) -> Outcome {
     let start = Instant::now();
-    let exchange = exchange(conn, origin, net, endpoint, wire, prepared, capture);
+    let mut resent = false;
+    let exchange = exchange(
+        conn,
+        origin,
+        net,
+        endpoint,
+        wire,
+        prepared,
+        capture,
+        &mut resent,
+    );
     let result = match tokio::time::timeout(endpoint.timeout, exchange).await {
         Ok(r) => r,
         Err(_) => Err(ExchangeError::Timeout),
@@ -128,6 +160,7 @@ pub async fn send(
             error: None,
             headers: r.headers,
             body: r.body,
+            resent,
         },
         Err(e) => {
             *conn = None;
@@ -139,11 +172,16 @@ pub async fn send(
                 error: Some(e),
                 headers: None,
                 body: None,
+                resent,
             }
         }
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "send's parameters passed through, plus where to say the request was resent"
+)]
 async fn exchange(
     conn: &mut Option<Conn>,
     origin: &Origin,
@@ -152,6 +190,7 @@ async fn exchange(
     wire: &[u8],
     prepared: Option<&Prepared>,
     capture: Capture,
+    resent: &mut bool,
 ) -> Result<Response, ExchangeError> {
     if conn.as_mut().is_none_or(|c| !c.is_usable()) {
         *conn = Some(connect(origin, net).await?);
@@ -170,9 +209,13 @@ async fn exchange(
             };
             let head = *parts.method == http::Method::HEAD;
             match h.exchange(request, head, capture).await {
+                Err((_, true)) if !may_resend(parts.method, parts.body) => {
+                    return Err(ExchangeError::NotResent(parts.method.clone()));
+                }
                 Err((_, true)) => {
                     // The server closed the idle connection as the request went out: send it
                     // once more on a new one.
+                    *resent = true;
                     let Conn::H1(mut fresh) = connect(origin, net).await? else {
                         let why = "and then offered HTTP/2 on a new connection";
                         return Err(ExchangeError::H1(H1Error::Closed(why)));
@@ -190,18 +233,32 @@ async fn exchange(
             driver,
             ended,
         } => {
-            let request = absolute(Parts::of(endpoint, prepared).request(), origin);
+            let parts = Parts::of(endpoint, prepared);
+            let head = *parts.method == http::Method::HEAD;
+            let request = absolute(parts.request(), origin);
             let send = async move {
                 sender.ready().await?;
                 sender.send_request(request).await
             };
-            drive(send, driver.as_mut(), ended, capture).await
+            drive(send, driver.as_mut(), ended, capture, head).await
         }
     };
     if result.is_err() || conn.as_ref().is_some_and(Conn::ended) {
         *conn = None;
     }
     result
+}
+
+/// Whether a request that a server's keep-alive close took before any byte of its answer
+/// may go out again: what Go's net/http replays (GET, HEAD, OPTIONS and TRACE without a
+/// body). Anything else may have been acted on, so sending it twice could do it twice.
+fn may_resend(method: &http::Method, body: &[u8]) -> bool {
+    use http::Method;
+    body.is_empty()
+        && matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        )
 }
 
 /// An endpoint's request as it goes out when nothing in it is rendered per request.
@@ -279,6 +336,7 @@ async fn drive<S, D>(
     driver: Pin<&mut D>,
     ended: &mut bool,
     capture: Capture,
+    head: bool,
 ) -> Result<Response, ExchangeError>
 where
     S: Future<Output = Result<http::Response<hyper::body::Incoming>, hyper::Error>>,
@@ -291,6 +349,9 @@ where
             || (capture.redirects && response.status().is_redirection())
             || (capture.cookies && response.headers().contains_key(http::header::SET_COOKIE));
         let headers = keep_headers.then(|| response.headers().clone());
+        let announced = (!head && status != 204 && status != 304)
+            .then(|| content_length(response.headers()))
+            .flatten();
         let mut incoming = response.into_body();
         let mut body = h1::Body::new(capture.body);
         while let Some(frame) = incoming.frame().await {
@@ -298,7 +359,14 @@ where
                 body.add(data);
             }
         }
-        Ok(body.into_response(status, headers))
+        let response = body.into_response(status, headers);
+        match announced {
+            Some(expected) if response.bytes != expected => Err(ExchangeError::Cut {
+                got: response.bytes,
+                expected,
+            }),
+            _ => Ok(response),
+        }
     });
     let mut driver = driver;
     let closed = tokio::select! {
@@ -313,6 +381,17 @@ where
         (Err(_), Err(e)) => Err(ExchangeError::Http(e)),
         (Err(e), Ok(())) => Err(e),
     }
+}
+
+/// A response's Content-Length, when it has one that parses.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 type Io = TokioIo<Stream>;
@@ -394,6 +473,8 @@ pub fn classify(e: &ExchangeError) -> FailureKind {
         ExchangeError::H1(H1Error::Io(io)) => classify_io(io),
         ExchangeError::H1(H1Error::Closed(_)) => FailureKind::Closed,
         ExchangeError::H1(H1Error::Malformed(_)) => FailureKind::Malformed,
+        ExchangeError::NotResent(_) => FailureKind::NotResent,
+        ExchangeError::Cut { .. } => FailureKind::Reset,
     }
 }
 
@@ -413,6 +494,17 @@ fn classify_hyper(e: &hyper::Error) -> FailureKind {
     }
     if e.is_timeout() {
         return FailureKind::Timeout;
+    }
+    if let Some(h2e) = find_source::<h2::Error>(e) {
+        if h2e.is_go_away() {
+            return FailureKind::GoAway;
+        }
+        if h2e.is_reset() && h2e.reason() != Some(h2::Reason::PROTOCOL_ERROR) {
+            return FailureKind::Reset;
+        }
+        if h2e.reason().is_some() {
+            return FailureKind::Protocol;
+        }
     }
     if let Some(io) = find_io(e) {
         return classify_io(io);
@@ -435,17 +527,42 @@ fn classify_io(io: &io::Error) -> FailureKind {
 }
 
 fn find_io(e: &hyper::Error) -> Option<&io::Error> {
+    find_source::<io::Error>(e)
+}
+
+/// The first error of type `T` in `e`'s chain of sources.
+fn find_source<T: std::error::Error + 'static>(e: &hyper::Error) -> Option<&T> {
     let mut source = e.source();
     while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            return Some(io);
+        if let Some(found) = s.downcast_ref::<T>() {
+            return Some(found);
         }
         source = s.source();
     }
     None
 }
 
-fn error_chain(e: &hyper::Error) -> String {
+/// A hyper error as a sentence: HTTP/2 resets and GOAWAYs by their reason's name
+/// (h2's own text for NO_ERROR is "not a result of an error"), anything else as the
+/// chain of its causes.
+fn describe_hyper(e: &hyper::Error) -> String {
+    if let Some(h2e) = find_source::<h2::Error>(e)
+        && let Some(reason) = h2e.reason()
+    {
+        let by = if h2e.is_remote() {
+            "the server"
+        } else {
+            "swarm"
+        };
+        let what = if h2e.is_go_away() {
+            "closed the HTTP/2 connection (GOAWAY)"
+        } else if h2e.is_reset() {
+            "reset the HTTP/2 stream (RST_STREAM)"
+        } else {
+            "ended the HTTP/2 connection"
+        };
+        return format!("{by} {what} with {reason:?} before the response was complete");
+    }
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

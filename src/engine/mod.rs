@@ -25,7 +25,9 @@ use tokio::task::JoinHandle;
 pub enum Command {
     /// Start spawning users toward the target (a stopped run starts afresh).
     Start,
-    /// Stop all users gracefully; in-flight requests get the stop timeout to finish.
+    /// Stop all users gracefully; in-flight requests get the stop timeout to finish, and
+    /// those still in flight then are cut and counted as interrupted. Sent again while
+    /// the users finish, it cuts them at once.
     Stop,
     /// Move to a new user count at the spawn rate; ramping down stops the newest users first.
     /// Leaves the load plan. In the open model it sets the cap on concurrent users.

@@ -171,6 +171,7 @@ impl User {
                     bytes: 0,
                     failure: Some(f.kind),
                     corrected_us: None,
+                    resent: false,
                 };
                 self.recorder.record(sample, || f.message);
                 return false;
@@ -184,9 +185,16 @@ impl User {
         };
         let began = Instant::now();
         let wire = &set.wire[i];
+        let in_flight = InFlight {
+            recorder: &self.recorder,
+            row,
+            began,
+            name: &endpoint.name,
+        };
         let (outcome, redirect_error) = self
             .send_following(s, endpoint, wire, origin, prepared, capture)
             .await;
+        in_flight.done();
         let queued_us = intended.map(|at| began.saturating_duration_since(at).as_micros() as u64);
         let mut failure = outcome.failure;
         let mut message = None;
@@ -213,6 +221,7 @@ impl User {
             bytes: outcome.bytes,
             failure,
             corrected_us: queued_us.map(|q| q + outcome.latency_us),
+            resent: outcome.resent,
         };
         self.recorder.record(sample, || {
             message.unwrap_or_else(|| outcome.describe(endpoint))
@@ -351,6 +360,46 @@ impl User {
             _ = self.cancel.cancelled() => {}
             _ = tokio::time::sleep(d) => {}
         }
+    }
+}
+
+/// A request on its way: when the user's task is cut off at the stop timeout (dropped
+/// while it waits), the request is counted as interrupted instead of vanishing. Forgotten
+/// once the request has an outcome. Its time in flight goes into the message, not into
+/// the latency histograms: it measures the stop timeout, not the server.
+struct InFlight<'a> {
+    recorder: &'a Recorder,
+    row: usize,
+    began: Instant,
+    name: &'a str,
+}
+
+impl InFlight<'_> {
+    /// The request has an outcome of its own: nothing to count at a drop.
+    fn done(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let sample = Sample {
+            row: self.row,
+            latency_us: NOT_SENT,
+            status: None,
+            bytes: 0,
+            failure: Some(FailureKind::Interrupted),
+            corrected_us: None,
+            resent: false,
+        };
+        let waited = self.began.elapsed();
+        self.recorder.record(sample, || {
+            format!(
+                "{}: cut at the stop after {:.1}s in flight, with no response yet",
+                self.name,
+                waited.as_secs_f64()
+            )
+        });
     }
 }
 

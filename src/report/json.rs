@@ -1,7 +1,7 @@
 //! The `--json` report: final statistics in a stable shape documented in the README.
 
 use crate::scenario::threshold::Verdict;
-use crate::stats::{FailureGroup, PERCENTILES, RowStats, Snapshot};
+use crate::stats::{FailureGroup, FailureKind, PERCENTILES, RowStats, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -49,7 +49,14 @@ pub struct JsonRow {
     pub name: String,
     pub method: String,
     pub requests: u64,
+    /// Failures of every cause, `interrupted` and `not_resent` included.
     pub failures: u64,
+    /// Requests cut in flight when the run stopped (cause `interrupted`): counted in
+    /// `requests` and `failures`, not in the latencies.
+    pub interrupted: u64,
+    /// Requests sent a second time after a server's keep-alive close took the first try
+    /// before any byte of the answer (GET, HEAD, OPTIONS, TRACE without a body).
+    pub resent: u64,
     pub fail_ratio: f64,
     pub min_ms: f64,
     pub avg_ms: f64,
@@ -126,11 +133,21 @@ fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
     };
     let percentiles_ms = keyed(r.percentiles_ms);
     let is_total = r.method.is_empty();
+    let groups: Vec<&FailureGroup> = failures
+        .iter()
+        .filter(|f| is_total || (f.name == r.name && f.method == r.method))
+        .collect();
     JsonRow {
         name: r.name.clone(),
         method: r.method.clone(),
         requests: r.requests,
         failures: r.failures,
+        interrupted: groups
+            .iter()
+            .filter(|f| f.kind == FailureKind::Interrupted)
+            .map(|f| f.count)
+            .sum(),
+        resent: r.resent,
         fail_ratio: round3(r.fail_ratio()),
         min_ms: round3(r.min_ms),
         avg_ms: round3(r.avg_ms),
@@ -146,11 +163,7 @@ fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
             .iter()
             .map(|(c, n)| (c.to_string(), *n))
             .collect(),
-        failure_groups: failures
-            .iter()
-            .filter(|f| is_total || (f.name == r.name && f.method == r.method))
-            .map(failure)
-            .collect(),
+        failure_groups: groups.into_iter().map(failure).collect(),
     }
 }
 

@@ -24,6 +24,37 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
             width
         )
     );
+    let interrupted = snap.interrupted();
+    if interrupted > 0 {
+        let every = if snap.all_interrupted() {
+            ": the server answered none"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            fit(
+                &format!(
+                    "{interrupted} requests interrupted at the stop{every} (counted as failed, not in the latencies)"
+                ),
+                width
+            )
+        );
+    }
+    if snap.total.resent > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            fit(
+                &format!(
+                    "{} requests resent after a keep-alive close (GET/HEAD/OPTIONS/TRACE without a body)",
+                    snap.total.resent
+                ),
+                width
+            )
+        );
+    }
     if snap.stopped_users > 0 {
         let _ = writeln!(
             out,

@@ -304,8 +304,10 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
     let per_run = |x: u64| if secs > 0.0 { x as f64 / secs } else { 0.0 };
     let mut percentiles_ms = [0.0; 11];
     if timed > 0 {
+        // An HDR bucket's value is its upper bound, which can lie above the largest value
+        // recorded: no percentile is reported above the maximum.
         for (out, q) in percentiles_ms.iter_mut().zip(PERCENTILES) {
-            *out = us_to_ms(acc.hist.value_at_quantile(q));
+            *out = us_to_ms(acc.hist.value_at_quantile(q).min(acc.max_us));
         }
         percentiles_ms[10] = us_to_ms(acc.max_us);
     }
@@ -314,6 +316,7 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
         method: method.to_string(),
         requests: n,
         failures: acc.failures,
+        resent: acc.resent,
         avg_ms: if timed > 0 {
             acc.sum_us as f64 / timed as f64 / 1000.0
         } else {
@@ -389,6 +392,7 @@ mod tests {
                 bytes: 10,
                 failure,
                 corrected_us: None,
+                resent: false,
             };
             shards.recorder(i).record(s, || "boom".into());
         }
@@ -432,6 +436,7 @@ mod tests {
                         bytes: 0,
                         failure: None,
                         corrected_us: None,
+                        resent: false,
                     },
                     String::new,
                 );

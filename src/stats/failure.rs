@@ -19,6 +19,17 @@ pub enum FailureKind {
     Reset,
     /// The server closed the connection before the response was complete.
     Closed,
+    /// The server closed a reused connection before answering a request that is not safe
+    /// to send twice (POST, or any request with a body): it was not sent again, and the
+    /// server may or may not have acted on it.
+    NotResent,
+    /// Still in flight when the run stopped and the stop timeout ran out: cut, with no
+    /// response. Counted as a failure; its time is not a latency.
+    Interrupted,
+    /// HTTP/2: the server sent GOAWAY before this stream's response was complete.
+    GoAway,
+    /// HTTP/2: a protocol error (a frame, a header block or a length the rules forbid).
+    Protocol,
     /// The server answered with something that is not HTTP/1.1.
     Malformed,
     /// The TLS handshake failed (untrusted certificate, wrong name, protocol).
@@ -45,6 +56,7 @@ impl FailureKind {
         match self {
             FailureKind::Status(s) => format!("http_{s}"),
             FailureKind::DataExhausted => "data_exhausted".into(),
+            FailureKind::NotResent => "not_resent".into(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -65,6 +77,10 @@ impl fmt::Display for FailureKind {
             FailureKind::Timeout => write!(f, "timeout"),
             FailureKind::Reset => write!(f, "connection reset"),
             FailureKind::Closed => write!(f, "connection closed early"),
+            FailureKind::NotResent => write!(f, "closed unanswered, not resent"),
+            FailureKind::Interrupted => write!(f, "interrupted at the stop"),
+            FailureKind::GoAway => write!(f, "HTTP/2 GOAWAY"),
+            FailureKind::Protocol => write!(f, "HTTP/2 protocol error"),
             FailureKind::Malformed => write!(f, "malformed response"),
             FailureKind::Local => write!(f, "out of local resources (swarm's side)"),
             FailureKind::Check => write!(f, "check failed"),

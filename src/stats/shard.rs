@@ -26,6 +26,9 @@ pub struct Sample {
     /// Open model only: latency from the iteration's intended start, which adds the time
     /// it waited for a free user to the service time (free of coordinated omission).
     pub corrected_us: Option<u64>,
+    /// The request met a server's keep-alive close before any byte of its answer and was
+    /// sent once more on a new connection (safe requests only).
+    pub resent: bool,
 }
 
 /// Counts for one statistics row since the last drain.
@@ -33,6 +36,8 @@ pub struct RowDelta {
     pub hist: Histogram<u64>,
     pub requests: u64,
     pub failures: u64,
+    /// Requests sent a second time after a keep-alive close (see `Sample::resent`).
+    pub resent: u64,
     pub bytes: u64,
     pub sum_us: u64,
     pub min_us: u64,
@@ -54,6 +59,7 @@ impl RowDelta {
             hist: new_histogram(),
             requests: 0,
             failures: 0,
+            resent: 0,
             bytes: 0,
             sum_us: 0,
             min_us: u64::MAX,
@@ -66,6 +72,7 @@ impl RowDelta {
     fn add(&mut self, s: &Sample) {
         self.requests += 1;
         self.failures += u64::from(s.failure.is_some());
+        self.resent += u64::from(s.resent);
         if s.latency_us == NOT_SENT {
             return;
         }
@@ -93,6 +100,7 @@ impl RowDelta {
             .expect("auto-resizing histograms accept any value");
         self.requests += other.requests;
         self.failures += other.failures;
+        self.resent += other.resent;
         self.bytes += other.bytes;
         self.sum_us += other.sum_us;
         self.min_us = self.min_us.min(other.min_us);
@@ -117,6 +125,7 @@ impl RowDelta {
         }
         self.requests = 0;
         self.failures = 0;
+        self.resent = 0;
         self.bytes = 0;
         self.sum_us = 0;
         self.min_us = u64::MAX;

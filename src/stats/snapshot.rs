@@ -42,6 +42,9 @@ pub struct RowStats {
     pub method: String,
     pub requests: u64,
     pub failures: u64,
+    /// Requests sent a second time after a server's keep-alive close took the first try
+    /// before any byte of its answer (GET, HEAD, OPTIONS and TRACE without a body only).
+    pub resent: u64,
     pub avg_ms: f64,
     pub min_ms: f64,
     pub max_ms: f64,
@@ -99,6 +102,23 @@ pub fn short_name<'a>(name: &'a str, method: &str) -> &'a str {
         .and_then(|rest| rest.strip_prefix(' '))
         .filter(|rest| !method.is_empty() && !rest.is_empty())
         .unwrap_or(name)
+}
+
+impl Snapshot {
+    /// Requests of every row that were cut in flight when the run stopped.
+    pub fn interrupted(&self) -> u64 {
+        self.failures
+            .iter()
+            .filter(|f| f.kind == FailureKind::Interrupted)
+            .map(|f| f.count)
+            .sum()
+    }
+
+    /// True when requests were made and every one was cut at the stop: the server
+    /// answered none of them within the run.
+    pub fn all_interrupted(&self) -> bool {
+        self.total.requests > 0 && self.interrupted() == self.total.requests
+    }
 }
 
 /// Failures of one cause on one endpoint.

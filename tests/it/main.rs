@@ -3,6 +3,7 @@
 mod capacity;
 mod cli;
 mod engine;
+mod faults;
 mod journeys;
 mod protocols;
 mod scenarios;

@@ -46,6 +46,7 @@ fn row(name: &str, method: &str, requests: u64, failures: u64, scale: f64) -> Ro
         method: method.into(),
         requests,
         failures,
+        resent: 0,
         avg_ms: 1.3 * scale,
         min_ms: 0.4 * scale,
         max_ms: 21.0 * scale,

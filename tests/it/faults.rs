@@ -1,0 +1,402 @@
+//! Truth under faults: servers that never answer, close reused connections, smuggle a
+//! response behind a doubly framed one, or cut an HTTP/2 stream short. Each test compares
+//! swarm's counts with what the hostile server itself saw.
+
+use crate::support::{plan, until_stopped, wait_for};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use swarm::engine::{Command, Engine};
+use swarm::stats::{FailureKind, Snapshot};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// How a hostile server treats each connection.
+#[derive(Clone, Copy)]
+pub enum Hostile {
+    /// Reads requests and never answers.
+    NeverAnswers,
+    /// Answers the first request of a connection (keep-alive), then reads the second and
+    /// closes without answering it.
+    ClosesReused,
+    /// Answers with both Transfer-Encoding: chunked and Content-Length, and 50 ms later
+    /// writes a second, unasked-for response on the same connection.
+    Smuggles,
+}
+
+/// What the hostile server saw.
+#[derive(Default)]
+pub struct Seen {
+    pub connections: AtomicU64,
+    pub gets: AtomicU64,
+    pub posts: AtomicU64,
+}
+
+impl Seen {
+    fn requests(&self) -> u64 {
+        self.gets.load(Ordering::SeqCst) + self.posts.load(Ordering::SeqCst)
+    }
+}
+
+pub struct HostileServer {
+    pub url: String,
+    pub seen: Arc<Seen>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for HostileServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HostileServer {
+    pub async fn start(kind: Hostile) -> HostileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Arc<Seen> = Arc::default();
+        let s = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                s.connections.fetch_add(1, Ordering::SeqCst);
+                conns.spawn(serve(stream, kind, Arc::clone(&s)));
+            }
+        });
+        HostileServer { url, seen, task }
+    }
+}
+
+/// Reads one request (head and Content-Length body) and counts it by method; None at
+/// the end of the stream.
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, seen: &Seen) -> Option<()> {
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut b = [0u8; 4096];
+        match stream.read(&mut b).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&b[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    while buf.len() < head_end + length {
+        let mut b = [0u8; 4096];
+        match stream.read(&mut b).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&b[..n]),
+        }
+    }
+    if head.starts_with("post ") {
+        seen.posts.fetch_add(1, Ordering::SeqCst);
+    } else {
+        seen.gets.fetch_add(1, Ordering::SeqCst);
+    }
+    buf.drain(..head_end + length);
+    Some(())
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+async fn serve(mut stream: TcpStream, kind: Hostile, seen: Arc<Seen>) {
+    let mut buf = Vec::new();
+    match kind {
+        Hostile::NeverAnswers => {
+            while read_request(&mut stream, &mut buf, &seen).await.is_some() {}
+        }
+        Hostile::ClosesReused => {
+            if read_request(&mut stream, &mut buf, &seen).await.is_some() {
+                let _ = stream.write_all(OK).await;
+                // The second request is read (so counted) and never answered.
+                read_request(&mut stream, &mut buf, &seen).await;
+            }
+        }
+        Hostile::Smuggles => {
+            while read_request(&mut stream, &mut buf, &seen).await.is_some() {
+                let both = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+                if stream.write_all(both).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let smuggled = b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nsmuggled";
+                if stream.write_all(smuggled).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs a scenario to its own end (bounded by `limit`) and returns the last snapshot.
+async fn run_to_end(src: &str, host: &str, limit: Duration) -> Arc<Snapshot> {
+    let engine = Engine::spawn(&plan(src, host));
+    engine.send(Command::Start);
+    until_stopped(&engine, limit).await
+}
+
+fn count_of(snap: &Snapshot, kind: FailureKind) -> u64 {
+    snap.failures
+        .iter()
+        .filter(|f| f.kind == kind)
+        .map(|f| f.count)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_a_server_never_answers_are_counted_as_interrupted() {
+    let server = HostileServer::start(Hostile::NeverAnswers).await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 3
+spawn_rate = 100
+run_time = "300ms"
+stop_timeout = "200ms"
+[[endpoints]]
+path = "/"
+timeout = "30s"
+"#;
+    let snap = run_to_end(src, &server.url, Duration::from_secs(10)).await;
+    assert_eq!(
+        server.seen.requests(),
+        3,
+        "the server saw one request per user"
+    );
+    assert_eq!(snap.total.requests, 3, "{:#?}", snap.failures);
+    assert_eq!(snap.total.failures, 3);
+    assert_eq!(count_of(&snap, FailureKind::Interrupted), 3);
+    assert_eq!(snap.interrupted(), 3);
+    assert!(snap.all_interrupted());
+    // The stop timeout is not a latency of the server's.
+    assert_eq!(snap.total.max_ms, 0.0);
+    let message = &snap.failures[0].message;
+    assert!(message.contains("cut at the stop after"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_cuts_in_flight_requests_at_once() {
+    let server = HostileServer::start(Hostile::NeverAnswers).await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 2
+spawn_rate = 100
+stop_timeout = "1h"
+[[endpoints]]
+path = "/"
+timeout = "1h"
+"#;
+    let engine = Engine::spawn(&plan(src, &server.url));
+    engine.send(Command::Start);
+    let s = Arc::clone(&server.seen);
+    tokio::time::timeout(Duration::from_secs(10), async move {
+        while s.requests() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("both users sent a request");
+    engine.send(Command::Stop);
+    engine.send(Command::Stop);
+    let snap = until_stopped(&engine, Duration::from_secs(5)).await;
+    assert_eq!(count_of(&snap, FailureKind::Interrupted), 2);
+}
+
+const REUSED: &str = r#"
+host = "{host}"
+[load]
+users = 4
+spawn_rate = 100
+run_time = "1s"
+[[endpoints]]
+METHOD_AND_BODY
+path = "/x"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_lost_to_a_keep_alive_close_is_not_sent_twice() {
+    let server = HostileServer::start(Hostile::ClosesReused).await;
+    let src = REUSED.replace("METHOD_AND_BODY", "method = \"POST\"\njson = { a = 1 }");
+    let snap = run_to_end(&src, &server.url, Duration::from_secs(15)).await;
+    let posts = server.seen.posts.load(Ordering::SeqCst);
+    assert!(posts > 20, "too few requests to tell: {posts}");
+    assert_eq!(
+        posts, snap.total.requests,
+        "every POST swarm counted is one the server saw"
+    );
+    assert_eq!(snap.total.resent, 0);
+    let lost = count_of(&snap, FailureKind::NotResent);
+    let answered = server.seen.connections.load(Ordering::SeqCst);
+    // Each connection answered its first POST and dropped its second.
+    assert_eq!(snap.total.requests - lost, answered, "{:#?}", snap.failures);
+    assert_eq!(snap.total.failures, lost, "{:#?}", snap.failures);
+    assert!(lost > 0);
+    let message = &snap.failures[0].message;
+    assert!(message.contains("not sent twice"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_lost_to_a_keep_alive_close_is_resent_and_counted() {
+    let server = HostileServer::start(Hostile::ClosesReused).await;
+    let src = REUSED.replace("METHOD_AND_BODY", "");
+    let snap = run_to_end(&src, &server.url, Duration::from_secs(15)).await;
+    let gets = server.seen.gets.load(Ordering::SeqCst);
+    assert!(gets > 20, "too few requests to tell: {gets}");
+    assert_eq!(snap.total.failures, 0, "{:#?}", snap.failures);
+    assert!(snap.total.resent > 0);
+    // The server saw every request once, and the resent ones twice.
+    assert_eq!(gets, snap.total.requests + snap.total.resent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_framed_twice_closes_the_connection() {
+    let server = HostileServer::start(Hostile::Smuggles).await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 1
+spawn_rate = 100
+[[endpoints]]
+path = "/x"
+expect = { body_contains = "ok" }
+"#;
+    let engine = Engine::spawn(&plan(src, &server.url));
+    engine.send(Command::Start);
+    wait_for(&engine, Duration::from_secs(10), |s| s.total.requests >= 10).await;
+    engine.send(Command::Stop);
+    let snap = until_stopped(&engine, Duration::from_secs(10)).await;
+    assert_eq!(snap.total.failures, 0, "{:#?}", snap.failures);
+    assert_eq!(server.seen.requests(), snap.total.requests);
+    // No connection carried a second request, so no smuggled response was taken as one.
+    assert_eq!(
+        server.seen.connections.load(Ordering::SeqCst),
+        snap.total.requests
+    );
+}
+
+/// An HTTP/2 server (prior knowledge) that announces 100 bytes, sends 10 and resets the
+/// stream with NO_ERROR; counts the requests it answered that way.
+async fn truncating_h2_server() -> (String, Arc<AtomicU64>, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicU64::new(0));
+    let c = Arc::clone(&count);
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let c = Arc::clone(&c);
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(stream).await else {
+                    return;
+                };
+                while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    let response = http::Response::builder()
+                        .status(200)
+                        .header("content-length", "100")
+                        .body(())
+                        .unwrap();
+                    let Ok(mut body) = respond.send_response(response, false) else {
+                        continue;
+                    };
+                    let _ = body.send_data(bytes::Bytes::from_static(&[b'x'; 10]), false);
+                    body.send_reset(h2::Reason::NO_ERROR);
+                }
+            });
+        }
+    });
+    (url, count, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_stream_reset_before_its_length_is_a_failure() {
+    let (url, count, task) = truncating_h2_server().await;
+    let src = r#"
+host = "{host}"
+[defaults]
+http2 = true
+[load]
+users = 1
+spawn_rate = 100
+[[endpoints]]
+path = "/x"
+"#;
+    let engine = Engine::spawn(&plan(src, &url));
+    engine.send(Command::Start);
+    wait_for(&engine, Duration::from_secs(10), |s| s.total.requests >= 5).await;
+    engine.send(Command::Stop);
+    let snap = until_stopped(&engine, Duration::from_secs(10)).await;
+    task.abort();
+    assert_eq!(snap.total.requests, count.load(Ordering::SeqCst));
+    assert_eq!(snap.total.failures, snap.total.requests, "none is a 200");
+    assert_eq!(count_of(&snap, FailureKind::Reset), snap.total.requests);
+    // hyper either ends the body at the reset (swarm then finds it short of its length)
+    // or reports the reset itself: each says what happened, neither is a 200.
+    for f in &snap.failures {
+        let m = &f.message;
+        assert!(
+            m.contains("ended after 10 of the 100 bytes")
+                || m.contains("reset the HTTP/2 stream (RST_STREAM) with NO_ERROR"),
+            "{m}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_fails_the_headless_run() {
+    let server = HostileServer::start(Hostile::NeverAnswers).await;
+    let dir = std::env::temp_dir().join(format!("swarm-faults-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dead.toml");
+    let json = dir.join("out.json");
+    std::fs::write(
+        &file,
+        format!(
+            "host = \"{}\"\n[load]\nusers = 2\nspawn_rate = 100\nstop_timeout = \"200ms\"\n[[endpoints]]\npath = \"/\"\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_swarm"));
+    cmd.kill_on_drop(true).args([
+        "run",
+        file.to_str().unwrap(),
+        "--headless",
+        "-t",
+        "500ms",
+        // Even a run told to ignore failures does not pass when nothing was answered.
+        "--exit-code-on-error",
+        "0",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
+        .await
+        .expect("swarm finished")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 requests, 2 failed"), "{stdout}");
+    assert!(
+        stdout.contains("2 requests interrupted at the stop: the server answered none"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("answered none of the 2 requests"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["aggregated"]["interrupted"], 2);
+    assert_eq!(
+        doc["aggregated"]["failure_groups"][0]["cause"],
+        "interrupted"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
