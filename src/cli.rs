@@ -111,7 +111,7 @@ pub struct LoadArgs {
     #[arg(short = 'r', long, value_parser = parse_rate)]
     pub spawn_rate: Option<f64>,
     /// Stop after this long: 90s, 5m, 1h30m
-    #[arg(short = 't', long, value_parser = parse_duration)]
+    #[arg(short = 't', long, value_parser = parse_run_time)]
     pub run_time: Option<Duration>,
     /// Load stages, users:duration[:spawn_rate], e.g. "50:1m,100:5m,0:30s", or arrival
     /// rates ramped linearly, rate:duration, e.g. "100/s:1m,300/s:5m"
@@ -162,10 +162,23 @@ fn parse_arrival_rate(s: &str) -> Result<f64, String> {
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        Ok(r) if r >= crate::scenario::MIN_SPAWN_RATE && r.is_finite() => Ok(r),
+        Ok(r) if r > 0.0 && r.is_finite() => Err(format!(
+            "\"{s}\" is less than one user an hour; the smallest rate is {:.6}",
+            crate::scenario::MIN_SPAWN_RATE
+        )),
         _ => Err(format!(
             "\"{s}\" is not a rate above 0; write e.g. 10 or 0.5"
         )),
+    }
+}
+
+fn parse_run_time(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!(
+            "\"{s}\" would stop the run before it starts; write e.g. 30s or 5m"
+        )),
+        d => Ok(d),
     }
 }
 
@@ -175,6 +188,9 @@ impl LoadArgs {
     pub fn apply(&self, plan: &mut Plan) -> Result<(), String> {
         let l = &mut plan.load;
         if let Some(r) = self.arrival_rate {
+            if r == 0.0 && self.stages.is_none() && l.stages.is_empty() {
+                return Err("--arrival-rate: 0/s would start no iteration; give a rate above 0, e.g. 10/s, or --stages that ramp up from it".into());
+            }
             l.arrival_rate = Some(r);
             if self.stages.is_none() && l.stages.iter().any(|s| s.arrival_rate.is_none()) {
                 return Err("--arrival-rate: the scenario's stages count users; give --stages as rates too, e.g. \"100/s:1m,200/s:1m\"".into());

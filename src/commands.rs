@@ -59,6 +59,7 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
         settle: args.settle,
         limit: args.max_users.max(args.start),
     };
+    check_outputs(args.json.as_deref())?;
     capacity::run_headless(&plan, cfg, args.slo, args.json.as_deref()).await
 }
 
@@ -93,6 +94,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 
 /// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal.
 async fn execute(plan: Plan, doc: Option<ScenarioDoc>, output: &OutputArgs) -> anyhow::Result<i32> {
+    check_outputs(output.json.as_deref())?;
     match doc {
         Some(doc) if use_tui(output) => {
             let launch = Launch {
@@ -146,6 +148,15 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
         ask_host: true,
     };
     after_tui(&plan, tui::run(launch).await?, output)
+}
+
+/// Every file the run will write is checked first: a run that cannot save its results
+/// must not run for an hour before it says so.
+fn check_outputs(json: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(path) = json {
+        crate::fsutil::check_writable(path).map_err(|e| anyhow::anyhow!("--json: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Width for the final report: the terminal's when stdout is one, else 80.
@@ -216,11 +227,15 @@ pub fn describe(plan: &Plan) -> String {
             .collect();
         s += &format!("stages: {}\n", stages.join(", then "));
     }
-    let total: u32 = plan.endpoints.iter().map(|e| e.weight).sum::<u32>()
-        + plan.flows.iter().map(|f| f.weight).sum::<u32>();
+    let total: u64 = plan
+        .endpoints
+        .iter()
+        .map(|e| u64::from(e.weight))
+        .sum::<u64>()
+        + plan.flows.iter().map(|f| u64::from(f.weight)).sum::<u64>();
     let share = |w: u32| match w {
         0 => "disabled".to_string(),
-        w => format!("{:.0}%", f64::from(w) * 100.0 / f64::from(total)),
+        w => format!("{:.0}%", f64::from(w) * 100.0 / total as f64),
     };
     let line = |e: &crate::scenario::Endpoint| {
         let target = match e.dynamic.as_ref().and_then(|d| d.target.as_ref()) {

@@ -55,7 +55,7 @@ impl Locator<'_> {
     /// Converts a toml/serde error, naming the key and suggesting the nearest known key.
     pub fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
         let span = err.span().unwrap_or(0..0);
-        let key = key_path_at(self.src, span.start).unwrap_or_default();
+        let key = short_key(&key_path_at(self.src, span.start).unwrap_or_default());
         let mut message = rewrite_message(err.message());
         if DeTable::parse(self.src).is_err() {
             message = format!("invalid TOML: {message}");
@@ -120,10 +120,59 @@ fn find_in_value(value: &DeValue<'_>, offset: usize) -> Option<String> {
     }
 }
 
+/// What each table of the scenario looks like, for a value of the wrong type.
+const TABLES: &[(&str, &str)] = &[
+    ("RawExpect", "a table, e.g. expect = { status = [200] }"),
+    (
+        "RawEndpoint",
+        "an [[endpoints]] table with a path, e.g. path = \"/\"",
+    ),
+    (
+        "RawFlow",
+        "a [[flows]] table with a name and [[flows.steps]]",
+    ),
+    ("RawData", "a table, e.g. [data.users] file = \"users.csv\""),
+    ("RawLoad", "a [load] table, e.g. users = 10"),
+    (
+        "RawStage",
+        "a table, e.g. { users = 10, duration = \"1m\" }",
+    ),
+    ("RawDefaults", "a [defaults] table, e.g. timeout = \"10s\""),
+    ("RawScenario", "a scenario table"),
+];
+
+/// Serde's names for what it wanted, in the scenario's words.
+fn rewrite_expected(message: &str) -> String {
+    let mut out = message.to_string();
+    for (name, what) in TABLES {
+        out = out.replace(
+            &format!("expected struct {name}"),
+            &format!("expected {what}"),
+        );
+    }
+    out.replace("expected a sequence", "expected a list, e.g. [1, 2]")
+        .replace("expected a map", "expected a table")
+        .replace(
+            "cannot recurse further; max recursion depth met",
+            "nested too deeply (more than about 80 levels of arrays or tables)",
+        )
+}
+
+/// A key path cut to a readable length (a value nested 200 levels deep has a path of
+/// 200 indexes).
+pub fn short_key(key: &str) -> String {
+    const MAX: usize = 60;
+    if key.len() <= MAX {
+        return key.to_string();
+    }
+    let cut = key[..MAX].rfind('[').unwrap_or(MAX);
+    format!("{}…", &key[..cut])
+}
+
 /// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into advice.
 fn rewrite_message(message: &str) -> String {
     let Some(rest) = message.strip_prefix("unknown field `") else {
-        return message.trim().to_string();
+        return rewrite_expected(message.trim());
     };
     let Some((name, rest)) = rest.split_once('`') else {
         return message.to_string();

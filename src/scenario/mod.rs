@@ -15,6 +15,7 @@ pub use document::{BodyKind, EndpointSpec, ScenarioDoc};
 pub use duration::{Wait, format_duration, format_rate, parse_duration, parse_rate, parse_wait};
 // `Stage` and `parse_stages` are defined below.
 pub use error::ScenarioError;
+pub use validate::MIN_SPAWN_RATE;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};

@@ -35,6 +35,7 @@ pub struct RawFlow {
 pub struct RawData {
     pub file: Option<Spanned<String>>,
     pub mode: Option<Spanned<String>>,
+    pub max_size: Option<SpannedValue>,
 }
 
 #[derive(Debug, Default, Deserialize)]

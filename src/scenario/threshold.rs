@@ -77,6 +77,14 @@ pub fn parse(metric: &str, condition: &str) -> Result<(Metric, Op, f64), String>
             .parse::<f64>()
             .map_err(|_| bad_number(rest))?,
     };
+    if !limit.is_finite() || limit < 0.0 {
+        return Err(bad_number(rest));
+    }
+    if metric == Metric::FailRatio && limit > 1.0 {
+        return Err(format!(
+            "\"{rest}\" is above 100%; a failure ratio goes from 0% to 100%, e.g. \"< 1%\" or \"< 0.01\""
+        ));
+    }
     Ok((metric, op, limit))
 }
 

@@ -21,6 +21,9 @@ use toml::{Spanned, Value};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
+/// One user an hour: below this, a ramp would take longer than any test.
+pub const MIN_SPAWN_RATE: f64 = 1.0 / 3600.0;
+
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const HOST_EXAMPLE: &str = "host = \"http://127.0.0.1:8080\"";
 
@@ -160,6 +163,73 @@ impl super::template::Context for Probe {
 }
 
 /// `"2xx"` or `"200-299"` as an inclusive range.
+/// How large a data file may be unless its `max_size` says otherwise: its rows are
+/// held in memory.
+pub const DEFAULT_DATA_LIMIT: u64 = 64 << 20;
+
+/// "64MB" -> bytes (KB, MB, GB are powers of 1024; a plain number is bytes).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().ok().filter(|n| *n > 0)?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "KB" | "K" => 10,
+        "MB" | "M" => 20,
+        "GB" | "G" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
+
+/// Opens a data file for reading, refusing what is not a regular file (a directory, a
+/// FIFO that would block, a device such as /dev/zero that never ends) and files above
+/// `limit` bytes. The reader stops past the limit even if the file grows meanwhile.
+fn open_data_file(
+    path: &std::path::Path,
+    limit: u64,
+    key: &str,
+) -> std::result::Result<impl std::io::Read, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(format!("{shown} is {what}; give a CSV file"));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "{shown} is {} bytes, above the limit of {limit} bytes for a data file (its rows are held in memory); raise it with max_size = \"{}MB\" in [{key}]",
+            meta.len(),
+            meta.len().div_ceil(1 << 20)
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    Ok(std::io::Read::take(file, limit))
+}
+
+/// The port as written after the host (None when there is none), IPv6 brackets aware.
+fn port_text(authority: &str) -> Option<&str> {
+    let after_host = match authority.rfind(']') {
+        Some(i) => &authority[i + 1..],
+        None => authority,
+    };
+    after_host.rfind(':').map(|i| &after_host[i + 1..])
+}
+
+/// `user:secret@host` with the password hidden, for an error message.
+fn redacted(authority: &str) -> String {
+    let (info, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+    match info.split_once(':') {
+        Some((user, _)) => format!("{user}:***@{host}"),
+        None => format!("{info}@{host}"),
+    }
+}
+
 fn status_range(s: &str) -> Option<(u16, u16)> {
     let s = s.trim();
     let range = if let Some(d) = s.strip_suffix("xx") {
@@ -246,7 +316,26 @@ impl Validator<'_> {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        if authority.contains('@') {
+            return Err(bad(format!(
+                "has credentials in it ({}); swarm does not send them from the URL, so they never show in a report: \
+                 remove them and send a header instead, e.g. [defaults] headers = {{ Authorization = \"Basic ...\" }}",
+                redacted(authority)
+            )));
+        }
+        let default_port = if tls { 443 } else { 80 };
+        let port = match port_text(authority) {
+            None => default_port,
+            Some(p) => match p.parse::<u32>() {
+                Ok(n @ 1..=65535) => n as u16,
+                _ => {
+                    return Err(bad(format!(
+                        "port \"{p}\" is out of range; a port is a number from 1 to 65535, e.g. \"http://{host}:8080\""
+                    )));
+                }
+            },
+        };
         Ok((Origin { host, port, tls }, uri))
     }
 
@@ -256,11 +345,11 @@ impl Validator<'_> {
             load.users = self.integer(u, "load.users", 1)? as u32;
         }
         load.spawn_rate = match &raw.spawn_rate {
-            Some(r) => self.positive_number(r, "load.spawn_rate")?,
+            Some(r) => self.spawn_rate(r, "load.spawn_rate")?,
             None => f64::from(load.users).max(1.0),
         };
         if let Some(t) = &raw.run_time {
-            load.run_time = Some(self.duration(t, "load.run_time")?);
+            load.run_time = Some(self.positive_duration(t, "load.run_time")?);
         }
         if let Some(w) = &raw.wait {
             let text = self.string(w, "load.wait", "\"1s..3s\"")?;
@@ -271,7 +360,15 @@ impl Validator<'_> {
             None => DEFAULT_STOP_TIMEOUT,
         };
         if let Some(r) = &raw.arrival_rate {
-            load.arrival_rate = Some(self.rate(r, "load.arrival_rate")?);
+            let rate = self.rate(r, "load.arrival_rate")?;
+            if rate == 0.0 && raw.stages.as_ref().is_none_or(Vec::is_empty) {
+                return Err(self.err(
+                    r.span(),
+                    "load.arrival_rate",
+                    "0/s would start no iteration at all; give a rate above 0, e.g. \"10/s\", or [[load.stages]] that ramp up from it",
+                ));
+            }
+            load.arrival_rate = Some(rate);
         }
         for (i, stage) in raw.stages.iter().flatten().enumerate() {
             let key = format!("load.stages[{i}]");
@@ -331,7 +428,7 @@ impl Validator<'_> {
             load.max_users = self.integer(m, "load.max_users", 1)? as u32;
         }
         load.queue_timeout = match &raw.queue_timeout {
-            Some(t) => self.duration(t, "load.queue_timeout")?,
+            Some(t) => self.positive_duration(t, "load.queue_timeout")?,
             None => DEFAULT_QUEUE_TIMEOUT,
         };
         if load.run_time.is_none() && !load.stages.is_empty() {
@@ -378,7 +475,7 @@ impl Validator<'_> {
             users: self.integer(users, &format!("{key}.users"), 0)? as u32,
             duration,
             spawn_rate: match &st.spawn_rate {
-                Some(r) => Some(self.positive_number(r, &format!("{key}.spawn_rate"))?),
+                Some(r) => Some(self.spawn_rate(r, &format!("{key}.spawn_rate"))?),
                 None => None,
             },
             arrival_rate: None,
@@ -444,7 +541,7 @@ impl Validator<'_> {
         );
         let templated = self.headers(raw.headers.as_ref(), "defaults.headers", &mut headers)?;
         let timeout = match &raw.timeout {
-            Some(t) => self.duration(t, "defaults.timeout")?,
+            Some(t) => self.positive_duration(t, "defaults.timeout")?,
             None => DEFAULT_TIMEOUT,
         };
         Ok(Defaults {
@@ -544,8 +641,9 @@ impl Validator<'_> {
             .cloned()
             .collect();
         header_templates.extend(own);
+        self.content_length(e, key, &body, body_template.is_some())?;
         let timeout = match &e.timeout {
-            Some(t) => self.duration(t, &k("timeout"))?,
+            Some(t) => self.positive_duration(t, &k("timeout"))?,
             None => defaults.timeout,
         };
         let (expect, checks) = match &e.expect {
@@ -669,11 +767,15 @@ impl Validator<'_> {
                     }
                 },
             };
+            let limit = match &d.get_ref().max_size {
+                Some(v) => self.size(v, &format!("{key}.max_size"))?,
+                None => DEFAULT_DATA_LIMIT,
+            };
             let path = dir.join(file.get_ref());
             let fk = format!("{key}.file");
             let bad = |m: String| self.err(file.span(), &fk, m);
-            let mut reader = csv::Reader::from_path(&path)
-                .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+            let opened = open_data_file(&path, limit, &key).map_err(bad)?;
+            let mut reader = csv::Reader::from_reader(opened);
             let columns: Vec<String> = reader
                 .headers()
                 .map_err(|e| bad(format!("{}: {e}", path.display())))?
@@ -945,6 +1047,45 @@ impl Validator<'_> {
     }
 
     /// The body, and its template when it has one (then the bytes are unused).
+    /// An endpoint's own Content-Length header must match the body swarm sends, or the
+    /// server would wait for bytes that never come (or take the rest as a new request).
+    fn content_length(
+        &self,
+        e: &RawEndpoint,
+        key: &str,
+        body: &[u8],
+        templated: bool,
+    ) -> Result<()> {
+        let Some((name, value)) = e
+            .headers
+            .iter()
+            .flatten()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        else {
+            return Ok(());
+        };
+        let (span, k) = (value.span(), format!("{key}.headers.{name}"));
+        let given = self.scalar_text(value, &k)?;
+        if templated {
+            return Err(self.err(
+                span,
+                &k,
+                "cannot be fixed for a templated body, whose length changes per request; remove it (swarm sets Content-Length itself)",
+            ));
+        }
+        if given.trim().parse::<usize>().ok() != Some(body.len()) {
+            return Err(self.err(
+                span,
+                &k,
+                format!(
+                    "says {given:?} but the body is {} bytes; remove it (swarm sets Content-Length itself)",
+                    body.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn body(
         &self,
         e: &RawEndpoint,
@@ -1053,6 +1194,15 @@ impl Validator<'_> {
                     format!("\"{name}\" is not a valid header name"),
                 )
             })?;
+            if header == http::header::TRANSFER_ENCODING
+                || (header == http::header::CONTENT_LENGTH && key.starts_with("defaults"))
+            {
+                return Err(self.err(
+                    value.span(),
+                    &k,
+                    "is set by swarm from each request's body (sent with a Content-Length); remove this header",
+                ));
+            }
             let text = self.scalar_text(value, &k)?;
             if text.contains("{{") {
                 let t = self.template(&text, value.span(), &k, Escape::None)?;
@@ -1081,6 +1231,13 @@ impl Validator<'_> {
     ) -> Result<(Expect, Vec<Check>)> {
         let mut checks = Vec::new();
         if let Some(b) = &raw.body_contains {
+            if b.get_ref().is_empty() {
+                return Err(self.err(
+                    b.span(),
+                    &format!("{key}.body_contains"),
+                    "is empty, so every body would pass; give the text the body must contain, or leave it out",
+                ));
+            }
             checks.push(Check::BodyContains(b.get_ref().clone()));
         }
         for (pointer, value) in raw.json.iter().flatten() {
@@ -1192,6 +1349,51 @@ impl Validator<'_> {
                 format!("{other} is not a rate; write e.g. \"200/s\" or \"90/m\""),
             )),
         }
+    }
+
+    /// A size: a whole number of bytes, or text such as "64MB", "512KB", "2GB".
+    fn size(&self, v: &SpannedValue, key: &str) -> Result<u64> {
+        let bad = || {
+            self.err(
+                v.span(),
+                key,
+                format!(
+                    "{} is not a size; write e.g. \"64MB\", \"512KB\" or \"2GB\"",
+                    v.get_ref()
+                ),
+            )
+        };
+        let n = match v.get_ref() {
+            Value::Integer(n) if *n > 0 => *n as u64,
+            Value::String(s) => parse_size(s).ok_or_else(bad)?,
+            _ => return Err(bad()),
+        };
+        Ok(n)
+    }
+
+    /// A spawn rate above 0, and not so small that one user takes more than an hour.
+    fn spawn_rate(&self, v: &SpannedValue, key: &str) -> Result<f64> {
+        let r = self.positive_number(v, key)?;
+        if r < MIN_SPAWN_RATE {
+            return Err(self.err(
+                v.span(),
+                key,
+                format!(
+                    "{r} is one user every {}; the smallest spawn rate is one user an hour ({MIN_SPAWN_RATE:.6})",
+                    super::format_duration(Duration::from_secs_f64((1.0 / r).min(1e12)))
+                ),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// A duration above zero (a timeout or a run time of 0s would end everything at once).
+    fn positive_duration(&self, v: &SpannedValue, key: &str) -> Result<Duration> {
+        let d = self.duration(v, key)?;
+        if d.is_zero() {
+            return Err(self.err(v.span(), key, "must be longer than 0s; write e.g. \"30s\""));
+        }
+        Ok(d)
     }
 
     fn duration(&self, v: &SpannedValue, key: &str) -> Result<Duration> {

@@ -178,6 +178,66 @@ const INVALID: &[(&str, &str)] = &[
         "zero_spawn_rate",
         "4:14: load.spawn_rate: 0 must be above 0; write e.g. 10 or 0.5",
     ),
+    (
+        "port_out_of_range",
+        "1:8: host: port \"99999\" is out of range; a port is a number from 1 to 65535, e.g. \"http://127.0.0.1:8080\"",
+    ),
+    (
+        "negative_port",
+        "1:8: host: port \"-1\" is out of range; a port is a number from 1 to 65535, e.g. \"http://127.0.0.1:8080\"",
+    ),
+    (
+        "absolute_path_port",
+        "4:8: endpoints[0].path: port \"70000\" is out of range; a port is a number from 1 to 65535, e.g. \"http://localhost:8080\"",
+    ),
+    (
+        "credentials_in_host",
+        "1:8: host: has credentials in it (admin:***@127.0.0.1:8080); swarm does not send them from the URL, so they never show in a report: remove them and send a header instead, e.g. [defaults] headers = { Authorization = \"Basic ...\" }",
+    ),
+    (
+        "zero_timeout",
+        "4:11: defaults.timeout: must be longer than 0s; write e.g. \"30s\"",
+    ),
+    (
+        "zero_run_time",
+        "4:12: load.run_time: must be longer than 0s; write e.g. \"30s\"",
+    ),
+    (
+        "zero_arrival_rate",
+        "4:16: load.arrival_rate: 0/s would start no iteration at all; give a rate above 0, e.g. \"10/s\", or [[load.stages]] that ramp up from it",
+    ),
+    (
+        "empty_body_contains",
+        "5:28: endpoints[0].expect.body_contains: is empty, so every body would pass; give the text the body must contain, or leave it out",
+    ),
+    (
+        "fail_ratio_over_100",
+        "4:14: thresholds.fail_ratio: \"150%\" is above 100%; a failure ratio goes from 0% to 100%, e.g. \"< 1%\" or \"< 0.01\"",
+    ),
+    (
+        "rps_nan",
+        "4:7: thresholds.rps: \"nan\" is not a number; write e.g. \"< 1%\" or \"> 100\"",
+    ),
+    (
+        "tiny_spawn_rate",
+        "5:14: load.spawn_rate: 0.0000001 is one user every 2777h46m40s; the smallest spawn rate is one user an hour (0.000278)",
+    ),
+    (
+        "content_length_mismatch",
+        "7:30: endpoints[0].headers.Content-Length: says \"100\" but the body is 5 bytes; remove it (swarm sets Content-Length itself)",
+    ),
+    (
+        "transfer_encoding",
+        "4:33: defaults.headers.Transfer-Encoding: is set by swarm from each request's body (sent with a Content-Length); remove this header",
+    ),
+    (
+        "expect_not_a_table",
+        "5:10: endpoints[0].expect: invalid type: string \"200\", expected a table, e.g. expect = { status = [200] }",
+    ),
+    (
+        "deep_nesting",
+        "5:88: endpoints[0].json[0][0][0][0][0][0][0][0][0][0][0][0][0][0]…: invalid TOML: nested too deeply (more than about 80 levels of arrays or tables)",
+    ),
 ];
 
 #[test]
