@@ -83,7 +83,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let doc = if use_tui(&args.output) {
         let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
         if let Some(h) = &args.host {
-            doc.set_host(h).map_err(anyhow::Error::msg)?;
+            doc.override_host(h).map_err(anyhow::Error::msg)?;
         }
         Some(doc)
     } else {

@@ -45,7 +45,45 @@ impl BodyKind {
 pub struct ScenarioDoc {
     pub path: Option<PathBuf>,
     doc: DocumentMut,
+    /// The text last loaded or saved: the document is dirty when it differs.
     saved: String,
+    /// What the file at `path` held when it was read or written by us; None when we have
+    /// not read it (a new scenario, the demo). A save checks it has not changed since.
+    on_disk: Option<String>,
+    /// `--host`: replaces the file's host while swarm runs, never written into the file.
+    host_override: Option<String>,
+}
+
+/// Why a save did not happen.
+#[derive(Debug)]
+pub enum SaveError {
+    /// The file changed on disk since it was loaded (another editor, a `git pull`):
+    /// writing would lose those changes.
+    ChangedOnDisk(PathBuf),
+    /// Save as: a file of that name exists already.
+    Exists(PathBuf),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SaveError::ChangedOnDisk(p) => {
+                write!(f, "{} changed on disk since it was loaded", p.display())
+            }
+            SaveError::Exists(p) => write!(f, "{} exists already", p.display()),
+            SaveError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Whether a save may replace what it finds on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Refuse when the file changed since it was read (or, for save as, exists).
+    Check,
+    /// The user said to overwrite.
+    Force,
 }
 
 impl ScenarioDoc {
@@ -63,7 +101,9 @@ impl ScenarioDoc {
             ScenarioDoc {
                 path: Some(path.to_path_buf()),
                 doc,
+                on_disk: Some(text.clone()),
                 saved: text,
+                host_override: None,
             },
             plan,
         ))
@@ -82,6 +122,8 @@ impl ScenarioDoc {
             path,
             doc,
             saved: text.to_string(),
+            on_disk: None,
+            host_override: None,
         })
     }
 
@@ -98,6 +140,8 @@ impl ScenarioDoc {
             path,
             doc,
             saved: String::new(),
+            on_disk: None,
+            host_override: None,
         }
     }
 
@@ -117,23 +161,43 @@ impl ScenarioDoc {
 
     /// Loads `doc` (this document or an edited copy) as a plan, named by this file.
     fn validate(&self, doc: &DocumentMut) -> Result<Plan, ScenarioError> {
-        Plan::parse(&doc.to_string(), &label(self.path.as_deref()))
+        self.validate_text(&doc.to_string())
+    }
+
+    fn validate_text(&self, text: &str) -> Result<Plan, ScenarioError> {
+        super::validate::parse(
+            text,
+            &label(self.path.as_deref()),
+            self.host_override.as_deref(),
+        )
     }
 
     /// Replaces the whole text (the TUI's raw TOML editor); refused, with the reason and
     /// its line and column, when it does not load.
     pub fn replace_text(&mut self, text: &str) -> Result<Plan, String> {
-        let plan = Plan::parse(text, &label(self.path.as_deref())).map_err(|e| e.to_string())?;
+        let plan = self.validate_text(text).map_err(|e| e.to_string())?;
         self.doc = text.parse::<DocumentMut>().map_err(|e| e.to_string())?;
         Ok(plan)
     }
 
-    /// Replaces the host (for `--host`); refused if the result does not load.
-    pub fn set_host(&mut self, host: &str) -> Result<(), String> {
-        self.try_edit_lenient(|doc| set_value(doc.as_table_mut(), "host", Value::from(host)))
+    /// Runs against `host` instead of the file's (`--host`), without writing it into the
+    /// file; refused when it is not a valid host.
+    pub fn override_host(&mut self, host: &str) -> Result<(), String> {
+        let before = self.host_override.replace(host.to_string());
+        match self.plan() {
+            Err(e) if e.file == "--host" || e.key == "host" => {
+                self.host_override = before;
+                Err(e.to_string())
+            }
+            _ => Ok(()),
+        }
     }
 
+    /// The host the scenario runs against: `--host` when given, else the file's.
     pub fn host(&self) -> String {
+        if let Some(h) = &self.host_override {
+            return h.clone();
+        }
         self.doc
             .get("host")
             .and_then(Item::as_str)
@@ -148,22 +212,72 @@ impl ScenarioDoc {
             .map(str::to_string)
     }
 
-    /// Writes the document to its path (atomically).
-    pub fn save(&mut self) -> std::io::Result<PathBuf> {
-        let path = self
-            .path
-            .clone()
-            .ok_or_else(|| std::io::Error::other("this scenario has no file yet; use save as"))?;
+    /// Writes the document to its path (atomically). With `Overwrite::Check`, refuses
+    /// when the file on disk is no longer what was loaded (or last saved).
+    pub fn save(&mut self, overwrite: Overwrite) -> Result<PathBuf, SaveError> {
+        let path = self.path.clone().ok_or_else(|| {
+            SaveError::Io(std::io::Error::other(
+                "this scenario has no file yet; use save as (Ctrl-O)",
+            ))
+        })?;
+        if overwrite == Overwrite::Check {
+            let now = match std::fs::read_to_string(&path) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(SaveError::Io(e)),
+            };
+            if now.is_some() && now != self.on_disk {
+                return Err(SaveError::ChangedOnDisk(path));
+            }
+        }
         let text = self.text();
-        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SaveError::Io(std::io::Error::other(format!(
+                "the folder of {} does not exist (create it first, or pick another name)",
+                path.display()
+            ))),
+            _ => SaveError::Io(e),
+        })?;
+        self.on_disk = Some(text.clone());
         self.saved = text;
         Ok(path)
     }
 
-    /// Saves to a new path, which becomes the document's path.
-    pub fn save_as(&mut self, path: &Path) -> std::io::Result<PathBuf> {
+    /// Saves to a new path, which becomes the document's path. With `Overwrite::Check`,
+    /// refuses to replace another file that exists.
+    pub fn save_as(&mut self, path: &Path, overwrite: Overwrite) -> Result<PathBuf, SaveError> {
+        let same = self.path.as_deref() == Some(path);
+        if overwrite == Overwrite::Check && !same && path.exists() {
+            return Err(SaveError::Exists(path.to_path_buf()));
+        }
         let old = self.path.replace(path.to_path_buf());
-        self.save().inspect_err(|_| self.path = old)
+        let old_disk = if same {
+            self.on_disk.clone()
+        } else {
+            self.on_disk.take()
+        };
+        let force = if same { overwrite } else { Overwrite::Force };
+        self.save(force).inspect_err(|_| {
+            self.path = old;
+            self.on_disk = old_disk;
+        })
+    }
+
+    /// Reads the file again, dropping the edits not saved; keeps `--host`.
+    pub fn reload(&self) -> Result<(ScenarioDoc, Plan), LoadError> {
+        let path = self.path.as_deref().ok_or_else(|| LoadError::Io {
+            path: "new scenario".into(),
+            source: std::io::Error::other("this scenario has no file to reload"),
+        })?;
+        let (mut doc, plan) = ScenarioDoc::open(path)?;
+        match &self.host_override {
+            None => Ok((doc, plan)),
+            Some(h) => {
+                doc.host_override = Some(h.clone());
+                let plan = doc.plan()?;
+                Ok((doc, plan))
+            }
+        }
     }
 
     pub fn endpoint_count(&self) -> usize {
@@ -628,10 +742,82 @@ json = { name = "x", n = 1 }
         assert!(!d.is_dirty());
         d.set_spawn_rate(2.5).unwrap();
         assert!(d.is_dirty());
-        d.save().unwrap();
+        d.save(Overwrite::Check).unwrap();
         assert!(!d.is_dirty());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("spawn_rate = 2.5") && text.contains("# start small"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_changed_on_disk_is_not_overwritten_unless_asked() {
+        let dir = std::env::temp_dir().join(format!("swarm-doc-changed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        std::fs::write(&path, SRC).unwrap();
+        let (mut d, _) = ScenarioDoc::open(&path).unwrap();
+        d.set_users(7).unwrap();
+        let theirs = SRC.replace("# start small", "# edited elsewhere");
+        std::fs::write(&path, &theirs).unwrap();
+        assert!(matches!(
+            d.save(Overwrite::Check),
+            Err(SaveError::ChangedOnDisk(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), theirs);
+        let (reloaded, plan) = d.reload().unwrap();
+        assert_eq!(plan.load.users, 5);
+        assert!(reloaded.text().contains("# edited elsewhere"));
+        d.save(Overwrite::Force).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("users = 7")
+        );
+        // Our own save is the new baseline: the next one goes through.
+        d.set_users(8).unwrap();
+        d.save(Overwrite::Check).unwrap();
+        let other = dir.join("other.toml");
+        std::fs::write(&other, "keep me").unwrap();
+        assert!(matches!(
+            d.save_as(&other, Overwrite::Check),
+            Err(SaveError::Exists(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&other).unwrap(), "keep me");
+        assert_eq!(d.path.as_deref(), Some(path.as_path()));
+        d.save_as(&other, Overwrite::Force).unwrap();
+        assert!(
+            std::fs::read_to_string(&other)
+                .unwrap()
+                .contains("users = 8")
+        );
+        let missing = dir.join("no/such/dir.toml");
+        let e = d
+            .save_as(&missing, Overwrite::Check)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_host_override_runs_but_is_not_saved() {
+        let dir = std::env::temp_dir().join(format!("swarm-doc-host-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        std::fs::write(&path, SRC).unwrap();
+        let (mut d, _) = ScenarioDoc::open(&path).unwrap();
+        d.override_host("http://127.0.0.1:9999").unwrap();
+        assert!(d.override_host("http://127.0.0.1:99999").is_err());
+        assert_eq!(d.host(), "http://127.0.0.1:9999");
+        assert!(!d.is_dirty(), "the override is not an edit");
+        assert_eq!(d.plan().unwrap().endpoints[0].origin.port, 9999);
+        d.set_users(6).unwrap();
+        d.save(Overwrite::Check).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("http://127.0.0.1:5000") && !text.contains("9999"),
+            "{text}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -8,7 +8,7 @@ use crate::capacity::{Search, SearchConfig, parse_slo};
 use crate::engine::Command;
 use crate::scenario::threshold::{Threshold, Verdict, check_all};
 use crate::scenario::{
-    EndpointSpec, Plan, ScenarioDoc, Stage, format_rate, parse_duration, parse_rate,
+    EndpointSpec, Overwrite, Plan, ScenarioDoc, Stage, format_rate, parse_duration, parse_rate,
 };
 use crate::stats::{RunState, Snapshot};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -87,8 +87,12 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub enum Effect {
     Engine(Command),
-    Save,
-    SaveAs(PathBuf),
+    Save(Overwrite),
+    SaveAs(PathBuf, Overwrite),
+    /// Read the scenario file again, dropping unsaved edits.
+    Reload,
+    /// Quit when the document has nothing left unsaved (after a save that worked).
+    QuitIfSaved,
 }
 
 /// Single-line questions.
@@ -127,6 +131,10 @@ pub enum Popup {
     Form(Box<Form>),
     Prompt(Prompt),
     ConfirmQuit,
+    /// The file changed on disk since it was loaded: overwrite, reload or save as?
+    ChangedOnDisk(PathBuf),
+    /// Save as would replace this existing file: overwrite?
+    ConfirmOverwrite(PathBuf),
     /// The whole scenario as TOML, for what the forms do not cover (flows, on_start,
     /// vars, data files, checks...).
     Raw(Box<RawEditor>),
@@ -620,7 +628,7 @@ fn save(app: &mut App) -> Vec<Effect> {
         app.popup = Some(prompt(PromptKind::SaveAs, ""));
         return vec![];
     }
-    vec![Effect::Save]
+    vec![Effect::Save(Overwrite::Check)]
 }
 
 fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
@@ -637,11 +645,45 @@ fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
         (Popup::ConfirmQuit, Action::Key(k)) => {
             match k.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => app.quit = true,
+                KeyCode::Char('s') | KeyCode::Char('S') if app.doc.is_dirty() => {
+                    let mut effects = save(app);
+                    effects.push(Effect::QuitIfSaved);
+                    return effects;
+                }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
                 _ => app.popup = Some(Popup::ConfirmQuit),
             }
             vec![]
         }
+        (Popup::ChangedOnDisk(path), Action::Key(k)) => match k.code {
+            KeyCode::Char('o') | KeyCode::Char('O') => vec![Effect::Save(Overwrite::Force)],
+            KeyCode::Char('r') | KeyCode::Char('R') => vec![Effect::Reload],
+            KeyCode::Char('a') | KeyCode::Char('A') => {
+                app.popup = Some(prompt(PromptKind::SaveAs, &path.display().to_string()));
+                vec![]
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
+                app.info("not saved: the file on disk is as the other program left it");
+                vec![]
+            }
+            _ => {
+                app.popup = Some(Popup::ChangedOnDisk(path));
+                vec![]
+            }
+        },
+        (Popup::ConfirmOverwrite(path), Action::Key(k)) => match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                vec![Effect::SaveAs(path, Overwrite::Force)]
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
+                app.info(format!("not saved: {} is left as it was", path.display()));
+                vec![]
+            }
+            _ => {
+                app.popup = Some(Popup::ConfirmOverwrite(path));
+                vec![]
+            }
+        },
         (Popup::ConfirmQuit, _) => {
             app.popup = Some(Popup::ConfirmQuit);
             vec![]
@@ -691,6 +733,48 @@ fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
+/// Takes a whole new plan from the document (the TOML editor, a reload): the views'
+/// copies follow, and the engine gets the new workload.
+fn adopt(app: &mut App, plan: Plan) -> Vec<Effect> {
+    app.thresholds = plan.thresholds.clone();
+    app.stages = plan.load.stages.clone();
+    app.extras = Extras::of(&plan);
+    app.specs = app.doc.endpoints();
+    app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
+    app.plan_error = None;
+    vec![Effect::Engine(Command::SetWorkload(Box::new(plan)))]
+}
+
+/// After `Effect::Reload`: the document read again from disk, or why it could not be.
+pub fn reloaded(app: &mut App, result: Result<(ScenarioDoc, Plan), String>) -> Vec<Effect> {
+    match result {
+        Ok((doc, plan)) => {
+            app.doc = doc;
+            // The sliders follow the file too.
+            app.spawn_rate = plan.load.spawn_rate;
+            let mut effects = vec![Effect::Engine(Command::SetSpawnRate(app.spawn_rate))];
+            match plan.load.arrival_rate {
+                Some(r) => app.arrival_rate = Some(r),
+                None => {
+                    app.users = plan.load.users.min(MAX_USERS);
+                    effects.push(Effect::Engine(Command::SetUsers(app.users)));
+                }
+            }
+            effects.extend(adopt(app, plan));
+            let path = app.doc.path.as_ref().map(|p| p.display().to_string());
+            app.info(format!(
+                "reloaded {} from disk; your unsaved edits were dropped",
+                path.unwrap_or_default()
+            ));
+            effects
+        }
+        Err(e) => {
+            app.error(format!("not reloaded: {e}"));
+            vec![]
+        }
+    }
+}
+
 /// The raw TOML editor: Ctrl-S applies the text (when it loads), Esc discards it.
 fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key
@@ -703,14 +787,9 @@ fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Char('s') if ctrl => match app.doc.replace_text(&r.input.text) {
             Ok(plan) => {
-                app.thresholds = plan.thresholds.clone();
-                app.stages = plan.load.stages.clone();
-                app.extras = Extras::of(&plan);
-                app.specs = app.doc.endpoints();
-                app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
-                app.plan_error = None;
+                let effects = adopt(app, plan);
                 app.info("scenario replaced from the TOML editor (unsaved: Ctrl-S saves the file)");
-                return vec![Effect::Engine(Command::SetWorkload(Box::new(plan)))];
+                return effects;
             }
             Err(e) => r.error = Some(e),
         },
@@ -769,7 +848,7 @@ fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
         PromptKind::SaveAs if text.is_empty() => {
             Err("enter a file name, e.g. scenarios/mine.toml".into())
         }
-        PromptKind::SaveAs => Ok(vec![Effect::SaveAs(PathBuf::from(text))]),
+        PromptKind::SaveAs => Ok(vec![Effect::SaveAs(PathBuf::from(text), Overwrite::Check)]),
         PromptKind::Host => {
             let load = crate::scenario::Load {
                 users: app.users,

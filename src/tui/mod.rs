@@ -13,7 +13,7 @@ pub mod theme;
 pub mod view;
 
 use crate::engine::Engine;
-use crate::scenario::{Plan, ScenarioDoc};
+use crate::scenario::{Plan, SaveError, ScenarioDoc};
 use crate::signals::Signals;
 use crate::stats::Snapshot;
 use app::{Action, App, Effect, Popup, Prompt, PromptKind};
@@ -158,18 +158,27 @@ pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
             Effect::Engine(command) => engine.send(command),
-            Effect::Save => report_save(app, |doc| doc.save()),
-            Effect::SaveAs(path) => report_save(app, |doc| doc.save_as(&path)),
+            Effect::Save(force) => report_save(app, |doc| doc.save(force)),
+            Effect::SaveAs(path, force) => report_save(app, |doc| doc.save_as(&path, force)),
+            Effect::Reload => {
+                let result = app.doc.reload().map_err(|e| e.to_string());
+                let more = app::reloaded(app, result);
+                apply(app, engine, more);
+            }
+            Effect::QuitIfSaved => app.quit = !app.doc.is_dirty(),
         }
     }
 }
 
+/// Saves, and turns a refusal into the question that resolves it.
 fn report_save(
     app: &mut App,
-    save: impl FnOnce(&mut ScenarioDoc) -> std::io::Result<std::path::PathBuf>,
+    save: impl FnOnce(&mut ScenarioDoc) -> Result<std::path::PathBuf, SaveError>,
 ) {
-    app.message = Some(match save(&mut app.doc) {
-        Ok(path) => (format!("saved {}", path.display()), false),
-        Err(e) => (format!("not saved: {e}"), true),
-    });
+    match save(&mut app.doc) {
+        Ok(path) => app.message = Some((format!("saved {}", path.display()), false)),
+        Err(SaveError::ChangedOnDisk(path)) => app.popup = Some(Popup::ChangedOnDisk(path)),
+        Err(SaveError::Exists(path)) => app.popup = Some(Popup::ConfirmOverwrite(path)),
+        Err(e) => app.message = Some((format!("not saved: {e}"), true)),
+    }
 }

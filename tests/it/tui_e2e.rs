@@ -180,3 +180,81 @@ async fn the_tui_drives_a_real_swarm() {
     assert!(report.contains("alpha"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Saving never loses work: a file changed on disk is not silently overwritten, a 0600
+/// file stays 0600, a symlink keeps pointing at the file it names, and `-H` is not
+/// written into the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saves_ask_before_losing_work_and_keep_the_file_as_it_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = CountingServer::start().await;
+    let dir = std::env::temp_dir().join(format!("swarm-e2e-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = dir.join("real.toml");
+    // The file's own host is not where the run goes: -H points at the test server.
+    std::fs::write(&real, SCENARIO.replace("{host}", "http://127.0.0.1:9")).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.join("link.toml");
+    std::os::unix::fs::symlink("real.toml", &link).unwrap();
+    let mut tui = Tui::start(&["run", link.to_str().unwrap(), "-H", &server.url()]);
+    tui.wait("the idle screen", |s| s.contains("● idle")).await;
+
+    tui.send("+");
+    let theirs = std::fs::read_to_string(&real).unwrap() + "# added by another editor\n";
+    std::fs::write(&real, &theirs).unwrap();
+    tui.send("\x13");
+    tui.wait("the changed-on-disk question", |s| {
+        s.contains("changed on disk") && s.contains("reload")
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        theirs,
+        "nothing written yet"
+    );
+
+    tui.send("r");
+    tui.wait("the reload", |s| s.contains("reloaded")).await;
+    tui.send("+");
+    tui.send("\x13");
+    tui.wait("saved", |s| s.contains("saved /")).await;
+    let saved = std::fs::read_to_string(&real).unwrap();
+    assert!(saved.contains("# added by another editor"), "{saved}");
+    assert!(saved.contains("users = 3"), "{saved}");
+    assert!(
+        saved.contains("http://127.0.0.1:9\""),
+        "-H is not saved: {saved}"
+    );
+    assert!(!saved.contains(&server.url()), "{saved}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // Overwrite, when the user says so.
+    std::fs::write(&real, "# replaced\n").unwrap();
+    tui.send("+");
+    tui.send("\x13");
+    tui.wait("the question again", |s| s.contains("changed on disk"))
+        .await;
+    tui.send("o");
+    tui.wait("saved", |s| s.contains("saved /")).await;
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("users = 4")
+    );
+
+    // The run went to -H's server.
+    tui.send("s");
+    let start = Instant::now();
+    while server.total() == 0 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.total() > 0, "traffic reached the -H server");
+    let _ = std::fs::remove_dir_all(dir);
+}

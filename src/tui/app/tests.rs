@@ -196,6 +196,57 @@ fn quit_asks_when_unsaved_or_running() {
 }
 
 #[test]
+fn quit_offers_save_and_quit_when_unsaved() {
+    let mut a = app();
+    update(&mut a, Action::Users(1));
+    update(&mut a, Action::Quit);
+    let effects = update(&mut a, key('s'));
+    // No path yet: save asks for one, and the quit waits for a save that works.
+    assert!(matches!(&a.popup, Some(Popup::Prompt(p)) if p.kind == PromptKind::SaveAs));
+    assert!(matches!(&effects[..], [Effect::QuitIfSaved]));
+    assert!(!a.quit);
+}
+
+#[test]
+fn a_file_changed_on_disk_asks_overwrite_reload_or_save_as() {
+    let path = PathBuf::from("scenarios/x.toml");
+    let mut a = app();
+    a.popup = Some(Popup::ChangedOnDisk(path.clone()));
+    assert!(update(&mut a, key('z')).is_empty());
+    assert_eq!(
+        a.popup,
+        Some(Popup::ChangedOnDisk(path.clone())),
+        "other keys wait"
+    );
+    assert!(matches!(
+        &update(&mut a, key('o'))[..],
+        [Effect::Save(Overwrite::Force)]
+    ));
+    a.popup = Some(Popup::ChangedOnDisk(path.clone()));
+    assert!(matches!(&update(&mut a, key('r'))[..], [Effect::Reload]));
+    a.popup = Some(Popup::ChangedOnDisk(path.clone()));
+    assert!(update(&mut a, key('a')).is_empty());
+    assert!(
+        matches!(&a.popup, Some(Popup::Prompt(p)) if p.kind == PromptKind::SaveAs && p.input.text == "scenarios/x.toml")
+    );
+    a.popup = Some(Popup::ChangedOnDisk(path.clone()));
+    assert!(update(&mut a, special(KeyCode::Esc)).is_empty());
+    assert!(a.popup.is_none());
+}
+
+#[test]
+fn save_as_over_an_existing_file_asks_first() {
+    let path = PathBuf::from("taken.toml");
+    let mut a = app();
+    a.popup = Some(Popup::ConfirmOverwrite(path.clone()));
+    assert!(update(&mut a, key('n')).is_empty());
+    assert!(a.popup.is_none());
+    a.popup = Some(Popup::ConfirmOverwrite(path.clone()));
+    let effects = update(&mut a, key('y'));
+    assert!(matches!(&effects[..], [Effect::SaveAs(p, Overwrite::Force)] if *p == path));
+}
+
+#[test]
 fn save_without_a_path_asks_for_one() {
     let mut a = app();
     assert!(update(&mut a, Action::Save).is_empty());
@@ -204,7 +255,9 @@ fn save_without_a_path_asks_for_one() {
         update(&mut a, key(c));
     }
     let effects = update(&mut a, special(KeyCode::Enter));
-    assert!(matches!(&effects[..], [Effect::SaveAs(p)] if p.to_str() == Some("out.toml")));
+    assert!(
+        matches!(&effects[..], [Effect::SaveAs(p, Overwrite::Check)] if p.to_str() == Some("out.toml"))
+    );
 }
 
 #[test]

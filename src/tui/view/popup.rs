@@ -17,6 +17,30 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Some(Popup::Form(form)) => form_popup(frame, area, app, form),
         Some(Popup::Prompt(p)) => prompt(frame, area, app, p),
         Some(Popup::ConfirmQuit) => confirm(frame, area, app),
+        Some(Popup::ChangedOnDisk(path)) => question(
+            frame,
+            area,
+            app,
+            " Changed on disk ",
+            format!(
+                "{} changed on disk since swarm loaded it; saving now would lose those changes.",
+                path.display()
+            ),
+            &[
+                ("o", "overwrite"),
+                ("r", "reload (drop my edits)"),
+                ("a", "save as..."),
+                ("Esc", "cancel"),
+            ],
+        ),
+        Some(Popup::ConfirmOverwrite(path)) => question(
+            frame,
+            area,
+            app,
+            " Overwrite? ",
+            format!("{} exists already.", path.display()),
+            &[("y", "overwrite it"), ("n", "keep it (not saved)")],
+        ),
         Some(Popup::Raw(r)) => raw(frame, area, app, r),
     }
 }
@@ -116,14 +140,14 @@ fn confirm(frame: &mut Frame, area: Rect, app: &App) {
     if app.doc.is_dirty() {
         why.push("the scenario has unsaved changes");
     }
+    let mut keys = vec![("y", "quit")];
+    if app.doc.is_dirty() {
+        keys.push(("s", "save and quit"));
+    }
+    keys.push(("n", "stay"));
     let text = vec![
         Line::from(format!("Quit? {}.", why.join(" and "))),
-        Line::from(vec![
-            Span::styled("y", t.header()),
-            Span::raw(" quit   "),
-            Span::styled("n", t.header()),
-            Span::raw(" stay"),
-        ]),
+        key_line(app, &keys),
     ];
     let rect = centered(area, 64, 4);
     frame.render_widget(Clear, rect);
@@ -131,6 +155,43 @@ fn confirm(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(text).block(Block::bordered().title(" Quit ").border_style(t.warn())),
         rect,
     );
+}
+
+/// `key what   key what`, keys highlighted.
+fn key_line<'a>(app: &App, keys: &[(&'a str, &'a str)]) -> Line<'a> {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for (i, (k, what)) in keys.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("   "));
+        }
+        spans.push(Span::styled(*k, t.header()));
+        spans.push(Span::raw(format!(" {what}")));
+    }
+    Line::from(spans)
+}
+
+/// A question with a sentence (wrapped) and its answer keys.
+fn question(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    title: &str,
+    text: String,
+    keys: &[(&str, &str)],
+) {
+    let width = area.width.saturating_sub(4).min(76);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let lines = text.chars().count().div_ceil(inner) as u16;
+    let rect = centered(area, width, lines + 4);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(title.to_string())
+        .border_style(app.theme.warn());
+    let body = Paragraph::new(vec![Line::from(text), Line::raw(""), key_line(app, keys)])
+        .wrap(Wrap { trim: true })
+        .block(block);
+    frame.render_widget(body, rect);
 }
 
 fn prompt(frame: &mut Frame, area: Rect, app: &App, p: &Prompt) {
