@@ -60,6 +60,20 @@ impl RunShared {
     }
 }
 
+/// A cookie whose name and value together are longer than this is ignored (browsers'
+/// and curl's limit: RFC 6265 §6.1 asks for at least 4096 bytes).
+const MAX_COOKIE_BYTES: usize = 4096;
+/// The most cookies a user keeps per origin; a new one evicts the oldest (browsers keep
+/// 50 to 180 per domain).
+const MAX_COOKIES_PER_ORIGIN: usize = 50;
+/// A `Cookie` header stops before it grows past this (curl's 8190-byte limit): the
+/// cookies that do not fit are not sent.
+const MAX_COOKIE_HEADER: usize = 8190;
+/// The most cookie bytes (names and values) one user holds over all origins; the oldest
+/// go first. Bounds memory at users × 64 KB against a server that sets a new cookie per
+/// response.
+const MAX_JAR_BYTES: usize = 64 << 10;
+
 /// One cookie as the jar keeps it.
 struct Cookie {
     origin: usize,
@@ -273,6 +287,10 @@ impl UserState {
             .iter()
             .filter(|c| c.origin == origin && path.starts_with(&c.path))
         {
+            let room = if text.is_empty() { 0 } else { 2 } + c.name.len() + 1 + c.value.len();
+            if text.len() + room > MAX_COOKIE_HEADER {
+                continue;
+            }
             if !text.is_empty() {
                 text.push_str("; ");
             }
@@ -298,9 +316,24 @@ impl UserState {
         let expired = c.max_age().is_some_and(|a| a.is_zero() || a.is_negative())
             || c.expires_datetime()
                 .is_some_and(|t| t <= cookie::time::OffsetDateTime::now_utc());
+        if c.name().len() + c.value().len() > MAX_COOKIE_BYTES {
+            return;
+        }
         self.cookies
             .retain(|k| !(k.origin == origin && k.name == c.name() && k.path == path));
         if !expired {
+            let held = self.cookies.iter().filter(|k| k.origin == origin).count();
+            if held >= MAX_COOKIES_PER_ORIGIN
+                && let Some(oldest) = self.cookies.iter().position(|k| k.origin == origin)
+            {
+                self.cookies.remove(oldest);
+            }
+            let size = |k: &Cookie| k.name.len() + k.value.len();
+            let mut total: usize =
+                self.cookies.iter().map(size).sum::<usize>() + c.name().len() + c.value().len();
+            while total > MAX_JAR_BYTES && !self.cookies.is_empty() {
+                total -= size(&self.cookies.remove(0));
+            }
             self.cookies.push(Cookie {
                 origin,
                 name: c.name().to_string(),
@@ -383,5 +416,48 @@ impl Context for Ctx<'_> {
             return Some(v);
         }
         self.data_field(name).and_then(Result::ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> UserState {
+        let plan = crate::scenario::Plan::parse(
+            "host = \"http://127.0.0.1:1\"\n[[endpoints]]\npath = \"/\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let run = RunShared::new(&SessionSettings::of(&plan));
+        UserState::new(0, &run, &mut fastrand::Rng::with_seed(1))
+    }
+
+    fn bytes(u: &UserState) -> usize {
+        u.cookies.iter().map(|c| c.name.len() + c.value.len()).sum()
+    }
+
+    #[test]
+    fn the_jar_is_bounded_per_cookie_per_origin_and_in_bytes() {
+        let mut u = user();
+        u.set_cookie(0, &format!("big={}", "x".repeat(5000)));
+        assert!(u.cookies.is_empty(), "a cookie over 4 KB is ignored");
+        for i in 0..200 {
+            u.set_cookie(0, &format!("c{i}=v"));
+        }
+        assert_eq!(u.cookies.len(), MAX_COOKIES_PER_ORIGIN);
+        assert_eq!(u.cookies[0].name, "c150", "the oldest went first");
+        for i in 0..100 {
+            u.set_cookie(1, &format!("k{i}={}", "y".repeat(4000)));
+        }
+        assert!(bytes(&u) <= MAX_JAR_BYTES, "{} bytes", bytes(&u));
+        let header = u.cookie_header(1, "/").unwrap();
+        assert!(header.len() <= MAX_COOKIE_HEADER);
+        // Oldest first (RFC 6265 §5.4), as many as fit.
+        assert_eq!(header.to_str().unwrap().split("; ").count(), 2);
+        assert!(
+            u.cookies.iter().any(|c| c.name == "k99"),
+            "the newest is kept"
+        );
     }
 }

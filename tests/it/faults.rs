@@ -23,6 +23,9 @@ pub enum Hostile {
     /// Answers with both Transfer-Encoding: chunked and Content-Length, and 50 ms later
     /// writes a second, unasked-for response on the same connection.
     Smuggles,
+    /// Sets a new 4000-byte cookie on every response (and one of 5000 bytes, over the
+    /// limit), keep-alive.
+    CookieBomb,
 }
 
 /// What the hostile server saw.
@@ -31,6 +34,9 @@ pub struct Seen {
     pub connections: AtomicU64,
     pub gets: AtomicU64,
     pub posts: AtomicU64,
+    /// The longest Cookie header, and the most cookies in one, that requests carried.
+    pub max_cookie_len: AtomicU64,
+    pub max_cookies: AtomicU64,
 }
 
 impl Seen {
@@ -70,7 +76,7 @@ impl HostileServer {
 
 /// Reads one request (head and Content-Length body) and counts it by method; None at
 /// the end of the stream.
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, seen: &Seen) -> Option<()> {
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, seen: &Seen) -> Option<String> {
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
@@ -98,8 +104,15 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, seen: &Seen) ->
     } else {
         seen.gets.fetch_add(1, Ordering::SeqCst);
     }
+    if let Some(cookie) = head.lines().find_map(|l| l.strip_prefix("cookie:")) {
+        let cookie = cookie.trim();
+        seen.max_cookie_len
+            .fetch_max(cookie.len() as u64, Ordering::SeqCst);
+        seen.max_cookies
+            .fetch_max(cookie.split("; ").count() as u64, Ordering::SeqCst);
+    }
     buf.drain(..head_end + length);
-    Some(())
+    Some(head)
 }
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
@@ -115,6 +128,20 @@ async fn serve(mut stream: TcpStream, kind: Hostile, seen: Arc<Seen>) {
                 let _ = stream.write_all(OK).await;
                 // The second request is read (so counted) and never answered.
                 read_request(&mut stream, &mut buf, &seen).await;
+            }
+        }
+        Hostile::CookieBomb => {
+            let mut n = 0;
+            while read_request(&mut stream, &mut buf, &seen).await.is_some() {
+                n += 1;
+                let size = if n % 10 == 0 { 5000 } else { 4000 };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nset-cookie: c{n}={}; Path=/\r\ncontent-length: 2\r\n\r\nok",
+                    "x".repeat(size)
+                );
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
             }
         }
         Hostile::Smuggles => {
@@ -399,4 +426,33 @@ async fn a_server_that_never_answers_fails_the_headless_run() {
         "interrupted"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_bomb_keeps_the_jar_bounded() {
+    let server = HostileServer::start(Hostile::CookieBomb).await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 2
+spawn_rate = 100
+[[endpoints]]
+path = "/x"
+"#;
+    let engine = Engine::spawn(&plan(src, &server.url));
+    engine.send(Command::Start);
+    wait_for(&engine, Duration::from_secs(20), |s| {
+        s.total.requests >= 300
+    })
+    .await;
+    engine.send(Command::Stop);
+    let snap = until_stopped(&engine, Duration::from_secs(10)).await;
+    assert_eq!(snap.total.failures, 0, "{:#?}", snap.failures);
+    assert_eq!(server.seen.requests(), snap.total.requests);
+    let longest = server.seen.max_cookie_len.load(Ordering::SeqCst);
+    let most = server.seen.max_cookies.load(Ordering::SeqCst);
+    assert!(longest > 0, "cookies are sent back");
+    assert!(longest <= 8190, "Cookie header of {longest} bytes");
+    // Two 4 KB cookies fill the header: the jar keeps more (up to 50) but sends what fits.
+    assert!((1..=2).contains(&most), "{most} cookies in one header");
 }
