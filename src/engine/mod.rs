@@ -9,6 +9,7 @@ mod h1;
 pub mod http;
 mod net;
 mod open;
+mod redirect;
 mod session;
 mod user;
 

@@ -5,6 +5,7 @@
 use super::endpoints::{EndpointSet, SharedEndpoints};
 use super::http::{self, Capture, Conn, Outcome, Prepared};
 use super::open::OpenQueue;
+use super::redirect;
 use super::session::{RunShared, UserState};
 use crate::scenario::{Endpoint, MAX_REDIRECTS, Origin, Redirects};
 use crate::stats::{FailureKind, NOT_SENT, Recorder, Sample};
@@ -289,13 +290,15 @@ impl User {
                 s.state.keep_cookies(origin, &outcome);
             }
             let current = other.as_ref().map_or(&endpoint.origin, |(o, _)| o);
-            let current_path = prepared
+            let current_target = prepared
                 .as_ref()
                 .and_then(|p| p.target.as_ref())
                 .unwrap_or(&endpoint.target)
-                .path()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
                 .to_string();
-            let Some((next, target)) = resolve(current, &current_path, &location) else {
+            let Some((next, target)) = redirect::resolve(current, &current_target, &location)
+            else {
                 return done(outcome, None);
             };
             if next != endpoint.origin && endpoint.redirects == Redirects::SameHost {
@@ -320,14 +323,20 @@ impl User {
                 target: Some(target),
                 ..Prepared::default()
             };
+            let cross_origin = next != endpoint.origin;
             if let Some(old) = &prepared {
                 p.headers = old
                     .headers
                     .iter()
                     .filter(|(n, _)| *n != ::http::header::COOKIE && *n != ::http::header::HOST)
+                    .filter(|(n, _)| !(cross_origin && redirect::CREDENTIALS.contains(n)))
                     .cloned()
                     .collect();
                 p.body = old.body.clone();
+            }
+            if cross_origin {
+                // The endpoint's and [defaults]' credentials stay with their own origin.
+                p.remove.extend(redirect::CREDENTIALS.iter().cloned());
             }
             if to_get {
                 p.method = Some(Method::GET);
@@ -401,35 +410,6 @@ impl Drop for InFlight<'_> {
             )
         });
     }
-}
-
-/// Where a `Location` points, from a request to `path` on `from`: the origin and the
-/// origin-form target.
-fn resolve(from: &Origin, path: &str, location: &str) -> Option<(Origin, ::http::Uri)> {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        let uri: ::http::Uri = location.parse().ok()?;
-        let tls = uri.scheme_str() == Some("https");
-        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-        let origin = Origin {
-            host: host.to_string(),
-            port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-            tls,
-        };
-        let target = uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .ok()?;
-        return Some((origin, target));
-    }
-    let target = if location.starts_with('/') {
-        location.to_string()
-    } else {
-        // Relative to the current path's directory.
-        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        format!("{}{location}", if dir.is_empty() { "/" } else { dir })
-    };
-    Some((from.clone(), target.parse().ok()?))
 }
 
 fn new_conns(set: &EndpointSet) -> Vec<Option<Conn>> {

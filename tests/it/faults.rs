@@ -3,8 +3,8 @@
 //! swarm's counts with what the hostile server itself saw.
 
 use crate::support::{plan, until_stopped, wait_for};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use swarm::engine::{Command, Engine};
 use swarm::stats::{FailureKind, Snapshot};
@@ -455,4 +455,90 @@ path = "/x"
     assert!(longest <= 8190, "Cookie header of {longest} bytes");
     // Two 4 KB cookies fill the header: the jar keeps more (up to 50) but sends what fits.
     assert!((1..=2).contains(&most), "{most} cookies in one header");
+}
+
+/// A server that records whether requests carried Authorization and Cookie headers, and
+/// answers `/go` with a redirect to `location`, anything else with 200.
+async fn header_recorder(
+    location: Option<String>,
+) -> (
+    String,
+    Arc<Mutex<Vec<(String, bool, bool)>>>,
+    JoinHandle<()>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<(String, bool, bool)>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let s = Arc::clone(&s);
+            let location = location.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let counts = Seen::default();
+                while let Some(head) = read_request(&mut stream, &mut buf, &counts).await {
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let auth = head.contains("\r\nauthorization:");
+                    let cookie = head.contains("\r\ncookie:");
+                    s.lock().unwrap().push((path.clone(), auth, cookie));
+                    let answer = match (&location, path.as_str()) {
+                        (Some(to), "/go") => format!(
+                            "HTTP/1.1 302 Found\r\nlocation: {to}\r\nset-cookie: sid=1\r\ncontent-length: 0\r\n\r\n"
+                        ),
+                        _ => OK_TEXT.to_string(),
+                    };
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, seen, task)
+}
+
+const OK_TEXT: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_do_not_follow_a_redirect_to_another_origin() {
+    let (other, other_seen, t1) = header_recorder(None).await;
+    // Scheme-relative, as some servers write it: //127.0.0.1:PORT/landing.
+    let to = format!("//{}/landing", other.trim_start_matches("http://"));
+    let (first, first_seen, t2) = header_recorder(Some(to)).await;
+    let src = r#"
+host = "{host}"
+[defaults]
+redirects = "any"
+headers = { Authorization = "Bearer secret" }
+[load]
+users = 1
+spawn_rate = 100
+[[endpoints]]
+path = "/go"
+expect = { status = [200] }
+"#;
+    let engine = Engine::spawn(&plan(src, &first));
+    engine.send(Command::Start);
+    wait_for(&engine, Duration::from_secs(10), |s| s.total.requests >= 5).await;
+    engine.send(Command::Stop);
+    let snap = until_stopped(&engine, Duration::from_secs(10)).await;
+    t1.abort();
+    t2.abort();
+    assert_eq!(snap.total.failures, 0, "{:#?}", snap.failures);
+    let first_seen = first_seen.lock().unwrap().clone();
+    let other_seen = other_seen.lock().unwrap().clone();
+    assert!(
+        first_seen.iter().all(|(_, auth, _)| *auth),
+        "the first origin gets the header"
+    );
+    assert!(
+        !other_seen.is_empty(),
+        "the scheme-relative redirect was followed"
+    );
+    for (path, auth, cookie) in &other_seen {
+        assert_eq!(path, "/landing");
+        assert!(!auth, "Authorization went to another origin");
+        assert!(!cookie, "the first origin's cookie went to another origin");
+    }
 }
