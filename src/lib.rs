@@ -6,6 +6,8 @@ pub mod commands;
 pub mod demo;
 pub mod engine;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headless;
 pub mod report;
 pub mod scenario;

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use std::io;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// A fresh connection's read buffer; large responses grow it, and it shrinks back after.
 const INITIAL_BUFFER: usize = 2048;
@@ -59,9 +59,10 @@ pub struct Response {
     pub body: Option<Bytes>,
 }
 
-/// One keep-alive connection.
-pub struct H1 {
-    stream: Stream,
+/// One keep-alive connection, over a TCP or TLS `Stream` (or, for the fuzz targets, any
+/// byte stream).
+pub struct H1<S = Stream> {
+    stream: S,
     /// Bytes read and not yet consumed; empty between exchanges.
     buf: Vec<u8>,
     /// False once the connection cannot carry another request.
@@ -81,8 +82,8 @@ enum Framing {
     UntilClose,
 }
 
-impl H1 {
-    pub fn new(stream: Stream) -> Self {
+impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
+    pub fn new(stream: S) -> Self {
         H1 {
             stream,
             buf: Vec::new(),

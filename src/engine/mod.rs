@@ -5,7 +5,7 @@
 
 mod control;
 mod endpoints;
-mod h1;
+pub(crate) mod h1;
 pub mod http;
 mod net;
 mod open;

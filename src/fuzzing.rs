@@ -1,0 +1,162 @@
+//! Entry points for the `cargo fuzz` targets in `fuzz/` (and their regression tests): each
+//! takes arbitrary bytes and must return without a panic, a hang or an unbounded
+//! allocation. Not part of swarm's interface.
+
+use crate::engine::h1::H1;
+use crate::engine::http::Capture;
+use crate::scenario::template::{Context, Escape, Template};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The scenario loader: TOML text to a validated plan (or a located error).
+pub fn scenario(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Err(e) = crate::scenario::Plan::parse(text, "fuzz.toml") {
+        // Every error renders, and points inside the text.
+        let _ = e.to_string();
+        assert!(e.line <= text.lines().count() + 1, "{e}");
+    }
+}
+
+struct Fixed(fastrand::Rng);
+
+impl Context for Fixed {
+    fn user_id(&self) -> u64 {
+        7
+    }
+    fn next_seq(&mut self) -> u64 {
+        1
+    }
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        &mut self.0
+    }
+    fn var(&self, name: &str) -> Option<&str> {
+        name.len().is_multiple_of(2).then_some("v\"\\\n%")
+    }
+}
+
+/// The template engine: parse with every escape, then render.
+pub fn template(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for escape in [Escape::None, Escape::Json, Escape::Form, Escape::Path] {
+        match Template::parse(text, escape, &|n| (n.len() < 3).then(|| n.to_string())) {
+            Ok(t) => {
+                let _ = t.render_string(&mut Fixed(fastrand::Rng::with_seed(1)));
+            }
+            Err(e) => assert!(e.offset <= text.len(), "offset {} past the text", e.offset),
+        }
+    }
+}
+
+/// A server's bytes, handed out in pieces of a size the input chooses; what is written
+/// is dropped.
+struct Scripted<'a> {
+    data: &'a [u8],
+    piece: usize,
+}
+
+impl AsyncRead for Scripted<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.data.len().min(self.piece).min(buf.remaining());
+        buf.put_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Scripted<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The HTTP/1 response reader: the first byte picks the read size and whether the
+/// request was HEAD; the rest is what the server sent. Up to three exchanges run on the
+/// connection while it stays reusable.
+pub fn h1_response(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let stream = Scripted {
+        data: rest,
+        piece: usize::from(first & 0x7f) + 1,
+    };
+    let head = first & 0x80 != 0;
+    let keep = Capture {
+        body: true,
+        redirects: true,
+        headers: true,
+        cookies: true,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime without I/O drivers builds");
+    runtime.block_on(async {
+        let mut conn = H1::new(stream);
+        for _ in 0..3 {
+            let request = if head {
+                &b"HEAD / HTTP/1.1\r\n\r\n"[..]
+            } else {
+                b"GET / HTTP/1.1\r\n\r\n"
+            };
+            match conn.exchange(request, head, keep).await {
+                Ok(r) => {
+                    let kept = r.body.as_ref().map_or(0, |b| b.len() as u64);
+                    assert!(kept <= r.bytes, "kept {kept} of {} body bytes", r.bytes);
+                }
+                Err((e, _)) => {
+                    let _ = e.to_string();
+                    break;
+                }
+            }
+            if !conn.reusable() {
+                break;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    /// Inputs the fuzz targets found, or that were written to probe them, as regression
+    /// tests (`fuzz/regressions/<target>/`).
+    #[test]
+    fn fuzz_regressions_still_pass() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+        let mut ran = 0;
+        for (target, run) in [
+            ("scenario", super::scenario as fn(&[u8])),
+            ("template", super::template),
+            ("h1_response", super::h1_response),
+        ] {
+            let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                run(&std::fs::read(entry.path()).unwrap());
+                ran += 1;
+            }
+        }
+        assert!(ran > 0, "no regression inputs under {}", dir.display());
+    }
+}
