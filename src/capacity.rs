@@ -460,7 +460,6 @@ pub async fn run_headless(
     slo: Vec<Threshold>,
     json: Option<&std::path::Path>,
 ) -> anyhow::Result<i32> {
-    use anyhow::Context;
     let mut plan = plan.clone();
     // The search sets the users itself: the scenario's shape and run time do not apply.
     plan.load.stages.clear();
@@ -527,11 +526,15 @@ pub async fn run_headless(
         plan.name.as_deref().unwrap_or("scenario"),
         plan.host
     );
-    print!("{}", render(&outcome, &title, &cfg));
+    let report = render(&outcome, &title, &cfg);
+    if json.is_some_and(crate::fsutil::is_stdout) {
+        eprint!("{report}");
+    } else {
+        print!("{report}");
+    }
     if let Some(path) = json {
         let doc = to_json(&outcome, plan.name.as_deref(), &plan.host, &cfg);
-        crate::fsutil::write_atomic(path, doc.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     Ok(if outcome.max_users.is_some() { 0 } else { 1 })
 }

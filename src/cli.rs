@@ -137,7 +137,8 @@ pub struct OutputArgs {
     /// Run without the terminal UI and print a report (the default when stdout is not a terminal)
     #[arg(long)]
     pub headless: bool,
-    /// Write the final statistics as JSON to FILE
+    /// Write the final statistics as JSON to FILE (- for standard output; the text report
+    /// then goes to standard error)
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Exit code when any request failed
@@ -238,6 +239,23 @@ impl LoadArgs {
         }
         Ok(())
     }
+}
+
+/// When `target` is not a file but looks like a host or URL without its scheme
+/// (`localhost:8080`, `127.0.0.1/api`, `example.com:80`): the URL it probably means.
+pub fn url_hint(target: &str) -> Option<String> {
+    if target.ends_with(".toml") || std::path::Path::new(target).exists() {
+        return None;
+    }
+    let authority = target.split('/').next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let hostlike = host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok()
+        || (port.is_some() && !host.is_empty() && !host.contains(['\\', ' ']));
+    hostlike.then(|| format!("http://{target}"))
 }
 
 /// True when `target` names a URL rather than a file.

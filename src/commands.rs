@@ -1,7 +1,7 @@
 //! What each subcommand does: loads the scenario, then runs it headless or in the TUI.
 
 use crate::capacity::{self, SearchConfig};
-use crate::cli::{CapacityArgs, Cmd, DemoArgs, LoadArgs, OutputArgs, RunArgs, is_url};
+use crate::cli::{CapacityArgs, Cmd, DemoArgs, LoadArgs, OutputArgs, RunArgs, is_url, url_hint};
 use crate::demo::DemoServer;
 use crate::headless::{self, Output};
 use crate::scenario::{LoadError, Plan, ScenarioDoc, format_duration, format_rate};
@@ -40,6 +40,11 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
 async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
     let mut plan = if is_url(&args.target) {
         Plan::for_url(&args.target)?
+    } else if let Some(url) = url_hint(&args.target) {
+        anyhow::bail!(
+            "{} is not a scenario file; did you mean {url}?",
+            args.target
+        );
     } else {
         Plan::load_with_host(Path::new(&args.target), args.host.as_deref()).map_err(explain)?
     };
@@ -73,6 +78,12 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
         let doc = ScenarioDoc::from_text(&Plan::url_scenario(&args.target), None)?;
         return execute(plan, Some(doc), &args.output).await;
+    }
+    if let Some(url) = url_hint(&args.target) {
+        anyhow::bail!(
+            "{} is not a scenario file; did you mean {url}? (swarm run {url})",
+            args.target
+        );
     }
     let path = PathBuf::from(&args.target);
     if !path.exists() && use_tui(&args.output) {

@@ -101,9 +101,30 @@ fn remove_leftovers(dir: &Path, name: &str) {
     }
 }
 
+/// `-` names standard output (`--json -`).
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes a report file (atomically), or to standard output for `-`.
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if is_stdout(path) {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write to standard output: {e}"));
+    }
+    write_atomic(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Checks, before a run, that `path` can be written when the run ends: its folder exists
 /// and takes a new file, and the path is not a folder. Nothing is left behind.
 pub fn check_writable(path: &Path) -> Result<(), String> {
+    if is_stdout(path) {
+        return Ok(());
+    }
     let shown = path.display();
     if path.is_dir() {
         return Err(format!(

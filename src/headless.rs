@@ -7,7 +7,6 @@ use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
 use crate::signals::Signals;
 use crate::stats::{RunState, Snapshot};
-use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,10 +128,13 @@ pub fn progress_line(s: &Snapshot) -> String {
         ),
         None => format!("users {}/{}{stopped}", s.users, s.target_users),
     };
+    let unreachable = s
+        .unreachable()
+        .map_or(String::new(), |why| format!("  ({why})"));
     format!(
-        "[{:>5.0}s] {}{stage}{paused} {users}  req/s {}  failures {} ({:.1}%)  p95 {} ms",
-        s.elapsed.as_secs_f64(),
-        s.state,
+        "[{:>5.0}s] {}{stage}{paused} {users}  req/s {}  failures {} ({:.1}%)  p95 {} ms{unreachable}",
+        s.run_clock.as_secs_f64(),
+        s.state_label(),
         format::rate(s.total.current_rps),
         s.total.failures,
         s.total.fail_ratio() * 100.0,
@@ -148,12 +150,16 @@ pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32>
         plan.host
     );
     let verdicts = check_all(&plan.thresholds, last);
-    print!("{}", text::render(last, &title, out.width));
-    print!("{}", text::thresholds(&verdicts, out.width));
+    let report = text::render(last, &title, out.width) + &text::thresholds(&verdicts, out.width);
+    // With `--json -` the JSON has standard output to itself; the text goes to stderr.
+    if out.json.as_deref().is_some_and(crate::fsutil::is_stdout) {
+        eprint!("{report}");
+    } else {
+        print!("{report}");
+    }
     if let Some(path) = &out.json {
         let doc = json::to_json(last, plan.name.as_deref(), &plan.host, &verdicts);
-        crate::fsutil::write_atomic(path, doc.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     if last.all_interrupted() {
         eprintln!(

@@ -37,6 +37,9 @@ pub struct Controller {
     peak_users: u32,
     next_spawn: Instant,
     run_start: Instant,
+    /// Where the statistics' window begins: the start, or the latest reset (which does
+    /// not move the run clock or the run's end).
+    stats_start: Instant,
     run_end: Option<Instant>,
     stop_deadline: Option<Instant>,
     /// The stop timeout ran out and the users' tasks were aborted.
@@ -90,6 +93,7 @@ impl Controller {
             peak_users: 0,
             next_spawn: now,
             run_start: now,
+            stats_start: now,
             run_end: None,
             stop_deadline: None,
             cutting: false,
@@ -186,16 +190,7 @@ impl Controller {
                 if let Some(q) = &self.open {
                     q.reset_dropped();
                 }
-                if self.is_running() {
-                    self.run_start = now;
-                    self.paused_total = Duration::ZERO;
-                    // A pause goes on, counted from now on the new clock.
-                    if self.plan_paused.is_some() {
-                        self.resume_plan(now);
-                        self.paused_total = Duration::ZERO;
-                        self.plan_paused = Some(now);
-                    }
-                }
+                self.stats_start = now;
             }
             Command::SetEndpoints(list) => self.replace(list),
             Command::SetRunTime(t) => self.load.run_time = t,
@@ -250,10 +245,11 @@ impl Controller {
             RunState::Idle | RunState::Stopped => {}
             _ => return,
         }
-        if self.state == RunState::Stopped {
-            self.stats.reset(&self.shards, now.into_std());
-        }
+        // The statistics' clock (history, failure times) starts with the run, not when
+        // the engine was created: idle time before the first start is not part of it.
+        self.stats.reset(&self.shards, now.into_std());
         self.run_start = now;
+        self.stats_start = now;
         self.run_end = None;
         self.peak_users = 0;
         self.run = Arc::new(RunShared::new(&self.sessions));
@@ -519,6 +515,10 @@ impl Controller {
             return;
         }
         self.cutting = false;
+        // The last samples are merged once; a stopped run's statistics (and its history)
+        // stay as they were at the stop.
+        self.stats
+            .drain(&self.shards, now.into_std(), self.users.len() as u32);
         self.state = RunState::Stopped;
         self.stop_deadline = None;
         self.run_end = Some(now);
@@ -583,11 +583,13 @@ impl Controller {
     }
 
     fn publish(&mut self, now: Instant) {
-        if self.state != RunState::Idle {
+        if !matches!(self.state, RunState::Idle | RunState::Stopped) {
             self.stats
                 .drain(&self.shards, now.into_std(), self.users.len() as u32);
         }
         let end = self.run_end.unwrap_or(now);
+        // The run clock stops while the plan is paused, as the run's end moves with it.
+        let clock_end = self.plan_paused.map_or(end, |p| p.min(end));
         let mut snap = Snapshot {
             state: self.state,
             users: self.users.len() as u32,
@@ -620,13 +622,26 @@ impl Controller {
             elapsed: if self.state == RunState::Idle {
                 Duration::ZERO
             } else {
-                end - self.run_start
+                end.saturating_duration_since(self.stats_start)
+            },
+            run_clock: if self.state == RunState::Idle {
+                Duration::ZERO
+            } else {
+                clock_end
+                    .saturating_duration_since(self.run_start)
+                    .saturating_sub(self.paused_total)
             },
             run_time: self.load.run_time,
             ..Snapshot::default()
         };
         let elapsed = snap.elapsed;
         self.stats.fill(&mut snap, elapsed, now.into_std());
+        if self.state == RunState::Stopped {
+            // Nothing is current once the run has stopped; the run's averages stay.
+            for r in snap.rows.iter_mut().chain(std::iter::once(&mut snap.total)) {
+                (r.current_rps, r.current_fps) = (0.0, 0.0);
+            }
+        }
         // Unchanged snapshots are not sent, so an idle screen is not redrawn.
         self.snapshots.send_if_modified(|old| {
             let changed = **old != snap;

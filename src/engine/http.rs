@@ -88,15 +88,7 @@ impl Outcome {
         match &self.error {
             Some(ExchangeError::Connect(e)) => format!("{}: {e}", endpoint.origin.authority()),
             Some(ExchangeError::Tls(e)) => {
-                let text = e.to_string();
-                let hint = if text.contains("certificate") {
-                    " (a self-signed test server? set insecure = true in [defaults], or --insecure)"
-                } else if text.contains("corrupt message") {
-                    " (does the server speak plain HTTP? then use an http:// URL)"
-                } else {
-                    ""
-                };
-                format!("{}: {text}{hint}", endpoint.origin.authority())
+                format!("{}: {}", endpoint.origin.authority(), tls_sentence(e))
             }
             Some(ExchangeError::Http(e)) => {
                 format!("{}: {}", endpoint.origin.authority(), describe_hyper(e))
@@ -119,6 +111,51 @@ impl Outcome {
                 None => String::new(),
             },
         }
+    }
+}
+
+/// A TLS failure as a sentence with what to do about it, instead of rustls' enum names
+/// (`InvalidCertificate(Other(OtherError(CaUsedAsEndEntity)))`).
+fn tls_sentence(e: &io::Error) -> String {
+    use rustls::{CertificateError as C, Error as R};
+    const INSECURE: &str =
+        "a self-signed test server? set insecure = true in [defaults], or --insecure";
+    let Some(r) = e.get_ref().and_then(|inner| inner.downcast_ref::<R>()) else {
+        return e.to_string();
+    };
+    let cert = |what: &str| format!("the server's certificate {what} ({INSECURE})");
+    match r {
+        R::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => cert("is not signed by an authority swarm trusts"),
+            C::Expired | C::ExpiredContext { .. } => cert("has expired"),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                cert("is not valid yet (is this machine's clock right?)")
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                cert("is for another host name")
+            }
+            C::Revoked => cert("has been revoked"),
+            C::BadSignature => cert("has a bad signature"),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                cert("is not meant for a TLS server")
+            }
+            C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                cert("is a certificate authority's, not a server's")
+            }
+            other => cert(&format!("was refused: {other:?}")),
+        },
+        R::InvalidMessage(_) | R::InappropriateMessage { .. } => {
+            "the answer is not TLS (does the server speak plain HTTP? then use an http:// URL)"
+                .into()
+        }
+        R::AlertReceived(alert) => {
+            format!("the server refused the TLS handshake (alert {alert:?})")
+        }
+        R::PeerIncompatible(why) => {
+            format!("the server offers no TLS version or cipher swarm supports ({why:?})")
+        }
+        R::NoCertificatesPresented => "the server sent no certificate".into(),
+        other => format!("the TLS handshake failed: {other}"),
     }
 }
 

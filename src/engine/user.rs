@@ -42,7 +42,14 @@ struct Session {
     set: Arc<EndpointSet>,
     conns: Vec<Option<Conn>>,
     state: UserState,
+    /// After a connection could not be made (refused, unreachable): how long to wait
+    /// before the next try; doubles up to `MAX_BACKOFF`, zero again after a response.
+    backoff: Duration,
 }
+
+/// The first wait after a failed connect, and the longest.
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 impl User {
     pub async fn run(self) {
@@ -57,6 +64,7 @@ impl User {
             conns: new_conns(&set),
             set,
             state,
+            backoff: Duration::ZERO,
         };
         let hooks = Arc::clone(&session.set);
         for &i in &hooks.on_start {
@@ -101,6 +109,11 @@ impl User {
             // A request can fail without ever waiting (no file descriptors left, say); the
             // budget check makes such a loop yield so the runtime's other tasks still run.
             tokio::task::consume_budget().await;
+            if !s.backoff.is_zero() {
+                // A host that refuses connections is not hammered: each failed connect
+                // is still a failure, but the next try waits.
+                self.pause(s.backoff).await;
+            }
             self.think(s).await;
         }
     }
@@ -197,6 +210,12 @@ impl User {
             .await;
         in_flight.done();
         let queued_us = intended.map(|at| began.saturating_duration_since(at).as_micros() as u64);
+        s.backoff = match outcome.failure {
+            Some(FailureKind::Refused | FailureKind::Connect) => {
+                (s.backoff * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF)
+            }
+            _ => Duration::ZERO,
+        };
         let mut failure = outcome.failure;
         let mut message = None;
         if let Some(why) = redirect_error {

@@ -84,6 +84,9 @@ pub struct JsonFailure {
     pub description: String,
     pub count: u64,
     pub message: String,
+    /// Seconds from the run's start to the first and the latest of these failures.
+    pub first_seen_s: f64,
+    pub last_seen_s: f64,
 }
 
 /// Builds the JSON document for a final snapshot.
@@ -175,6 +178,8 @@ fn failure(f: &FailureGroup) -> JsonFailure {
         description: f.kind.to_string(),
         count: f.count,
         message: f.message.clone(),
+        first_seen_s: round3(f.first_seen.as_secs_f64()),
+        last_seen_s: round3(f.last_seen.as_secs_f64()),
     }
 }
 

@@ -91,7 +91,7 @@ impl ScenarioDoc {
     pub fn open(path: &Path) -> Result<(ScenarioDoc, Plan), LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
             path: path.display().to_string(),
-            source: e,
+            error: e,
         })?;
         let plan = Plan::parse(&text, &path.display().to_string())?;
         let doc = text
@@ -267,7 +267,7 @@ impl ScenarioDoc {
     pub fn reload(&self) -> Result<(ScenarioDoc, Plan), LoadError> {
         let path = self.path.as_deref().ok_or_else(|| LoadError::Io {
             path: "new scenario".into(),
-            source: std::io::Error::other("this scenario has no file to reload"),
+            error: std::io::Error::other("this scenario has no file to reload"),
         })?;
         let (mut doc, plan) = ScenarioDoc::open(path)?;
         match &self.host_override {
@@ -796,6 +796,23 @@ json = { name = "x", n = 1 }
             .unwrap_err()
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn env_templates_are_saved_as_written() {
+        let dir = std::env::temp_dir().join(format!("swarm-doc-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        let src = "host = \"http://127.0.0.1:1\"\n[defaults]\nheaders = { X-Path = \"{{env.PATH}}\" }\n[load]\nusers = 1\n[[endpoints]]\npath = \"/\"\n";
+        std::fs::write(&path, src).unwrap();
+        let (mut d, _) = ScenarioDoc::open(&path).unwrap();
+        let sent = std::env::var("PATH").unwrap();
+        d.set_users(2).unwrap();
+        d.save(Overwrite::Check).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("X-Path = \"{{env.PATH}}\""), "{text}");
+        assert!(!text.contains(&sent), "{text}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -339,7 +339,7 @@ impl Plan {
     pub fn load_with_host(path: &Path, host: Option<&str>) -> Result<Plan, LoadError> {
         let src = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
             path: path.display().to_string(),
-            source: e,
+            error: e,
         })?;
         Ok(validate::parse(&src, &path.display().to_string(), host)?)
     }
@@ -351,7 +351,14 @@ impl Plan {
 
     /// A one-endpoint plan for `swarm run URL`: GET the URL with defaults.
     pub fn for_url(url: &str) -> Result<Plan, ScenarioError> {
-        validate::parse(&Plan::url_scenario(url), url, None)
+        // Errors name the URL, unless it carries credentials that must not be echoed.
+        let authority = url.split("://").nth(1).and_then(|r| r.split('/').next());
+        let label = if authority.is_some_and(|a| a.contains('@')) {
+            "the URL"
+        } else {
+            url
+        };
+        validate::parse(&Plan::url_scenario(url), label, None)
     }
 
     /// The scenario text behind `for_url`: 50 users for 10 s, GET the URL.
@@ -384,14 +391,22 @@ fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
+/// An I/O error as a sentence: "No such file or directory", without "(os error 2)".
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The message carries the cause's text, so the cause is not a `source` as well
+    /// (anyhow's `{:#}` would print it twice).
+    #[error("cannot read {path}: {}", io_text(.error))]
+    Io { path: String, error: std::io::Error },
     #[error(transparent)]
     Invalid(#[from] ScenarioError),
 }

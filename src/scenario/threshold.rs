@@ -61,6 +61,11 @@ pub fn parse(metric: &str, condition: &str) -> Result<(Metric, Op, f64), String>
             format!("\"{cond}\" needs a comparison first: < <= > >=, e.g. \"< 300ms\"")
         })?;
     let limit = match metric {
+        Metric::Percentile(_) | Metric::AvgMs | Metric::MaxMs if rest.parse::<f64>().is_ok() => {
+            return Err(format!(
+                "response time \"{rest}\" needs a unit; write \"{rest}ms\" (units: ms, s, m, h)"
+            ));
+        }
         Metric::Percentile(_) | Metric::AvgMs | Metric::MaxMs => super::parse_duration(rest)
             .map(|d| d.as_secs_f64() * 1000.0)
             .map_err(|e| format!("response time {e}"))?,

@@ -23,6 +23,9 @@ struct FailureTotal {
     kind: FailureKind,
     count: u64,
     message: String,
+    /// When the group was first and last merged, from the run's start.
+    first_seen: Duration,
+    last_seen: Duration,
 }
 
 /// One second of traffic on its way into the history.
@@ -150,7 +153,8 @@ impl Stats {
                 if let Some(w) = self.mark.as_mut().filter(|_| f.kind == FailureKind::Local) {
                     w.local_failures += f.count;
                 }
-                merge_failure(&mut self.failures, f.row, f.kind, f.count, f.message);
+                let at = now.saturating_duration_since(self.run_start);
+                merge_failure(&mut self.failures, (f.row, f.kind), f.count, f.message, at);
             }
             if let Some(late) = shard.lateness.as_mut().filter(|h| !h.is_empty()) {
                 self.lateness.add(&*late).expect("auto-resizing histogram");
@@ -234,6 +238,8 @@ impl Stats {
                 kind: f.kind,
                 count: f.count,
                 message: f.message.clone(),
+                first_seen: f.first_seen,
+                last_seen: f.last_seen,
             })
             .collect();
         snap.history = Arc::new(self.history.points());
@@ -272,14 +278,15 @@ impl Stats {
 
 fn merge_failure(
     list: &mut Vec<FailureTotal>,
-    row: usize,
-    kind: FailureKind,
+    (row, kind): (usize, FailureKind),
     count: u64,
     message: Option<String>,
+    at: Duration,
 ) {
     match list.iter_mut().find(|f| f.row == row && f.kind == kind) {
         Some(f) => {
             f.count += count;
+            f.last_seen = at;
             if let Some(m) = message {
                 f.message = m;
             }
@@ -289,6 +296,8 @@ fn merge_failure(
             kind,
             count,
             message: message.unwrap_or_default(),
+            first_seen: at,
+            last_seen: at,
         }),
     }
 }
@@ -417,6 +426,37 @@ mod tests {
         assert_eq!(dist.len(), DISTRIBUTION_BUCKETS);
         assert_eq!(dist.iter().map(|b| b.1).sum::<u64>(), 1000);
         assert!((dist.last().unwrap().0 - 1000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn no_percentile_is_above_the_maximum() {
+        let t0 = Instant::now();
+        let shards = Shards::new(1);
+        let mut stats = Stats::new(t0);
+        let row = stats.row_for("GET", "/");
+        // HDR keeps 3 significant figures: 123 457 µs falls in a bucket whose upper
+        // bound is above it.
+        for us in [1_000, 123_457] {
+            let s = Sample {
+                row,
+                latency_us: us,
+                status: Some(200),
+                bytes: 0,
+                failure: None,
+                corrected_us: None,
+                resent: false,
+            };
+            shards.recorder(0).record(s, String::new);
+        }
+        stats.drain(&shards, t0 + Duration::from_secs(1), 1);
+        let mut snap = Snapshot::default();
+        stats.fill(&mut snap, Duration::from_secs(1), t0);
+        let r = &snap.rows[0];
+        assert_eq!(r.max_ms, 123.457);
+        for p in r.percentiles_ms {
+            assert!(p <= r.max_ms, "{p} > max {}", r.max_ms);
+        }
+        assert_eq!(r.percentiles_ms[9], 123.457, "p99.99 is the max itself");
     }
 
     #[test]

@@ -114,6 +114,32 @@ impl Snapshot {
             .sum()
     }
 
+    /// The state as a user reads it: a ramp toward fewer users is not "spawning".
+    pub fn state_label(&self) -> &'static str {
+        match self.state {
+            RunState::Spawning if self.users > self.target_users => "ramping down",
+            RunState::Idle => "idle",
+            RunState::Spawning => "spawning",
+            RunState::Running => "running",
+            RunState::Stopping => "stopping",
+            RunState::Stopped => "stopped",
+        }
+    }
+
+    /// The latest connect error, while every recent request fails because the host
+    /// refuses connections or cannot be reached.
+    pub fn unreachable(&self) -> Option<&str> {
+        let all_failing = (self.total.requests > 0 && self.total.failures == self.total.requests)
+            || (self.total.current_rps > 0.0 && self.total.current_fps >= self.total.current_rps);
+        if !all_failing {
+            return None;
+        }
+        self.failures
+            .iter()
+            .find(|f| matches!(f.kind, FailureKind::Refused | FailureKind::Connect))
+            .map(|f| f.message.as_str())
+    }
+
     /// True when requests were made and every one was cut at the stop: the server
     /// answered none of them within the run.
     pub fn all_interrupted(&self) -> bool {
@@ -130,6 +156,10 @@ pub struct FailureGroup {
     pub count: u64,
     /// The latest error text seen for this group.
     pub message: String,
+    /// When the first and the latest of these failures were counted, from the run's
+    /// start (to the statistics' quarter-second tick).
+    pub first_seen: Duration,
+    pub last_seen: Duration,
 }
 
 /// The load generator's own health: how far think-time sleeps woke from their intended time.
@@ -187,7 +217,12 @@ pub struct Snapshot {
     pub stopped_users: u64,
     pub target_users: u32,
     pub spawn_rate: f64,
+    /// How long the statistics cover: since the start, or the latest reset. Rates are
+    /// over this.
     pub elapsed: Duration,
+    /// The run's clock, what `run_time` is measured against: since the start, without the
+    /// time the load plan was paused; a statistics reset does not move it.
+    pub run_clock: Duration,
     pub run_time: Option<Duration>,
     /// One per endpoint name, in the order they were first seen.
     pub rows: Vec<RowStats>,

@@ -131,6 +131,11 @@ pub enum Popup {
     Form(Box<Form>),
     Prompt(Prompt),
     ConfirmQuit,
+    /// Delete endpoint N (named so)? y / n.
+    ConfirmDelete(usize, String),
+    /// One failure group in full: (name, method, cause) of the group, looked up in the
+    /// newest snapshot so its count stays live.
+    FailureDetail(String, String, crate::stats::FailureKind),
     /// The file changed on disk since it was loaded: overwrite, reload or save as?
     ChangedOnDisk(PathBuf),
     /// Save as would replace this existing file: overwrite?
@@ -164,6 +169,8 @@ pub struct App {
     /// Selected row of the statistics table; `rows.len()` selects the aggregate.
     pub stats_row: usize,
     pub endpoint_row: usize,
+    /// Selected row of the failures view (most frequent first).
+    pub failure_row: usize,
     pub popup: Option<Popup>,
     pub users: u32,
     pub spawn_rate: f64,
@@ -221,6 +228,7 @@ impl App {
             snapshot: Arc::new(Snapshot::default()),
             view: View::Stats,
             stats_row: 0,
+            failure_row: 0,
             endpoint_row: 0,
             popup: None,
             users: plan.load.users,
@@ -366,6 +374,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             move_selection(app, action == Action::Down);
             vec![]
         }
+        Action::Edit if app.view == View::Failures => failure_detail(app),
+        Action::Edit | Action::Duplicate | Action::Delete | Action::Toggle
+            if app.view != View::Endpoints =>
+        {
+            app.info("e, c, d and Space change endpoints in the Endpoints view: press 4 first");
+            vec![]
+        }
         Action::Edit => edit(app),
         Action::Add => {
             app.view = View::Endpoints;
@@ -377,7 +392,20 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             |doc, i| doc.duplicate_endpoint(i),
             "endpoint duplicated",
         ),
-        Action::Delete => endpoint_edit(app, |doc, i| doc.remove_endpoint(i), "endpoint deleted"),
+        Action::Delete => {
+            match app.specs.get(app.endpoint_row) {
+                Some(spec) => {
+                    let name = if spec.name.is_empty() {
+                        format!("{} {}", spec.method, spec.path)
+                    } else {
+                        spec.name.clone()
+                    };
+                    app.popup = Some(Popup::ConfirmDelete(app.endpoint_row, name));
+                }
+                None => app.info("no endpoint selected"),
+            }
+            vec![]
+        }
         Action::Toggle => toggle(app),
         Action::Save => save(app),
         Action::SaveAs => {
@@ -547,6 +575,7 @@ fn show(app: &mut App, view: View) -> Vec<Effect> {
 fn move_selection(app: &mut App, down: bool) {
     let (row, len) = match app.view {
         View::Endpoints => (&mut app.endpoint_row, app.specs.len()),
+        View::Failures => (&mut app.failure_row, app.snapshot.failures.len()),
         _ => (&mut app.stats_row, app.snapshot.rows.len() + 1),
     };
     if len == 0 {
@@ -557,6 +586,28 @@ fn move_selection(app: &mut App, down: bool) {
     } else {
         row.saturating_sub(1)
     };
+}
+
+/// The failures view's groups, most frequent first (as the view lists them).
+pub fn failure_groups(snap: &Snapshot) -> Vec<&crate::stats::FailureGroup> {
+    let mut groups: Vec<_> = snap.failures.iter().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+    groups
+}
+
+fn failure_detail(app: &mut App) -> Vec<Effect> {
+    let snap = Arc::clone(&app.snapshot);
+    match failure_groups(&snap).get(app.failure_row) {
+        Some(g) => {
+            app.popup = Some(Popup::FailureDetail(
+                g.name.clone(),
+                g.method.clone(),
+                g.kind,
+            ));
+        }
+        None => app.info("no failure selected"),
+    }
+    vec![]
 }
 
 fn edit(app: &mut App) -> Vec<Effect> {
@@ -653,6 +704,25 @@ fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
                 _ => app.popup = Some(Popup::ConfirmQuit),
             }
+            vec![]
+        }
+        (Popup::ConfirmDelete(i, name), Action::Key(k)) => match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                app.endpoint_row = i;
+                endpoint_edit(app, |doc, i| doc.remove_endpoint(i), "endpoint deleted")
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
+                app.info("kept");
+                vec![]
+            }
+            _ => {
+                app.popup = Some(Popup::ConfirmDelete(i, name));
+                vec![]
+            }
+        },
+        (Popup::FailureDetail(..), Action::Key(k))
+            if matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) =>
+        {
             vec![]
         }
         (Popup::ChangedOnDisk(path), Action::Key(k)) => match k.code {

@@ -144,7 +144,7 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         keys: &[(KeyCode::Up, N), key('k')],
-        label: "↑ / ↓",
+        label: "↑ ↓ / k j",
         action: Action::Up,
         help: "select a row",
     },
@@ -158,11 +158,11 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('e'), (KeyCode::Enter, N)],
         label: "e / Enter",
         action: Action::Edit,
-        help: "edit endpoint",
+        help: "edit endpoint; failure details",
     },
     Binding {
         keys: &[key('a')],
-        label: "a c d",
+        label: "a c d / Del",
         action: Action::Add,
         help: "add, copy, delete endpoint",
     },

@@ -174,6 +174,97 @@ async fn bad_input_exits_2_with_a_located_message() {
     );
 }
 
+/// Each (arguments, what stderr must say): refused with exit 2 before anything is sent.
+const REFUSED: &[(&[&str], &str)] = &[
+    (
+        &["run", "localhost:8080", "--headless"],
+        "localhost:8080 is not a scenario file; did you mean http://localhost:8080?",
+    ),
+    (
+        &["run", "no/such/file.toml", "--headless"],
+        "swarm: cannot read no/such/file.toml: No such file or directory\n",
+    ),
+    (
+        &[
+            "run",
+            "scenarios/demo.toml",
+            "--headless",
+            "-H",
+            "http://127.0.0.1:99999",
+        ],
+        "--host: port \"99999\" is out of range",
+    ),
+    (
+        &[
+            "run",
+            "scenarios/demo.toml",
+            "--headless",
+            "--json",
+            "no/such/dir/out.json",
+        ],
+        "--json: cannot write no/such/dir/out.json: the folder no/such/dir does not exist",
+    ),
+    (
+        &["run", "http://127.0.0.1:9/", "--headless", "-t", "0s"],
+        "\"0s\" would stop the run before it starts",
+    ),
+    (
+        &[
+            "run",
+            "http://127.0.0.1:9/",
+            "--headless",
+            "--threshold",
+            "p95 < 300",
+        ],
+        "write \"300ms\"",
+    ),
+    (
+        &[
+            "run",
+            "http://127.0.0.1:9/",
+            "--headless",
+            "--arrival-rate",
+            "0/s",
+        ],
+        "0/s would start no iteration",
+    ),
+    (
+        &["run", "http://admin:hunter2@127.0.0.1:9/", "--headless"],
+        "has credentials in it (admin:***@127.0.0.1:9)",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_flags_and_targets_are_refused_with_what_would_be_right() {
+    for (args, needle) in REFUSED {
+        let out = run(args).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is never printed: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_to_standard_output() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    let out = run(&["run", &file, "--headless", "-t", "500ms", "--json", "-"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON");
+    assert_eq!(doc["aggregated"]["requests"].as_u64(), Some(server.total()));
+    assert!(
+        text(&out.stderr).contains("Aggregated"),
+        "the text report goes to stderr"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_describes_the_plan() {
     let out = run(&["check", "scenarios/json_api.toml"]).await;

@@ -542,3 +542,31 @@ expect = { status = [200] }
         assert!(!cookie, "the first origin's cookie went to another origin");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_refuses_connections_is_not_hammered_and_says_so() {
+    let url = crate::support::refused_url().await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 5
+spawn_rate = 100
+run_time = "1500ms"
+[[endpoints]]
+path = "/"
+"#;
+    let snap = run_to_end(src, &url, Duration::from_secs(10)).await;
+    // Without the backoff, 5 users make tens of thousands of attempts in 1.5 s; with it
+    // (10 ms doubling to 1 s) each makes about 8.
+    assert!(snap.total.requests >= 5, "{}", snap.total.requests);
+    assert!(
+        snap.total.requests <= 75,
+        "{} attempts",
+        snap.total.requests
+    );
+    assert_eq!(snap.total.failures, snap.total.requests);
+    let why = snap.unreachable().expect("the snapshot names the cause");
+    assert!(why.contains("refused"), "{why}");
+    let line = swarm::headless::progress_line(&snap);
+    assert!(line.contains("refused"), "{line}");
+}

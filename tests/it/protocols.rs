@@ -156,6 +156,9 @@ async fn https_against_a_self_signed_server() {
         "{}",
         f.message
     );
+    // A sentence, not rustls' enum names.
+    assert!(!f.message.contains("InvalidCertificate("), "{}", f.message);
+    assert!(!f.message.contains("OtherError"), "{}", f.message);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

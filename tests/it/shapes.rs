@@ -66,6 +66,60 @@ async fn stages_follow_their_durations_under_a_paused_clock() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_run_clock_stops_while_paused_and_a_reset_does_not_move_it() {
+    let src = format!(
+        "{NO_TRAFFIC}\n[load]\nspawn_rate = 100\nrun_time = \"20s\"\n\
+         [[load.stages]]\nusers = 4\nduration = \"20s\"\n"
+    );
+    let engine = quiet_engine(&src);
+    let t0 = tokio::time::Instant::now();
+    engine.send(Command::Start);
+    let s = at(&engine, Duration::from_secs(5), t0).await;
+    assert_eq!(s.run_clock.as_secs(), 5);
+    engine.send(Command::PausePlan);
+    let s = at(&engine, Duration::from_secs(30), t0).await;
+    assert_eq!(s.run_clock.as_secs(), 5, "paused: the clock holds");
+    // Statistics cover the whole run so far, pause included.
+    assert_eq!(s.elapsed.as_secs(), 30);
+    engine.send(Command::ResumePlan);
+    let s = at(&engine, Duration::from_secs(35), t0).await;
+    assert_eq!(s.run_clock.as_secs(), 10);
+    engine.send(Command::ResetStats);
+    let s = at(&engine, Duration::from_secs(40), t0).await;
+    assert_eq!(
+        s.run_clock.as_secs(),
+        15,
+        "a reset does not restart the run clock"
+    );
+    assert!(
+        (s.elapsed.as_secs_f64() - 5.0).abs() < 0.01,
+        "the statistics start again: {:?}",
+        s.elapsed
+    );
+    // 20 s of run time plus the 25 s pause: the run ends at 45 s, not later.
+    let s = at(&engine, Duration::from_millis(44_500), t0).await;
+    assert_eq!(s.state, RunState::Running);
+    let s = at(&engine, Duration::from_millis(45_300), t0).await;
+    assert_eq!(s.state, RunState::Stopped, "{s:?}");
+    assert_eq!(s.run_clock.as_secs(), 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ramp_down_is_not_called_spawning() {
+    let src = format!("{NO_TRAFFIC}\n[load]\nusers = 6\nspawn_rate = 1\n");
+    let engine = quiet_engine(&src);
+    let t0 = tokio::time::Instant::now();
+    engine.send(Command::Start);
+    let s = at(&engine, Duration::from_secs(2), t0).await;
+    assert_eq!(s.state_label(), "spawning");
+    let s = at(&engine, Duration::from_secs(10), t0).await;
+    assert_eq!((s.users, s.state_label()), (6, "running"));
+    engine.send(Command::SetUsers(1));
+    let s = at(&engine, Duration::from_secs(12), t0).await;
+    assert_eq!(s.state_label(), "ramping down", "{s:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn moving_the_users_takes_manual_control() {
     let src = format!(
         "{NO_TRAFFIC}\n[load]\nspawn_rate = 100\nrun_time = \"1h\"\n\

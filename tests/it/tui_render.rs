@@ -96,6 +96,7 @@ fn snapshot() -> Snapshot {
         target_users: 50,
         spawn_rate: 10.0,
         elapsed: Duration::from_secs(62),
+        run_clock: Duration::from_secs(62),
         run_time: Some(Duration::from_secs(120)),
         rows,
         total,
@@ -105,6 +106,8 @@ fn snapshot() -> Snapshot {
             kind: FailureKind::Status(500),
             count: 37,
             message: "POST /tests answered 500".into(),
+            first_seen: Duration::from_secs(3),
+            last_seen: Duration::from_secs(61),
         }],
         history: Arc::new(history),
         history_step: 1,
@@ -149,6 +152,43 @@ fn screen(actions: &[Action], width: u16, height: u16) -> String {
 #[test]
 fn statistics_80x24() {
     insta::assert_snapshot!(screen(&[], 80, 24));
+}
+
+/// Twelve endpoints, some with long names, the last one selected: names end in "…", the
+/// rows scroll with a position in the title, and the aggregate stays pinned.
+fn many_rows_app() -> App {
+    let mut app = app();
+    let mut snap = snapshot();
+    snap.rows = (1..=12)
+        .map(|i| {
+            let name = if i % 3 == 0 {
+                format!("endpoint number {i} with a name far too long for its column")
+            } else {
+                format!("endpoint {i}")
+            };
+            row(&name, "GET", 100 * i, 0, 1.0)
+        })
+        .collect();
+    app.set_snapshot(Arc::new(snap));
+    for _ in 0..11 {
+        update(&mut app, Action::Down);
+    }
+    app
+}
+
+#[test]
+fn statistics_with_many_long_rows_80x24() {
+    let screen = render(&many_rows_app(), 80, 24);
+    assert!(screen.contains("of 12 (↑↓)"), "{screen}");
+    assert!(screen.contains("…"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn statistics_with_many_long_rows_200x50() {
+    let screen = render(&many_rows_app(), 200, 50);
+    assert!(screen.contains("p95") && screen.contains("p99"), "{screen}");
+    insta::assert_snapshot!(screen);
 }
 
 #[test]

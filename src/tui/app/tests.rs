@@ -108,6 +108,7 @@ fn views_cycle_and_selection_stays_in_range() {
 #[test]
 fn editing_an_endpoint_reaches_the_engine() {
     let mut a = app();
+    update(&mut a, Action::Show(View::Endpoints));
     update(&mut a, Action::Edit);
     assert!(matches!(a.popup, Some(Popup::Form(_))));
     // Focus the path field and replace its text.
@@ -156,12 +157,22 @@ fn an_invalid_form_stays_open_with_the_reason() {
 #[test]
 fn delete_duplicate_and_toggle() {
     let mut a = app();
+    update(&mut a, Action::Show(View::Endpoints));
     assert_eq!(
         commands(&update(&mut a, Action::Duplicate)),
         ["SetWait(None)", "SetEndpoints(3)"]
     );
     assert_eq!(a.specs[1].name, "list (copy)");
+    // Delete asks first; n keeps the endpoint, y deletes it.
+    assert!(update(&mut a, Action::Delete).is_empty());
+    assert!(matches!(&a.popup, Some(Popup::ConfirmDelete(0, n)) if n == "list"));
+    update(&mut a, key('n'));
+    assert_eq!(a.specs.len(), 3);
     update(&mut a, Action::Delete);
+    assert_eq!(
+        commands(&update(&mut a, key('y'))),
+        ["SetWait(None)", "SetEndpoints(2)"]
+    );
     assert_eq!(a.specs.len(), 2);
     update(&mut a, Action::Toggle);
     assert_eq!(a.specs[0].weight, "0");
@@ -176,6 +187,56 @@ fn delete_duplicate_and_toggle() {
         "the last enabled endpoint cannot be disabled"
     );
     assert!(a.message.as_ref().unwrap().1);
+}
+
+#[test]
+fn endpoint_keys_act_only_in_the_endpoints_view() {
+    for view in [View::Stats, View::Charts, View::Capacity] {
+        let mut a = app();
+        update(&mut a, Action::Show(view));
+        for action in [
+            Action::Delete,
+            Action::Duplicate,
+            Action::Toggle,
+            Action::Edit,
+        ] {
+            assert!(update(&mut a, action).is_empty(), "{view:?} {action:?}");
+            assert!(a.popup.is_none(), "{view:?} {action:?}");
+            assert_eq!(a.specs.len(), 2);
+            assert_eq!(a.specs[0].weight, "2");
+            assert!(a.message.as_ref().unwrap().0.contains("Endpoints view"));
+        }
+        assert!(!a.doc.is_dirty());
+    }
+}
+
+#[test]
+fn enter_on_a_failure_shows_it_in_full() {
+    use crate::stats::{FailureGroup, FailureKind};
+    let mut a = app();
+    let mut snap = Snapshot::default();
+    for (count, kind) in [(3, FailureKind::Timeout), (9, FailureKind::Status(500))] {
+        snap.failures.push(FailureGroup {
+            name: "list".into(),
+            method: "GET".into(),
+            kind,
+            count,
+            message: "a long message".into(),
+            first_seen: std::time::Duration::ZERO,
+            last_seen: std::time::Duration::from_secs(4),
+        });
+    }
+    a.set_snapshot(Arc::new(snap));
+    update(&mut a, Action::Show(View::Failures));
+    update(&mut a, Action::Down);
+    assert!(update(&mut a, Action::Edit).is_empty());
+    // Most frequent first: the second row is the timeout.
+    assert!(
+        matches!(&a.popup, Some(Popup::FailureDetail(n, m, FailureKind::Timeout)) if n == "list" && m == "GET")
+    );
+    update(&mut a, special(KeyCode::Esc));
+    assert!(a.popup.is_none());
+    assert_eq!(a.specs.len(), 2, "no endpoint was touched");
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn chart(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: &[(&str, 
         .enumerate()
         .map(|(i, (_, data))| {
             Dataset::default()
-                .marker(Marker::Braille)
+                .marker(marker(t, i))
                 .graph_type(GraphType::Line)
                 .style(t.series(i))
                 .data(data)
@@ -86,13 +86,27 @@ fn chart(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: &[(&str, 
     // The legend lives in the title, with each series' latest value, so it never hides data.
     let mut title_spans = vec![Span::raw(title.to_string()), Span::raw("— ")];
     for (i, (name, data)) in lines.iter().enumerate() {
+        let glyph = if marker(t, i) == Marker::Braille {
+            "━"
+        } else {
+            "•"
+        };
         title_spans.push(Span::styled(
-            format!("━ {} ", legend(name, data)),
+            format!("{glyph} {} ", legend(name, data)),
             t.series(i),
         ));
     }
     let x_labels = [x0, (x0 + x1) / 2.0, x1].map(|x| Line::from(secs_label(x)));
-    let y_labels = [0.0, y1 / 2.0, y1].map(|y| Line::from(value_label(y)));
+    // Inside the borders, one line goes to the x labels; with fewer than 5 lines left
+    // for the plot a middle label would sit on the wrong row, so only 0 and the top show.
+    let plot_rows = area.height.saturating_sub(3);
+    let y_labels: Vec<Line> = if plot_rows < 5 {
+        vec![Line::from(value_label(0.0)), Line::from(value_label(y1))]
+    } else {
+        [0.0, y1 / 2.0, y1]
+            .map(|y| Line::from(value_label(y)))
+            .to_vec()
+    };
     let chart = Chart::new(datasets)
         .block(
             Block::bordered()
@@ -113,6 +127,15 @@ fn chart(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: &[(&str, 
         )
         .legend_position(None);
     frame.render_widget(chart, area);
+}
+
+/// Without colour (NO_COLOR), the second series is drawn in dots so the two stay apart.
+fn marker(t: &Theme, series: usize) -> Marker {
+    if t.color || series == 0 {
+        Marker::Braille
+    } else {
+        Marker::Dot
+    }
 }
 
 /// "req/s 123.4": the legend carries the latest value.

@@ -5,6 +5,9 @@
 //! # fails  Type Name        Cause                  Latest error
 //!      39  GET  flaky       HTTP 500 Internal ...  GET /flaky answered 500
 //! ```
+//!
+//! ↑ ↓ select a group; Enter shows it in full (cause, count, first and last seen, the
+//! latest message unabridged).
 
 use crate::report::format::count;
 use crate::tui::app::App;
@@ -21,10 +24,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     }
-    let mut groups: Vec<_> = app.snapshot.failures.iter().collect();
-    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+    let groups = crate::tui::app::failure_groups(&app.snapshot);
     let header = Row::new(["# fails", "Type", "Name", "Cause", "Latest error"]).style(t.header());
-    let rows = groups.into_iter().map(|g| {
+    let selected = app.failure_row.min(groups.len().saturating_sub(1));
+    let rows = groups.into_iter().enumerate().map(|(i, g)| {
+        let style = if i == selected {
+            t.selected()
+        } else {
+            ratatui::style::Style::default()
+        };
         Row::new(vec![
             Cell::from(Line::from(count(g.count, 8)).right_aligned()),
             Cell::from(g.method.clone()),
@@ -32,6 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Cell::from(g.kind.to_string()).style(t.bad()),
             Cell::from(g.message.clone()),
         ])
+        .style(style)
     });
     let widths = [
         Constraint::Length(8),

@@ -5,7 +5,7 @@
 //! s start  x stop  u ramp  r reset  e edit  a add  ^S save  ? help  q quit
 //! ```
 
-use crate::tui::app::App;
+use crate::tui::app::{App, View};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -84,13 +84,23 @@ fn hint_line(app: &App) -> Line<'static> {
             },
         ),
         ("r", "reset"),
-        ("e", "edit"),
-        ("a", "add"),
+    ];
+    // Endpoint keys act in the Endpoints view only; Enter opens a failure in full.
+    match app.view {
+        View::Endpoints => {
+            // Resetting statistics makes room: it stays in the help.
+            hints.retain(|h| h.0 != "r");
+            hints.extend([("e", "edit"), ("a", "add"), ("d", "delete")]);
+        }
+        View::Failures => hints.extend([("Enter", "details"), ("a", "add")]),
+        _ => hints.extend([("a", "add")]),
+    }
+    hints.extend([
         ("^S", "save"),
         ("Tab", "view"),
         ("?", "help"),
         ("q", "quit"),
-    ];
+    ]);
     if !app.stages.is_empty() {
         // "a add" makes room; it stays in the help.
         hints.retain(|h| h.0 != "a");

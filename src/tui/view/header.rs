@@ -29,6 +29,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if app.doc.is_dirty() {
         first.push(Span::styled("  [modified]", t.warn()));
     }
+    if s.unreachable().is_some() {
+        first.push(Span::styled("  ⚠ host unreachable (3 Failures)", t.bad()));
+    }
     let state_style = match s.state {
         RunState::Running | RunState::Spawning => t.good(),
         RunState::Stopping => t.warn(),
@@ -58,9 +61,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ),
     };
     let mut second = vec![
-        Span::styled(format!("● {}", s.state), state_style),
+        Span::styled(format!("● {}", s.state_label()), state_style),
         Span::raw(load),
-        Span::raw(format!("  req/s {}", format::rate(s.total.current_rps))),
+        // While the swarm runs, the rate over the last seconds; after the stop, the run's.
+        Span::raw(if s.state == RunState::Stopped {
+            format!("  avg req/s {}", format::rate(s.total.total_rps))
+        } else {
+            format!("  req/s {}", format::rate(s.total.current_rps))
+        }),
         Span::styled(
             format!("  fail {:.1}%", s.total.fail_ratio() * 100.0),
             fail_style,
@@ -71,7 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         )),
         Span::raw(format!(
             "  {}{}",
-            clock(s.elapsed),
+            clock(s.run_clock),
             s.run_time
                 .map_or(String::new(), |r| format!("/{}", clock(r)))
         )),

@@ -33,6 +33,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 ("Esc", "cancel"),
             ],
         ),
+        Some(Popup::ConfirmDelete(_, name)) => question(
+            frame,
+            area,
+            app,
+            " Delete endpoint? ",
+            format!("Delete \"{name}\" from the scenario (and the running swarm)?"),
+            &[("y", "delete"), ("n", "keep")],
+        ),
+        Some(Popup::FailureDetail(name, method, kind)) => {
+            failure_detail(frame, area, app, (name, method, *kind));
+        }
         Some(Popup::ConfirmOverwrite(path)) => question(
             frame,
             area,
@@ -153,6 +164,65 @@ fn confirm(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(text).block(Block::bordered().title(" Quit ").border_style(t.warn())),
+        rect,
+    );
+}
+
+/// One failure group in full: cause, count, first and last seen, the latest message.
+fn failure_detail(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    (name, method, kind): (&str, &str, crate::stats::FailureKind),
+) {
+    let t = &app.theme;
+    let group = app
+        .snapshot
+        .failures
+        .iter()
+        .find(|g| g.name == name && g.method == method && g.kind == kind);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("Endpoint  ", t.header()),
+        Span::raw(format!(
+            "{method} {}",
+            crate::stats::short_name(name, method)
+        )),
+    ])];
+    match group {
+        Some(g) => {
+            let field = |label: &'static str, value: String| {
+                Line::from(vec![Span::styled(label, t.header()), Span::raw(value)])
+            };
+            lines.push(field(
+                "Cause     ",
+                format!("{} ({})", g.kind, g.kind.code()),
+            ));
+            lines.push(field("Count     ", g.count.to_string()));
+            lines.push(field(
+                "Seen      ",
+                format!(
+                    "first at {:.1}s, latest at {:.1}s of the run",
+                    g.first_seen.as_secs_f64(),
+                    g.last_seen.as_secs_f64()
+                ),
+            ));
+            lines.push(Line::styled("Latest message", t.header()));
+            lines.push(Line::raw(g.message.clone()));
+        }
+        None => lines.push(Line::styled("(reset since: no such failures now)", t.dim())),
+    }
+    lines.push(Line::raw(""));
+    lines.push(key_line(app, &[("Esc", "close")]));
+    let width = area.width.saturating_sub(4).min(100);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let text_rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let rect = centered(area, width, (text_rows as u16 + 2).min(area.height));
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered().title(" Failure ").border_style(t.bad());
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
         rect,
     );
 }

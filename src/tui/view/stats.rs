@@ -2,17 +2,23 @@
 //! panel for the selected row.
 //!
 //! ```text
-//! Type Name          # reqs   # fails  Avg  Min  Max  Med  req/s fail/s
-//! GET  list items      3411     0(0%) 0.23 0.07 3.10 0.19   68.2    0.0
-//!      Aggregated      5482  39(0.7%) ...
+//! ┌ Statistics (ms) · rows 1–3 of 9 (↑↓) ───────────────────────────────┐
+//! │Type Name          # reqs   # fails  Avg  Min  Max  Med  req/s fail/s│
+//! │GET  list items      3411     0(0%) 0.23 0.07 3.10 0.19   68.2    0.0│
+//! │GET  a very long na…  ...                                            │
+//! │     Aggregated      5482  39(0.7%) ...   (pinned under the rows)    │
+//! └─────────────────────────────────────────────────────────────────────┘
 //! ┌ Percentiles (ms): list items ─────────────────────────────────────┐
 //! │  50%   66%   75%   80%   90%   95%   98%   99% 99.9% 99.99%   max │
 //! │ 0.19  0.22  ...                                                    │
 //! │ ▁▂▅█▆▃▁  distribution 0.07 ms … 3.10 ms                            │
 //! └────────────────────────────────────────────────────────────────────┘
 //! ```
+//!
+//! Names longer than their column end in "…"; from about 100 columns the table adds p95
+//! and p99, and the Name column stops growing at 40 characters.
 
-use crate::report::format::{count, fails, ms, rate};
+use crate::report::format::{self, count, fails, ms, rate};
 use crate::stats::RowStats;
 use crate::tui::app::App;
 use ratatui::Frame;
@@ -25,7 +31,12 @@ const LABELS: [&str; 11] = [
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let [table, panel] = Layout::vertical([Constraint::Min(4), Constraint::Length(7)]).areas(area);
+    // The table takes what its rows need (header, rows, the pinned aggregate, borders);
+    // the percentile panel gets the rest, at least 7 lines.
+    let needed = app.snapshot.rows.len().max(1) as u16 + 4;
+    let table_h = needed.min(area.height.saturating_sub(7)).max(4);
+    let [table, panel] =
+        Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
     draw_table(frame, table, app);
     draw_percentiles(frame, panel, app);
 }
@@ -38,72 +49,150 @@ pub fn selected_row(app: &App) -> &RowStats {
         .unwrap_or(&app.snapshot.total)
 }
 
+/// Columns after Type and Name: title and width. p95 and p99 join when the terminal is
+/// wide enough (Locust's web table and k6's summary show them).
+const NARROW: [(&str, u16); 8] = [
+    ("# reqs", 7),
+    ("# fails", 11),
+    ("Avg", 5),
+    ("Min", 5),
+    ("Max", 5),
+    ("Med", 5),
+    ("req/s", 7),
+    ("fail/s", 6),
+];
+const WIDE_EXTRA: [(&str, u16); 2] = [("p95", 5), ("p99", 5)];
+/// The Name column grows with the names up to this, so figures stay near their names.
+const MAX_NAME: usize = 40;
+const MIN_NAME: usize = 12;
+
+/// The table's column layout for an inner width.
+struct Columns {
+    type_w: u16,
+    name_w: u16,
+    wide: bool,
+}
+
+impl Columns {
+    fn of(app: &App, inner_width: u16) -> Columns {
+        let rows = &app.snapshot.rows;
+        let type_w = rows
+            .iter()
+            .map(|r| r.method.len())
+            .max()
+            .unwrap_or(0)
+            .max(4) as u16;
+        let fixed = |cols: &[(&str, u16)]| cols.iter().map(|c| c.1 + 1).sum::<u16>();
+        let base = type_w + 1 + fixed(&NARROW);
+        let longest = rows
+            .iter()
+            .map(|r| r.short_name().chars().count())
+            .chain([10]) // "Aggregated"
+            .max()
+            .unwrap_or(0)
+            .clamp(MIN_NAME, MAX_NAME) as u16;
+        let wide = inner_width >= base + fixed(&WIDE_EXTRA) + longest.min(24);
+        let used = base + if wide { fixed(&WIDE_EXTRA) } else { 0 };
+        let name_w = longest.min(inner_width.saturating_sub(used)).max(4);
+        Columns {
+            type_w,
+            name_w,
+            wide,
+        }
+    }
+
+    fn widths(&self) -> Vec<Constraint> {
+        let mut w = vec![
+            Constraint::Length(self.type_w),
+            Constraint::Length(self.name_w),
+        ];
+        w.extend(self.figures().map(|c| Constraint::Length(c.1)));
+        w
+    }
+
+    fn figures(&self) -> impl Iterator<Item = &'static (&'static str, u16)> {
+        let extra: &'static [(&str, u16)] = if self.wide { &WIDE_EXTRA } else { &[] };
+        NARROW[..6].iter().chain(extra).chain(&NARROW[6..])
+    }
+}
+
+/// Endpoint rows scroll; the Aggregated row stays pinned under them, and the title says
+/// which rows are in view when they do not all fit.
 fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let titles = [
-        "Type", "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "fail/s",
-    ];
-    let header = Row::new(titles.iter().enumerate().map(|(i, h)| {
-        let line = Line::from(*h);
-        Cell::from(if i < 2 { line } else { line.right_aligned() })
-    }))
-    .style(t.header());
-    let mut rows: Vec<Row> = app.snapshot.rows.iter().map(|r| row(r, app)).collect();
-    rows.push(row(&app.snapshot.total, app).style(t.header()));
-    if app.snapshot.rows.is_empty() {
-        rows.insert(
-            0,
-            Row::new(["", "no requests yet: press s to start"]).style(t.dim()),
+    let block = Block::bordered().border_style(t.dim());
+    let inner = block.inner(area);
+    let cols = Columns::of(app, inner.width);
+    let titles = ["Type", "Name"]
+        .into_iter()
+        .map(|h| Cell::from(Line::from(h)))
+        .chain(
+            cols.figures()
+                .map(|(h, _)| Cell::from(Line::from(*h).right_aligned())),
         );
-    }
-    let type_width = app
+    let header = Row::new(titles).style(t.header());
+    let n = app.snapshot.rows.len();
+    let [body, total] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    // Rows that fit under the header.
+    let visible = body.height.saturating_sub(1) as usize;
+    let selected = app.stats_row.min(n);
+    let first = if selected < n && selected >= visible {
+        selected + 1 - visible
+    } else {
+        0
+    };
+    let title = if n > visible && visible > 0 {
+        format!(
+            " Statistics (ms) · rows {}–{} of {n} (↑↓) ",
+            first + 1,
+            (first + visible).min(n)
+        )
+    } else {
+        " Statistics (ms) ".to_string()
+    };
+    frame.render_widget(block.title(title), area);
+    let mut rows: Vec<Row> = app
         .snapshot
         .rows
         .iter()
-        .map(|r| r.method.len())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    let widths = [
-        Constraint::Length(type_width as u16),
-        Constraint::Min(12),
-        Constraint::Length(7),
-        Constraint::Length(11),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(6),
-    ];
-    let table = Table::new(rows, widths)
+        .map(|r| row(r, app, &cols))
+        .collect();
+    if rows.is_empty() {
+        let hint = format::fit(
+            "no requests yet: press s to start",
+            cols.name_w as usize + 40,
+        );
+        rows.push(Row::new(["".to_string(), hint]).style(t.dim()));
+    }
+    let table = Table::new(rows, cols.widths())
         .header(header)
         .column_spacing(1)
-        .row_highlight_style(t.selected())
-        .block(
-            Block::bordered()
-                .title(" Statistics (ms) ")
-                .border_style(t.dim()),
-        );
-    let selected = if app.snapshot.rows.is_empty() {
-        app.stats_row + 1
+        .row_highlight_style(t.selected());
+    let mut state = TableState::default()
+        .with_offset(first)
+        .with_selected((selected < n).then_some(selected));
+    frame.render_stateful_widget(table, body, &mut state);
+    let aggregate = row(&app.snapshot.total, app, &cols).style(if selected == n {
+        t.selected().patch(t.header())
     } else {
-        app.stats_row
-    };
-    let mut state = TableState::default().with_selected(Some(selected));
-    frame.render_stateful_widget(table, area, &mut state);
+        t.header()
+    });
+    frame.render_widget(
+        Table::new([aggregate], cols.widths()).column_spacing(1),
+        total,
+    );
 }
 
-fn row<'a>(r: &RowStats, app: &App) -> Row<'a> {
+fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
     let fail_style = if r.failures > 0 {
         app.theme.bad()
     } else {
         Default::default()
     };
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
-    Row::new(vec![
-        Cell::from(r.method.clone()),
-        Cell::from(r.short_name().to_string()),
+    let mut cells = vec![
+        Cell::from(format::fit(&r.method, cols.type_w as usize)),
+        Cell::from(format::fit(r.short_name(), cols.name_w as usize)),
         right(count(r.requests, 7)),
         Cell::from(
             Line::from(fails(r.failures, r.requests))
@@ -114,9 +203,15 @@ fn row<'a>(r: &RowStats, app: &App) -> Row<'a> {
         right(ms(r.min_ms)),
         right(ms(r.max_ms)),
         right(ms(r.median_ms())),
-        right(rate(r.current_rps)),
-        right(rate(r.current_fps)),
-    ])
+    ];
+    if cols.wide {
+        for q in [0.95, 0.99] {
+            cells.push(right(ms(r.percentile_ms(q).unwrap_or(0.0))));
+        }
+    }
+    cells.push(right(rate(r.current_rps)));
+    cells.push(right(rate(r.current_fps)));
+    Row::new(cells)
 }
 
 fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
@@ -176,10 +271,20 @@ fn draw_distribution(frame: &mut Frame, area: Rect, r: &RowStats, app: &App) {
     }
     let t = &app.theme;
     let bars: Vec<u64> = r.distribution.iter().map(|b| b.1).collect();
-    let width = (bars.len() * 2) as u16;
+    // Wider bars on wider panels (2 to 6 columns a bucket), at most 8 lines high.
+    let each = (area.width.saturating_sub(50) as usize / bars.len().max(1)).clamp(2, 6);
+    let width = (bars.len() * each) as u16;
+    let area = Rect {
+        y: area.y + area.height.saturating_sub(8),
+        height: area.height.min(8),
+        ..area
+    };
     let [spark, label] =
         Layout::horizontal([Constraint::Length(width + 1), Constraint::Min(0)]).areas(area);
-    let doubled: Vec<u64> = bars.iter().flat_map(|&b| [b, b]).collect();
+    let doubled: Vec<u64> = bars
+        .iter()
+        .flat_map(|&b| std::iter::repeat_n(b, each))
+        .collect();
     frame.render_widget(
         Sparkline::default().data(&doubled).style(t.series(0)),
         spark,
