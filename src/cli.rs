@@ -1,14 +1,17 @@
 //! Command-line flags as the user types them, parsed once by clap and turned into a `Plan`.
 
-use crate::scenario::{Plan, Stage, parse_duration, parse_stages, threshold};
+use crate::scenario::{Plan, Stage, UrlRequest, parse_duration, parse_stages, threshold};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `swarm --version`: the version and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SWARM_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "swarm",
-    version,
+    version = VERSION,
     about = "Load-test HTTP backends with virtual users, from a TOML scenario"
 )]
 pub struct Cli {
@@ -35,6 +38,13 @@ pub enum Cmd {
     /// Find how many users the server takes before an SLO breaks: raises the users step
     /// by step and reports the knee (swarm find-capacity FILE --slo "p95<450ms,fail<1%")
     FindCapacity(CapacityArgs),
+    /// Print a shell completion script: swarm completions bash > /etc/bash_completion.d/swarm
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): swarm man > swarm.1 && man ./swarm.1
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -81,11 +91,89 @@ pub struct RunArgs {
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
-    /// Base URL that replaces the scenario's host
+    /// Base URL that replaces the scenario's host (-H is --host, as in Locust; request
+    /// headers are --header)
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
 }
+
+/// The request of `swarm run URL`, as curl and oha users type it.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Request (swarm run URL only)")]
+pub struct RequestArgs {
+    /// HTTP method (default GET, or POST with a body)
+    #[arg(short = 'm', long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Request body, sent as application/x-www-form-urlencoded (as curl -d)
+    #[arg(short = 'd', long, value_name = "BODY", conflicts_with_all = ["data_file", "json_data"])]
+    pub data: Option<String>,
+    /// Request body read from FILE (text), sent as application/x-www-form-urlencoded
+    #[arg(long, value_name = "FILE", conflicts_with = "json_data")]
+    pub data_file: Option<PathBuf>,
+    /// A JSON request body, sent with Content-Type: application/json (checked before
+    /// the run; --json names the report file)
+    #[arg(long, value_name = "TEXT")]
+    pub json_data: Option<String>,
+    /// A request header "Name: value"; repeatable
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!(
+            "\"{s}\" is not a header; write \"Name: value\", e.g. \"Authorization: Bearer abc\""
+        )),
+    }
+}
+
+impl RequestArgs {
+    fn is_empty(&self) -> bool {
+        self.method.is_none()
+            && self.data.is_none()
+            && self.data_file.is_none()
+            && self.json_data.is_none()
+            && self.headers.is_empty()
+    }
+
+    /// The request for a URL run; refused for a scenario file, whose endpoints say it.
+    pub fn request(&self, url: bool, until_count: bool) -> Result<UrlRequest, String> {
+        if !url {
+            return if self.is_empty() {
+                Ok(UrlRequest::default())
+            } else {
+                Err("-m, -d, --data-file, --json-data and --header apply to swarm run URL; a scenario file sets them per endpoint".into())
+            };
+        }
+        let body = if let Some(d) = &self.data {
+            Some((d.clone(), FORM))
+        } else if let Some(path) = &self.data_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--data-file: cannot read {} as text: {e}", path.display()))?;
+            Some((text, FORM))
+        } else if let Some(j) = &self.json_data {
+            serde_json::from_str::<serde_json::Value>(j)
+                .map_err(|e| format!("--json-data: not JSON: {e}"))?;
+            Some((j.clone(), "application/json"))
+        } else {
+            None
+        };
+        Ok(UrlRequest {
+            method: self.method.clone(),
+            body,
+            headers: self.headers.clone(),
+            until_count,
+        })
+    }
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -113,6 +201,9 @@ pub struct LoadArgs {
     /// Stop after this long: 90s, 5m, 1h30m
     #[arg(short = 't', long, value_parser = parse_run_time)]
     pub run_time: Option<Duration>,
+    /// Stop after exactly N requests (on_start and on_stop steps not counted)
+    #[arg(short = 'n', long = "requests", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
     /// Load stages, users:duration[:spawn_rate], e.g. "50:1m,100:5m,0:30s", or arrival
     /// rates ramped linearly, rate:duration, e.g. "100/s:1m,300/s:5m"
     #[arg(long, value_name = "STAGES", value_parser = parse_stage_list)]
@@ -229,6 +320,9 @@ impl LoadArgs {
         }
         if let Some(t) = self.run_time {
             plan.load.run_time = Some(t);
+        }
+        if let Some(n) = self.requests {
+            plan.load.max_requests = Some(n);
         }
         plan.thresholds.extend(self.thresholds.iter().cloned());
         if let Some(StageList(stages)) = &self.stages {

@@ -22,6 +22,27 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
         Cmd::Run(args) => run(args).await,
         Cmd::FindCapacity(args) => find_capacity(args).await,
         Cmd::Check { file } => check(&file),
+        Cmd::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "swarm", &mut std::io::stdout());
+            Ok(0)
+        }
+        Cmd::Man => {
+            // The main page, then one page per subcommand (swarm-run, swarm-check, ...).
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            let subcommands: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .context("cannot write the manual page")?;
+            for sub in subcommands {
+                let name = format!("swarm-{}", sub.get_name());
+                clap_mangen::Man::new(sub.name(name))
+                    .render(&mut out)
+                    .context("cannot write the manual page")?;
+            }
+            Ok(0)
+        }
         Cmd::Demo(args) => demo(args).await,
         Cmd::New { file } => {
             let output = OutputArgs::default();
@@ -73,10 +94,16 @@ fn use_tui(output: &OutputArgs) -> bool {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
-    if is_url(&args.target) {
-        let mut plan = Plan::for_url(&args.target)?;
+    let url = is_url(&args.target);
+    let until_count = args.load.requests.is_some() && args.load.run_time.is_none();
+    let request = args
+        .request
+        .request(url, until_count)
+        .map_err(anyhow::Error::msg)?;
+    if url {
+        let mut plan = Plan::for_request(&args.target, &request)?;
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
-        let doc = ScenarioDoc::from_text(&Plan::url_scenario(&args.target), None)?;
+        let doc = ScenarioDoc::from_text(&Plan::url_scenario(&args.target, &request), None)?;
         return execute(plan, Some(doc), &args.output).await;
     }
     if let Some(url) = url_hint(&args.target) {

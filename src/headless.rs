@@ -38,10 +38,12 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
     eprintln!(
         "swarm: {load} against {}, {}",
         plan.host,
-        l.run_time.map_or("until Ctrl-C".into(), |t| format!(
-            "for {}",
-            format_duration(t)
-        ))
+        match (l.run_time, l.max_requests) {
+            (Some(t), Some(n)) => format!("for {} or {n} requests", format_duration(t)),
+            (Some(t), None) => format!("for {}", format_duration(t)),
+            (None, Some(n)) => format!("for {n} requests"),
+            (None, None) => "until Ctrl-C".into(),
+        }
     );
     let engine = Engine::spawn(plan);
     engine.send(Command::Start);

@@ -388,7 +388,7 @@ impl Controller {
         let Some(queue) = self.open.clone() else {
             return;
         };
-        if !self.is_running() {
+        if !self.is_running() || self.run.budget_spent() {
             return;
         }
         while let Some(at) = self.next_arrival.filter(|at| *at <= now) {
@@ -442,6 +442,7 @@ impl Controller {
         while self.state == RunState::Spawning
             && self.next_spawn <= now
             && self.users.len() != target
+            && !(self.users.len() < target && self.run.budget_spent())
         {
             if self.users.len() < target {
                 self.spawn_user();
@@ -528,6 +529,17 @@ impl Controller {
     /// Closed model: when every user has stopped by itself (each failed an on_start step)
     /// and none is due to start, the run has nothing left to do and stops.
     fn end_if_every_user_stopped(&mut self, now: Instant) {
+        // `-n`: the budget is spent and the last request has its outcome (open model:
+        // every user is back in the pool, waiting for iterations that no longer come).
+        let all_done = self.tasks.is_empty()
+            || self
+                .open
+                .as_ref()
+                .is_some_and(|q| q.idle() >= self.users.len() && q.waiting() == 0);
+        if self.is_running() && self.run.budget_spent() && all_done {
+            self.begin_stop(now);
+            return;
+        }
         let stopped = self
             .run
             .stopped_users
@@ -577,6 +589,7 @@ impl Controller {
 
     fn on_tick(&mut self, now: Instant) {
         self.on_wake(now);
+        self.end_if_every_user_stopped(now);
         if self.state != RunState::Idle {
             self.publish(now);
         }

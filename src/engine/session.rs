@@ -17,6 +17,8 @@ pub struct SessionSettings {
     pub cookies: bool,
     pub vars: Vec<(String, Template)>,
     pub net: NetOptions,
+    /// `-n`: how many requests the run may send.
+    pub max_requests: Option<u64>,
 }
 
 impl SessionSettings {
@@ -26,6 +28,7 @@ impl SessionSettings {
             cookies: plan.cookies,
             vars: plan.vars.clone(),
             net: plan.net.clone(),
+            max_requests: plan.load.max_requests,
         }
     }
 }
@@ -41,6 +44,8 @@ pub struct RunShared {
     pub cookies: bool,
     /// Users that stopped because an on_start step failed.
     pub stopped_users: AtomicU64,
+    /// `-n`: requests the run may still send; None without a limit.
+    budget: Option<AtomicU64>,
 }
 
 impl RunShared {
@@ -56,7 +61,23 @@ impl RunShared {
                 .collect(),
             cookies: s.cookies,
             stopped_users: AtomicU64::new(0),
+            budget: s.max_requests.map(AtomicU64::new),
         }
+    }
+
+    /// Takes one request from the run's budget; false when none is left (the user ends).
+    pub fn take_ticket(&self) -> bool {
+        self.budget.as_ref().is_none_or(|b| {
+            b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok()
+        })
+    }
+
+    /// True when the run has a request budget and has spent it.
+    pub fn budget_spent(&self) -> bool {
+        self.budget
+            .as_ref()
+            .is_some_and(|b| b.load(Ordering::Acquire) == 0)
     }
 }
 

@@ -104,6 +104,9 @@ impl User {
                         return;
                     }
                 }
+                if !self.run.take_ticket() {
+                    return;
+                }
                 self.step(s, i, None).await;
             }
             // A request can fail without ever waiting (no file descriptors left, say); the
@@ -149,6 +152,9 @@ impl User {
             if let Some(task) = s.set.pick(&mut s.rng) {
                 let set = Arc::clone(&s.set);
                 for &i in &set.tasks[task] {
+                    if !self.run.take_ticket() {
+                        break;
+                    }
                     self.step(s, i, Some(intended)).await;
                 }
             }

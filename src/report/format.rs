@@ -67,6 +67,26 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// A byte count in B, KB, MB or GB (powers of 1024), three significant figures.
+pub fn bytes(b: f64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut v = b.max(0.0);
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else if v >= 100.0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else if v >= 10.0 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.2} {}", UNITS[unit])
+    }
+}
+
 /// `fit` padded with spaces to exactly `width` characters.
 pub fn pad(s: &str, width: usize) -> String {
     let f = fit(s, width);
@@ -77,6 +97,14 @@ pub fn pad(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_counts_read_in_units() {
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(1536.0), "1.50 KB");
+        assert_eq!(bytes(12.5 * 1024.0 * 1024.0), "12.5 MB");
+        assert_eq!(bytes(300.0 * 1024.0 * 1024.0 * 1024.0), "300 GB");
+    }
 
     #[test]
     fn numbers_stay_narrow() {

@@ -1,7 +1,7 @@
 //! The end-of-run text report: endpoint table, percentile table, status codes, failures.
 //! A pure function of a snapshot; every line fits the given width.
 
-use super::format::{count, fails, fit, ms, pad, rate};
+use super::format::{bytes, count, fails, fit, ms, pad, rate};
 use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
@@ -20,6 +20,23 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
                 snap.elapsed.as_secs_f64(),
                 snap.total.requests,
                 snap.total.failures
+            ),
+            width
+        )
+    );
+    let secs = snap.elapsed.as_secs_f64();
+    let throughput = if secs > 0.0 {
+        format!(" ({}/s)", bytes(snap.total.bytes as f64 / secs))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        fit(
+            &format!(
+                "{} of response bodies received{throughput}",
+                bytes(snap.total.bytes as f64)
             ),
             width
         )

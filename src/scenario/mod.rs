@@ -90,6 +90,9 @@ pub struct Load {
     pub max_users: u32,
     /// Open model: how long an iteration may wait for a free user before it is dropped.
     pub queue_timeout: Duration,
+    /// `-n/--requests`: the run ends after this many requests (on_start and on_stop steps
+    /// not counted), exactly.
+    pub max_requests: Option<u64>,
 }
 
 /// Default cap on concurrent users in the open model.
@@ -175,6 +178,7 @@ impl Default for Load {
             arrival_rate: None,
             max_users: DEFAULT_MAX_USERS,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            max_requests: None,
         }
     }
 }
@@ -351,6 +355,12 @@ impl Plan {
 
     /// A one-endpoint plan for `swarm run URL`: GET the URL with defaults.
     pub fn for_url(url: &str) -> Result<Plan, ScenarioError> {
+        Plan::for_request(url, &UrlRequest::default())
+    }
+
+    /// A one-endpoint plan for `swarm run URL` with the request's method, body and headers
+    /// from the command line (`-m`, `-d`, `--json-data`, `--header`).
+    pub fn for_request(url: &str, request: &UrlRequest) -> Result<Plan, ScenarioError> {
         // Errors name the URL, unless it carries credentials that must not be echoed.
         let authority = url.split("://").nth(1).and_then(|r| r.split('/').next());
         let label = if authority.is_some_and(|a| a.contains('@')) {
@@ -358,11 +368,12 @@ impl Plan {
         } else {
             url
         };
-        validate::parse(&Plan::url_scenario(url), label, None)
+        validate::parse(&Plan::url_scenario(url, request), label, None)
     }
 
-    /// The scenario text behind `for_url`: 50 users for 10 s, GET the URL.
-    pub fn url_scenario(url: &str) -> String {
+    /// The scenario text behind `for_request`: 50 users for 10 s (until `-n` requests when
+    /// that is given), the URL with the request's method, body and headers.
+    pub fn url_scenario(url: &str, request: &UrlRequest) -> String {
         let host = match url.parse::<Uri>() {
             Ok(u) if u.authority().is_some() => {
                 format!(
@@ -373,17 +384,60 @@ impl Plan {
             }
             _ => url.to_string(),
         };
-        format!(
-            "host = {}\n\n[load]\nusers = 50\nspawn_rate = 50\nrun_time = \"10s\"\n\n[[endpoints]]\npath = {}\n",
+        let run_time = if request.until_count {
+            ""
+        } else {
+            "run_time = \"10s\"\n"
+        };
+        let mut text = format!(
+            "host = {}\n\n[load]\nusers = 50\nspawn_rate = 50\n{run_time}\n[[endpoints]]\npath = {}\n",
             toml_string(&host),
             toml_string(url)
-        )
+        );
+        let method = match (&request.method, &request.body) {
+            (Some(m), _) => Some(m.as_str()),
+            // As curl does: a body makes the request a POST.
+            (None, Some(_)) => Some("POST"),
+            (None, None) => None,
+        };
+        if let Some(m) = method {
+            text += &format!("method = {}\n", toml_string(m));
+        }
+        if let Some((body, content_type)) = &request.body {
+            text += &format!(
+                "body = {}\ncontent_type = {}\n",
+                toml_string(body),
+                toml_string(content_type)
+            );
+        }
+        if !request.headers.is_empty() {
+            let pairs: Vec<String> = request
+                .headers
+                .iter()
+                .map(|(n, v)| format!("{} = {}", toml_string(n), toml_string(v)))
+                .collect();
+            text += &format!("headers = {{ {} }}\n", pairs.join(", "));
+        }
+        text
     }
 
     /// Endpoints that can be picked (weight > 0).
     pub fn active_endpoints(&self) -> impl Iterator<Item = &Endpoint> {
         self.endpoints.iter().filter(|e| e.weight > 0)
     }
+}
+
+/// The request of `swarm run URL`, as curl and oha users type it.
+#[derive(Debug, Clone, Default)]
+pub struct UrlRequest {
+    /// `-m/--method`; None is GET, or POST when there is a body.
+    pub method: Option<String>,
+    /// The body and its content type (`-d`: form-encoded, `--json-data`: JSON).
+    pub body: Option<(String, &'static str)>,
+    /// `--header "Name: value"`, in order.
+    pub headers: Vec<(String, String)>,
+    /// `-n` is given: the run ends after that many requests rather than after 10 s.
+    pub until_count: bool,
 }
 
 /// Quotes a string as a TOML basic string.

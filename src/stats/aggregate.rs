@@ -339,6 +339,7 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
         } else {
             0.0
         },
+        bytes: acc.bytes,
         current_rps: rates.0,
         current_fps: rates.1,
         total_rps: per_run(n),

@@ -51,6 +51,8 @@ pub struct RowStats {
     /// Values at `PERCENTILES`, in milliseconds.
     pub percentiles_ms: [f64; 11],
     pub avg_bytes: f64,
+    /// Response body bytes received in all.
+    pub bytes: u64,
     /// Requests and failures per second over the last seconds.
     pub current_rps: f64,
     pub current_fps: f64,

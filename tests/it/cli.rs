@@ -232,6 +232,30 @@ const REFUSED: &[(&[&str], &str)] = &[
         &["run", "http://admin:hunter2@127.0.0.1:9/", "--headless"],
         "has credentials in it (admin:***@127.0.0.1:9)",
     ),
+    (
+        &["run", "scenarios/demo.toml", "--headless", "-d", "a=1"],
+        "apply to swarm run URL; a scenario file sets them per endpoint",
+    ),
+    (
+        &[
+            "run",
+            "http://127.0.0.1:9/",
+            "--headless",
+            "--json-data",
+            "{\"a\":",
+        ],
+        "--json-data: not JSON",
+    ),
+    (
+        &[
+            "run",
+            "http://127.0.0.1:9/",
+            "--headless",
+            "--header",
+            "nocolon",
+        ],
+        "write \"Name: value\"",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,6 +271,69 @@ async fn bad_flags_and_targets_are_refused_with_what_would_be_right() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_one_url_mode_takes_curl_and_oha_flags() {
+    let server = CountingServer::start().await;
+    let url = format!("{}/echo", server.url());
+    let out = run(&[
+        "run",
+        &url,
+        "--headless",
+        "-n",
+        "137",
+        "-u",
+        "8",
+        "-m",
+        "PUT",
+        "--json-data",
+        "{\"a\":1}",
+        "--header",
+        "X-Test: yes",
+        "--json",
+        "-",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = &doc["endpoints"][0];
+    assert_eq!(row["name"], "PUT /echo");
+    // -n is exact: the server saw exactly 137 requests.
+    assert_eq!(row["requests"], 137);
+    assert_eq!(server.count("/echo"), 137);
+    // The echo route answers with the body it got: 7 bytes each.
+    assert_eq!(row["avg_bytes"], 7.0);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("for 137 requests"), "{stderr}");
+    assert!(
+        stderr.contains("959 B of response bodies received"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_completions_and_man_page() {
+    let out = run(&["--version"]).await;
+    let version = text(&out.stdout);
+    assert!(
+        version.starts_with(&format!("swarm {} (", env!("CARGO_PKG_VERSION")))
+            && version.contains("commit"),
+        "{version}"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell]).await;
+        assert_eq!(out.status.code(), Some(0));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("find-capacity") && script.contains("json-data"),
+            "{shell}"
+        );
+    }
+    let out = run(&["man"]).await;
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH swarm 1"), "{page}");
+    assert!(page.contains(".TH swarm-run 1"), "a page per subcommand");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -465,3 +465,21 @@ fn stages_from_the_command_line() {
     assert_eq!(stages[1].spawn_rate, Some(20.0));
     assert!(swarm::scenario::parse_stages("50-1m").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_budget_ends_the_run_exactly_in_both_models() {
+    for load in [
+        "users = 6\nspawn_rate = 100",
+        "arrival_rate = \"300/s\"\nmax_users = 10",
+    ] {
+        let server = CountingServer::start().await;
+        let src = format!("host = \"{{host}}\"\n[load]\n{load}\n[[endpoints]]\npath = \"/x\"\n");
+        let mut p = plan(&src, &server.url());
+        p.load.max_requests = Some(75);
+        let engine = Engine::spawn(&p);
+        engine.send(Command::Start);
+        let snap = until_stopped(&engine, Duration::from_secs(10)).await;
+        assert_eq!(snap.total.requests, 75, "{load}");
+        assert_eq!(server.count("/x"), 75, "{load}");
+    }
+}

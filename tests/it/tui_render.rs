@@ -52,6 +52,7 @@ fn row(name: &str, method: &str, requests: u64, failures: u64, scale: f64) -> Ro
         max_ms: 21.0 * scale,
         percentiles_ms,
         avg_bytes: 120.0,
+        bytes: 120 * requests,
         current_rps: requests as f64 / 60.0,
         current_fps: failures as f64 / 60.0,
         total_rps: requests as f64 / 62.0,
