@@ -259,10 +259,13 @@ impl Search {
             return vec![Command::MarkWindow];
         }
         if passed && self.remeasuring {
-            self.notes.push(format!(
+            let note = format!(
                 "at {} users the SLO broke once and held when measured again: a warm-up spike or noise, not the limit",
                 self.users
-            ));
+            );
+            if !self.notes.contains(&note) {
+                self.notes.push(note);
+            }
         }
         self.remeasuring = false;
         self.steps.push(step);

@@ -205,8 +205,30 @@ fn report_width() -> usize {
     crossterm::terminal::size().map_or(80, |(w, _)| w as usize)
 }
 
+/// Validates a file and describes the plan; a file with several mistakes gets them all,
+/// in file order, not one per run of `swarm check`.
 fn check(file: &Path) -> anyhow::Result<i32> {
-    let plan = Plan::load(file).map_err(explain)?;
+    let plan = match Plan::load(file) {
+        Ok(plan) => plan,
+        Err(LoadError::Invalid(first)) => {
+            let src = std::fs::read_to_string(file).unwrap_or_default();
+            let mut all = Plan::all_errors(&src, &file.display().to_string());
+            if all.len() <= 1 {
+                anyhow::bail!(first);
+            }
+            if !all.contains(&first) {
+                all.insert(0, first);
+            }
+            let lines: Vec<String> = all.iter().map(|e| format!("  {e}")).collect();
+            anyhow::bail!(
+                "{} has {} problems:\n{}",
+                file.display(),
+                all.len(),
+                lines.join("\n")
+            );
+        }
+        Err(e) => return Err(explain(e)),
+    };
     print!("{}", describe(&plan));
     Ok(0)
 }
@@ -344,6 +366,18 @@ pub fn describe(plan: &Plan) -> String {
     }
     if !plan.cookies {
         s += "cookies: off\n";
+    }
+    if !plan.thresholds.is_empty() {
+        let abort = if plan.abort_on_threshold {
+            ", the run stops at the first failure"
+        } else {
+            ""
+        };
+        s += &format!("thresholds ({}{abort}):\n", plan.thresholds.len());
+        for t in &plan.thresholds {
+            let scope = t.endpoint.as_deref().unwrap_or("all requests");
+            s += &format!("  {}  ({scope})\n", t.text);
+        }
     }
     s
 }

@@ -321,6 +321,16 @@ fn split_long(line: &str, width: usize) -> Vec<String> {
 }
 
 /// The thresholds section: one line per threshold with its verdict and measured value.
+/// A verdict's measured value in its unit: "1.20%", "95.0/s", "312 ms", "no requests".
+pub fn measured(v: &crate::scenario::threshold::Verdict) -> String {
+    match v.actual {
+        Some(a) if v.threshold.starts_with("fail_ratio") => format!("{:.2}%", a * 100.0),
+        Some(a) if v.threshold.starts_with("rps") => format!("{a:.1}/s"),
+        Some(a) => format!("{} ms", ms(a)),
+        None => "no requests".into(),
+    }
+}
+
 pub fn thresholds(verdicts: &[crate::scenario::threshold::Verdict], width: usize) -> String {
     if verdicts.is_empty() {
         return String::new();
@@ -332,12 +342,7 @@ pub fn thresholds(verdicts: &[crate::scenario::threshold::Verdict], width: usize
         failed
     );
     for v in verdicts {
-        let actual = match v.actual {
-            Some(a) if v.threshold.starts_with("fail_ratio") => format!("{:.2}%", a * 100.0),
-            Some(a) if v.threshold.starts_with("rps") => format!("{a:.1}/s"),
-            Some(a) => format!("{} ms", ms(a)),
-            None => "no requests".into(),
-        };
+        let actual = measured(v);
         let mark = if v.passed { "PASS" } else { "FAIL" };
         let line = format!(
             "{mark}  {}  {}  (measured {actual})",

@@ -363,8 +363,15 @@ impl ScenarioDoc {
     }
 
     /// Sets `[load] arrival_rate` as `"N/s"`.
+    /// (A `users` key goes: the open model caps users with `max_users`, and a scenario
+    /// made for the closed model, e.g. by `swarm run URL --arrival-rate`, has one.)
     pub fn set_arrival_rate(&mut self, per_sec: f64) -> Result<(), String> {
-        self.edit_load("arrival_rate", Value::from(super::format_rate(per_sec)))
+        let rate = Value::from(super::format_rate(per_sec));
+        self.try_edit_lenient(|doc| {
+            let load = load_mut(doc);
+            load.remove("users");
+            set_value(load, "arrival_rate", rate);
+        })
     }
 
     /// Sets a `[load]` key.
@@ -797,6 +804,19 @@ json = { name = "x", n = 1 }
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_arrival_rate_replaces_the_users_of_a_closed_scenario() {
+        let mut d = ScenarioDoc::from_text(
+            &Plan::url_scenario("http://127.0.0.1:1/", &Default::default()),
+            None,
+        )
+        .unwrap();
+        d.set_arrival_rate(20.0).unwrap();
+        let plan = d.plan().unwrap();
+        assert_eq!(plan.load.arrival_rate, Some(20.0));
+        assert!(!d.text().contains("users = 50"), "{}", d.text());
     }
 
     #[test]

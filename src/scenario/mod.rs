@@ -339,6 +339,12 @@ impl Plan {
         Plan::load_with_host(path, None)
     }
 
+    /// Every error of scenario text that one pass finds, in file order (`swarm check`);
+    /// empty when it loads.
+    pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
+        validate::all_errors(src, file)
+    }
+
     /// Reads and validates a scenario file, with `--host` replacing the file's host.
     pub fn load_with_host(path: &Path, host: Option<&str>) -> Result<Plan, LoadError> {
         let src = std::fs::read_to_string(path).map_err(|e| LoadError::Io {

@@ -115,6 +115,123 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
     })
 }
 
+/// Every error a scenario has that can be found in one pass, in file order: each part
+/// (host, load, data, vars, defaults, every hook, flow, endpoint and threshold table) is
+/// validated on its own, so one mistake does not hide the others. A TOML syntax error or
+/// an unknown key stops the pass (nothing after it can be read reliably). Empty when the
+/// scenario loads.
+pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
+    let loc = Locator { file, src };
+    let raw: RawScenario = match toml::from_str(src) {
+        Ok(r) => r,
+        Err(e) => return vec![loc.toml_error(&e)],
+    };
+    let mut v = Validator {
+        loc,
+        vars: HashSet::new(),
+    };
+    let mut errors = Vec::new();
+    let mut keep = |r: Result<()>| {
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    };
+    let base = match &raw.host {
+        None => {
+            keep(Err(v.err(
+                0..0,
+                "host",
+                format!("is missing; add {HOST_EXAMPLE} at the top"),
+            )));
+            None
+        }
+        Some(h) => v.base(h).map_err(|e| keep(Err(e))).ok(),
+    };
+    // Later parts are checked against a stand-in host when the real one is wrong.
+    let base = base.unwrap_or_else(|| Base {
+        origin: Origin {
+            host: "127.0.0.1".into(),
+            port: 80,
+            tls: false,
+        },
+        prefix: String::new(),
+    });
+    let reparsed = || toml::from_str::<RawScenario>(src).expect("parsed above");
+    keep(v.load(reparsed().load.unwrap_or_default()).map(drop));
+    let data = v.data(raw.data.as_ref(), file).unwrap_or_else(|e| {
+        keep(Err(e));
+        Vec::new()
+    });
+    keep(v.user_vars(raw.vars.as_ref(), &data).map(drop));
+    v.vars = known_vars(&raw, &data);
+    let defaults = match v.defaults(reparsed().defaults.unwrap_or_default()) {
+        Ok((d, _, _)) => d,
+        Err(e) => {
+            keep(Err(e));
+            v.defaults(RawDefaults::default())
+                .expect("the defaults load")
+                .0
+        }
+    };
+    for (key, list) in [("on_start", &raw.on_start), ("on_stop", &raw.on_stop)] {
+        for (i, e) in list.iter().flatten().enumerate() {
+            keep(
+                v.endpoint(e, &format!("{key}[{i}]"), &base, &defaults)
+                    .map(drop),
+            );
+        }
+    }
+    let mut flows = Vec::new();
+    for (i, f) in raw.flows.iter().flatten().enumerate() {
+        match v.flow(f, &format!("flows[{i}]"), &base, &defaults) {
+            Ok(flow) => flows.push(flow),
+            Err(e) => keep(Err(e)),
+        }
+    }
+    let listed = raw.endpoints.as_ref().map_or(&[][..], |l| &l.get_ref()[..]);
+    let mut every_endpoint_loads = true;
+    for (i, e) in listed.iter().enumerate() {
+        let key = format!("endpoints[{i}]");
+        match v.endpoint(e, &key, &base, &defaults) {
+            Ok(endpoint) => {
+                let (_, abort) = v
+                    .thresholds(
+                        e.get_ref().thresholds.as_ref(),
+                        &format!("{key}.thresholds"),
+                        Some(&endpoint.name),
+                    )
+                    .map_err(|err| keep(Err(err)))
+                    .unwrap_or_default();
+                if abort {
+                    keep(Err(v.err(
+                        e.span(),
+                        &format!("{key}.thresholds"),
+                        "abort goes in the top-level [thresholds] table",
+                    )));
+                }
+            }
+            Err(err) => {
+                every_endpoint_loads = false;
+                keep(Err(err));
+            }
+        }
+    }
+    if every_endpoint_loads {
+        // The checks on the list as a whole (none at all, every weight 0).
+        keep(
+            v.endpoints(reparsed().endpoints, &base, &defaults, &flows)
+                .map(drop),
+        );
+    }
+    keep(
+        v.thresholds(raw.thresholds.as_ref(), "thresholds", None)
+            .map(drop),
+    );
+    errors.sort_by_key(|e| (e.line, e.col));
+    errors.dedup();
+    errors
+}
+
 /// Every variable a template may use: the names that `extract` sets anywhere in the
 /// scenario, and `set.column` for each data file.
 fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String> {

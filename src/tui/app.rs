@@ -171,6 +171,8 @@ pub struct App {
     pub endpoint_row: usize,
     /// Selected row of the failures view (most frequent first).
     pub failure_row: usize,
+    /// Lines the capacity view is scrolled down by.
+    pub capacity_scroll: usize,
     pub popup: Option<Popup>,
     pub users: u32,
     pub spawn_rate: f64,
@@ -229,6 +231,7 @@ impl App {
             view: View::Stats,
             stats_row: 0,
             failure_row: 0,
+            capacity_scroll: 0,
             endpoint_row: 0,
             popup: None,
             users: plan.load.users,
@@ -573,6 +576,20 @@ fn show(app: &mut App, view: View) -> Vec<Effect> {
 }
 
 fn move_selection(app: &mut App, down: bool) {
+    if app.view == View::Capacity {
+        // The view clamps it to what its content needs.
+        let lines = app.capacity.as_ref().map_or(0, |(search, cfg)| {
+            crate::capacity::render(&search.outcome(), "", cfg)
+                .lines()
+                .count()
+        });
+        app.capacity_scroll = if down {
+            (app.capacity_scroll + 1).min(lines)
+        } else {
+            app.capacity_scroll.saturating_sub(1)
+        };
+        return;
+    }
     let (row, len) = match app.view {
         View::Endpoints => (&mut app.endpoint_row, app.specs.len()),
         View::Failures => (&mut app.failure_row, app.snapshot.failures.len()),
@@ -875,7 +892,9 @@ fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
 fn prompt_key(app: &mut App, mut p: Prompt, key: KeyEvent) -> Vec<Effect> {
     match key.code {
         KeyCode::Esc if p.kind == PromptKind::Host => {
-            p.error = Some("a new scenario needs a host; Ctrl-C quits".into());
+            // Nothing written yet: leaving the wizard leaves swarm.
+            app.quit = true;
+            return vec![];
         }
         KeyCode::Esc => return vec![],
         KeyCode::Enter => match submit_prompt(app, &p) {

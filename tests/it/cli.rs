@@ -353,6 +353,25 @@ async fn json_to_standard_output() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_every_mistake_in_file_order() {
+    let out = run(&["check", "tests/fixtures/multi/five_mistakes.toml"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("has 5 problems:"), "{stderr}");
+    let at: Vec<&str> = stderr
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().split(": ").next().unwrap_or(""))
+        .collect();
+    let f = "tests/fixtures/multi/five_mistakes.toml";
+    let expected: Vec<String> = ["1:8", "3:9", "6:8", "9:10", "11:7"]
+        .iter()
+        .map(|line_col| format!("{f}:{line_col}"))
+        .collect();
+    assert_eq!(at, expected, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_describes_the_plan() {
     let out = run(&["check", "scenarios/json_api.toml"]).await;
     assert_eq!(out.status.code(), Some(0));

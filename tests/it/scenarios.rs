@@ -256,6 +256,20 @@ fn every_invalid_fixture_fails_with_its_message() {
 }
 
 #[test]
+fn every_scenario_file_is_listed_in_the_scenarios_readme() {
+    let readme = std::fs::read_to_string("scenarios/README.md").unwrap();
+    for entry in std::fs::read_dir("scenarios").unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if name.ends_with(".toml") {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "scenarios/README.md's table does not list {name}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_missing_file_says_so() {
     let err = Plan::load(Path::new("scenarios/nope.toml"))
         .unwrap_err()

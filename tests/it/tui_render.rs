@@ -287,3 +287,34 @@ fn open_model_with_a_paused_plan_80x24() {
     app.set_snapshot(Arc::new(snap));
     insta::assert_snapshot!(render(&app, 80, 24));
 }
+
+#[test]
+fn failures_view_names_the_failed_threshold_and_shows_a_failure_in_full_80x24() {
+    let src = SCENARIO.replace(
+        "[load]",
+        "[thresholds]\np95 = \"< 1ms\"\nfail_ratio = \"< 5%\"\n\n[load]",
+    );
+    let doc = ScenarioDoc::from_text(&src, Some("scenarios/types.toml".into())).unwrap();
+    let plan = doc.plan().unwrap();
+    let mut app = App::new(doc, &plan, Theme { color: false });
+    app.set_snapshot(Arc::new(snapshot()));
+    update(&mut app, Action::Show(View::Failures));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("thresholds ✗ 1/2 (3)"), "{screen}");
+    assert!(
+        screen.contains("Thresholds: 1 passed, 1 failed"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("FAIL  all  p95 < 1ms  measured 3.90 ms"),
+        "{screen}"
+    );
+    update(&mut app, Action::Edit);
+    let detail = render(&app, 80, 24);
+    assert!(
+        detail.contains("first at 3.0s, latest at 61.0s"),
+        "{detail}"
+    );
+    assert!(detail.contains("POST /tests answered 500"), "{detail}");
+    insta::assert_snapshot!(detail);
+}

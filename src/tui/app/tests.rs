@@ -322,6 +322,15 @@ fn save_without_a_path_asks_for_one() {
 }
 
 #[test]
+fn esc_leaves_the_new_scenario_wizard() {
+    let doc = ScenarioDoc::new_scenario(None, "", &Default::default());
+    let mut a = App::new(doc, &Plan::default(), Theme { color: false });
+    a.popup = Some(prompt(PromptKind::Host, ""));
+    assert!(update(&mut a, special(KeyCode::Esc)).is_empty());
+    assert!(a.quit, "Esc leaves swarm: there is nothing to save yet");
+}
+
+#[test]
 fn new_scenario_asks_for_the_host_then_an_endpoint() {
     let doc = ScenarioDoc::new_scenario(None, "", &Default::default());
     let plan = Plan::default();

@@ -39,23 +39,45 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 )));
             }
             let report = capacity::render(&search.outcome(), "", cfg);
-            lines.extend(report.lines().skip(1).map(|l| {
+            // The verdict first (it is what the search is for), then the steps and chart.
+            let verdict = |l: &str| l.starts_with("Capacity:") || l.starts_with("uncertain:");
+            for l in report.lines().filter(|l| verdict(l)) {
                 let style = if l.starts_with("uncertain:") {
                     t.bad()
-                } else if l.starts_with("Capacity:") {
-                    t.good()
                 } else {
-                    Default::default()
+                    t.good()
                 };
-                Line::styled(l.to_string(), style)
-            }));
+                lines.push(Line::styled(l.to_string(), style));
+            }
+            lines.extend(
+                report
+                    .lines()
+                    .skip(1)
+                    .filter(|l| !verdict(l))
+                    .map(|l| Line::raw(l.to_string())),
+            );
             lines
         }
+    };
+    // The step table and the chart scroll (↑ ↓) when they do not fit.
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let inner_w = area.width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w).max(1))
+        .sum();
+    let max_scroll = rows.saturating_sub(inner_h);
+    let scroll = app.capacity_scroll.min(max_scroll);
+    let block = if max_scroll > 0 {
+        block.title_bottom(format!(" ↑↓ scroll ({}/{}) ", scroll, max_scroll))
+    } else {
+        block
     };
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
-            .wrap(Wrap { trim: false }),
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0)),
         area,
     );
 }

@@ -88,16 +88,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if let Some((i, n)) = s.stage.filter(|_| app.stages.is_empty()) {
         second.insert(1, Span::styled(format!("  stage {i}/{n}"), t.warn()));
     }
+    // On the first line, which has room at 80 columns; view 3 says which and by how much.
     if !app.verdicts.is_empty() {
         let failed = app.verdicts.iter().filter(|v| !v.passed).count();
         let (text, style) = match failed {
             0 => (format!("  thresholds ✓ {}", app.verdicts.len()), t.good()),
             n => (
-                format!("  thresholds ✗ {n}/{}", app.verdicts.len()),
+                format!("  thresholds ✗ {n}/{} (3)", app.verdicts.len()),
                 t.bad(),
             ),
         };
-        second.push(Span::styled(text, style));
+        first.push(Span::styled(text, style));
     }
     let mut lines = vec![Line::from(first), Line::from(second)];
     if !app.stages.is_empty() {
