@@ -20,29 +20,10 @@ CLIENT_CPU="${CLIENT_CPU:-0}"
 URL="http://127.0.0.1:8080/"
 mkdir -p "$OUT"
 
-need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
-if ! need nginx || ! need wrk || ! need taskset || [ ! -x /usr/bin/time ]; then
-    echo "installing nginx, wrk and time from Debian's packages" >&2
-    apt-get update -qq && apt-get install -y -qq nginx wrk time util-linux >/dev/null
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+. "$ROOT/benches/lib.sh"
+install_missing nginx wrk taskset /usr/bin/time -- nginx wrk time util-linux curl
 OHA="$(command -v oha || true)"
-cargo build --release --quiet
-SWARM="$ROOT/target/release/swarm"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-start_nginx() {
-    local run="$OUT/nginx"
-    mkdir -p "$run/tmp"
-    taskset -c "$SERVER_CPU" "$NGINX" -c "$ROOT/benches/nginx.conf" -p "$run/" -e "$run/error.log" </dev/null &
-    PIDS+=($!)
-    for _ in $(seq 50); do curl -s -o /dev/null "$URL" && return 0; sleep 0.1; done
-    echo "nginx did not start; see $run/error.log" >&2; exit 1
-}
+build_swarm
 
 # timed LABEL CMD...: runs CMD pinned to the client CPU; leaves $OUT/LABEL.{out,err,time}.
 timed() {
@@ -133,7 +114,7 @@ soak() {
 }
 
 : > "$OUT/rows.jsonl"
-start_nginx
+start_nginx "$SERVER_CPU"
 for section in $ONLY; do
     case "$section" in
         tput) for _ in $(seq "$REPEAT"); do tput_round; done ;;

@@ -17,28 +17,24 @@ SOAK_S="${SOAK_S:-1800}"
 SAMPLE_S="${SAMPLE_S:-10}"
 USERS="${USERS:-64}"
 URL="http://127.0.0.1:8080/"
-mkdir -p "$OUT/nginx/tmp"
-
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-    apt-get update -qq && apt-get install -y -qq nginx curl util-linux >/dev/null
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-cargo build --release --quiet
-SWARM="$ROOT/target/release/swarm"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-taskset -c 1 "$NGINX" -c "$ROOT/benches/nginx.conf" -p "$OUT/nginx/" -e "$OUT/nginx/error.log" </dev/null &
-PIDS+=($!)
-for _ in $(seq 50); do curl -s -o /dev/null "$URL" && break; sleep 0.1; done
+mkdir -p "$OUT"
+. "$ROOT/benches/lib.sh"
+install_missing nginx curl taskset pgrep -- nginx curl util-linux procps
+build_swarm
+start_nginx 1
 
 taskset -c 0 timeout -k 5 $((SOAK_S + 60)) "$SWARM" run "$URL" --headless -u "$USERS" -r 100000 \
     -t "${SOAK_S}s" --json "$OUT/soak.json" >"$OUT/soak.out" 2>"$OUT/soak.err" </dev/null &
-SWARM_PID=$!
-PIDS+=("$SWARM_PID")
+RUNNER_PID=$!
+PIDS+=("$RUNNER_PID")
+# taskset execs `timeout`, which runs swarm as its child: sample swarm itself.
+SWARM_PID=""
+for _ in $(seq 50); do
+    SWARM_PID=$(pgrep -P "$RUNNER_PID" -x swarm || true)
+    [ -n "$SWARM_PID" ] && break
+    sleep 0.1
+done
+[ -n "$SWARM_PID" ] || { echo "swarm did not start; see $OUT/soak.err" >&2; exit 1; }
 
 echo "t_s,rss_kb,fds" > "$OUT/soak-samples.csv"
 start=$(date +%s)
@@ -48,7 +44,7 @@ while kill -0 "$SWARM_PID" 2>/dev/null; do
     [ -n "$rss" ] && echo "$(( $(date +%s) - start )),$rss,$fds" >> "$OUT/soak-samples.csv"
     sleep "$SAMPLE_S"
 done
-wait "$SWARM_PID" || true
+wait "$RUNNER_PID" || true
 
 python3 - "$OUT" <<'PY'
 import csv, json, sys

@@ -318,3 +318,15 @@ fn failures_view_names_the_failed_threshold_and_shows_a_failure_in_full_80x24() 
     assert!(detail.contains("POST /tests answered 500"), "{detail}");
     insta::assert_snapshot!(detail);
 }
+
+#[test]
+fn idle_statistics_say_how_to_start_80x24() {
+    let doc = ScenarioDoc::from_text(SCENARIO, Some("scenarios/types.toml".into())).unwrap();
+    let plan = doc.plan().unwrap();
+    let app = App::new(doc, &plan, Theme { color: false });
+    let screen = render(&app, 80, 24);
+    assert!(
+        screen.contains("no requests yet: press s to start"),
+        "{screen}"
+    );
+}

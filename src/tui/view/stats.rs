@@ -151,18 +151,24 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
         " Statistics (ms) ".to_string()
     };
     frame.render_widget(block.title(title), area);
-    let mut rows: Vec<Row> = app
+    let rows: Vec<Row> = app
         .snapshot
         .rows
         .iter()
         .map(|r| row(r, app, &cols))
         .collect();
-    if rows.is_empty() {
+    if rows.is_empty() && body.height > 1 {
+        // Across the whole width, not squeezed into the Name column.
         let hint = format::fit(
-            "no requests yet: press s to start",
-            cols.name_w as usize + 40,
+            "     no requests yet: press s to start",
+            body.width as usize,
         );
-        rows.push(Row::new(["".to_string(), hint]).style(t.dim()));
+        let line = Rect {
+            y: body.y + 1,
+            height: 1,
+            ..body
+        };
+        frame.render_widget(Paragraph::new(Line::styled(hint, t.dim())), line);
     }
     let table = Table::new(rows, cols.widths())
         .header(header)
