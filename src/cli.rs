@@ -232,6 +232,16 @@ pub struct OutputArgs {
     /// then goes to standard error)
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write Locust's CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv (a row a
+    /// second, while the run goes on), PREFIX_failures.csv, PREFIX_exceptions.csv
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// Every endpoint's row in the CSV history, not only the aggregate
+    #[arg(long, requires = "csv")]
+    pub csv_full_history: bool,
+    /// Write a JUnit XML report for CI: a test case per threshold (or "no failed requests")
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Exit code when any request failed
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub exit_code_on_error: i32,

@@ -133,6 +133,12 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 /// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal.
 async fn execute(plan: Plan, doc: Option<ScenarioDoc>, output: &OutputArgs) -> anyhow::Result<i32> {
     check_outputs(output.json.as_deref())?;
+    for path in output.csv.iter().flat_map(|p| crate::report::csv::paths(p)) {
+        crate::fsutil::check_writable(&path).map_err(|e| anyhow::anyhow!("--csv: {e}"))?;
+    }
+    if let Some(path) = &output.junit {
+        crate::fsutil::check_writable(path).map_err(|e| anyhow::anyhow!("--junit: {e}"))?;
+    }
     match doc {
         Some(doc) if use_tui(output) => {
             let launch = Launch {
@@ -150,6 +156,11 @@ async fn execute(plan: Plan, doc: Option<ScenarioDoc>, output: &OutputArgs) -> a
 fn headless_output(output: &OutputArgs) -> Output {
     Output {
         json: output.json.clone(),
+        csv: output
+            .csv
+            .clone()
+            .map(|prefix| (prefix, output.csv_full_history)),
+        junit: output.junit.clone(),
         exit_code_on_error: output.exit_code_on_error,
         width: report_width(),
     }

@@ -2,7 +2,8 @@
 //! and the final report on stdout, and turns the outcome into an exit code.
 
 use crate::engine::{Command, Engine};
-use crate::report::{format, json, text};
+use crate::report::csv::{self, CsvReport};
+use crate::report::{format, json, junit, text};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
 use crate::signals::Signals;
@@ -18,6 +19,10 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Default)]
 pub struct Output {
     pub json: Option<PathBuf>,
+    /// `--csv PREFIX`, and whether every row goes into the history (`--csv-full-history`).
+    pub csv: Option<(PathBuf, bool)>,
+    /// `--junit FILE`.
+    pub junit: Option<PathBuf>,
     /// Exit code when requests failed (Locust's `--exit-code-on-error`).
     pub exit_code_on_error: i32,
     /// Terminal width for the report; 80 when unknown.
@@ -45,15 +50,20 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
             (None, None) => "until Ctrl-C".into(),
         }
     );
+    // The CSV files exist from the start and grow while the run goes on.
+    let mut csv = match &out.csv {
+        Some((prefix, full)) => Some(CsvReport::create(prefix, *full).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let engine = Engine::spawn(plan);
     engine.send(Command::Start);
     // After a second interrupt the run is not stopped yet; its users die with the runtime.
-    let last = watch_run(&engine, plan).await;
-    finish(plan, &last, out)
+    let last = watch_run(&engine, plan, csv.as_mut()).await;
+    finish_with(plan, &last, out, csv)
 }
 
 /// Follows the run until it stops, printing progress and handling interrupts.
-async fn watch_run(engine: &Engine, plan: &Plan) -> Arc<Snapshot> {
+async fn watch_run(engine: &Engine, plan: &Plan, mut csv: Option<&mut CsvReport>) -> Arc<Snapshot> {
     let mut snaps = engine.snapshots();
     let mut progress = tokio::time::interval(PROGRESS_EVERY);
     progress.tick().await;
@@ -64,6 +74,12 @@ async fn watch_run(engine: &Engine, plan: &Plan) -> Arc<Snapshot> {
             changed = snaps.changed() => {
                 if changed.is_err() || snaps.borrow().state == RunState::Stopped {
                     return snaps.borrow().clone();
+                }
+                if let Some(c) = csv.as_deref_mut() {
+                    let snap = snaps.borrow().clone();
+                    if let Err(e) = c.update(&snap) {
+                        eprintln!("swarm: {e}");
+                    }
                 }
                 if plan.abort_on_threshold && !stopping && let Some(v) = broken(plan, &snaps.borrow()) {
                     eprintln!("swarm: threshold {} ({}) failed; stopping (abort = true)", v.threshold, v.scope);
@@ -144,8 +160,21 @@ pub fn progress_line(s: &Snapshot) -> String {
     )
 }
 
-/// Prints the report and writes the JSON; returns the exit code.
+/// Prints the report and writes the report files; returns the exit code.
 pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32> {
+    let csv = match &out.csv {
+        Some((prefix, full)) => Some(CsvReport::create(prefix, *full).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    finish_with(plan, last, out, csv)
+}
+
+fn finish_with(
+    plan: &Plan,
+    last: &Snapshot,
+    out: &Output,
+    csv: Option<CsvReport>,
+) -> anyhow::Result<i32> {
     let title = format!(
         "swarm report: {} ({})",
         plan.name.as_deref().unwrap_or("scenario"),
@@ -161,6 +190,21 @@ pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32>
     }
     if let Some(path) = &out.json {
         let doc = json::to_json(last, plan.name.as_deref(), &plan.host, &verdicts);
+        crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(mut c) = csv {
+        c.finish(last).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(path) = &out.junit {
+        let suite = format!(
+            "swarm: {} ({})",
+            plan.name.as_deref().unwrap_or("scenario"),
+            plan.host
+        );
+        let started = std::time::SystemTime::now()
+            .checked_sub(last.elapsed)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let doc = junit::render(last, &suite, &verdicts, &csv::utc(started));
         crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     if last.all_interrupted() {

@@ -1,5 +1,8 @@
-//! Reports built from a final snapshot: text for people, JSON for scripts.
+//! Reports built from snapshots: text for people, JSON for scripts, Locust's CSV files,
+//! JUnit XML for CI.
 
+pub mod csv;
 pub mod format;
 pub mod json;
+pub mod junit;
 pub mod text;

@@ -337,6 +337,153 @@ async fn version_completions_and_man_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locust_csv_files_grow_during_the_run_and_agree_with_the_json() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    let prefix = dir.join("run");
+    let json = dir.join("out.json");
+    let child = swarm()
+        .args([
+            "run",
+            &file,
+            "--headless",
+            "-t",
+            "3s",
+            "--csv",
+            prefix.to_str().unwrap(),
+            "--csv-full-history",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let history = dir.join("run_stats_history.csv");
+    let rows = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    // While the run goes on, the history already has rows (header + a row a second).
+    let start = std::time::Instant::now();
+    while rows(&history) < 4 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let during = rows(&history);
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(during >= 4, "history rows during the run: {during}");
+    assert!(rows(&history) > during, "the history grew after that");
+    let stats = std::fs::read_to_string(dir.join("run_stats.csv")).unwrap();
+    let mut lines = stats.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let mut by_name = std::collections::HashMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 22, "{line}");
+        by_name.insert(
+            f[1].to_string(),
+            f.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        );
+    }
+    for row in doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&doc["aggregated"]])
+    {
+        let csv = &by_name[row["name"].as_str().unwrap()];
+        assert_eq!(csv[0], row["method"].as_str().unwrap());
+        assert_eq!(csv[2], row["requests"].to_string());
+        assert_eq!(csv[3], row["failures"].to_string());
+        let avg: f64 = csv[5].parse().unwrap();
+        assert!(
+            (avg - row["avg_ms"].as_f64().unwrap()).abs() < 0.002,
+            "{csv:?}"
+        );
+        let p99: u64 = csv[18].parse().unwrap();
+        assert_eq!(p99, row["percentiles_ms"]["99"].as_f64().unwrap() as u64);
+    }
+    assert_eq!(by_name["Aggregated"][0], "", "the aggregate has no Type");
+    assert_eq!(
+        by_name["Aggregated"][2].parse::<u64>().unwrap(),
+        server.total()
+    );
+    let history = std::fs::read_to_string(&history).unwrap();
+    assert!(history.starts_with("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size\n"));
+    assert!(
+        history.contains(",GET,home page,"),
+        "full history has the endpoints"
+    );
+    for name in ["failures", "exceptions"] {
+        assert!(dir.join(format!("run_{name}.csv")).exists());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junit_has_a_case_per_threshold_and_the_measured_value() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    let junit = dir.join("junit.xml");
+    let out = run(&[
+        "run",
+        &file,
+        "--headless",
+        "-t",
+        "1s",
+        "--threshold",
+        "p95<0.001ms",
+        "--threshold",
+        "fail_ratio<50%",
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed threshold fails the run"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("tests"), Some("2"));
+    assert_eq!(suite.attribute("failures"), Some("1"));
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 2);
+    let failed: Vec<_> = cases
+        .iter()
+        .filter_map(|c| c.children().find(|n| n.has_tag_name("failure")))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    let message = failed[0].attribute("message").unwrap();
+    assert!(
+        message.starts_with("measured ") && message.contains("ms (threshold p95<0.001ms)"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_to_standard_output() {
     let server = CountingServer::start().await;
     let dir = tempdir();

@@ -1,0 +1,111 @@
+//! `--junit FILE`: the run as a JUnit XML test suite, for CI systems (GitLab, Jenkins,
+//! GitHub's test-report actions) that read test results in that format: a test case per
+//! threshold, or one "no failed requests" case when the scenario sets none. A failed
+//! case is a `<failure>` whose message names the measured value.
+
+use crate::scenario::threshold::Verdict;
+use crate::stats::Snapshot;
+use std::fmt::Write;
+
+/// The XML document for a finished run.
+pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &str) -> String {
+    let secs = snap.elapsed.as_secs_f64();
+    let cases: Vec<(String, Option<String>)> = if verdicts.is_empty() {
+        let failed = (snap.total.failures > 0).then(|| {
+            let causes: Vec<String> = snap
+                .failures
+                .iter()
+                .map(|f| format!("{} × {} on {}", f.count, f.kind, f.name))
+                .collect();
+            format!(
+                "{} of {} requests failed: {}",
+                snap.total.failures,
+                snap.total.requests,
+                causes.join("; ")
+            )
+        });
+        vec![("no failed requests".to_string(), failed)]
+    } else {
+        verdicts
+            .iter()
+            .map(|v| {
+                let name = format!("{}: {}", v.scope, v.threshold);
+                let failed = (!v.passed).then(|| {
+                    format!(
+                        "measured {} (threshold {})",
+                        super::text::measured(v),
+                        v.threshold
+                    )
+                });
+                (name, failed)
+            })
+            .collect()
+    };
+    let failures = cases.iter().filter(|c| c.1.is_some()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"swarm\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{secs:.3}\">",
+        cases.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{secs:.3}\" timestamp=\"{}\">",
+        escape(suite),
+        cases.len(),
+        escape(timestamp)
+    );
+    let _ = writeln!(
+        out,
+        "    <properties><property name=\"requests\" value=\"{}\"/><property name=\"failures\" value=\"{}\"/></properties>",
+        snap.total.requests, snap.total.failures
+    );
+    for (name, failed) in &cases {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"swarm.thresholds\" name=\"{}\" time=\"{secs:.3}\"",
+            escape(name)
+        );
+        match failed {
+            None => out.push_str("/>\n"),
+            Some(message) => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure message=\"{m}\" type=\"threshold\">{m}</failure>\n    </testcase>",
+                    m = escape(message)
+                );
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Text for XML attributes and elements.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Control characters are not allowed in XML 1.0.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_what_xml_needs() {
+        assert_eq!(
+            super::escape("p95 < 3\"s\" & <b>\u{1}"),
+            "p95 &lt; 3&quot;s&quot; &amp; &lt;b&gt; "
+        );
+    }
+}
