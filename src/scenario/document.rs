@@ -739,13 +739,19 @@ json = { name = "x", n = 1 }
         assert_eq!(d.host(), "http://127.0.0.1:8080");
     }
 
-    #[test]
-    fn saves_atomically_and_tracks_dirtiness() {
-        let dir = std::env::temp_dir().join(format!("swarm-doc-{}", std::process::id()));
+    /// SRC in a file of its own folder, opened: (folder, file, document).
+    fn opened(tag: &str) -> (PathBuf, PathBuf, ScenarioDoc) {
+        let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.toml");
         std::fs::write(&path, SRC).unwrap();
-        let (mut d, _) = ScenarioDoc::open(&path).unwrap();
+        let (doc, _) = ScenarioDoc::open(&path).unwrap();
+        (dir, path, doc)
+    }
+
+    #[test]
+    fn saves_atomically_and_tracks_dirtiness() {
+        let (dir, path, mut d) = opened("swarm-doc");
         assert!(!d.is_dirty());
         d.set_spawn_rate(2.5).unwrap();
         assert!(d.is_dirty());
@@ -758,11 +764,7 @@ json = { name = "x", n = 1 }
 
     #[test]
     fn a_file_changed_on_disk_is_not_overwritten_unless_asked() {
-        let dir = std::env::temp_dir().join(format!("swarm-doc-changed-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.toml");
-        std::fs::write(&path, SRC).unwrap();
-        let (mut d, _) = ScenarioDoc::open(&path).unwrap();
+        let (dir, path, mut d) = opened("swarm-doc-changed");
         d.set_users(7).unwrap();
         let theirs = SRC.replace("# start small", "# edited elsewhere");
         std::fs::write(&path, &theirs).unwrap();
@@ -838,11 +840,7 @@ json = { name = "x", n = 1 }
 
     #[test]
     fn a_host_override_runs_but_is_not_saved() {
-        let dir = std::env::temp_dir().join(format!("swarm-doc-host-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.toml");
-        std::fs::write(&path, SRC).unwrap();
-        let (mut d, _) = ScenarioDoc::open(&path).unwrap();
+        let (dir, path, mut d) = opened("swarm-doc-host");
         d.override_host("http://127.0.0.1:9999").unwrap();
         assert!(d.override_host("http://127.0.0.1:99999").is_err());
         assert_eq!(d.host(), "http://127.0.0.1:9999");
