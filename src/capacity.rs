@@ -530,11 +530,7 @@ pub async fn run_headless(
         plan.host
     );
     let report = render(&outcome, &title, &cfg);
-    if json.is_some_and(crate::fsutil::is_stdout) {
-        eprint!("{report}");
-    } else {
-        print!("{report}");
-    }
+    crate::fsutil::print_report(&report, json);
     if let Some(path) = json {
         let doc = to_json(&outcome, plan.name.as_deref(), &plan.host, &cfg);
         crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;

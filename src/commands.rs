@@ -85,7 +85,7 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
         settle: args.settle,
         limit: args.max_users.max(args.start),
     };
-    check_outputs(args.json.as_deref())?;
+    check_outputs(args.json.iter().map(|p| ("--json", p.clone())))?;
     capacity::run_headless(&plan, cfg, args.slo, args.json.as_deref()).await
 }
 
@@ -132,13 +132,12 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 
 /// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal.
 async fn execute(plan: Plan, doc: Option<ScenarioDoc>, output: &OutputArgs) -> anyhow::Result<i32> {
-    check_outputs(output.json.as_deref())?;
-    for path in output.csv.iter().flat_map(|p| crate::report::csv::paths(p)) {
-        crate::fsutil::check_writable(&path).map_err(|e| anyhow::anyhow!("--csv: {e}"))?;
-    }
-    if let Some(path) = &output.junit {
-        crate::fsutil::check_writable(path).map_err(|e| anyhow::anyhow!("--junit: {e}"))?;
-    }
+    let csv = output.csv.iter().flat_map(|p| crate::report::csv::paths(p));
+    check_outputs(
+        (output.json.iter().cloned().map(|p| ("--json", p)))
+            .chain(csv.map(|p| ("--csv", p)))
+            .chain(output.junit.iter().cloned().map(|p| ("--junit", p))),
+    )?;
     match doc {
         Some(doc) if use_tui(output) => {
             let launch = Launch {
@@ -201,9 +200,10 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
 
 /// Every file the run will write is checked first: a run that cannot save its results
 /// must not run for an hour before it says so.
-fn check_outputs(json: Option<&Path>) -> anyhow::Result<()> {
-    if let Some(path) = json {
-        crate::fsutil::check_writable(path).map_err(|e| anyhow::anyhow!("--json: {e}"))?;
+/// Each output is (the flag that names it, its path).
+fn check_outputs(outputs: impl Iterator<Item = (&'static str, PathBuf)>) -> anyhow::Result<()> {
+    for (flag, path) in outputs {
+        crate::fsutil::check_writable(&path).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
     }
     Ok(())
 }

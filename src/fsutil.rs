@@ -106,6 +106,16 @@ pub fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// Prints a text report on standard output, or on standard error when the JSON report
+/// goes to standard output (`--json -`), which then has it to itself.
+pub fn print_report(text: &str, json: Option<&Path>) {
+    if json.is_some_and(is_stdout) {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
 /// Writes a report file (atomically), or to standard output for `-`.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), String> {
     if is_stdout(path) {

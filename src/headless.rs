@@ -182,12 +182,7 @@ fn finish_with(
     );
     let verdicts = check_all(&plan.thresholds, last);
     let report = text::render(last, &title, out.width) + &text::thresholds(&verdicts, out.width);
-    // With `--json -` the JSON has standard output to itself; the text goes to stderr.
-    if out.json.as_deref().is_some_and(crate::fsutil::is_stdout) {
-        eprint!("{report}");
-    } else {
-        print!("{report}");
-    }
+    crate::fsutil::print_report(&report, out.json.as_deref());
     if let Some(path) = &out.json {
         let doc = json::to_json(last, plan.name.as_deref(), &plan.host, &verdicts);
         crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;

@@ -526,8 +526,9 @@ impl Controller {
         self.publish(now);
     }
 
-    /// Closed model: when every user has stopped by itself (each failed an on_start step)
-    /// and none is due to start, the run has nothing left to do and stops.
+    /// The run has nothing left to do and stops: its `-n` request budget is spent and the
+    /// last request has its outcome, or (closed model) every user has stopped by itself
+    /// (each failed an on_start step) and none is due to start.
     fn end_if_every_user_stopped(&mut self, now: Instant) {
         // `-n`: the budget is spent and the last request has its outcome (open model:
         // every user is back in the pool, waiting for iterations that no longer come).

@@ -9,94 +9,8 @@ use std::fmt::Write;
 pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
     let width = width.max(80);
     let mut out = String::new();
-    let _ = writeln!(out, "{}", fit(title, width));
-    let _ = writeln!(
-        out,
-        "{}",
-        fit(
-            &format!(
-                "{} users, {:.1}s, {} requests, {} failed",
-                snap.peak_users,
-                snap.elapsed.as_secs_f64(),
-                snap.total.requests,
-                snap.total.failures
-            ),
-            width
-        )
-    );
-    let secs = snap.elapsed.as_secs_f64();
-    let throughput = if secs > 0.0 {
-        format!(" ({}/s)", bytes(snap.total.bytes as f64 / secs))
-    } else {
-        String::new()
-    };
-    let _ = writeln!(
-        out,
-        "{}",
-        fit(
-            &format!(
-                "{} of response bodies received{throughput}",
-                bytes(snap.total.bytes as f64)
-            ),
-            width
-        )
-    );
-    let interrupted = snap.interrupted();
-    if interrupted > 0 {
-        let every = if snap.all_interrupted() {
-            ": the server answered none"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "{}",
-            fit(
-                &format!(
-                    "{interrupted} requests interrupted at the stop{every} (counted as failed, not in the latencies)"
-                ),
-                width
-            )
-        );
-    }
-    if snap.total.resent > 0 {
-        let _ = writeln!(
-            out,
-            "{}",
-            fit(
-                &format!(
-                    "{} requests resent after a keep-alive close (GET/HEAD/OPTIONS/TRACE without a body)",
-                    snap.total.resent
-                ),
-                width
-            )
-        );
-    }
-    if snap.stopped_users > 0 {
-        let _ = writeln!(
-            out,
-            "{}",
-            fit(
-                &format!(
-                    "{} users stopped: a step of their on_start failed (see Failures)",
-                    snap.stopped_users
-                ),
-                width
-            )
-        );
-    }
-    if let Some(a) = &snap.arrivals {
-        let _ = writeln!(
-            out,
-            "{}",
-            fit(
-                &format!(
-                    "open model: {} scheduled, {} dropped (no free user in time), {} users at most",
-                    a.scheduled, a.dropped, snap.peak_users
-                ),
-                width
-            )
-        );
+    for line in std::iter::once(title.to_string()).chain(summary(snap)) {
+        let _ = writeln!(out, "{}", fit(&line, width));
     }
     out.push('\n');
     endpoint_table(&mut out, snap, width);
@@ -129,6 +43,55 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
     status_table(&mut out, snap, width);
     failure_table(&mut out, snap, width);
     out
+}
+
+/// The lines under the title: totals, bytes, and what needs saying about the run
+/// (interrupted and resent requests, stopped users, the open model's schedule).
+fn summary(snap: &Snapshot) -> Vec<String> {
+    let secs = snap.elapsed.as_secs_f64();
+    let mut lines = vec![format!(
+        "{} users, {secs:.1}s, {} requests, {} failed",
+        snap.peak_users, snap.total.requests, snap.total.failures
+    )];
+    let throughput = if secs > 0.0 {
+        format!(" ({}/s)", bytes(snap.total.bytes as f64 / secs))
+    } else {
+        String::new()
+    };
+    lines.push(format!(
+        "{} of response bodies received{throughput}",
+        bytes(snap.total.bytes as f64)
+    ));
+    let interrupted = snap.interrupted();
+    if interrupted > 0 {
+        let every = if snap.all_interrupted() {
+            ": the server answered none"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "{interrupted} requests interrupted at the stop{every} (counted as failed, not in the latencies)"
+        ));
+    }
+    if snap.total.resent > 0 {
+        lines.push(format!(
+            "{} requests resent after a keep-alive close (GET/HEAD/OPTIONS/TRACE without a body)",
+            snap.total.resent
+        ));
+    }
+    if snap.stopped_users > 0 {
+        lines.push(format!(
+            "{} users stopped: a step of their on_start failed (see Failures)",
+            snap.stopped_users
+        ));
+    }
+    if let Some(a) = &snap.arrivals {
+        lines.push(format!(
+            "open model: {} scheduled, {} dropped (no free user in time), {} users at most",
+            a.scheduled, a.dropped, snap.peak_users
+        ));
+    }
+    lines
 }
 
 fn type_width(snap: &Snapshot) -> usize {
@@ -320,7 +283,6 @@ fn split_long(line: &str, width: usize) -> Vec<String> {
         .collect()
 }
 
-/// The thresholds section: one line per threshold with its verdict and measured value.
 /// A verdict's measured value in its unit: "1.20%", "95.0/s", "312 ms", "no requests".
 pub fn measured(v: &crate::scenario::threshold::Verdict) -> String {
     match v.actual {
@@ -331,6 +293,7 @@ pub fn measured(v: &crate::scenario::threshold::Verdict) -> String {
     }
 }
 
+/// The thresholds section: one line per threshold with its verdict and measured value.
 pub fn thresholds(verdicts: &[crate::scenario::threshold::Verdict], width: usize) -> String {
     if verdicts.is_empty() {
         return String::new();

@@ -23,6 +23,17 @@ pub struct EndpointSpec {
     pub body_kind: BodyKind,
 }
 
+impl EndpointSpec {
+    /// The name reports show: the given one, or "METHOD path".
+    pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            format!("{} {}", self.method, self.path)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum BodyKind {
     #[default]

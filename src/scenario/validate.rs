@@ -279,7 +279,6 @@ impl super::template::Context for Probe {
     }
 }
 
-/// `"2xx"` or `"200-299"` as an inclusive range.
 /// How large a data file may be unless its `max_size` says otherwise: its rows are
 /// held in memory.
 pub const DEFAULT_DATA_LIMIT: u64 = 64 << 20;
@@ -347,6 +346,7 @@ fn redacted(authority: &str) -> String {
     }
 }
 
+/// `"2xx"` or `"200-299"` as an inclusive range.
 fn status_range(s: &str) -> Option<(u16, u16)> {
     let s = s.trim();
     let range = if let Some(d) = s.strip_suffix("xx") {
@@ -1163,7 +1163,6 @@ impl Validator<'_> {
         Ok((base.origin.clone(), uri))
     }
 
-    /// The body, and its template when it has one (then the bytes are unused).
     /// An endpoint's own Content-Length header must match the body swarm sends, or the
     /// server would wait for bytes that never come (or take the rest as a new request).
     fn content_length(
@@ -1203,6 +1202,7 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// The body, and its template when it has one (then the bytes are unused).
     fn body(
         &self,
         e: &RawEndpoint,

@@ -398,12 +398,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Delete => {
             match app.specs.get(app.endpoint_row) {
                 Some(spec) => {
-                    let name = if spec.name.is_empty() {
-                        format!("{} {}", spec.method, spec.path)
-                    } else {
-                        spec.name.clone()
-                    };
-                    app.popup = Some(Popup::ConfirmDelete(app.endpoint_row, name));
+                    app.popup = Some(Popup::ConfirmDelete(app.endpoint_row, spec.display_name()));
                 }
                 None => app.info("no endpoint selected"),
             }

@@ -46,11 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             "-".into()
         };
-        let name = if s.name.is_empty() {
-            format!("{} {}", s.method, s.path)
-        } else {
-            s.name.clone()
-        };
+        let name = s.display_name();
         let body = if s.body.trim().is_empty() {
             String::new()
         } else {
