@@ -223,12 +223,10 @@ fn check(file: &Path) -> anyhow::Result<i32> {
         Ok(plan) => plan,
         Err(LoadError::Invalid(first)) => {
             let src = std::fs::read_to_string(file).unwrap_or_default();
-            let mut all = Plan::all_errors(&src, &file.display().to_string());
+            // The same walk as the load, collecting instead of stopping at the first.
+            let all = Plan::all_errors(&src, &file.display().to_string());
             if all.len() <= 1 {
                 anyhow::bail!(first);
-            }
-            if !all.contains(&first) {
-                all.insert(0, first);
             }
             let lines: Vec<String> = all.iter().map(|e| format!("  {e}")).collect();
             anyhow::bail!(

@@ -28,10 +28,49 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 const HOST_EXAMPLE: &str = "host = \"http://127.0.0.1:8080\"";
 
 /// Validates scenario text; `host_override` (from `--host`) replaces the file's host.
+/// The error is the first that validation meets.
 pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan> {
+    walk(src, file, host_override).map_err(|errors| {
+        errors
+            .into_iter()
+            .next()
+            .expect("a failed walk has an error")
+    })
+}
+
+/// Every error a scenario has that can be found in one pass, in file order: each part
+/// (host, load, data, vars, defaults, every hook, flow, endpoint and threshold table) is
+/// validated on its own, so one mistake does not hide the others. A TOML syntax error or
+/// an unknown key stops the pass (nothing after it can be read reliably). Empty when the
+/// scenario loads.
+pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
+    let mut errors = walk(src, file, None).err().unwrap_or_default();
+    errors.sort_by_key(|e| (e.line, e.col));
+    errors.dedup();
+    errors
+}
+
+/// Errors met so far, in the order validation met them.
+#[derive(Default)]
+struct Errors(Vec<ScenarioError>);
+
+impl Errors {
+    /// The part's value, or None with its error kept.
+    fn take<T>(&mut self, r: Result<T>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+}
+
+/// Validates every part of the scenario, going on past a part that fails (against a
+/// stand-in for what it would have given), and builds the plan when none failed.
+fn walk(
+    src: &str,
+    file: &str,
+    host_override: Option<&str>,
+) -> std::result::Result<Plan, Vec<ScenarioError>> {
     let loc = Locator { file, src };
-    let mut raw: RawScenario = toml::from_str(src).map_err(|e| loc.toml_error(&e))?;
-    let v = Validator {
+    let mut raw: RawScenario = toml::from_str(src).map_err(|e| vec![loc.toml_error(&e)])?;
+    let mut v = Validator {
         loc,
         vars: HashSet::new(),
     };
@@ -43,109 +82,23 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
             },
             vars: HashSet::new(),
         };
-        flag.base(&Spanned::new(0..0, h.to_string()))
-            .map_err(|e| ScenarioError {
+        flag.base(&Spanned::new(0..0, h.to_string())).map_err(|e| {
+            vec![ScenarioError {
                 line: 0,
                 key: String::new(),
                 ..e
-            })?;
+            }]
+        })?;
         raw.host = Some(Spanned::new(0..0, h.to_string()));
     }
-    let Some(host) = &raw.host else {
-        return Err(v.err(
+    let mut errors = Errors::default();
+    let base = match &raw.host {
+        None => errors.take(Err(v.err(
             0..0,
             "host",
             format!("is missing; add {HOST_EXAMPLE} at the top"),
-        ));
-    };
-    let base = v.base(host)?;
-    let load = v.load(raw.load.take().unwrap_or_default())?;
-    let data = v.data(raw.data.as_ref(), file)?;
-    let mut v = v;
-    let vars = v.user_vars(raw.vars.as_ref(), &data)?;
-    v.vars = known_vars(&raw, &data);
-    let (defaults, cookies, net) = v.defaults(raw.defaults.take().unwrap_or_default())?;
-    let per_endpoint: Vec<_> = raw
-        .endpoints
-        .iter()
-        .flat_map(|l| l.get_ref().iter())
-        .map(|e| (e.span(), e.get_ref().thresholds.clone()))
-        .collect();
-    let hooks = |list: &Option<Vec<Spanned<RawEndpoint>>>, key: &str| {
-        list.iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, e)| v.endpoint(e, &format!("{key}[{i}]"), &base, &defaults))
-            .collect::<Result<Vec<_>>>()
-    };
-    let on_start = hooks(&raw.on_start, "on_start")?;
-    let on_stop = hooks(&raw.on_stop, "on_stop")?;
-    let flows = raw
-        .flows
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, f)| v.flow(f, &format!("flows[{i}]"), &base, &defaults))
-        .collect::<Result<Vec<_>>>()?;
-    let endpoints = v.endpoints(raw.endpoints, &base, &defaults, &flows)?;
-    let (mut thresholds, abort_on_threshold) =
-        v.thresholds(raw.thresholds.as_ref(), "thresholds", None)?;
-    for (i, (span, table)) in per_endpoint.into_iter().enumerate() {
-        let key = format!("endpoints[{i}].thresholds");
-        let (list, abort) = v.thresholds(table.as_ref(), &key, Some(&endpoints[i].name))?;
-        if abort {
-            return Err(v.err(span, &key, "abort goes in the top-level [thresholds] table"));
-        }
-        thresholds.extend(list);
-    }
-    Ok(Plan {
-        name: raw.name.map(|n| n.into_inner()),
-        host: host.get_ref().clone(),
-        load,
-        endpoints,
-        thresholds,
-        abort_on_threshold,
-        flows,
-        on_start,
-        on_stop,
-        data,
-        cookies,
-        vars,
-        net,
-    })
-}
-
-/// Every error a scenario has that can be found in one pass, in file order: each part
-/// (host, load, data, vars, defaults, every hook, flow, endpoint and threshold table) is
-/// validated on its own, so one mistake does not hide the others. A TOML syntax error or
-/// an unknown key stops the pass (nothing after it can be read reliably). Empty when the
-/// scenario loads.
-pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
-    let loc = Locator { file, src };
-    let raw: RawScenario = match toml::from_str(src) {
-        Ok(r) => r,
-        Err(e) => return vec![loc.toml_error(&e)],
-    };
-    let mut v = Validator {
-        loc,
-        vars: HashSet::new(),
-    };
-    let mut errors = Vec::new();
-    let mut keep = |r: Result<()>| {
-        if let Err(e) = r {
-            errors.push(e);
-        }
-    };
-    let base = match &raw.host {
-        None => {
-            keep(Err(v.err(
-                0..0,
-                "host",
-                format!("is missing; add {HOST_EXAMPLE} at the top"),
-            )));
-            None
-        }
-        Some(h) => v.base(h).map_err(|e| keep(Err(e))).ok(),
+        ))),
+        Some(h) => errors.take(v.base(h)),
     };
     // Later parts are checked against a stand-in host when the real one is wrong.
     let base = base.unwrap_or_else(|| Base {
@@ -156,80 +109,85 @@ pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
         },
         prefix: String::new(),
     });
-    let reparsed = || toml::from_str::<RawScenario>(src).expect("parsed above");
-    keep(v.load(reparsed().load.unwrap_or_default()).map(drop));
-    let data = v.data(raw.data.as_ref(), file).unwrap_or_else(|e| {
-        keep(Err(e));
-        Vec::new()
-    });
-    keep(v.user_vars(raw.vars.as_ref(), &data).map(drop));
+    let load = errors.take(v.load(raw.load.take().unwrap_or_default()));
+    let data = errors
+        .take(v.data(raw.data.as_ref(), file))
+        .unwrap_or_default();
+    let vars = errors.take(v.user_vars(raw.vars.as_ref(), &data));
     v.vars = known_vars(&raw, &data);
-    let defaults = match v.defaults(reparsed().defaults.unwrap_or_default()) {
-        Ok((d, _, _)) => d,
-        Err(e) => {
-            keep(Err(e));
+    let (defaults, cookies, net) = errors
+        .take(v.defaults(raw.defaults.take().unwrap_or_default()))
+        .unwrap_or_else(|| {
             v.defaults(RawDefaults::default())
                 .expect("the defaults load")
-                .0
-        }
+        });
+    let mut hooks = |list: &Option<Vec<Spanned<RawEndpoint>>>, key: &str| -> Vec<Endpoint> {
+        list.iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                errors.take(v.endpoint(e, &format!("{key}[{i}]"), &base, &defaults))
+            })
+            .collect()
     };
-    for (key, list) in [("on_start", &raw.on_start), ("on_stop", &raw.on_stop)] {
-        for (i, e) in list.iter().flatten().enumerate() {
-            keep(
-                v.endpoint(e, &format!("{key}[{i}]"), &base, &defaults)
-                    .map(drop),
-            );
-        }
-    }
-    let mut flows = Vec::new();
-    for (i, f) in raw.flows.iter().flatten().enumerate() {
-        match v.flow(f, &format!("flows[{i}]"), &base, &defaults) {
-            Ok(flow) => flows.push(flow),
-            Err(e) => keep(Err(e)),
-        }
-    }
+    let on_start = hooks(&raw.on_start, "on_start");
+    let on_stop = hooks(&raw.on_stop, "on_stop");
+    let flows: Vec<Flow> = raw
+        .flows
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, f)| errors.take(v.flow(f, &format!("flows[{i}]"), &base, &defaults)))
+        .collect();
     let listed = raw.endpoints.as_ref().map_or(&[][..], |l| &l.get_ref()[..]);
-    let mut every_endpoint_loads = true;
-    for (i, e) in listed.iter().enumerate() {
-        let key = format!("endpoints[{i}]");
-        match v.endpoint(e, &key, &base, &defaults) {
-            Ok(endpoint) => {
-                let (_, abort) = v
-                    .thresholds(
-                        e.get_ref().thresholds.as_ref(),
-                        &format!("{key}.thresholds"),
-                        Some(&endpoint.name),
-                    )
-                    .map_err(|err| keep(Err(err)))
-                    .unwrap_or_default();
-                if abort {
-                    keep(Err(v.err(
-                        e.span(),
-                        &format!("{key}.thresholds"),
-                        "abort goes in the top-level [thresholds] table",
-                    )));
-                }
-            }
-            Err(err) => {
-                every_endpoint_loads = false;
-                keep(Err(err));
-            }
-        }
-    }
-    if every_endpoint_loads {
+    let loaded: Vec<Option<Endpoint>> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, e)| errors.take(v.endpoint(e, &format!("endpoints[{i}]"), &base, &defaults)))
+        .collect();
+    let endpoints: Vec<Endpoint> = loaded.iter().flatten().cloned().collect();
+    if endpoints.len() == listed.len() {
         // The checks on the list as a whole (none at all, every weight 0).
-        keep(
-            v.endpoints(reparsed().endpoints, &base, &defaults, &flows)
-                .map(drop),
-        );
+        errors.take(v.endpoint_list(raw.endpoints.as_ref(), &endpoints, &flows));
     }
-    keep(
-        v.thresholds(raw.thresholds.as_ref(), "thresholds", None)
-            .map(drop),
-    );
-    errors.sort_by_key(|e| (e.line, e.col));
-    errors.dedup();
-    errors
+    let (mut thresholds, abort_on_threshold) = errors
+        .take(v.thresholds(raw.thresholds.as_ref(), "thresholds", None))
+        .unwrap_or_default();
+    for (i, (e, endpoint)) in listed.iter().zip(&loaded).enumerate() {
+        let Some(endpoint) = endpoint else { continue };
+        let key = format!("endpoints[{i}].thresholds");
+        let table = e.get_ref().thresholds.as_ref();
+        let Some((list, abort)) = errors.take(v.thresholds(table, &key, Some(&endpoint.name)))
+        else {
+            continue;
+        };
+        if abort {
+            errors.take::<()>(Err(v.err(
+                e.span(),
+                &key,
+                "abort goes in the top-level [thresholds] table",
+            )));
+        }
+        thresholds.extend(list);
+    }
+    if !errors.0.is_empty() {
+        return Err(errors.0);
+    }
+    Ok(Plan {
+        name: raw.name.map(|n| n.into_inner()),
+        host: raw.host.expect("checked above").into_inner(),
+        load: load.expect("no error"),
+        endpoints,
+        thresholds,
+        abort_on_threshold,
+        flows,
+        on_start,
+        on_stop,
+        data,
+        cookies,
+        vars: vars.expect("no error"),
+        net,
+    })
 }
 
 /// Every variable a template may use: the names that `extract` sets anywhere in the
@@ -669,13 +627,14 @@ impl Validator<'_> {
         })
     }
 
-    fn endpoints(
+    /// The checks on the endpoint list as a whole: there is something to pick (an
+    /// endpoint or a flow) with a weight of 1 or more.
+    fn endpoint_list(
         &self,
-        raw: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
-        base: &Base,
-        defaults: &Defaults,
+        raw: Option<&Spanned<Vec<Spanned<RawEndpoint>>>>,
+        endpoints: &[Endpoint],
         flows: &[Flow],
-    ) -> Result<Vec<Endpoint>> {
+    ) -> Result<()> {
         let Some(raw) = raw else {
             if !flows.is_empty() {
                 if flows.iter().all(|f| f.weight == 0) {
@@ -685,7 +644,7 @@ impl Validator<'_> {
                         "every flow has weight 0; give at least one a weight of 1 or more",
                     ));
                 }
-                return Ok(Vec::new());
+                return Ok(());
             }
             return Err(self.err(
                 0..0,
@@ -693,28 +652,21 @@ impl Validator<'_> {
                 "no endpoints; add an [[endpoints]] table with a path",
             ));
         };
-        let span = raw.span();
-        let list = raw.into_inner();
-        if list.is_empty() && flows.is_empty() {
+        if raw.get_ref().is_empty() && flows.is_empty() {
             return Err(self.err(
-                span,
+                raw.span(),
                 "endpoints",
                 "is empty; add at least one endpoint with a path",
             ));
         }
-        let endpoints = list
-            .iter()
-            .enumerate()
-            .map(|(i, e)| self.endpoint(e, &format!("endpoints[{i}]"), base, defaults))
-            .collect::<Result<Vec<_>>>()?;
         if endpoints.iter().all(|e| e.weight == 0) && flows.iter().all(|f| f.weight == 0) {
             return Err(self.err(
-                span,
+                raw.span(),
                 "endpoints",
                 "every endpoint has weight 0; give at least one a weight of 1 or more",
             ));
         }
-        Ok(endpoints)
+        Ok(())
     }
 
     fn endpoint(
