@@ -1,6 +1,5 @@
 //! Integration tests: every network test uses servers bound here on 127.0.0.1 port 0.
 
-mod capacity;
 mod cli;
 mod engine;
 mod faults;

@@ -52,13 +52,15 @@ async fn limited_server(k: usize, d: Duration, warmup: Duration, slow: Duration)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_the_knee_of_a_server_that_serves_k_at_once_despite_a_warm_up_spike() {
-    // K = 8 requests of 50 ms at once: up to 8 users every request takes 50 ms; at 10,
-    // a fifth of them also wait a turn (100 ms), so "p95 < 75ms" breaks just above K.
+    let _quiet = crate::one_at_a_time().await;
+    // K = 8 requests of 60 ms at once: up to 8 users every request takes 60 ms; at 10,
+    // a quarter of them also wait a turn (120 ms), so "p95 < 100ms" breaks just above K,
+    // with 40 ms to spare for a busy machine's scheduling below it.
     // The first 1.2 s are slow (+150 ms): the first step's first measurement breaks the
     // SLO, and the search must not stop there.
     let url = limited_server(
         8,
-        Duration::from_millis(50),
+        Duration::from_millis(60),
         Duration::from_millis(1200),
         Duration::from_millis(150),
     )
@@ -71,7 +73,7 @@ async fn finds_the_knee_of_a_server_that_serves_k_at_once_despite_a_warm_up_spik
             "find-capacity",
             &format!("{url}/"),
             "--slo",
-            "p95<75ms,fail<1%",
+            "p95<100ms,fail<1%",
             "--start",
             "2",
             "--step",
@@ -103,9 +105,9 @@ async fn finds_the_knee_of_a_server_that_serves_k_at_once_despite_a_warm_up_spik
         (6..=10).contains(&max_users),
         "the knee is at 8 users, within one step; found {max_users}\n{stdout}"
     );
-    // At the knee, 8 slots of 50 ms give about 160 req/s.
+    // At the knee, 8 slots of 60 ms give about 133 req/s.
     let max_rps = doc["max_rps"].as_f64().unwrap();
-    assert!((110.0..=170.0).contains(&max_rps), "{max_rps}\n{stdout}");
+    assert!((90.0..=140.0).contains(&max_rps), "{max_rps}\n{stdout}");
     let broken = doc["broken_at_users"].as_u64().unwrap();
     assert_eq!(broken, max_users + 2, "{stdout}");
     let steps = doc["steps"].as_array().unwrap();
@@ -116,13 +118,14 @@ async fn finds_the_knee_of_a_server_that_serves_k_at_once_despite_a_warm_up_spik
         "{stdout}"
     );
     assert!(doc["uncertain"].as_array().unwrap().is_empty(), "{stdout}");
-    for needle in ["Capacity: ", "req/s by users", "broken: p95<75ms"] {
+    for needle in ["Capacity: ", "req/s by users", "broken: p95<100ms"] {
         assert!(stdout.contains(needle), "no {needle:?} in\n{stdout}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_slo_broken_at_the_first_step_is_no_answer() {
+    let _quiet = crate::one_at_a_time().await;
     let url = limited_server(1, Duration::from_millis(30), Duration::ZERO, Duration::ZERO).await;
     let out = Command::new(env!("CARGO_BIN_EXE_swarm"))
         .args([
