@@ -38,6 +38,12 @@ pub enum Cmd {
     /// Find how many users the server takes before an SLO breaks: raises the users step
     /// by step and reports the knee (swarm find-capacity FILE --slo "p95<450ms,fail<1%")
     FindCapacity(CapacityArgs),
+    /// Render a saved run (swarm run --save-run FILE) again: the text report, and any of
+    /// --html, --csv, --junit, --json
+    Report(ReportArgs),
+    /// Compare two saved runs endpoint by endpoint (req/s, p50, p95, p99, max, failures);
+    /// --fail-if "p95 +10%" makes it a CI gate that exits 1
+    Compare(CompareArgs),
     /// Print a shell completion script: swarm completions bash > /etc/bash_completion.d/swarm
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -79,6 +85,33 @@ pub struct CapacityArgs {
     /// Base URL that replaces the scenario's host
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A file written by swarm run --save-run
+    pub run: PathBuf,
+    /// Write the final statistics as JSON to FILE (- for standard output)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write Locust's CSV files under PREFIX (the history holds the run's final row)
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// Write a JUnit XML report: a test case per threshold
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The saved run to compare against (swarm run --save-run BASE)
+    pub base: PathBuf,
+    /// The saved run to judge
+    pub new: PathBuf,
+    /// How much worse NEW may be than BASE, per endpoint and for all; repeatable:
+    /// "p95 +10%", "p99 +5ms", "rps -10%", "fail_ratio +1pp". Exit code 1 when one breaks
+    #[arg(long = "fail-if", value_name = "LIMIT", value_parser = crate::compare::parse_fail_if)]
+    pub fail_if: Vec<crate::compare::FailIf>,
 }
 
 /// The parsed value of `--slo`.
@@ -242,6 +275,10 @@ pub struct OutputArgs {
     /// Write a JUnit XML report for CI: a test case per threshold (or "no failed requests")
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Save the run to FILE for swarm report and swarm compare: an HdrHistogram interval
+    /// log (a line a second per endpoint) with the scenario and the final figures
+    #[arg(long, value_name = "FILE")]
+    pub save_run: Option<PathBuf>,
     /// Exit code when any request failed
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub exit_code_on_error: i32,

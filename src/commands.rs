@@ -1,9 +1,13 @@
 //! What each subcommand does: loads the scenario, then runs it headless or in the TUI.
 
 use crate::capacity::{self, SearchConfig};
-use crate::cli::{CapacityArgs, Cmd, DemoArgs, LoadArgs, OutputArgs, RunArgs, is_url, url_hint};
+use crate::cli::{
+    CapacityArgs, Cmd, CompareArgs, DemoArgs, LoadArgs, OutputArgs, ReportArgs, RunArgs, is_url,
+    url_hint,
+};
 use crate::demo::DemoServer;
 use crate::headless::{self, Output};
+use crate::report::saved::{self, RunLog};
 use crate::scenario::{LoadError, Plan, ScenarioDoc, format_duration, format_rate};
 use crate::stats::RunState;
 use crate::tui::{self, Launch};
@@ -22,6 +26,8 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
         Cmd::Run(args) => run(args).await,
         Cmd::FindCapacity(args) => find_capacity(args).await,
         Cmd::Check { file } => check(&file),
+        Cmd::Report(args) => report(&args),
+        Cmd::Compare(args) => compare(&args),
         Cmd::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "swarm", &mut std::io::stdout());
@@ -103,8 +109,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if url {
         let mut plan = Plan::for_request(&args.target, &request)?;
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
-        let doc = ScenarioDoc::from_text(&Plan::url_scenario(&args.target, &request), None)?;
-        return execute(plan, Some(doc), &args.output).await;
+        let text = Plan::url_scenario(&args.target, &request);
+        let doc = ScenarioDoc::from_text(&text, None)?;
+        return execute(plan, text, Some(doc), &args.output).await;
     }
     if let Some(url) = url_hint(&args.target) {
         anyhow::bail!(
@@ -127,33 +134,62 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
-    execute(plan, doc, &args.output).await
+    // The text as it ran, for --save-run (read after the load, which found it readable).
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    execute(plan, text, doc, &args.output).await
 }
 
-/// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal.
-async fn execute(plan: Plan, doc: Option<ScenarioDoc>, output: &OutputArgs) -> anyhow::Result<i32> {
+/// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal;
+/// `text` is the scenario as written.
+async fn execute(
+    plan: Plan,
+    text: String,
+    doc: Option<ScenarioDoc>,
+    output: &OutputArgs,
+) -> anyhow::Result<i32> {
     let csv = output.csv.iter().flat_map(|p| crate::report::csv::paths(p));
     check_outputs(
         (output.json.iter().cloned().map(|p| ("--json", p)))
             .chain(csv.map(|p| ("--csv", p)))
-            .chain(output.junit.iter().cloned().map(|p| ("--junit", p))),
+            .chain(output.junit.iter().cloned().map(|p| ("--junit", p)))
+            .chain(output.save_run.iter().cloned().map(|p| ("--save-run", p))),
     )?;
     match doc {
         Some(doc) if use_tui(output) => {
+            let mut saved = None;
+            let mut intervals = None;
+            if let Some(path) = &output.save_run {
+                let log = RunLog::create(path, None).map_err(anyhow::Error::msg)?;
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let forward = log.forward(rx);
+                saved = Some((log, forward));
+                intervals = Some(tx);
+            }
             let launch = Launch {
                 doc,
                 plan: plan.clone(),
                 autostart: output.autostart,
                 ask_host: false,
+                intervals,
             };
-            after_tui(&plan, tui::run(launch).await?, output)
+            let last = tui::run(launch).await?;
+            // The engine has ended, so its sender is gone and the forwarder finishes.
+            let saved = match saved {
+                Some((log, forward)) => {
+                    let _ = forward.await;
+                    Some(log)
+                }
+                None => None,
+            };
+            after_tui(&plan, last, output, text, saved)
         }
-        _ => headless::run(&plan, &headless_output(output)).await,
+        _ => headless::run(&plan, &headless_output(output, Some(text))).await,
     }
 }
 
-fn headless_output(output: &OutputArgs) -> Output {
+fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
     Output {
+        save_run: output.save_run.clone().zip(text),
         json: output.json.clone(),
         csv: output
             .csv
@@ -170,12 +206,17 @@ fn after_tui(
     plan: &Plan,
     last: std::sync::Arc<crate::stats::Snapshot>,
     output: &OutputArgs,
+    text: String,
+    saved: Option<RunLog>,
 ) -> anyhow::Result<i32> {
     if last.state == RunState::Idle {
         eprintln!("swarm: the swarm was not started; no report");
+        if let (Some(log), Some(path)) = (saved, &output.save_run) {
+            log.abandon(path);
+        }
         return Ok(0);
     }
-    headless::finish(plan, &last, &headless_output(output))
+    headless::finish(plan, &last, &headless_output(output, Some(text)), saved)
 }
 
 async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> anyhow::Result<i32> {
@@ -194,8 +235,56 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
         plan: plan.clone(),
         autostart: false,
         ask_host: true,
+        intervals: None,
     };
-    after_tui(&plan, tui::run(launch).await?, output)
+    after_tui(&plan, tui::run(launch).await?, output, String::new(), None)
+}
+
+/// `swarm report RUN`: a saved run's reports, as they were at the end of its run.
+fn report(args: &ReportArgs) -> anyhow::Result<i32> {
+    let run = saved::read(&args.run).map_err(anyhow::Error::msg)?;
+    let csv = args.csv.iter().flat_map(|p| crate::report::csv::paths(p));
+    check_outputs(
+        (args.json.iter().cloned().map(|p| ("--json", p)))
+            .chain(csv.map(|p| ("--csv", p)))
+            .chain(args.junit.iter().cloned().map(|p| ("--junit", p))),
+    )?;
+    let out = Output {
+        json: args.json.clone(),
+        csv: args.csv.clone().map(|p| (p, false)),
+        junit: args.junit.clone(),
+        width: report_width(),
+        ..Output::default()
+    };
+    let csv = match &args.csv {
+        Some(prefix) => Some(
+            crate::report::csv::CsvReport::create_at(prefix, false, run.started())
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    let about = headless::About {
+        name: run.name.as_deref(),
+        host: &run.host,
+        started: run.started(),
+        scenario: &run.scenario,
+    };
+    headless::write_reports(&about, &run.stats, &run.verdicts, &out, csv)?;
+    Ok(0)
+}
+
+/// `swarm compare BASE NEW`: exit 1 when a `--fail-if` limit breaks.
+fn compare(args: &CompareArgs) -> anyhow::Result<i32> {
+    let base = saved::read(&args.base).map_err(anyhow::Error::msg)?;
+    let new = saved::read(&args.new).map_err(anyhow::Error::msg)?;
+    let (text, held) = crate::compare::render(
+        (&args.base.display().to_string(), &base),
+        (&args.new.display().to_string(), &new),
+        &args.fail_if,
+        report_width(),
+    );
+    print!("{text}");
+    Ok(if held { 0 } else { 1 })
 }
 
 /// Every file the run will write is checked first: a run that cannot save its results
@@ -411,7 +500,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     let mut plan = Plan::parse(&text, "demo.toml")?;
     args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
     let doc = ScenarioDoc::from_text(&text, None)?;
-    let code = execute(plan, Some(doc), &args.output).await;
+    let code = execute(plan, text, Some(doc), &args.output).await;
     server.shutdown().await;
     code
 }

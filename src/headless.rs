@@ -3,6 +3,7 @@
 
 use crate::engine::{Command, Engine};
 use crate::report::csv::{self, CsvReport};
+use crate::report::saved::{self, RowTag, RunLog, SavedRun};
 use crate::report::{format, json, junit, text};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
@@ -23,6 +24,8 @@ pub struct Output {
     pub csv: Option<(PathBuf, bool)>,
     /// `--junit FILE`.
     pub junit: Option<PathBuf>,
+    /// `--save-run FILE`, with the scenario text that runs.
+    pub save_run: Option<(PathBuf, String)>,
     /// Exit code when requests failed (Locust's `--exit-code-on-error`).
     pub exit_code_on_error: i32,
     /// Terminal width for the report; 80 when unknown.
@@ -56,14 +59,41 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
         None => None,
     };
     let engine = Engine::spawn(plan);
+    let started = std::time::SystemTime::now();
+    let mut saved = match &out.save_run {
+        Some((path, _)) => {
+            let log = RunLog::create(path, Some(started)).map_err(anyhow::Error::msg)?;
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            engine.send(Command::RecordIntervals(tx));
+            Some((log, rx))
+        }
+        None => None,
+    };
     engine.send(Command::Start);
     // After a second interrupt the run is not stopped yet; its users die with the runtime.
-    let last = watch_run(&engine, plan, csv.as_mut()).await;
-    finish_with(plan, &last, out, csv)
+    let last = watch_run(&engine, plan, csv.as_mut(), saved.as_mut()).await;
+    let saved = saved.map(|(log, mut rx)| {
+        // Every second the engine closed before it stopped is in the channel by now.
+        while let Ok(i) = rx.try_recv() {
+            log.interval(i);
+        }
+        log
+    });
+    finish_with(plan, &last, out, csv, (saved, started))
 }
 
+type Intervals = (
+    RunLog,
+    tokio::sync::mpsc::UnboundedReceiver<crate::stats::Interval>,
+);
+
 /// Follows the run until it stops, printing progress and handling interrupts.
-async fn watch_run(engine: &Engine, plan: &Plan, mut csv: Option<&mut CsvReport>) -> Arc<Snapshot> {
+async fn watch_run(
+    engine: &Engine,
+    plan: &Plan,
+    mut csv: Option<&mut CsvReport>,
+    mut saved: Option<&mut Intervals>,
+) -> Arc<Snapshot> {
     let mut snaps = engine.snapshots();
     let mut progress = tokio::time::interval(PROGRESS_EVERY);
     progress.tick().await;
@@ -87,6 +117,11 @@ async fn watch_run(engine: &Engine, plan: &Plan, mut csv: Option<&mut CsvReport>
                     stopping = true;
                 }
             }
+            Some(i) = next_interval(&mut saved) => {
+                if let Some((log, _)) = saved.as_deref() {
+                    log.interval(i);
+                }
+            }
             _ = progress.tick() => eprintln!("{}", progress_line(&snaps.borrow())),
             _ = interrupts.next() => {
                 if stopping {
@@ -99,6 +134,14 @@ async fn watch_run(engine: &Engine, plan: &Plan, mut csv: Option<&mut CsvReport>
                 stopping = true;
             }
         }
+    }
+}
+
+/// The next second for the saved run's log; never, without one.
+async fn next_interval(saved: &mut Option<&mut Intervals>) -> Option<crate::stats::Interval> {
+    match saved {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -160,13 +203,90 @@ pub fn progress_line(s: &Snapshot) -> String {
     )
 }
 
+/// What a report says about the run besides its figures.
+pub struct About<'a> {
+    pub name: Option<&'a str>,
+    pub host: &'a str,
+    /// The run's start.
+    pub started: std::time::SystemTime,
+    /// The scenario text that ran ("" when not known).
+    pub scenario: &'a str,
+}
+
+/// Prints the text report and writes every report file asked for.
+pub fn write_reports(
+    about: &About,
+    last: &Snapshot,
+    verdicts: &[crate::scenario::threshold::Verdict],
+    out: &Output,
+    csv: Option<CsvReport>,
+) -> anyhow::Result<()> {
+    let label = format!("{} ({})", about.name.unwrap_or("scenario"), about.host);
+    let title = format!("swarm report: {label}");
+    let report = text::render(last, &title, out.width) + &text::thresholds(verdicts, out.width);
+    crate::fsutil::print_report(&report, out.json.as_deref());
+    if let Some(path) = &out.json {
+        let doc = json::to_json(last, about.name, about.host, verdicts);
+        crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(mut c) = csv {
+        c.finish(last).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(path) = &out.junit {
+        let suite = format!("swarm: {label}");
+        let doc = junit::render(last, &suite, verdicts, &csv::utc(about.started));
+        crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
+}
+
+/// What `--save-run` keeps of a finished run.
+pub fn saved_run(
+    plan: &Plan,
+    last: &Snapshot,
+    verdicts: &[crate::scenario::threshold::Verdict],
+    started: std::time::SystemTime,
+    scenario: &str,
+) -> SavedRun {
+    SavedRun {
+        format: saved::FORMAT,
+        swarm: crate::cli::VERSION.to_string(),
+        name: plan.name.clone(),
+        host: plan.host.clone(),
+        started_unix: saved::unix(started),
+        scenario: scenario.to_string(),
+        verdicts: verdicts.to_vec(),
+        tags: last
+            .rows
+            .iter()
+            .map(|r| RowTag {
+                tag: saved::tag_for(&r.method, &r.name),
+                method: r.method.clone(),
+                name: r.name.clone(),
+            })
+            .collect(),
+        stats: Snapshot {
+            history: Arc::clone(&last.history),
+            ..last.clone()
+        },
+    }
+}
+
 /// Prints the report and writes the report files; returns the exit code.
-pub fn finish(plan: &Plan, last: &Snapshot, out: &Output) -> anyhow::Result<i32> {
+pub fn finish(
+    plan: &Plan,
+    last: &Snapshot,
+    out: &Output,
+    saved: Option<RunLog>,
+) -> anyhow::Result<i32> {
     let csv = match &out.csv {
         Some((prefix, full)) => Some(CsvReport::create(prefix, *full).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    finish_with(plan, last, out, csv)
+    let started = std::time::SystemTime::now()
+        .checked_sub(last.elapsed)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    finish_with(plan, last, out, csv, (saved, started))
 }
 
 fn finish_with(
@@ -174,33 +294,24 @@ fn finish_with(
     last: &Snapshot,
     out: &Output,
     csv: Option<CsvReport>,
+    (saved, started): (Option<RunLog>, std::time::SystemTime),
 ) -> anyhow::Result<i32> {
-    let title = format!(
-        "swarm report: {} ({})",
-        plan.name.as_deref().unwrap_or("scenario"),
-        plan.host
-    );
     let verdicts = check_all(&plan.thresholds, last);
-    let report = text::render(last, &title, out.width) + &text::thresholds(&verdicts, out.width);
-    crate::fsutil::print_report(&report, out.json.as_deref());
-    if let Some(path) = &out.json {
-        let doc = json::to_json(last, plan.name.as_deref(), &plan.host, &verdicts);
-        crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
-    }
-    if let Some(mut c) = csv {
-        c.finish(last).map_err(anyhow::Error::msg)?;
-    }
-    if let Some(path) = &out.junit {
-        let suite = format!(
-            "swarm: {} ({})",
-            plan.name.as_deref().unwrap_or("scenario"),
-            plan.host
+    let scenario = out.save_run.as_ref().map_or("", |(_, text)| text.as_str());
+    let about = About {
+        name: plan.name.as_deref(),
+        host: &plan.host,
+        started,
+        scenario,
+    };
+    write_reports(&about, last, &verdicts, out, csv)?;
+    if let (Some(log), Some((path, scenario))) = (saved, &out.save_run) {
+        let run = saved_run(plan, last, &verdicts, started, scenario);
+        log.finish(run).map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "swarm: saved the run to {} (swarm report {0}; swarm compare BASE {0})",
+            path.display()
         );
-        let started = std::time::SystemTime::now()
-            .checked_sub(last.elapsed)
-            .unwrap_or(std::time::UNIX_EPOCH);
-        let doc = junit::render(last, &suite, &verdicts, &csv::utc(started));
-        crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     if last.all_interrupted() {
         eprintln!(

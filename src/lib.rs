@@ -3,6 +3,7 @@
 pub mod capacity;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod demo;
 pub mod engine;
 pub mod fsutil;

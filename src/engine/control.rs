@@ -194,6 +194,7 @@ impl Controller {
             }
             Command::SetEndpoints(list) => self.replace(list),
             Command::SetRunTime(t) => self.load.run_time = t,
+            Command::RecordIntervals(to) => self.stats.record_intervals(to),
             Command::SetWorkload(plan) => {
                 let plan = *plan;
                 self.sessions = SessionSettings::of(&plan);
@@ -520,6 +521,8 @@ impl Controller {
         // stay as they were at the stop.
         self.stats
             .drain(&self.shards, now.into_std(), self.users.len() as u32);
+        self.stats
+            .close_run(now.into_std(), self.users.len() as u32);
         self.state = RunState::Stopped;
         self.stop_deadline = None;
         self.run_end = Some(now);

@@ -52,6 +52,9 @@ pub enum Command {
     SetWorkload(Box<Plan>),
     /// Run until stopped (None), or for this long from the start.
     SetRunTime(Option<std::time::Duration>),
+    /// Send every second of the run from now on, each row's latencies apart, to this
+    /// channel (a saved run's interval log); the last part second follows the stop.
+    RecordIntervals(mpsc::UnboundedSender<crate::stats::Interval>),
 }
 
 /// A running engine task and its two channels.

@@ -60,6 +60,15 @@ pub struct CsvReport {
 impl CsvReport {
     /// Creates the files (headers only) at the start of a run.
     pub fn create(prefix: &Path, full_history: bool) -> Result<CsvReport, String> {
+        Self::create_at(prefix, full_history, SystemTime::now())
+    }
+
+    /// The same, for a run that started at `started` (a saved run, rendered later).
+    pub fn create_at(
+        prefix: &Path,
+        full_history: bool,
+        started: SystemTime,
+    ) -> Result<CsvReport, String> {
         let [stats, history, failures, exceptions] = paths(prefix);
         let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
         let mut file = File::create(&history).map_err(|e| fail(&history, e))?;
@@ -76,7 +85,7 @@ impl CsvReport {
             prefix: prefix.to_path_buf(),
             full_history,
             history: BufWriter::new(file),
-            started: SystemTime::now(),
+            started,
             last_second: None,
         })
     }

@@ -5,4 +5,5 @@ pub mod csv;
 pub mod format;
 pub mod json;
 pub mod junit;
+pub mod saved;
 pub mod text;

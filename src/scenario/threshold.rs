@@ -2,7 +2,7 @@
 //! `fail_ratio < 1%`, `rps > 100`, for the whole run or one endpoint.
 
 use crate::stats::{PERCENTILES, RowStats, Snapshot};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a threshold looks at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,7 +37,7 @@ pub struct Threshold {
 }
 
 /// A threshold checked against a snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// "all" or the endpoint's name.
     pub scope: String,
@@ -97,7 +97,8 @@ fn bad_number(s: &str) -> String {
     format!("\"{s}\" is not a number; write e.g. \"< 1%\" or \"> 100\"")
 }
 
-fn parse_metric(m: &str) -> Result<Metric, String> {
+/// A metric's name as thresholds write it: `p95`, `avg`, `max`, `fail_ratio`, `rps`.
+pub fn parse_metric(m: &str) -> Result<Metric, String> {
     match m {
         "avg" => return Ok(Metric::AvgMs),
         "max" => return Ok(Metric::MaxMs),
@@ -132,15 +133,22 @@ pub fn parse_flag(text: &str) -> Result<Threshold, String> {
     })
 }
 
-impl Threshold {
-    fn value(&self, row: &RowStats) -> f64 {
-        match self.metric {
+impl Metric {
+    /// The metric's value for a row: ms, a ratio from 0 to 1, or requests per second.
+    pub fn value(&self, row: &RowStats) -> f64 {
+        match *self {
             Metric::Percentile(q) => row.percentile_ms(q).unwrap_or(f64::NAN),
             Metric::AvgMs => row.avg_ms,
             Metric::MaxMs => row.max_ms,
             Metric::FailRatio => row.fail_ratio(),
             Metric::Rps => row.total_rps,
         }
+    }
+}
+
+impl Threshold {
+    fn value(&self, row: &RowStats) -> f64 {
+        self.metric.value(row)
     }
 
     /// Checks this threshold against a snapshot; an endpoint without requests fails.

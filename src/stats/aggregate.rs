@@ -34,6 +34,33 @@ struct Second {
     requests: u64,
     failures: u64,
     since: Instant,
+    /// Per row, this second's latencies and counts; kept only while intervals are sent.
+    rows: Vec<(Histogram<u64>, u64, u64)>,
+}
+
+/// One second of a run (or the part of one at its stop), every row's latencies apart:
+/// what a saved run's interval log is written from.
+#[derive(Debug)]
+pub struct Interval {
+    /// From the run's start.
+    pub start: Duration,
+    pub length: Duration,
+    pub users: u32,
+    /// The rows that had requests in it.
+    pub rows: Vec<IntervalRow>,
+    /// Every row's latencies together, in µs.
+    pub total: Histogram<u64>,
+}
+
+/// One row's part of an `Interval`.
+#[derive(Debug)]
+pub struct IntervalRow {
+    pub method: String,
+    pub name: String,
+    /// Latencies in µs (requests never sent have none).
+    pub hist: Histogram<u64>,
+    pub requests: u64,
+    pub failures: u64,
 }
 
 /// Statistics since a mark: what one step of a capacity search measures.
@@ -57,6 +84,8 @@ pub struct Stats {
     second: Second,
     lateness: Histogram<u64>,
     run_start: Instant,
+    /// Where each closed second goes, once asked for (`record_intervals`).
+    intervals: Option<tokio::sync::mpsc::UnboundedSender<Interval>>,
 }
 
 impl Stats {
@@ -74,8 +103,10 @@ impl Stats {
                 requests: 0,
                 failures: 0,
                 since: now,
+                rows: Vec::new(),
             },
             run_start: now,
+            intervals: None,
         }
     }
 
@@ -106,8 +137,21 @@ impl Stats {
         self.rows.iter_mut().for_each(|r| r.acc = RowDelta::new());
         *self = Stats {
             rows: std::mem::take(&mut self.rows),
+            intervals: self.intervals.take(),
             ..Stats::new(now)
         };
+    }
+
+    /// From now on every closed second goes to `to`, each row's latencies apart.
+    pub fn record_intervals(&mut self, to: tokio::sync::mpsc::UnboundedSender<Interval>) {
+        self.intervals = Some(to);
+    }
+
+    /// Sends the unfinished second, if it has requests: the run has stopped.
+    pub fn close_run(&mut self, now: Instant, users: u32) {
+        if self.second.requests > 0 {
+            self.send_interval(now, users);
+        }
     }
 
     /// Starts measuring a window from `now` (after merging what came before it).
@@ -147,6 +191,16 @@ impl Stats {
                     .expect("auto-resizing histogram");
                 self.second.requests += delta.requests;
                 self.second.failures += delta.failures;
+                if self.intervals.is_some() {
+                    let rows = &mut self.second.rows;
+                    if rows.len() <= i {
+                        rows.resize_with(i + 1, || (new_histogram(), 0, 0));
+                    }
+                    let (hist, requests, failures) = &mut rows[i];
+                    hist.add(&delta.hist).expect("auto-resizing histogram");
+                    *requests += delta.requests;
+                    *failures += delta.failures;
+                }
                 delta.clear();
             }
             for f in shard.failures.drain(..) {
@@ -183,7 +237,36 @@ impl Stats {
         }
     }
 
+    /// Sends the second so far to the interval log's writer, and empties its rows.
+    fn send_interval(&mut self, now: Instant, users: u32) {
+        let Some(to) = &self.intervals else {
+            return;
+        };
+        let s = &mut self.second;
+        let rows = s
+            .rows
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, (_, requests, _))| *requests > 0)
+            .map(|(i, (hist, requests, failures))| IntervalRow {
+                method: self.rows[i].method.clone(),
+                name: self.rows[i].name.clone(),
+                hist: std::mem::replace(hist, new_histogram()),
+                requests: std::mem::take(requests),
+                failures: std::mem::take(failures),
+            })
+            .collect();
+        let _ = to.send(Interval {
+            start: s.since.saturating_duration_since(self.run_start),
+            length: now.saturating_duration_since(s.since),
+            users,
+            rows,
+            total: s.hist.clone(),
+        });
+    }
+
     fn close_second(&mut self, now: Instant, users: u32) {
+        self.send_interval(now, users);
         let s = &mut self.second;
         let secs = now.duration_since(s.since).as_secs_f64();
         self.history.push(Point {

@@ -1,13 +1,13 @@
 //! Per-second history for charts, bounded in memory: when full, neighbouring points are
 //! merged and the step doubles, so a long run keeps its whole shape at a coarser grain.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many points the history holds before it compresses.
 pub const HISTORY_CAP: usize = 720;
 
 /// One step of the history (one second until the history compresses).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// Seconds since the run started, at the start of this step.
     pub t: f64,

@@ -9,7 +9,7 @@ mod history;
 mod shard;
 mod snapshot;
 
-pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Stats};
+pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Interval, IntervalRow, Stats};
 pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{NOT_SENT, Recorder, Sample, Shards};

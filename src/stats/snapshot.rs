@@ -1,7 +1,7 @@
 //! Immutable statistics snapshots: what the headless report, the JSON and the TUI read.
 
 use super::{FailureKind, Point};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ pub const PERCENTILES: [f64; 11] = [
 ];
 
 /// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     #[default]
@@ -36,7 +36,7 @@ impl std::fmt::Display for RunState {
 }
 
 /// Statistics of one endpoint row (or the aggregate).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RowStats {
     pub name: String,
     pub method: String,
@@ -150,7 +150,7 @@ impl Snapshot {
 }
 
 /// Failures of one cause on one endpoint.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailureGroup {
     pub name: String,
     pub method: String,
@@ -165,7 +165,7 @@ pub struct FailureGroup {
 }
 
 /// The load generator's own health: how far think-time sleeps woke from their intended time.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Generator {
     pub think_samples: u64,
     /// p50, p99 and max lateness in milliseconds.
@@ -173,7 +173,7 @@ pub struct Generator {
 }
 
 /// Statistics since the last window mark (a capacity-search step).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowStats {
     pub elapsed: Duration,
     /// The aggregate over the window; its `total_rps` is the window's rate.
@@ -186,7 +186,7 @@ pub struct WindowStats {
 }
 
 /// The open model's schedule: iterations started at a rate, whatever the response times.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Arrivals {
     /// Iterations per second the schedule asks for now.
     pub rate: f64,
@@ -203,7 +203,7 @@ pub struct Arrivals {
 }
 
 /// Everything a view needs, published a few times a second.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub state: RunState,
     pub users: u32,
@@ -237,5 +237,6 @@ pub struct Snapshot {
     /// Present when the run follows an arrival rate (open model).
     pub arrivals: Option<Arrivals>,
     /// Present after a `MarkWindow` command.
+    #[serde(skip)]
     pub window: Option<WindowStats>,
 }

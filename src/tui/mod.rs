@@ -38,11 +38,16 @@ pub struct Launch {
     pub autostart: bool,
     /// A new scenario: ask for the host first.
     pub ask_host: bool,
+    /// `--save-run`: where the engine sends each second of a run.
+    pub intervals: Option<tokio::sync::mpsc::UnboundedSender<crate::stats::Interval>>,
 }
 
 /// Runs the TUI on the real terminal until the user quits; returns the final snapshot.
 pub async fn run(launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
     let engine = Engine::spawn(&launch.plan);
+    if let Some(to) = launch.intervals.clone() {
+        engine.send(crate::engine::Command::RecordIntervals(to));
+    }
     let mut app = new_app(launch, &engine);
     let mut terminal = ratatui::try_init()?;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Hide);

@@ -1,27 +1,8 @@
 //! The `swarm` binary as a user runs it: headless reports, JSON, exit codes, Ctrl-C.
 
-use crate::support::CountingServer;
-use std::process::Output;
+use crate::support::{CountingServer, run, swarm, tempdir, text};
 use std::time::Duration;
 use tokio::process::Command;
-
-fn swarm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_swarm"));
-    c.kill_on_drop(true);
-    c
-}
-
-async fn run(args: &[&str]) -> Output {
-    let out = swarm().args(args).output();
-    tokio::time::timeout(Duration::from_secs(30), out)
-        .await
-        .expect("swarm finished")
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn scenario(dir: &std::path::Path, host: &str, extra: &str) -> String {
     let path = dir.join("s.toml");
@@ -31,16 +12,6 @@ fn scenario(dir: &std::path::Path, host: &str, extra: &str) -> String {
     );
     std::fs::write(&path, src).unwrap();
     path.display().to_string()
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "swarm-test-{}-{}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

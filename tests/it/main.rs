@@ -5,6 +5,7 @@ mod engine;
 mod faults;
 mod journeys;
 mod protocols;
+mod reports;
 mod scenarios;
 mod shapes;
 mod support;

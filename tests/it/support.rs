@@ -245,3 +245,59 @@ pub async fn stop(engine: &Engine) -> Arc<Snapshot> {
     engine.send(Command::Stop);
     until_stopped(engine, Duration::from_secs(10)).await
 }
+
+/// The swarm binary, killed when the test drops it.
+pub fn swarm() -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_swarm"));
+    c.kill_on_drop(true);
+    c
+}
+
+pub async fn run(args: &[&str]) -> std::process::Output {
+    let out = swarm().args(args).output();
+    tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("swarm finished")
+        .unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A fresh folder under the system's temporary one.
+pub fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "swarm-test-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A Python interpreter that can import `module` (SWARM_TEST_PYTHON, else python3), for the
+/// checks that use an independent reader from PyPI. Without one the test is skipped with
+/// a message, unless SWARM_REQUIRE_TOOLS=1 (CI, which installs them) makes it a failure.
+pub fn python_with(module: &str) -> Option<String> {
+    let python = std::env::var("SWARM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    missing(&format!(
+        "{python} cannot import {module} (pip install {module}, or set SWARM_TEST_PYTHON)"
+    ));
+    None
+}
+
+/// Says that a tool a test needs is missing: a skip, or under SWARM_REQUIRE_TOOLS=1 a failure.
+pub fn missing(what: &str) {
+    if std::env::var("SWARM_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+        panic!("SWARM_REQUIRE_TOOLS=1 and {what}");
+    }
+    eprintln!("skipped: {what}");
+}

@@ -1,0 +1,254 @@
+//! Results that outlive the run: saved runs (an HdrHistogram interval log read back by an
+//! independent reader), `swarm report`, `swarm compare` as a CI gate.
+
+use crate::support::{CountingServer, python_with, run, tempdir, text};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use std::path::Path;
+
+/// A scenario of two endpoints against `host`, one of which answers after `delay_ms`.
+fn scenario(dir: &Path, host: &str, delay_ms: u32) -> String {
+    let path = dir.join(format!("s{delay_ms}.toml"));
+    let src = format!(
+        "name = \"saved\"\nhost = \"{host}\"\n[load]\nusers = 4\nspawn_rate = 100\nwait = \"5ms\"\n\
+         [[endpoints]]\nname = \"slow one\"\npath = \"/delay/{delay_ms}\"\nweight = 3\n\
+         [[endpoints]]\nname = \"quick, one\"\npath = \"/\"\n"
+    );
+    std::fs::write(&path, src).unwrap();
+    path.display().to_string()
+}
+
+/// Runs the scenario headless for `secs` with --save-run and --json; returns the JSON.
+async fn saved_run(file: &str, secs: &str, save: &Path, json: &Path) -> serde_json::Value {
+    let out = run(&[
+        "run",
+        file,
+        "--headless",
+        "-t",
+        secs,
+        "--save-run",
+        save.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("saved the run to"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !Path::new(&format!("{}.partial", save.display())).exists(),
+        "the partial file is renamed into place"
+    );
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+/// Every interval of a log, as (tag, histogram).
+fn intervals(log: &[u8]) -> Vec<(Option<String>, Histogram<u64>)> {
+    let mut de = Deserializer::new();
+    IntervalLogIterator::new(log)
+        .map(|e| e.expect("the log parses"))
+        .filter_map(|e| match e {
+            LogEntry::Interval(i) => {
+                let bytes = base64_decode(i.encoded_histogram());
+                let h: Histogram<u64> = de.deserialize(&mut bytes.as_slice()).unwrap();
+                Some((i.tag().map(|t| t.as_str().to_string()), h))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Standard base64 (the interval log's histogram encoding), decoded without a crate.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|&c| c != b'=') {
+        acc = (acc << 6) | u32::from(value(c));
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_run_is_an_interval_log_that_independent_readers_agree_with() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), 20);
+    let (save, json) = (dir.join("run.hlog"), dir.join("run.json"));
+    let doc = saved_run(&file, "2500ms", &save, &json).await;
+    let log = std::fs::read(&save).unwrap();
+
+    // The crate's own reader: one untagged line a second for all, and tagged lines per
+    // endpoint, whose counts add up to the server's.
+    let all = intervals(&log);
+    let total: u64 = all
+        .iter()
+        .filter(|(t, _)| t.is_none())
+        .map(|(_, h)| h.len())
+        .sum();
+    assert_eq!(total, server.total());
+    assert_eq!(total, doc["aggregated"]["requests"].as_u64().unwrap());
+    let slow: u64 = all
+        .iter()
+        .filter(|(t, _)| t.as_deref() == Some("GET%20slow%20one"))
+        .map(|(_, h)| h.len())
+        .sum();
+    assert_eq!(slow, server.count("/delay/20"));
+    assert!(
+        all.iter()
+            .any(|(t, _)| t.as_deref() == Some("GET%20quick%2C%20one")),
+        "a comma in a name is escaped in its tag"
+    );
+    let seconds = all.iter().filter(|(t, _)| t.is_none()).count();
+    assert!((3..=4).contains(&seconds), "{seconds} intervals in 2.5 s");
+    let mut merged = Histogram::<u64>::new(3).unwrap();
+    for (_, h) in all.iter().filter(|(t, _)| t.is_none()) {
+        merged.add(h).unwrap();
+    }
+    let p99_ms = doc["aggregated"]["percentiles_ms"]["99"].as_f64().unwrap();
+    let max_us = merged.max();
+    let ours = merged.value_at_quantile(0.99).min(max_us) as f64 / 1000.0;
+    assert_eq!(ours, p99_ms, "the log's p99 is the report's");
+
+    // HdrHistogram_py (PyPI `hdrhistogram`), which knows nothing of swarm.
+    if let Some(python) = python_with("hdrh") {
+        let script = r#"
+import math
+import sys
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+total = HdrHistogram(1, 3600 * 1000 * 1000, 3)
+reader = HistogramLogReader(sys.argv[1], total)
+count = 0
+while True:
+    h = reader.get_next_interval_histogram()
+    if h is None:
+        break
+    if h.get_tag() is None:
+        total.add(h)
+        count += 1
+# p99 as swarm (and the Rust crate) define it: the first value with at least
+# ceil(0.99 N) of the N values at or below it. (get_value_at_percentile rounds the rank
+# to the nearest, so it can land one sample lower.)
+n = total.get_total_count()
+target = max(1, math.ceil(0.99 * n))
+seen = 0
+for item in total.get_recorded_iterator():
+    seen += item.count_at_value_iterated_to
+    if seen >= target:
+        p99 = item.value_iterated_to
+        break
+print(count, n, p99, total.get_max_value())
+"#;
+        let out = std::process::Command::new(&python)
+            .args(["-c", script, save.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let said = text(&out.stdout);
+        let v: Vec<u64> = said
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert_eq!(v[0] as usize, seconds, "{said}");
+        assert_eq!(v[1], total, "{said}");
+        // Python's reader gives the bucket's value; swarm's report never goes above the
+        // largest value seen, so compare the same way.
+        let py_p99_ms = v[2].min(v[3]) as f64 / 1000.0;
+        assert!(
+            (py_p99_ms - p99_ms).abs() <= p99_ms * 0.001 + 0.001,
+            "hdrhistogram from PyPI says p99 {py_p99_ms} ms, swarm's report {p99_ms} ms"
+        );
+    }
+
+    // swarm report renders the same figures after the fact.
+    let again = dir.join("again.json");
+    let out = run(&[
+        "report",
+        save.to_str().unwrap(),
+        "--json",
+        again.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Aggregated"));
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
+    assert_eq!(again["aggregated"], doc["aggregated"]);
+    assert_eq!(again["endpoints"], doc["endpoints"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_fails_a_slowdown_and_passes_a_run_against_itself() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let (base, new) = (dir.join("base.hlog"), dir.join("new.hlog"));
+    let json = dir.join("j.json");
+    saved_run(&scenario(&dir, &server.url(), 20), "1500ms", &base, &json).await;
+    saved_run(&scenario(&dir, &server.url(), 30), "1500ms", &new, &json).await;
+    let (b, n) = (base.to_str().unwrap(), new.to_str().unwrap());
+
+    let same = run(&["compare", b, b, "--fail-if", "p95 +10%"]).await;
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stdout));
+    assert!(text(&same.stdout).contains("ok    p95 +10%"));
+
+    // "slow one" keeps its name while its path answers 10 ms later: it and the aggregate
+    // break the limit; "quick, one" does not.
+    let slower = run(&[
+        "compare",
+        b,
+        n,
+        "--fail-if",
+        "p95 +10%",
+        "--fail-if",
+        "fail_ratio +1pp",
+    ])
+    .await;
+    let said = text(&slower.stdout);
+    assert_eq!(slower.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAIL  p95 +10%  Aggregated"), "{said}");
+    assert!(said.contains("FAIL  p95 +10%  GET slow one"), "{said}");
+    assert!(!said.contains("FAIL  p95 +10%  GET quick"), "{said}");
+    assert!(said.contains("ok    fail_ratio +1pp"), "{said}");
+
+    let loose = run(&["compare", b, n, "--fail-if", "p95 +100%"]).await;
+    assert_eq!(loose.status.code(), Some(0), "{}", text(&loose.stdout));
+
+    let bad = run(&["compare", b, n, "--fail-if", "p95 -10%"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("write \"p95 +10%\""));
+
+    // A file that is not a saved run, and one cut off before its summary.
+    let cut = dir.join("cut.hlog");
+    let log = std::fs::read_to_string(&base).unwrap();
+    std::fs::write(&cut, &log[..log.rfind("#swarm-summary").unwrap()]).unwrap();
+    let out = run(&["report", cut.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("has no summary"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["compare", &json.display().to_string(), b]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a saved swarm run"));
+    let _ = std::fs::remove_dir_all(dir);
+}
