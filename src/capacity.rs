@@ -461,8 +461,10 @@ pub async fn run_headless(
     plan: &crate::scenario::Plan,
     cfg: SearchConfig,
     slo: Vec<Threshold>,
-    json: Option<&std::path::Path>,
+    (json, html): (Option<&std::path::Path>, Option<&std::path::Path>),
+    scenario: &str,
 ) -> anyhow::Result<i32> {
+    let started = std::time::SystemTime::now();
     let mut plan = plan.clone();
     // The search sets the users itself: the scenario's shape and run time do not apply.
     plan.load.stages.clear();
@@ -522,7 +524,7 @@ pub async fn run_headless(
             last_status = phase;
         }
     }
-    engine.shutdown().await;
+    let last = engine.shutdown().await;
     let outcome = search.outcome();
     let title = format!(
         "swarm capacity search: {} ({})",
@@ -534,6 +536,16 @@ pub async fn run_headless(
     if let Some(path) = json {
         let doc = to_json(&outcome, plan.name.as_deref(), &plan.host, &cfg);
         crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(path) = html {
+        let about = crate::report::About {
+            name: plan.name.as_deref(),
+            host: &plan.host,
+            started,
+            scenario,
+        };
+        let page = crate::report::html::render(&about, &last, &[], Some(&outcome));
+        crate::fsutil::write_output(path, page.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     Ok(if outcome.max_users.is_some() { 0 } else { 1 })
 }

@@ -82,6 +82,10 @@ pub struct CapacityArgs {
     /// Write the steps and the result as JSON to FILE (keys max_users, max_rps, steps, ...)
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report of the search: its steps, and the whole run's
+    /// tables and charts
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Base URL that replaces the scenario's host
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
@@ -100,6 +104,9 @@ pub struct ReportArgs {
     /// Write a JUnit XML report: a test case per threshold
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write the self-contained HTML report
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +282,10 @@ pub struct OutputArgs {
     /// Write a JUnit XML report for CI: a test case per threshold (or "no failed requests")
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report (tables, charts over time, distribution,
+    /// failures, thresholds, the scenario) that opens with no network
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Save the run to FILE for swarm report and swarm compare: an HdrHistogram interval
     /// log (a line a second per endpoint) with the scenario and the final figures
     #[arg(long, value_name = "FILE")]

@@ -91,8 +91,23 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
         settle: args.settle,
         limit: args.max_users.max(args.start),
     };
-    check_outputs(args.json.iter().map(|p| ("--json", p.clone())))?;
-    capacity::run_headless(&plan, cfg, args.slo, args.json.as_deref()).await
+    check_outputs(
+        (args.json.iter().map(|p| ("--json", p.clone())))
+            .chain(args.html.iter().map(|p| ("--html", p.clone()))),
+    )?;
+    let text = if is_url(&args.target) {
+        Plan::url_scenario(&args.target, &crate::scenario::UrlRequest::default())
+    } else {
+        std::fs::read_to_string(&args.target).unwrap_or_default()
+    };
+    capacity::run_headless(
+        &plan,
+        cfg,
+        args.slo,
+        (args.json.as_deref(), args.html.as_deref()),
+        &text,
+    )
+    .await
 }
 
 fn use_tui(output: &OutputArgs) -> bool {
@@ -152,6 +167,7 @@ async fn execute(
         (output.json.iter().cloned().map(|p| ("--json", p)))
             .chain(csv.map(|p| ("--csv", p)))
             .chain(output.junit.iter().cloned().map(|p| ("--junit", p)))
+            .chain(output.html.iter().cloned().map(|p| ("--html", p)))
             .chain(output.save_run.iter().cloned().map(|p| ("--save-run", p))),
     )?;
     match doc {
@@ -189,13 +205,15 @@ async fn execute(
 
 fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
     Output {
-        save_run: output.save_run.clone().zip(text),
+        save_run: output.save_run.clone(),
+        scenario: text.unwrap_or_default(),
         json: output.json.clone(),
         csv: output
             .csv
             .clone()
             .map(|prefix| (prefix, output.csv_full_history)),
         junit: output.junit.clone(),
+        html: output.html.clone(),
         exit_code_on_error: output.exit_code_on_error,
         width: report_width(),
     }
@@ -247,12 +265,14 @@ fn report(args: &ReportArgs) -> anyhow::Result<i32> {
     check_outputs(
         (args.json.iter().cloned().map(|p| ("--json", p)))
             .chain(csv.map(|p| ("--csv", p)))
-            .chain(args.junit.iter().cloned().map(|p| ("--junit", p))),
+            .chain(args.junit.iter().cloned().map(|p| ("--junit", p)))
+            .chain(args.html.iter().cloned().map(|p| ("--html", p))),
     )?;
     let out = Output {
         json: args.json.clone(),
         csv: args.csv.clone().map(|p| (p, false)),
         junit: args.junit.clone(),
+        html: args.html.clone(),
         width: report_width(),
         ..Output::default()
     };

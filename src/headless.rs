@@ -2,9 +2,10 @@
 //! and the final report on stdout, and turns the outcome into an exit code.
 
 use crate::engine::{Command, Engine};
+pub use crate::report::About;
 use crate::report::csv::{self, CsvReport};
 use crate::report::saved::{self, RowTag, RunLog, SavedRun};
-use crate::report::{format, json, junit, text};
+use crate::report::{format, html, json, junit, text};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
 use crate::signals::Signals;
@@ -24,8 +25,12 @@ pub struct Output {
     pub csv: Option<(PathBuf, bool)>,
     /// `--junit FILE`.
     pub junit: Option<PathBuf>,
-    /// `--save-run FILE`, with the scenario text that runs.
-    pub save_run: Option<(PathBuf, String)>,
+    /// `--html FILE`.
+    pub html: Option<PathBuf>,
+    /// `--save-run FILE`.
+    pub save_run: Option<PathBuf>,
+    /// The scenario text that runs, for the saved run and the HTML report.
+    pub scenario: String,
     /// Exit code when requests failed (Locust's `--exit-code-on-error`).
     pub exit_code_on_error: i32,
     /// Terminal width for the report; 80 when unknown.
@@ -61,7 +66,7 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
     let engine = Engine::spawn(plan);
     let started = std::time::SystemTime::now();
     let mut saved = match &out.save_run {
-        Some((path, _)) => {
+        Some(path) => {
             let log = RunLog::create(path, Some(started)).map_err(anyhow::Error::msg)?;
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             engine.send(Command::RecordIntervals(tx));
@@ -203,16 +208,6 @@ pub fn progress_line(s: &Snapshot) -> String {
     )
 }
 
-/// What a report says about the run besides its figures.
-pub struct About<'a> {
-    pub name: Option<&'a str>,
-    pub host: &'a str,
-    /// The run's start.
-    pub started: std::time::SystemTime,
-    /// The scenario text that ran ("" when not known).
-    pub scenario: &'a str,
-}
-
 /// Prints the text report and writes every report file asked for.
 pub fn write_reports(
     about: &About,
@@ -231,6 +226,10 @@ pub fn write_reports(
     }
     if let Some(mut c) = csv {
         c.finish(last).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(path) = &out.html {
+        let page = html::render(about, last, verdicts, None);
+        crate::fsutil::write_output(path, page.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     if let Some(path) = &out.junit {
         let suite = format!("swarm: {label}");
@@ -297,7 +296,7 @@ fn finish_with(
     (saved, started): (Option<RunLog>, std::time::SystemTime),
 ) -> anyhow::Result<i32> {
     let verdicts = check_all(&plan.thresholds, last);
-    let scenario = out.save_run.as_ref().map_or("", |(_, text)| text.as_str());
+    let scenario = out.scenario.as_str();
     let about = About {
         name: plan.name.as_deref(),
         host: &plan.host,
@@ -305,7 +304,7 @@ fn finish_with(
         scenario,
     };
     write_reports(&about, last, &verdicts, out, csv)?;
-    if let (Some(log), Some((path, scenario))) = (saved, &out.save_run) {
+    if let (Some(log), Some(path)) = (saved, &out.save_run) {
         let run = saved_run(plan, last, &verdicts, started, scenario);
         log.finish(run).map_err(anyhow::Error::msg)?;
         eprintln!(

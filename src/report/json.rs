@@ -17,7 +17,7 @@ pub struct JsonReport<'a> {
     pub endpoints: Vec<JsonRow>,
     pub aggregated: JsonRow,
     pub failures: Vec<JsonFailure>,
-    /// Per-second points (coarser for long runs): t, rps, fps, p50_ms, p95_ms, users.
+    /// Per-second points (coarser for long runs): t, rps, fps, p50_ms, p95_ms, p99_ms, users.
     pub history: &'a [crate::stats::Point],
     /// Each threshold: scope ("all" or an endpoint), threshold, actual, passed.
     pub thresholds: &'a [Verdict],

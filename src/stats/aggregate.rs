@@ -275,6 +275,7 @@ impl Stats {
             fps: s.failures as f64 / secs,
             p50_ms: us_to_ms(s.hist.value_at_quantile(0.5)),
             p95_ms: us_to_ms(s.hist.value_at_quantile(0.95)),
+            p99_ms: us_to_ms(s.hist.value_at_quantile(0.99)),
             users,
         });
         s.hist.reset();

@@ -15,6 +15,9 @@ pub struct Point {
     pub fps: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
+    /// Saved runs of older swarms have no p99.
+    #[serde(default)]
+    pub p99_ms: f64,
     pub users: u32,
 }
 
@@ -87,6 +90,7 @@ fn merge(a: &Point, b: &Point, wa: f64, wb: f64) -> Point {
         fps: avg(a.fps, b.fps),
         p50_ms: avg(a.p50_ms, b.p50_ms),
         p95_ms: a.p95_ms.max(b.p95_ms),
+        p99_ms: a.p99_ms.max(b.p99_ms),
         users: a.users.max(b.users),
     }
 }
@@ -102,6 +106,7 @@ mod tests {
             fps: 0.0,
             p50_ms: 1.0,
             p95_ms: t,
+            p99_ms: t,
             users: 1,
         }
     }

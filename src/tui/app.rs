@@ -75,6 +75,8 @@ pub enum Action {
     Toggle,
     Save,
     SaveAs,
+    /// Write the HTML report of the run on screen.
+    HtmlReport,
     Help,
     Quit,
     ForceQuit,
@@ -89,6 +91,8 @@ pub enum Effect {
     Engine(Command),
     Save(Overwrite),
     SaveAs(PathBuf, Overwrite),
+    /// Write the HTML report of the newest snapshot to this file.
+    WriteHtml(PathBuf),
     /// Read the scenario file again, dropping unsaved edits.
     Reload,
     /// Quit when the document has nothing left unsaved (after a save that worked).
@@ -104,6 +108,7 @@ pub enum PromptKind {
     RampTo,
     ArrivalRate,
     Slo,
+    HtmlReport,
 }
 
 impl PromptKind {
@@ -114,6 +119,7 @@ impl PromptKind {
             PromptKind::RampTo => "Ramp to how many users?",
             PromptKind::ArrivalRate => "Arrival rate (iterations started per second, e.g. 200/s)",
             PromptKind::Slo => "Capacity search: SLO [start=N step=N hold=20s settle=5s max=N]",
+            PromptKind::HtmlReport => "Write the HTML report of this run to",
         }
     }
 }
@@ -285,11 +291,11 @@ impl App {
         })
     }
 
-    fn info(&mut self, text: impl Into<String>) {
+    pub fn info(&mut self, text: impl Into<String>) {
         self.message = Some((text.into(), false));
     }
 
-    fn error(&mut self, text: impl Into<String>) {
+    pub fn error(&mut self, text: impl Into<String>) {
         self.message = Some((text.into(), true));
     }
 
@@ -413,6 +419,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 .as_ref()
                 .map_or(String::new(), |p| p.display().to_string());
             app.popup = Some(prompt(PromptKind::SaveAs, &current));
+            vec![]
+        }
+        Action::HtmlReport => {
+            if app.snapshot.state == crate::stats::RunState::Idle {
+                app.info("start the swarm first (s); the report is of a run");
+            } else {
+                let path = html_report_path(app.doc.path.as_deref());
+                app.popup = Some(prompt(PromptKind::HtmlReport, &path));
+            }
             vec![]
         }
         Action::Help => {
@@ -905,6 +920,17 @@ fn prompt_key(app: &mut App, mut p: Prompt, key: KeyEvent) -> Vec<Effect> {
     vec![]
 }
 
+/// Where `h` proposes to write the HTML report: beside the scenario, named after it.
+fn html_report_path(scenario: Option<&std::path::Path>) -> String {
+    match scenario.and_then(|p| Some((p.parent()?, p.file_stem()?))) {
+        Some((dir, stem)) => dir
+            .join(format!("{}-report.html", stem.to_string_lossy()))
+            .display()
+            .to_string(),
+        None => "swarm-report.html".into(),
+    }
+}
+
 fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
     let text = p.input.text.trim();
     match p.kind {
@@ -933,6 +959,14 @@ fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
             Err("enter a file name, e.g. scenarios/mine.toml".into())
         }
         PromptKind::SaveAs => Ok(vec![Effect::SaveAs(PathBuf::from(text), Overwrite::Check)]),
+        PromptKind::HtmlReport if text.is_empty() => {
+            Err("enter a file name, e.g. report.html".into())
+        }
+        PromptKind::HtmlReport => {
+            let path = PathBuf::from(text);
+            crate::fsutil::check_writable(&path)?;
+            Ok(vec![Effect::WriteHtml(path)])
+        }
         PromptKind::Host => {
             let load = crate::scenario::Load {
                 users: app.users,

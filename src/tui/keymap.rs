@@ -197,6 +197,12 @@ pub const KEYMAP: &[Binding] = &[
         help: "save scenario as…",
     },
     Binding {
+        keys: &[key('h')],
+        label: "h",
+        action: Action::HtmlReport,
+        help: "write the HTML report",
+    },
+    Binding {
         keys: &[key('?'), (KeyCode::F(1), N)],
         label: "?",
         action: Action::Help,

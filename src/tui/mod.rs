@@ -171,7 +171,30 @@ pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
                 apply(app, engine, more);
             }
             Effect::QuitIfSaved => app.quit = !app.doc.is_dirty(),
+            Effect::WriteHtml(path) => write_html(app, &path),
         }
+    }
+}
+
+/// The HTML report of the run on screen, as `--html` writes it at the end.
+fn write_html(app: &mut App, path: &std::path::Path) {
+    let plan = app.doc.plan().ok();
+    let text = app.doc.text();
+    let snap = Arc::clone(&app.snapshot);
+    let about = crate::report::About {
+        name: plan.as_ref().and_then(|p| p.name.as_deref()),
+        host: plan.as_ref().map_or("", |p| p.host.as_str()),
+        started: std::time::SystemTime::now()
+            .checked_sub(snap.elapsed)
+            .unwrap_or(std::time::UNIX_EPOCH),
+        scenario: &text,
+    };
+    let verdicts = crate::scenario::threshold::check_all(&app.thresholds, &snap);
+    let outcome = app.capacity.as_ref().map(|(search, _)| search.outcome());
+    let page = crate::report::html::render(&about, &snap, &verdicts, outcome.as_ref());
+    match crate::fsutil::write_output(path, page.as_bytes()) {
+        Ok(()) => app.info(format!("HTML report written to {}", path.display())),
+        Err(e) => app.error(e),
     }
 }
 

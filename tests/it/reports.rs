@@ -252,3 +252,148 @@ async fn compare_fails_a_slowdown_and_passes_a_run_against_itself() {
     assert!(text(&out.stderr).contains("is not a saved swarm run"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Headless Chromium (SWARM_TEST_CHROMIUM, else `chromium` on the PATH), or None with a
+/// skip message.
+fn chromium() -> Option<String> {
+    let bin = std::env::var("SWARM_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let found = std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(bin);
+    }
+    crate::support::missing(&format!(
+        "{bin} is not installed (apt-get install chromium, or set SWARM_TEST_CHROMIUM)"
+    ));
+    None
+}
+
+/// Runs headless Chromium on a local file with a fresh profile and no network, with
+/// `what` (--screenshot=..., --dump-dom); returns its standard output.
+async fn in_chromium(bin: &str, profile: &Path, page: &Path, what: &str) -> String {
+    let out = tokio::process::Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1200,2600",
+            &format!("--user-data-dir={}", profile.display()),
+            what,
+            &format!("file://{}", page.display()),
+        ])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(90), out)
+        .await
+        .expect("chromium finishes")
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// How many pixels of a screenshot are close to `#rrggbb`.
+fn pixels_like(png_file: &Path, hex: &str) -> usize {
+    let want: Vec<i32> = (0..3)
+        .map(|i| i32::from_str_radix(&hex[1 + 2 * i..3 + 2 * i], 16).unwrap())
+        .collect();
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(png_file).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|px| (0..3).all(|i| (i32::from(px[i]) - want[i]).abs() <= 12))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_report_is_self_contained_and_draws_its_charts_in_chromium() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), 20);
+    let (page, json) = (dir.join("report.html"), dir.join("run.json"));
+    let out = run(&[
+        "run",
+        &file,
+        "--headless",
+        "-t",
+        "3s",
+        "--threshold",
+        "p95<1ms",
+        "--html",
+        page.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "the p95 threshold fails");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Nothing is fetched: no script, stylesheet, image or font from anywhere.
+    for needle in ["<script", "<link", "<img", "@import", "url(", "src="] {
+        assert!(!html.contains(needle), "the page has {needle}");
+    }
+    let requests = doc["aggregated"]["requests"].as_u64().unwrap();
+    assert_eq!(requests, server.total());
+    assert!(
+        html.contains(&format!("<td>{requests}</td>")),
+        "the aggregate's count"
+    );
+    assert!(html.contains("slow one") && html.contains("quick, one"));
+    assert!(html.contains("p95&lt;1ms") && html.contains(">FAIL<"));
+    assert!(
+        html.contains("name = &quot;saved&quot;"),
+        "the scenario text"
+    );
+
+    let Some(bin) = chromium() else {
+        let _ = std::fs::remove_dir_all(dir);
+        return;
+    };
+    // The DOM as Chromium built it: the charts' lines have their points.
+    let dom = in_chromium(&bin, &dir.join("profile-dom"), &page, "--dump-dom").await;
+    for id in [
+        "chart-rps",
+        "chart-latency",
+        "chart-users",
+        "chart-distribution",
+    ] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "no {id} in the DOM");
+    }
+    let lines = dom.matches("class=\"series\"").count();
+    assert_eq!(lines, 6, "req/s, failures/s, p50, p95, p99, users");
+    assert!(dom.contains(&format!("<td>{requests}</td>")));
+    // The screenshot: the charts have drawn, in their colours.
+    let shot = dir.join("report.png");
+    in_chromium(
+        &bin,
+        &dir.join("profile-shot"),
+        &page,
+        &format!("--screenshot={}", shot.display()),
+    )
+    .await;
+    let blue = pixels_like(&shot, swarm::report::html::BLUE);
+    let orange = pixels_like(&shot, swarm::report::html::ORANGE);
+    let purple = pixels_like(&shot, swarm::report::html::PURPLE);
+    let green = pixels_like(&shot, swarm::report::html::GREEN);
+    assert!(
+        blue > 3000,
+        "req/s, users and the distribution's bars: {blue} px"
+    );
+    assert!(
+        orange > 200 && purple > 200 && green > 200,
+        "p95 {orange}, p99 {purple}, p50 {green} px"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

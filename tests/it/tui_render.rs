@@ -86,6 +86,7 @@ fn snapshot() -> Snapshot {
                 fps: if s > 40 { 1.5 } else { 0.0 },
                 p50_ms: 1.2 + ramp * 0.3,
                 p95_ms: 2.6 + (s % 7) as f64 * 0.2,
+                p99_ms: 3.1 + (s % 7) as f64 * 0.3,
                 users: (ramp * 50.0) as u32,
             }
         })
