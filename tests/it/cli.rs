@@ -451,6 +451,18 @@ async fn junit_has_a_case_per_threshold_and_the_measured_value() {
         message.starts_with("measured ") && message.contains("ms (threshold p95<0.001ms)"),
         "{message}"
     );
+    // junitparser (PyPI), as CI report steps read JUnit XML.
+    if let Some(python) = crate::support::python_with("junitparser") {
+        let script = "import sys\nfrom junitparser import JUnitXml, Failure\nxml = JUnitXml.fromfile(sys.argv[1])\nfor suite in xml:\n    failed = [c for c in suite if any(isinstance(r, Failure) for r in c.result)]\n    print(suite.tests, suite.failures, len(failed), failed[0].result[0].message)\n";
+        let out = std::process::Command::new(python)
+            .args(["-c", script, junit.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let said = text(&out.stdout);
+        assert!(said.starts_with("2 1 1 measured "), "{said}");
+        assert!(said.contains("(threshold p95<0.001ms)"), "{said}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 
