@@ -286,6 +286,14 @@ pub struct OutputArgs {
     /// failures, thresholds, the scenario) that opens with no network
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Serve live metrics for Prometheus at http://ADDR/metrics while the run goes on,
+    /// e.g. 127.0.0.1:9646
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus: Option<String>,
+    /// After a headless run, keep serving the final metrics this long, so that a scrape
+    /// catches the end (e.g. 15s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "prometheus")]
+    pub prometheus_linger: Option<Duration>,
     /// Save the run to FILE for swarm report and swarm compare: an HdrHistogram interval
     /// log (a line a second per endpoint) with the scenario and the final figures
     #[arg(long, value_name = "FILE")]

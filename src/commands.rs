@@ -181,12 +181,21 @@ async fn execute(
                 saved = Some((log, forward));
                 intervals = Some(tx);
             }
+            let prometheus = match &output.prometheus {
+                Some(addr) => Some(
+                    crate::report::prometheus::bind(addr)
+                        .await
+                        .map_err(anyhow::Error::msg)?,
+                ),
+                None => None,
+            };
             let launch = Launch {
                 doc,
                 plan: plan.clone(),
                 autostart: output.autostart,
                 ask_host: false,
                 intervals,
+                prometheus,
             };
             let last = tui::run(launch).await?;
             // The engine has ended, so its sender is gone and the forwarder finishes.
@@ -207,6 +216,10 @@ fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
     Output {
         save_run: output.save_run.clone(),
         scenario: text.unwrap_or_default(),
+        prometheus: output
+            .prometheus
+            .clone()
+            .map(|a| (a, output.prometheus_linger.unwrap_or_default())),
         json: output.json.clone(),
         csv: output
             .csv
@@ -254,6 +267,7 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
         autostart: false,
         ask_host: true,
         intervals: None,
+        prometheus: None,
     };
     after_tui(&plan, tui::run(launch).await?, output, String::new(), None)
 }

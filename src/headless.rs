@@ -5,7 +5,7 @@ use crate::engine::{Command, Engine};
 pub use crate::report::About;
 use crate::report::csv::{self, CsvReport};
 use crate::report::saved::{self, RowTag, RunLog, SavedRun};
-use crate::report::{format, html, json, junit, text};
+use crate::report::{format, html, json, junit, prometheus, text};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
 use crate::signals::Signals;
@@ -29,6 +29,8 @@ pub struct Output {
     pub html: Option<PathBuf>,
     /// `--save-run FILE`.
     pub save_run: Option<PathBuf>,
+    /// `--prometheus ADDR`, and how long to serve after the run.
+    pub prometheus: Option<(String, Duration)>,
     /// The scenario text that runs, for the saved run and the HTML report.
     pub scenario: String,
     /// Exit code when requests failed (Locust's `--exit-code-on-error`).
@@ -63,7 +65,21 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
         Some((prefix, full)) => Some(CsvReport::create(prefix, *full).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    // Bound before the run starts, so an address in use stops it there.
+    let listener = match &out.prometheus {
+        Some((addr, linger)) => Some((
+            prometheus::bind(addr).await.map_err(anyhow::Error::msg)?,
+            *linger,
+        )),
+        None => None,
+    };
     let engine = Engine::spawn(plan);
+    let metrics = listener.map(|(l, linger)| {
+        if let Ok(addr) = l.local_addr() {
+            eprintln!("swarm: metrics for Prometheus at http://{addr}/metrics");
+        }
+        (prometheus::serve(l, engine.snapshots()), linger)
+    });
     let started = std::time::SystemTime::now();
     let mut saved = match &out.save_run {
         Some(path) => {
@@ -84,7 +100,18 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
         }
         log
     });
-    finish_with(plan, &last, out, csv, (saved, started))
+    let code = finish_with(plan, &last, out, csv, (saved, started));
+    if let Some((server, linger)) = metrics {
+        if !linger.is_zero() {
+            eprintln!(
+                "swarm: serving the final metrics for {}",
+                format_duration(linger)
+            );
+            tokio::time::sleep(linger).await;
+        }
+        server.abort();
+    }
+    code
 }
 
 type Intervals = (

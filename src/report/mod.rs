@@ -6,6 +6,7 @@ pub mod format;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod prometheus;
 pub mod saved;
 pub mod text;
 

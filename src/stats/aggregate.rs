@@ -2,7 +2,9 @@
 //! Owned by the engine's control task; nothing else touches it.
 
 use super::shard::{RowDelta, Shards, new_histogram};
-use super::snapshot::{FailureGroup, Generator, PERCENTILES, RowStats, Snapshot, WindowStats};
+use super::snapshot::{
+    FailureGroup, Generator, LE_BOUNDS_MS, PERCENTILES, RowStats, Snapshot, WindowStats,
+};
 use super::{FailureKind, History, Point};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
@@ -430,12 +432,30 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
         total_fps: per_run(acc.failures),
         statuses: acc.statuses.iter().copied().filter(|s| s.1 > 0).collect(),
         distribution: distribution(acc),
+        timed,
+        sum_ms: acc.sum_us as f64 / 1000.0,
+        le_counts: le_counts(&acc.hist),
         corrected_ms: acc
             .corrected
             .as_ref()
             .filter(|h| !h.is_empty())
             .map(|h| PERCENTILES.map(|q| us_to_ms(h.value_at_quantile(q)))),
     }
+}
+
+/// Cumulative counts at `LE_BOUNDS_MS`: how many timed requests took at most each bound
+/// (a Prometheus histogram's buckets).
+fn le_counts(hist: &Histogram<u64>) -> [u64; LE_BOUNDS_MS.len()] {
+    let mut out = [0u64; LE_BOUNDS_MS.len()];
+    for v in hist.iter_recorded() {
+        let ms = hist.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
+        for (slot, bound) in out.iter_mut().zip(LE_BOUNDS_MS) {
+            if ms <= bound {
+                *slot += v.count_at_value();
+            }
+        }
+    }
+    out
 }
 
 /// How many buckets the latency distribution has.

@@ -14,6 +14,6 @@ pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{NOT_SENT, Recorder, Sample, Shards};
 pub use snapshot::{
-    Arrivals, FailureGroup, Generator, PERCENTILES, RowStats, RunState, Snapshot, WindowStats,
-    short_name,
+    Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, PERCENTILES, RowStats, RunState, Snapshot,
+    WindowStats, short_name,
 };

@@ -10,6 +10,13 @@ pub const PERCENTILES: [f64; 11] = [
     0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
 ];
 
+/// Fixed response-time bounds (ms) for histograms that must keep their buckets over a
+/// run (Prometheus's `le`): 0.1 ms to 60 s.
+pub const LE_BOUNDS_MS: [f64; 18] = [
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
+    10000.0, 30000.0, 60000.0,
+];
+
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +70,15 @@ pub struct RowStats {
     pub statuses: Vec<(u16, u64)>,
     /// Latency distribution: (bucket upper bound in ms, count), log-spaced from min to max.
     pub distribution: Vec<(f64, u64)>,
+    /// Requests with a response time (those never sent have none).
+    #[serde(default)]
+    pub timed: u64,
+    /// The sum of their response times, in ms.
+    #[serde(default)]
+    pub sum_ms: f64,
+    /// Cumulative counts at `LE_BOUNDS_MS`.
+    #[serde(default)]
+    pub le_counts: [u64; 18],
     /// Open model only: latency from each iteration's intended start (queueing for a free
     /// user included, so free of coordinated omission), at `PERCENTILES`, in milliseconds.
     /// `percentiles_ms` stays the raw service time.

@@ -40,14 +40,20 @@ pub struct Launch {
     pub ask_host: bool,
     /// `--save-run`: where the engine sends each second of a run.
     pub intervals: Option<tokio::sync::mpsc::UnboundedSender<crate::stats::Interval>>,
+    /// `--prometheus`: where `/metrics` is served while the TUI runs.
+    pub prometheus: Option<tokio::net::TcpListener>,
 }
 
 /// Runs the TUI on the real terminal until the user quits; returns the final snapshot.
-pub async fn run(launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
+pub async fn run(mut launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
     let engine = Engine::spawn(&launch.plan);
     if let Some(to) = launch.intervals.clone() {
         engine.send(crate::engine::Command::RecordIntervals(to));
     }
+    let metrics = launch
+        .prometheus
+        .take()
+        .map(|l| crate::report::prometheus::serve(l, engine.snapshots()));
     let mut app = new_app(launch, &engine);
     let mut terminal = ratatui::try_init()?;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Hide);
@@ -61,6 +67,9 @@ pub async fn run(launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
     )
     .await;
     ratatui::try_restore()?;
+    if let Some(m) = metrics {
+        m.abort();
+    }
     result?;
     Ok(engine.shutdown().await)
 }

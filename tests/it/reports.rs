@@ -397,3 +397,137 @@ async fn the_html_report_is_self_contained_and_draws_its_charts_in_chromium() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A GET over loopback, answered in full (the test's own scrape of /metrics).
+async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    text(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_parse_and_end_equal_to_the_json() {
+    use tokio::io::AsyncBufReadExt;
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), 20);
+    let json = dir.join("run.json");
+    let extra = dir.join("extra.toml");
+    // One endpoint that fails, so a failure counter has a cause.
+    let src = std::fs::read_to_string(&file).unwrap()
+        + "[[endpoints]]\nname = \"broken\"\npath = \"/status/503\"\n";
+    std::fs::write(&extra, src).unwrap();
+    let mut child = crate::support::swarm()
+        .args([
+            "run",
+            extra.to_str().unwrap(),
+            "--headless",
+            "-t",
+            "2s",
+            "--prometheus",
+            "127.0.0.1:0",
+            "--prometheus-linger",
+            "3s",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut addr = None;
+    let mut during = None;
+    let found = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("swarm: metrics for Prometheus at http://") {
+                let a = rest.trim_end_matches("/metrics").to_string();
+                // Scraped while the run goes on, too.
+                during = Some(http_get(&a, "/metrics").await);
+                addr = Some(a);
+            }
+            if line.starts_with("swarm: serving the final metrics") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the run ends");
+    assert!(found, "the run said it serves its final metrics");
+    let addr = addr.expect("the metrics address was printed");
+    let response = http_get(&addr, "/metrics").await;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    assert!(during.unwrap().contains("swarm_requests_total"));
+    let missing = http_get(&addr, "/other").await;
+    assert!(missing.starts_with("HTTP/1.1 404"));
+    let _ = child.wait().await;
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+
+    // The counters equal the final JSON's, endpoint by endpoint.
+    let metric = |name: &str, labels: &str| -> f64 {
+        let prefix = format!("{name}{{{labels}}} ");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{body}"))
+            .parse()
+            .unwrap()
+    };
+    for e in doc["endpoints"].as_array().unwrap() {
+        let name = e["name"].as_str().unwrap();
+        let labels = format!("name=\"{name}\",method=\"GET\"");
+        assert_eq!(
+            metric("swarm_requests_total", &labels),
+            e["requests"].as_f64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            metric("swarm_response_time_seconds_count", &labels),
+            e["requests"].as_f64().unwrap(),
+            "{name}: every request here has a response time"
+        );
+    }
+    let broken = metric(
+        "swarm_failures_total",
+        "name=\"broken\",method=\"GET\",cause=\"http_503\"",
+    );
+    assert_eq!(broken, doc["aggregated"]["failures"].as_f64().unwrap());
+    assert_eq!(
+        doc["aggregated"]["requests"].as_u64().unwrap(),
+        server.total()
+    );
+
+    // prometheus-client's parser (PyPI) reads the whole exposition.
+    if let Some(python) = python_with("prometheus_client") {
+        let page = dir.join("metrics.txt");
+        std::fs::write(&page, body).unwrap();
+        let script = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+families = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+total = sum(s.value for s in families["swarm_requests"].samples if s.name == "swarm_requests_total")
+buckets = [s for s in families["swarm_response_time_seconds"].samples if s.name.endswith("_bucket")]
+inf = sum(s.value for s in buckets if s.labels["le"] == "+Inf")
+print(int(total), int(inf), families["swarm_response_time_seconds"].type, len(families))
+"#;
+        let out = std::process::Command::new(python)
+            .args(["-c", script, page.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let said = text(&out.stdout);
+        let total = doc["aggregated"]["requests"].as_u64().unwrap();
+        assert!(
+            said.starts_with(&format!("{total} {total} histogram ")),
+            "{said}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

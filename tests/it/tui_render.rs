@@ -67,6 +67,7 @@ fn row(name: &str, method: &str, requests: u64, failures: u64, scale: f64) -> Ro
                 )
             })
             .collect(),
+        ..RowStats::default()
     }
 }
 

@@ -1,0 +1,228 @@
+//! `--prometheus ADDR`: `/metrics` in Prometheus's text exposition format (0.0.4) while
+//! the run goes on, from the newest snapshot.
+//!
+//! Per endpoint (labels `name` and `method`; the aggregate is not repeated, Prometheus
+//! sums): `swarm_requests_total`, `swarm_failures_total` (with `cause`, the JSON's cause
+//! codes), `swarm_response_time_seconds` (a histogram with fixed buckets from 0.1 ms to
+//! 60 s), `swarm_requests_per_second` (over the last seconds) and
+//! `swarm_response_bytes_total`. For the run: `swarm_users`, `swarm_target_users`,
+//! `swarm_arrival_dropped_total` and `swarm_arrival_scheduled_total` (open model),
+//! `swarm_think_lateness_seconds` (p50, p99 and max as `quantile` 0.5, 0.99, 1 of a
+//! summary) and `swarm_run_seconds`.
+
+use crate::stats::{LE_BOUNDS_MS, Snapshot};
+use bytes::Bytes;
+use http_body_util::Full;
+use std::fmt::Write;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The exposition's content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A label value, escaped as the text format asks (backslash, quote, newline).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn seconds(ms: f64) -> f64 {
+    ms / 1000.0
+}
+
+/// The metrics page for a snapshot.
+pub fn render(snap: &Snapshot) -> String {
+    let mut out = String::new();
+    let rows: Vec<(String, &crate::stats::RowStats)> = snap
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "name=\"{}\",method=\"{}\"",
+                    label(r.short_name()),
+                    label(&r.method)
+                ),
+                r,
+            )
+        })
+        .collect();
+    let mut family = |name: &str, kind: &str, help: &str, body: &mut dyn FnMut(&mut String)| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        body(&mut out);
+    };
+    family(
+        "swarm_requests_total",
+        "counter",
+        "Requests made, per endpoint (failed ones included).",
+        &mut |o| {
+            for (l, r) in &rows {
+                let _ = writeln!(o, "swarm_requests_total{{{l}}} {}", r.requests);
+            }
+        },
+    );
+    family(
+        "swarm_failures_total",
+        "counter",
+        "Failed requests, per endpoint and cause.",
+        &mut |o| {
+            for f in &snap.failures {
+                let _ = writeln!(
+                    o,
+                    "swarm_failures_total{{name=\"{}\",method=\"{}\",cause=\"{}\"}} {}",
+                    label(crate::stats::short_name(&f.name, &f.method)),
+                    label(&f.method),
+                    label(&f.kind.code()),
+                    f.count
+                );
+            }
+        },
+    );
+    family(
+        "swarm_response_time_seconds",
+        "histogram",
+        "Response times, per endpoint.",
+        &mut |o| {
+            for (l, r) in &rows {
+                for (bound, count) in LE_BOUNDS_MS.iter().zip(r.le_counts) {
+                    let _ = writeln!(
+                        o,
+                        "swarm_response_time_seconds_bucket{{{l},le=\"{}\"}} {count}",
+                        seconds(*bound)
+                    );
+                }
+                let _ = writeln!(
+                    o,
+                    "swarm_response_time_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+                    r.timed
+                );
+                let _ = writeln!(
+                    o,
+                    "swarm_response_time_seconds_sum{{{l}}} {}",
+                    seconds(r.sum_ms)
+                );
+                let _ = writeln!(o, "swarm_response_time_seconds_count{{{l}}} {}", r.timed);
+            }
+        },
+    );
+    family(
+        "swarm_requests_per_second",
+        "gauge",
+        "Requests per second over the last seconds, per endpoint.",
+        &mut |o| {
+            for (l, r) in &rows {
+                let _ = writeln!(o, "swarm_requests_per_second{{{l}}} {}", r.current_rps);
+            }
+        },
+    );
+    family(
+        "swarm_response_bytes_total",
+        "counter",
+        "Response body bytes received, per endpoint.",
+        &mut |o| {
+            for (l, r) in &rows {
+                let _ = writeln!(o, "swarm_response_bytes_total{{{l}}} {}", r.bytes);
+            }
+        },
+    );
+    family("swarm_users", "gauge", "Virtual users running.", &mut |o| {
+        let _ = writeln!(o, "swarm_users {}", snap.users);
+    });
+    family(
+        "swarm_target_users",
+        "gauge",
+        "The user count the run is moving to.",
+        &mut |o| {
+            let _ = writeln!(o, "swarm_target_users {}", snap.target_users);
+        },
+    );
+    if let Some(a) = &snap.arrivals {
+        family(
+            "swarm_arrival_scheduled_total",
+            "counter",
+            "Iterations the arrival schedule asked for (open model).",
+            &mut |o| {
+                let _ = writeln!(o, "swarm_arrival_scheduled_total {}", a.scheduled);
+            },
+        );
+        family(
+            "swarm_arrival_dropped_total",
+            "counter",
+            "Iterations dropped: no free user within the queue timeout (open model).",
+            &mut |o| {
+                let _ = writeln!(o, "swarm_arrival_dropped_total {}", a.dropped);
+            },
+        );
+    }
+    let g = &snap.generator;
+    family(
+        "swarm_think_lateness_seconds",
+        "summary",
+        "How far think-time sleeps woke from their intended time: the load generator's own lag.",
+        &mut |o| {
+            for (q, v) in [("0.5", 0), ("0.99", 1), ("1", 2)] {
+                let _ = writeln!(
+                    o,
+                    "swarm_think_lateness_seconds{{quantile=\"{q}\"}} {}",
+                    seconds(g.think_lateness_ms[v])
+                );
+            }
+            let _ = writeln!(o, "swarm_think_lateness_seconds_count {}", g.think_samples);
+        },
+    );
+    family(
+        "swarm_run_seconds",
+        "gauge",
+        "How long the run has gone on.",
+        &mut |o| {
+            let _ = writeln!(o, "swarm_run_seconds {}", snap.run_clock.as_secs_f64());
+        },
+    );
+    out
+}
+
+/// Binds the metrics address now (so a port in use is said before the run starts).
+pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("--prometheus {addr}: cannot listen there ({e})"))
+}
+
+/// Serves `/metrics` from the newest snapshot until the task is dropped or aborted.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                // Out of file descriptors, say: wait instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            };
+            let snapshots = snapshots.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<_>| {
+                    let snap = snapshots.borrow().clone();
+                    async move {
+                        let response = if req.uri().path() == "/metrics" {
+                            http::Response::builder()
+                                .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
+                                .body(Full::new(Bytes::from(render(&snap))))
+                        } else {
+                            http::Response::builder().status(404).body(Full::new(
+                                Bytes::from_static(b"swarm serves its metrics at /metrics\n"),
+                            ))
+                        };
+                        Ok::<_, std::convert::Infallible>(response.expect("a valid response"))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    })
+}
