@@ -294,6 +294,10 @@ pub struct OutputArgs {
     /// catches the end (e.g. 15s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "prometheus")]
     pub prometheus_linger: Option<Duration>,
+    /// A saved run (--save-run) to show beside the live figures (TUI) and in the final
+    /// report
+    #[arg(long, value_name = "RUN")]
+    pub baseline: Option<PathBuf>,
     /// Save the run to FILE for swarm report and swarm compare: an HdrHistogram interval
     /// log (a line a second per endpoint) with the scenario and the final figures
     #[arg(long, value_name = "FILE")]

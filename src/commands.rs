@@ -162,6 +162,13 @@ async fn execute(
     doc: Option<ScenarioDoc>,
     output: &OutputArgs,
 ) -> anyhow::Result<i32> {
+    let baseline = match &output.baseline {
+        Some(path) => Some((
+            path.display().to_string(),
+            std::sync::Arc::new(saved::read(path).map_err(|e| anyhow::anyhow!("--baseline: {e}"))?),
+        )),
+        None => None,
+    };
     let csv = output.csv.iter().flat_map(|p| crate::report::csv::paths(p));
     check_outputs(
         (output.json.iter().cloned().map(|p| ("--json", p)))
@@ -196,6 +203,7 @@ async fn execute(
                 ask_host: false,
                 intervals,
                 prometheus,
+                baseline: baseline.clone(),
             };
             let last = tui::run(launch).await?;
             // The engine has ended, so its sender is gone and the forwarder finishes.
@@ -206,9 +214,15 @@ async fn execute(
                 }
                 None => None,
             };
-            after_tui(&plan, last, output, text, saved)
+            after_tui(&plan, last, output, (text, baseline), saved)
         }
-        _ => headless::run(&plan, &headless_output(output, Some(text))).await,
+        _ => {
+            let out = Output {
+                baseline,
+                ..headless_output(output, Some(text))
+            };
+            headless::run(&plan, &out).await
+        }
     }
 }
 
@@ -216,6 +230,7 @@ fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
     Output {
         save_run: output.save_run.clone(),
         scenario: text.unwrap_or_default(),
+        baseline: None,
         prometheus: output
             .prometheus
             .clone()
@@ -237,7 +252,7 @@ fn after_tui(
     plan: &Plan,
     last: std::sync::Arc<crate::stats::Snapshot>,
     output: &OutputArgs,
-    text: String,
+    (text, baseline): (String, Option<(String, std::sync::Arc<saved::SavedRun>)>),
     saved: Option<RunLog>,
 ) -> anyhow::Result<i32> {
     if last.state == RunState::Idle {
@@ -247,7 +262,11 @@ fn after_tui(
         }
         return Ok(0);
     }
-    headless::finish(plan, &last, &headless_output(output, Some(text)), saved)
+    let out = Output {
+        baseline,
+        ..headless_output(output, Some(text))
+    };
+    headless::finish(plan, &last, &out, saved)
 }
 
 async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> anyhow::Result<i32> {
@@ -268,8 +287,15 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
         ask_host: true,
         intervals: None,
         prometheus: None,
+        baseline: None,
     };
-    after_tui(&plan, tui::run(launch).await?, output, String::new(), None)
+    after_tui(
+        &plan,
+        tui::run(launch).await?,
+        output,
+        (String::new(), None),
+        None,
+    )
 }
 
 /// `swarm report RUN`: a saved run's reports, as they were at the end of its run.

@@ -17,7 +17,7 @@
 use crate::report::format::{fit, ms, rate};
 use crate::report::saved::SavedRun;
 use crate::scenario::threshold::{Metric, parse_metric};
-use crate::stats::RowStats;
+use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
 /// Without `--fail-if`, a change this much worse (relative) is marked.
@@ -165,21 +165,29 @@ impl FailIf {
 }
 
 /// The rows both runs have, matched by method and name, then the aggregate.
-fn pairs<'a>(base: &'a SavedRun, new: &'a SavedRun) -> Vec<(&'a RowStats, &'a RowStats)> {
+fn pairs<'a>(base: &'a Snapshot, new: &'a Snapshot) -> Vec<(&'a RowStats, &'a RowStats)> {
     let mut out: Vec<(&RowStats, &RowStats)> = base
-        .stats
         .rows
         .iter()
         .filter_map(|b| {
-            new.stats
-                .rows
+            new.rows
                 .iter()
                 .find(|n| n.name == b.name && n.method == b.method)
                 .map(|n| (b, n))
         })
         .collect();
-    out.push((&base.stats.total, &new.stats.total));
+    out.push((&base.total, &new.total));
     out
+}
+
+/// The row of `base` that matches `row` (by method and name; the aggregate by itself).
+pub fn matching<'a>(base: &'a Snapshot, row: &RowStats) -> Option<&'a RowStats> {
+    if row.name == "Aggregated" && row.method.is_empty() {
+        return Some(&base.total);
+    }
+    base.rows
+        .iter()
+        .find(|b| b.name == row.name && b.method == row.method)
 }
 
 const SHOWN: [(&str, Metric); 6] = [
@@ -246,6 +254,15 @@ pub fn render(
         let _ = writeln!(out, "{}", fit(&line, width));
     }
     out.push('\n');
+    let (table, held) = table(&base.stats, &new.stats, limits, width);
+    out.push_str(&table);
+    (out, held)
+}
+
+/// The side-by-side table of two runs' figures, the rows only one has, and the
+/// `--fail-if` verdicts; true when every limit held.
+pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -> (String, bool) {
+    let mut out = String::new();
     let _ = writeln!(out, "{:<24}{:>11}{:>11}{:>11}", "", "base", "new", "change");
     let mut held = true;
     let mut verdicts = Vec::new();
@@ -286,13 +303,11 @@ pub fn render(
             }
         }
     }
-    let only = |a: &SavedRun, b: &SavedRun| -> Vec<String> {
-        a.stats
-            .rows
+    let only = |a: &Snapshot, b: &Snapshot| -> Vec<String> {
+        a.rows
             .iter()
             .filter(|r| {
-                !b.stats
-                    .rows
+                !b.rows
                     .iter()
                     .any(|o| o.name == r.name && o.method == r.method)
             })

@@ -29,6 +29,8 @@ pub struct Output {
     pub html: Option<PathBuf>,
     /// `--save-run FILE`.
     pub save_run: Option<PathBuf>,
+    /// `--baseline RUN`: its path as given, and the run.
+    pub baseline: Option<(String, Arc<SavedRun>)>,
     /// `--prometheus ADDR`, and how long to serve after the run.
     pub prometheus: Option<(String, Duration)>,
     /// The scenario text that runs, for the saved run and the HTML report.
@@ -245,7 +247,18 @@ pub fn write_reports(
 ) -> anyhow::Result<()> {
     let label = format!("{} ({})", about.name.unwrap_or("scenario"), about.host);
     let title = format!("swarm report: {label}");
-    let report = text::render(last, &title, out.width) + &text::thresholds(verdicts, out.width);
+    let mut report = text::render(last, &title, out.width) + &text::thresholds(verdicts, out.width);
+    if let Some((path, base)) = &out.baseline {
+        let _ = std::fmt::Write::write_fmt(
+            &mut report,
+            format_args!(
+                "\nCompared with the baseline {path} ({}, started {})\n",
+                base.title(),
+                csv::utc(base.started())
+            ),
+        );
+        report += &crate::compare::table(&base.stats, last, &[], out.width).0;
+    }
     crate::fsutil::print_report(&report, out.json.as_deref());
     if let Some(path) = &out.json {
         let doc = json::to_json(last, about.name, about.host, verdicts);

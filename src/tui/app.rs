@@ -200,6 +200,8 @@ pub struct App {
     pub capacity_status: String,
     /// What the scenario has beyond its endpoints (shown under the endpoints table).
     pub extras: Extras,
+    /// `--baseline RUN`: its path, and the saved run shown beside the live figures.
+    pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
 }
 
 /// Flows and hooks: edited as TOML (`t`), summarised in the endpoints view.
@@ -252,6 +254,7 @@ impl App {
             verdicts: Vec::new(),
             capacity: None,
             capacity_status: String::new(),
+            baseline: None,
             extras: Extras::of(plan),
         }
     }

@@ -42,6 +42,8 @@ pub struct Launch {
     pub intervals: Option<tokio::sync::mpsc::UnboundedSender<crate::stats::Interval>>,
     /// `--prometheus`: where `/metrics` is served while the TUI runs.
     pub prometheus: Option<tokio::net::TcpListener>,
+    /// `--baseline RUN`: its path, and the run shown beside the live figures.
+    pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
 }
 
 /// Runs the TUI on the real terminal until the user quits; returns the final snapshot.
@@ -77,6 +79,7 @@ pub async fn run(mut launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
 /// Builds the app state and applies `--autostart`.
 pub fn new_app(launch: Launch, engine: &Engine) -> App {
     let mut app = App::new(launch.doc, &launch.plan, theme::Theme::from_env());
+    app.baseline = launch.baseline;
     if launch.ask_host {
         let input = TextInput::new("http://127.0.0.1:8080", false);
         app.popup = Some(Popup::Prompt(Prompt {

@@ -232,6 +232,20 @@ async fn compare_fails_a_slowdown_and_passes_a_run_against_itself() {
     let loose = run(&["compare", b, n, "--fail-if", "p95 +100%"]).await;
     assert_eq!(loose.status.code(), Some(0), "{}", text(&loose.stdout));
 
+    // --baseline puts the saved run beside this one in the final report.
+    let file = scenario(&dir, &server.url(), 30);
+    let beside = run(&["run", &file, "--headless", "-t", "1s", "--baseline", b]).await;
+    let report = text(&beside.stdout);
+    assert_eq!(beside.status.code(), Some(0), "{}", text(&beside.stderr));
+    assert!(
+        report.contains(&format!("Compared with the baseline {b}")),
+        "{report}"
+    );
+    assert!(report.contains("GET slow one\n  req/s"), "{report}");
+    let wrong = run(&["run", &file, "--headless", "-t", "1s", "--baseline", &file]).await;
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(text(&wrong.stderr).contains("--baseline: "));
+
     let bad = run(&["compare", b, n, "--fail-if", "p95 -10%"]).await;
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("write \"p95 +10%\""));

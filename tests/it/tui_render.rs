@@ -332,3 +332,39 @@ fn idle_statistics_say_how_to_start_80x24() {
         "{screen}"
     );
 }
+
+/// `--baseline`: the table puts the baseline's p95 and the change beside the live p95 (a
+/// rise over 10 % and 1 ms in the "bad" style), and the percentile panel a dim line of
+/// the baseline's percentiles under the live ones.
+#[test]
+fn statistics_beside_a_baseline_100x30_and_80x24() {
+    let mut app = app();
+    let mut base = snapshot();
+    for r in base.rows.iter_mut().chain(std::iter::once(&mut base.total)) {
+        r.percentiles_ms = r.percentiles_ms.map(|v| v / 2.0);
+    }
+    let run = swarm::report::saved::SavedRun {
+        format: swarm::report::saved::FORMAT,
+        swarm: "test".into(),
+        name: None,
+        host: "http://127.0.0.1:5000".into(),
+        started_unix: 0.0,
+        scenario: String::new(),
+        verdicts: vec![],
+        tags: vec![],
+        stats: base,
+    };
+    app.baseline = Some(("runs/monday.hlog".into(), Arc::new(run)));
+    let wide = render(&app, 100, 30);
+    assert!(
+        wide.contains("base: p95 of runs/monday.hlog") && wide.contains("Δp95"),
+        "{wide}"
+    );
+    assert!(wide.contains("+100%"), "p95 doubled: {wide}");
+    assert!(wide.contains("dim: baseline runs/monday.hlog"), "{wide}");
+    insta::assert_snapshot!("baseline_100x30", wide);
+    let narrow = render(&app, 80, 24);
+    assert!(!narrow.contains("Δp95"), "no room at 80 columns: {narrow}");
+    assert!(narrow.contains("dim: baseline"), "{narrow}");
+    insta::assert_snapshot!("baseline_80x24", narrow);
+}

@@ -62,6 +62,8 @@ const NARROW: [(&str, u16); 8] = [
     ("fail/s", 6),
 ];
 const WIDE_EXTRA: [(&str, u16); 2] = [("p95", 5), ("p99", 5)];
+/// With `--baseline`: the live p95, the baseline's, and the change.
+const BASELINE_EXTRA: [(&str, u16); 3] = [("p95", 5), ("base", 5), ("Δp95", 6)];
 /// The Name column grows with the names up to this, so figures stay near their names.
 const MAX_NAME: usize = 40;
 const MIN_NAME: usize = 12;
@@ -71,6 +73,8 @@ struct Columns {
     type_w: u16,
     name_w: u16,
     wide: bool,
+    /// The baseline's p95 and the change take the place of p95 and p99.
+    baseline: bool,
 }
 
 impl Columns {
@@ -91,13 +95,21 @@ impl Columns {
             .max()
             .unwrap_or(0)
             .clamp(MIN_NAME, MAX_NAME) as u16;
-        let wide = inner_width >= base + fixed(&WIDE_EXTRA) + longest.min(24);
-        let used = base + if wide { fixed(&WIDE_EXTRA) } else { 0 };
+        let extra = if app.baseline.is_some() {
+            fixed(&BASELINE_EXTRA)
+        } else {
+            fixed(&WIDE_EXTRA)
+        };
+        // The baseline's columns are worth a shorter Name column than p95 and p99 are.
+        let name_room = if app.baseline.is_some() { 14 } else { 24 };
+        let wide = inner_width >= base + extra + longest.min(name_room);
+        let used = base + if wide { extra } else { 0 };
         let name_w = longest.min(inner_width.saturating_sub(used)).max(4);
         Columns {
             type_w,
             name_w,
             wide,
+            baseline: wide && app.baseline.is_some(),
         }
     }
 
@@ -111,7 +123,11 @@ impl Columns {
     }
 
     fn figures(&self) -> impl Iterator<Item = &'static (&'static str, u16)> {
-        let extra: &'static [(&str, u16)] = if self.wide { &WIDE_EXTRA } else { &[] };
+        let extra: &'static [(&str, u16)] = match (self.wide, self.baseline) {
+            (true, true) => &BASELINE_EXTRA,
+            (true, false) => &WIDE_EXTRA,
+            _ => &[],
+        };
         NARROW[..6].iter().chain(extra).chain(&NARROW[6..])
     }
 }
@@ -141,7 +157,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         0
     };
-    let title = if n > visible && visible > 0 {
+    let mut title = if n > visible && visible > 0 {
         format!(
             " Statistics (ms) · rows {}–{} of {n} (↑↓) ",
             first + 1,
@@ -150,6 +166,9 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         " Statistics (ms) ".to_string()
     };
+    if let (true, Some((path, _))) = (cols.baseline, &app.baseline) {
+        title += &format!("· base: p95 of {path} ");
+    }
     frame.render_widget(block.title(title), area);
     let rows: Vec<Row> = app
         .snapshot
@@ -210,7 +229,40 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
         right(ms(r.max_ms)),
         right(ms(r.median_ms())),
     ];
-    if cols.wide {
+    if cols.baseline {
+        let p95 = r.percentile_ms(0.95).unwrap_or(0.0);
+        cells.push(right(ms(p95)));
+        let base = app
+            .baseline
+            .as_ref()
+            .and_then(|(_, b)| crate::compare::matching(&b.stats, r))
+            .filter(|b| b.requests > 0);
+        match base {
+            Some(b) => {
+                let was = b.percentile_ms(0.95).unwrap_or(0.0);
+                cells.push(right(ms(was)));
+                let change = if r.requests == 0 || was <= 0.0 {
+                    "-".to_string()
+                } else {
+                    format!("{:+.0}%", (p95 - was) / was * 100.0)
+                };
+                let worse = r.requests > 0
+                    && p95 - was >= crate::compare::NOISE_MS
+                    && was > 0.0
+                    && (p95 - was) / was > crate::compare::MARK_WORSE;
+                let style = if worse {
+                    app.theme.bad()
+                } else {
+                    Default::default()
+                };
+                cells.push(Cell::from(Line::from(change).right_aligned().style(style)));
+            }
+            None => {
+                cells.push(right("-".into()));
+                cells.push(right("-".into()));
+            }
+        }
+    } else if cols.wide {
         for q in [0.95, 0.99] {
             cells.push(right(ms(r.percentile_ms(q).unwrap_or(0.0))));
         }
@@ -223,9 +275,16 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
 fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let r = selected_row(app);
-    let block = Block::bordered()
-        .title(format!(" Percentiles (ms): {} ", r.name))
-        .border_style(t.dim());
+    let base = app
+        .baseline
+        .as_ref()
+        .and_then(|(path, b)| Some((path, crate::compare::matching(&b.stats, r)?)))
+        .filter(|(_, b)| b.requests > 0 && r.corrected_ms.is_none());
+    let title = match &base {
+        Some((path, _)) => format!(" Percentiles (ms): {} · dim: baseline {path} ", r.name),
+        None => format!(" Percentiles (ms): {} ", r.name),
+    };
+    let block = Block::bordered().title(title).border_style(t.dim());
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [labels, values, dist] = Layout::vertical([
@@ -266,6 +325,16 @@ fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
         }
         None => {
             frame.render_widget(Paragraph::new(value_line(&r.percentiles_ms)), values);
+            let dist = match base {
+                Some((_, b)) if dist.height > 1 => {
+                    let [line, rest] =
+                        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(dist);
+                    let was: String = b.percentiles_ms.iter().map(|v| cell(&ms(*v))).collect();
+                    frame.render_widget(Paragraph::new(Line::styled(was, t.dim())), line);
+                    rest
+                }
+                _ => dist,
+            };
             draw_distribution(frame, dist, r, app);
         }
     }
