@@ -162,6 +162,15 @@ async fn execute(
     doc: Option<ScenarioDoc>,
     output: &OutputArgs,
 ) -> anyhow::Result<i32> {
+    if output
+        .save_run
+        .as_deref()
+        .is_some_and(crate::fsutil::is_stdout)
+    {
+        anyhow::bail!(
+            "--save-run: a saved run is a file that grows a line a second; give a file name, e.g. runs/today.hlog"
+        );
+    }
     let baseline = match &output.baseline {
         Some(path) => Some((
             path.display().to_string(),

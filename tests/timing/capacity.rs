@@ -68,6 +68,7 @@ async fn finds_the_knee_of_a_server_that_serves_k_at_once_despite_a_warm_up_spik
     let dir = std::env::temp_dir().join(format!("swarm-cap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("capacity.json");
+    let html = dir.join("capacity.html");
     let run = Command::new(env!("CARGO_BIN_EXE_swarm"))
         .args([
             "find-capacity",
@@ -88,6 +89,8 @@ async fn finds_the_knee_of_a_server_that_serves_k_at_once_despite_a_warm_up_spik
             "100",
             "--json",
             json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
         ])
         .kill_on_drop(true)
         .output();
@@ -121,6 +124,14 @@ async fn finds_the_knee_of_a_server_that_serves_k_at_once_despite_a_warm_up_spik
     for needle in ["Capacity: ", "req/s by users", "broken: p95<100ms"] {
         assert!(stdout.contains(needle), "no {needle:?} in\n{stdout}");
     }
+    // The HTML report has the steps, as the JSON does.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<table id=\"capacity\">"), "no steps table");
+    assert_eq!(
+        page.matches("<td class=\"l pass\">met</td>").count(),
+        steps.iter().filter(|s| s["passed"] == true).count()
+    );
+    assert!(page.contains(&format!("Capacity: {max_users} users")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
