@@ -97,9 +97,11 @@ impl User {
                 continue;
             };
             let set = Arc::clone(&s.set);
+            let began = Instant::now();
             for (n, &i) in set.tasks[task].iter().enumerate() {
                 if n > 0 {
-                    self.think(s).await;
+                    let wait = s.set.wait.between_steps(s.rng.f64());
+                    self.think(wait).await;
                     if self.cancel.is_cancelled() {
                         return;
                     }
@@ -117,7 +119,8 @@ impl User {
                 // is still a failure, but the next try waits.
                 self.pause(s.backoff).await;
             }
-            self.think(s).await;
+            let wait = s.set.wait.after_task(s.rng.f64(), began.elapsed());
+            self.think(wait).await;
         }
     }
 
@@ -125,8 +128,7 @@ impl User {
     /// the deadline, so aiming half a millisecond early centres the wake-up on the intended
     /// time (within ±0.5 ms plus scheduling) instead of always up to 1 ms late. The
     /// recorded timing error counts early and late alike.
-    async fn think(&self, s: &mut Session) {
-        let think = s.set.wait.sample(s.rng.f64());
+    async fn think(&self, think: Duration) {
         if !think.is_zero() {
             let due = Instant::now() + think;
             let aim = due - think.min(TIMER_HALF_TICK);

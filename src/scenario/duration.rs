@@ -3,24 +3,53 @@
 use std::time::Duration;
 
 /// Think time after each task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Wait {
     #[default]
     None,
     Constant(Duration),
     /// Uniformly random between the two bounds (inclusive).
     Uniform(Duration, Duration),
+    /// Locust's constant_pacing: a user starts a task at most once this often; the wait
+    /// is what the task left of the period (none when it took longer).
+    Pacing(Duration),
+    /// Locust's constant_throughput: tasks per second per user, a pacing of 1/rate.
+    Throughput(f64),
 }
 
 impl Wait {
-    /// The think time for one task; `unit` is a uniform sample in [0, 1).
+    /// The think time for one task; `unit` is a uniform sample in [0, 1). For pacing,
+    /// the whole period.
     pub fn sample(&self, unit: f64) -> Duration {
         match *self {
             Wait::None => Duration::ZERO,
-            Wait::Constant(d) => d,
+            Wait::Constant(d) | Wait::Pacing(d) => d,
             Wait::Uniform(lo, hi) => lo + (hi - lo).mul_f64(unit),
+            Wait::Throughput(rate) => period(rate),
         }
     }
+
+    /// The wait after a task that began `elapsed` ago.
+    pub fn after_task(&self, unit: f64, elapsed: Duration) -> Duration {
+        match *self {
+            Wait::Pacing(_) | Wait::Throughput(_) => self.sample(unit).saturating_sub(elapsed),
+            _ => self.sample(unit),
+        }
+    }
+
+    /// The wait between two steps of a flow: pacing sets the pace of whole tasks, so
+    /// its steps follow each other at once.
+    pub fn between_steps(&self, unit: f64) -> Duration {
+        match *self {
+            Wait::Pacing(_) | Wait::Throughput(_) => Duration::ZERO,
+            _ => self.sample(unit),
+        }
+    }
+}
+
+/// The pacing period of a throughput (tasks per second), at most a day.
+fn period(rate: f64) -> Duration {
+    Duration::from_secs_f64((1.0 / rate).min(86_400.0))
 }
 
 impl std::fmt::Display for Wait {
@@ -29,6 +58,8 @@ impl std::fmt::Display for Wait {
             Wait::None => write!(f, "none"),
             Wait::Constant(d) => write!(f, "{}", format_duration(*d)),
             Wait::Uniform(a, b) => write!(f, "{}..{}", format_duration(*a), format_duration(*b)),
+            Wait::Pacing(d) => write!(f, "pacing {}", format_duration(*d)),
+            Wait::Throughput(r) => write!(f, "throughput {r}/s per user"),
         }
     }
 }

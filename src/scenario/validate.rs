@@ -427,8 +427,7 @@ impl Validator<'_> {
             load.run_time = Some(self.positive_duration(t, "load.run_time")?);
         }
         if let Some(w) = &raw.wait {
-            let text = self.string(w, "load.wait", "\"1s..3s\"")?;
-            load.wait = parse_wait(text).map_err(|m| self.err(w.span(), "load.wait", m))?;
+            load.wait = self.wait(w, "load.wait")?;
         }
         load.stop_timeout = match &raw.stop_timeout {
             Some(t) => self.duration(t, "load.stop_timeout")?,
@@ -1416,6 +1415,71 @@ impl Validator<'_> {
                 v.span(),
                 key,
                 format!("{other} is not a rate; write e.g. \"200/s\" or \"90/m\""),
+            )),
+        }
+    }
+
+    /// A think time: `"500ms"`, `"1s..3s"`, `{ pacing = "2s" }` or `{ throughput = 0.5 }`.
+    fn wait(&self, v: &SpannedValue, key: &str) -> Result<super::Wait> {
+        const FORMS: &str = "\"500ms\", \"1s..3s\", { pacing = \"2s\" } or { throughput = 0.5 }";
+        let Value::Table(t) = v.get_ref() else {
+            let text = self.string(v, key, FORMS)?;
+            return parse_wait(text).map_err(|m| self.err(v.span(), key, m));
+        };
+        let mut keys = t.keys();
+        let (Some(mode), None) = (keys.next(), keys.next()) else {
+            return Err(self.err(
+                v.span(),
+                key,
+                format!("a think-time table has one key, pacing or throughput; write e.g. {FORMS}"),
+            ));
+        };
+        let value = &t[mode];
+        match mode.as_str() {
+            "pacing" => {
+                let Value::String(text) = value else {
+                    return Err(self.err(
+                        v.span(),
+                        &format!("{key}.pacing"),
+                        format!("{value} is not a duration; write e.g. {{ pacing = \"2s\" }}"),
+                    ));
+                };
+                match super::parse_duration(text) {
+                    Ok(d) if !d.is_zero() => Ok(super::Wait::Pacing(d)),
+                    Ok(_) => Err(self.err(
+                        v.span(),
+                        &format!("{key}.pacing"),
+                        "a pacing of 0s sets no pace; give the period, e.g. \"2s\", or leave wait out",
+                    )),
+                    Err(m) => Err(self.err(v.span(), &format!("{key}.pacing"), m)),
+                }
+            }
+            "throughput" => {
+                let rate = match value {
+                    Value::Integer(n) => *n as f64,
+                    Value::Float(f) => *f,
+                    other => {
+                        return Err(self.err(
+                            v.span(),
+                            &format!("{key}.throughput"),
+                            format!("{other} is not a number of tasks per second per user; write e.g. {{ throughput = 0.5 }}"),
+                        ));
+                    }
+                };
+                if rate.is_finite() && rate >= 1.0 / 86_400.0 {
+                    Ok(super::Wait::Throughput(rate))
+                } else {
+                    Err(self.err(
+                        v.span(),
+                        &format!("{key}.throughput"),
+                        format!("{rate} is not a throughput; give tasks per second per user above 0 (at least one a day), e.g. 0.5"),
+                    ))
+                }
+            }
+            other => Err(self.err(
+                v.span(),
+                &format!("{key}.{other}"),
+                format!("\"{other}\" is not a think-time mode; write e.g. {FORMS}"),
             )),
         }
     }

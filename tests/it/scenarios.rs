@@ -127,6 +127,14 @@ const INVALID: &[(&str, &str)] = &[
         "6:8: load.wait: \"1s-3s\" is neither a duration nor a range; write \"1s..3s\"",
     ),
     (
+        "unknown_wait_mode",
+        "5:8: load.wait.pace: \"pace\" is not a think-time mode; write e.g. \"500ms\", \"1s..3s\", { pacing = \"2s\" } or { throughput = 0.5 }",
+    ),
+    (
+        "zero_throughput",
+        "5:8: load.wait.throughput: 0 is not a throughput; give tasks per second per user above 0 (at least one a day), e.g. 0.5",
+    ),
+    (
         "endpoint_typo",
         "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects)",
     ),

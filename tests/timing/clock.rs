@@ -207,3 +207,38 @@ path = "/"
     );
     assert_eq!(end.peak_users, 6);
 }
+
+/// Requests per second the server saw over two seconds of a run already going.
+async fn steady_rate(src: &str) -> f64 {
+    let server = CountingServer::start().await;
+    let engine = started(src, &server.url());
+    wait_for(&engine, Duration::from_secs(5), |s| s.users == 10).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before = server.total();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = server.total();
+    stop(&engine).await;
+    (after - before) as f64 / 2.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_starts_a_task_once_a_period_whatever_it_took() {
+    let _quiet = crate::one_at_a_time().await;
+    // 10 users, a task every second, each taking 200 ms: 10 requests a second (a
+    // constant 1 s wait would give 10 / 1.2 = 8.3).
+    let rate = steady_rate(
+        "host = \"{host}\"\n[load]\nusers = 10\nspawn_rate = 100\nwait = { pacing = \"1s\" }\n[[endpoints]]\npath = \"/delay/200\"\n",
+    )
+    .await;
+    assert!((9.0..=11.0).contains(&rate), "{rate} req/s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constant_throughput_is_tasks_per_second_per_user() {
+    let _quiet = crate::one_at_a_time().await;
+    let rate = steady_rate(
+        "host = \"{host}\"\n[load]\nusers = 10\nspawn_rate = 100\nwait = { throughput = 2 }\n[[endpoints]]\npath = \"/delay/200\"\n",
+    )
+    .await;
+    assert!((18.0..=22.0).contains(&rate), "{rate} req/s");
+}
