@@ -257,6 +257,13 @@ pub struct LoadArgs {
     /// A pass/fail condition on the whole run, repeatable: p95<300ms, fail_ratio<1%, rps>100
     #[arg(long = "threshold", value_name = "COND", value_parser = threshold::parse_flag)]
     pub thresholds: Vec<threshold::Threshold>,
+    /// Run only the endpoints and flows tagged with one of these (tags = [...]), e.g.
+    /// checkout,slow
+    #[arg(long, value_name = "TAGS", value_parser = parse_tags)]
+    pub tags: Option<TagList>,
+    /// Leave out the endpoints and flows tagged with one of these (wins over --tags)
+    #[arg(long, value_name = "TAGS", value_parser = parse_tags)]
+    pub exclude_tags: Option<TagList>,
     /// Accept any TLS certificate (self-signed test servers), as [defaults] insecure = true
     #[arg(long)]
     pub insecure: bool,
@@ -308,6 +315,14 @@ pub struct OutputArgs {
     /// In the terminal UI, start the swarm at once instead of opening idle
     #[arg(long)]
     pub autostart: bool,
+}
+
+/// The parsed value of `--tags` and `--exclude-tags`.
+#[derive(Debug, Clone)]
+pub struct TagList(pub Vec<String>);
+
+fn parse_tags(s: &str) -> Result<TagList, String> {
+    crate::scenario::tags::parse_tag_list(s).map(TagList)
 }
 
 /// The parsed value of `--stages`.
@@ -395,6 +410,11 @@ impl LoadArgs {
             plan.load.max_requests = Some(n);
         }
         plan.thresholds.extend(self.thresholds.iter().cloned());
+        let filter = crate::scenario::tags::TagFilter {
+            include: self.tags.clone().map(|t| t.0).unwrap_or_default(),
+            exclude: self.exclude_tags.clone().map(|t| t.0).unwrap_or_default(),
+        };
+        plan.apply_tags(&filter)?;
         if let Some(StageList(stages)) = &self.stages {
             plan.load.stages = stages.clone();
             if self.run_time.is_none() {

@@ -7,6 +7,7 @@ mod document;
 mod duration;
 mod error;
 mod raw;
+pub mod tags;
 pub mod template;
 pub mod threshold;
 mod validate;
@@ -51,6 +52,8 @@ pub struct Plan {
     /// `[vars]`: each user's own variables, rendered once when it starts, in order.
     pub vars: Vec<(String, template::Template)>,
     pub net: NetOptions,
+    /// `--tags` / `--exclude-tags`, applied (the TUI applies it again after edits).
+    pub tag_filter: tags::TagFilter,
 }
 
 /// Ordered steps that run as one weighted task (like Locust's SequentialTaskSet).
@@ -59,6 +62,8 @@ pub struct Flow {
     pub name: String,
     pub weight: u32,
     pub steps: Vec<Endpoint>,
+    /// `tags = [...]`: what `--tags` and `--exclude-tags` select by.
+    pub tags: Vec<String>,
 }
 
 /// A CSV file whose rows the users take, one each; fields are `{{name.column}}`.
@@ -320,6 +325,8 @@ pub struct Endpoint {
     /// Set when part of the request is a template.
     pub dynamic: Option<std::sync::Arc<Dynamic>>,
     pub redirects: Redirects,
+    /// `tags = [...]`: what `--tags` and `--exclude-tags` select by.
+    pub tags: Vec<String>,
 }
 
 impl Endpoint {

@@ -28,6 +28,7 @@ pub struct RawFlow {
     pub name: Option<Spanned<String>>,
     pub weight: Option<SpannedValue>,
     pub steps: Option<Vec<Spanned<RawEndpoint>>>,
+    pub tags: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +92,7 @@ pub struct RawEndpoint {
     pub query: Option<Spanned<BTreeMap<String, SpannedValue>>>,
     pub extract: Option<BTreeMap<String, SpannedValue>>,
     pub redirects: Option<SpannedValue>,
+    pub tags: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]

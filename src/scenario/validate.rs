@@ -187,6 +187,7 @@ fn walk(
         cookies,
         vars: vars.expect("no error"),
         net,
+        tag_filter: Default::default(),
     })
 }
 
@@ -761,6 +762,7 @@ impl Validator<'_> {
                 Some(r) => self.redirects(r, &k("redirects"))?,
                 None => defaults.redirects,
             },
+            tags: self.tags(e.tags.as_ref(), &k("tags"))?,
         })
     }
 
@@ -798,6 +800,7 @@ impl Validator<'_> {
             name,
             weight,
             steps,
+            tags: self.tags(f.tags.as_ref(), &format!("{key}.tags"))?,
         })
     }
 
@@ -1417,6 +1420,34 @@ impl Validator<'_> {
                 format!("{other} is not a rate; write e.g. \"200/s\" or \"90/m\""),
             )),
         }
+    }
+
+    /// `tags = ["checkout", "slow"]`: words without commas (the flags separate by them).
+    fn tags(&self, v: Option<&SpannedValue>, key: &str) -> Result<Vec<String>> {
+        let Some(v) = v else {
+            return Ok(Vec::new());
+        };
+        let bad = |what: String| self.err(v.span(), key, what);
+        let Value::Array(items) = v.get_ref() else {
+            return Err(bad(format!(
+                "{} is not a list of tags; write e.g. tags = [\"checkout\", \"slow\"]",
+                v.get_ref()
+            )));
+        };
+        items
+            .iter()
+            .map(|item| match item {
+                Value::String(t) if !t.trim().is_empty() && !t.contains(',') => {
+                    Ok(t.trim().to_string())
+                }
+                Value::String(t) if t.contains(',') => Err(bad(format!(
+                    "\"{t}\" holds a comma; give each tag as its own string, e.g. [\"a\", \"b\"]"
+                ))),
+                other => Err(bad(format!(
+                    "{other} is not a tag; tags are non-empty strings, e.g. \"checkout\""
+                ))),
+            })
+            .collect()
     }
 
     /// A think time: `"500ms"`, `"1s..3s"`, `{ pacing = "2s" }` or `{ throughput = 0.5 }`.

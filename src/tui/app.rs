@@ -202,6 +202,8 @@ pub struct App {
     pub extras: Extras,
     /// `--baseline RUN`: its path, and the saved run shown beside the live figures.
     pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
+    /// `--tags` / `--exclude-tags`, applied again to every edit the engine is sent.
+    pub tag_filter: crate::scenario::tags::TagFilter,
 }
 
 /// Flows and hooks: edited as TOML (`t`), summarised in the endpoints view.
@@ -255,6 +257,7 @@ impl App {
             capacity: None,
             capacity_status: String::new(),
             baseline: None,
+            tag_filter: plan.tag_filter.clone(),
             extras: Extras::of(plan),
         }
     }
@@ -670,6 +673,8 @@ fn endpoint_edit(
 }
 
 fn after_edit(app: &mut App, result: Result<Plan, String>, done: &str) -> Vec<Effect> {
+    let filter = app.tag_filter.clone();
+    let result = result.and_then(|mut plan| plan.apply_tags(&filter).map(|()| plan));
     match result {
         Ok(plan) => {
             app.thresholds = plan.thresholds.clone();
@@ -835,7 +840,11 @@ fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {
 
 /// Takes a whole new plan from the document (the TOML editor, a reload): the views'
 /// copies follow, and the engine gets the new workload.
-fn adopt(app: &mut App, plan: Plan) -> Vec<Effect> {
+fn adopt(app: &mut App, mut plan: Plan) -> Vec<Effect> {
+    if let Err(e) = plan.apply_tags(&app.tag_filter) {
+        app.error(e);
+        return vec![];
+    }
     app.thresholds = plan.thresholds.clone();
     app.stages = plan.load.stages.clone();
     app.extras = Extras::of(&plan);

@@ -783,3 +783,79 @@ async fn arrival_rate_from_the_command_line_reports_both_latencies() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_select_and_exclude_tasks_and_a_filter_that_leaves_nothing_is_refused() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let path = dir.join("tags.toml");
+    let src = format!(
+        "host = \"{}\"\n[load]\nusers = 2\nspawn_rate = 100\n\
+         [[endpoints]]\npath = \"/a\"\ntags = [\"browse\"]\n\
+         [[endpoints]]\npath = \"/b\"\ntags = [\"slow\", \"cpu\"]\n\
+         [[flows]]\nname = \"buy\"\ntags = [\"checkout\"]\n\
+         [[flows.steps]]\npath = \"/c\"\n[[flows.steps]]\npath = \"/d\"\ntags = [\"slow\"]\n",
+        server.url()
+    );
+    std::fs::write(&path, src).unwrap();
+    let file = path.to_str().unwrap();
+    // A flow carries its steps' tags: excluding "slow" leaves it out with /b.
+    let out = run(&[
+        "run",
+        file,
+        "--headless",
+        "-n",
+        "200",
+        "--tags",
+        "browse,checkout",
+        "--exclude-tags",
+        "slow",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(server.count("/a"), 200);
+    assert_eq!(
+        server.count("/b") + server.count("/c") + server.count("/d"),
+        0
+    );
+    // Including "slow" takes /b and the whole flow, not /a.
+    let out = run(&["run", file, "--headless", "-n", "300", "--tags", "slow"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(server.count("/a"), 200, "no more /a");
+    assert!(server.count("/b") > 0 && server.count("/c") > 0);
+    assert_eq!(
+        server.count("/c"),
+        server.count("/d"),
+        "the flow runs whole"
+    );
+    for (flags, needle) in [
+        (
+            vec!["--exclude-tags", "browse,cpu,checkout"],
+            "--exclude-tags browse,cpu,checkout leaves no endpoint or flow to run (the scenario's tags: browse, checkout, cpu, slow)",
+        ),
+        (
+            vec!["--tags", "chekout"],
+            "--tags chekout: no endpoint or flow has the tag \"chekout\"",
+        ),
+    ] {
+        let mut args = vec!["run", file, "--headless", "-t", "1s"];
+        args.extend(flags);
+        let out = run(&args).await;
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+    }
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "host = \"http://127.0.0.1:9\"\n[[endpoints]]\npath = \"/\"\ntags = \"slow\"\n",
+    )
+    .unwrap();
+    let out = run(&["check", bad.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("4:8: endpoints[0].tags: \"slow\" is not a list of tags"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
