@@ -244,6 +244,10 @@ pub struct LoadArgs {
     /// Stop after exactly N requests (on_start and on_stop steps not counted)
     #[arg(short = 'n', long = "requests", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
+    /// Stop after N tasks in all (a flow is one task), shared by the users, as [load]
+    /// iterations
+    #[arg(short = 'i', long = "iterations", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
     /// Load stages, users:duration[:spawn_rate], e.g. "50:1m,100:5m,0:30s", or arrival
     /// rates ramped linearly, rate:duration, e.g. "100/s:1m,300/s:5m"
     #[arg(long, value_name = "STAGES", value_parser = parse_stage_list)]
@@ -408,6 +412,9 @@ impl LoadArgs {
         }
         if let Some(n) = self.requests {
             plan.load.max_requests = Some(n);
+        }
+        if let Some(n) = self.iterations {
+            plan.load.max_iterations = Some(n);
         }
         plan.thresholds.extend(self.thresholds.iter().cloned());
         let filter = crate::scenario::tags::TagFilter {

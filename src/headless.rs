@@ -52,16 +52,17 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
         ),
         None => format!("{} users at {}/s", l.users, l.spawn_rate),
     };
-    eprintln!(
-        "swarm: {load} against {}, {}",
-        plan.host,
-        match (l.run_time, l.max_requests) {
-            (Some(t), Some(n)) => format!("for {} or {n} requests", format_duration(t)),
-            (Some(t), None) => format!("for {}", format_duration(t)),
-            (None, Some(n)) => format!("for {n} requests"),
-            (None, None) => "until Ctrl-C".into(),
+    eprintln!("swarm: {load} against {}, {}", plan.host, {
+        let mut ends: Vec<String> = Vec::new();
+        ends.extend(l.run_time.map(format_duration));
+        ends.extend(l.max_requests.map(|n| format!("{n} requests")));
+        ends.extend(l.max_iterations.map(|n| format!("{n} iterations")));
+        if ends.is_empty() {
+            "until Ctrl-C".to_string()
+        } else {
+            format!("for {}", ends.join(" or "))
         }
-    );
+    });
     // The CSV files exist from the start and grow while the run goes on.
     let mut csv = match &out.csv {
         Some((prefix, full)) => Some(CsvReport::create(prefix, *full).map_err(anyhow::Error::msg)?),
@@ -226,8 +227,13 @@ pub fn progress_line(s: &Snapshot) -> String {
     let unreachable = s
         .unreachable()
         .map_or(String::new(), |why| format!("  ({why})"));
+    let left = match (s.requests_left, s.iterations_left) {
+        (_, Some(i)) => format!("  {i} iterations left"),
+        (Some(n), None) => format!("  {n} requests left"),
+        (None, None) => String::new(),
+    };
     format!(
-        "[{:>5.0}s] {}{stage}{paused} {users}  req/s {}  failures {} ({:.1}%)  p95 {} ms{unreachable}",
+        "[{:>5.0}s] {}{stage}{paused} {users}  req/s {}  failures {} ({:.1}%)  p95 {} ms{left}{unreachable}",
         s.run_clock.as_secs_f64(),
         s.state_label(),
         format::rate(s.total.current_rps),

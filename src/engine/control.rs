@@ -622,6 +622,8 @@ impl Controller {
                 .run
                 .stopped_users
                 .load(std::sync::atomic::Ordering::Relaxed),
+            requests_left: self.run.budgets_left().0,
+            iterations_left: self.run.budgets_left().1,
             arrivals: self.open.as_ref().map(|q| Arrivals {
                 rate: if self.is_running() {
                     self.rate_at(now)

@@ -19,6 +19,8 @@ pub struct SessionSettings {
     pub net: NetOptions,
     /// `-n`: how many requests the run may send.
     pub max_requests: Option<u64>,
+    /// `-i`: how many tasks the run may start.
+    pub max_iterations: Option<u64>,
 }
 
 impl SessionSettings {
@@ -29,6 +31,7 @@ impl SessionSettings {
             vars: plan.vars.clone(),
             net: plan.net.clone(),
             max_requests: plan.load.max_requests,
+            max_iterations: plan.load.max_iterations,
         }
     }
 }
@@ -46,6 +49,8 @@ pub struct RunShared {
     pub stopped_users: AtomicU64,
     /// `-n`: requests the run may still send; None without a limit.
     budget: Option<AtomicU64>,
+    /// `-i`: tasks the run may still start; None without a limit.
+    iterations: Option<AtomicU64>,
 }
 
 impl RunShared {
@@ -62,23 +67,40 @@ impl RunShared {
             cookies: s.cookies,
             stopped_users: AtomicU64::new(0),
             budget: s.max_requests.map(AtomicU64::new),
+            iterations: s.max_iterations.map(AtomicU64::new),
         }
     }
 
     /// Takes one request from the run's budget; false when none is left (the user ends).
     pub fn take_ticket(&self) -> bool {
-        self.budget.as_ref().is_none_or(|b| {
-            b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                .is_ok()
-        })
+        take(self.budget.as_ref())
     }
 
-    /// True when the run has a request budget and has spent it.
-    pub fn budget_spent(&self) -> bool {
-        self.budget
-            .as_ref()
-            .is_some_and(|b| b.load(Ordering::Acquire) == 0)
+    /// Takes one task from the run's iteration budget; false when none is left.
+    pub fn take_iteration(&self) -> bool {
+        take(self.iterations.as_ref())
     }
+
+    /// True when the run has a request or iteration budget and has spent it.
+    pub fn budget_spent(&self) -> bool {
+        [&self.budget, &self.iterations]
+            .iter()
+            .any(|b| b.as_ref().is_some_and(|b| b.load(Ordering::Acquire) == 0))
+    }
+
+    /// What is left of the budgets: (requests, iterations).
+    pub fn budgets_left(&self) -> (Option<u64>, Option<u64>) {
+        let left = |b: &Option<AtomicU64>| b.as_ref().map(|b| b.load(Ordering::Relaxed));
+        (left(&self.budget), left(&self.iterations))
+    }
+}
+
+/// Takes one from a budget (none means no limit); false when it is spent.
+fn take(budget: Option<&AtomicU64>) -> bool {
+    budget.is_none_or(|b| {
+        b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    })
 }
 
 /// A cookie whose name and value together are longer than this is ignored (browsers'

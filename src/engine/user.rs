@@ -96,6 +96,9 @@ impl User {
                 self.pause(IDLE_POLL).await;
                 continue;
             };
+            if !self.run.take_iteration() {
+                return;
+            }
             let set = Arc::clone(&s.set);
             let began = Instant::now();
             for (n, &i) in set.tasks[task].iter().enumerate() {
@@ -151,7 +154,7 @@ impl User {
     async fn run_open(&self, s: &mut Session, queue: &OpenQueue) {
         while let Some(intended) = queue.next(&self.cancel).await {
             self.refresh(s);
-            if let Some(task) = s.set.pick(&mut s.rng) {
+            if let Some(task) = s.set.pick(&mut s.rng).filter(|_| self.run.take_iteration()) {
                 let set = Arc::clone(&s.set);
                 for &i in &set.tasks[task] {
                     if !self.run.take_ticket() {

@@ -98,6 +98,9 @@ pub struct Load {
     /// `-n/--requests`: the run ends after this many requests (on_start and on_stop steps
     /// not counted), exactly.
     pub max_requests: Option<u64>,
+    /// `-i` / `[load] iterations`: the run ends after this many tasks in all (a flow is
+    /// one), shared by the users (k6's shared-iterations, Locust's `-i`).
+    pub max_iterations: Option<u64>,
 }
 
 /// Default cap on concurrent users in the open model.
@@ -184,6 +187,7 @@ impl Default for Load {
             max_users: DEFAULT_MAX_USERS,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             max_requests: None,
+            max_iterations: None,
         }
     }
 }

@@ -51,6 +51,7 @@ pub struct RawLoad {
     pub arrival_rate: Option<SpannedValue>,
     pub max_users: Option<SpannedValue>,
     pub queue_timeout: Option<SpannedValue>,
+    pub iterations: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -430,6 +430,9 @@ impl Validator<'_> {
         if let Some(w) = &raw.wait {
             load.wait = self.wait(w, "load.wait")?;
         }
+        if let Some(n) = &raw.iterations {
+            load.max_iterations = Some(self.integer(n, "load.iterations", 1)? as u64);
+        }
         load.stop_timeout = match &raw.stop_timeout {
             Some(t) => self.duration(t, "load.stop_timeout")?,
             None => DEFAULT_STOP_TIMEOUT,

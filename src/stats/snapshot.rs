@@ -233,6 +233,11 @@ pub struct Snapshot {
     pub plan_paused: bool,
     /// Users that stopped because a step of their on_start failed.
     pub stopped_users: u64,
+    /// `-n` and `-i`: requests and tasks the run may still start (None without a limit).
+    #[serde(default)]
+    pub requests_left: Option<u64>,
+    #[serde(default)]
+    pub iterations_left: Option<u64>,
     pub target_users: u32,
     pub spawn_rate: f64,
     /// How long the statistics cover: since the start, or the latest reset. Rates are

@@ -823,11 +823,8 @@ async fn tags_select_and_exclude_tasks_and_a_filter_that_leaves_nothing_is_refus
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(server.count("/a"), 200, "no more /a");
     assert!(server.count("/b") > 0 && server.count("/c") > 0);
-    assert_eq!(
-        server.count("/c"),
-        server.count("/d"),
-        "the flow runs whole"
-    );
+    // The flow runs whole (the request budget may end the last one after its first step).
+    assert!(server.count("/c").abs_diff(server.count("/d")) <= 1);
     for (flags, needle) in [
         (
             vec!["--exclude-tags", "browse,cpu,checkout"],

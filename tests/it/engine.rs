@@ -289,3 +289,26 @@ async fn a_request_budget_ends_the_run_exactly_in_both_models() {
         assert_eq!(server.count("/x"), 75, "{load}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iteration_budget_counts_whole_tasks_in_both_models() {
+    for load in [
+        "users = 6\nspawn_rate = 100\niterations = 40",
+        "arrival_rate = \"300/s\"\nmax_users = 10\niterations = 40",
+    ] {
+        let server = CountingServer::start().await;
+        let src = format!(
+            "host = \"{{host}}\"\n[load]\n{load}\n[[endpoints]]\npath = \"/x\"\n\
+             [[flows]]\nname = \"two\"\n[[flows.steps]]\npath = \"/c\"\n[[flows.steps]]\npath = \"/d\"\n"
+        );
+        let engine = Engine::spawn(&plan(&src, &server.url()));
+        engine.send(Command::Start);
+        let snap = until_stopped(&engine, Duration::from_secs(10)).await;
+        // 40 tasks: each an /x, or a whole flow of /c then /d.
+        let flows = server.count("/c");
+        assert_eq!(server.count("/d"), flows, "{load}: flows run whole");
+        assert_eq!(server.count("/x") + flows, 40, "{load}");
+        assert_eq!(snap.total.requests, server.total(), "{load}");
+        assert_eq!(snap.iterations_left, Some(0), "{load}");
+    }
+}

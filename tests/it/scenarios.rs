@@ -136,7 +136,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "endpoint_typo",
-        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects)",
+        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects, tags)",
     ),
     (
         "missing_host",
@@ -180,7 +180,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "unknown_key",
-        "5:1: load.usrs: unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate, run_time, wait, stop_timeout, stages, arrival_rate, max_users, queue_timeout)",
+        "5:1: load.usrs: unknown key \"usrs\"; did you mean \"users\"? (known keys: users, spawn_rate, run_time, wait, stop_timeout, stages, arrival_rate, max_users, queue_timeout, iterations)",
     ),
     (
         "zero_spawn_rate",

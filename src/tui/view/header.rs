@@ -84,6 +84,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 .map_or(String::new(), |r| format!("/{}", clock(r)))
         )),
     ];
+    // -i / -n: what the run may still start.
+    match (s.iterations_left, s.requests_left) {
+        (Some(i), _) => second.push(Span::raw(format!("  {i} iter left"))),
+        (None, Some(n)) => second.push(Span::raw(format!("  {n} req left"))),
+        _ => {}
+    }
     // With stages, the plan row below says where the run is.
     if let Some((i, n)) = s.stage.filter(|_| app.stages.is_empty()) {
         second.insert(1, Span::styled(format!("  stage {i}/{n}"), t.warn()));
