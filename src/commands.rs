@@ -404,6 +404,60 @@ fn explain(e: LoadError) -> anyhow::Error {
     anyhow::anyhow!(e)
 }
 
+/// `swarm check` for a scenario with `[[users]]`: each type, its share and its tasks.
+fn describe_types(plan: &Plan) -> String {
+    use crate::engine::dispatch::{Share, split};
+    let shares: Vec<Share> = plan
+        .user_types
+        .iter()
+        .map(|t| Share {
+            weight: t.weight,
+            fixed: t.fixed_count,
+        })
+        .collect();
+    let at = split(&shares, plan.load.users);
+    let mut s = format!(
+        "user types ({}; at {} users: {}):\n",
+        plan.user_types.len(),
+        plan.load.users,
+        plan.user_types
+            .iter()
+            .zip(&at)
+            .map(|(t, n)| format!("{n} {}", t.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for t in &plan.user_types {
+        let share = if t.fixed_count > 0 {
+            format!("exactly {}", t.fixed_count)
+        } else {
+            format!("weight {}", t.weight)
+        };
+        let wait = t.wait.map_or("think time of [load]".to_string(), |w| {
+            format!("think time {w}")
+        });
+        s += &format!("  {}: {share}, {wait}\n", t.name);
+        for e in &t.endpoints {
+            s += &format!("    {}  (weight {})\n", e.name, e.weight);
+        }
+        for f in &t.flows {
+            s += &format!(
+                "    flow {}: {} steps  (weight {})\n",
+                f.name,
+                f.steps.len(),
+                f.weight
+            );
+        }
+        for e in &t.on_start {
+            s += &format!("    on_start: {}\n", e.name);
+        }
+        for e in &t.on_stop {
+            s += &format!("    on_stop: {}\n", e.name);
+        }
+    }
+    s
+}
+
 /// What `swarm check` prints: the plan in words.
 pub fn describe(plan: &Plan) -> String {
     let l = &plan.load;
@@ -453,6 +507,10 @@ pub fn describe(plan: &Plan) -> String {
             })
             .collect();
         s += &format!("stages: {}\n", stages.join(", then "));
+    }
+    if !plan.user_types.is_empty() {
+        s += &describe_types(plan);
+        return s;
     }
     let total: u64 = plan
         .endpoints

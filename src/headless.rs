@@ -222,6 +222,19 @@ pub fn progress_line(s: &Snapshot) -> String {
             s.users,
             a.dropped
         ),
+        None if !s.user_types.is_empty() => {
+            let types: Vec<String> = s
+                .user_types
+                .iter()
+                .map(|t| format!("{} {}", t.name, t.users))
+                .collect();
+            format!(
+                "users {}/{} ({}){stopped}",
+                s.users,
+                s.target_users,
+                types.join(", ")
+            )
+        }
         None => format!("users {}/{}{stopped}", s.users, s.target_users),
     };
     let unreachable = s

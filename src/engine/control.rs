@@ -2,11 +2,12 @@
 //! statistics, and publishes snapshots. Commands arrive from the `Engine` handle.
 
 use super::Command;
+use super::dispatch::{Share, next_type};
 use super::endpoints::{EndpointSet, SharedEndpoints, Workload};
 use super::open::OpenQueue;
 use super::session::{RunShared, SessionSettings};
 use super::user::User;
-use crate::scenario::{Endpoint, Load, Plan};
+use crate::scenario::{Endpoint, Load, Plan, Wait};
 use crate::stats::{Arrivals, RunState, Shards, Snapshot, Stats};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,18 +21,23 @@ pub const TICK: Duration = Duration::from_millis(250);
 
 pub struct Controller {
     load: Load,
-    /// What the users run (the TUI replaces the endpoints; flows and hooks stay).
-    work: Workload,
+    /// The user types and what each runs (one implicit type without `[[users]]`; the TUI
+    /// replaces its endpoints).
+    types: Vec<TypeRun>,
+    /// How many users of each type run now, and the most at once in this run.
+    type_counts: Vec<u32>,
+    type_peaks: Vec<u32>,
+    /// The scenario has `[[users]]`: snapshots say how many of each type run.
+    named_types: bool,
     /// Data files, vars, cookies and connection settings, applied at each start.
     sessions: SessionSettings,
     /// Shared by the users of the current run: `{{seq}}`, data cursors.
     run: Arc<RunShared>,
-    shared: Arc<SharedEndpoints>,
     shards: Arc<Shards>,
     stats: Stats,
     state: RunState,
-    /// Active users, oldest first; each entry cancels one user.
-    users: Vec<CancellationToken>,
+    /// Active users, oldest first: what cancels each, and its type.
+    users: Vec<(CancellationToken, usize)>,
     tasks: JoinSet<()>,
     next_user: u64,
     peak_users: u32,
@@ -59,6 +65,59 @@ pub struct Controller {
     snapshots: watch::Sender<Arc<Snapshot>>,
 }
 
+/// One user type of the run.
+struct TypeRun {
+    name: String,
+    share: Share,
+    /// The type's own think time; None follows `[load].wait`.
+    wait: Option<Wait>,
+    work: Workload,
+    /// The set its users pick from, swapped when it changes.
+    shared: Arc<SharedEndpoints>,
+}
+
+/// The plan's user types: its `[[users]]`, or one implicit type of the top-level tasks.
+fn type_runs(plan: &Plan, stats: &mut Stats, load: &Load) -> Vec<TypeRun> {
+    let implicit = || crate::scenario::UserType {
+        name: "user".into(),
+        weight: 1,
+        fixed_count: 0,
+        wait: None,
+        endpoints: plan.endpoints.clone(),
+        flows: plan.flows.clone(),
+        on_start: plan.on_start.clone(),
+        on_stop: plan.on_stop.clone(),
+        tags: Vec::new(),
+    };
+    let types = if plan.user_types.is_empty() {
+        vec![implicit()]
+    } else {
+        plan.user_types.clone()
+    };
+    types
+        .into_iter()
+        .map(|t| {
+            let work = Workload {
+                endpoints: t.endpoints,
+                flows: t.flows,
+                on_start: t.on_start,
+                on_stop: t.on_stop,
+            };
+            let set = endpoint_set(stats, &work, t.wait.unwrap_or(load.wait));
+            TypeRun {
+                name: t.name,
+                share: Share {
+                    weight: t.weight,
+                    fixed: t.fixed_count,
+                },
+                wait: t.wait,
+                work,
+                shared: Arc::new(SharedEndpoints::new(set)),
+            }
+        })
+        .collect()
+}
+
 /// How long aborted users' tasks get to end (and count their requests as interrupted).
 const CUT_GRACE: Duration = Duration::from_secs(1);
 
@@ -71,19 +130,15 @@ impl Controller {
         let now = Instant::now();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut stats = Stats::new(now.into_std());
-        let work = Workload {
-            endpoints: plan.endpoints.clone(),
-            flows: plan.flows.clone(),
-            on_start: plan.on_start.clone(),
-            on_stop: plan.on_stop.clone(),
-        };
-        let set = endpoint_set(&mut stats, &work, &plan.load);
+        let types = type_runs(plan, &mut stats, &plan.load);
         Controller {
             load: plan.load.clone(),
-            work,
+            type_counts: vec![0; types.len()],
+            type_peaks: vec![0; types.len()],
+            named_types: !plan.user_types.is_empty(),
+            types,
             sessions: SessionSettings::of(plan),
             run: Arc::new(RunShared::new(&SessionSettings::of(plan))),
-            shared: Arc::new(SharedEndpoints::new(set)),
             shards: Shards::new(workers * 4),
             stats,
             state: RunState::Idle,
@@ -182,7 +237,7 @@ impl Controller {
             Command::SetSpawnRate(_) => {}
             Command::SetWait(w) => {
                 self.load.wait = w;
-                self.replace(self.work.endpoints.clone());
+                self.rebuild_sets();
             }
             Command::ResetStats => {
                 self.stats.reset(&self.shards, now.into_std());
@@ -198,11 +253,30 @@ impl Controller {
             Command::SetWorkload(plan) => {
                 let plan = *plan;
                 self.sessions = SessionSettings::of(&plan);
-                self.work.flows = plan.flows;
-                self.work.on_start = plan.on_start;
-                self.work.on_stop = plan.on_stop;
                 self.load.wait = plan.load.wait;
-                self.replace(plan.endpoints);
+                let fresh = type_runs(&plan, &mut self.stats, &self.load);
+                let kept = fresh.len();
+                // Types that stay keep their shared sets (their users pick up the new
+                // one); users of a type that is gone go on with the first type's.
+                for (i, t) in fresh.into_iter().enumerate() {
+                    match self.types.get_mut(i) {
+                        Some(old) => {
+                            (old.name, old.share, old.wait, old.work) =
+                                (t.name, t.share, t.wait, t.work);
+                        }
+                        None => self.types.push(t),
+                    }
+                }
+                self.type_counts.resize(self.types.len(), 0);
+                self.type_peaks.resize(self.types.len(), 0);
+                for gone in self.types.iter_mut().skip(kept) {
+                    gone.share = Share {
+                        weight: 0,
+                        fixed: 0,
+                    };
+                }
+                self.named_types = !plan.user_types.is_empty();
+                self.rebuild_sets();
             }
             Command::MarkWindow => {
                 self.stats
@@ -231,10 +305,18 @@ impl Controller {
         }
     }
 
+    /// The TUI's endpoint edits: the endpoints of the first (the implicit) type.
     fn replace(&mut self, endpoints: Vec<Endpoint>) {
-        self.work.endpoints = endpoints;
-        let set = endpoint_set(&mut self.stats, &self.work, &self.load);
-        self.shared.replace(set);
+        self.types[0].work.endpoints = endpoints;
+        self.rebuild_sets();
+    }
+
+    /// Every type's set again, from its workload and think time.
+    fn rebuild_sets(&mut self) {
+        for t in &self.types {
+            let set = endpoint_set(&mut self.stats, &t.work, t.wait.unwrap_or(self.load.wait));
+            t.shared.replace(set);
+        }
     }
 
     fn is_running(&self) -> bool {
@@ -253,6 +335,7 @@ impl Controller {
         self.stats_start = now;
         self.run_end = None;
         self.peak_users = 0;
+        self.type_peaks.iter_mut().for_each(|p| *p = 0);
         self.run = Arc::new(RunShared::new(&self.sessions));
         self.state = RunState::Spawning;
         self.next_spawn = now;
@@ -447,8 +530,9 @@ impl Controller {
         {
             if self.users.len() < target {
                 self.spawn_user();
-            } else if let Some(token) = self.users.pop() {
+            } else if let Some((token, t)) = self.users.pop() {
                 token.cancel();
+                self.type_counts[t] = self.type_counts[t].saturating_sub(1);
             }
             self.next_spawn += interval;
         }
@@ -459,9 +543,13 @@ impl Controller {
 
     fn spawn_user(&mut self) {
         let cancel = CancellationToken::new();
+        let shares: Vec<Share> = self.types.iter().map(|t| t.share).collect();
+        let t = next_type(&shares, &self.type_counts);
+        self.type_counts[t] += 1;
+        self.type_peaks[t] = self.type_peaks[t].max(self.type_counts[t]);
         let user = User {
             id: self.next_user,
-            shared: Arc::clone(&self.shared),
+            shared: Arc::clone(&self.types[t].shared),
             run: Arc::clone(&self.run),
             recorder: self.shards.recorder(self.next_user),
             cancel: cancel.clone(),
@@ -469,7 +557,7 @@ impl Controller {
         };
         self.next_user += 1;
         self.tasks.spawn(user.run());
-        self.users.push(cancel);
+        self.users.push((cancel, t));
         self.peak_users = self.peak_users.max(self.users.len() as u32);
     }
 
@@ -483,9 +571,10 @@ impl Controller {
         if !self.is_running() {
             return;
         }
-        for token in self.users.drain(..) {
+        for (token, _) in self.users.drain(..) {
             token.cancel();
         }
+        self.type_counts.iter_mut().for_each(|c| *c = 0);
         if let Some(q) = &self.open {
             q.clear();
         }
@@ -622,6 +711,27 @@ impl Controller {
                 .run
                 .stopped_users
                 .load(std::sync::atomic::Ordering::Relaxed),
+            user_types: if self.named_types {
+                self.types
+                    .iter()
+                    .zip(&self.type_counts)
+                    .zip(&self.type_peaks)
+                    .filter(|((t, _), _)| {
+                        t.share
+                            != Share {
+                                weight: 0,
+                                fixed: 0,
+                            }
+                    })
+                    .map(|((t, n), peak)| crate::stats::TypeCount {
+                        name: t.name.clone(),
+                        users: *n,
+                        peak: *peak,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             requests_left: self.run.budgets_left().0,
             iterations_left: self.run.budgets_left().1,
             arrivals: self.open.as_ref().map(|q| Arrivals {
@@ -683,7 +793,7 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-fn endpoint_set(stats: &mut Stats, work: &Workload, load: &Load) -> EndpointSet {
+fn endpoint_set(stats: &mut Stats, work: &Workload, wait: Wait) -> EndpointSet {
     // Rows in the order a user meets them: on_start steps first.
     for e in &work.on_start {
         stats.row_for(e.method.as_str(), &e.name);
@@ -692,5 +802,5 @@ fn endpoint_set(stats: &mut Stats, work: &Workload, load: &Load) -> EndpointSet 
         .requests()
         .map(|e| stats.row_for(e.method.as_str(), &e.name))
         .collect();
-    EndpointSet::from_workload(work, rows, load.wait)
+    EndpointSet::from_workload(work, rows, wait)
 }

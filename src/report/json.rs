@@ -14,6 +14,9 @@ pub struct JsonReport<'a> {
     pub users: u32,
     /// Users that stopped because a step of their on_start failed.
     pub stopped_users: u64,
+    /// `[[users]]`: each type's name, users at the end and the most at once.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub user_types: &'a [crate::stats::TypeCount],
     pub endpoints: Vec<JsonRow>,
     pub aggregated: JsonRow,
     pub failures: Vec<JsonFailure>,
@@ -104,6 +107,7 @@ pub fn to_json(
         duration_s: snap.elapsed.as_secs_f64(),
         users: snap.peak_users,
         stopped_users: snap.stopped_users,
+        user_types: &snap.user_types,
         endpoints: rows,
         aggregated: row(&snap.total, &snap.failures),
         failures: snap.failures.iter().map(failure).collect(),

@@ -79,6 +79,14 @@ fn summary(snap: &Snapshot) -> Vec<String> {
             snap.total.resent
         ));
     }
+    if !snap.user_types.is_empty() {
+        let types: Vec<String> = snap
+            .user_types
+            .iter()
+            .map(|t| format!("{} {}", t.name, t.peak))
+            .collect();
+        lines.push(format!("users by type (at the peak): {}", types.join(", ")));
+    }
     if snap.stopped_users > 0 {
         lines.push(format!(
             "{} users stopped: a step of their on_start failed (see Failures)",

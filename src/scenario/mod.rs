@@ -54,6 +54,28 @@ pub struct Plan {
     pub net: NetOptions,
     /// `--tags` / `--exclude-tags`, applied (the TUI applies it again after edits).
     pub tag_filter: tags::TagFilter,
+    /// `[[users]]`; empty for a scenario of one implicit type, made of the top-level
+    /// endpoints, flows and hooks.
+    pub user_types: Vec<UserType>,
+}
+
+/// `[[users]]`: a kind of user (Locust's user class) with its own tasks, hooks and think
+/// time, and its share of the users.
+#[derive(Debug, Clone)]
+pub struct UserType {
+    pub name: String,
+    /// Share of the users, like a Locust user class's weight.
+    pub weight: u32,
+    /// Exactly this many users of the type, started first (0: by weight).
+    pub fixed_count: u32,
+    /// This type's think time; None takes `[load].wait`.
+    pub wait: Option<Wait>,
+    pub endpoints: Vec<Endpoint>,
+    pub flows: Vec<Flow>,
+    pub on_start: Vec<Endpoint>,
+    pub on_stop: Vec<Endpoint>,
+    /// Tags every task of the type carries.
+    pub tags: Vec<String>,
 }
 
 /// Ordered steps that run as one weighted task (like Locust's SequentialTaskSet).
@@ -440,7 +462,10 @@ impl Plan {
 
     /// Endpoints that can be picked (weight > 0).
     pub fn active_endpoints(&self) -> impl Iterator<Item = &Endpoint> {
-        self.endpoints.iter().filter(|e| e.weight > 0)
+        self.endpoints
+            .iter()
+            .chain(self.user_types.iter().flat_map(|t| t.endpoints.iter()))
+            .filter(|e| e.weight > 0)
     }
 }
 

@@ -20,6 +20,22 @@ pub struct RawScenario {
     pub flows: Option<Vec<Spanned<RawFlow>>>,
     pub data: Option<BTreeMap<String, Spanned<RawData>>>,
     pub vars: Option<indexmap::IndexMap<String, SpannedValue>>,
+    pub users: Option<Vec<Spanned<RawUserType>>>,
+}
+
+/// `[[users]]`: a kind of user with its own tasks, think time and share of the users.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserType {
+    pub name: Option<Spanned<String>>,
+    pub weight: Option<SpannedValue>,
+    pub fixed_count: Option<SpannedValue>,
+    pub wait: Option<SpannedValue>,
+    pub tags: Option<SpannedValue>,
+    pub endpoints: Option<Vec<Spanned<RawEndpoint>>>,
+    pub flows: Option<Vec<Spanned<RawFlow>>>,
+    pub on_start: Option<Vec<Spanned<RawEndpoint>>>,
+    pub on_stop: Option<Vec<Spanned<RawEndpoint>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,6 +73,11 @@ impl Plan {
             .cloned()
             .collect();
         all.extend(self.flows.iter().flat_map(flow_tags).cloned());
+        for t in &self.user_types {
+            all.extend(t.tags.iter().cloned());
+            all.extend(t.endpoints.iter().flat_map(endpoint_tags).cloned());
+            all.extend(t.flows.iter().flat_map(flow_tags).cloned());
+        }
         all
     }
 
@@ -99,8 +104,25 @@ impl Plan {
         }
         self.endpoints.retain(|e| filter.admits(endpoint_tags(e)));
         self.flows.retain(|f| filter.admits(flow_tags(f)));
-        let runnable =
-            self.endpoints.iter().any(|e| e.weight > 0) || self.flows.iter().any(|f| f.weight > 0);
+        // A type's tags are every one of its tasks'; a type left with nothing to run is
+        // left out.
+        for t in &mut self.user_types {
+            let own = t.tags.clone();
+            t.endpoints
+                .retain(|e| filter.admits(endpoint_tags(e).chain(own.iter())));
+            t.flows
+                .retain(|f| filter.admits(flow_tags(f).chain(own.iter())));
+        }
+        self.user_types.retain(|t| {
+            t.endpoints.iter().any(|e| e.weight > 0) || t.flows.iter().any(|f| f.weight > 0)
+        });
+        let runnable = if self.user_types.is_empty() {
+            self.endpoints.iter().any(|e| e.weight > 0) || self.flows.iter().any(|f| f.weight > 0)
+        } else {
+            self.user_types
+                .iter()
+                .any(|t| t.weight > 0 || t.fixed_count > 0)
+        };
         if !runnable {
             return Err(format!(
                 "{} leaves no endpoint or flow to run (the scenario's tags: {})",

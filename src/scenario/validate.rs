@@ -3,11 +3,11 @@
 use super::error::{Locator, ScenarioError, nearest};
 use super::raw::{
     RawData, RawDefaults, RawEndpoint, RawExpect, RawFlow, RawLoad, RawScenario, RawStage,
-    SpannedValue,
+    RawUserType, SpannedValue,
 };
 use super::template::{Escape, Template};
 use super::threshold::{self, Threshold};
-use super::{Check, DataSet, Dynamic, Extract, ExtractFrom, Flow, NetOptions, Redirects};
+use super::{Check, DataSet, Dynamic, Extract, ExtractFrom, Flow, NetOptions, Redirects, UserType};
 use super::{DEFAULT_QUEUE_TIMEOUT, parse_duration, parse_rate, parse_wait};
 use super::{DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, Endpoint, Expect, Load, Origin, Plan, Stage};
 use bytes::Bytes;
@@ -139,6 +139,16 @@ fn walk(
         .enumerate()
         .filter_map(|(i, f)| errors.take(v.flow(f, &format!("flows[{i}]"), &base, &defaults)))
         .collect();
+    let user_types: Vec<UserType> = raw
+        .users
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, u)| errors.take(v.user_type(u, i, &base, &defaults)))
+        .collect();
+    if raw.users.as_ref().is_some_and(|u| !u.is_empty()) {
+        errors.take(v.user_types_alone(&raw, &user_types));
+    }
     let listed = raw.endpoints.as_ref().map_or(&[][..], |l| &l.get_ref()[..]);
     let loaded: Vec<Option<Endpoint>> = listed
         .iter()
@@ -146,7 +156,7 @@ fn walk(
         .map(|(i, e)| errors.take(v.endpoint(e, &format!("endpoints[{i}]"), &base, &defaults)))
         .collect();
     let endpoints: Vec<Endpoint> = loaded.iter().flatten().cloned().collect();
-    if endpoints.len() == listed.len() {
+    if endpoints.len() == listed.len() && raw.users.as_ref().is_none_or(|u| u.is_empty()) {
         // The checks on the list as a whole (none at all, every weight 0).
         errors.take(v.endpoint_list(raw.endpoints.as_ref(), &endpoints, &flows));
     }
@@ -188,6 +198,7 @@ fn walk(
         vars: vars.expect("no error"),
         net,
         tag_filter: Default::default(),
+        user_types,
     })
 }
 
@@ -205,7 +216,21 @@ fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String> {
                 .iter()
                 .flatten()
                 .flat_map(|f| f.get_ref().steps.iter().flatten()),
-        );
+        )
+        .chain(raw.users.iter().flatten().flat_map(|u| {
+            let u = u.get_ref();
+            u.endpoints
+                .iter()
+                .flatten()
+                .chain(u.on_start.iter().flatten())
+                .chain(u.on_stop.iter().flatten())
+                .chain(
+                    u.flows
+                        .iter()
+                        .flatten()
+                        .flat_map(|f| f.get_ref().steps.iter().flatten()),
+                )
+        }));
     let mut vars: HashSet<String> = steps
         .flat_map(|e| e.get_ref().extract.iter().flatten().map(|(k, _)| k.clone()))
         .chain(raw.vars.iter().flatten().map(|(k, _)| k.clone()))
@@ -767,6 +792,155 @@ impl Validator<'_> {
             },
             tags: self.tags(e.tags.as_ref(), &k("tags"))?,
         })
+    }
+
+    /// One `[[users]]` table.
+    fn user_type(
+        &self,
+        raw: &Spanned<RawUserType>,
+        i: usize,
+        base: &Base,
+        defaults: &Defaults,
+    ) -> Result<UserType> {
+        let u = raw.get_ref();
+        let key = format!("users[{i}]");
+        let k = |field: &str| format!("{key}.{field}");
+        let name = match &u.name {
+            Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
+            Some(n) => {
+                return Err(self.err(
+                    n.span(),
+                    &k("name"),
+                    "is empty; give the type a name, e.g. \"visitor\"",
+                ));
+            }
+            None => {
+                return Err(self.err(
+                    raw.span(),
+                    &k("name"),
+                    "is missing; give each user type a name, e.g. name = \"visitor\"",
+                ));
+            }
+        };
+        let endpoints = u
+            .endpoints
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(j, e)| {
+                if let Some(t) = &e.get_ref().thresholds
+                    && !t.is_empty()
+                {
+                    return Err(self.err(
+                        e.span(),
+                        &format!("{}[{j}].thresholds", k("endpoints")),
+                        "thresholds of a user type's endpoint go in the top-level [thresholds] table for now; an endpoint's row is shared by every type that has it",
+                    ));
+                }
+                self.endpoint(e, &format!("{}[{j}]", k("endpoints")), base, defaults)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let flows = u
+            .flows
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(j, f)| self.flow(f, &format!("{}[{j}]", k("flows")), base, defaults))
+            .collect::<Result<Vec<_>>>()?;
+        let hooks = |list: &Option<Vec<Spanned<RawEndpoint>>>, field: &str| {
+            list.iter()
+                .flatten()
+                .enumerate()
+                .map(|(j, e)| self.endpoint(e, &format!("{}[{j}]", k(field)), base, defaults))
+                .collect::<Result<Vec<_>>>()
+        };
+        let on_start = hooks(&u.on_start, "on_start")?;
+        let on_stop = hooks(&u.on_stop, "on_stop")?;
+        if !endpoints.iter().any(|e| e.weight > 0) && !flows.iter().any(|f| f.weight > 0) {
+            return Err(self.err(
+                raw.span(),
+                &k("endpoints"),
+                format!("user type \"{name}\" has nothing to run; add [[users.endpoints]] or [[users.flows]] with a weight above 0"),
+            ));
+        }
+        let weight = match &u.weight {
+            Some(w) => self.integer(w, &k("weight"), 0)? as u32,
+            None => 1,
+        };
+        let fixed_count = match &u.fixed_count {
+            Some(n) => self.integer(n, &k("fixed_count"), 0)? as u32,
+            None => 0,
+        };
+        let wait = match &u.wait {
+            Some(w) => Some(self.wait(w, &k("wait"))?),
+            None => None,
+        };
+        Ok(UserType {
+            name,
+            weight,
+            fixed_count,
+            wait,
+            endpoints,
+            flows,
+            on_start,
+            on_stop,
+            tags: self.tags(u.tags.as_ref(), &k("tags"))?,
+        })
+    }
+
+    /// With `[[users]]`, every task lives in a type: top-level tasks would belong to none.
+    fn user_types_alone(&self, raw: &RawScenario, types: &[UserType]) -> Result<()> {
+        let top = [
+            ("endpoints", raw.endpoints.as_ref().map(|e| e.span())),
+            (
+                "flows",
+                raw.flows.as_ref().and_then(|f| f.first()).map(|f| f.span()),
+            ),
+            (
+                "on_start",
+                raw.on_start
+                    .as_ref()
+                    .and_then(|f| f.first())
+                    .map(|f| f.span()),
+            ),
+            (
+                "on_stop",
+                raw.on_stop
+                    .as_ref()
+                    .and_then(|f| f.first())
+                    .map(|f| f.span()),
+            ),
+        ];
+        for (key, span) in top {
+            if let Some(span) = span {
+                return Err(self.err(
+                    span,
+                    key,
+                    format!("a scenario with [[users]] keeps its tasks in the user types; move this into one, e.g. [[users.{key}]]"),
+                ));
+            }
+        }
+        for (i, t) in types.iter().enumerate() {
+            if let Some(j) = types[..i].iter().position(|o| o.name == t.name) {
+                return Err(self.err(
+                    raw.users.as_ref().map_or(0..0, |u| u[i].span()),
+                    &format!("users[{i}].name"),
+                    format!(
+                        "\"{}\" is the name of users[{j}] too; give each type its own name",
+                        t.name
+                    ),
+                ));
+            }
+        }
+        let all_loaded = types.len() == raw.users.as_ref().map_or(0, Vec::len);
+        if all_loaded && types.iter().all(|t| t.weight == 0 && t.fixed_count == 0) {
+            return Err(self.err(
+                raw.users.as_ref().map_or(0..0, |u| u[0].span()),
+                "users",
+                "every user type has weight 0 and no fixed_count; give one a weight of 1 or more",
+            ));
+        }
+        Ok(())
     }
 
     fn flow(

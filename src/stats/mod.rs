@@ -15,5 +15,5 @@ pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{NOT_SENT, Recorder, Sample, Shards};
 pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, PERCENTILES, RowStats, RunState, Snapshot,
-    WindowStats, short_name,
+    TypeCount, WindowStats, short_name,
 };

@@ -165,6 +165,14 @@ impl Snapshot {
     }
 }
 
+/// Users of one type: running now, and the most at once in this run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TypeCount {
+    pub name: String,
+    pub users: u32,
+    pub peak: u32,
+}
+
 /// Failures of one cause on one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailureGroup {
@@ -233,6 +241,10 @@ pub struct Snapshot {
     pub plan_paused: bool,
     /// Users that stopped because a step of their on_start failed.
     pub stopped_users: u64,
+    /// `[[users]]`: how many users of each type run now, in the scenario's order (empty
+    /// for a scenario of one implicit type).
+    #[serde(default)]
+    pub user_types: Vec<TypeCount>,
     /// `-n` and `-i`: requests and tasks the run may still start (None without a limit).
     #[serde(default)]
     pub requests_left: Option<u64>,

@@ -823,8 +823,9 @@ async fn tags_select_and_exclude_tasks_and_a_filter_that_leaves_nothing_is_refus
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(server.count("/a"), 200, "no more /a");
     assert!(server.count("/b") > 0 && server.count("/c") > 0);
-    // The flow runs whole (the request budget may end the last one after its first step).
-    assert!(server.count("/c").abs_diff(server.count("/d")) <= 1);
+    // The flow runs whole (the request budget may end each user's last one, two users
+    // here, after its first step).
+    assert!(server.count("/c").abs_diff(server.count("/d")) <= 2);
     for (flags, needle) in [
         (
             vec!["--exclude-tags", "browse,cpu,checkout"],

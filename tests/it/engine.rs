@@ -312,3 +312,72 @@ async fn an_iteration_budget_counts_whole_tasks_in_both_models() {
         assert_eq!(snap.iterations_left, Some(0), "{load}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_types_split_exactly_while_ramping_up_and_down() {
+    let server = CountingServer::start().await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 100
+spawn_rate = 1000
+wait = "20ms"
+[[users]]
+name = "visitor"
+weight = 9
+[[users.endpoints]]
+path = "/v"
+[[users]]
+name = "buyer"
+weight = 1
+[[users.endpoints]]
+path = "/b"
+[[users]]
+name = "admin"
+fixed_count = 2
+[[users.on_start]]
+path = "/admin-login"
+[[users.endpoints]]
+path = "/a"
+"#;
+    let split = |s: &Snapshot| -> Vec<(String, u32)> {
+        s.user_types
+            .iter()
+            .map(|t| (t.name.clone(), t.users))
+            .collect()
+    };
+    let of = |v: u32, b: u32, a: u32| {
+        vec![
+            ("visitor".to_string(), v),
+            ("buyer".to_string(), b),
+            ("admin".to_string(), a),
+        ]
+    };
+    let engine = started(src, &server.url());
+    let full = wait_for(&engine, Duration::from_secs(10), |s| s.users == 100).await;
+    assert_eq!(split(&full), of(88, 10, 2));
+    // The requests follow the split: each user sends about as many as another.
+    wait_for(&engine, Duration::from_secs(20), |_| {
+        server.count("/b") >= 200
+    })
+    .await;
+    let (v, b, a) = (server.count("/v"), server.count("/b"), server.count("/a"));
+    let per_user = |n: u64, users: u64| n as f64 / users as f64;
+    for (path, each) in [("/b", per_user(b, 10)), ("/a", per_user(a, 2))] {
+        let visitor = per_user(v, 88);
+        assert!(
+            (each / visitor - 1.0).abs() < 0.35,
+            "{path}: {each:.1} requests a user, visitors {visitor:.1}"
+        );
+    }
+    assert_eq!(server.count("/admin-login"), 2, "on_start once per admin");
+    engine.send(Command::SetUsers(40));
+    let down = wait_for(&engine, Duration::from_secs(10), |s| s.users == 40).await;
+    assert_eq!(split(&down), of(34, 4, 2), "newest first, the split kept");
+    engine.send(Command::SetUsers(100));
+    let up = wait_for(&engine, Duration::from_secs(10), |s| s.users == 100).await;
+    assert_eq!(split(&up), of(88, 10, 2));
+    let end = stop(&engine).await;
+    assert_eq!(end.user_types[0].peak, 88);
+    assert_eq!(end.total.requests, server.total());
+}

@@ -131,6 +131,18 @@ const INVALID: &[(&str, &str)] = &[
         "5:8: load.wait.pace: \"pace\" is not a think-time mode; write e.g. \"500ms\", \"1s..3s\", { pacing = \"2s\" } or { throughput = 0.5 }",
     ),
     (
+        "users_and_top_level_endpoints",
+        "3:1: endpoints: a scenario with [[users]] keeps its tasks in the user types; move this into one, e.g. [[users.endpoints]]",
+    ),
+    (
+        "user_type_without_tasks",
+        "8:1: users[1].endpoints: user type \"idle\" has nothing to run; add [[users.endpoints]] or [[users.flows]] with a weight above 0",
+    ),
+    (
+        "user_type_without_name",
+        "3:1: users[0].name: is missing; give each user type a name, e.g. name = \"visitor\"",
+    ),
+    (
         "zero_throughput",
         "5:8: load.wait.throughput: 0 is not a throughput; give tasks per second per user above 0 (at least one a day), e.g. 0.5",
     ),

@@ -84,6 +84,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 .map_or(String::new(), |r| format!("/{}", clock(r)))
         )),
     ];
+    // [[users]]: how many of each type run.
+    if !s.user_types.is_empty() && s.state != RunState::Idle {
+        let types: Vec<String> = s
+            .user_types
+            .iter()
+            .map(|t| format!("{} {}", t.name, t.users))
+            .collect();
+        second.push(Span::styled(format!("  ({})", types.join(" · ")), t.dim()));
+    }
     // -i / -n: what the run may still start.
     match (s.iterations_left, s.requests_left) {
         (Some(i), _) => second.push(Span::raw(format!("  {i} iter left"))),
