@@ -213,6 +213,8 @@ pub struct Extras {
     pub flows: Vec<(String, u32, usize)>,
     pub on_start: usize,
     pub on_stop: usize,
+    /// `[[users]]`: each type's name, its share in words, and its tasks (name, weight).
+    pub types: Vec<(String, String, Vec<(String, u32)>)>,
 }
 
 impl Extras {
@@ -225,6 +227,28 @@ impl Extras {
                 .collect(),
             on_start: plan.on_start.len(),
             on_stop: plan.on_stop.len(),
+            types: plan
+                .user_types
+                .iter()
+                .map(|t| {
+                    let share = if t.fixed_count > 0 {
+                        format!("exactly {}", t.fixed_count)
+                    } else {
+                        format!("weight {}", t.weight)
+                    };
+                    let tasks = t
+                        .endpoints
+                        .iter()
+                        .map(|e| (e.name.clone(), e.weight))
+                        .chain(
+                            t.flows
+                                .iter()
+                                .map(|f| (format!("flow {}", f.name), f.weight)),
+                        )
+                        .collect();
+                    (t.name.clone(), share, tasks)
+                })
+                .collect(),
         }
     }
 }

@@ -368,3 +368,34 @@ fn statistics_beside_a_baseline_100x30_and_80x24() {
     assert!(narrow.contains("dim: baseline"), "{narrow}");
     insta::assert_snapshot!("baseline_80x24", narrow);
 }
+
+/// `[[users]]`: the endpoints view groups the tasks by type, each with its share and the
+/// users of it running.
+#[test]
+fn endpoints_by_user_type_80x24() {
+    let src = std::fs::read_to_string("scenarios/shop_users.toml").unwrap();
+    let doc = ScenarioDoc::from_text(&src, Some("scenarios/shop_users.toml".into())).unwrap();
+    let plan = doc.plan().unwrap();
+    let mut app = App::new(doc, &plan, Theme { color: false });
+    let mut snap = snapshot();
+    snap.user_types = [("visitor", 88), ("buyer", 10), ("admin", 2)]
+        .map(|(name, users)| swarm::stats::TypeCount {
+            name: name.into(),
+            users,
+            peak: users,
+        })
+        .to_vec();
+    app.set_snapshot(Arc::new(snap));
+    update(&mut app, Action::Show(View::Endpoints));
+    let screen = render(&app, 80, 24);
+    for needle in [
+        "Endpoints by user type (3)",
+        "88 running",
+        "exactly 2",
+        "flow buy",
+        "press t",
+    ] {
+        assert!(screen.contains(needle), "no {needle:?} in\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
+}

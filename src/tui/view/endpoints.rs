@@ -8,12 +8,70 @@
 //! ```
 
 use crate::tui::app::App;
+
+/// A scenario with `[[users]]`: its tasks grouped by user type, each type with its share
+/// and the users of it running now (read-only: the TOML editor, t, edits them).
+fn draw_types(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let [list, help] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let running = |name: &str| {
+        app.snapshot
+            .user_types
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0, |c| c.users)
+    };
+    let mut rows = Vec::new();
+    for (name, share, tasks) in &app.extras.types {
+        rows.push(
+            Row::new(vec![
+                Cell::from(name.clone()),
+                Cell::from(share.clone()),
+                Cell::from(Line::from(format!("{} running", running(name))).right_aligned()),
+            ])
+            .style(t.header()),
+        );
+        let total: u64 = tasks.iter().map(|(_, w)| u64::from(*w)).sum();
+        for (task, w) in tasks {
+            let share = if *w > 0 && total > 0 {
+                format!("{:.0}%", f64::from(*w) * 100.0 / total as f64)
+            } else {
+                "off".into()
+            };
+            rows.push(Row::new(vec![
+                Cell::from(format!("  {task}")),
+                Cell::from(format!("weight {w}")),
+                Cell::from(Line::from(share).right_aligned()),
+            ]));
+        }
+    }
+    let block = Block::bordered()
+        .title(format!(
+            " Endpoints by user type ({}) ",
+            app.extras.types.len()
+        ))
+        .border_style(t.dim());
+    let widths = [
+        Constraint::Min(20),
+        Constraint::Length(14),
+        Constraint::Length(12),
+    ];
+    frame.render_widget(Table::new(rows, widths).block(block), list);
+    let line = Line::styled(
+        "User types are edited as TOML: press t (Ctrl-S applies, Esc discards).",
+        t.dim(),
+    );
+    frame.render_widget(Paragraph::new(line), help);
+}
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    if app.specs.is_empty() && !app.extras.types.is_empty() {
+        return draw_types(frame, area, app);
+    }
     let t = &app.theme;
     let x = &app.extras;
     let extras_rows = u16::from(!x.flows.is_empty() || x.on_start + x.on_stop > 0);
