@@ -213,8 +213,18 @@ pub struct Extras {
     pub flows: Vec<(String, u32, usize)>,
     pub on_start: usize,
     pub on_stop: usize,
-    /// `[[users]]`: each type's name, its share in words, and its tasks (name, weight).
-    pub types: Vec<(String, String, Vec<(String, u32)>)>,
+    /// `[[users]]`: each type, its share and its tasks.
+    pub types: Vec<TypeSummary>,
+}
+
+/// A user type as the endpoints view lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeSummary {
+    pub name: String,
+    /// "weight 9" or "exactly 2".
+    pub share: String,
+    /// Each task's name and weight.
+    pub tasks: Vec<(String, u32)>,
 }
 
 impl Extras {
@@ -246,7 +256,11 @@ impl Extras {
                                 .map(|f| (format!("flow {}", f.name), f.weight)),
                         )
                         .collect();
-                    (t.name.clone(), share, tasks)
+                    TypeSummary {
+                        name: t.name.clone(),
+                        share,
+                        tasks,
+                    }
                 })
                 .collect(),
         }

@@ -22,7 +22,7 @@ fn draw_types(frame: &mut Frame, area: Rect, app: &App) {
             .map_or(0, |c| c.users)
     };
     let mut rows = Vec::new();
-    for (name, share, tasks) in &app.extras.types {
+    for crate::tui::app::TypeSummary { name, share, tasks } in &app.extras.types {
         rows.push(
             Row::new(vec![
                 Cell::from(name.clone()),
