@@ -24,6 +24,8 @@ pub struct Controller {
     /// The user types and what each runs (one implicit type without `[[users]]`; the TUI
     /// replaces its endpoints).
     types: Vec<TypeRun>,
+    /// `SetStages`: the stages the next start follows.
+    next_stages: Option<Vec<crate::scenario::Stage>>,
     /// How many users of each type run now, and the most at once in this run.
     type_counts: Vec<u32>,
     type_peaks: Vec<u32>,
@@ -136,6 +138,7 @@ impl Controller {
             type_counts: vec![0; types.len()],
             type_peaks: vec![0; types.len()],
             named_types: !plan.user_types.is_empty(),
+            next_stages: None,
             types,
             sessions: SessionSettings::of(plan),
             run: Arc::new(RunShared::new(&SessionSettings::of(plan))),
@@ -249,6 +252,7 @@ impl Controller {
             }
             Command::SetEndpoints(list) => self.replace(list),
             Command::SetRunTime(t) => self.load.run_time = t,
+            Command::SetStages(stages) => self.next_stages = Some(stages),
             Command::RecordIntervals(to) => self.stats.record_intervals(to),
             Command::SetWorkload(plan) => {
                 let plan = *plan;
@@ -331,6 +335,9 @@ impl Controller {
         // The statistics' clock (history, failure times) starts with the run, not when
         // the engine was created: idle time before the first start is not part of it.
         self.stats.reset(&self.shards, now.into_std());
+        if let Some(stages) = self.next_stages.take() {
+            self.load.stages = stages;
+        }
         self.run_start = now;
         self.stats_start = now;
         self.run_end = None;

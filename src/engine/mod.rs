@@ -53,6 +53,8 @@ pub enum Command {
     SetWorkload(Box<Plan>),
     /// Run until stopped (None), or for this long from the start.
     SetRunTime(Option<std::time::Duration>),
+    /// The load stages for the next start (a run that follows stages keeps its own).
+    SetStages(Vec<crate::scenario::Stage>),
     /// Send every second of the run from now on, each row's latencies apart, to this
     /// channel (a saved run's interval log); the last part second follows the stop.
     RecordIntervals(mpsc::UnboundedSender<crate::stats::Interval>),

@@ -186,6 +186,8 @@ pub struct App {
     pub arrival_rate: Option<f64>,
     /// The load plan from the scenario (empty for a constant target).
     pub stages: Vec<Stage>,
+    /// How long a run goes on (None: until stopped).
+    pub run_time: Option<std::time::Duration>,
     /// A one-line message for the user: (text, is_error). Cleared by the next key.
     pub message: Option<(String, bool)>,
     pub quit: bool,
@@ -286,6 +288,7 @@ impl App {
             spawn_rate: plan.load.spawn_rate,
             arrival_rate: plan.load.arrival_rate,
             stages: plan.load.stages.clone(),
+            run_time: plan.load.run_time,
             message: None,
             quit: false,
             theme,
@@ -883,13 +886,57 @@ fn adopt(app: &mut App, mut plan: Plan) -> Vec<Effect> {
         app.error(e);
         return vec![];
     }
+    let mut effects = load_changes(app, &plan.load);
     app.thresholds = plan.thresholds.clone();
     app.stages = plan.load.stages.clone();
     app.extras = Extras::of(&plan);
     app.specs = app.doc.endpoints();
     app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
     app.plan_error = None;
-    vec![Effect::Engine(Command::SetWorkload(Box::new(plan)))]
+    effects.insert(0, Effect::Engine(Command::SetWorkload(Box::new(plan))));
+    effects
+}
+
+/// What an edit of `[load]` changes, as engine commands: users, spawn rate, arrival rate
+/// and run time apply at once; new stages at the next start (the screen says so). Only
+/// what differs from the screen's values is sent, so command-line overrides stay until
+/// the TOML changes them.
+fn load_changes(app: &mut App, load: &crate::scenario::Load) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    let mut later = Vec::new();
+    match (app.arrival_rate, load.arrival_rate) {
+        (None, None) if load.users != app.users => {
+            app.users = load.users.min(MAX_USERS);
+            effects.push(Effect::Engine(Command::SetUsers(app.users)));
+        }
+        (Some(old), Some(new)) if (old - new).abs() > 1e-9 => {
+            app.arrival_rate = Some(new);
+            effects.push(Effect::Engine(Command::SetArrivalRate(new)));
+        }
+        (None, Some(_)) | (Some(_), None) => {
+            later.push("the switch between users and arrival_rate needs swarm started again");
+        }
+        _ => {}
+    }
+    if (load.spawn_rate - app.spawn_rate).abs() > 1e-9 {
+        app.spawn_rate = load.spawn_rate;
+        effects.push(Effect::Engine(Command::SetSpawnRate(load.spawn_rate)));
+    }
+    if load.run_time != app.run_time {
+        app.run_time = load.run_time;
+        effects.push(Effect::Engine(Command::SetRunTime(load.run_time)));
+    }
+    if load.stages != app.stages {
+        app.stages = load.stages.clone();
+        effects.push(Effect::Engine(Command::SetStages(load.stages.clone())));
+        if app.is_running() {
+            later.push("the new stages apply at the next start");
+        }
+    }
+    if !later.is_empty() {
+        app.info(format!("applied; {}", later.join("; ")));
+    }
+    effects
 }
 
 /// After `Effect::Reload`: the document read again from disk, or why it could not be.

@@ -381,3 +381,16 @@ path = "/a"
     assert_eq!(end.user_types[0].peak, 88);
     assert_eq!(end.total.requests, server.total());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_set_while_idle_are_followed_at_the_next_start() {
+    let server = CountingServer::start().await;
+    let engine = Engine::spawn(&plan(ONE_USER, &server.url()));
+    let stages = swarm::scenario::parse_stages("2:5s,1:5s").unwrap();
+    engine.send(Command::SetStages(stages));
+    engine.send(Command::Start);
+    let snap = wait_for(&engine, Duration::from_secs(5), |s| s.users == 2).await;
+    assert_eq!(snap.stage, Some((1, 2)));
+    assert_eq!(snap.target_users, 2);
+    stop(&engine).await;
+}

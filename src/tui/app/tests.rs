@@ -518,3 +518,38 @@ fn t_edits_the_whole_scenario_as_toml() {
     assert!(a.doc.text().contains("[[flows.steps]]"));
     assert!(a.doc.text().starts_with("# demo\n"), "comments stay");
 }
+
+#[test]
+fn a_toml_edit_of_load_reaches_the_engine_and_the_sliders() {
+    let mut a = app();
+    update(&mut a, Action::RawToml);
+    let edited = SRC.replace("users = 5", "users = 30").replace(
+        "spawn_rate = 2",
+        "spawn_rate = 7\nrun_time = \"2m\"\n[[load.stages]]\nusers = 3\nduration = \"10s\"",
+    );
+    match &mut a.popup {
+        Some(Popup::Raw(r)) => r.input = TextInput::new(&edited, true),
+        other => panic!("{other:?}"),
+    }
+    let ctrl_s = Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let effects = commands(&update(&mut a, ctrl_s));
+    assert!(a.popup.is_none(), "{:?}", a.popup);
+    assert!(effects[0].starts_with("SetWorkload"), "{effects:?}");
+    for want in [
+        "SetUsers(30)",
+        "SetSpawnRate(7.0)",
+        "SetRunTime(Some(120s))",
+        "SetStages([Stage { users: 3",
+    ] {
+        assert!(
+            effects.iter().any(|e| e.starts_with(want)),
+            "no {want} in {effects:?}"
+        );
+    }
+    assert_eq!((a.users, a.spawn_rate), (30, 7.0));
+    assert_eq!(a.run_time, Some(std::time::Duration::from_secs(120)));
+    // Nothing changed in [load]: nothing of it is sent again.
+    update(&mut a, Action::RawToml);
+    let effects = commands(&update(&mut a, ctrl_s));
+    assert_eq!(effects.len(), 1, "{effects:?}");
+}
