@@ -11,7 +11,7 @@
 
 use super::http::Capture;
 use super::net::Stream;
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use std::io;
 use std::task::{Context, Poll};
@@ -64,7 +64,10 @@ pub struct Response {
 pub struct H1<S = Stream> {
     stream: S,
     /// Bytes read and not yet consumed; empty between exchanges.
-    buf: Vec<u8>,
+    /// Bytes read and not yet used; consumed from the front with `advance`, which moves
+    /// a pointer instead of shifting what is left (a chunked body of many small chunks
+    /// would otherwise be copied once per chunk).
+    buf: BytesMut,
     /// False once the connection cannot carry another request.
     reusable: bool,
     /// A request went out on this connection before: an error before any byte of the
@@ -86,7 +89,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
     pub fn new(stream: S) -> Self {
         H1 {
             stream,
-            buf: Vec::new(),
+            buf: BytesMut::new(),
             reusable: true,
             used: false,
             last_read_full: false,
@@ -143,7 +146,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             self.reusable = false;
         }
         if self.buf.capacity() > KEEP_BUFFER {
-            self.buf = Vec::new();
+            self.buf = BytesMut::new();
         }
         result.map_err(|(e, before_any)| (e, before_any && was_used))
     }
@@ -177,7 +180,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                 match parse_head(&self.buf, head, keep)? {
                     Parsed::Partial => {}
                     Parsed::Informational(n) => {
-                        self.buf.drain(..n);
+                        self.buf.advance(n);
                         continue;
                     }
                     Parsed::Done {
@@ -216,7 +219,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             }
         };
         let mut body = Body::new(keep.body);
-        self.buf.drain(..consumed);
+        self.buf.advance(consumed);
         let read = match framing {
             Framing::None => Ok(()),
             Framing::Length(n) => self.read_length(n, &mut body).await,
@@ -238,7 +241,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         loop {
             let take = left.min(self.buf.len() as u64) as usize;
             body.add(&self.buf[..take]);
-            self.buf.drain(..take);
+            self.buf.advance(take);
             left -= take as u64;
             if left == 0 {
                 return Ok(());
@@ -274,7 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                     }
                 }
             };
-            self.buf.drain(..start);
+            self.buf.advance(start);
             if size == 0 {
                 return self.skip_trailers().await;
             }
@@ -285,7 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             if &self.buf[..2] != b"\r\n" {
                 return Err(H1Error::Malformed("a chunk does not end with CRLF".into()));
             }
-            self.buf.drain(..2);
+            self.buf.advance(2);
         }
     }
 
@@ -294,10 +297,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         loop {
             match self.buf.windows(2).position(|w| w == b"\r\n") {
                 Some(0) => {
-                    self.buf.drain(..2);
+                    self.buf.advance(2);
                     return Ok(());
                 }
-                Some(end) => drop(self.buf.drain(..end + 2)),
+                Some(end) => self.buf.advance(end + 2),
                 None if self.buf.len() > MAX_HEAD => {
                     return Err(H1Error::Malformed("trailers too large".into()));
                 }
