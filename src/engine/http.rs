@@ -471,9 +471,17 @@ impl Conn {
 
 /// Opens a connection: TCP, then TLS for https, then HTTP/1.1 or HTTP/2.
 pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> {
-    let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
+    let addrs = net
+        .resolve(&origin.host, origin.port)
         .await
         .map_err(ExchangeError::Connect)?;
+    let tcp = match TcpStream::connect(&addrs[..]).await {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            net.forget(&origin.host, origin.port);
+            return Err(ExchangeError::Connect(e));
+        }
+    };
     tcp.set_nodelay(true).map_err(ExchangeError::Connect)?;
     let (stream, h2) = if origin.tls {
         net.handshake(&origin.host, tcp)

@@ -78,11 +78,19 @@ impl AsyncWrite for Stream {
 }
 
 /// What every connection of a run uses.
+/// (host, port) → its addresses.
+type DnsCache = std::collections::HashMap<(String, u16), Arc<[std::net::SocketAddr]>>;
+
 pub struct Net {
     pub http2: bool,
     /// Built on first use: plain-HTTP runs never load certificates.
     tls: std::sync::OnceLock<Result<Arc<ClientConfig>, String>>,
     options: NetOptions,
+    /// Each origin's addresses, looked up once per run (and again after a connect to
+    /// them failed), not on every reconnect.
+    dns: std::sync::Mutex<DnsCache>,
+    /// Lookups made, for the tests.
+    lookups: std::sync::atomic::AtomicU64,
 }
 
 impl Net {
@@ -91,7 +99,52 @@ impl Net {
             http2: options.http2,
             tls: std::sync::OnceLock::new(),
             options: options.clone(),
+            dns: Default::default(),
+            lookups: Default::default(),
         }
+    }
+
+    /// The addresses of `host:port`: an IP address as it is, a name from the run's cache
+    /// or, the first time, from the resolver.
+    pub async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> std::io::Result<Arc<[std::net::SocketAddr]>> {
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return Ok(Arc::from([std::net::SocketAddr::new(ip, port)]));
+        }
+        let key = (host.to_string(), port);
+        if let Some(found) = self.cache().get(&key) {
+            return Ok(Arc::clone(found));
+        }
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let found: Arc<[std::net::SocketAddr]> =
+            tokio::net::lookup_host((host, port)).await?.collect();
+        if found.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{host} has no address"),
+            ));
+        }
+        self.cache().insert(key, Arc::clone(&found));
+        Ok(found)
+    }
+
+    /// Forgets a name's addresses after a connect to them failed: the next connect looks
+    /// it up again (the server may have moved).
+    pub fn forget(&self, host: &str, port: u16) {
+        self.cache().remove(&(host.to_string(), port));
+    }
+
+    /// How many lookups the resolver was asked for.
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, DnsCache> {
+        self.dns.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The TLS client configuration (roots, ALPN, verification).
@@ -197,5 +250,35 @@ impl ServerCertVerifier for AcceptAny {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_is_looked_up_once_and_again_after_forget() {
+        let net = Net::new(&NetOptions::default());
+        let first = net.resolve("localhost", 8080).await.unwrap();
+        let again = net.resolve("localhost", 8080).await.unwrap();
+        assert_eq!(first, again);
+        assert!(
+            first
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080)
+        );
+        assert_eq!(net.lookups(), 1, "the second connect used the cache");
+        net.forget("localhost", 8080);
+        net.resolve("localhost", 8080).await.unwrap();
+        assert_eq!(
+            net.lookups(),
+            2,
+            "a failed connect makes the next one look up again"
+        );
+        // An address needs no lookup.
+        let ip = net.resolve("127.0.0.1", 9).await.unwrap();
+        assert_eq!(ip[0].to_string(), "127.0.0.1:9");
+        assert_eq!(net.lookups(), 2);
     }
 }
