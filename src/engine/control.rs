@@ -5,6 +5,7 @@ use super::Command;
 use super::dispatch::{Share, next_type};
 use super::endpoints::{EndpointSet, SharedEndpoints, Workload};
 use super::open::OpenQueue;
+use super::schedule::RateCourse;
 use super::session::{RunShared, SessionSettings};
 use super::user::User;
 use crate::scenario::{Endpoint, Load, Plan, Wait};
@@ -122,10 +123,6 @@ fn type_runs(plan: &Plan, stats: &mut Stats, load: &Load) -> Vec<TypeRun> {
 
 /// How long aborted users' tasks get to end (and count their requests as interrupted).
 const CUT_GRACE: Duration = Duration::from_secs(1);
-
-/// How far ahead the arrival schedule looks for the next start (a rate that stays at zero
-/// longer than this means no more starts until the rate changes).
-const ARRIVAL_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Controller {
     pub fn new(plan: &Plan, snapshots: watch::Sender<Arc<Snapshot>>) -> Self {
@@ -390,80 +387,38 @@ impl Controller {
             .then(|| started + self.load.stages[i].duration)
     }
 
+    /// The open model's rate from now on, and the moment its course counts from: the
+    /// current stage's start while stages are followed, or `at` for a rate that holds
+    /// (no stages, manual control, or the plan paused, which holds the rate it had).
+    fn course(&self, at: Instant) -> (RateCourse, Instant) {
+        let base = self.load.arrival_rate.unwrap_or(0.0);
+        match (self.stage, self.plan_paused) {
+            (Some((i, started)), None) => {
+                (RateCourse::of_stages(base, &self.load.stages, i), started)
+            }
+            (Some((i, started)), Some(paused)) => {
+                let held = RateCourse::of_stages(base, &self.load.stages, i)
+                    .rate_at(paused.saturating_duration_since(started));
+                (RateCourse::constant(held), at)
+            }
+            (None, _) => (RateCourse::constant(base), at),
+        }
+    }
+
     /// The open model's arrival rate at `t`: ramps linearly through rate stages, held
     /// while the plan is paused.
     fn rate_at(&self, t: Instant) -> f64 {
-        let base = self.load.arrival_rate.unwrap_or(0.0);
-        let Some((i, started)) = self.stage else {
-            return base;
-        };
-        let (from, to) = self.stage_rates(i);
-        let t = self.plan_paused.map_or(t, |p| p.min(t));
-        let total = self.load.stages[i].duration.as_secs_f64();
-        let frac = if total > 0.0 {
-            (t.saturating_duration_since(started).as_secs_f64() / total).min(1.0)
-        } else {
-            1.0
-        };
-        from + (to - from) * frac
+        let (course, origin) = self.course(t);
+        course.rate_at(t.saturating_duration_since(origin))
     }
 
-    /// The rates at the start and the end of rate stage `i`.
-    fn stage_rates(&self, i: usize) -> (f64, f64) {
-        let stages = &self.load.stages;
-        let from = match i {
-            0 => self.load.arrival_rate.unwrap_or(0.0),
-            _ => stages[i - 1].arrival_rate.unwrap_or(0.0),
-        };
-        (from, stages[i].arrival_rate.unwrap_or(from))
-    }
-
-    /// The rate from `t` on, as linear pieces: (end of the piece, rate at its end). The
-    /// last piece has no end. Follows the remaining stages unless the plan is paused.
-    fn rate_pieces(&self, t: Instant) -> Vec<(Option<Instant>, f64)> {
-        let Some((i, started)) = self.stage.filter(|_| self.plan_paused.is_none()) else {
-            return vec![(None, self.rate_at(t))];
-        };
-        let mut pieces = Vec::new();
-        let mut end = started;
-        for j in i..self.load.stages.len() {
-            end += self.load.stages[j].duration;
-            pieces.push((Some(end), self.stage_rates(j).1));
-        }
-        let last = pieces.last().map_or(0.0, |p| p.1);
-        pieces.push((None, last));
-        pieces
-    }
-
-    /// When the next iteration is due after one at `from`: where the rate's integral
-    /// since `from` reaches `need` (1 for the next start). Exact for linear ramps. None
-    /// when the rate stays at zero.
+    /// When the next iteration is due after one at `from` (engine/schedule.rs does the
+    /// arithmetic); None while the rate stays at zero.
     fn next_arrival_after(&self, from: Instant, need: f64) -> Option<Instant> {
-        let mut need = need;
-        let mut t = from;
-        let mut r = self.rate_at(from);
-        for (end, r_end) in self.rate_pieces(from) {
-            let end = end.unwrap_or(t + ARRIVAL_HORIZON);
-            if end <= t {
-                r = r_end;
-                continue;
-            }
-            let len = (end - t).as_secs_f64();
-            let area = (r + r_end) / 2.0 * len;
-            if area >= need {
-                // Solve r·x + slope·x²/2 = need in a form that holds for any slope.
-                let slope = (r_end - r) / len;
-                let root = (r * r + 2.0 * slope * need).max(0.0).sqrt();
-                let x = 2.0 * need / (r + root);
-                if x.is_finite() {
-                    return Some(t + Duration::from_secs_f64(x.min(len)));
-                }
-            }
-            need -= area;
-            t = end;
-            r = r_end;
-        }
-        None
+        let (course, origin) = self.course(from);
+        course
+            .next_after(from.saturating_duration_since(origin), need)
+            .map(|d| origin + d)
     }
 
     /// Restarts the arrival schedule from `now` after the rate's course changed.
