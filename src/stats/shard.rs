@@ -205,12 +205,18 @@ impl Shard {
 /// The set of shards one engine records into.
 pub struct Shards {
     shards: Box<[Mutex<Shard>]>,
+    /// A cleared shard for each: a drain swaps it in under the lock and merges the full
+    /// one outside it, so users never wait for a merge (only for a swap of three
+    /// pointers' worth). Only the control task drains.
+    spares: Mutex<Vec<Shard>>,
 }
 
 impl Shards {
     pub fn new(count: usize) -> Arc<Shards> {
-        let shards = (0..count.max(1)).map(|_| Mutex::default()).collect();
-        Arc::new(Shards { shards })
+        let count = count.max(1);
+        let shards = (0..count).map(|_| Mutex::default()).collect();
+        let spares = Mutex::new((0..count).map(|_| Shard::default()).collect());
+        Arc::new(Shards { shards, spares })
     }
 
     /// The recorder for the user with this sequence number.
@@ -221,11 +227,16 @@ impl Shards {
         }
     }
 
-    /// Hands every shard to `f`, which must leave it cleared for reuse.
+    /// Hands what every shard recorded to `f`, which must leave it cleared for reuse:
+    /// the shard is swapped for its cleared spare under the lock, and `f` runs outside it.
     pub fn drain(&self, mut f: impl FnMut(&mut Shard)) {
-        for shard in self.shards.iter() {
-            let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard);
+        let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
+        for (shard, spare) in self.shards.iter().zip(spares.iter_mut()) {
+            {
+                let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
+                std::mem::swap(&mut *guard, spare);
+            }
+            f(spare);
         }
     }
 }
