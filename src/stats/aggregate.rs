@@ -182,48 +182,100 @@ impl Stats {
                 if delta.requests == 0 || i >= self.rows.len() {
                     continue;
                 }
-                self.rows[i].acc.merge(delta);
-                self.total.merge(delta);
-                if let Some(w) = &mut self.mark {
-                    w.total.merge(delta);
-                }
-                self.second
-                    .hist
-                    .add(&delta.hist)
-                    .expect("auto-resizing histogram");
-                self.second.requests += delta.requests;
-                self.second.failures += delta.failures;
-                if self.intervals.is_some() {
-                    let rows = &mut self.second.rows;
-                    if rows.len() <= i {
-                        rows.resize_with(i + 1, || (new_histogram(), 0, 0));
-                    }
-                    let (hist, requests, failures) = &mut rows[i];
-                    hist.add(&delta.hist).expect("auto-resizing histogram");
-                    *requests += delta.requests;
-                    *failures += delta.failures;
-                }
+                self.merge_row(i, delta);
                 delta.clear();
             }
             for f in shard.failures.drain(..) {
-                if let Some(w) = self.mark.as_mut().filter(|_| f.kind == FailureKind::Local) {
-                    w.local_failures += f.count;
-                }
-                let at = now.saturating_duration_since(self.run_start);
-                merge_failure(&mut self.failures, (f.row, f.kind), f.count, f.message, at);
+                self.merge_failure(f.row, f.kind, f.count, f.message, now);
             }
             if let Some(late) = shard.lateness.as_mut().filter(|h| !h.is_empty()) {
-                self.lateness.add(&*late).expect("auto-resizing histogram");
-                if let Some(w) = &mut self.mark {
-                    w.lateness.add(&*late).expect("auto-resizing histogram");
-                }
+                self.merge_lateness(late);
                 late.reset();
             }
         });
+        self.tick(now, users);
+    }
+
+    /// Merges a delta from another process (or this one's, through the wire format):
+    /// rows are found by their key, so the processes' row orders need not agree.
+    pub fn apply(&mut self, delta: &super::Delta, now: Instant, users: u32) {
+        for r in &delta.rows {
+            let i = self.row_for(&r.key.method, &r.key.name);
+            self.merge_row(i, &r.to_row_delta());
+        }
+        for f in &delta.failures {
+            let i = self.row_for(&f.key.method, &f.key.name);
+            self.merge_failure(i, f.kind, f.count, f.message.clone(), now);
+        }
+        if let Some(late) = &delta.lateness {
+            self.merge_lateness(late);
+        }
+        self.tick(now, users);
+    }
+
+    /// After a merge: the recent-rate window, and the second when it is over.
+    fn tick(&mut self, now: Instant, users: u32) {
         self.push_window(now);
         if now.duration_since(self.second.since) >= Duration::from_secs(1) {
             self.close_second(now, users);
         }
+    }
+
+    fn merge_row(&mut self, i: usize, delta: &RowDelta) {
+        self.rows[i].acc.merge(delta);
+        self.total.merge(delta);
+        if let Some(w) = &mut self.mark {
+            w.total.merge(delta);
+        }
+        self.second
+            .hist
+            .add(&delta.hist)
+            .expect("auto-resizing histogram");
+        self.second.requests += delta.requests;
+        self.second.failures += delta.failures;
+        if self.intervals.is_some() {
+            let rows = &mut self.second.rows;
+            if rows.len() <= i {
+                rows.resize_with(i + 1, || (new_histogram(), 0, 0));
+            }
+            let (hist, requests, failures) = &mut rows[i];
+            hist.add(&delta.hist).expect("auto-resizing histogram");
+            *requests += delta.requests;
+            *failures += delta.failures;
+        }
+    }
+
+    fn merge_failure(
+        &mut self,
+        row: usize,
+        kind: FailureKind,
+        count: u64,
+        message: Option<String>,
+        now: Instant,
+    ) {
+        if let Some(w) = self.mark.as_mut().filter(|_| kind == FailureKind::Local) {
+            w.local_failures += count;
+        }
+        let at = now.saturating_duration_since(self.run_start);
+        merge_failure(&mut self.failures, (row, kind), count, message, at);
+    }
+
+    fn merge_lateness(&mut self, late: &Histogram<u64>) {
+        self.lateness.add(late).expect("auto-resizing histogram");
+        if let Some(w) = &mut self.mark {
+            w.lateness.add(late).expect("auto-resizing histogram");
+        }
+    }
+
+    /// Each row's key, in row order (what `Delta::take` names rows by).
+    pub fn row_keys(&self) -> Vec<super::RowKey> {
+        self.rows
+            .iter()
+            .map(|r| super::RowKey {
+                method: r.method.clone(),
+                name: r.name.clone(),
+            })
+            .collect()
     }
 
     fn push_window(&mut self, now: Instant) {

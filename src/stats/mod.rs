@@ -4,15 +4,17 @@
 //! shards a few times a second and publishes `Snapshot`s that the reports and the TUI read.
 
 mod aggregate;
+mod delta;
 mod failure;
 mod history;
 mod shard;
 mod snapshot;
 
 pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Interval, IntervalRow, Stats};
+pub use delta::{Delta, DeltaFailure, DeltaRow, RowKey};
 pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
-pub use shard::{NOT_SENT, Recorder, Sample, Shards};
+pub use shard::{NOT_SENT, Recorder, Sample, Shard, Shards};
 pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, PERCENTILES, RowStats, RunState, Snapshot,
     TypeCount, WindowStats, short_name,
