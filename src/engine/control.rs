@@ -5,7 +5,7 @@ use super::Command;
 use super::dispatch::{Share, next_type};
 use super::endpoints::{EndpointSet, SharedEndpoints, Workload};
 use super::open::OpenQueue;
-use super::schedule::RateCourse;
+use super::schedule::{self, RateCourse};
 use super::session::{RunShared, SessionSettings};
 use super::user::User;
 use crate::scenario::{Endpoint, Load, Plan, Wait};
@@ -453,18 +453,34 @@ impl Controller {
 
     /// Follows the stages whose time has come.
     fn advance_stages(&mut self, now: Instant) {
-        while let Some(end) = self.stage_end().filter(|end| now >= *end) {
-            let (i, _) = self.stage.expect("stage_end implies a stage");
-            if i + 1 < self.load.stages.len() {
-                self.enter_stage(i + 1, end);
-                self.retarget(now);
-            } else {
-                if let Some(rate) = self.load.stages[i].arrival_rate {
-                    self.load.arrival_rate = Some(rate);
-                }
-                self.stage = None;
-            }
+        let Some((current, _)) = self.stage else {
+            return;
+        };
+        if self.stage_end().is_none_or(|end| now < end) {
+            return;
         }
+        // Where the plan's clock (the run's time without its pauses) has got to.
+        let clock = now
+            .saturating_duration_since(self.run_start)
+            .saturating_sub(self.paused_total);
+        let stages = &self.load.stages;
+        let reached = schedule::stage_at(stages, clock).map_or(stages.len(), |(i, _)| i);
+        // Each stage passed is entered in turn, at the time it began, so the last one's
+        // spawn rate is the one that holds.
+        // After the plan, the last stage's target and rate hold.
+        let origin = self.run_start + self.paused_total;
+        let last = self.load.stages.len() - 1;
+        for j in current + 1..=reached.min(last) {
+            let began = origin + schedule::stage_start(&self.load.stages, j);
+            self.enter_stage(j, began);
+        }
+        if reached > last {
+            if let Some(rate) = self.load.stages[last].arrival_rate {
+                self.load.arrival_rate = Some(rate);
+            }
+            self.stage = None;
+        }
+        self.retarget(now);
     }
 
     /// Begins moving toward `load.users` at the spawn rate.

@@ -136,6 +136,37 @@ impl RateCourse {
     }
 }
 
+/// Where a plan of stages is at `clock` (time since the start, without the time the plan
+/// was paused): the stage's index and how long it has run, or None once every stage is
+/// over (the last stage's target then holds).
+pub fn stage_at(stages: &[Stage], clock: Duration) -> Option<(usize, Duration)> {
+    let mut start = Duration::ZERO;
+    for (i, s) in stages.iter().enumerate() {
+        if clock < start + s.duration {
+            return Some((i, clock - start));
+        }
+        start += s.duration;
+    }
+    None
+}
+
+/// When stage `i` begins on the plan's clock.
+pub fn stage_start(stages: &[Stage], i: usize) -> Duration {
+    stages[..i.min(stages.len())]
+        .iter()
+        .map(|s| s.duration)
+        .sum()
+}
+
+/// The closed model's target at `clock`: the stage's users, the last stage's once the
+/// plan is over, or `users` without stages.
+pub fn users_at(users: u32, stages: &[Stage], clock: Duration) -> u32 {
+    match stage_at(stages, clock) {
+        Some((i, _)) => stages[i].users,
+        None => stages.last().map_or(users, |s| s.users),
+    }
+}
+
 /// A split of the load into segments, given by its cut points `0 = c0 < c1 < … < ck = 1`;
 /// segment `i` is the share from `c(i)` to `c(i+1)`. Every process of a distributed run
 /// knows the whole partition and its own index, and computes the same answers.
@@ -270,6 +301,34 @@ mod tests {
         assert_eq!(c.rate_at(s(60)), 0.0);
         // After the ramp down to 0 nothing more is due.
         assert_eq!(c.next_after(s(11), 1000.0), None);
+    }
+
+    #[test]
+    fn stages_follow_the_plan_clock() {
+        let users = |n: u32, secs: u64| Stage {
+            users: n,
+            duration: s(secs),
+            spawn_rate: None,
+            arrival_rate: None,
+        };
+        let plan = [users(10, 60), users(50, 300), users(0, 30)];
+        assert_eq!(stage_at(&plan, s(0)), Some((0, s(0))));
+        assert_eq!(stage_at(&plan, s(59)), Some((0, s(59))));
+        assert_eq!(stage_at(&plan, s(60)), Some((1, s(0))));
+        assert_eq!(stage_at(&plan, s(365)), Some((2, s(5))));
+        assert_eq!(stage_at(&plan, s(390)), None);
+        assert_eq!(stage_start(&plan, 2), s(360));
+        assert_eq!(users_at(7, &plan, s(100)), 50);
+        assert_eq!(
+            users_at(7, &plan, s(1000)),
+            0,
+            "the last stage's target holds"
+        );
+        assert_eq!(users_at(7, &[], s(1000)), 7);
+        // A pause is time the plan's clock does not count: 10 s paused at 55 s leaves
+        // the plan in stage 0 at 65 s of wall time.
+        let paused = s(10);
+        assert_eq!(stage_at(&plan, s(65) - paused), Some((0, s(55))));
     }
 
     #[test]
