@@ -44,6 +44,14 @@ pub enum Cmd {
     /// Compare two saved runs endpoint by endpoint (req/s, p50, p95, p99, max, failures);
     /// --fail-if "p95 +10%" makes it a CI gate that exits 1
     Compare(CompareArgs),
+    /// Check what caps a big run on this machine (open files, ephemeral ports, listen
+    /// backlog, memory), against a scenario's users when one is given
+    Doctor {
+        /// A scenario file (.toml) or an http:// URL
+        target: Option<String>,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
     /// Print a shell completion script: swarm completions bash > /etc/bash_completion.d/swarm
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -268,6 +276,11 @@ pub struct LoadArgs {
     /// Leave out the endpoints and flows tagged with one of these (wins over --tags)
     #[arg(long, value_name = "TAGS", value_parser = parse_tags)]
     pub exclude_tags: Option<TagList>,
+    /// Source addresses to connect from, in turn: 127.0.0.2,127.0.0.3 or
+    /// 127.0.0.2-127.0.0.9 (as [defaults] local_addresses; one address reaches about
+    /// 28 000 ports per destination)
+    #[arg(long, value_name = "IPS", value_parser = parse_local_ips)]
+    pub local_ips: Option<LocalIps>,
     /// Accept any TLS certificate (self-signed test servers), as [defaults] insecure = true
     #[arg(long)]
     pub insecure: bool,
@@ -319,6 +332,14 @@ pub struct OutputArgs {
     /// In the terminal UI, start the swarm at once instead of opening idle
     #[arg(long)]
     pub autostart: bool,
+}
+
+/// The parsed value of `--local-ips`.
+#[derive(Debug, Clone)]
+pub struct LocalIps(pub Vec<std::net::IpAddr>);
+
+fn parse_local_ips(s: &str) -> Result<LocalIps, String> {
+    crate::scenario::addresses::parse_list(s).map(LocalIps)
 }
 
 /// The parsed value of `--tags` and `--exclude-tags`.
@@ -403,6 +424,9 @@ impl LoadArgs {
         }
         if self.insecure {
             plan.net.insecure = true;
+        }
+        if let Some(LocalIps(ips)) = &self.local_ips {
+            plan.net.local_addresses = ips.clone();
         }
         if let Some(r) = self.spawn_rate {
             plan.load.spawn_rate = r;

@@ -27,6 +27,24 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
         Cmd::FindCapacity(args) => find_capacity(args).await,
         Cmd::Check { file } => check(&file),
         Cmd::Report(args) => report(&args),
+        Cmd::Doctor { target, load } => {
+            let plan = match target {
+                None => None,
+                Some(t) if is_url(&t) => Some(Plan::for_url(&t)?),
+                Some(t) => Some(Plan::load(Path::new(&t)).map_err(explain)?),
+            };
+            let plan = match plan {
+                Some(mut p) => {
+                    load.apply(&mut p).map_err(anyhow::Error::msg)?;
+                    Some(p)
+                }
+                None => None,
+            };
+            print!("{}", crate::doctor::render(plan.as_ref()));
+            Ok(i32::from(
+                plan.is_some_and(|p| !crate::doctor::preflight(&p).is_empty()),
+            ))
+        }
         Cmd::Compare(args) => compare(&args),
         Cmd::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
@@ -162,6 +180,12 @@ async fn execute(
     doc: Option<ScenarioDoc>,
     output: &OutputArgs,
 ) -> anyhow::Result<i32> {
+    crate::scenario::addresses::check_local(&plan.net.local_addresses)
+        .map_err(|e| anyhow::anyhow!("local_addresses: {e}"))?;
+    // What would cap the run is said before it starts (swarm doctor tells more).
+    for problem in crate::doctor::preflight(&plan) {
+        eprintln!("swarm: warning: {problem}");
+    }
     if output
         .save_run
         .as_deref()

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod demo;
+pub mod doctor;
 pub mod engine;
 pub mod fsutil;
 #[doc(hidden)]

@@ -11,6 +11,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Each virtual user holds a socket: lift the soft limit on open files (often 1024) to the
     // hard limit, as load testers must. rlimit wraps getrlimit/setrlimit for this.
+    // As root, the hard limit goes up first, to the kernel's fs.nr_open (a plain user
+    // cannot raise it, and the call then changes nothing).
+    if let Some(most) = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+    {
+        let _ = rlimit::setrlimit(rlimit::Resource::NOFILE, most, most);
+    }
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     // On one core (e.g. pinned with taskset) the single-threaded scheduler does the same
     // work without cross-thread synchronisation.

@@ -475,7 +475,11 @@ pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> 
         .resolve(&origin.host, origin.port)
         .await
         .map_err(ExchangeError::Connect)?;
-    let tcp = match TcpStream::connect(&addrs[..]).await {
+    let attempt = match net.next_source() {
+        None => TcpStream::connect(&addrs[..]).await,
+        Some(source) => connect_from(source, &addrs).await,
+    };
+    let tcp = match attempt {
         Ok(tcp) => tcp,
         Err(e) => {
             net.forget(&origin.host, origin.port);
@@ -501,6 +505,33 @@ pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> 
         driver: Box::pin(connection),
         ended: false,
     })
+}
+
+/// A TCP connection from `source` (`local_addresses`) to the first of `addrs` of its
+/// family that answers.
+async fn connect_from(
+    source: std::net::IpAddr,
+    addrs: &[std::net::SocketAddr],
+) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in addrs.iter().filter(|a| a.is_ipv4() == source.is_ipv4()) {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.bind(std::net::SocketAddr::new(source, 0))?;
+        match socket.connect(*addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("the host has no address of the source address {source}'s family"),
+        )
+    }))
 }
 
 /// Maps an error to the cause the failure report groups by.

@@ -91,6 +91,8 @@ pub struct Net {
     dns: std::sync::Mutex<DnsCache>,
     /// Lookups made, for the tests.
     lookups: std::sync::atomic::AtomicU64,
+    /// The next source address's turn (`local_addresses`).
+    next_source: std::sync::atomic::AtomicUsize,
 }
 
 impl Net {
@@ -101,7 +103,20 @@ impl Net {
             options: options.clone(),
             dns: Default::default(),
             lookups: Default::default(),
+            next_source: Default::default(),
         }
+    }
+
+    /// The source address for a new connection, in turn; None lets the system pick.
+    pub fn next_source(&self) -> Option<std::net::IpAddr> {
+        let list = &self.options.local_addresses;
+        if list.is_empty() {
+            return None;
+        }
+        let i = self
+            .next_source
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(list[i % list.len()])
     }
 
     /// The addresses of `host:port`: an IP address as it is, a name from the run's cache

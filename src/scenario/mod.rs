@@ -3,6 +3,7 @@
 //! Nothing downstream of this module sees strings such as `"30s"`: the CLI, the engine and
 //! the reports consume `Plan`, `Load` and `Endpoint`.
 
+pub mod addresses;
 mod document;
 mod duration;
 mod error;
@@ -257,6 +258,9 @@ pub struct NetOptions {
     pub insecure: bool,
     /// Trust the operating system's roots instead of the bundled Mozilla (webpki) roots.
     pub system_roots: bool,
+    /// Source addresses: each new connection takes the next one in turn (none: the
+    /// system picks).
+    pub local_addresses: Vec<std::net::IpAddr>,
 }
 
 /// Which redirects are followed (at most `MAX_REDIRECTS` in a row).

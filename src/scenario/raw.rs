@@ -89,6 +89,7 @@ pub struct RawDefaults {
     pub insecure: Option<SpannedValue>,
     pub tls_roots: Option<SpannedValue>,
     pub redirects: Option<SpannedValue>,
+    pub local_addresses: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]

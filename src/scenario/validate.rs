@@ -600,7 +600,34 @@ impl Validator<'_> {
             http2: flag(&raw.http2, "defaults.http2", false)?,
             insecure: flag(&raw.insecure, "defaults.insecure", false)?,
             system_roots: false,
+            local_addresses: Vec::new(),
         };
+        if let Some(v) = &raw.local_addresses {
+            let key = "defaults.local_addresses";
+            let example = "[\"127.0.0.2\", \"127.0.0.3\"] or [\"127.0.0.2-127.0.0.9\"]";
+            let Value::Array(items) = v.get_ref() else {
+                return Err(self.err(
+                    v.span(),
+                    key,
+                    format!(
+                        "{} is not a list of addresses; write e.g. {example}",
+                        v.get_ref()
+                    ),
+                ));
+            };
+            for item in items {
+                let Value::String(text) = item else {
+                    return Err(self.err(
+                        v.span(),
+                        key,
+                        format!("{item} is not an address; write e.g. {example}"),
+                    ));
+                };
+                let found =
+                    super::addresses::parse_entry(text).map_err(|m| self.err(v.span(), key, m))?;
+                net.local_addresses.extend(found);
+            }
+        }
         if let Some(r) = &raw.tls_roots {
             net.system_roots = match r.get_ref().as_str() {
                 Some("webpki") => false,

@@ -857,3 +857,111 @@ async fn tags_select_and_exclude_tasks_and_a_filter_that_leaves_nothing_is_refus
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_connect_from_each_local_address_in_turn() {
+    // A server on 127.0.0.1 that notes where each connection comes from.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let peers = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let seen = std::sync::Arc::clone(&peers);
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            *seen.lock().unwrap().entry(peer.ip()).or_insert(0) += 1;
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let out = run(&[
+        "run",
+        &format!("{url}/"),
+        "--headless",
+        "-u",
+        "6",
+        "-r",
+        "1000",
+        "-n",
+        "3000",
+        "--local-ips",
+        "127.0.0.2-127.0.0.4",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let peers = peers.lock().unwrap().clone();
+    let from: Vec<String> = peers.keys().map(|ip| ip.to_string()).collect();
+    assert_eq!(from, ["127.0.0.2", "127.0.0.3", "127.0.0.4"], "{peers:?}");
+    assert!(
+        peers.values().all(|&n| n == 2),
+        "6 users, 2 from each: {peers:?}"
+    );
+    // An address this machine does not have is refused before anything is sent.
+    let out = run(&[
+        "run",
+        &format!("{url}/"),
+        "--headless",
+        "-n",
+        "5",
+        "--local-ips",
+        "192.0.2.77",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("192.0.2.77 is not an address of this machine"),
+        "{}",
+        text(&out.stderr)
+    );
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_and_the_run_say_what_caps_a_big_run() {
+    let out = run(&["doctor"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    for needle in ["open files", "ephemeral ports", "memory"] {
+        assert!(text(&out.stdout).contains(needle), "{}", text(&out.stdout));
+    }
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    let fine = run(&["doctor", &file]).await;
+    assert_eq!(fine.status.code(), Some(0), "{}", text(&fine.stdout));
+    assert!(text(&fine.stdout).contains("Nothing here caps this scenario"));
+    let big = run(&["doctor", &file, "-u", "3000000"]).await;
+    assert_eq!(big.status.code(), Some(1));
+    let said = text(&big.stdout);
+    assert!(
+        said.contains("ulimit -n") && said.contains("--local-ips"),
+        "{said}"
+    );
+    // A run says the same before it starts (spawning one user a second, it stays small).
+    let warned = run(&[
+        "run",
+        &file,
+        "--headless",
+        "-u",
+        "3000000",
+        "-r",
+        "1",
+        "-t",
+        "1s",
+    ])
+    .await;
+    let err = text(&warned.stderr);
+    assert!(
+        err.contains("swarm: warning: 3000000 users need about") && err.contains("ulimit -n"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

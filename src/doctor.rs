@@ -1,0 +1,214 @@
+//! What caps a big run on this machine: open files, ephemeral ports per source address,
+//! the listen backlog and memory, against a scenario's users. `swarm doctor [FILE]` prints
+//! every check; a run prints the ones that would cap it before it starts.
+
+use crate::scenario::Plan;
+
+/// Bytes one idle user takes, about (task, connection, buffers, session), for the
+/// memory check.
+const BYTES_PER_USER: u64 = 16 * 1024;
+/// File descriptors swarm needs besides its users' connections.
+const SPARE_FDS: u64 = 64;
+
+/// One check: what was found, and what to change when it caps the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub name: &'static str,
+    pub found: String,
+    /// Set when the check caps the scenario: why, and the fix.
+    pub problem: Option<String>,
+}
+
+/// The most users the plan runs at once (stages and the open model's cap included).
+pub fn peak_users(plan: &Plan) -> u64 {
+    if plan.load.is_open() {
+        return u64::from(plan.load.max_users);
+    }
+    let staged = plan.load.stages.iter().map(|s| s.users).max().unwrap_or(0);
+    u64::from(plan.load.users.max(staged))
+}
+
+/// The distinct hosts the plan's requests go to: each user keeps a connection to each.
+fn origins(plan: &Plan) -> u64 {
+    let mut all: Vec<&crate::scenario::Origin> = plan
+        .endpoints
+        .iter()
+        .chain(plan.flows.iter().flat_map(|f| f.steps.iter()))
+        .chain(plan.user_types.iter().flat_map(|t| {
+            t.endpoints
+                .iter()
+                .chain(t.flows.iter().flat_map(|f| f.steps.iter()))
+        }))
+        .map(|e| &e.origin)
+        .collect();
+    all.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+    all.dedup();
+    all.len().max(1) as u64
+}
+
+fn read(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// The ephemeral port range's size (`net.ipv4.ip_local_port_range`).
+fn ephemeral_ports() -> Option<(u64, u64)> {
+    let text = read("/proc/sys/net/ipv4/ip_local_port_range")?;
+    let mut it = text
+        .split_whitespace()
+        .filter_map(|n| n.parse::<u64>().ok());
+    Some((it.next()?, it.next()?))
+}
+
+fn mem_available() -> Option<u64> {
+    read("/proc/meminfo")?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+}
+
+/// Every check, against the plan's users when there is a plan.
+pub fn checks(plan: Option<&Plan>) -> Vec<Finding> {
+    let users = plan.map_or(0, peak_users);
+    let conns = plan.map_or(0, |p| users * origins(p));
+    let sources = plan.map_or(1, |p| p.net.local_addresses.len().max(1) as u64);
+    let mut out = Vec::new();
+
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((0, 0));
+    let need = conns + SPARE_FDS;
+    out.push(Finding {
+        name: "open files",
+        found: format!("{soft} (hard limit {hard})"),
+        problem: (plan.is_some() && need > soft).then(|| {
+            format!(
+                "{users} users need about {need} open files, above the limit of {soft}; raise it before the run: ulimit -n {}{}",
+                need.next_power_of_two(),
+                if need > hard {
+                    " (as root: the hard limit too, e.g. in /etc/security/limits.conf)"
+                } else {
+                    ""
+                }
+            )
+        }),
+    });
+
+    match ephemeral_ports() {
+        Some((lo, hi)) => {
+            let ports = hi.saturating_sub(lo) + 1;
+            let per_host = users.div_ceil(sources);
+            out.push(Finding {
+                name: "ephemeral ports",
+                found: format!("{lo}-{hi}: {ports} per source address and destination"),
+                problem: (plan.is_some() && per_host > ports).then(|| {
+                    format!(
+                        "{users} users need {users} connections to each host, above the {ports} ports one source address reaches ({sources} address{} given); add source addresses with --local-ips (127.0.0.2-127.0.0.9 on loopback) or widen net.ipv4.ip_local_port_range",
+                        if sources == 1 { "" } else { "es" }
+                    )
+                }),
+            });
+        }
+        None => out.push(Finding {
+            name: "ephemeral ports",
+            found: "unknown (no /proc/sys/net/ipv4/ip_local_port_range)".into(),
+            problem: None,
+        }),
+    }
+
+    if let Some(backlog) =
+        read("/proc/sys/net/core/somaxconn").and_then(|t| t.trim().parse::<u64>().ok())
+    {
+        let local = plan.is_some_and(|p| {
+            let host = p.host.to_ascii_lowercase();
+            host.contains("://127.") || host.contains("://localhost") || host.contains("://[::1]")
+        });
+        out.push(Finding {
+            name: "listen backlog",
+            found: format!("net.core.somaxconn = {backlog}"),
+            problem: (local && users > backlog).then(|| {
+                format!(
+                    "{users} users connecting at once to a server on this machine can overflow its listen backlog of {backlog} (connects then wait or fail); raise it: sysctl -w net.core.somaxconn={}",
+                    users.next_power_of_two()
+                )
+            }),
+        });
+    }
+
+    if let Some(avail) = mem_available() {
+        let need = users * BYTES_PER_USER;
+        out.push(Finding {
+            name: "memory",
+            found: format!("{} MB available", avail >> 20),
+            problem: (plan.is_some() && need > avail / 2).then(|| {
+                format!(
+                    "{users} users take about {} MB, more than half of the {} MB available",
+                    need >> 20,
+                    avail >> 20
+                )
+            }),
+        });
+    }
+    out
+}
+
+/// The problems that would cap the plan's run, one sentence each.
+pub fn preflight(plan: &Plan) -> Vec<String> {
+    checks(Some(plan))
+        .into_iter()
+        .filter_map(|f| f.problem)
+        .collect()
+}
+
+/// `swarm doctor`'s text.
+pub fn render(plan: Option<&Plan>) -> String {
+    let mut s = match plan {
+        Some(p) => format!(
+            "swarm doctor: this machine against {} ({} users at the peak)\n",
+            p.name.as_deref().unwrap_or("the scenario"),
+            peak_users(p)
+        ),
+        None => {
+            "swarm doctor: this machine (give a scenario to check it against its users)\n".into()
+        }
+    };
+    let findings = checks(plan);
+    for f in &findings {
+        let mark = if f.problem.is_some() { "!!" } else { "ok" };
+        s += &format!("  {mark}  {:<16} {}\n", f.name, f.found);
+        if let Some(p) = &f.problem {
+            s += &format!("      {p}\n");
+        }
+    }
+    if plan.is_some() && findings.iter().all(|f| f.problem.is_none()) {
+        s += "Nothing here caps this scenario.\n";
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_run_passes_and_a_huge_one_is_told_what_to_change() {
+        let mut plan = Plan::parse(
+            "host = \"http://127.0.0.1:8080\"\n[load]\nusers = 5\n[[endpoints]]\npath = \"/\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert!(preflight(&plan).is_empty(), "{:?}", preflight(&plan));
+        plan.load.users = 3_000_000;
+        let problems = preflight(&plan);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("open files") && p.contains("ulimit -n")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("--local-ips")),
+            "{problems:?}"
+        );
+        let text = render(Some(&plan));
+        assert!(text.contains("!!  open files"), "{text}");
+    }
+}
