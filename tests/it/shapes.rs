@@ -262,3 +262,34 @@ path = "/"
     assert_eq!(snap.arrivals.as_ref().unwrap().dropped, 0);
     assert!((595..=605).contains(&t.requests), "{}", t.requests);
 }
+
+/// The spawn rate and the run time under tokio's paused clock: exact, whatever the
+/// machine's load (the wall-clock versions in tests/timing keep a wide margin).
+#[tokio::test(start_paused = true)]
+async fn the_spawn_rate_and_the_run_time_hold_exactly_under_a_paused_clock() {
+    let src = format!("{NO_TRAFFIC}\n[load]\nusers = 20\nspawn_rate = 10\nrun_time = \"5s\"\n");
+    let engine = quiet_engine(&src);
+    let t0 = tokio::time::Instant::now();
+    engine.send(Command::Start);
+    // Snapshots come every 250 ms. One user at once, then one every 100 ms: 13 by
+    // 1.25 s (0, 100, ... 1200 ms), all 20 by 2 s (the last at 1.9 s).
+    let s = at(&engine, Duration::from_millis(1_250), t0).await;
+    assert_eq!((s.users, s.state), (13, RunState::Spawning), "{s:?}");
+    let s = at(&engine, Duration::from_millis(1_750), t0).await;
+    assert_eq!(s.users, 18, "{s:?}");
+    let s = at(&engine, Duration::from_millis(2_000), t0).await;
+    assert_eq!((s.users, s.state), (20, RunState::Running), "{s:?}");
+    // Ramping down at 5/s removes the newest users, one every 200 ms from the command.
+    engine.send(Command::SetSpawnRate(5.0));
+    engine.send(Command::SetUsers(10));
+    let s = at(&engine, Duration::from_millis(3_000), t0).await;
+    assert_eq!(s.users, 15, "{s:?}");
+    let s = at(&engine, Duration::from_millis(4_250), t0).await;
+    assert_eq!((s.users, s.state), (10, RunState::Running), "{s:?}");
+    // The run ends at its run time, to the millisecond.
+    let s = at(&engine, Duration::from_millis(4_750), t0).await;
+    assert_eq!(s.state, RunState::Running, "{s:?}");
+    let s = at(&engine, Duration::from_millis(5_250), t0).await;
+    assert_eq!(s.state, RunState::Stopped, "{s:?}");
+    assert_eq!(s.run_clock.as_millis(), 5_000);
+}
