@@ -1,48 +1,35 @@
-//! The engine's control task: owns the users, the spawn schedule, the run clock and the
-//! statistics, and publishes snapshots. Commands arrive from the `Engine` handle.
+//! The engine's control task: follows the load schedule (stages, pauses, the open model's
+//! arrivals, the run clock), tells the runner when to start and stop users, merges what
+//! they recorded into the statistics and publishes snapshots. Commands arrive from the
+//! `Engine` handle.
 
 use super::Command;
-use super::dispatch::{Share, next_type};
-use super::endpoints::{EndpointSet, SharedEndpoints, Workload};
 use super::open::OpenQueue;
+use super::runner::Runner;
 use super::schedule::{self, RateCourse};
 use super::session::{RunShared, SessionSettings};
-use super::user::User;
-use crate::scenario::{Endpoint, Load, Plan, Wait};
+use crate::scenario::{Endpoint, Load, Plan};
 use crate::stats::{Arrivals, RunState, Shards, Snapshot, Stats};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_util::sync::CancellationToken;
 
 /// How often statistics are merged and a snapshot is published.
 pub const TICK: Duration = Duration::from_millis(250);
 
 pub struct Controller {
     load: Load,
-    /// The user types and what each runs (one implicit type without `[[users]]`; the TUI
-    /// replaces its endpoints).
-    types: Vec<TypeRun>,
+    /// The users, their types and their shards.
+    runner: Runner,
     /// `SetStages`: the stages the next start follows.
     next_stages: Option<Vec<crate::scenario::Stage>>,
-    /// How many users of each type run now, and the most at once in this run.
-    type_counts: Vec<u32>,
-    type_peaks: Vec<u32>,
-    /// The scenario has `[[users]]`: snapshots say how many of each type run.
-    named_types: bool,
     /// Data files, vars, cookies and connection settings, applied at each start.
     sessions: SessionSettings,
     /// Shared by the users of the current run: `{{seq}}`, data cursors.
     run: Arc<RunShared>,
-    shards: Arc<Shards>,
     stats: Stats,
     state: RunState,
-    /// Active users, oldest first: what cancels each, and its type.
-    users: Vec<(CancellationToken, usize)>,
-    tasks: JoinSet<()>,
-    next_user: u64,
     peak_users: u32,
     next_spawn: Instant,
     run_start: Instant,
@@ -68,59 +55,6 @@ pub struct Controller {
     snapshots: watch::Sender<Arc<Snapshot>>,
 }
 
-/// One user type of the run.
-struct TypeRun {
-    name: String,
-    share: Share,
-    /// The type's own think time; None follows `[load].wait`.
-    wait: Option<Wait>,
-    work: Workload,
-    /// The set its users pick from, swapped when it changes.
-    shared: Arc<SharedEndpoints>,
-}
-
-/// The plan's user types: its `[[users]]`, or one implicit type of the top-level tasks.
-fn type_runs(plan: &Plan, stats: &mut Stats, load: &Load) -> Vec<TypeRun> {
-    let implicit = || crate::scenario::UserType {
-        name: "user".into(),
-        weight: 1,
-        fixed_count: 0,
-        wait: None,
-        endpoints: plan.endpoints.clone(),
-        flows: plan.flows.clone(),
-        on_start: plan.on_start.clone(),
-        on_stop: plan.on_stop.clone(),
-        tags: Vec::new(),
-    };
-    let types = if plan.user_types.is_empty() {
-        vec![implicit()]
-    } else {
-        plan.user_types.clone()
-    };
-    types
-        .into_iter()
-        .map(|t| {
-            let work = Workload {
-                endpoints: t.endpoints,
-                flows: t.flows,
-                on_start: t.on_start,
-                on_stop: t.on_stop,
-            };
-            let set = endpoint_set(stats, &work, t.wait.unwrap_or(load.wait));
-            TypeRun {
-                name: t.name,
-                share: Share {
-                    weight: t.weight,
-                    fixed: t.fixed_count,
-                },
-                wait: t.wait,
-                work,
-                shared: Arc::new(SharedEndpoints::new(set)),
-            }
-        })
-        .collect()
-}
-
 /// How long aborted users' tasks get to end (and count their requests as interrupted).
 const CUT_GRACE: Duration = Duration::from_secs(1);
 
@@ -129,22 +63,15 @@ impl Controller {
         let now = Instant::now();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut stats = Stats::new(now.into_std());
-        let types = type_runs(plan, &mut stats, &plan.load);
+        let runner = Runner::new(plan, &mut stats, Shards::new(workers * 4));
         Controller {
             load: plan.load.clone(),
-            type_counts: vec![0; types.len()],
-            type_peaks: vec![0; types.len()],
-            named_types: !plan.user_types.is_empty(),
             next_stages: None,
-            types,
+            runner,
             sessions: SessionSettings::of(plan),
             run: Arc::new(RunShared::new(&SessionSettings::of(plan))),
-            shards: Shards::new(workers * 4),
             stats,
             state: RunState::Idle,
-            users: Vec::new(),
-            tasks: JoinSet::new(),
-            next_user: 0,
             peak_users: 0,
             next_spawn: now,
             run_start: now,
@@ -183,7 +110,7 @@ impl Controller {
                     self.on_tick(now);
                 }
                 _ = sleep_until(wake), if wake.is_some() => self.on_wake(Instant::now()),
-                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                Some(_) = self.runner.tasks.join_next(), if !self.runner.tasks.is_empty() => {
                     let now = Instant::now();
                     self.maybe_finish_stop(now);
                     self.end_if_every_user_stopped(now);
@@ -197,7 +124,7 @@ impl Controller {
             let deadline = self.next_wake();
             tokio::select! {
                 _ = sleep_until(deadline) => self.on_wake(Instant::now()),
-                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => self.maybe_finish_stop(Instant::now()),
+                Some(_) = self.runner.tasks.join_next(), if !self.runner.tasks.is_empty() => self.maybe_finish_stop(Instant::now()),
             }
         }
     }
@@ -237,10 +164,10 @@ impl Controller {
             Command::SetSpawnRate(_) => {}
             Command::SetWait(w) => {
                 self.load.wait = w;
-                self.rebuild_sets();
+                self.runner.rebuild_sets(&mut self.stats, self.load.wait);
             }
             Command::ResetStats => {
-                self.stats.reset(&self.shards, now.into_std());
+                self.stats.reset(&self.runner.shards, now.into_std());
                 self.scheduled = 0;
                 if let Some(q) = &self.open {
                     q.reset_dropped();
@@ -255,33 +182,14 @@ impl Controller {
                 let plan = *plan;
                 self.sessions = SessionSettings::of(&plan);
                 self.load.wait = plan.load.wait;
-                let fresh = type_runs(&plan, &mut self.stats, &self.load);
-                let kept = fresh.len();
-                // Types that stay keep their shared sets (their users pick up the new
-                // one); users of a type that is gone go on with the first type's.
-                for (i, t) in fresh.into_iter().enumerate() {
-                    match self.types.get_mut(i) {
-                        Some(old) => {
-                            (old.name, old.share, old.wait, old.work) =
-                                (t.name, t.share, t.wait, t.work);
-                        }
-                        None => self.types.push(t),
-                    }
-                }
-                self.type_counts.resize(self.types.len(), 0);
-                self.type_peaks.resize(self.types.len(), 0);
-                for gone in self.types.iter_mut().skip(kept) {
-                    gone.share = Share {
-                        weight: 0,
-                        fixed: 0,
-                    };
-                }
-                self.named_types = !plan.user_types.is_empty();
-                self.rebuild_sets();
+                self.runner.set_workload(&plan, &mut self.stats, &self.load);
             }
             Command::MarkWindow => {
-                self.stats
-                    .mark_window(&self.shards, now.into_std(), self.users.len() as u32);
+                self.stats.mark_window(
+                    &self.runner.shards,
+                    now.into_std(),
+                    self.runner.len() as u32,
+                );
             }
         }
         self.publish(now);
@@ -308,16 +216,8 @@ impl Controller {
 
     /// The TUI's endpoint edits: the endpoints of the first (the implicit) type.
     fn replace(&mut self, endpoints: Vec<Endpoint>) {
-        self.types[0].work.endpoints = endpoints;
-        self.rebuild_sets();
-    }
-
-    /// Every type's set again, from its workload and think time.
-    fn rebuild_sets(&mut self) {
-        for t in &self.types {
-            let set = endpoint_set(&mut self.stats, &t.work, t.wait.unwrap_or(self.load.wait));
-            t.shared.replace(set);
-        }
+        self.runner
+            .replace_endpoints(endpoints, &mut self.stats, self.load.wait);
     }
 
     fn is_running(&self) -> bool {
@@ -331,7 +231,7 @@ impl Controller {
         }
         // The statistics' clock (history, failure times) starts with the run, not when
         // the engine was created: idle time before the first start is not part of it.
-        self.stats.reset(&self.shards, now.into_std());
+        self.stats.reset(&self.runner.shards, now.into_std());
         if let Some(stages) = self.next_stages.take() {
             self.load.stages = stages;
         }
@@ -339,7 +239,7 @@ impl Controller {
         self.stats_start = now;
         self.run_end = None;
         self.peak_users = 0;
-        self.type_peaks.iter_mut().for_each(|p| *p = 0);
+        self.runner.reset_peaks();
         self.run = Arc::new(RunShared::new(&self.sessions));
         self.state = RunState::Spawning;
         self.next_spawn = now;
@@ -444,7 +344,7 @@ impl Controller {
         }
         queue.expire_now(now);
         let need = queue.waiting().saturating_sub(queue.idle());
-        let room = (self.load.max_users as usize).saturating_sub(self.users.len());
+        let room = (self.load.max_users as usize).saturating_sub(self.runner.len());
         for _ in 0..need.min(room) {
             queue.add_idle_user();
             self.spawn_user();
@@ -488,7 +388,7 @@ impl Controller {
         if !self.is_running() || self.open.is_some() {
             return;
         }
-        if self.users.len() != self.load.users as usize {
+        if self.runner.len() != self.load.users as usize {
             if self.state == RunState::Running {
                 self.next_spawn = now;
             }
@@ -503,40 +403,24 @@ impl Controller {
         let interval = spawn_interval(self.load.spawn_rate);
         while self.state == RunState::Spawning
             && self.next_spawn <= now
-            && self.users.len() != target
-            && !(self.users.len() < target && self.run.budget_spent())
+            && self.runner.len() != target
+            && !(self.runner.len() < target && self.run.budget_spent())
         {
-            if self.users.len() < target {
+            if self.runner.len() < target {
                 self.spawn_user();
-            } else if let Some((token, t)) = self.users.pop() {
-                token.cancel();
-                self.type_counts[t] = self.type_counts[t].saturating_sub(1);
+            } else {
+                self.runner.stop_newest();
             }
             self.next_spawn += interval;
         }
-        if self.state == RunState::Spawning && self.users.len() == target {
+        if self.state == RunState::Spawning && self.runner.len() == target {
             self.state = RunState::Running;
         }
     }
 
     fn spawn_user(&mut self) {
-        let cancel = CancellationToken::new();
-        let shares: Vec<Share> = self.types.iter().map(|t| t.share).collect();
-        let t = next_type(&shares, &self.type_counts);
-        self.type_counts[t] += 1;
-        self.type_peaks[t] = self.type_peaks[t].max(self.type_counts[t]);
-        let user = User {
-            id: self.next_user,
-            shared: Arc::clone(&self.types[t].shared),
-            run: Arc::clone(&self.run),
-            recorder: self.shards.recorder(self.next_user),
-            cancel: cancel.clone(),
-            open: self.open.clone(),
-        };
-        self.next_user += 1;
-        self.tasks.spawn(user.run());
-        self.users.push((cancel, t));
-        self.peak_users = self.peak_users.max(self.users.len() as u32);
+        self.runner.spawn(&self.run, self.open.clone());
+        self.peak_users = self.peak_users.max(self.runner.len() as u32);
     }
 
     /// Stops the users; asked again while they finish, cuts their requests at once.
@@ -549,10 +433,7 @@ impl Controller {
         if !self.is_running() {
             return;
         }
-        for (token, _) in self.users.drain(..) {
-            token.cancel();
-        }
-        self.type_counts.iter_mut().for_each(|c| *c = 0);
+        self.runner.stop_all();
         if let Some(q) = &self.open {
             q.clear();
         }
@@ -573,23 +454,26 @@ impl Controller {
         if self.stop_deadline.is_some_and(|d| now >= d) {
             if self.cutting {
                 // Tasks that did not end when aborted are left behind.
-                self.tasks.detach_all();
+                self.runner.tasks.detach_all();
             } else {
-                self.tasks.abort_all();
+                self.runner.tasks.abort_all();
                 self.cutting = true;
                 self.stop_deadline = Some(now + CUT_GRACE);
             }
         }
-        if !self.tasks.is_empty() {
+        if !self.runner.tasks.is_empty() {
             return;
         }
         self.cutting = false;
         // The last samples are merged once; a stopped run's statistics (and its history)
         // stay as they were at the stop.
+        self.stats.drain(
+            &self.runner.shards,
+            now.into_std(),
+            self.runner.len() as u32,
+        );
         self.stats
-            .drain(&self.shards, now.into_std(), self.users.len() as u32);
-        self.stats
-            .close_run(now.into_std(), self.users.len() as u32);
+            .close_run(now.into_std(), self.runner.len() as u32);
         self.state = RunState::Stopped;
         self.stop_deadline = None;
         self.run_end = Some(now);
@@ -602,11 +486,11 @@ impl Controller {
     fn end_if_every_user_stopped(&mut self, now: Instant) {
         // `-n`: the budget is spent and the last request has its outcome (open model:
         // every user is back in the pool, waiting for iterations that no longer come).
-        let all_done = self.tasks.is_empty()
+        let all_done = self.runner.tasks.is_empty()
             || self
                 .open
                 .as_ref()
-                .is_some_and(|q| q.idle() >= self.users.len() && q.waiting() == 0);
+                .is_some_and(|q| q.idle() >= self.runner.len() && q.waiting() == 0);
         if self.is_running() && self.run.budget_spent() && all_done {
             self.begin_stop(now);
             return;
@@ -617,9 +501,9 @@ impl Controller {
             .load(std::sync::atomic::Ordering::Relaxed);
         if self.state == RunState::Running
             && self.open.is_none()
-            && self.tasks.is_empty()
-            && !self.users.is_empty()
-            && stopped >= self.users.len() as u64
+            && self.runner.tasks.is_empty()
+            && !self.runner.is_empty()
+            && stopped >= self.runner.len() as u64
         {
             self.begin_stop(now);
         }
@@ -668,15 +552,18 @@ impl Controller {
 
     fn publish(&mut self, now: Instant) {
         if !matches!(self.state, RunState::Idle | RunState::Stopped) {
-            self.stats
-                .drain(&self.shards, now.into_std(), self.users.len() as u32);
+            self.stats.drain(
+                &self.runner.shards,
+                now.into_std(),
+                self.runner.len() as u32,
+            );
         }
         let end = self.run_end.unwrap_or(now);
         // The run clock stops while the plan is paused, as the run's end moves with it.
         let clock_end = self.plan_paused.map_or(end, |p| p.min(end));
         let mut snap = Snapshot {
             state: self.state,
-            users: self.users.len() as u32,
+            users: self.runner.len() as u32,
             peak_users: self.peak_users,
             stage: self.stage.map(|(i, _)| (i + 1, self.load.stages.len())),
             stage_elapsed: self.stage.map_or(Duration::ZERO, |(_, started)| {
@@ -689,27 +576,7 @@ impl Controller {
                 .run
                 .stopped_users
                 .load(std::sync::atomic::Ordering::Relaxed),
-            user_types: if self.named_types {
-                self.types
-                    .iter()
-                    .zip(&self.type_counts)
-                    .zip(&self.type_peaks)
-                    .filter(|((t, _), _)| {
-                        t.share
-                            != Share {
-                                weight: 0,
-                                fixed: 0,
-                            }
-                    })
-                    .map(|((t, n), peak)| crate::stats::TypeCount {
-                        name: t.name.clone(),
-                        users: *n,
-                        peak: *peak,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            user_types: self.runner.type_counts(),
             requests_left: self.run.budgets_left().0,
             iterations_left: self.run.budgets_left().1,
             arrivals: self.open.as_ref().map(|q| Arrivals {
@@ -722,7 +589,7 @@ impl Controller {
                 scheduled: self.scheduled,
                 dropped: q.dropped(),
                 waiting: q.waiting() as u64,
-                busy: (self.users.len() as u64).saturating_sub(q.idle() as u64),
+                busy: (self.runner.len() as u64).saturating_sub(q.idle() as u64),
             }),
             target_users: self.load.users,
             spawn_rate: self.load.spawn_rate,
@@ -769,16 +636,4 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-fn endpoint_set(stats: &mut Stats, work: &Workload, wait: Wait) -> EndpointSet {
-    // Rows in the order a user meets them: on_start steps first.
-    for e in &work.on_start {
-        stats.row_for(e.method.as_str(), &e.name);
-    }
-    let rows = work
-        .requests()
-        .map(|e| stats.row_for(e.method.as_str(), &e.name))
-        .collect();
-    EndpointSet::from_workload(work, rows, wait)
 }

@@ -11,6 +11,7 @@ pub mod http;
 mod net;
 mod open;
 mod redirect;
+pub mod runner;
 pub mod schedule;
 mod session;
 mod user;
