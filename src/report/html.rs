@@ -5,6 +5,7 @@
 //! text that ran.
 
 use super::About;
+use super::escape as esc;
 use super::format::{bytes, ms, rate};
 use crate::capacity::Outcome;
 use crate::scenario::threshold::Verdict;
@@ -83,22 +84,6 @@ pub fn render(
         );
     }
     out.push_str("</body></html>\n");
-    out
-}
-
-/// Text for HTML: `&`, `<`, `>` and quotes escaped.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 
@@ -350,31 +335,16 @@ fn tick_label(v: f64) -> String {
     }
 }
 
-fn line_chart(out: &mut String, id: &str, title: &str, unit: &str, t: &[f64], series: &[Series]) {
-    let max_y = series
-        .iter()
-        .flat_map(|s| s.values.iter().copied())
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
-    let (top, step) = nice(max_y);
-    let (t0, t1) = (t[0], *t.last().unwrap_or(&t[0]));
-    let span = (t1 - t0).max(1.0);
-    let x = |v: f64| LEFT + (v - t0) / span * (W - LEFT - RIGHT);
-    let y = |v: f64| TOP + (1.0 - v / top) * (H - TOP - BOTTOM);
-    let _ = writeln!(
-        out,
-        "<div class=\"chart\"><svg id=\"{id}\" viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        esc(title)
-    );
-    let _ = writeln!(
-        out,
-        "<text x=\"{LEFT}\" y=\"16\" style=\"font-weight:600;font-size:13px\">{}</text>",
-        esc(title)
-    );
-    // Grid and y ticks.
+/// Where value `v` sits on a chart whose axis ends at `top`.
+fn y_at(v: f64, top: f64) -> f64 {
+    TOP + (1.0 - v / top) * (H - TOP - BOTTOM)
+}
+
+/// The horizontal grid lines and their labels, every `step` up to `top`.
+fn y_grid(out: &mut String, top: f64, step: f64) {
     let mut v = 0.0;
     while v <= top + step / 2.0 {
-        let yy = y(v);
+        let yy = y_at(v, top);
         let _ = writeln!(
             out,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#e5e5e5\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
@@ -385,6 +355,30 @@ fn line_chart(out: &mut String, id: &str, title: &str, unit: &str, t: &[f64], se
         );
         v += step;
     }
+}
+
+fn line_chart(out: &mut String, id: &str, title: &str, unit: &str, t: &[f64], series: &[Series]) {
+    let max_y = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let (top, step) = nice(max_y);
+    let (t0, t1) = (t[0], *t.last().unwrap_or(&t[0]));
+    let span = (t1 - t0).max(1.0);
+    let x = |v: f64| LEFT + (v - t0) / span * (W - LEFT - RIGHT);
+    let y = |v: f64| y_at(v, top);
+    let _ = writeln!(
+        out,
+        "<div class=\"chart\"><svg id=\"{id}\" viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        esc(title)
+    );
+    let _ = writeln!(
+        out,
+        "<text x=\"{LEFT}\" y=\"16\" style=\"font-weight:600;font-size:13px\">{}</text>",
+        esc(title)
+    );
+    y_grid(out, top, step);
     let _ = writeln!(
         out,
         "<text x=\"12\" y=\"{:.1}\" transform=\"rotate(-90 12 {:.1})\" text-anchor=\"middle\">{}</text>",
@@ -460,24 +454,12 @@ fn distribution(out: &mut String, total: &RowStats) {
     let (top, step) = nice(most);
     let n = buckets.len() as f64;
     let slot = (W - LEFT - RIGHT) / n;
-    let y = |v: f64| TOP + (1.0 - v / top) * (H - TOP - BOTTOM);
+    let y = |v: f64| y_at(v, top);
     let _ = writeln!(
         out,
         "<div class=\"chart\"><svg id=\"chart-distribution\" viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-label=\"response-time distribution\" xmlns=\"http://www.w3.org/2000/svg\">\n<text x=\"{LEFT}\" y=\"16\" style=\"font-weight:600;font-size:13px\">Requests by response time (all endpoints; each bar up to the time under it)</text>"
     );
-    let mut v = 0.0;
-    while v <= top + step / 2.0 {
-        let yy = y(v);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#e5e5e5\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            W - RIGHT,
-            LEFT - 6.0,
-            yy + 4.0,
-            tick_label(v)
-        );
-        v += step;
-    }
+    y_grid(out, top, step);
     for (i, (upper, count)) in buckets.iter().enumerate() {
         let x0 = LEFT + i as f64 * slot + slot * 0.1;
         let yy = y(*count as f64);
@@ -595,7 +577,7 @@ mod tests {
     fn text_is_escaped() {
         assert_eq!(
             esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
         );
     }
 }

@@ -51,9 +51,9 @@ pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &st
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{secs:.3}\" timestamp=\"{}\">",
-        escape(suite),
+        super::escape(suite),
         cases.len(),
-        escape(timestamp)
+        super::escape(timestamp)
     );
     let _ = writeln!(
         out,
@@ -64,7 +64,7 @@ pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &st
         let _ = write!(
             out,
             "    <testcase classname=\"swarm.thresholds\" name=\"{}\" time=\"{secs:.3}\"",
-            escape(name)
+            super::escape(name)
         );
         match failed {
             None => out.push_str("/>\n"),
@@ -72,7 +72,7 @@ pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &st
                 let _ = writeln!(
                     out,
                     ">\n      <failure message=\"{m}\" type=\"threshold\">{m}</failure>\n    </testcase>",
-                    m = escape(message)
+                    m = super::escape(message)
                 );
             }
         }
@@ -81,30 +81,12 @@ pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &st
     out
 }
 
-/// Text for XML attributes and elements.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters are not allowed in XML 1.0.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn escapes_what_xml_needs() {
         assert_eq!(
-            super::escape("p95 < 3\"s\" & <b>\u{1}"),
+            crate::report::escape("p95 < 3\"s\" & <b>\u{1}"),
             "p95 &lt; 3&quot;s&quot; &amp; &lt;b&gt; "
         );
     }

@@ -19,3 +19,21 @@ pub struct About<'a> {
     /// The scenario text that ran ("" when not known).
     pub scenario: &'a str,
 }
+
+/// Text for XML and HTML attributes and elements: `&`, `<`, `>` and quotes escaped, and
+/// the control characters XML 1.0 does not allow replaced by spaces.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
