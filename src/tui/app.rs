@@ -944,17 +944,8 @@ pub fn reloaded(app: &mut App, result: Result<(ScenarioDoc, Plan), String>) -> V
     match result {
         Ok((doc, plan)) => {
             app.doc = doc;
-            // The sliders follow the file too.
-            app.spawn_rate = plan.load.spawn_rate;
-            let mut effects = vec![Effect::Engine(Command::SetSpawnRate(app.spawn_rate))];
-            match plan.load.arrival_rate {
-                Some(r) => app.arrival_rate = Some(r),
-                None => {
-                    app.users = plan.load.users.min(MAX_USERS);
-                    effects.push(Effect::Engine(Command::SetUsers(app.users)));
-                }
-            }
-            effects.extend(adopt(app, plan));
+            // The sliders follow the file too: adopt sends what differs in [load].
+            let effects = adopt(app, plan);
             let path = app.doc.path.as_ref().map(|p| p.display().to_string());
             app.info(format!(
                 "reloaded {} from disk; your unsaved edits were dropped",
