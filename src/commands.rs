@@ -202,14 +202,7 @@ async fn execute(
         )),
         None => None,
     };
-    let csv = output.csv.iter().flat_map(|p| crate::report::csv::paths(p));
-    check_outputs(
-        (output.json.iter().cloned().map(|p| ("--json", p)))
-            .chain(csv.map(|p| ("--csv", p)))
-            .chain(output.junit.iter().cloned().map(|p| ("--junit", p)))
-            .chain(output.html.iter().cloned().map(|p| ("--html", p)))
-            .chain(output.save_run.iter().cloned().map(|p| ("--save-run", p))),
-    )?;
+    check_outputs(headless_output(output, None).files())?;
     match doc {
         Some(doc) if use_tui(output) => {
             let mut saved = None;
@@ -334,13 +327,6 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
 /// `swarm report RUN`: a saved run's reports, as they were at the end of its run.
 fn report(args: &ReportArgs) -> anyhow::Result<i32> {
     let run = saved::read(&args.run).map_err(anyhow::Error::msg)?;
-    let csv = args.csv.iter().flat_map(|p| crate::report::csv::paths(p));
-    check_outputs(
-        (args.json.iter().cloned().map(|p| ("--json", p)))
-            .chain(csv.map(|p| ("--csv", p)))
-            .chain(args.junit.iter().cloned().map(|p| ("--junit", p)))
-            .chain(args.html.iter().cloned().map(|p| ("--html", p))),
-    )?;
     let out = Output {
         json: args.json.clone(),
         csv: args.csv.clone().map(|p| (p, false)),
@@ -349,6 +335,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<i32> {
         width: report_width(),
         ..Output::default()
     };
+    check_outputs(out.files())?;
     let csv = match &args.csv {
         Some(prefix) => Some(
             crate::report::csv::CsvReport::create_at(prefix, false, run.started())

@@ -41,6 +41,18 @@ pub struct Output {
     pub width: usize,
 }
 
+impl Output {
+    /// Every file the output writes, with the flag that names it.
+    pub fn files(&self) -> impl Iterator<Item = (&'static str, PathBuf)> + '_ {
+        let csv = self.csv.iter().flat_map(|(p, _)| csv::paths(p));
+        (self.json.iter().cloned().map(|p| ("--json", p)))
+            .chain(csv.map(|p| ("--csv", p)))
+            .chain(self.junit.iter().cloned().map(|p| ("--junit", p)))
+            .chain(self.html.iter().cloned().map(|p| ("--html", p)))
+            .chain(self.save_run.iter().cloned().map(|p| ("--save-run", p)))
+    }
+}
+
 /// Runs the plan to its end (run time, or Ctrl-C / SIGTERM) and returns the exit code.
 pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
     let l = &plan.load;
@@ -323,10 +335,7 @@ pub fn saved_run(
                 name: r.name.clone(),
             })
             .collect(),
-        stats: Snapshot {
-            history: Arc::clone(&last.history),
-            ..last.clone()
-        },
+        stats: last.clone(),
     }
 }
 

@@ -120,32 +120,42 @@ impl DeltaRow {
     }
 }
 
+/// A histogram's V2 deflate encoding.
+fn encode(h: &Histogram<u64>) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(bytes)
+}
+
+/// A histogram from its encoding, as an auto-resizing one of swarm's (so it merges with
+/// any other and takes any later value).
+fn decode(bytes: &[u8]) -> Result<Histogram<u64>, String> {
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| format!("not a histogram: {e:?}"))?;
+    let mut out = new_histogram();
+    out.add(&h).map_err(|e| format!("{e:?}"))?;
+    Ok(out)
+}
+
 /// serde for a histogram as the bytes of its V2 deflate encoding.
 mod encoded {
     use super::*;
 
     pub fn serialize<S: serde::Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
-        let mut bytes = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(h, &mut bytes)
-            .map_err(|e| serde::ser::Error::custom(format!("{e:?}")))?;
+        let bytes = encode(h).map_err(serde::ser::Error::custom)?;
         serde::Serialize::serialize(&bytes, s)
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
         let bytes: Vec<u8> = serde::Deserialize::deserialize(d)?;
-        let mut h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| serde::de::Error::custom(format!("not a histogram: {e:?}")))?;
-        // Merged into auto-resizing histograms, and able to take any later value.
-        h.auto(true);
-        let mut out = new_histogram();
-        out.add(&h)
-            .map_err(|e| serde::de::Error::custom(format!("{e:?}")))?;
-        Ok(out)
+        decode(&bytes).map_err(serde::de::Error::custom)
     }
 }
 
+/// The same for an optional histogram.
 mod encoded_opt {
     use super::*;
 
@@ -153,30 +163,22 @@ mod encoded_opt {
         h: &Option<Histogram<u64>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        match h {
-            Some(h) => {
-                let mut bytes = Vec::new();
-                V2DeflateSerializer::new()
-                    .serialize(h, &mut bytes)
-                    .map_err(|e| serde::ser::Error::custom(format!("{e:?}")))?;
-                serde::Serialize::serialize(&Some(bytes), s)
-            }
-            None => serde::Serialize::serialize(&None::<Vec<u8>>, s),
-        }
+        let bytes = h
+            .as_ref()
+            .map(encode)
+            .transpose()
+            .map_err(serde::ser::Error::custom)?;
+        serde::Serialize::serialize(&bytes, s)
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Histogram<u64>>, D::Error> {
         let bytes: Option<Vec<u8>> = serde::Deserialize::deserialize(d)?;
-        let Some(bytes) = bytes else { return Ok(None) };
-        let h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| serde::de::Error::custom(format!("not a histogram: {e:?}")))?;
-        let mut out = new_histogram();
-        out.add(&h)
-            .map_err(|e| serde::de::Error::custom(format!("{e:?}")))?;
-        Ok(Some(out))
+        bytes
+            .map(|b| decode(&b))
+            .transpose()
+            .map_err(serde::de::Error::custom)
     }
 }
 
