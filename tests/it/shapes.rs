@@ -252,7 +252,9 @@ path = "/"
     // About 200 iterations waited up to 1 s: the slowest 1 % (6 of 600) waited at least
     // 1 s minus the 30 ms over which they were scheduled.
     assert!(p99(corrected) >= 950.0, "corrected {corrected:?}");
-    assert!(corrected[10] >= 1000.0, "corrected max {corrected:?}");
+    // The first iteration due after the stall began (at most one 5 ms period after it)
+    // waited for its end: at least 1 s minus that period.
+    assert!(corrected[10] >= 995.0, "corrected max {corrected:?}");
     assert!(p99(t.percentiles_ms) < 100.0, "raw {:?}", t.percentiles_ms);
     assert!(
         t.max_ms >= 900.0,
