@@ -13,8 +13,9 @@ def read(path):
 
 
 def parse_run(out, label, tool):
-    user, sys_, rss_kb = (read(f"{out}/{label}.time").split() + ["0", "0", "0"])[:3]
-    row = {"label": label, "tool": tool, "cpu_s": float(user) + float(sys_), "rss_mb": int(rss_kb) / 1024}
+    user, sys_, rss_kb, vcs, ics = (read(f"{out}/{label}.time").split() + ["0"] * 5)[:5]
+    row = {"label": label, "tool": tool, "cpu_s": float(user) + float(sys_), "rss_mb": int(rss_kb) / 1024,
+           "switches": int(vcs) + int(ics)}
     text = read(f"{out}/{label}.out")
     if tool == "wrk":
         m = re.search(r"(\d+) requests in", text)
@@ -31,6 +32,15 @@ def parse_run(out, label, tool):
         row["rps"] = doc.get("summary", {}).get("requestsPerSec", 0)
         lat = doc.get("latencyPercentiles", {})
         row["p50_ms"], row["p99_ms"] = lat.get("p50", 0) * 1000, lat.get("p99", 0) * 1000
+    elif tool == "locust":
+        # Locust's --csv stats file: the Aggregated row.
+        import csv, io
+        agg = [r for r in csv.DictReader(io.StringIO(read(f"{out}/{label}_stats.csv"))) if r.get("Name") == "Aggregated"]
+        if agg:
+            row["requests"] = int(agg[0]["Request Count"])
+            row["rps"] = float(agg[0]["Requests/s"])
+            row["p50_ms"], row["p99_ms"] = float(agg[0]["50%"]), float(agg[0]["99%"])
+            row["failures"] = int(agg[0]["Failure Count"])
     else:
         doc = json.loads(read(f"{out}/{label}.json") or "{}")
         agg = doc.get("aggregated", {})
@@ -39,6 +49,7 @@ def parse_run(out, label, tool):
         row["p50_ms"] = agg.get("percentiles_ms", {}).get("50", 0)
         row["p99_ms"] = agg.get("percentiles_ms", {}).get("99", 0)
         row["users"] = doc.get("users", 0)
+        row["failures"] = agg.get("failures", 0)
         full = [p["t"] for p in doc.get("history", []) if p["users"] >= doc.get("users", 0) > 0]
         if full:
             row["full_at_s"] = full[0]
@@ -62,6 +73,8 @@ def table(path):
             "us_req": statistics.median([r["cpu_s"] * 1e6 / r["requests"] for r in rs if r.get("requests")] or [0]),
             "rss": med(rs, "rss_mb"), "p50": med(rs, "p50_ms"), "p99": med(rs, "p99_ms"),
             "full": med(rs, "full_at_s"), "late": med(rs, "lateness_p99_ms"), "users": med(rs, "users"),
+            "cs_req": statistics.median([r.get("switches", 0) / r["requests"] for r in rs if r.get("requests")] or [0]),
+            "failures": med(rs, "failures"),
         }
     print("| run | n | requests | req/s | CPU µs/req | vs wrk (CPU/req) | vs wrk (req/s) | peak RSS MB | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -81,6 +94,25 @@ def table(path):
     if "spawn-10k" in summary:
         s = summary["spawn-10k"]
         print(f"spawn 10 000 users at 1 000/s: all running at t = {s['full']:.0f} s; think-time lateness p99 {s['late']} ms")
+    if "think-swarm" in summary and "think-full" in summary:
+        sw, lo, full = summary["think-swarm"], summary.get("think-locust"), summary["think-full"]
+        print(f"think time 1-3 s, 5 000 users: swarm {sw['us_req']:.1f} µs/req ({sw['us_req'] / full['us_req']:.2f} x its full speed, "
+              f"{full['us_req']:.1f}), {sw['cs_req']:.2f} context switches/req, peak RSS {sw['rss']:.1f} MB, lateness p99 {sw['late']} ms")
+        if lo and lo["us_req"]:
+            print(f"  Locust FastHttpUser: {lo['us_req']:.1f} µs/req ({lo['us_req'] / sw['us_req']:.1f} x swarm), {lo['requests']:,.0f} requests "
+                  f"vs swarm's {sw['requests']:,.0f}, peak RSS {lo['rss']:.1f} MB")
+    big = sorted((s["users"], k) for k, s in summary.items() if k.startswith("users-u"))
+    if len(big) == 2:
+        (u0, k0), (u1, k1) = big
+        kb = (summary[k1]["rss"] - summary[k0]["rss"]) * 1024 / (u1 - u0) if u1 > u0 else 0
+        s = summary[k1]
+        print(f"{u1:,.0f} users thinking 10 s: all running at t = {s['full']:.0f} s, lateness p99 {s['late']} ms, "
+              f"failures {s['failures']:,.0f}, marginal memory {kb:.2f} KB/user ({u0:,.0f} -> {u1:,.0f})")
+        tui = summary.get(f"users-tui-u{u1:.0f}")
+        if tui and tui["us_req"] and s["us_req"]:
+            keys = json.loads(read(path.rsplit("/", 1)[0] + "/users-keys.json") or "{}")
+            print(f"  with the TUI: {100 * (tui['us_req'] / s['us_req'] - 1):+.1f} % CPU per request; a key reaches the screen in "
+                  f"{keys.get('median_ms')} ms (median), {keys.get('max_ms')} ms at most ({keys.get('n')} presses)")
     if "accuracy-20ms" in summary:
         print(f"latency accuracy, 20 ms server, 64 users: p50 {summary['accuracy-20ms']['p50']:.3f} ms")
 

@@ -4,7 +4,9 @@
 # Prints a markdown table; raw outputs go to benches/out/. A benchmark, not a test.
 #
 #   benches/run.sh                 # throughput, ten endpoints, memory, spawn, accuracy (~6 min)
-#   ONLY="tput" benches/run.sh     # one section: tput tui tenep mem spawn accuracy soak
+#   ONLY="tput" benches/run.sh     # one section: tput tui tenep mem spawn accuracy soak think users
+#   ONLY="think" benches/run.sh    # 5 000 users thinking 1-3 s: swarm, Locust FastHttpUser (~3 min)
+#   ONLY="users" benches/run.sh    # USERS (100 000) users thinking 10 s, headless and TUI (~4 min)
 #   DUR=10 REPEAT=3 benches/run.sh # seconds per throughput run, rounds (medians)
 #
 # Every run is bounded by its own duration flag and by `timeout`. Traffic goes to loopback only.
@@ -28,7 +30,7 @@ build_swarm
 # timed LABEL CMD...: runs CMD pinned to the client CPU; leaves $OUT/LABEL.{out,err,time}.
 timed() {
     local label="$1"; shift
-    /usr/bin/time -f "%U %S %M" -o "$OUT/$label.time" \
+    /usr/bin/time -f "%U %S %M %w %c" -o "$OUT/$label.time" \
         taskset -c "$CLIENT_CPU" timeout -k 5 $((DUR + 60)) "$@" >"$OUT/$label.out" 2>"$OUT/$label.err" </dev/null || true
     sleep 1
 }
@@ -107,6 +109,76 @@ tui() {
     sleep 1
 }
 
+think() {
+    # The think-time regime (issue 16): 5 000 users thinking 1-3 s on two endpoints (3:1),
+    # swarm beside Locust's FastHttpUser in the same run, and swarm at full speed (64 users,
+    # no think time) for the ratio. Every process is timed whole, start-up included.
+    local d="$DUR"; DUR="${THINK_S:-40}"
+    if [ ! -x "$OUT/venv/bin/locust" ]; then
+        python3 -m venv "$OUT/venv" && "$OUT/venv/bin/pip" install -q locust
+    fi
+    {
+        echo 'host = "http://127.0.0.1:8080"'
+        echo '[load]'; echo 'users = 5000'; echo 'spawn_rate = 5000'; echo "run_time = \"${DUR}s\""; echo 'wait = "1s..3s"'
+        echo '[[endpoints]]'; echo 'name = "home"'; echo 'path = "/"'; echo 'weight = 3'
+        echo '[[endpoints]]'; echo 'name = "item"'; echo 'path = "/item"'; echo 'weight = 1'
+    } > "$OUT/think.toml"
+    timed "think-swarm" "$SWARM" run "$OUT/think.toml" --headless --json "$OUT/think-swarm.json"; row "think-swarm" swarm
+    timed "think-locust" "$OUT/venv/bin/locust" -f "$ROOT/benches/locust_think.py" --headless -u 5000 -r 5000 \
+        -t "${DUR}s" -H http://127.0.0.1:8080 --csv "$OUT/think-locust" --only-summary ThinkUser; row "think-locust" locust
+    timed "think-full" "$SWARM" run "$URL" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/think-full.json"; row "think-full" swarm
+    DUR="$d"
+}
+
+users() {
+    # USERS users (default 100 000) thinking 10 s, spawned at 10 000/s, against an nginx of
+    # its own on 127.0.0.1:8081 with a worker per 12 000 connections. One process can hold
+    # as many connections as its open-files limit: as root the script raises the hard limit
+    # where the kernel lets it, and otherwise runs the most users the limit allows (said in
+    # the output). Source addresses 127.0.0.2-127.0.0.9 give each user a port.
+    local want="${USERS:-100000}" hard n d="$DUR"
+    ulimit -Hn 1048576 2>/dev/null || ulimit -Hn "$(cat /proc/sys/fs/nr_open)" 2>/dev/null || true
+    hard="$(ulimit -Hn)"; ulimit -n "$hard"
+    n=$(( want < hard - 200 ? want : hard - 200 ))
+    [ "$n" -lt "$want" ] && echo "users: the open-files hard limit is $hard here (not raisable): $n users instead of $want" | tee "$OUT/users-note.txt" >&2
+    sysctl -qw net.ipv4.ip_local_port_range="1024 65535" 2>/dev/null || true
+    sysctl -qw net.core.somaxconn=65535 2>/dev/null || true
+    local workers=$(( (n + 11999) / 12000 )) run="$OUT/nginx-users"
+    mkdir -p "$run/tmp"
+    sed -e "s/^worker_processes 1;/worker_processes $workers;/" -e "s/127.0.0.1:8080/127.0.0.1:8081/" \
+        -e "s/^worker_rlimit_nofile .*/worker_rlimit_nofile $(( hard < 20000 ? hard : 20000 ));/" \
+        "$ROOT/benches/nginx.conf" > "$run/nginx.conf"
+    taskset -c "$SERVER_CPU" "$NGINX" -c "$run/nginx.conf" -p "$run/" -e "$run/error.log" </dev/null &
+    PIDS+=($!)
+    for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8081/ && break; sleep 0.1; done
+    DUR=40
+    for u in 10000 "$n"; do
+        {
+            echo 'host = "http://127.0.0.1:8081"'
+            echo '[defaults]'; echo 'local_addresses = ["127.0.0.2-127.0.0.9"]'
+            echo '[load]'; echo "users = $u"; echo 'spawn_rate = 10000'; echo "run_time = \"${DUR}s\""; echo 'wait = "10s"'
+            echo '[[endpoints]]'; echo 'name = "home"'; echo 'path = "/"'
+        } > "$OUT/users$u.toml"
+        timed "users-u$u" "$SWARM" run "$OUT/users$u.toml" --headless --json "$OUT/users-u$u.json"; row "users-u$u" swarm
+    done
+    # The same with the TUI on a 200x50 tmux screen: its CPU, and how long a key takes to show.
+    command -v tmux >/dev/null || apt-get install -y -qq tmux >/dev/null
+    local label="users-tui-u$n"
+    tmux kill-session -t swarm-users 2>/dev/null || true
+    tmux new-session -d -s swarm-users -x 200 -y 50 \
+        "/usr/bin/time -f '%U %S %M %w %c' -o $OUT/$label.time taskset -c $CLIENT_CPU timeout --foreground $((DUR + 60)) $SWARM run $OUT/users$n.toml --autostart --json $OUT/$label.json"
+    sleep 20
+    python3 "$ROOT/benches/keylat.py" swarm-users 20 > "$OUT/users-keys.json" || true
+    # q asks first while the run goes on: wait for its end (at most a minute), then quit.
+    for _ in $(seq 300); do tmux capture-pane -p -t swarm-users | grep -q "stopped" && break; sleep 0.2; done
+    tmux send-keys -t swarm-users q
+    for _ in $(seq 100); do tmux has-session -t swarm-users 2>/dev/null || break; sleep 0.2; done
+    tmux kill-session -t swarm-users 2>/dev/null || true
+    : > "$OUT/$label.out"
+    row "$label" swarm
+    DUR="$d"
+}
+
 soak() {
     local d="$DUR"; DUR="${SOAK_S:-600}"
     timed "soak" "$SWARM" run "$URL" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/soak.json"; row "soak" swarm
@@ -124,6 +196,8 @@ for section in $ONLY; do
         spawn) spawn ;;
         accuracy) accuracy ;;
         soak) soak ;;
+        think) think ;;
+        users) users ;;
     esac
 done
 python3 "$ROOT/benches/parse.py" --table "$OUT/rows.jsonl"

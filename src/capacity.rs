@@ -486,6 +486,17 @@ pub async fn run_headless(
     );
     let engine = crate::engine::Engine::spawn(&plan);
     let mut search = Search::new(cfg.clone(), slo);
+    // The search may climb to its limit: what would cap this machine before then (swarm
+    // doctor's checks) makes a knee found there suspect.
+    let mut at_limit = plan.clone();
+    at_limit.load.users = cfg.limit;
+    for problem in crate::doctor::preflight(&at_limit) {
+        eprintln!("swarm: warning: {problem}");
+        search.uncertain.push(format!(
+            "this machine may cap the search before {} users: {problem}",
+            cfg.limit
+        ));
+    }
     for c in search.begin() {
         engine.send(c);
     }

@@ -170,6 +170,9 @@ async fn an_slo_broken_at_the_first_step_is_no_answer() {
             "500ms",
             "--settle",
             "100ms",
+            // More users than any machine's open files allow: the doctor's check says so.
+            "--max-users",
+            "3000000",
         ])
         .kill_on_drop(true)
         .output();
@@ -180,6 +183,10 @@ async fn an_slo_broken_at_the_first_step_is_no_answer() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("no step met the SLO"), "{stdout}");
+    assert!(
+        stdout.contains("uncertain: this machine may cap the search before 3000000 users: 3000000 users need about"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("uncertain: the SLO broke already at the first step (3 users)"),
         "{stdout}"
