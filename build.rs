@@ -1,9 +1,17 @@
 //! Names the commit swarm is built from, for `swarm --version`: `git rev-parse` when the
-//! source is a git checkout, "unknown commit" otherwise (a crate tarball, say).
+//! source is a git checkout, "unknown commit" otherwise (a crate tarball, say). And
+//! compiles the control protocol (`proto/swarm.proto`) to Rust: protox parses it in pure
+//! Rust, so the build needs no protoc, and tonic-prost-build writes the code.
 
 use std::process::Command;
 
 fn main() {
+    println!("cargo:rerun-if-changed=proto/swarm.proto");
+    let fds = protox::compile(["proto/swarm.proto"], ["proto"])
+        .unwrap_or_else(|e| panic!("proto/swarm.proto: {e}"));
+    tonic_prost_build::configure()
+        .compile_fds(fds)
+        .unwrap_or_else(|e| panic!("proto/swarm.proto: cannot generate its code: {e}"));
     let commit = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

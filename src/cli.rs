@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run a scenario file, or load-test one URL with defaults (swarm run http://127.0.0.1:8080/)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a scenario file and say what it would do
     Check {
         /// The scenario file
@@ -59,6 +59,9 @@ pub enum Cmd {
     },
     /// Print the manual page (roff): swarm man > swarm.1 && man ./swarm.1
     Man,
+    /// Run a share of a distributed run: join the controller at --controller, take the
+    /// scenario and a segment from it, report back every second
+    Worker(WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +149,45 @@ pub struct RunArgs {
     /// headers are --header)
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub dist: DistArgs,
+}
+
+/// A distributed run's controller: it waits for its workers, then runs the scenario
+/// over all of them, each a share of the load.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Distributed run (controller)")]
+pub struct DistArgs {
+    /// Run over N workers (swarm worker --controller ADDR), each a share of the load;
+    /// starts once all N have joined (headless)
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
+    /// Where the workers reach the controller
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:5557",
+        requires = "workers"
+    )]
+    pub listen: String,
+    /// A shared secret the workers must present (needed to listen beyond loopback)
+    #[arg(long, value_name = "FILE", requires = "workers")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// `swarm worker`: runs a share of a distributed run for its controller.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The controller's address, HOST:PORT (swarm run FILE --workers N listens on it)
+    #[arg(long, value_name = "HOST:PORT")]
+    pub controller: String,
+    /// The controller's shared secret (its --token-file)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The segment to run, 0 to N-1 (a Kubernetes Job's completion index, so that a
+    /// replaced pod takes its predecessor's share); the next free one otherwise
+    #[arg(long, value_name = "I", env = "JOB_COMPLETION_INDEX")]
+    pub index: Option<u32>,
 }
 
 /// The request of `swarm run URL`, as curl and oha users type it.

@@ -23,7 +23,7 @@ const DEMO_HOST: &str = "http://127.0.0.1:8089";
 /// Runs a subcommand; the result is the process exit code (errors mean bad input).
 pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
     match command {
-        Cmd::Run(args) => run(args).await,
+        Cmd::Run(args) => run(*args).await,
         Cmd::FindCapacity(args) => find_capacity(args).await,
         Cmd::Check { file } => check(&file),
         Cmd::Report(args) => report(&args),
@@ -46,6 +46,18 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
             ))
         }
         Cmd::Compare(args) => compare(&args),
+        Cmd::Worker(args) => {
+            let token = match &args.token_file {
+                Some(p) => Some(crate::dist::read_token(p)?),
+                None => None,
+            };
+            crate::dist::worker::run(crate::dist::worker::Options {
+                controller: args.controller,
+                token,
+                index: args.index,
+            })
+            .await
+        }
         Cmd::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "swarm", &mut std::io::stdout());
@@ -143,8 +155,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         let mut plan = Plan::for_request(&args.target, &request)?;
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
         let text = Plan::url_scenario(&args.target, &request);
+        if let Some(cfg) = distributed(&args, &plan, &text, Path::new("."), "url.toml")? {
+            return execute(plan, text, None, &args.output, Some(cfg)).await;
+        }
         let doc = ScenarioDoc::from_text(&text, None)?;
-        return execute(plan, text, Some(doc), &args.output).await;
+        return execute(plan, text, Some(doc), &args.output, None).await;
     }
     if let Some(url) = url_hint(&args.target) {
         anyhow::bail!(
@@ -158,6 +173,15 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     let mut plan = Plan::load_with_host(&path, args.host.as_deref()).map_err(explain)?;
     args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
+    if args.dist.workers.is_some() {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map_or("scenario.toml".into(), |n| n.to_string_lossy().to_string());
+        let cfg = distributed(&args, &plan, &text, dir, &name)?;
+        return execute(plan, text, None, &args.output, cfg).await;
+    }
     let doc = if use_tui(&args.output) {
         let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
         if let Some(h) = &args.host {
@@ -169,7 +193,32 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     // The text as it ran, for --save-run (read after the load, which found it readable).
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    execute(plan, text, doc, &args.output).await
+    execute(plan, text, doc, &args.output, None).await
+}
+
+/// `--workers N`: the controller's settings (None without the flag).
+fn distributed(
+    args: &RunArgs,
+    plan: &Plan,
+    text: &str,
+    dir: &Path,
+    file_name: &str,
+) -> anyhow::Result<Option<crate::dist::controller::Config>> {
+    let Some(workers) = args.dist.workers else {
+        return Ok(None);
+    };
+    let token = match &args.dist.token_file {
+        Some(p) => Some(crate::dist::read_token(p)?),
+        None => None,
+    };
+    Ok(Some(crate::dist::controller::Config {
+        workers,
+        listen: crate::dist::parse_listen(&args.dist.listen)?,
+        token,
+        scenario: text.to_string(),
+        file_name: file_name.to_string(),
+        files: crate::dist::controller::data_files(plan, dir)?,
+    }))
 }
 
 /// Runs a plan headless, or in the TUI when `doc` is given and stdout is a terminal;
@@ -179,6 +228,7 @@ async fn execute(
     text: String,
     doc: Option<ScenarioDoc>,
     output: &OutputArgs,
+    distributed: Option<crate::dist::controller::Config>,
 ) -> anyhow::Result<i32> {
     crate::scenario::addresses::check_local(&plan.net.local_addresses)
         .map_err(|e| anyhow::anyhow!("local_addresses: {e}"))?;
@@ -245,6 +295,7 @@ async fn execute(
         _ => {
             let out = Output {
                 baseline,
+                distributed,
                 ..headless_output(output, Some(text))
             };
             headless::run(&plan, &out).await
@@ -254,6 +305,7 @@ async fn execute(
 
 fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
     Output {
+        distributed: None,
         save_run: output.save_run.clone(),
         scenario: text.unwrap_or_default(),
         baseline: None,
@@ -638,7 +690,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     let mut plan = Plan::parse(&text, "demo.toml")?;
     args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
     let doc = ScenarioDoc::from_text(&text, None)?;
-    let code = execute(plan, text, Some(doc), &args.output).await;
+    let code = execute(plan, text, Some(doc), &args.output, None).await;
     server.shutdown().await;
     code
 }

@@ -39,6 +39,8 @@ pub struct Output {
     pub exit_code_on_error: i32,
     /// Terminal width for the report; 80 when unknown.
     pub width: usize,
+    /// `--workers N`: the run is a distributed one's controller.
+    pub distributed: Option<crate::dist::controller::Config>,
 }
 
 impl Output {
@@ -88,7 +90,10 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
         )),
         None => None,
     };
-    let engine = Engine::spawn(plan);
+    let engine = match &out.distributed {
+        Some(cfg) => crate::dist::controller::spawn(plan, cfg.clone()).await?,
+        None => Engine::spawn(plan),
+    };
     let metrics = listener.map(|(l, linger)| {
         if let Ok(addr) = l.local_addr() {
             eprintln!("swarm: metrics for Prometheus at http://{addr}/metrics");
@@ -116,6 +121,10 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
         log
     });
     let code = finish_with(plan, &last, out, csv, (saved, started));
+    if out.distributed.is_some() {
+        // The controller says goodbye to its workers before the process ends.
+        let _ = engine.shutdown().await;
+    }
     if let Some((server, linger)) = metrics {
         if !linger.is_zero() {
             eprintln!(
@@ -379,6 +388,13 @@ fn finish_with(
             "swarm: saved the run to {} (swarm report {0}; swarm compare BASE {0})",
             path.display()
         );
+    }
+    if let Some(lost) = &last.worker_lost {
+        eprintln!(
+            "swarm: the run stopped early because {lost} (exit code {})",
+            crate::dist::EXIT_WORKER_LOST
+        );
+        return Ok(crate::dist::EXIT_WORKER_LOST);
     }
     if last.all_interrupted() {
         eprintln!(

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod demo;
+pub mod dist;
 pub mod doctor;
 pub mod engine;
 pub mod fsutil;

@@ -53,6 +53,8 @@ pub struct Controller {
     next_arrival: Option<Instant>,
     scheduled: u64,
     snapshots: watch::Sender<Arc<Snapshot>>,
+    /// A worker's: where what the users recorded goes, besides this process's statistics.
+    pub deltas: Option<mpsc::UnboundedSender<crate::stats::Delta>>,
 }
 
 /// How long aborted users' tasks get to end (and count their requests as interrupted).
@@ -89,6 +91,7 @@ impl Controller {
             next_arrival: None,
             scheduled: 0,
             snapshots,
+            deltas: None,
         }
     }
 
@@ -467,11 +470,7 @@ impl Controller {
         self.cutting = false;
         // The last samples are merged once; a stopped run's statistics (and its history)
         // stay as they were at the stop.
-        self.stats.drain(
-            &self.runner.shards,
-            now.into_std(),
-            self.runner.len() as u32,
-        );
+        self.merge_recorded(now);
         self.stats
             .close_run(now.into_std(), self.runner.len() as u32);
         self.state = RunState::Stopped;
@@ -550,13 +549,23 @@ impl Controller {
         }
     }
 
+    /// Merges what the users recorded into this process's statistics; a worker of a
+    /// distributed run also sends it on, as a `Delta`, to its controller.
+    fn merge_recorded(&mut self, now: Instant) {
+        let users = self.runner.len() as u32;
+        match &self.deltas {
+            None => self.stats.drain(&self.runner.shards, now.into_std(), users),
+            Some(out) => {
+                let delta = self.runner.take_delta(&self.stats.row_keys());
+                self.stats.apply(&delta, now.into_std(), users);
+                let _ = out.send(delta);
+            }
+        }
+    }
+
     fn publish(&mut self, now: Instant) {
         if !matches!(self.state, RunState::Idle | RunState::Stopped) {
-            self.stats.drain(
-                &self.runner.shards,
-                now.into_std(),
-                self.runner.len() as u32,
-            );
+            self.merge_recorded(now);
         }
         let end = self.run_end.unwrap_or(now);
         // The run clock stops while the plan is paused, as the run's end moves with it.

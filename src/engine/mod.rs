@@ -83,6 +83,39 @@ impl Engine {
         }
     }
 
+    /// A worker's engine: as `spawn`, and everything its users record also comes out of
+    /// the receiver, as deltas (a few a second while a run goes on).
+    pub fn spawn_worker(plan: &Plan) -> (Engine, mpsc::UnboundedReceiver<crate::stats::Delta>) {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (snap_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+        let (delta_tx, deltas) = mpsc::unbounded_channel();
+        let mut controller = control::Controller::new(plan, snap_tx);
+        controller.deltas = Some(delta_tx);
+        let task = tokio::spawn(controller.run(rx));
+        (
+            Engine {
+                commands,
+                snapshots,
+                task,
+            },
+            deltas,
+        )
+    }
+
+    /// An engine made of parts: what a distributed run's controller builds (its task
+    /// takes the commands and publishes the snapshots).
+    pub fn from_parts(
+        commands: mpsc::UnboundedSender<Command>,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+        task: JoinHandle<()>,
+    ) -> Engine {
+        Engine {
+            commands,
+            snapshots,
+            task,
+        }
+    }
+
     /// Sends a command; ignored once the engine has shut down.
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);

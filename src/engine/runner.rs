@@ -28,6 +28,8 @@ pub struct Runner {
     users: Vec<(CancellationToken, usize)>,
     pub tasks: JoinSet<()>,
     next_user: u64,
+    /// Which user ids this process gives out (every one, or a worker's segment's).
+    ids: crate::scenario::Stride,
     pub shards: Arc<Shards>,
 }
 
@@ -42,6 +44,7 @@ impl Runner {
             users: Vec::new(),
             tasks: JoinSet::new(),
             next_user: 0,
+            ids: plan.ids,
             shards,
         }
     }
@@ -63,7 +66,7 @@ impl Runner {
         self.type_counts[t] += 1;
         self.type_peaks[t] = self.type_peaks[t].max(self.type_counts[t]);
         let user = User {
-            id: self.next_user,
+            id: self.ids.nth(self.next_user),
             shared: Arc::clone(&self.types[t].shared),
             run: Arc::clone(run),
             recorder: self.shards.recorder(self.next_user),

@@ -21,6 +21,8 @@ pub struct SessionSettings {
     pub max_requests: Option<u64>,
     /// `-i`: how many tasks the run may start.
     pub max_iterations: Option<u64>,
+    /// The `{{seq}}` values and data rows this process takes.
+    pub ids: crate::scenario::Stride,
 }
 
 impl SessionSettings {
@@ -32,6 +34,7 @@ impl SessionSettings {
             net: plan.net.clone(),
             max_requests: plan.load.max_requests,
             max_iterations: plan.load.max_iterations,
+            ids: plan.ids,
         }
     }
 }
@@ -51,6 +54,7 @@ pub struct RunShared {
     budget: Option<AtomicU64>,
     /// `-i`: tasks the run may still start; None without a limit.
     iterations: Option<AtomicU64>,
+    ids: crate::scenario::Stride,
 }
 
 impl RunShared {
@@ -68,6 +72,7 @@ impl RunShared {
             stopped_users: AtomicU64::new(0),
             budget: s.max_requests.map(AtomicU64::new),
             iterations: s.max_iterations.map(AtomicU64::new),
+            ids: s.ids,
         }
     }
 
@@ -147,7 +152,10 @@ impl UserState {
             .data
             .iter()
             .map(|(set, cursor)| {
-                let i = cursor.fetch_add(1, Ordering::Relaxed);
+                let i = shared
+                    .ids
+                    .nth(cursor.fetch_add(1, Ordering::Relaxed) as u64)
+                    as usize;
                 let n = set.rows.len();
                 if set.unique {
                     (i < n).then_some(i)
@@ -449,7 +457,9 @@ impl Context for Ctx<'_> {
         self.state.id
     }
     fn next_seq(&mut self) -> u64 {
-        self.shared.seq.fetch_add(1, Ordering::Relaxed)
+        self.shared
+            .ids
+            .nth(self.shared.seq.fetch_add(1, Ordering::Relaxed))
     }
     fn rng(&mut self) -> &mut fastrand::Rng {
         self.rng

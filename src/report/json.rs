@@ -28,6 +28,12 @@ pub struct JsonReport<'a> {
     /// Open model only: the arrival schedule's counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arrivals: Option<JsonArrivals>,
+    /// A distributed run: each worker as the controller last heard of it.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub workers: &'a [crate::stats::WorkerStatus],
+    /// A distributed run that stopped because a worker went missing: which, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_lost: Option<&'a str>,
 }
 
 /// The open model's schedule at the end of the run.
@@ -126,6 +132,8 @@ pub fn to_json(
             dropped: a.dropped,
             max_users: a.max_users,
         }),
+        workers: &snap.workers,
+        worker_lost: snap.worker_lost.as_deref(),
     };
     serde_json::to_string_pretty(&report).expect("report serializes")
 }

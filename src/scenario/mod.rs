@@ -58,6 +58,30 @@ pub struct Plan {
     /// `[[users]]`; empty for a scenario of one implicit type, made of the top-level
     /// endpoints, flows and hooks.
     pub user_types: Vec<UserType>,
+    /// Which user ids, `{{seq}}` values and data rows this process takes: all of them,
+    /// or, as a worker of a distributed run, every `step`-th from its segment's `offset`,
+    /// so that they stay unique across the swarm.
+    pub ids: Stride,
+}
+
+/// Every `step`-th number from `offset`: 0, 1, 2, ... by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stride {
+    pub offset: u64,
+    pub step: u64,
+}
+
+impl Default for Stride {
+    fn default() -> Self {
+        Stride { offset: 0, step: 1 }
+    }
+}
+
+impl Stride {
+    /// The `i`-th number of this process (from 0).
+    pub fn nth(&self, i: u64) -> u64 {
+        self.offset + i * self.step.max(1)
+    }
 }
 
 /// `[[users]]`: a kind of user (Locust's user class) with its own tasks, hooks and think

@@ -199,6 +199,7 @@ fn walk(
         net,
         tag_filter: Default::default(),
         user_types,
+        ids: Default::default(),
     })
 }
 

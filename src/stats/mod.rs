@@ -17,5 +17,5 @@ pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{NOT_SENT, Recorder, Sample, Shard, Shards};
 pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, PERCENTILES, RowStats, RunState, Snapshot,
-    TypeCount, WindowStats, short_name,
+    TypeCount, WindowStats, WorkerStatus, short_name,
 };

@@ -272,4 +272,31 @@ pub struct Snapshot {
     /// Present after a `MarkWindow` command.
     #[serde(skip)]
     pub window: Option<WindowStats>,
+    /// A distributed run: the workers it waits for (0 for a run in one process) ...
+    #[serde(default)]
+    pub workers_wanted: u32,
+    /// ... and those that joined, by segment.
+    #[serde(default)]
+    pub workers: Vec<WorkerStatus>,
+    /// Set when a worker went missing and the run stopped for it: which, and when.
+    #[serde(default)]
+    pub worker_lost: Option<String>,
+}
+
+/// One worker of a distributed run, as its controller last heard of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub index: u32,
+    pub host: String,
+    /// idle, spawning, running, stopping, stopped, missing.
+    pub state: String,
+    pub users: u32,
+    /// Its requests per second over its last report.
+    pub rps: f64,
+    /// Its process's CPU, % of one core.
+    pub cpu_percent: f64,
+    /// Its clock minus the controller's, ms (within the network's one-way delay).
+    pub clock_offset_ms: f64,
+    /// Since its last report, ms.
+    pub last_heard_ms: u64,
 }

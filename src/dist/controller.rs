@@ -1,0 +1,705 @@
+//! The controller of a distributed run: a gRPC server the workers join, and an `Engine`
+//! whose task (the `Coordinator`) turns commands into orders for every worker and merges
+//! the workers' deltas into one set of statistics. Until the wanted number of workers has
+//! joined, a start waits; then every worker is told to start at one wall-clock instant
+//! a moment ahead, corrected by its measured clock offset.
+
+use super::proto::control_server::{Control, ControlServer};
+use super::proto::{self, FromWorker, ToWorker, from_worker, order, to_worker};
+use super::{MISSING_AFTER, VERSION, tokens_match, wall_us};
+use crate::engine::{Command, Engine};
+use crate::scenario::{Load, Plan};
+use crate::stats::{Arrivals, Delta, RunState, Shards, Snapshot, Stats, WorkerStatus};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Request, Response, Status, Streaming};
+
+/// How far ahead of the order the workers start, so that all have it in time.
+const START_AHEAD: Duration = Duration::from_millis(500);
+/// How often the controller looks at its workers and publishes a snapshot.
+const TICK: Duration = Duration::from_millis(250);
+/// Largest message a worker may send (a report with many rows).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// What a distributed run needs besides its plan.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub workers: u32,
+    pub listen: SocketAddr,
+    pub token: Option<String>,
+    /// The scenario as written, its file name, and the data files it reads.
+    pub scenario: String,
+    pub file_name: String,
+    pub files: Vec<proto::DataFile>,
+}
+
+/// The data files a scenario reads, for the workers (who have no copy of them).
+pub fn data_files(
+    plan: &Plan,
+    scenario_dir: &std::path::Path,
+) -> anyhow::Result<Vec<proto::DataFile>> {
+    let mut files = Vec::new();
+    for d in &plan.data {
+        let rel = std::path::Path::new(&d.file);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            anyhow::bail!(
+                "data.{}: file = \"{}\": a distributed run sends data files to its workers, so their paths must lie inside the scenario's folder (write it relative, without ..)",
+                d.name,
+                d.file
+            );
+        }
+        let content = std::fs::read(scenario_dir.join(rel))
+            .map_err(|e| anyhow::anyhow!("data.{}: {}: {e}", d.name, d.file))?;
+        files.push(proto::DataFile {
+            path: d.file.clone(),
+            content,
+        });
+    }
+    Ok(files)
+}
+
+/// Binds the control port and starts the controller. A port that is taken, or an address
+/// other than loopback without a token, is an error here, before anything runs.
+pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
+    if cfg.workers == 0 {
+        anyhow::bail!("--workers: give at least 1");
+    }
+    if cfg.token.is_none() && !cfg.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "--listen {}: a control port reachable from other machines needs a token, or anyone who reaches it can run load from your workers; make one with `{}` and give it to the controller and every worker with --token-file swarm.token",
+            cfg.listen,
+            super::MAKE_TOKEN
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "swarm: controller listening on {addr}; waiting for {} worker{} (swarm worker --controller {addr})",
+        cfg.workers,
+        if cfg.workers == 1 { "" } else { "s" }
+    );
+    let (events, event_rx) = mpsc::unbounded_channel();
+    let service = Service {
+        events,
+        next_conn: Arc::new(AtomicU64::new(0)),
+    };
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(ControlServer::new(service).max_decoding_message_size(MAX_MESSAGE))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let first = Snapshot {
+        workers_wanted: cfg.workers,
+        ..Snapshot::default()
+    };
+    let (snap_tx, snapshots) = watch::channel(Arc::new(first));
+    let coordinator = Coordinator::new(plan, cfg, snap_tx);
+    let task = tokio::spawn(async move {
+        coordinator.run(command_rx, event_rx).await;
+        server.abort();
+    });
+    Ok(Engine::from_parts(commands, snapshots, task))
+}
+
+type Outbox = mpsc::Sender<Result<ToWorker, Status>>;
+
+enum Event {
+    Connected { conn: u64, out: Outbox },
+    Message { conn: u64, msg: FromWorker },
+    Closed { conn: u64, why: String },
+}
+
+struct Service {
+    events: mpsc::UnboundedSender<Event>,
+    next_conn: Arc<AtomicU64>,
+}
+
+#[tonic::async_trait]
+impl Control for Service {
+    type JoinStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<ToWorker, Status>> + Send>>;
+
+    async fn join(
+        &self,
+        request: Request<Streaming<FromWorker>>,
+    ) -> Result<Response<Self::JoinStream>, Status> {
+        let mut inbound = request.into_inner();
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (out, rx) = mpsc::channel(64);
+        let events = self.events.clone();
+        let _ = events.send(Event::Connected { conn, out });
+        tokio::spawn(async move {
+            let why = loop {
+                match inbound.message().await {
+                    Ok(Some(msg)) => {
+                        if events.send(Event::Message { conn, msg }).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break "it closed the connection".to_string(),
+                    Err(e) => break format!("the connection failed: {}", e.message()),
+                }
+            };
+            let _ = events.send(Event::Closed { conn, why });
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// A worker that joined, as the controller knows it.
+struct Worker {
+    conn: u64,
+    host: String,
+    out: Outbox,
+    state: RunState,
+    users: u32,
+    run_clock_ms: u64,
+    stopped_users: u64,
+    scheduled: u64,
+    dropped: u64,
+    cpu_percent: f64,
+    /// Its clock minus ours, µs.
+    offset_us: i64,
+    last_heard: Instant,
+    rps: f64,
+    missing: bool,
+}
+
+struct Coordinator {
+    plan: Plan,
+    load: Load,
+    cfg: Config,
+    hash: String,
+    /// By segment index; None while the segment has no worker.
+    workers: Vec<Option<Worker>>,
+    /// Connections that have not said hello yet.
+    pending: HashMap<u64, Outbox>,
+    stats: Stats,
+    state: RunState,
+    start_wanted: bool,
+    started_at: Option<Instant>,
+    stop_sent: bool,
+    run_end: Option<Instant>,
+    peak_users: u32,
+    lost: Option<String>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+}
+
+impl Coordinator {
+    fn new(plan: &Plan, cfg: Config, snapshots: watch::Sender<Arc<Snapshot>>) -> Coordinator {
+        let mut stats = Stats::new(Instant::now().into_std());
+        // The rows in the order one process would list them (its runner names them).
+        drop(crate::engine::runner::Runner::new(
+            plan,
+            &mut stats,
+            Shards::new(1),
+        ));
+        Coordinator {
+            hash: super::hash(&cfg.scenario, &cfg.files),
+            workers: (0..cfg.workers).map(|_| None).collect(),
+            plan: plan.clone(),
+            load: plan.load.clone(),
+            cfg,
+            pending: HashMap::new(),
+            stats,
+            state: RunState::Idle,
+            start_wanted: false,
+            started_at: None,
+            stop_sent: false,
+            run_end: None,
+            peak_users: 0,
+            lost: None,
+            snapshots,
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut events: mpsc::UnboundedReceiver<Event>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                c = commands.recv() => match c {
+                    Some(c) => self.command(c),
+                    None => break,
+                },
+                Some(e) = events.recv() => self.event(e),
+                _ = tick.tick() => {
+                    self.check_missing();
+                    self.maybe_start();
+                    self.publish();
+                }
+            }
+        }
+        // Shut down: a run still going is stopped, and the workers' last reports are
+        // waited for (the stop timeout and a little more).
+        if matches!(self.state, RunState::Spawning | RunState::Running) {
+            self.stop();
+        }
+        let deadline = Instant::now() + self.load.stop_timeout + Duration::from_secs(5);
+        while self.state == RunState::Stopping && Instant::now() < deadline {
+            tokio::select! {
+                Some(e) = events.recv() => self.event(e),
+                _ = tick.tick() => { self.check_missing(); self.publish(); }
+            }
+        }
+        self.broadcast(order::What::Bye(true));
+        // Give the byes a moment to leave.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.iter().flatten().filter(|w| !w.missing)
+    }
+
+    fn joined(&self) -> usize {
+        self.live().count()
+    }
+
+    fn send(out: &Outbox, what: order::What) {
+        let msg = ToWorker {
+            msg: Some(to_worker::Msg::Order(proto::Order { what: Some(what) })),
+        };
+        let _ = out.try_send(Ok(msg));
+    }
+
+    fn broadcast(&self, what: order::What) {
+        for w in self.live() {
+            Self::send(&w.out, what);
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Start => {
+                if matches!(self.state, RunState::Idle | RunState::Stopped) {
+                    self.start_wanted = true;
+                    self.maybe_start();
+                }
+            }
+            Command::Stop => {
+                if self.started_at.is_none() {
+                    // Nothing ran: the wait for workers ends.
+                    self.start_wanted = false;
+                    self.state = RunState::Stopped;
+                    self.run_end = Some(Instant::now());
+                    self.publish();
+                } else {
+                    self.stop();
+                }
+            }
+            Command::SetUsers(n) => {
+                self.load.users = n;
+                self.broadcast(order::What::SetUsers(n));
+            }
+            Command::SetSpawnRate(r) => {
+                self.load.spawn_rate = r;
+                self.broadcast(order::What::SetSpawnRate(r));
+            }
+            Command::SetArrivalRate(r) => {
+                self.load.arrival_rate = Some(r);
+                self.broadcast(order::What::SetArrivalRate(r));
+            }
+            Command::PausePlan => self.broadcast(order::What::PausePlan(true)),
+            Command::ResumePlan => self.broadcast(order::What::ResumePlan(true)),
+            Command::ResetStats => {
+                self.stats.reset(&Shards::new(1), Instant::now().into_std());
+                self.broadcast(order::What::ResetStats(true));
+            }
+            Command::SetRunTime(d) => {
+                self.load.run_time = d;
+                self.broadcast(order::What::SetRunTimeMs(
+                    d.map_or(0, |d| d.as_millis() as u64),
+                ));
+            }
+            Command::RecordIntervals(to) => self.stats.record_intervals(to),
+            Command::MarkWindow
+            | Command::SetWait(_)
+            | Command::SetEndpoints(_)
+            | Command::SetWorkload(_)
+            | Command::SetStages(_) => {
+                eprintln!(
+                    "swarm: a distributed run does not take this change yet (endpoint, workload, think-time and stage edits apply to one process only)"
+                );
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        if !self.stop_sent {
+            self.stop_sent = true;
+            self.broadcast(order::What::Stop(true));
+            if matches!(self.state, RunState::Spawning | RunState::Running) {
+                self.state = RunState::Stopping;
+            }
+        }
+    }
+
+    /// Starts the run once it is wanted and every segment has its worker.
+    fn maybe_start(&mut self) {
+        if !self.start_wanted || self.joined() < self.workers.len() {
+            return;
+        }
+        self.start_wanted = false;
+        let at = Instant::now() + START_AHEAD;
+        let at_wall = wall_us() + START_AHEAD.as_micros() as u64;
+        self.stats.reset(&Shards::new(1), at.into_std());
+        for w in self.live() {
+            self.orders_for_start(w, at_wall);
+        }
+        eprintln!(
+            "swarm: {} workers connected; starting them together",
+            self.workers.len()
+        );
+        self.started_at = Some(at);
+        self.run_end = None;
+        self.stop_sent = false;
+        self.peak_users = 0;
+        self.state = RunState::Spawning;
+    }
+
+    /// What a worker is told before it starts: the swarm's figures (the command line may
+    /// have changed the file's), then the instant, in its own clock.
+    fn orders_for_start(&self, w: &Worker, at_wall: u64) {
+        let l = &self.load;
+        Self::send(
+            &w.out,
+            order::What::SetRunTimeMs(l.run_time.map_or(0, |d| d.as_millis() as u64)),
+        );
+        match l.arrival_rate {
+            Some(r) => Self::send(&w.out, order::What::SetArrivalRate(r)),
+            None => {
+                Self::send(&w.out, order::What::SetSpawnRate(l.spawn_rate));
+                Self::send(&w.out, order::What::SetUsers(l.users));
+            }
+        }
+        let theirs = (at_wall as i64 + w.offset_us).max(0) as u64;
+        Self::send(&w.out, order::What::StartAtUs(theirs));
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Connected { conn, out } => {
+                self.pending.insert(conn, out);
+            }
+            Event::Message { conn, msg } => match msg.msg {
+                Some(from_worker::Msg::Hello(h)) => self.hello(conn, h),
+                Some(from_worker::Msg::Report(r)) => self.report(conn, r),
+                None => {}
+            },
+            Event::Closed { conn, why } => {
+                self.pending.remove(&conn);
+                if let Some(i) = self.index_of(conn) {
+                    self.lose(i, &why);
+                }
+            }
+        }
+    }
+
+    fn index_of(&self, conn: u64) -> Option<usize> {
+        self.workers
+            .iter()
+            .position(|w| w.as_ref().is_some_and(|w| w.conn == conn && !w.missing))
+    }
+
+    fn hello(&mut self, conn: u64, h: proto::Hello) {
+        let Some(out) = self.pending.remove(&conn) else {
+            return;
+        };
+        let refuse = |why: String| {
+            eprintln!("swarm: refused a worker from {}: {why}", h.host);
+            let _ = out.try_send(Ok(ToWorker {
+                msg: Some(to_worker::Msg::Refused(why)),
+            }));
+        };
+        if h.version != VERSION {
+            return refuse(format!(
+                "the controller runs swarm {VERSION} and the worker swarm {}; run the same version on both",
+                h.version
+            ));
+        }
+        if let Some(token) = &self.cfg.token
+            && !tokens_match(&h.token, token)
+        {
+            return refuse(
+                "wrong token: give the worker the controller's --token-file".to_string(),
+            );
+        }
+        let n = self.workers.len();
+        let free = |w: &Option<Worker>| w.as_ref().is_none_or(|w| w.missing);
+        let index = if h.index >= 0 {
+            let i = h.index as usize;
+            if i >= n {
+                return refuse(format!(
+                    "it asked for segment {i}, but the run has {n} worker{} (0 to {})",
+                    if n == 1 { "" } else { "s" },
+                    n - 1
+                ));
+            }
+            if !free(&self.workers[i]) {
+                return refuse(format!("segment {i} already has a worker"));
+            }
+            i
+        } else {
+            match self.workers.iter().position(free) {
+                Some(i) => i,
+                None => return refuse(format!("all {n} workers are connected")),
+            }
+        };
+        let now_wall = wall_us();
+        let offset_us = h.wall_us as i64 - now_wall as i64;
+        let welcome = proto::Welcome {
+            index: index as u32,
+            count: n as u32,
+            scenario: self.cfg.scenario.clone(),
+            file_name: self.cfg.file_name.clone(),
+            files: self.cfg.files.clone(),
+            hash: self.hash.clone(),
+            wall_us: now_wall,
+            host: self.plan.host.clone(),
+        };
+        let _ = out.try_send(Ok(ToWorker {
+            msg: Some(to_worker::Msg::Welcome(welcome)),
+        }));
+        let worker = Worker {
+            conn,
+            host: h.host.clone(),
+            out,
+            state: RunState::Idle,
+            users: 0,
+            run_clock_ms: 0,
+            stopped_users: 0,
+            scheduled: 0,
+            dropped: 0,
+            cpu_percent: 0.0,
+            offset_us,
+            last_heard: Instant::now(),
+            rps: 0.0,
+            missing: false,
+        };
+        let rejoin = self.workers[index].is_some();
+        eprintln!(
+            "swarm: worker {index} {} from {} ({}/{n} workers connected)",
+            if rejoin { "rejoined" } else { "joined" },
+            h.host,
+            self.joined() + 1
+        );
+        // A worker that rejoins a run under way starts at once, with its segment.
+        if self.started_at.is_some() && matches!(self.state, RunState::Spawning | RunState::Running)
+        {
+            self.orders_for_start(&worker, wall_us());
+        }
+        self.workers[index] = Some(worker);
+        self.maybe_start();
+    }
+
+    fn report(&mut self, conn: u64, r: proto::Report) {
+        let Some(i) = self.index_of(conn) else {
+            return;
+        };
+        let now = Instant::now();
+        let delta = if r.delta.is_empty() {
+            Delta::default()
+        } else {
+            match serde_json::from_slice::<Delta>(&r.delta) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.lose(i, &format!("it sent a report that does not read: {e}"));
+                    return;
+                }
+            }
+        };
+        let w = self.workers[i].as_mut().expect("index_of found it");
+        let since = now.saturating_duration_since(w.last_heard).as_secs_f64();
+        let requests: u64 = delta.rows.iter().map(|r| r.requests).sum();
+        w.rps = if since > 0.0 {
+            requests as f64 / since
+        } else {
+            0.0
+        };
+        w.last_heard = now;
+        w.state = parse_state(&r.state);
+        w.users = r.users;
+        w.run_clock_ms = r.run_clock_ms;
+        w.stopped_users = r.stopped_users;
+        w.scheduled = r.scheduled;
+        w.dropped = r.dropped;
+        w.cpu_percent = r.cpu_percent;
+        w.offset_us = r.wall_us as i64 - wall_us() as i64;
+        if self.started_at.is_some() {
+            let users = self.live().map(|w| w.users).sum();
+            self.stats.apply(&delta, now.into_std(), users);
+        }
+    }
+
+    /// A worker went missing (its connection closed, or it fell silent).
+    fn lose(&mut self, i: usize, why: &str) {
+        let Some(w) = self.workers[i].as_mut() else {
+            return;
+        };
+        if w.missing {
+            return;
+        }
+        w.missing = true;
+        let host = w.host.clone();
+        let running = self.started_at.is_some()
+            && matches!(
+                self.state,
+                RunState::Spawning | RunState::Running | RunState::Stopping
+            )
+            && w.state != RunState::Stopped;
+        if !running {
+            eprintln!("swarm: worker {i} ({host}) left: {why}");
+            return;
+        }
+        let clock = self.started_at.map_or(Duration::ZERO, |s| {
+            Instant::now().saturating_duration_since(s)
+        });
+        let text = format!(
+            "worker {i} ({host}) was lost {} into the run: {why}",
+            crate::scenario::format_duration(Duration::from_secs(clock.as_secs()))
+        );
+        eprintln!("swarm: {text}; stopping the run");
+        self.lost.get_or_insert(text);
+        self.stop();
+    }
+
+    fn check_missing(&mut self) {
+        let now = Instant::now();
+        let silent: Vec<usize> = self
+            .workers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                w.as_ref()
+                    .filter(|w| {
+                        !w.missing && now.saturating_duration_since(w.last_heard) > MISSING_AFTER
+                    })
+                    .map(|_| i)
+            })
+            .collect();
+        for i in silent {
+            self.lose(i, &format!("no report for {} s", MISSING_AFTER.as_secs()));
+        }
+    }
+
+    fn publish(&mut self) {
+        let now = Instant::now();
+        if let Some(start) = self.started_at
+            && matches!(
+                self.state,
+                RunState::Spawning | RunState::Running | RunState::Stopping
+            )
+            && now >= start
+        {
+            let states: Vec<RunState> = self.live().map(|w| w.state).collect();
+            let all_stopped = states.iter().all(|s| *s == RunState::Stopped)
+                // A worker reports stopped before its first start too.
+                && (self.stop_sent || now >= start + Duration::from_secs(1) || self.lost.is_some());
+            if all_stopped {
+                self.stats.close_run(now.into_std(), 0);
+                self.state = RunState::Stopped;
+                self.run_end = Some(now);
+            } else if self.state != RunState::Stopping {
+                self.state = if states.contains(&RunState::Spawning) {
+                    RunState::Spawning
+                } else if states.iter().all(|s| *s == RunState::Running) {
+                    RunState::Running
+                } else {
+                    self.state
+                };
+            }
+        }
+        let users: u32 = self.live().map(|w| w.users).sum();
+        self.peak_users = self.peak_users.max(users);
+        let end = self.run_end.unwrap_or(now);
+        let elapsed = self
+            .started_at
+            .map_or(Duration::ZERO, |s| end.saturating_duration_since(s));
+        let mut snap = Snapshot {
+            state: self.state,
+            users,
+            peak_users: self.peak_users,
+            stopped_users: self.live().map(|w| w.stopped_users).sum(),
+            target_users: self.load.users,
+            spawn_rate: self.load.spawn_rate,
+            elapsed,
+            run_clock: self
+                .live()
+                .map(|w| Duration::from_millis(w.run_clock_ms))
+                .max()
+                .unwrap_or(elapsed),
+            run_time: self.load.run_time,
+            arrivals: self.load.arrival_rate.map(|rate| Arrivals {
+                rate: if matches!(self.state, RunState::Spawning | RunState::Running) {
+                    rate
+                } else {
+                    0.0
+                },
+                max_users: self.load.max_users,
+                scheduled: self.live().map(|w| w.scheduled).sum(),
+                dropped: self.live().map(|w| w.dropped).sum(),
+                waiting: 0,
+                busy: 0,
+            }),
+            workers_wanted: self.workers.len() as u32,
+            workers: self
+                .workers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| {
+                    w.as_ref().map(|w| WorkerStatus {
+                        index: i as u32,
+                        host: w.host.clone(),
+                        state: if w.missing {
+                            "missing".into()
+                        } else {
+                            w.state.to_string()
+                        },
+                        users: w.users,
+                        rps: w.rps,
+                        cpu_percent: w.cpu_percent,
+                        clock_offset_ms: w.offset_us as f64 / 1000.0,
+                        last_heard_ms: now.saturating_duration_since(w.last_heard).as_millis()
+                            as u64,
+                    })
+                })
+                .collect(),
+            worker_lost: self.lost.clone(),
+            ..Snapshot::default()
+        };
+        self.stats.fill(&mut snap, elapsed, now.into_std());
+        self.snapshots.send_if_modified(|old| {
+            let changed = **old != snap;
+            if changed {
+                *old = Arc::new(snap);
+            }
+            changed
+        });
+    }
+}
+
+fn parse_state(s: &str) -> RunState {
+    match s {
+        "spawning" => RunState::Spawning,
+        "running" => RunState::Running,
+        "stopping" => RunState::Stopping,
+        "stopped" => RunState::Stopped,
+        _ => RunState::Idle,
+    }
+}

@@ -1,0 +1,350 @@
+//! `swarm worker`: joins a controller, takes the scenario and a segment from it, runs
+//! that segment's share of the load in a local engine, and reports every second (a delta
+//! of what its users recorded, its state, a heartbeat). A worker that loses its
+//! controller stops its users and exits.
+
+use super::proto::control_client::ControlClient;
+use super::proto::{self, FromWorker, ToWorker, from_worker, order, to_worker};
+use super::segment::Segment;
+use super::{EXIT_WORKER_LOST, VERSION, wall_us};
+use crate::engine::{Command, Engine};
+use crate::scenario::Plan;
+use crate::stats::{Delta, RunState, Snapshot};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// How long a worker keeps trying to reach a controller that is not up yet.
+const CONNECT_FOR: Duration = Duration::from_secs(60);
+/// How often a worker reports (its heartbeat).
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// How long a worker that lost its controller gives its users to stop.
+const STOP_WITHIN: Duration = Duration::from_secs(10);
+/// Largest message the controller may send (the scenario and its data files).
+const MAX_MESSAGE: usize = 256 << 20;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// HOST:PORT (or a URL) of the controller.
+    pub controller: String,
+    pub token: Option<String>,
+    /// The segment to ask for (a Kubernetes completion index); None takes the next free.
+    pub index: Option<u32>,
+}
+
+/// Runs one worker's life; the result is its exit code.
+pub async fn run(opts: Options) -> anyhow::Result<i32> {
+    let url = if opts.controller.contains("://") {
+        opts.controller.clone()
+    } else {
+        format!("http://{}", opts.controller)
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+        .map_err(|e| anyhow::anyhow!("--controller {}: {e}", opts.controller))?
+        .connect_timeout(Duration::from_secs(3));
+    let give_up = tokio::time::Instant::now() + CONNECT_FOR;
+    let channel = loop {
+        match endpoint.connect().await {
+            Ok(c) => break c,
+            Err(e) if tokio::time::Instant::now() < give_up => {
+                eprintln!(
+                    "swarm worker: cannot reach the controller at {} yet ({}); trying again",
+                    opts.controller,
+                    source_text(&e)
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => anyhow::bail!(
+                "cannot reach the controller at {} for {} s: {}",
+                opts.controller,
+                CONNECT_FOR.as_secs(),
+                source_text(&e)
+            ),
+        }
+    };
+    let mut client = ControlClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
+    let (out, rx) = mpsc::channel::<FromWorker>(64);
+    let hello = proto::Hello {
+        version: VERSION.into(),
+        token: opts.token.clone().unwrap_or_default(),
+        host: super::host_name(),
+        index: opts.index.map_or(-1, |i| i as i32),
+        wall_us: wall_us(),
+    };
+    let _ = out
+        .send(FromWorker {
+            msg: Some(from_worker::Msg::Hello(hello)),
+        })
+        .await;
+    let mut inbound = client
+        .join(ReceiverStream::new(rx))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the controller at {} did not take the worker: {}",
+                opts.controller,
+                e.message()
+            )
+        })?
+        .into_inner();
+    let welcome = match inbound.message().await {
+        Ok(Some(ToWorker {
+            msg: Some(to_worker::Msg::Welcome(w)),
+        })) => w,
+        Ok(Some(ToWorker {
+            msg: Some(to_worker::Msg::Refused(why)),
+        })) => anyhow::bail!(
+            "the controller at {} refused this worker: {why}",
+            opts.controller
+        ),
+        Ok(_) => anyhow::bail!(
+            "the controller at {} closed the connection before it said anything",
+            opts.controller
+        ),
+        Err(e) => anyhow::bail!("the controller at {}: {}", opts.controller, e.message()),
+    };
+    let plan = plan_of(&welcome)?;
+    let segment = Segment {
+        index: welcome.index,
+        count: welcome.count,
+    };
+    let mine = segment.plan(&plan);
+    eprintln!(
+        "swarm worker: joined {} as worker {} of {}; scenario {} against {}",
+        opts.controller, welcome.index, welcome.count, welcome.file_name, plan.host
+    );
+    let (engine, deltas) = Engine::spawn_worker(&mine);
+    Ok(follow(engine, deltas, &mut inbound, &out, segment).await)
+}
+
+/// The scenario of a welcome, loaded from a folder of its own (its data files beside it,
+/// where its paths expect them), after the hash says it arrived whole.
+fn plan_of(w: &proto::Welcome) -> anyhow::Result<Plan> {
+    if super::hash(&w.scenario, &w.files) != w.hash {
+        anyhow::bail!(
+            "the scenario from the controller does not match its hash; it was damaged on the way"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("swarm-worker-{}-{}", std::process::id(), w.index));
+    std::fs::create_dir_all(&dir)?;
+    for f in &w.files {
+        let rel = std::path::Path::new(&f.path);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            anyhow::bail!(
+                "the controller sent a data file outside the scenario's folder: {}",
+                f.path
+            );
+        }
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &f.content)?;
+    }
+    let name = std::path::Path::new(&w.file_name)
+        .file_name()
+        .map_or_else(|| "scenario.toml".into(), |n| n.to_os_string());
+    let path = dir.join(name);
+    std::fs::write(&path, &w.scenario)?;
+    let plan = Plan::load_with_host(&path, Some(&w.host))
+        .map_err(|e| anyhow::anyhow!("the controller's scenario does not load here: {e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    plan
+}
+
+/// Carries out orders and reports until told to leave (0) or the controller is lost.
+async fn follow(
+    engine: Engine,
+    mut deltas: mpsc::UnboundedReceiver<Delta>,
+    inbound: &mut tonic::Streaming<ToWorker>,
+    out: &mpsc::Sender<FromWorker>,
+    segment: Segment,
+) -> i32 {
+    let mut snaps = engine.snapshots();
+    let mut pending = Delta::default();
+    let mut seq = 0u64;
+    let mut cpu = CpuMeter::new();
+    let mut beat = tokio::time::interval(REPORT_EVERY);
+    let mut start: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let mut last_state = RunState::Idle;
+    loop {
+        tokio::select! {
+            m = inbound.message() => match m {
+                Ok(Some(ToWorker { msg: Some(to_worker::Msg::Order(o)) })) => {
+                    match o.what {
+                        Some(order::What::Bye(_)) => {
+                            engine.send(Command::Stop);
+                            let _ = engine.shutdown().await;
+                            return 0;
+                        }
+                        Some(order::What::StartAtUs(at)) => {
+                            let wait = Duration::from_micros(at.saturating_sub(wall_us()));
+                            start = Some(Box::pin(tokio::time::sleep(wait)));
+                        }
+                        Some(what) => {
+                            if let Some(c) = command_of(what, segment) {
+                                engine.send(c);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    let why = match m {
+                        Err(e) => e.message().to_string(),
+                        _ => "it closed the connection".into(),
+                    };
+                    eprintln!("swarm worker: lost the controller ({why}); stopping the users");
+                    engine.send(Command::Stop);
+                    let _ = tokio::time::timeout(STOP_WITHIN, snaps.wait_for(|s| matches!(s.state, RunState::Stopped | RunState::Idle))).await;
+                    return EXIT_WORKER_LOST;
+                }
+            },
+            _ = async { start.as_mut().expect("guarded").await }, if start.is_some() => {
+                start = None;
+                engine.send(Command::Start);
+            }
+            Some(d) = deltas.recv() => absorb(&mut pending, d),
+            _ = beat.tick() => {
+                while let Ok(d) = deltas.try_recv() {
+                    absorb(&mut pending, d);
+                }
+                let snap = snaps.borrow().clone();
+                if !send_report(out, &mut pending, &mut seq, &snap, cpu.percent()).await {
+                    // The stream is gone; the next message says why.
+                    continue;
+                }
+            }
+            changed = snaps.changed() => {
+                if changed.is_err() {
+                    return EXIT_WORKER_LOST;
+                }
+                let snap = snaps.borrow().clone();
+                if snap.state != last_state {
+                    last_state = snap.state;
+                    // A change of state is reported at once, the stop with its last delta.
+                    while let Ok(d) = deltas.try_recv() {
+                        absorb(&mut pending, d);
+                    }
+                    send_report(out, &mut pending, &mut seq, &snap, cpu.percent()).await;
+                }
+            }
+        }
+    }
+}
+
+/// The engine command for an order; the swarm's figures become this segment's share.
+fn command_of(what: order::What, segment: Segment) -> Option<Command> {
+    Some(match what {
+        order::What::Stop(_) => Command::Stop,
+        order::What::SetUsers(n) => Command::SetUsers(segment.users(n)),
+        order::What::SetSpawnRate(r) => Command::SetSpawnRate(segment.rate(r).max(1.0 / 60.0)),
+        order::What::SetArrivalRate(r) => Command::SetArrivalRate(segment.rate(r)),
+        order::What::ResetStats(_) => Command::ResetStats,
+        order::What::PausePlan(_) => Command::PausePlan,
+        order::What::ResumePlan(_) => Command::ResumePlan,
+        order::What::SetRunTimeMs(0) => Command::SetRunTime(None),
+        order::What::SetRunTimeMs(ms) => Command::SetRunTime(Some(Duration::from_millis(ms))),
+        order::What::StartAtUs(_) | order::What::Bye(_) => return None,
+    })
+}
+
+fn absorb(into: &mut Delta, d: Delta) {
+    into.rows.extend(d.rows);
+    into.failures.extend(d.failures);
+    if let Some(late) = d.lateness {
+        match &mut into.lateness {
+            Some(h) => h.add(&late).expect("auto-resizing histogram"),
+            None => into.lateness = Some(late),
+        }
+    }
+}
+
+async fn send_report(
+    out: &mpsc::Sender<FromWorker>,
+    pending: &mut Delta,
+    seq: &mut u64,
+    snap: &Arc<Snapshot>,
+    cpu_percent: f64,
+) -> bool {
+    let delta = std::mem::take(pending);
+    let bytes = if delta.rows.is_empty() && delta.failures.is_empty() && delta.lateness.is_none() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&delta).unwrap_or_default()
+    };
+    *seq += 1;
+    let report = proto::Report {
+        seq: *seq,
+        delta: bytes,
+        state: snap.state.to_string(),
+        users: snap.users,
+        peak_users: snap.peak_users,
+        run_clock_ms: snap.run_clock.as_millis() as u64,
+        stopped_users: snap.stopped_users,
+        scheduled: snap.arrivals.as_ref().map_or(0, |a| a.scheduled),
+        dropped: snap.arrivals.as_ref().map_or(0, |a| a.dropped),
+        cpu_percent,
+        wall_us: wall_us(),
+    };
+    out.send(FromWorker {
+        msg: Some(from_worker::Msg::Report(report)),
+    })
+    .await
+    .is_ok()
+}
+
+/// This process's CPU use between two readings, in % of one core.
+struct CpuMeter {
+    last: Option<(f64, std::time::Instant)>,
+}
+
+impl CpuMeter {
+    fn new() -> Self {
+        CpuMeter { last: None }
+    }
+
+    fn cpu_seconds() -> Option<f64> {
+        let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let after = text.rsplit_once(')')?.1;
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
+    }
+
+    fn percent(&mut self) -> f64 {
+        let now = std::time::Instant::now();
+        let Some(cpu) = Self::cpu_seconds() else {
+            return 0.0;
+        };
+        let pct = match self.last {
+            Some((c, t)) => {
+                let wall = now.duration_since(t).as_secs_f64();
+                if wall > 0.0 {
+                    100.0 * (cpu - c) / wall
+                } else {
+                    0.0
+                }
+            }
+            None => 0.0,
+        };
+        self.last = Some((cpu, now));
+        pct
+    }
+}
+
+fn source_text(e: &tonic::transport::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,268 @@
+//! Distributed runs on loopback: a controller process (`swarm run --workers N`) and
+//! worker processes (`swarm worker`), against a server the test starts. The merged counts
+//! are compared with the server's own.
+
+use crate::support::{CountingServer, swarm, tempdir, text};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+
+/// A process whose standard error is collected while it runs.
+struct Proc {
+    child: Child,
+    err: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = swarm()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = Arc::new(Mutex::new(String::new()));
+        let lines = child.stderr.take().unwrap();
+        let e = Arc::clone(&err);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(lines).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut e = e.lock().unwrap();
+                e.push_str(&l);
+                e.push('\n');
+            }
+        });
+        Proc { child, err }
+    }
+
+    fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Waits (at most `limit`) for a line of standard error that contains `what`.
+    async fn line_with(&self, what: &str, limit: Duration) -> String {
+        let end = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(l) = self.stderr().lines().find(|l| l.contains(what)) {
+                return l.to_string();
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "no line with {what:?} in:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("still running after {limit:?}:\n{}", self.stderr()))
+            .unwrap()
+            .code()
+    }
+}
+
+/// Starts a controller with `args` (after `run`) listening on a free loopback port; its
+/// address for the workers.
+async fn controller(args: &[&str]) -> (Proc, String) {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--headless", "--listen", "127.0.0.1:0"]);
+    let p = Proc::start(&all);
+    let line = p
+        .line_with("controller listening on", Duration::from_secs(20))
+        .await;
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_string();
+    (p, addr)
+}
+
+fn worker(addr: &str, more: &[&str]) -> Proc {
+    let mut args = vec!["worker", "--controller", addr];
+    args.extend_from_slice(more);
+    Proc::start(&args)
+}
+
+fn scenario(dir: &std::path::Path, host: &str, body: &str) -> String {
+    let path = dir.join("dist.toml");
+    std::fs::write(&path, format!("host = \"{host}\"\n{body}")).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_run_one_swarm_and_the_merged_counts_are_the_servers() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    // {{seq}} in the path: the server sees every value once if the workers never share one.
+    let file = scenario(
+        &dir,
+        &server.url(),
+        r#"
+[load]
+users = 5
+spawn_rate = 100
+run_time = "2s"
+wait = "10ms"
+
+[[endpoints]]
+name = "seq"
+path = "/seq/{{seq}}"
+"#,
+    );
+    let json = dir.join("out.json");
+    let (mut ctl, addr) =
+        controller(&[&file, "--workers", "2", "--json", json.to_str().unwrap()]).await;
+    ctl.line_with("waiting for 2 workers", Duration::from_secs(5))
+        .await;
+    let mut w1 = worker(&addr, &[]);
+    ctl.line_with("(1/2 workers connected)", Duration::from_secs(20))
+        .await;
+    let mut w2 = worker(&addr, &[]);
+    assert_eq!(
+        ctl.exit_code(Duration::from_secs(60)).await,
+        Some(0),
+        "{}",
+        ctl.stderr()
+    );
+    assert_eq!(
+        w1.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        w1.stderr()
+    );
+    assert_eq!(
+        w2.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        w2.stderr()
+    );
+    assert!(
+        ctl.stderr()
+            .contains("2 workers connected; starting them together")
+    );
+
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let merged = doc["aggregated"]["requests"].as_u64().unwrap();
+    assert!(merged > 20, "{doc}");
+    assert_eq!(merged, server.total(), "the merged count is the server's");
+    assert_eq!(doc["aggregated"]["failures"].as_u64(), Some(0));
+    // 5 users over two workers: 3 and 2, all 5 at the peak.
+    assert_eq!(doc["users"].as_u64(), Some(5), "{doc}");
+    let workers = doc["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2);
+    assert!(workers.iter().all(|w| w["state"] == "stopped"), "{doc}");
+    // Every {{seq}} value went out once across the swarm.
+    let paths = server.paths();
+    let distinct: std::collections::HashSet<&String> = paths.iter().collect();
+    assert_eq!(
+        distinct.len() as u64,
+        server.total(),
+        "a {{seq}} value was used twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_with_the_wrong_token_is_refused_and_loopback_is_the_default() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "[[endpoints]]\npath = \"/\"\n");
+    let token = dir.join("token");
+    std::fs::write(&token, "right\n").unwrap();
+    let wrong = dir.join("wrong");
+    std::fs::write(&wrong, "wrong\n").unwrap();
+    let (mut ctl, addr) = controller(&[
+        &file,
+        "--workers",
+        "1",
+        "-t",
+        "1s",
+        "--token-file",
+        token.to_str().unwrap(),
+    ])
+    .await;
+    let mut bad = worker(&addr, &["--token-file", wrong.to_str().unwrap()]);
+    assert_eq!(bad.exit_code(Duration::from_secs(20)).await, Some(2));
+    assert!(
+        bad.stderr().contains("refused this worker: wrong token"),
+        "{}",
+        bad.stderr()
+    );
+    ctl.line_with("refused a worker", Duration::from_secs(5))
+        .await;
+    assert_eq!(server.total(), 0, "nothing ran");
+    // The right token joins and the run goes ahead.
+    let mut good = worker(&addr, &["--token-file", token.to_str().unwrap()]);
+    assert_eq!(
+        ctl.exit_code(Duration::from_secs(60)).await,
+        Some(0),
+        "{}",
+        ctl.stderr()
+    );
+    assert_eq!(good.exit_code(Duration::from_secs(20)).await, Some(0));
+    assert!(server.total() > 0);
+
+    // Beyond loopback a token is required.
+    let out = crate::support::run(&[
+        "run",
+        &file,
+        "--headless",
+        "--workers",
+        "1",
+        "--listen",
+        "0.0.0.0:0",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("needs a token"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_stops_the_run_with_its_own_exit_code() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        "[load]\nusers = 4\nrun_time = \"60s\"\nwait = \"20ms\"\n[[endpoints]]\npath = \"/\"\n",
+    );
+    let json = dir.join("out.json");
+    let (mut ctl, addr) =
+        controller(&[&file, "--workers", "2", "--json", json.to_str().unwrap()]).await;
+    let mut w1 = worker(&addr, &[]);
+    let mut w2 = worker(&addr, &[]);
+    ctl.line_with("starting them together", Duration::from_secs(20))
+        .await;
+    ctl.line_with("running users 4/4", Duration::from_secs(20))
+        .await;
+    w2.child.start_kill().unwrap();
+    let code = ctl.exit_code(Duration::from_secs(30)).await;
+    assert_eq!(code, Some(3), "{}", ctl.stderr());
+    assert!(ctl.stderr().contains("was lost"), "{}", ctl.stderr());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        doc["worker_lost"].as_str().unwrap().contains("worker"),
+        "{doc}"
+    );
+    // The survivor was told to stop and leave.
+    assert_eq!(
+        w1.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        w1.stderr()
+    );
+    let _ = w2.exit_code(Duration::from_secs(5)).await;
+}
