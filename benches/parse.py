@@ -101,6 +101,15 @@ def table(path):
         if lo and lo["us_req"]:
             print(f"  Locust FastHttpUser: {lo['us_req']:.1f} µs/req ({lo['us_req'] / sw['us_req']:.1f} x swarm), {lo['requests']:,.0f} requests "
                   f"vs swarm's {sw['requests']:,.0f}, peak RSS {lo['rss']:.1f} MB")
+    for k, s in summary.items():
+        if k.startswith("users-dist-u") and "users-u10000" in summary:
+            workers = read(path.rsplit("/", 1)[0] + "/users-dist-workers.txt").strip()
+            base = summary["users-u10000"]
+            kb = (s["rss"] - base["rss"]) * 1024 / (s["users"] - base["users"]) if s["users"] > base["users"] else 0
+            print(f"{s['users']:,.0f} users thinking 10 s over {workers} local workers: all running at t = {s['full']:.0f} s, "
+                  f"lateness p99 {s['late']} ms, failures {s['failures']:,.0f}, {s['requests']:,.0f} requests, "
+                  f"{s['us_req']:.1f} µs/req, memory of all processes {s['rss']:.1f} MB "
+                  f"({kb:.2f} KB/user more than one process at 10 000)")
     big = sorted((s["users"], k) for k, s in summary.items() if k.startswith("users-u"))
     if len(big) == 2:
         (u0, k0), (u1, k1) = big

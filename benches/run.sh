@@ -161,6 +161,29 @@ users() {
         } > "$OUT/users$u.toml"
         timed "users-u$u" "$SWARM" run "$OUT/users$u.toml" --headless --json "$OUT/users-u$u.json"; row "users-u$u" swarm
     done
+    if [ "$n" -lt "$want" ]; then
+        # Past one process's open files: K workers on this machine, each a share.
+        local k=$(( (want + n - 1) / n )) port=5599 ctl
+        sed "s/^users = .*/users = $want/" "$OUT/users$n.toml" > "$OUT/users$want.toml"
+        /usr/bin/time -f "%U %S %M %w %c" -o "$OUT/users-dist-ctl.time" taskset -c "$CLIENT_CPU" \
+            timeout -k 5 $((DUR + 120)) "$SWARM" run "$OUT/users$want.toml" --headless --workers "$k" \
+            --listen "127.0.0.1:$port" --json "$OUT/users-dist-u$want.json" \
+            >"$OUT/users-dist-u$want.out" 2>"$OUT/users-dist-u$want.err" </dev/null &
+        ctl=$!
+        sleep 1
+        for i in $(seq 0 $((k - 1))); do
+            /usr/bin/time -f "%U %S %M %w %c" -o "$OUT/users-dist-w$i.time" taskset -c "$CLIENT_CPU" \
+                timeout -k 5 $((DUR + 120)) "$SWARM" worker --controller "127.0.0.1:$port" \
+                >/dev/null 2>"$OUT/users-dist-w$i.err" </dev/null &
+        done
+        wait "$ctl" || true
+        sleep 2
+        # The swarm's figures: CPU, peak memory and switches summed over its processes.
+        cat "$OUT"/users-dist-ctl.time "$OUT"/users-dist-w*.time | awk '{u+=$1; s+=$2; m+=$3; w+=$4; c+=$5} END {print u, s, m, w, c}' \
+            > "$OUT/users-dist-u$want.time"
+        echo "$k" > "$OUT/users-dist-workers.txt"
+        row "users-dist-u$want" swarm
+    fi
     # The same with the TUI on a 200x50 tmux screen: its CPU, and how long a key takes to show.
     command -v tmux >/dev/null || apt-get install -y -qq tmux >/dev/null
     local label="users-tui-u$n"

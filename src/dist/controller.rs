@@ -118,9 +118,19 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
 type Outbox = mpsc::Sender<Result<ToWorker, Status>>;
 
 enum Event {
-    Connected { conn: u64, out: Outbox },
-    Message { conn: u64, msg: FromWorker },
-    Closed { conn: u64, why: String },
+    Connected {
+        conn: u64,
+        out: Outbox,
+        peer: Option<SocketAddr>,
+    },
+    Message {
+        conn: u64,
+        msg: FromWorker,
+    },
+    Closed {
+        conn: u64,
+        why: String,
+    },
 }
 
 struct Service {
@@ -136,11 +146,12 @@ impl Control for Service {
         &self,
         request: Request<Streaming<FromWorker>>,
     ) -> Result<Response<Self::JoinStream>, Status> {
+        let peer = request.remote_addr();
         let mut inbound = request.into_inner();
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (out, rx) = mpsc::channel(64);
         let events = self.events.clone();
-        let _ = events.send(Event::Connected { conn, out });
+        let _ = events.send(Event::Connected { conn, out, peer });
         tokio::spawn(async move {
             let why = loop {
                 match inbound.message().await {
@@ -185,8 +196,8 @@ struct Coordinator {
     hash: String,
     /// By segment index; None while the segment has no worker.
     workers: Vec<Option<Worker>>,
-    /// Connections that have not said hello yet.
-    pending: HashMap<u64, Outbox>,
+    /// Connections that have not said hello yet, and where they come from.
+    pending: HashMap<u64, (Outbox, Option<SocketAddr>)>,
     stats: Stats,
     state: RunState,
     start_wanted: bool,
@@ -394,8 +405,8 @@ impl Coordinator {
 
     fn event(&mut self, e: Event) {
         match e {
-            Event::Connected { conn, out } => {
-                self.pending.insert(conn, out);
+            Event::Connected { conn, out, peer } => {
+                self.pending.insert(conn, (out, peer));
             }
             Event::Message { conn, msg } => match msg.msg {
                 Some(from_worker::Msg::Hello(h)) => self.hello(conn, h),
@@ -418,11 +429,16 @@ impl Coordinator {
     }
 
     fn hello(&mut self, conn: u64, h: proto::Hello) {
-        let Some(out) = self.pending.remove(&conn) else {
+        let Some((out, peer)) = self.pending.remove(&conn) else {
             return;
         };
+        // The worker's name, and its address as this side sees it.
+        let host = match peer {
+            Some(p) => format!("{} ({})", h.host, p.ip()),
+            None => h.host.clone(),
+        };
         let refuse = |why: String| {
-            eprintln!("swarm: refused a worker from {}: {why}", h.host);
+            eprintln!("swarm: refused a worker from {host}: {why}");
             let _ = out.try_send(Ok(ToWorker {
                 msg: Some(to_worker::Msg::Refused(why)),
             }));
@@ -478,7 +494,7 @@ impl Coordinator {
         }));
         let worker = Worker {
             conn,
-            host: h.host.clone(),
+            host: host.clone(),
             out,
             state: RunState::Idle,
             users: 0,
@@ -494,9 +510,8 @@ impl Coordinator {
         };
         let rejoin = self.workers[index].is_some();
         eprintln!(
-            "swarm: worker {index} {} from {} ({}/{n} workers connected)",
+            "swarm: worker {index} {} from {host} ({}/{n} workers connected)",
             if rejoin { "rejoined" } else { "joined" },
-            h.host,
             self.joined() + 1
         );
         // A worker that rejoins a run under way starts at once, with its segment.

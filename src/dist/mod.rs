@@ -35,6 +35,12 @@ pub fn read_token(path: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("--token-file {}: {e}", path.display()))?;
     let token = text.trim().to_string();
+    if token.starts_with("replace-me") {
+        anyhow::bail!(
+            "--token-file {}: this is the placeholder of deploy/kubernetes; make a real token with: {MAKE_TOKEN}",
+            path.display()
+        );
+    }
     if token.is_empty() {
         anyhow::bail!(
             "--token-file {}: the file is empty; make a token with: {MAKE_TOKEN}",

@@ -110,6 +110,11 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         count: welcome.count,
     };
     let mine = segment.plan(&plan);
+    crate::scenario::addresses::check_local(&mine.net.local_addresses)
+        .map_err(|e| anyhow::anyhow!("local_addresses: {e}"))?;
+    for problem in crate::doctor::preflight(&mine) {
+        eprintln!("swarm worker: warning: {problem}");
+    }
     eprintln!(
         "swarm worker: joined {} as worker {} of {}; scenario {} against {}",
         opts.controller, welcome.index, welcome.count, welcome.file_name, plan.host
