@@ -463,6 +463,7 @@ pub async fn run_headless(
     slo: Vec<Threshold>,
     (json, html): (Option<&std::path::Path>, Option<&std::path::Path>),
     scenario: &str,
+    distributed: Option<crate::dist::controller::Config>,
 ) -> anyhow::Result<i32> {
     let started = std::time::SystemTime::now();
     let mut plan = plan.clone();
@@ -484,13 +485,22 @@ pub async fn run_headless(
         format_duration(cfg.hold),
         format_duration(cfg.settle),
     );
-    let engine = crate::engine::Engine::spawn(&plan);
+    let is_distributed = distributed.is_some();
+    let engine = match distributed {
+        Some(d) => crate::dist::controller::spawn(&plan, d).await?,
+        None => crate::engine::Engine::spawn(&plan),
+    };
     let mut search = Search::new(cfg.clone(), slo);
     // The search may climb to its limit: what would cap this machine before then (swarm
     // doctor's checks) makes a knee found there suspect.
     let mut at_limit = plan.clone();
     at_limit.load.users = cfg.limit;
-    for problem in crate::doctor::preflight(&at_limit) {
+    let problems = if is_distributed {
+        Vec::new()
+    } else {
+        crate::doctor::preflight(&at_limit)
+    };
+    for problem in problems {
         eprintln!("swarm: warning: {problem}");
         search.uncertain.push(format!(
             "this machine may cap the search before {} users: {problem}",

@@ -100,6 +100,8 @@ pub struct CapacityArgs {
     /// Base URL that replaces the scenario's host
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub dist: DistArgs,
 }
 
 #[derive(Debug, Args)]

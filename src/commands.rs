@@ -130,12 +130,39 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
     } else {
         std::fs::read_to_string(&args.target).unwrap_or_default()
     };
+    let distributed = match args.dist.workers {
+        None => None,
+        Some(workers) => {
+            let (dir, name) = if is_url(&args.target) {
+                (Path::new("."), "url.toml".to_string())
+            } else {
+                let p = Path::new(&args.target);
+                (
+                    p.parent().unwrap_or(Path::new(".")),
+                    p.file_name()
+                        .map_or("scenario.toml".into(), |n| n.to_string_lossy().to_string()),
+                )
+            };
+            Some(crate::dist::controller::Config {
+                workers,
+                listen: crate::dist::parse_listen(&args.dist.listen)?,
+                token: match &args.dist.token_file {
+                    Some(p) => Some(crate::dist::read_token(p)?),
+                    None => None,
+                },
+                scenario: text.clone(),
+                file_name: name,
+                files: crate::dist::controller::data_files(&plan, dir)?,
+            })
+        }
+    };
     capacity::run_headless(
         &plan,
         cfg,
         args.slo,
         (args.json.as_deref(), args.html.as_deref()),
         &text,
+        distributed,
     )
     .await
 }

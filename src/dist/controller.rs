@@ -339,8 +339,12 @@ impl Coordinator {
                 ));
             }
             Command::RecordIntervals(to) => self.stats.record_intervals(to),
-            Command::MarkWindow
-            | Command::SetWait(_)
+            Command::MarkWindow => {
+                let users = self.live().map(|w| w.users).sum();
+                self.stats
+                    .mark_window(&Shards::new(1), Instant::now().into_std(), users);
+            }
+            Command::SetWait(_)
             | Command::SetEndpoints(_)
             | Command::SetWorkload(_)
             | Command::SetStages(_) => {

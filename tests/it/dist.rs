@@ -266,3 +266,68 @@ async fn a_killed_worker_stops_the_run_with_its_own_exit_code() {
     );
     let _ = w2.exit_code(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_capacity_steps_the_whole_swarm() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let json = dir.join("cap.json");
+    let url = format!("{}/", server.url());
+    let mut ctl = Proc::start(&[
+        "find-capacity",
+        &url,
+        "--slo",
+        "p95<5s",
+        "--start",
+        "2",
+        "--step",
+        "2",
+        "--max-users",
+        "4",
+        "--hold",
+        "500ms",
+        "--settle",
+        "100ms",
+        "--workers",
+        "2",
+        "--listen",
+        "127.0.0.1:0",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let line = ctl
+        .line_with("controller listening on", Duration::from_secs(20))
+        .await;
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_string();
+    let mut w1 = worker(&addr, &[]);
+    let mut w2 = worker(&addr, &[]);
+    ctl.exit_code(Duration::from_secs(60)).await;
+    assert_eq!(
+        w1.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        w1.stderr()
+    );
+    assert_eq!(
+        w2.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        w2.stderr()
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // Both steps were measured on the merged figures; the search reached its limit.
+    assert_eq!(
+        doc["max_users"].as_u64(),
+        Some(4),
+        "{doc}\n{}",
+        ctl.stderr()
+    );
+    assert!(ctl.stderr().contains("4 users:"), "{}", ctl.stderr());
+    assert!(server.total() > 0);
+}
