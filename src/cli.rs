@@ -175,6 +175,10 @@ pub struct DistArgs {
     /// A shared secret the workers must present (needed to listen beyond loopback)
     #[arg(long, value_name = "FILE", requires = "workers")]
     pub token_file: Option<PathBuf>,
+    /// When a worker is lost, share its load over the others and go on (the report says
+    /// the run was degraded) instead of stopping with exit code 3
+    #[arg(long, requires = "workers")]
+    pub tolerate_worker_loss: bool,
 }
 
 /// `swarm worker`: runs a share of a distributed run for its controller.

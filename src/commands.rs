@@ -153,6 +153,7 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
                 scenario: text.clone(),
                 file_name: name,
                 files: crate::dist::controller::data_files(&plan, dir)?,
+                tolerate_loss: args.dist.tolerate_worker_loss,
             })
         }
     };
@@ -245,6 +246,7 @@ fn distributed(
         scenario: text.to_string(),
         file_name: file_name.to_string(),
         files: crate::dist::controller::data_files(plan, dir)?,
+        tolerate_loss: args.dist.tolerate_worker_loss,
     }))
 }
 

@@ -389,7 +389,10 @@ fn finish_with(
             path.display()
         );
     }
-    if let Some(lost) = &last.worker_lost {
+    if let Some(lost) = last.worker_lost.as_ref().filter(|_| last.degraded) {
+        eprintln!("swarm: degraded run: {lost}; the other workers carried its share");
+    }
+    if let Some(lost) = last.worker_lost.as_ref().filter(|_| !last.degraded) {
         eprintln!(
             "swarm: the run stopped early because {lost} (exit code {})",
             crate::dist::EXIT_WORKER_LOST

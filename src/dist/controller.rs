@@ -38,6 +38,8 @@ pub struct Config {
     pub scenario: String,
     pub file_name: String,
     pub files: Vec<proto::DataFile>,
+    /// `--tolerate-worker-loss`: a lost worker's share goes to the others.
+    pub tolerate_loss: bool,
 }
 
 /// The data files a scenario reads, for the workers (who have no copy of them).
@@ -206,6 +208,8 @@ struct Coordinator {
     run_end: Option<Instant>,
     peak_users: u32,
     lost: Option<String>,
+    /// A worker was lost and the others carried its share.
+    degraded: bool,
     snapshots: watch::Sender<Arc<Snapshot>>,
 }
 
@@ -233,6 +237,7 @@ impl Coordinator {
             run_end: None,
             peak_users: 0,
             lost: None,
+            degraded: false,
             snapshots,
         }
     }
@@ -519,11 +524,16 @@ impl Coordinator {
             self.joined() + 1
         );
         // A worker that rejoins a run under way starts at once, with its segment.
-        if self.started_at.is_some() && matches!(self.state, RunState::Spawning | RunState::Running)
-        {
+        let under_way = self.started_at.is_some()
+            && matches!(self.state, RunState::Spawning | RunState::Running);
+        if under_way {
             self.orders_for_start(&worker, wall_us());
         }
         self.workers[index] = Some(worker);
+        if under_way && self.degraded {
+            // The others carried its share: the load is split over all again.
+            self.resegment();
+        }
         self.maybe_start();
     }
 
@@ -593,9 +603,42 @@ impl Coordinator {
             "worker {i} ({host}) was lost {} into the run: {why}",
             crate::scenario::format_duration(Duration::from_secs(clock.as_secs()))
         );
+        if self.cfg.tolerate_loss && self.joined() > 0 {
+            eprintln!(
+                "swarm: {text}; the other {} carry its share (--tolerate-worker-loss)",
+                self.joined()
+            );
+            self.lost.get_or_insert(text);
+            self.degraded = true;
+            self.resegment();
+            return;
+        }
         eprintln!("swarm: {text}; stopping the run");
         self.lost.get_or_insert(text);
         self.stop();
+    }
+
+    /// Splits the load over the workers there are now, in segment order, and sends each
+    /// its new share of the swarm's figures.
+    fn resegment(&self) {
+        let live: Vec<&Worker> = self.live().collect();
+        let count = live.len() as u32;
+        for (rank, w) in live.into_iter().enumerate() {
+            Self::send(
+                &w.out,
+                order::What::Resegment(proto::Segment {
+                    index: rank as u32,
+                    count,
+                }),
+            );
+            match self.load.arrival_rate {
+                Some(r) => Self::send(&w.out, order::What::SetArrivalRate(r)),
+                None => {
+                    Self::send(&w.out, order::What::SetSpawnRate(self.load.spawn_rate));
+                    Self::send(&w.out, order::What::SetUsers(self.load.users));
+                }
+            }
+        }
     }
 
     fn check_missing(&mut self) {
@@ -700,6 +743,7 @@ impl Coordinator {
                 })
                 .collect(),
             worker_lost: self.lost.clone(),
+            degraded: self.degraded,
             ..Snapshot::default()
         };
         self.stats.fill(&mut snap, elapsed, now.into_std());

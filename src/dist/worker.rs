@@ -168,7 +168,7 @@ async fn follow(
     mut deltas: mpsc::UnboundedReceiver<Delta>,
     inbound: &mut tonic::Streaming<ToWorker>,
     out: &mpsc::Sender<FromWorker>,
-    segment: Segment,
+    mut segment: Segment,
 ) -> i32 {
     let mut snaps = engine.snapshots();
     let mut pending = Delta::default();
@@ -186,6 +186,10 @@ async fn follow(
                             engine.send(Command::Stop);
                             let _ = engine.shutdown().await;
                             return 0;
+                        }
+                        Some(order::What::Resegment(s)) => {
+                            eprintln!("swarm worker: now segment {} of {}", s.index, s.count);
+                            segment = Segment { index: s.index, count: s.count };
                         }
                         Some(order::What::StartAtUs(at)) => {
                             let wait = Duration::from_micros(at.saturating_sub(wall_us()));
@@ -256,7 +260,9 @@ fn command_of(what: order::What, segment: Segment) -> Option<Command> {
         order::What::ResumePlan(_) => Command::ResumePlan,
         order::What::SetRunTimeMs(0) => Command::SetRunTime(None),
         order::What::SetRunTimeMs(ms) => Command::SetRunTime(Some(Duration::from_millis(ms))),
-        order::What::StartAtUs(_) | order::What::Bye(_) => return None,
+        order::What::StartAtUs(_) | order::What::Bye(_) | order::What::Resegment(_) => {
+            return None;
+        }
     })
 }
 

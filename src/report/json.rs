@@ -34,6 +34,9 @@ pub struct JsonReport<'a> {
     /// A distributed run that stopped because a worker went missing: which, and when.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_lost: Option<&'a str>,
+    /// The others carried the lost worker's share (`--tolerate-worker-loss`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub degraded: bool,
 }
 
 /// The open model's schedule at the end of the run.
@@ -134,6 +137,7 @@ pub fn to_json(
         }),
         workers: &snap.workers,
         worker_lost: snap.worker_lost.as_deref(),
+        degraded: snap.degraded,
     };
     serde_json::to_string_pretty(&report).expect("report serializes")
 }

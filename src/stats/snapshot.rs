@@ -281,6 +281,9 @@ pub struct Snapshot {
     /// Set when a worker went missing and the run stopped for it: which, and when.
     #[serde(default)]
     pub worker_lost: Option<String>,
+    /// ... and the others carried its share (`--tolerate-worker-loss`).
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// One worker of a distributed run, as its controller last heard of it.

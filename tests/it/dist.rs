@@ -331,3 +331,65 @@ async fn find_capacity_steps_the_whole_swarm() {
     assert!(ctl.stderr().contains("4 users:"), "{}", ctl.stderr());
     assert!(server.total() > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        "[load]\nusers = 4\nspawn_rate = 100\nrun_time = \"5s\"\nwait = \"20ms\"\n[[endpoints]]\npath = \"/\"\n",
+    );
+    let json = dir.join("out.json");
+    let (mut ctl, addr) = controller(&[
+        &file,
+        "--workers",
+        "2",
+        "--tolerate-worker-loss",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    let mut w1 = worker(&addr, &[]);
+    let mut w2 = worker(&addr, &[]);
+    ctl.line_with("running users 4/4", Duration::from_secs(20))
+        .await;
+    w2.child.start_kill().unwrap();
+    ctl.line_with("carry its share", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        ctl.exit_code(Duration::from_secs(30)).await,
+        Some(0),
+        "{}",
+        ctl.stderr()
+    );
+    assert!(ctl.stderr().contains("degraded run"), "{}", ctl.stderr());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["degraded"], true, "{doc}");
+    // After the loss the one survivor ran all four users.
+    let live: Vec<&serde_json::Value> = doc["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["state"] != "missing")
+        .collect();
+    assert_eq!(live.len(), 1, "{doc}");
+    // (The last point is the stop's, at zero users.)
+    let history = doc["history"].as_array().unwrap();
+    let before_stop = &history[history.len() - 2];
+    assert_eq!(before_stop["users"].as_u64(), Some(4), "{doc}");
+    assert_eq!(
+        w1.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        w1.stderr()
+    );
+    assert!(
+        w1.stderr().contains("now segment 0 of 1"),
+        "{}",
+        w1.stderr()
+    );
+    let _ = w2.exit_code(Duration::from_secs(5)).await;
+}
