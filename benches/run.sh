@@ -7,6 +7,7 @@
 #   ONLY="tput" benches/run.sh     # one section: tput tui tenep mem spawn accuracy soak think users
 #   ONLY="think" benches/run.sh    # 5 000 users thinking 1-3 s: swarm, Locust FastHttpUser (~3 min)
 #   ONLY="users" benches/run.sh    # USERS (100 000) users thinking 10 s, headless and TUI (~4 min)
+#   ONLY="controller" benches/run.sh # a controller's CPU with 16 workers on loopback (~1 min)
 #   DUR=10 REPEAT=3 benches/run.sh # seconds per throughput run, rounds (medians)
 #
 # Every run is bounded by its own duration flag and by `timeout`. Traffic goes to loopback only.
@@ -202,6 +203,37 @@ users() {
     DUR="$d"
 }
 
+controller() {
+    # A distributed run's controller with 16 workers on this machine, each sending a full
+    # delta (ten endpoints) every second: the controller's CPU in % of one core, from /proc
+    # over the run's steady part. Workers share CPU 0; the controller runs on the server's.
+    local k=16 port=5598 dur=30
+    scenario "$OUT/ctl.toml" 10 64 0s
+    sed -i "s/^run_time = .*/run_time = \"${dur}s\"/" "$OUT/ctl.toml"
+    taskset -c "$SERVER_CPU" timeout -k 5 $((dur + 60)) "$SWARM" run "$OUT/ctl.toml" --headless --workers "$k" \
+        --listen "127.0.0.1:$port" --json "$OUT/controller.json" >"$OUT/controller.out" 2>"$OUT/controller.err" </dev/null &
+    local runner=$! ctl=""
+    for _ in $(seq 50); do ctl=$(pgrep -P "$runner" -x swarm || true); [ -n "$ctl" ] && break; sleep 0.1; done
+    for _ in $(seq "$k"); do
+        taskset -c "$CLIENT_CPU" timeout -k 5 $((dur + 60)) "$SWARM" worker --controller "127.0.0.1:$port" \
+            >/dev/null 2>>"$OUT/controller-workers.err" </dev/null &
+    done
+    grep -q "starting them together" <(tail -F "$OUT/controller.err" 2>/dev/null | head -n 50) || true
+    sleep 5
+    local t0 c0 t1 c1
+    t0=$(date +%s.%N); c0=$(awk '{print $14 + $15}' "/proc/$ctl/stat")
+    sleep 20
+    t1=$(date +%s.%N); c1=$(awk '{print $14 + $15}' "/proc/$ctl/stat")
+    wait "$runner" || true
+    python3 - "$t0" "$c0" "$t1" "$c1" "$(getconf CLK_TCK)" "$OUT/controller.json" <<'PY' | tee "$OUT/controller-summary.txt"
+import json, sys
+t0, c0, t1, c1, tck, path = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+d = json.load(open(path))
+print(f"controller with {len(d.get('workers', []))} workers: {100 * (c1 - c0) / tck / (t1 - t0):.1f} % of one core over 20 s; "
+      f"{d['aggregated']['requests']:,} requests merged, {len(d['endpoints'])} endpoints")
+PY
+}
+
 soak() {
     local d="$DUR"; DUR="${SOAK_S:-600}"
     timed "soak" "$SWARM" run "$URL" --headless -u 64 -r 100000 -t "${DUR}s" --json "$OUT/soak.json"; row "soak" swarm
@@ -221,6 +253,7 @@ for section in $ONLY; do
         soak) soak ;;
         think) think ;;
         users) users ;;
+        controller) controller ;;
     esac
 done
 python3 "$ROOT/benches/parse.py" --table "$OUT/rows.jsonl"

@@ -154,6 +154,7 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
                 file_name: name,
                 files: crate::dist::controller::data_files(&plan, dir)?,
                 tolerate_loss: args.dist.tolerate_worker_loss,
+                quiet: false,
             })
         }
     };
@@ -183,11 +184,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         let mut plan = Plan::for_request(&args.target, &request)?;
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
         let text = Plan::url_scenario(&args.target, &request);
-        if let Some(cfg) = distributed(&args, &plan, &text, Path::new("."), "url.toml")? {
-            return execute(plan, text, None, &args.output, Some(cfg)).await;
-        }
+        let dist = distributed(&args, &plan, &text, Path::new("."), "url.toml")?;
         let doc = ScenarioDoc::from_text(&text, None)?;
-        return execute(plan, text, Some(doc), &args.output, None).await;
+        return execute(plan, text, Some(doc), &args.output, dist).await;
     }
     if let Some(url) = url_hint(&args.target) {
         anyhow::bail!(
@@ -201,15 +200,16 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     let mut plan = Plan::load_with_host(&path, args.host.as_deref()).map_err(explain)?;
     args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
-    if args.dist.workers.is_some() {
+    let dist = if args.dist.workers.is_some() {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let dir = path.parent().unwrap_or(Path::new("."));
         let name = path
             .file_name()
             .map_or("scenario.toml".into(), |n| n.to_string_lossy().to_string());
-        let cfg = distributed(&args, &plan, &text, dir, &name)?;
-        return execute(plan, text, None, &args.output, cfg).await;
-    }
+        distributed(&args, &plan, &text, dir, &name)?
+    } else {
+        None
+    };
     let doc = if use_tui(&args.output) {
         let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
         if let Some(h) = &args.host {
@@ -221,7 +221,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     // The text as it ran, for --save-run (read after the load, which found it readable).
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    execute(plan, text, doc, &args.output, None).await
+    execute(plan, text, doc, &args.output, dist).await
 }
 
 /// `--workers N`: the controller's settings (None without the flag).
@@ -247,6 +247,7 @@ fn distributed(
         file_name: file_name.to_string(),
         files: crate::dist::controller::data_files(plan, dir)?,
         tolerate_loss: args.dist.tolerate_worker_loss,
+        quiet: false,
     }))
 }
 
@@ -312,6 +313,7 @@ async fn execute(
                 intervals,
                 prometheus,
                 baseline: baseline.clone(),
+                distributed,
             };
             let last = tui::run(launch).await?;
             // The engine has ended, so its sender is gone and the forwarder finishes.
@@ -396,6 +398,7 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
         autostart: false,
         ask_host: true,
         intervals: None,
+        distributed: None,
         prometheus: None,
         baseline: None,
     };

@@ -21,6 +21,15 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
 
+/// eprintln!, unless the controller is to keep quiet.
+macro_rules! say {
+    ($quiet:expr, $($arg:tt)*) => {
+        if !$quiet {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
 /// How far ahead of the order the workers start, so that all have it in time.
 const START_AHEAD: Duration = Duration::from_millis(500);
 /// How often the controller looks at its workers and publishes a snapshot.
@@ -40,6 +49,8 @@ pub struct Config {
     pub files: Vec<proto::DataFile>,
     /// `--tolerate-worker-loss`: a lost worker's share goes to the others.
     pub tolerate_loss: bool,
+    /// Say nothing on standard error (the TUI shows the workers instead).
+    pub quiet: bool,
 }
 
 /// The data files a scenario reads, for the workers (who have no copy of them).
@@ -106,10 +117,12 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
     let (commands, command_rx) = mpsc::unbounded_channel();
     let first = Snapshot {
         workers_wanted: cfg.workers,
+        controller_addr: addr.to_string(),
         ..Snapshot::default()
     };
     let (snap_tx, snapshots) = watch::channel(Arc::new(first));
-    let coordinator = Coordinator::new(plan, cfg, snap_tx);
+    let mut coordinator = Coordinator::new(plan, cfg, snap_tx);
+    coordinator.addr = addr.to_string();
     let task = tokio::spawn(async move {
         coordinator.run(command_rx, event_rx).await;
         server.abort();
@@ -210,6 +223,8 @@ struct Coordinator {
     lost: Option<String>,
     /// A worker was lost and the others carried its share.
     degraded: bool,
+    /// The control port's address, for the workers view.
+    addr: String,
     snapshots: watch::Sender<Arc<Snapshot>>,
 }
 
@@ -238,6 +253,7 @@ impl Coordinator {
             peak_users: 0,
             lost: None,
             degraded: false,
+            addr: String::new(),
             snapshots,
         }
     }
@@ -353,7 +369,8 @@ impl Coordinator {
             | Command::SetEndpoints(_)
             | Command::SetWorkload(_)
             | Command::SetStages(_) => {
-                eprintln!(
+                say!(
+                    self.cfg.quiet,
                     "swarm: a distributed run does not take this change yet (endpoint, workload, think-time and stage edits apply to one process only)"
                 );
             }
@@ -382,7 +399,8 @@ impl Coordinator {
         for w in self.live() {
             self.orders_for_start(w, at_wall);
         }
-        eprintln!(
+        say!(
+            self.cfg.quiet,
             "swarm: {} workers connected; starting them together",
             self.workers.len()
         );
@@ -447,7 +465,7 @@ impl Coordinator {
             None => h.host.clone(),
         };
         let refuse = |why: String| {
-            eprintln!("swarm: refused a worker from {host}: {why}");
+            say!(self.cfg.quiet, "swarm: refused a worker from {host}: {why}");
             let _ = out.try_send(Ok(ToWorker {
                 msg: Some(to_worker::Msg::Refused(why)),
             }));
@@ -518,7 +536,8 @@ impl Coordinator {
             missing: false,
         };
         let rejoin = self.workers[index].is_some();
-        eprintln!(
+        say!(
+            self.cfg.quiet,
             "swarm: worker {index} {} from {host} ({}/{n} workers connected)",
             if rejoin { "rejoined" } else { "joined" },
             self.joined() + 1
@@ -593,7 +612,7 @@ impl Coordinator {
             )
             && w.state != RunState::Stopped;
         if !running {
-            eprintln!("swarm: worker {i} ({host}) left: {why}");
+            say!(self.cfg.quiet, "swarm: worker {i} ({host}) left: {why}");
             return;
         }
         let clock = self.started_at.map_or(Duration::ZERO, |s| {
@@ -604,7 +623,8 @@ impl Coordinator {
             crate::scenario::format_duration(Duration::from_secs(clock.as_secs()))
         );
         if self.cfg.tolerate_loss && self.joined() > 0 {
-            eprintln!(
+            say!(
+                self.cfg.quiet,
                 "swarm: {text}; the other {} carry its share (--tolerate-worker-loss)",
                 self.joined()
             );
@@ -613,7 +633,7 @@ impl Coordinator {
             self.resegment();
             return;
         }
-        eprintln!("swarm: {text}; stopping the run");
+        say!(self.cfg.quiet, "swarm: {text}; stopping the run");
         self.lost.get_or_insert(text);
         self.stop();
     }
@@ -720,6 +740,7 @@ impl Coordinator {
                 busy: 0,
             }),
             workers_wanted: self.workers.len() as u32,
+            controller_addr: self.addr.clone(),
             workers: self
                 .workers
                 .iter()

@@ -284,6 +284,9 @@ pub struct Snapshot {
     /// ... and the others carried its share (`--tolerate-worker-loss`).
     #[serde(default)]
     pub degraded: bool,
+    /// Where the workers reach the controller.
+    #[serde(default)]
+    pub controller_addr: String,
 }
 
 /// One worker of a distributed run, as its controller last heard of it.

@@ -24,6 +24,8 @@ pub enum View {
     Failures,
     Endpoints,
     Capacity,
+    /// A distributed run's workers (a tab only then).
+    Workers,
 }
 
 pub const VIEWS: [View; 5] = [
@@ -42,11 +44,26 @@ impl View {
             View::Failures => "Failures",
             View::Endpoints => "Endpoints",
             View::Capacity => "Capacity",
+            View::Workers => "Workers",
         }
     }
+}
 
-    fn index(self) -> usize {
-        VIEWS.iter().position(|v| *v == self).unwrap_or(0)
+impl App {
+    /// The tabs there are: the five, and Workers in a distributed run.
+    pub fn views(&self) -> Vec<View> {
+        let mut v = VIEWS.to_vec();
+        if self.distributed {
+            v.push(View::Workers);
+        }
+        v
+    }
+
+    fn view_index(&self) -> usize {
+        self.views()
+            .iter()
+            .position(|v| *v == self.view)
+            .unwrap_or(0)
     }
 }
 
@@ -171,6 +188,8 @@ pub struct App {
     /// Why the scenario cannot run yet (e.g. no endpoints), if it cannot.
     pub plan_error: Option<String>,
     pub snapshot: Arc<Snapshot>,
+    /// The engine is a distributed run's controller (edits of what runs are refused).
+    pub distributed: bool,
     pub view: View,
     /// Selected row of the statistics table; `rows.len()` selects the aggregate.
     pub stats_row: usize,
@@ -278,6 +297,7 @@ impl App {
             specs,
             plan_error,
             snapshot: Arc::new(Snapshot::default()),
+            distributed: false,
             view: View::Stats,
             stats_row: 0,
             failure_row: 0,
@@ -420,11 +440,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.info("statistics reset");
             vec![Effect::Engine(Command::ResetStats)]
         }
-        Action::NextView => show(app, VIEWS[(app.view.index() + 1) % VIEWS.len()]),
-        Action::PrevView => show(
-            app,
-            VIEWS[(app.view.index() + VIEWS.len() - 1) % VIEWS.len()],
-        ),
+        Action::NextView => {
+            let views = app.views();
+            show(app, views[(app.view_index() + 1) % views.len()])
+        }
+        Action::PrevView => {
+            let views = app.views();
+            show(
+                app,
+                views[(app.view_index() + views.len() - 1) % views.len()],
+            )
+        }
         Action::Show(v) => show(app, v),
         Action::Up | Action::Down => {
             move_selection(app, action == Action::Down);
@@ -628,6 +654,10 @@ fn change_rate(app: &mut App, faster: bool) -> Vec<Effect> {
 }
 
 fn show(app: &mut App, view: View) -> Vec<Effect> {
+    if view == View::Workers && !app.distributed {
+        app.info("this run is one process; swarm run FILE --workers N runs it over workers");
+        return vec![];
+    }
     app.view = view;
     vec![]
 }

@@ -143,6 +143,12 @@ pub const KEYMAP: &[Binding] = &[
         help: "",
     },
     Binding {
+        keys: &[key('6')],
+        label: "",
+        action: Action::Show(View::Workers),
+        help: "",
+    },
+    Binding {
         keys: &[(KeyCode::Up, N), key('k')],
         label: "↑ ↓ / k j",
         action: Action::Up,

@@ -12,7 +12,7 @@ pub mod keymap;
 pub mod theme;
 pub mod view;
 
-use crate::engine::Engine;
+use crate::engine::{Command, Engine};
 use crate::scenario::{Plan, SaveError, ScenarioDoc};
 use crate::signals::Signals;
 use crate::stats::Snapshot;
@@ -44,11 +44,24 @@ pub struct Launch {
     pub prometheus: Option<tokio::net::TcpListener>,
     /// `--baseline RUN`: its path, and the run shown beside the live figures.
     pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
+    /// `--workers N`: the TUI drives a distributed run's controller.
+    pub distributed: Option<crate::dist::controller::Config>,
 }
 
 /// Runs the TUI on the real terminal until the user quits; returns the final snapshot.
 pub async fn run(mut launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
-    let engine = Engine::spawn(&launch.plan);
+    let engine = match launch.distributed.take() {
+        // On the terminal the controller keeps quiet: the Workers view says what it would.
+        Some(cfg) => {
+            crate::dist::controller::spawn(
+                &launch.plan,
+                crate::dist::controller::Config { quiet: true, ..cfg },
+            )
+            .await?
+        }
+        None => Engine::spawn(&launch.plan),
+    };
+    let distributed = engine.snapshots().borrow().workers_wanted > 0;
     if let Some(to) = launch.intervals.clone() {
         engine.send(crate::engine::Command::RecordIntervals(to));
     }
@@ -57,6 +70,7 @@ pub async fn run(mut launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
         .take()
         .map(|l| crate::report::prometheus::serve(l, engine.snapshots()));
     let mut app = new_app(launch, &engine);
+    app.distributed = distributed;
     let mut terminal = ratatui::try_init()?;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Hide);
     let mut hangups = Signals::hangups();
@@ -174,6 +188,14 @@ fn action_for(app: &App, key: KeyEvent) -> Action {
 pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
+            Effect::Engine(
+                Command::SetEndpoints(_)
+                | Command::SetWorkload(_)
+                | Command::SetWait(_)
+                | Command::SetStages(_),
+            ) if app.distributed => app.error(
+                "a distributed run takes no endpoint, scenario, think-time or stage edits yet: save, quit and run again (the file keeps your edits)",
+            ),
             Effect::Engine(command) => engine.send(command),
             Effect::Save(force) => report_save(app, |doc| doc.save(force)),
             Effect::SaveAs(path, force) => report_save(app, |doc| doc.save_as(&path, force)),

@@ -258,3 +258,70 @@ async fn saves_ask_before_losing_work_and_keep_the_file_as_it_was() {
     assert!(server.total() > 0, "traffic reached the -H server");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_drives_a_distributed_run_of_two_workers() {
+    let server = CountingServer::start().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("dist.toml");
+    std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+    // A free port for the controller (the TUI's screen hides what it prints first).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut tui = Tui::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--workers",
+        "2",
+        "--listen",
+        &listen,
+    ]);
+    tui.wait("the controller waiting", |s| s.contains("workers 0/2"))
+        .await;
+    let spawn_worker = || {
+        crate::support::swarm()
+            .args(["worker", "--controller", &listen])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut w1 = spawn_worker();
+    let mut w2 = spawn_worker();
+    tui.wait("both workers in", |s| s.contains("workers 2/2"))
+        .await;
+    assert_eq!(server.total(), 0, "nothing runs before the start");
+    tui.send("s");
+    tui.wait("two users over two workers", |s| s.contains("users 2/2"))
+        .await;
+    // The users slider reaches the whole swarm: two more, one on each worker.
+    tui.send("+");
+    tui.send("+");
+    tui.wait("four users", |s| s.contains("users 4/4")).await;
+    tui.send("6");
+    tui.wait("the workers view with both running two users", |s| {
+        s.contains("Workers: 2/2 connected")
+            && s.lines()
+                .filter(|l| l.contains("running") && l.split_whitespace().nth(4) == Some("2"))
+                .count()
+                == 2
+    })
+    .await;
+    assert!(server.total() > 0);
+    tui.send("x");
+    tui.wait("stopped", |s| s.contains("stopped")).await;
+    tui.send("q");
+    tui.send("y");
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        (
+            w1.wait().await.unwrap().code(),
+            w2.wait().await.unwrap().code(),
+        )
+    })
+    .await
+    .expect("the workers leave when the controller quits");
+    assert_eq!(ended, (Some(0), Some(0)));
+}

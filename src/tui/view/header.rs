@@ -103,6 +103,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if let Some((i, n)) = s.stage.filter(|_| app.stages.is_empty()) {
         second.insert(1, Span::styled(format!("  stage {i}/{n}"), t.warn()));
     }
+    // A distributed run: how many workers are in (view 6 lists them).
+    if s.workers_wanted > 0 {
+        let joined = s.workers.iter().filter(|w| w.state != "missing").count() as u32;
+        let style = if joined < s.workers_wanted || s.worker_lost.is_some() {
+            t.warn()
+        } else {
+            t.good()
+        };
+        first.push(Span::styled(
+            format!("  workers {joined}/{} (6)", s.workers_wanted),
+            style,
+        ));
+    }
     // On the first line, which has room at 80 columns; view 3 says which and by how much.
     if !app.verdicts.is_empty() {
         let failed = app.verdicts.iter().filter(|v| !v.passed).count();

@@ -19,8 +19,9 @@ mod footer;
 mod header;
 mod popup;
 mod stats;
+mod workers;
 
-use super::app::{App, VIEWS, View};
+use super::app::{App, View};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
@@ -52,18 +53,20 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Failures => failures::draw(frame, main, app),
         View::Endpoints => endpoints::draw(frame, main, app),
         View::Capacity => capacity::draw(frame, main, app),
+        View::Workers => workers::draw(frame, main, app),
     }
     footer::draw(frame, controls, hints, app);
     popup::draw(frame, area, app);
 }
 
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
-    let titles: Vec<String> = VIEWS
+    let views = app.views();
+    let titles: Vec<String> = views
         .iter()
         .enumerate()
         .map(|(i, v)| format!("{} {}", i + 1, v.title()))
         .collect();
-    let selected = VIEWS.iter().position(|v| *v == app.view).unwrap_or(0);
+    let selected = views.iter().position(|v| *v == app.view).unwrap_or(0);
     let tabs = Tabs::new(titles)
         .select(selected)
         .style(app.theme.dim())
