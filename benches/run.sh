@@ -213,12 +213,13 @@ controller() {
     taskset -c "$SERVER_CPU" timeout -k 5 $((dur + 60)) "$SWARM" run "$OUT/ctl.toml" --headless --workers "$k" \
         --listen "127.0.0.1:$port" --json "$OUT/controller.json" >"$OUT/controller.out" 2>"$OUT/controller.err" </dev/null &
     local runner=$! ctl=""
+    : > "$OUT/controller-workers.err"
     for _ in $(seq 50); do ctl=$(pgrep -P "$runner" -x swarm || true); [ -n "$ctl" ] && break; sleep 0.1; done
     for _ in $(seq "$k"); do
         taskset -c "$CLIENT_CPU" timeout -k 5 $((dur + 60)) "$SWARM" worker --controller "127.0.0.1:$port" \
             >/dev/null 2>>"$OUT/controller-workers.err" </dev/null &
     done
-    grep -q "starting them together" <(tail -F "$OUT/controller.err" 2>/dev/null | head -n 50) || true
+    for _ in $(seq 300); do grep -q "starting them together" "$OUT/controller.err" && break; sleep 0.1; done
     sleep 5
     local t0 c0 t1 c1
     t0=$(date +%s.%N); c0=$(awk '{print $14 + $15}' "/proc/$ctl/stat")

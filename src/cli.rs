@@ -179,6 +179,15 @@ pub struct DistArgs {
     /// the run was degraded) instead of stopping with exit code 3
     #[arg(long, requires = "workers")]
     pub tolerate_worker_loss: bool,
+    /// TLS on the control port: the controller's certificate (PEM; with --tls-key)
+    #[arg(long, value_name = "FILE", requires_all = ["workers", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Ask every worker for a client certificate signed by this CA (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// `swarm worker`: runs a share of a distributed run for its controller.
@@ -194,6 +203,15 @@ pub struct WorkerArgs {
     /// replaced pod takes its predecessor's share); the next free one otherwise
     #[arg(long, value_name = "I", env = "JOB_COMPLETION_INDEX")]
     pub index: Option<u32>,
+    /// Speak TLS to the controller, trusting this CA (PEM) for its certificate
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// A client certificate for a controller that asks for one (PEM; with --tls-key)
+    #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The request of `swarm run URL`, as curl and oha users type it.

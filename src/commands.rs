@@ -51,10 +51,25 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
                 Some(p) => Some(crate::dist::read_token(p)?),
                 None => None,
             };
+            let pem = |flag: &str, p: &Option<PathBuf>| -> anyhow::Result<Option<String>> {
+                p.as_deref()
+                    .map(|p| crate::dist::read_pem(flag, p))
+                    .transpose()
+            };
+            let tls_ca = pem("--tls-ca", &args.tls_ca)?;
+            let tls_identity = match (
+                pem("--tls-cert", &args.tls_cert)?,
+                pem("--tls-key", &args.tls_key)?,
+            ) {
+                (Some(c), Some(k)) => Some((c, k)),
+                _ => None,
+            };
             crate::dist::worker::run(crate::dist::worker::Options {
                 controller: args.controller,
                 token,
                 index: args.index,
+                tls_ca,
+                tls_identity,
             })
             .await
         }
@@ -155,6 +170,7 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
                 files: crate::dist::controller::data_files(&plan, dir)?,
                 tolerate_loss: args.dist.tolerate_worker_loss,
                 quiet: false,
+                tls: tls_of(&args.dist)?,
             })
         }
     };
@@ -224,6 +240,22 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     execute(plan, text, doc, &args.output, dist).await
 }
 
+/// `--tls-cert`, `--tls-key`, `--tls-client-ca`: the control port's TLS, read.
+fn tls_of(d: &crate::cli::DistArgs) -> anyhow::Result<Option<crate::dist::controller::Tls>> {
+    let (Some(cert), Some(key)) = (&d.tls_cert, &d.tls_key) else {
+        return Ok(None);
+    };
+    Ok(Some(crate::dist::controller::Tls {
+        cert: crate::dist::read_pem("--tls-cert", cert)?,
+        key: crate::dist::read_pem("--tls-key", key)?,
+        client_ca: d
+            .tls_client_ca
+            .as_deref()
+            .map(|p| crate::dist::read_pem("--tls-client-ca", p))
+            .transpose()?,
+    }))
+}
+
 /// `--workers N`: the controller's settings (None without the flag).
 fn distributed(
     args: &RunArgs,
@@ -248,6 +280,7 @@ fn distributed(
         files: crate::dist::controller::data_files(plan, dir)?,
         tolerate_loss: args.dist.tolerate_worker_loss,
         quiet: false,
+        tls: tls_of(&args.dist)?,
     }))
 }
 

@@ -51,6 +51,16 @@ pub struct Config {
     pub tolerate_loss: bool,
     /// Say nothing on standard error (the TUI shows the workers instead).
     pub quiet: bool,
+    /// TLS on the control port: certificate and key (PEM), and the CA whose client
+    /// certificates the workers must present, if any.
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: String,
+    pub key: String,
+    pub client_ca: Option<String>,
 }
 
 /// The data files a scenario reads, for the workers (who have no copy of them).
@@ -88,7 +98,8 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
     if cfg.workers == 0 {
         anyhow::bail!("--workers: give at least 1");
     }
-    if cfg.token.is_none() && !cfg.listen.ip().is_loopback() {
+    let client_certs = cfg.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    if cfg.token.is_none() && !client_certs && !cfg.listen.ip().is_loopback() {
         anyhow::bail!(
             "--listen {}: a control port reachable from other machines needs a token, or anyone who reaches it can run load from your workers; make one with `{}` and give it to the controller and every worker with --token-file swarm.token",
             cfg.listen,
@@ -109,8 +120,19 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
         events,
         next_conn: Arc::new(AtomicU64::new(0)),
     };
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = &cfg.tls {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(&t.cert, &t.key));
+        if let Some(ca) = &t.client_ca {
+            tls = tls.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
+    }
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
+        builder
             .add_service(ControlServer::new(service).max_decoding_message_size(MAX_MESSAGE))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );

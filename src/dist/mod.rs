@@ -30,6 +30,19 @@ pub const EXIT_WORKER_LOST: i32 = 3;
 /// How to make a token, for the messages that ask for one.
 pub const MAKE_TOKEN: &str = "head -c 32 /dev/urandom | base64 > swarm.token";
 
+/// A PEM file's text, for TLS.
+pub fn read_pem(flag: &str, path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))?;
+    if !text.contains("-----BEGIN ") {
+        anyhow::bail!(
+            "{flag} {}: not a PEM file (it should hold a -----BEGIN ...----- block)",
+            path.display()
+        );
+    }
+    Ok(text)
+}
+
 /// Reads a shared secret: the file's text without surrounding white space.
 pub fn read_token(path: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)

@@ -31,18 +31,37 @@ pub struct Options {
     pub token: Option<String>,
     /// The segment to ask for (a Kubernetes completion index); None takes the next free.
     pub index: Option<u32>,
+    /// TLS: the CA (PEM) that signed the controller's certificate, and a client
+    /// certificate and key for a controller that asks for one.
+    pub tls_ca: Option<String>,
+    pub tls_identity: Option<(String, String)>,
 }
 
 /// Runs one worker's life; the result is its exit code.
 pub async fn run(opts: Options) -> anyhow::Result<i32> {
+    let scheme = if opts.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let url = if opts.controller.contains("://") {
         opts.controller.clone()
     } else {
-        format!("http://{}", opts.controller)
+        format!("{scheme}://{}", opts.controller)
     };
-    let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.clone())
         .map_err(|e| anyhow::anyhow!("--controller {}: {e}", opts.controller))?
         .connect_timeout(Duration::from_secs(3));
+    if let Some(ca) = &opts.tls_ca {
+        use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+        if let Some((cert, key)) = &opts.tls_identity {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| anyhow::anyhow!("--tls-ca: {e}"))?;
+    }
     let give_up = tokio::time::Instant::now() + CONNECT_FOR;
     let channel = loop {
         match endpoint.connect().await {

@@ -393,3 +393,87 @@ async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
     );
     let _ = w2.exit_code(Duration::from_secs(5)).await;
 }
+
+/// A CA, and a certificate it signed for `names`, each as PEM (certificate, key).
+fn ca_and_cert(names: &[&str]) -> ((String, String), (String, String)) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (
+        (ca_cert.pem(), ca_key.serialize_pem()),
+        (cert.pem(), key.serialize_pem()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_on_the_control_port_with_client_certificates() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "[[endpoints]]\npath = \"/\"\n");
+    let ((ca, _), (cert, key)) = ca_and_cert(&["127.0.0.1"]);
+    let ((client_ca, _), (client_cert, client_key)) = ca_and_cert(&["worker"]);
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (ca, cert, key) = (
+        write("ca.pem", &ca),
+        write("cert.pem", &cert),
+        write("key.pem", &key),
+    );
+    let client_ca = write("client-ca.pem", &client_ca);
+    let (client_cert, client_key) = (
+        write("client.pem", &client_cert),
+        write("client-key.pem", &client_key),
+    );
+    let (mut ctl, addr) = controller(&[
+        &file,
+        "--workers",
+        "1",
+        "-t",
+        "1s",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-client-ca",
+        &client_ca,
+    ])
+    .await;
+    // Without a client certificate the handshake fails: no segment is taken.
+    let mut bare = worker(&addr, &["--tls-ca", &ca]);
+    assert_ne!(bare.exit_code(Duration::from_secs(90)).await, Some(0));
+    assert_eq!(server.total(), 0);
+    let mut good = worker(
+        &addr,
+        &[
+            "--tls-ca",
+            &ca,
+            "--tls-cert",
+            &client_cert,
+            "--tls-key",
+            &client_key,
+        ],
+    );
+    assert_eq!(
+        ctl.exit_code(Duration::from_secs(60)).await,
+        Some(0),
+        "{}",
+        ctl.stderr()
+    );
+    assert_eq!(
+        good.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        good.stderr()
+    );
+    assert!(server.total() > 0);
+}
