@@ -613,7 +613,7 @@ impl Coordinator {
         w.offset_us = r.wall_us as i64 - wall_us() as i64;
         if self.started_at.is_some() {
             let users = self.live().map(|w| w.users).sum();
-            self.stats.apply(&delta, now.into_std(), users);
+            self.stats.apply_owned(delta, now.into_std(), users);
         }
     }
 

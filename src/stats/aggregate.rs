@@ -199,15 +199,26 @@ impl Stats {
     /// Merges a delta from another process (or this one's, through the wire format):
     /// rows are found by their key, so the processes' row orders need not agree.
     pub fn apply(&mut self, delta: &super::Delta, now: Instant, users: u32) {
-        for r in &delta.rows {
+        self.apply_owned(delta.clone(), now, users);
+    }
+
+    /// As `apply`, taking the delta: its histograms are merged where they are, not copied
+    /// first (a controller merges many a second).
+    pub fn apply_owned(&mut self, delta: super::Delta, now: Instant, users: u32) {
+        let super::Delta {
+            rows,
+            failures,
+            lateness,
+        } = delta;
+        for r in rows {
             let i = self.row_for(&r.key.method, &r.key.name);
-            self.merge_row(i, &r.to_row_delta());
+            self.merge_row(i, &r.into_row_delta());
         }
-        for f in &delta.failures {
+        for f in failures {
             let i = self.row_for(&f.key.method, &f.key.name);
-            self.merge_failure(i, f.kind, f.count, f.message.clone(), now);
+            self.merge_failure(i, f.kind, f.count, f.message, now);
         }
-        if let Some(late) = &delta.lateness {
+        if let Some(late) = &lateness {
             self.merge_lateness(late);
         }
         self.tick(now, users);

@@ -86,11 +86,20 @@ impl Delta {
     }
 }
 
+/// A copy of `h` only as large as its values need. A shard's histogram keeps the size its
+/// largest value ever gave it (a 30 s timeout, say); the second's delta, encoded and
+/// decoded, would otherwise cost its receiver that whole size again every time.
+fn compact(h: &Histogram<u64>) -> Histogram<u64> {
+    let mut out = new_histogram();
+    out.add(h).expect("auto-resizing histogram");
+    out
+}
+
 impl DeltaRow {
     fn of(key: RowKey, r: &RowDelta) -> DeltaRow {
         DeltaRow {
             key,
-            hist: r.hist.clone(),
+            hist: compact(&r.hist),
             requests: r.requests,
             failures: r.failures,
             resent: r.resent,
@@ -99,24 +108,24 @@ impl DeltaRow {
             min_us: r.min_us,
             max_us: r.max_us,
             statuses: r.statuses.iter().copied().filter(|s| s.1 > 0).collect(),
-            corrected: r.corrected.clone().filter(|h| !h.is_empty()),
+            corrected: r.corrected.as_ref().filter(|h| !h.is_empty()).map(compact),
         }
     }
 
     /// The row as an accumulator, to merge.
-    pub fn to_row_delta(&self) -> RowDelta {
-        let mut r = RowDelta::new();
-        r.hist = self.hist.clone();
-        r.requests = self.requests;
-        r.failures = self.failures;
-        r.resent = self.resent;
-        r.bytes = self.bytes;
-        r.sum_us = self.sum_us;
-        r.min_us = self.min_us;
-        r.max_us = self.max_us;
-        r.statuses = self.statuses.clone();
-        r.corrected = self.corrected.clone();
-        r
+    pub fn into_row_delta(self) -> RowDelta {
+        RowDelta {
+            hist: self.hist,
+            requests: self.requests,
+            failures: self.failures,
+            resent: self.resent,
+            bytes: self.bytes,
+            sum_us: self.sum_us,
+            min_us: self.min_us,
+            max_us: self.max_us,
+            statuses: self.statuses,
+            corrected: self.corrected,
+        }
     }
 }
 
@@ -129,15 +138,25 @@ fn encode(h: &Histogram<u64>) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// A histogram from its encoding, as an auto-resizing one of swarm's (so it merges with
-/// any other and takes any later value).
+/// A histogram from its encoding, auto-resizing like swarm's own (so it merges with any
+/// other and takes any later value). One of another precision is refused: merged into
+/// swarm's it would not be exact.
 fn decode(bytes: &[u8]) -> Result<Histogram<u64>, String> {
-    let h: Histogram<u64> = Deserializer::new()
+    let mut h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut &bytes[..])
         .map_err(|e| format!("not a histogram: {e:?}"))?;
-    let mut out = new_histogram();
-    out.add(&h).map_err(|e| format!("{e:?}"))?;
-    Ok(out)
+    let ours = new_histogram();
+    if h.sigfig() != ours.sigfig() || h.low() != ours.low() {
+        return Err(format!(
+            "a histogram of {} significant figures from {}, not {} from {}",
+            h.sigfig(),
+            h.low(),
+            ours.sigfig(),
+            ours.low()
+        ));
+    }
+    h.auto(true);
+    Ok(h)
 }
 
 /// serde for a histogram as the bytes of its V2 deflate encoding.
