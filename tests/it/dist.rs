@@ -57,6 +57,24 @@ impl Proc {
         }
     }
 
+    /// Waits for the process to exit 0; fails with its standard error otherwise.
+    async fn succeeds(&mut self, limit: Duration) {
+        let code = self.exit_code(limit).await;
+        assert_eq!(code, Some(0), "{}", self.stderr());
+    }
+
+    /// The control address a controller printed.
+    async fn listening(&self) -> String {
+        let line = self
+            .line_with("controller listening on", Duration::from_secs(20))
+            .await;
+        line.split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .unwrap()
+            .to_string()
+    }
+
     async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
         tokio::time::timeout(limit, self.child.wait())
             .await
@@ -73,15 +91,7 @@ async fn controller(args: &[&str]) -> (Proc, String) {
     all.extend_from_slice(args);
     all.extend_from_slice(&["--headless", "--listen", "127.0.0.1:0"]);
     let p = Proc::start(&all);
-    let line = p
-        .line_with("controller listening on", Duration::from_secs(20))
-        .await;
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|r| r.split(';').next())
-        .unwrap()
-        .to_string();
+    let addr = p.listening().await;
     (p, addr)
 }
 
@@ -126,24 +136,9 @@ path = "/seq/{{seq}}"
     ctl.line_with("(1/2 workers connected)", Duration::from_secs(20))
         .await;
     let mut w2 = worker(&addr, &[]);
-    assert_eq!(
-        ctl.exit_code(Duration::from_secs(60)).await,
-        Some(0),
-        "{}",
-        ctl.stderr()
-    );
-    assert_eq!(
-        w1.exit_code(Duration::from_secs(20)).await,
-        Some(0),
-        "{}",
-        w1.stderr()
-    );
-    assert_eq!(
-        w2.exit_code(Duration::from_secs(20)).await,
-        Some(0),
-        "{}",
-        w2.stderr()
-    );
+    ctl.succeeds(Duration::from_secs(60)).await;
+    w1.succeeds(Duration::from_secs(20)).await;
+    w2.succeeds(Duration::from_secs(20)).await;
     assert!(
         ctl.stderr()
             .contains("2 workers connected; starting them together")
@@ -201,12 +196,7 @@ async fn a_worker_with_the_wrong_token_is_refused_and_loopback_is_the_default() 
     assert_eq!(server.total(), 0, "nothing ran");
     // The right token joins and the run goes ahead.
     let mut good = worker(&addr, &["--token-file", token.to_str().unwrap()]);
-    assert_eq!(
-        ctl.exit_code(Duration::from_secs(60)).await,
-        Some(0),
-        "{}",
-        ctl.stderr()
-    );
+    ctl.succeeds(Duration::from_secs(60)).await;
     assert_eq!(good.exit_code(Duration::from_secs(20)).await, Some(0));
     assert!(server.total() > 0);
 
@@ -258,12 +248,7 @@ async fn a_killed_worker_stops_the_run_with_its_own_exit_code() {
         "{doc}"
     );
     // The survivor was told to stop and leave.
-    assert_eq!(
-        w1.exit_code(Duration::from_secs(20)).await,
-        Some(0),
-        "{}",
-        w1.stderr()
-    );
+    w1.succeeds(Duration::from_secs(20)).await;
     let _ = w2.exit_code(Duration::from_secs(5)).await;
 }
 
@@ -295,30 +280,12 @@ async fn find_capacity_steps_the_whole_swarm() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    let line = ctl
-        .line_with("controller listening on", Duration::from_secs(20))
-        .await;
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|r| r.split(';').next())
-        .unwrap()
-        .to_string();
+    let addr = ctl.listening().await;
     let mut w1 = worker(&addr, &[]);
     let mut w2 = worker(&addr, &[]);
     ctl.exit_code(Duration::from_secs(60)).await;
-    assert_eq!(
-        w1.exit_code(Duration::from_secs(20)).await,
-        Some(0),
-        "{}",
-        w1.stderr()
-    );
-    assert_eq!(
-        w2.exit_code(Duration::from_secs(20)).await,
-        Some(0),
-        "{}",
-        w2.stderr()
-    );
+    w1.succeeds(Duration::from_secs(20)).await;
+    w2.succeeds(Duration::from_secs(20)).await;
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     // Both steps were measured on the merged figures; the search reached its limit.
@@ -358,12 +325,7 @@ async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
     w2.child.start_kill().unwrap();
     ctl.line_with("carry its share", Duration::from_secs(10))
         .await;
-    assert_eq!(
-        ctl.exit_code(Duration::from_secs(30)).await,
-        Some(0),
-        "{}",
-        ctl.stderr()
-    );
+    ctl.succeeds(Duration::from_secs(30)).await;
     assert!(ctl.stderr().contains("degraded run"), "{}", ctl.stderr());
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -380,12 +342,7 @@ async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
     let history = doc["history"].as_array().unwrap();
     let before_stop = &history[history.len() - 2];
     assert_eq!(before_stop["users"].as_u64(), Some(4), "{doc}");
-    assert_eq!(
-        w1.exit_code(Duration::from_secs(20)).await,
-        Some(0),
-        "{}",
-        w1.stderr()
-    );
+    w1.succeeds(Duration::from_secs(20)).await;
     assert!(
         w1.stderr().contains("now segment 0 of 1"),
         "{}",
@@ -463,17 +420,7 @@ async fn tls_on_the_control_port_with_client_certificates() {
             &client_key,
         ],
     );
-    assert_eq!(
-        ctl.exit_code(Duration::from_secs(60)).await,
-        Some(0),
-        "{}",
-        ctl.stderr()
-    );
-    assert_eq!(
-        good.exit_code(Duration::from_secs(20)).await,
-        Some(0),
-        "{}",
-        good.stderr()
-    );
+    ctl.succeeds(Duration::from_secs(60)).await;
+    good.succeeds(Duration::from_secs(20)).await;
     assert!(server.total() > 0);
 }
