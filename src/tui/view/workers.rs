@@ -2,8 +2,10 @@
 //! it, and while they join, how to start the ones still missing.
 //!
 //! ```text
-//! #  Host                  State     Users   req/s   CPU %  Clock offset  Last heard
-//! 0  load1 (10.0.0.11)     running     250   212.0    31.5       +0.4 ms      0.3 s
+//! #  Host                  State     Users   req/s   CPU %    Offset  Heard
+//! 0  load1 (10.0.0.11)     running     250   212.0    31.5   +0.4 ms  0.3 s
+//!
+//! Offset is the worker's clock minus the controller's; Heard, since its last report.
 //! ```
 
 use crate::report::format::fit;
@@ -52,18 +54,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let inner = table_area.width as usize;
+    // The other columns and the seven gaps between the eight.
     let host_w = inner
-        .saturating_sub(3 + 9 + 8 + 9 + 7 + 13 + 11 + 7)
+        .saturating_sub(3 + 9 + 7 + 9 + 7 + 10 + 7 + 7)
         .clamp(8, 40);
     let header = Row::new([
-        "#",
-        "Host",
-        "State",
-        "Users",
-        "req/s",
-        "CPU %",
-        "Clock offset",
-        "Last heard",
+        "#", "Host", "State", "Users", "req/s", "CPU %", "Offset", "Heard",
     ])
     .style(t.header());
     let rows = s.workers.iter().map(|w| {
@@ -91,8 +87,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(7),
         Constraint::Length(9),
         Constraint::Length(7),
-        Constraint::Length(13),
-        Constraint::Length(11),
+        Constraint::Length(10),
+        Constraint::Length(7),
     ];
     frame.render_widget(Table::new(rows, widths).header(header), table_area);
 }
