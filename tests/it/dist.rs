@@ -424,3 +424,98 @@ async fn tls_on_the_control_port_with_client_certificates() {
     good.succeeds(Duration::from_secs(20)).await;
     assert!(server.total() > 0);
 }
+
+/// The protocol in process: a controller engine and a hand-made worker stream.
+mod protocol {
+    use std::time::Duration;
+    use swarm::dist::proto::control_client::ControlClient;
+    use swarm::dist::proto::{FromWorker, Hello, from_worker, to_worker};
+    use tokio_stream::wrappers::ReceiverStream;
+
+    async fn controller(workers: u32) -> (swarm::engine::Engine, String) {
+        let plan = swarm::scenario::Plan::for_url("http://127.0.0.1:9/").unwrap();
+        let cfg = swarm::dist::controller::Config {
+            workers,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            token: Some("s3cret".into()),
+            scenario: "host = \"http://127.0.0.1:9\"\n[[endpoints]]\npath = \"/\"\n".into(),
+            file_name: "x.toml".into(),
+            files: vec![],
+            tolerate_loss: false,
+            quiet: true,
+            tls: None,
+        };
+        let engine = swarm::dist::controller::spawn(&plan, cfg).await.unwrap();
+        let addr = engine.snapshots().borrow().controller_addr.clone();
+        (engine, addr)
+    }
+
+    /// Says hello and returns the controller's first answer.
+    async fn hello(addr: &str, h: Hello) -> to_worker::Msg {
+        let mut client = ControlClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(FromWorker {
+            msg: Some(from_worker::Msg::Hello(h)),
+        })
+        .await
+        .unwrap();
+        let mut inbound = client
+            .join(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        // The stream stays open for the rest of the test (the sender is leaked), so the
+        // controller keeps the worker and its segment.
+        std::mem::forget(tx);
+        first.msg.unwrap()
+    }
+
+    fn h(version: &str, token: &str, index: i32) -> Hello {
+        Hello {
+            version: version.into(),
+            token: token.into(),
+            host: "test".into(),
+            index,
+            wall_us: swarm::dist::wall_us(),
+        }
+    }
+
+    #[tokio::test]
+    async fn handshake_refusals_and_segment_assignment() {
+        let (_engine, addr) = controller(2).await;
+        let v = swarm::dist::VERSION;
+        match hello(&addr, h("0.0.1", "s3cret", -1)).await {
+            to_worker::Msg::Refused(why) => assert!(why.contains("same version"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        match hello(&addr, h(v, "nope", -1)).await {
+            to_worker::Msg::Refused(why) => assert!(why.contains("wrong token"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        match hello(&addr, h(v, "s3cret", 5)).await {
+            to_worker::Msg::Refused(why) => assert!(why.contains("0 to 1"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // Segment 1 asked for, then the next free one is 0; a third finds none.
+        let to_worker::Msg::Welcome(w) = hello(&addr, h(v, "s3cret", 1)).await else {
+            panic!("not welcomed")
+        };
+        assert_eq!((w.index, w.count), (1, 2));
+        assert_eq!(w.hash, swarm::dist::hash(&w.scenario, &w.files));
+        let to_worker::Msg::Welcome(w) = hello(&addr, h(v, "s3cret", -1)).await else {
+            panic!("not welcomed")
+        };
+        assert_eq!((w.index, w.count), (0, 2));
+        match hello(&addr, h(v, "s3cret", -1)).await {
+            to_worker::Msg::Refused(why) => assert!(why.contains("all 2 workers"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
