@@ -66,6 +66,12 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let channel = loop {
         match endpoint.connect().await {
             Ok(c) => break c,
+            // A certificate the worker does not trust will not change by waiting.
+            Err(e) if is_tls_failure(&e) => anyhow::bail!(
+                "the TLS handshake with the controller at {} failed: {}; --tls-ca must be the authority that signed the controller's --tls-cert, for the name or address given to --controller",
+                opts.controller,
+                source_text(&e)
+            ),
             Err(e) if tokio::time::Instant::now() < give_up => {
                 eprintln!(
                     "swarm worker: cannot reach the controller at {} yet ({}); trying again",
@@ -100,8 +106,13 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         .join(ReceiverStream::new(rx))
         .await
         .map_err(|e| {
+            let hint = if opts.tls_ca.is_some() {
+                " (does the controller ask for a client certificate? give --tls-cert and --tls-key)"
+            } else {
+                " (if the controller uses TLS, give --tls-ca)"
+            };
             anyhow::anyhow!(
-                "the controller at {} did not take the worker: {}",
+                "the controller at {} did not take the worker: {}{hint}",
                 opts.controller,
                 e.message()
             )
@@ -367,6 +378,11 @@ impl CpuMeter {
         self.last = Some((cpu, now));
         pct
     }
+}
+
+fn is_tls_failure(e: &tonic::transport::Error) -> bool {
+    let text = source_text(e).to_ascii_lowercase();
+    text.contains("certificate") || text.contains("tls") || text.contains("handshake")
 }
 
 fn source_text(e: &tonic::transport::Error) -> String {
