@@ -145,35 +145,7 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
     } else {
         std::fs::read_to_string(&args.target).unwrap_or_default()
     };
-    let distributed = match args.dist.workers {
-        None => None,
-        Some(workers) => {
-            let (dir, name) = if is_url(&args.target) {
-                (Path::new("."), "url.toml".to_string())
-            } else {
-                let p = Path::new(&args.target);
-                (
-                    p.parent().unwrap_or(Path::new(".")),
-                    p.file_name()
-                        .map_or("scenario.toml".into(), |n| n.to_string_lossy().to_string()),
-                )
-            };
-            Some(crate::dist::controller::Config {
-                workers,
-                listen: crate::dist::parse_listen(&args.dist.listen)?,
-                token: match &args.dist.token_file {
-                    Some(p) => Some(crate::dist::read_token(p)?),
-                    None => None,
-                },
-                scenario: text.clone(),
-                file_name: name,
-                files: crate::dist::controller::data_files(&plan, dir)?,
-                tolerate_loss: args.dist.tolerate_worker_loss,
-                quiet: false,
-                tls: tls_of(&args.dist)?,
-            })
-        }
-    };
+    let distributed = distributed(&args.dist, &plan, &text, &args.target)?;
     capacity::run_headless(
         &plan,
         cfg,
@@ -200,7 +172,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         let mut plan = Plan::for_request(&args.target, &request)?;
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
         let text = Plan::url_scenario(&args.target, &request);
-        let dist = distributed(&args, &plan, &text, Path::new("."), "url.toml")?;
+        let dist = distributed(&args.dist, &plan, &text, &args.target)?;
         let doc = ScenarioDoc::from_text(&text, None)?;
         return execute(plan, text, Some(doc), &args.output, dist).await;
     }
@@ -216,16 +188,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     let mut plan = Plan::load_with_host(&path, args.host.as_deref()).map_err(explain)?;
     args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
-    let dist = if args.dist.workers.is_some() {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map_or("scenario.toml".into(), |n| n.to_string_lossy().to_string());
-        distributed(&args, &plan, &text, dir, &name)?
-    } else {
-        None
-    };
+    // The text as it ran, for --save-run and the workers (read after the load, which found
+    // it readable).
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let dist = distributed(&args.dist, &plan, &text, &args.target)?;
     let doc = if use_tui(&args.output) {
         let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
         if let Some(h) = &args.host {
@@ -235,8 +201,6 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
-    // The text as it ran, for --save-run (read after the load, which found it readable).
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
     execute(plan, text, doc, &args.output, dist).await
 }
 
@@ -257,30 +221,41 @@ fn tls_of(d: &crate::cli::DistArgs) -> anyhow::Result<Option<crate::dist::contro
 }
 
 /// `--workers N`: the controller's settings (None without the flag).
+/// (`run` and `find-capacity`; `target` is the scenario file or URL, whose folder holds
+/// the data files the workers are sent.)
 fn distributed(
-    args: &RunArgs,
+    dist: &crate::cli::DistArgs,
     plan: &Plan,
     text: &str,
-    dir: &Path,
-    file_name: &str,
+    target: &str,
 ) -> anyhow::Result<Option<crate::dist::controller::Config>> {
-    let Some(workers) = args.dist.workers else {
+    let Some(workers) = dist.workers else {
         return Ok(None);
     };
-    let token = match &args.dist.token_file {
+    let (dir, file_name) = if is_url(target) {
+        (Path::new("."), "url.toml".to_string())
+    } else {
+        let p = Path::new(target);
+        (
+            p.parent().unwrap_or(Path::new(".")),
+            p.file_name()
+                .map_or("scenario.toml".into(), |n| n.to_string_lossy().to_string()),
+        )
+    };
+    let token = match &dist.token_file {
         Some(p) => Some(crate::dist::read_token(p)?),
         None => None,
     };
     Ok(Some(crate::dist::controller::Config {
         workers,
-        listen: crate::dist::parse_listen(&args.dist.listen)?,
+        listen: crate::dist::parse_listen(&dist.listen)?,
         token,
         scenario: text.to_string(),
-        file_name: file_name.to_string(),
+        file_name,
         files: crate::dist::controller::data_files(plan, dir)?,
-        tolerate_loss: args.dist.tolerate_worker_loss,
+        tolerate_loss: dist.tolerate_worker_loss,
         quiet: false,
-        tls: tls_of(&args.dist)?,
+        tls: tls_of(dist)?,
     }))
 }
 

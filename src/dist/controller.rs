@@ -70,19 +70,14 @@ pub fn data_files(
 ) -> anyhow::Result<Vec<proto::DataFile>> {
     let mut files = Vec::new();
     for d in &plan.data {
-        let rel = std::path::Path::new(&d.file);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| c == std::path::Component::ParentDir)
-        {
+        if !super::inside_folder(&d.file) {
             anyhow::bail!(
                 "data.{}: file = \"{}\": a distributed run sends data files to its workers, so their paths must lie inside the scenario's folder (write it relative, without ..)",
                 d.name,
                 d.file
             );
         }
-        let content = std::fs::read(scenario_dir.join(rel))
+        let content = std::fs::read(scenario_dir.join(&d.file))
             .map_err(|e| anyhow::anyhow!("data.{}: {}: {e}", d.name, d.file))?;
         files.push(proto::DataFile {
             path: d.file.clone(),

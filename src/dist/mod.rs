@@ -30,6 +30,13 @@ pub const EXIT_WORKER_LOST: i32 = 3;
 /// How to make a token, for the messages that ask for one.
 pub const MAKE_TOKEN: &str = "head -c 32 /dev/urandom | base64 > swarm.token";
 
+/// Whether a data file's path, as a scenario names it, stays inside the scenario's folder
+/// (relative, without `..`): only such files travel to the workers.
+pub fn inside_folder(path: &str) -> bool {
+    let p = Path::new(path);
+    !p.is_absolute() && !p.components().any(|c| c == std::path::Component::ParentDir)
+}
+
 /// A PEM file's text, for TLS.
 pub fn read_pem(flag: &str, path: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)

@@ -164,18 +164,13 @@ fn plan_of(w: &proto::Welcome) -> anyhow::Result<Plan> {
     let dir = std::env::temp_dir().join(format!("swarm-worker-{}-{}", std::process::id(), w.index));
     std::fs::create_dir_all(&dir)?;
     for f in &w.files {
-        let rel = std::path::Path::new(&f.path);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| c == std::path::Component::ParentDir)
-        {
+        if !super::inside_folder(&f.path) {
             anyhow::bail!(
                 "the controller sent a data file outside the scenario's folder: {}",
                 f.path
             );
         }
-        let path = dir.join(rel);
+        let path = dir.join(&f.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
