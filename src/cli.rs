@@ -212,6 +212,10 @@ pub struct WorkerArgs {
     /// The private key of --tls-cert (PEM)
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// After losing the controller, stop the users and join it again (for up to a minute,
+    /// asking for the same segment) instead of exiting with code 3
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 /// The request of `swarm run URL`, as curl and oha users type it.

@@ -70,6 +70,7 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
                 index: args.index,
                 tls_ca,
                 tls_identity,
+                reconnect: args.reconnect,
             })
             .await
         }

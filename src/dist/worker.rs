@@ -35,10 +35,31 @@ pub struct Options {
     /// certificate and key for a controller that asks for one.
     pub tls_ca: Option<String>,
     pub tls_identity: Option<(String, String)>,
+    /// `--reconnect`: after losing the controller, stop the users and join again (for up
+    /// to a minute, as at the start) instead of exiting.
+    pub reconnect: bool,
 }
 
 /// Runs one worker's life; the result is its exit code.
 pub async fn run(opts: Options) -> anyhow::Result<i32> {
+    let mut index = opts.index;
+    loop {
+        let (code, segment) = session(&opts, index).await?;
+        if code != EXIT_WORKER_LOST || !opts.reconnect {
+            return Ok(code);
+        }
+        // Back to the controller (a restarted one, say), asking for the same segment.
+        eprintln!(
+            "swarm worker: reconnecting to {} for segment {segment} (--reconnect)",
+            opts.controller
+        );
+        index = Some(segment);
+    }
+}
+
+/// One life with one controller: join it, run its orders. Its exit code, and the segment
+/// it ran.
+async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32)> {
     let scheme = if opts.tls_ca.is_some() {
         "https"
     } else {
@@ -94,7 +115,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         version: VERSION.into(),
         token: opts.token.clone().unwrap_or_default(),
         host: super::host_name(),
-        index: opts.index.map_or(-1, |i| i as i32),
+        index: index.map_or(-1, |i| i as i32),
         wall_us: wall_us(),
     };
     let _ = out
@@ -150,7 +171,8 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         opts.controller, welcome.index, welcome.count, welcome.file_name, plan.host
     );
     let (engine, deltas) = Engine::spawn_worker(&mine);
-    Ok(follow(engine, deltas, &mut inbound, &out, segment).await)
+    let code = follow(engine, deltas, &mut inbound, &out, segment).await;
+    Ok((code, welcome.index))
 }
 
 /// The scenario of a welcome, loaded from a folder of its own (its data files beside it,

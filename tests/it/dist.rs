@@ -519,3 +519,50 @@ mod protocol {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_reconnect_a_worker_outlives_its_controller_and_joins_the_next() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        "[load]\nusers = 2\nwait = \"20ms\"\n[[endpoints]]\npath = \"/\"\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let start = |time: &str| {
+        Proc::start(&[
+            "run",
+            &file,
+            "--headless",
+            "--workers",
+            "1",
+            "--listen",
+            &listen,
+            "-t",
+            time,
+        ])
+    };
+    let mut first = start("60s");
+    first
+        .line_with("controller listening", Duration::from_secs(20))
+        .await;
+    let mut w = worker(&listen, &["--reconnect"]);
+    first
+        .line_with("running users 2/2", Duration::from_secs(20))
+        .await;
+    first.child.start_kill().unwrap();
+    let _ = first.exit_code(Duration::from_secs(10)).await;
+    w.line_with("reconnecting to", Duration::from_secs(20))
+        .await;
+    // A new controller on the same port: the worker joins it and runs its scenario.
+    let mut second = start("1s");
+    second.succeeds(Duration::from_secs(60)).await;
+    w.succeeds(Duration::from_secs(20)).await;
+    assert!(w.stderr().contains("for segment 0"), "{}", w.stderr());
+}
