@@ -219,6 +219,9 @@ struct Worker {
     last_heard: Instant,
     rps: f64,
     missing: bool,
+    /// Its part of the open window, if it was there at the mark: requests, and how long
+    /// it has covered.
+    window: Option<(u64, Duration)>,
 }
 
 struct Coordinator {
@@ -377,10 +380,17 @@ impl Coordinator {
                 ));
             }
             Command::RecordIntervals(to) => self.stats.record_intervals(to),
-            Command::MarkWindow => {
+            Command::MarkWindow | Command::MarkWindowAs(_) => {
+                // The window is measured by the workers there now, over what each
+                // recorded after it had the mark.
                 let users = self.live().map(|w| w.users).sum();
                 self.stats
-                    .mark_window(&Shards::new(1), Instant::now().into_std(), users);
+                    .mark_window(&Shards::new(1), Instant::now().into_std(), users, None);
+                let id = self.stats.window_id().expect("just marked");
+                for w in self.workers.iter_mut().flatten() {
+                    w.window = (!w.missing).then_some((0, Duration::ZERO));
+                }
+                self.broadcast(order::What::MarkWindow(id));
             }
             Command::SetWait(_)
             | Command::SetEndpoints(_)
@@ -551,6 +561,7 @@ impl Coordinator {
             last_heard: Instant::now(),
             rps: 0.0,
             missing: false,
+            window: None,
         };
         let rejoin = self.workers[index].is_some();
         say!(
@@ -606,10 +617,36 @@ impl Coordinator {
         w.dropped = r.dropped;
         w.cpu_percent = r.cpu_percent;
         w.offset_us = r.wall_us as i64 - wall_us() as i64;
+        let mark = self.stats.window_id();
+        if let (Some(dw), Some(part)) = (delta.window, w.window.as_mut())
+            && Some(dw.id) == mark
+        {
+            part.0 += requests;
+            part.1 = Duration::from_micros(dw.elapsed_us);
+            self.stats
+                .note_tick_lateness(Duration::from_micros(dw.max_tick_late_us));
+        }
         if self.started_at.is_some() {
             let users = self.live().map(|w| w.users).sum();
             self.stats.apply_owned(delta, now.into_std(), users);
+            self.cover_window();
         }
+    }
+
+    /// The open window covers what every worker there at the mark has reported of it: the
+    /// shortest of their spans, and their rates summed, each over its own span.
+    fn cover_window(&mut self) {
+        let parts: Vec<(u64, Duration)> = self.live().filter_map(|w| w.window).collect();
+        if parts.is_empty() {
+            return;
+        }
+        let covered = parts.iter().map(|p| p.1).min().unwrap_or_default();
+        let rps = parts
+            .iter()
+            .filter(|p| !p.1.is_zero())
+            .map(|p| p.0 as f64 / p.1.as_secs_f64())
+            .sum();
+        self.stats.set_window_coverage(covered, rps);
     }
 
     /// A worker went missing (its connection closed, or it fell silent).

@@ -19,6 +19,9 @@ use tokio_stream::wrappers::ReceiverStream;
 const CONNECT_FOR: Duration = Duration::from_secs(60);
 /// How often a worker reports (its heartbeat).
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// ... and while a window is measured (a capacity-search step), as often as its engine
+/// publishes.
+const WINDOW_REPORT_EVERY: Duration = Duration::from_millis(250);
 /// How long a worker that lost its controller gives its users to stop.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 /// Largest message the controller may send (the scenario and its data files).
@@ -218,7 +221,10 @@ async fn follow(
     mut segment: Segment,
 ) -> i32 {
     let mut snaps = engine.snapshots();
+    // What the engine recorded since the last report; a delta of another window waits
+    // apart, in `ready`, so no report mixes two.
     let mut pending = Delta::default();
+    let mut ready: Vec<Delta> = Vec::new();
     let mut seq = 0u64;
     let mut cpu = CpuMeter::new();
     let mut beat = tokio::time::interval(REPORT_EVERY);
@@ -237,6 +243,15 @@ async fn follow(
                         Some(order::What::Resegment(s)) => {
                             eprintln!("swarm worker: now segment {} of {}", s.index, s.count);
                             segment = Segment { index: s.index, count: s.count };
+                        }
+                        Some(order::What::MarkWindow(id)) => {
+                            engine.send(Command::MarkWindowAs(id));
+                            if beat.period() != WINDOW_REPORT_EVERY {
+                                beat = tokio::time::interval_at(
+                                    tokio::time::Instant::now() + WINDOW_REPORT_EVERY,
+                                    WINDOW_REPORT_EVERY,
+                                );
+                            }
                         }
                         Some(order::What::StartAtUs(at)) => {
                             let wait = Duration::from_micros(at.saturating_sub(wall_us()));
@@ -266,13 +281,13 @@ async fn follow(
                 start = None;
                 engine.send(Command::Start);
             }
-            Some(d) = deltas.recv() => absorb(&mut pending, d),
+            Some(d) = deltas.recv() => absorb(&mut pending, &mut ready, d),
             _ = beat.tick() => {
                 while let Ok(d) = deltas.try_recv() {
-                    absorb(&mut pending, d);
+                    absorb(&mut pending, &mut ready, d);
                 }
                 let snap = snaps.borrow().clone();
-                if !send_report(out, &mut pending, &mut seq, &snap, cpu.percent()).await {
+                if !send_report(out, &mut pending, &mut ready, &mut seq, &snap, cpu.percent()).await {
                     // The stream is gone; the next message says why.
                     continue;
                 }
@@ -286,9 +301,9 @@ async fn follow(
                     last_state = snap.state;
                     // A change of state is reported at once, the stop with its last delta.
                     while let Ok(d) = deltas.try_recv() {
-                        absorb(&mut pending, d);
+                        absorb(&mut pending, &mut ready, d);
                     }
-                    send_report(out, &mut pending, &mut seq, &snap, cpu.percent()).await;
+                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, cpu.percent()).await;
                 }
             }
         }
@@ -307,13 +322,28 @@ fn command_of(what: order::What, segment: Segment) -> Option<Command> {
         order::What::ResumePlan(_) => Command::ResumePlan,
         order::What::SetRunTimeMs(0) => Command::SetRunTime(None),
         order::What::SetRunTimeMs(ms) => Command::SetRunTime(Some(Duration::from_millis(ms))),
-        order::What::StartAtUs(_) | order::What::Bye(_) | order::What::Resegment(_) => {
+        order::What::StartAtUs(_)
+        | order::What::Bye(_)
+        | order::What::Resegment(_)
+        | order::What::MarkWindow(_) => {
             return None;
         }
     })
 }
 
-fn absorb(into: &mut Delta, d: Delta) {
+fn is_empty(d: &Delta) -> bool {
+    d.rows.is_empty() && d.failures.is_empty() && d.lateness.is_none()
+}
+
+/// Adds the engine's delta to what waits for the next report; one of another window
+/// closes what waits first.
+fn absorb(into: &mut Delta, ready: &mut Vec<Delta>, d: Delta) {
+    let window = |d: &Delta| d.window.map(|w| w.id);
+    if window(into) != window(&d) && !is_empty(into) {
+        ready.push(std::mem::take(into));
+    }
+    // The newest delta says how much of its window is covered.
+    into.window = d.window;
     into.rows.extend(d.rows);
     into.failures.extend(d.failures);
     if let Some(late) = d.lateness {
@@ -327,35 +357,42 @@ fn absorb(into: &mut Delta, d: Delta) {
 async fn send_report(
     out: &mpsc::Sender<FromWorker>,
     pending: &mut Delta,
+    ready: &mut Vec<Delta>,
     seq: &mut u64,
     snap: &Arc<Snapshot>,
     cpu_percent: f64,
 ) -> bool {
-    let delta = std::mem::take(pending);
-    let bytes = if delta.rows.is_empty() && delta.failures.is_empty() && delta.lateness.is_none() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&delta).unwrap_or_default()
-    };
-    *seq += 1;
-    let report = proto::Report {
-        seq: *seq,
-        delta: bytes,
-        state: snap.state.to_string(),
-        users: snap.users,
-        peak_users: snap.peak_users,
-        run_clock_ms: snap.run_clock.as_millis() as u64,
-        stopped_users: snap.stopped_users,
-        scheduled: snap.arrivals.as_ref().map_or(0, |a| a.scheduled),
-        dropped: snap.arrivals.as_ref().map_or(0, |a| a.dropped),
-        cpu_percent,
-        wall_us: wall_us(),
-    };
-    out.send(FromWorker {
-        msg: Some(from_worker::Msg::Report(report)),
-    })
-    .await
-    .is_ok()
+    let mut all = std::mem::take(ready);
+    all.push(std::mem::take(pending));
+    for delta in all {
+        // An empty delta still says how far its window is covered.
+        let bytes = if is_empty(&delta) && delta.window.is_none() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&delta).unwrap_or_default()
+        };
+        *seq += 1;
+        let report = proto::Report {
+            seq: *seq,
+            delta: bytes,
+            state: snap.state.to_string(),
+            users: snap.users,
+            peak_users: snap.peak_users,
+            run_clock_ms: snap.run_clock.as_millis() as u64,
+            stopped_users: snap.stopped_users,
+            scheduled: snap.arrivals.as_ref().map_or(0, |a| a.scheduled),
+            dropped: snap.arrivals.as_ref().map_or(0, |a| a.dropped),
+            cpu_percent,
+            wall_us: wall_us(),
+        };
+        let msg = FromWorker {
+            msg: Some(from_worker::Msg::Report(report)),
+        };
+        if out.send(msg).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// This process's CPU use between two readings, in % of one core.

@@ -187,11 +187,19 @@ impl Controller {
                 self.load.wait = plan.load.wait;
                 self.runner.set_workload(&plan, &mut self.stats, &self.load);
             }
-            Command::MarkWindow => {
+            Command::MarkWindow | Command::MarkWindowAs(_) => {
+                let id = match command {
+                    Command::MarkWindowAs(id) => Some(id),
+                    _ => None,
+                };
+                // What came before the mark leaves first (a worker's delta is tagged
+                // with the window it was recorded in).
+                self.merge_recorded(now);
                 self.stats.mark_window(
                     &self.runner.shards,
                     now.into_std(),
                     self.runner.len() as u32,
+                    id,
                 );
             }
         }
@@ -556,7 +564,8 @@ impl Controller {
         match &self.deltas {
             None => self.stats.drain(&self.runner.shards, now.into_std(), users),
             Some(out) => {
-                let delta = self.runner.take_delta(&self.stats.row_keys());
+                let mut delta = self.runner.take_delta(&self.stats.row_keys());
+                delta.window = self.stats.window_tag(now.into_std());
                 self.stats.apply(&delta, now.into_std(), users);
                 let _ = out.send(delta);
             }

@@ -50,6 +50,8 @@ pub enum Command {
     SetEndpoints(Vec<Endpoint>),
     /// Start measuring a window: snapshots then carry statistics since this moment.
     MarkWindow,
+    /// As `MarkWindow`, the window named by its controller (a distributed run's worker).
+    MarkWindowAs(u32),
     /// Replace everything the users run (endpoints, flows, on_start/on_stop) at once; the
     /// plan's vars, data files and connection settings apply from the next start.
     SetWorkload(Box<Plan>),

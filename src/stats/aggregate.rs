@@ -67,7 +67,11 @@ pub struct IntervalRow {
 
 /// Statistics since a mark: what one step of a capacity search measures.
 struct Window {
+    /// Names the window in deltas (a controller's windows are its workers' too).
+    id: u32,
     since: Instant,
+    /// Set by a controller: how long all its workers covered, and their summed rate.
+    covered: Option<(Duration, f64)>,
     total: RowDelta,
     local_failures: u64,
     /// The latest the control task's tick came, in µs: the generator's own lag.
@@ -77,6 +81,8 @@ struct Window {
 
 pub struct Stats {
     mark: Option<Window>,
+    /// The last window's id.
+    marks: u32,
     rows: Vec<Row>,
     total: RowDelta,
     failures: Vec<FailureTotal>,
@@ -94,6 +100,7 @@ impl Stats {
     pub fn new(now: Instant) -> Self {
         Stats {
             mark: None,
+            marks: 0,
             rows: Vec::new(),
             total: RowDelta::new(),
             failures: Vec::new(),
@@ -140,6 +147,7 @@ impl Stats {
         *self = Stats {
             rows: std::mem::take(&mut self.rows),
             intervals: self.intervals.take(),
+            marks: self.marks,
             ..Stats::new(now)
         };
     }
@@ -156,16 +164,42 @@ impl Stats {
         }
     }
 
-    /// Starts measuring a window from `now` (after merging what came before it).
-    pub fn mark_window(&mut self, shards: &Shards, now: Instant, users: u32) {
+    /// Starts measuring a window from `now` (after merging what came before it); `id`
+    /// names it (a worker takes its controller's), or the next number does.
+    pub fn mark_window(&mut self, shards: &Shards, now: Instant, users: u32, id: Option<u32>) {
         self.drain(shards, now, users);
+        self.marks = id.unwrap_or(self.marks + 1);
         self.mark = Some(Window {
+            id: self.marks,
             since: now,
+            covered: None,
             total: RowDelta::new(),
             local_failures: 0,
             max_tick_late_us: 0,
             lateness: new_histogram(),
         });
+    }
+
+    /// The open window, as a delta taken at `now` names it.
+    pub fn window_tag(&self, now: Instant) -> Option<super::DeltaWindow> {
+        self.mark.as_ref().map(|w| super::DeltaWindow {
+            id: w.id,
+            elapsed_us: now.saturating_duration_since(w.since).as_micros() as u64,
+            max_tick_late_us: w.max_tick_late_us,
+        })
+    }
+
+    /// The open window's id, if one is open.
+    pub fn window_id(&self) -> Option<u32> {
+        self.mark.as_ref().map(|w| w.id)
+    }
+
+    /// A controller's window: what its workers covered (the shortest of their spans) and
+    /// their summed rate, each over its own span.
+    pub fn set_window_coverage(&mut self, elapsed: Duration, rps: f64) {
+        if let Some(w) = &mut self.mark {
+            w.covered = Some((elapsed, rps));
+        }
     }
 
     /// Notes how late the control task's tick came.
@@ -209,7 +243,11 @@ impl Stats {
             rows,
             failures,
             lateness,
+            window,
         } = delta;
+        // Only what was recorded inside the open window counts for it.
+        let inside = matches!((&self.mark, window), (Some(m), Some(w)) if m.id == w.id);
+        let held = if inside { None } else { self.mark.take() };
         for r in rows {
             let i = self.row_for(&r.key.method, &r.key.name);
             self.merge_row(i, &r.into_row_delta());
@@ -220,6 +258,9 @@ impl Stats {
         }
         if let Some(late) = &lateness {
             self.merge_lateness(late);
+        }
+        if held.is_some() {
+            self.mark = held;
         }
         self.tick(now, users);
     }
@@ -360,10 +401,17 @@ impl Stats {
     /// `now` the time of the last drain.
     pub fn fill(&self, snap: &mut Snapshot, elapsed: Duration, now: Instant) {
         snap.window = self.mark.as_ref().map(|w| {
-            let secs = now.saturating_duration_since(w.since);
+            let secs = w
+                .covered
+                .map_or_else(|| now.saturating_duration_since(w.since), |c| c.0);
+            let mut total = row_stats("Aggregated", "", &w.total, (0.0, 0.0), secs.as_secs_f64());
+            if let Some((_, rps)) = w.covered {
+                total.total_rps = rps;
+                total.total_fps = rps * w.total.failures as f64 / w.total.requests.max(1) as f64;
+            }
             WindowStats {
                 elapsed: secs,
-                total: row_stats("Aggregated", "", &w.total, (0.0, 0.0), secs.as_secs_f64()),
+                total,
                 local_failures: w.local_failures,
                 max_tick_late_ms: us_to_ms(w.max_tick_late_us),
                 think_late_p99_ms: us_to_ms(w.lateness.value_at_quantile(0.99)),
@@ -551,7 +599,7 @@ fn distribution(acc: &RowDelta) -> Vec<(f64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Sample;
+    use crate::stats::{Delta, Sample};
 
     #[test]
     fn exact_counts_and_percentiles() {
@@ -663,5 +711,67 @@ mod tests {
         }
         stats.fill(&mut snap, Duration::from_secs(5), t0);
         assert_eq!(snap.total.current_rps, 0.0);
+    }
+
+    /// A worker's deltas, as its engine takes them: `n` requests of `us` each.
+    fn worker_delta(
+        worker: &mut Stats,
+        shards: &Arc<Shards>,
+        n: u64,
+        us: u64,
+        at: Instant,
+    ) -> Delta {
+        let row = worker.row_for("GET", "/");
+        for _ in 0..n {
+            let s = Sample {
+                row,
+                latency_us: us,
+                status: Some(200),
+                bytes: 0,
+                failure: None,
+                corrected_us: None,
+                resent: false,
+            };
+            shards.recorder(0).record(s, String::new);
+        }
+        let mut d = Delta::default();
+        shards.drain(|shard| d = Delta::take(shard, &worker.row_keys()));
+        d.window = worker.window_tag(at);
+        worker.apply(&d, at, 1);
+        d
+    }
+
+    #[test]
+    fn a_controller_window_takes_only_what_was_recorded_inside_it() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let (shards, mut worker, mut ctl) = (Shards::new(1), Stats::new(t0), Stats::new(t0));
+        // Recorded before the mark, arriving after it: the whole run has it, the window not.
+        let before = worker_delta(&mut worker, &shards, 7, 9_000, at(100));
+        ctl.mark_window(&Shards::new(1), at(150), 1, None);
+        let id = ctl.window_id().unwrap();
+        ctl.apply_owned(before, at(200), 1);
+        worker.mark_window(&shards, at(210), 1, Some(id));
+        let inside = worker_delta(&mut worker, &shards, 40, 1_000, at(710));
+        assert_eq!(inside.window.unwrap().id, id);
+        assert_eq!(inside.window.unwrap().elapsed_us, 500_000);
+        ctl.apply_owned(inside, at(720), 1);
+        ctl.set_window_coverage(Duration::from_millis(500), 80.0);
+        let mut snap = Snapshot::default();
+        ctl.fill(&mut snap, Duration::from_secs(1), at(720));
+        assert_eq!(snap.total.requests, 47);
+        let w = snap.window.take().unwrap();
+        assert_eq!(w.total.requests, 40);
+        assert_eq!(
+            w.total.max_ms, 1.0,
+            "the 9 ms requests came before the mark"
+        );
+        assert_eq!(
+            (w.elapsed, w.total.total_rps),
+            (Duration::from_millis(500), 80.0)
+        );
+        // The worker's own window agrees.
+        worker.fill(&mut snap, Duration::from_secs(1), at(710));
+        assert_eq!(snap.window.unwrap().total.requests, 40);
     }
 }

@@ -55,6 +55,20 @@ pub struct Delta {
     /// Think-time lateness in µs.
     #[serde(with = "encoded_opt", default)]
     pub lateness: Option<Histogram<u64>>,
+    /// The measurement window (a capacity-search step) all of this was recorded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<DeltaWindow>,
+}
+
+/// Which window a delta belongs to, and how much of it the sender had covered when it
+/// took the delta: a controller measures a step over exactly what its workers measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaWindow {
+    pub id: u32,
+    /// The sender's time from its mark to this delta, µs.
+    pub elapsed_us: u64,
+    /// The latest the sender's control task woke in the window so far, µs.
+    pub max_tick_late_us: u64,
 }
 
 impl Delta {
