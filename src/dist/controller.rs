@@ -219,6 +219,8 @@ struct Worker {
     last_heard: Instant,
     rps: f64,
     missing: bool,
+    /// The most users it ran at once in this run.
+    peak_users: u32,
     /// Its part of the open window, if it was there at the mark: requests, and how long
     /// it has covered.
     window: Option<(u64, Duration)>,
@@ -435,6 +437,9 @@ impl Coordinator {
         self.run_end = None;
         self.stop_sent = false;
         self.peak_users = 0;
+        for w in self.workers.iter_mut().flatten() {
+            w.peak_users = 0;
+        }
         self.state = RunState::Spawning;
     }
 
@@ -542,6 +547,7 @@ impl Coordinator {
             hash: self.hash.clone(),
             wall_us: now_wall,
             host: self.plan.host.clone(),
+            overrides: serde_json::to_string(&super::Overrides::of(&self.plan)).unwrap_or_default(),
         };
         let _ = out.try_send(Ok(ToWorker {
             msg: Some(to_worker::Msg::Welcome(welcome)),
@@ -561,6 +567,7 @@ impl Coordinator {
             last_heard: Instant::now(),
             rps: 0.0,
             missing: false,
+            peak_users: 0,
             window: None,
         };
         let rejoin = self.workers[index].is_some();
@@ -611,6 +618,13 @@ impl Coordinator {
         w.last_heard = now;
         w.state = parse_state(&r.state);
         w.users = r.users;
+        // A report from before its start still carries the last run's peak.
+        if matches!(
+            w.state,
+            RunState::Spawning | RunState::Running | RunState::Stopping
+        ) {
+            w.peak_users = w.peak_users.max(r.peak_users);
+        }
         w.run_clock_ms = r.run_clock_ms;
         w.stopped_users = r.stopped_users;
         w.scheduled = r.scheduled;
@@ -762,7 +776,10 @@ impl Coordinator {
             }
         }
         let users: u32 = self.live().map(|w| w.users).sum();
-        self.peak_users = self.peak_users.max(users);
+        // The workers follow one shape from one start, so their peaks come together: a
+        // ramp shorter than a report is not missed.
+        let peaks: u32 = self.workers.iter().flatten().map(|w| w.peak_users).sum();
+        self.peak_users = self.peak_users.max(users).max(peaks);
         let end = self.run_end.unwrap_or(now);
         let elapsed = self
             .started_at

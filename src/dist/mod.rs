@@ -13,7 +13,10 @@ pub mod proto {
     tonic::include_proto!("swarm.v1");
 }
 
+use crate::scenario::{Plan, Stage, tags::TagFilter};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::time::Duration;
 
 /// Controller and workers must run the same swarm.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -29,6 +32,65 @@ pub const EXIT_WORKER_LOST: i32 = 3;
 
 /// How to make a token, for the messages that ask for one.
 pub const MAKE_TOKEN: &str = "head -c 32 /dev/urandom | base64 > swarm.token";
+
+/// What the controller's command line changed in its scenario (`--tags`, `-n`, `-i`,
+/// `--stages`, `--max-users`, `--insecure`, ...): a worker loads the scenario's text and
+/// takes these over it, so it runs the swarm the controller's user asked for, not the
+/// file alone. The controller's figures are whole-swarm; each worker's segment takes its
+/// share of them after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    pub users: u32,
+    pub spawn_rate: f64,
+    pub run_time: Option<Duration>,
+    pub stages: Vec<Stage>,
+    pub arrival_rate: Option<f64>,
+    pub max_users: u32,
+    pub max_requests: Option<u64>,
+    pub max_iterations: Option<u64>,
+    pub insecure: bool,
+    pub tags: TagFilter,
+}
+
+impl Overrides {
+    pub fn of(plan: &Plan) -> Overrides {
+        let l = &plan.load;
+        Overrides {
+            users: l.users,
+            spawn_rate: l.spawn_rate,
+            run_time: l.run_time,
+            stages: l.stages.clone(),
+            arrival_rate: l.arrival_rate,
+            max_users: l.max_users,
+            max_requests: l.max_requests,
+            max_iterations: l.max_iterations,
+            insecure: plan.net.insecure,
+            tags: plan.tag_filter.clone(),
+        }
+    }
+
+    /// Takes these over a plan loaded from the scenario's text.
+    pub fn apply(&self, plan: &mut Plan) -> Result<(), String> {
+        let l = &mut plan.load;
+        l.users = self.users;
+        l.spawn_rate = self.spawn_rate;
+        l.run_time = self.run_time;
+        l.stages = self.stages.clone();
+        l.arrival_rate = self.arrival_rate;
+        l.max_users = self.max_users;
+        l.max_requests = self.max_requests;
+        l.max_iterations = self.max_iterations;
+        plan.net.insecure = self.insecure;
+        plan.apply_tags(&self.tags)
+    }
+
+    /// After an edit of the scenario during the run: the new text's figures stand (the
+    /// running swarm's come in orders), the command line's selection still applies.
+    pub fn apply_selection(&self, plan: &mut Plan) -> Result<(), String> {
+        plan.net.insecure |= self.insecure;
+        plan.apply_tags(&self.tags)
+    }
+}
 
 /// Whether a data file's path, as a scenario names it, stays inside the scenario's folder
 /// (relative, without `..`): only such files travel to the workers.

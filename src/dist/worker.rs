@@ -209,7 +209,14 @@ fn plan_of(w: &proto::Welcome) -> anyhow::Result<Plan> {
     let plan = Plan::load_with_host(&path, Some(&w.host))
         .map_err(|e| anyhow::anyhow!("the controller's scenario does not load here: {e}"));
     let _ = std::fs::remove_dir_all(&dir);
-    plan
+    let mut plan = plan?;
+    let overrides: super::Overrides = serde_json::from_str(&w.overrides).map_err(|e| {
+        anyhow::anyhow!("the controller's command-line settings do not read here: {e}")
+    })?;
+    overrides
+        .apply(&mut plan)
+        .map_err(|e| anyhow::anyhow!("the controller's command-line settings: {e}"))?;
+    Ok(plan)
 }
 
 /// Carries out orders and reports until told to leave (0) or the controller is lost.

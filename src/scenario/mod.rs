@@ -166,7 +166,7 @@ impl Load {
 /// run's rate) and hold for the rest of `duration`. Open model: ramp the arrival rate
 /// linearly from the previous stage's rate to `arrival_rate` over `duration` (k6's
 /// ramping-arrival-rate).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stage {
     pub users: u32,
     pub duration: Duration,

@@ -7,7 +7,7 @@ use super::{Endpoint, Flow, Plan};
 use std::collections::BTreeSet;
 
 /// Which tasks run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TagFilter {
     /// Run only tasks with one of these (none: every task).
     pub include: Vec<String>,

@@ -165,6 +165,57 @@ path = "/seq/{{seq}}"
     );
 }
 
+/// The controller's command line reaches the workers: `--tags` selects what they run and
+/// `-n` is the whole swarm's budget, split between them (the file has neither).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_lines_tags_and_budget_reach_every_worker() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        r#"
+[load]
+users = 2
+spawn_rate = 100
+
+[[endpoints]]
+path = "/a"
+tags = ["a"]
+
+[[endpoints]]
+path = "/b"
+tags = ["b"]
+"#,
+    );
+    let json = dir.join("out.json");
+    let (mut ctl, addr) = controller(&[
+        &file,
+        "--workers",
+        "2",
+        "--tags",
+        "a",
+        "-n",
+        "301",
+        "-u",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    let mut w1 = worker(&addr, &[]);
+    let mut w2 = worker(&addr, &[]);
+    ctl.succeeds(Duration::from_secs(60)).await;
+    w1.succeeds(Duration::from_secs(20)).await;
+    w2.succeeds(Duration::from_secs(20)).await;
+    assert_eq!(server.count("/b"), 0, "--tags a left /b out");
+    assert_eq!(server.count("/a"), 301, "-n 301 over two workers, exactly");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["aggregated"]["requests"].as_u64(), Some(301), "{doc}");
+    assert_eq!(doc["users"].as_u64(), Some(3), "-u 3 over both: {doc}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_with_the_wrong_token_is_refused_and_loopback_is_the_default() {
     let server = CountingServer::start().await;
