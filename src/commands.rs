@@ -254,6 +254,7 @@ fn distributed(
         scenario: text.to_string(),
         file_name,
         files: crate::dist::controller::data_files(plan, dir)?,
+        dir: dir.to_path_buf(),
         tolerate_loss: dist.tolerate_worker_loss,
         quiet: false,
         tls: tls_of(dist)?,

@@ -47,6 +47,8 @@ pub struct Config {
     pub scenario: String,
     pub file_name: String,
     pub files: Vec<proto::DataFile>,
+    /// The scenario's folder: an edit's data files are read from it.
+    pub dir: std::path::PathBuf,
     /// `--tolerate-worker-loss`: a lost worker's share goes to the others.
     pub tolerate_loss: bool,
     /// Say nothing on standard error (the TUI shows the workers instead).
@@ -214,6 +216,7 @@ struct Worker {
     scheduled: u64,
     dropped: u64,
     cpu_percent: f64,
+    think_late_p99_ms: f64,
     /// Its clock minus ours, µs.
     offset_us: i64,
     last_heard: Instant,
@@ -226,8 +229,19 @@ struct Worker {
     window: Option<(u64, Duration)>,
 }
 
+/// An edit on its way to the workers.
+#[derive(Default)]
+struct Edit {
+    text: Option<String>,
+    workload: bool,
+    stages: bool,
+}
+
 struct Coordinator {
     plan: Plan,
+    edit: Edit,
+    /// The last edit that could not go to the workers, and why.
+    edit_error: Option<String>,
     load: Load,
     cfg: Config,
     hash: String,
@@ -263,6 +277,8 @@ impl Coordinator {
             hash: super::hash(&cfg.scenario, &cfg.files),
             workers: (0..cfg.workers).map(|_| None).collect(),
             plan: plan.clone(),
+            edit: Edit::default(),
+            edit_error: None,
             load: plan.load.clone(),
             cfg,
             pending: HashMap::new(),
@@ -289,7 +305,14 @@ impl Coordinator {
         loop {
             tokio::select! {
                 c = commands.recv() => match c {
-                    Some(c) => self.command(c),
+                    Some(c) => {
+                        self.command(c);
+                        // An edit comes as a few commands at once: one order for them.
+                        while let Ok(c) = commands.try_recv() {
+                            self.command(c);
+                        }
+                        self.send_edit();
+                    }
                     None => break,
                 },
                 Some(e) = events.recv() => self.event(e),
@@ -334,7 +357,7 @@ impl Coordinator {
 
     fn broadcast(&self, what: order::What) {
         for w in self.live() {
-            Self::send(&w.out, what);
+            Self::send(&w.out, what.clone());
         }
     }
 
@@ -394,16 +417,64 @@ impl Coordinator {
                 }
                 self.broadcast(order::What::MarkWindow(id));
             }
-            Command::SetWait(_)
-            | Command::SetEndpoints(_)
-            | Command::SetWorkload(_)
-            | Command::SetStages(_) => {
-                say!(
-                    self.cfg.quiet,
-                    "swarm: a distributed run does not take this change yet (endpoint, workload, think-time and stage edits apply to one process only)"
-                );
+            // An edit: the workers load the edited text (sent just before) as they loaded
+            // the first, once the edit's commands are all in (`send_edit`).
+            Command::SetScenarioText(text) => self.edit.text = Some(text),
+            Command::SetWait(_) | Command::SetEndpoints(_) | Command::SetWorkload(_) => {
+                self.edit.workload = true;
+            }
+            Command::SetStages(stages) => {
+                self.load.stages = stages;
+                self.edit.stages = true;
             }
         }
+    }
+
+    /// Sends an edit of the scenario to the workers: its text, the data files it reads
+    /// now (read again: the edit may name others), and what it changed.
+    fn send_edit(&mut self) {
+        let Edit {
+            text,
+            workload,
+            stages,
+        } = std::mem::take(&mut self.edit);
+        if !workload && !stages {
+            self.edit.text = text;
+            return;
+        }
+        let Some(text) = text.or_else(|| Some(self.cfg.scenario.clone())) else {
+            return;
+        };
+        let label = self.cfg.dir.join(&self.cfg.file_name);
+        let files = Plan::parse_with_host(&text, &label.display().to_string(), &self.plan.host)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|plan| data_files(&plan, &self.cfg.dir));
+        let files = match files {
+            Ok(f) => f,
+            Err(e) => {
+                self.edit_error = Some(format!("the workers did not get the edit: {e}"));
+                say!(
+                    self.cfg.quiet,
+                    "swarm: the workers did not get the edit: {e}"
+                );
+                return;
+            }
+        };
+        self.hash = super::hash(&text, &files);
+        self.cfg.scenario = text;
+        self.cfg.files = files;
+        self.edit_error = None;
+        self.broadcast(order::What::Rescenario(proto::Rescenario {
+            scenario: self.cfg.scenario.clone(),
+            files: self.cfg.files.clone(),
+            hash: self.hash.clone(),
+            workload,
+            stages,
+        }));
+        say!(
+            self.cfg.quiet,
+            "swarm: sent the edited scenario to the workers"
+        );
     }
 
     fn stop(&mut self) {
@@ -563,6 +634,7 @@ impl Coordinator {
             scheduled: 0,
             dropped: 0,
             cpu_percent: 0.0,
+            think_late_p99_ms: 0.0,
             offset_us,
             last_heard: Instant::now(),
             rps: 0.0,
@@ -630,6 +702,7 @@ impl Coordinator {
         w.scheduled = r.scheduled;
         w.dropped = r.dropped;
         w.cpu_percent = r.cpu_percent;
+        w.think_late_p99_ms = r.think_late_p99_ms;
         w.offset_us = r.wall_us as i64 - wall_us() as i64;
         let mark = self.stats.window_id();
         if let (Some(dw), Some(part)) = (delta.window, w.window.as_mut())
@@ -812,6 +885,7 @@ impl Coordinator {
             }),
             workers_wanted: self.workers.len() as u32,
             controller_addr: self.addr.clone(),
+            edit_refused: self.edit_error.clone(),
             workers: self
                 .workers
                 .iter()
@@ -828,6 +902,7 @@ impl Coordinator {
                         users: w.users,
                         rps: w.rps,
                         cpu_percent: w.cpu_percent,
+                        think_late_p99_ms: w.think_late_p99_ms,
                         clock_offset_ms: w.offset_us as f64 / 1000.0,
                         last_heard_ms: now.saturating_duration_since(w.last_heard).as_millis()
                             as u64,

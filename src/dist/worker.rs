@@ -158,7 +158,7 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
         ),
         Err(e) => anyhow::bail!("the controller at {}: {}", opts.controller, e.message()),
     };
-    let plan = plan_of(&welcome)?;
+    let plan = plan_of(&welcome, Take::All)?;
     let segment = Segment {
         index: welcome.index,
         count: welcome.count,
@@ -174,13 +174,22 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
         opts.controller, welcome.index, welcome.count, welcome.file_name, plan.host
     );
     let (engine, deltas) = Engine::spawn_worker(&mine);
-    let code = follow(engine, deltas, &mut inbound, &out, segment).await;
+    let code = follow(engine, deltas, &mut inbound, &out, segment, welcome.clone()).await;
     Ok((code, welcome.index))
+}
+
+/// How much of the controller's command line a scenario's text takes.
+#[derive(Clone, Copy, PartialEq)]
+enum Take {
+    /// All of it: the first load.
+    All,
+    /// Only the selection (`--tags`, `--insecure`): an edit's text, whose figures stand.
+    Selection,
 }
 
 /// The scenario of a welcome, loaded from a folder of its own (its data files beside it,
 /// where its paths expect them), after the hash says it arrived whole.
-fn plan_of(w: &proto::Welcome) -> anyhow::Result<Plan> {
+fn plan_of(w: &proto::Welcome, take: Take) -> anyhow::Result<Plan> {
     if super::hash(&w.scenario, &w.files) != w.hash {
         anyhow::bail!(
             "the scenario from the controller does not match its hash; it was damaged on the way"
@@ -213,9 +222,11 @@ fn plan_of(w: &proto::Welcome) -> anyhow::Result<Plan> {
     let overrides: super::Overrides = serde_json::from_str(&w.overrides).map_err(|e| {
         anyhow::anyhow!("the controller's command-line settings do not read here: {e}")
     })?;
-    overrides
-        .apply(&mut plan)
-        .map_err(|e| anyhow::anyhow!("the controller's command-line settings: {e}"))?;
+    match take {
+        Take::All => overrides.apply(&mut plan),
+        Take::Selection => overrides.apply_selection(&mut plan),
+    }
+    .map_err(|e| anyhow::anyhow!("the controller's command-line settings: {e}"))?;
     Ok(plan)
 }
 
@@ -226,6 +237,7 @@ async fn follow(
     inbound: &mut tonic::Streaming<ToWorker>,
     out: &mpsc::Sender<FromWorker>,
     mut segment: Segment,
+    mut welcome: proto::Welcome,
 ) -> i32 {
     let mut snaps = engine.snapshots();
     // What the engine recorded since the last report; a delta of another window waits
@@ -250,6 +262,24 @@ async fn follow(
                         Some(order::What::Resegment(s)) => {
                             eprintln!("swarm worker: now segment {} of {}", s.index, s.count);
                             segment = Segment { index: s.index, count: s.count };
+                        }
+                        Some(order::What::Rescenario(r)) => {
+                            welcome.scenario = r.scenario;
+                            welcome.files = r.files;
+                            welcome.hash = r.hash;
+                            match plan_of(&welcome, Take::Selection) {
+                                Ok(plan) => {
+                                    let mine = segment.plan(&plan);
+                                    if r.stages {
+                                        engine.send(Command::SetStages(mine.load.stages.clone()));
+                                    }
+                                    if r.workload {
+                                        engine.send(Command::SetWorkload(Box::new(mine)));
+                                    }
+                                    eprintln!("swarm worker: took the edited scenario");
+                                }
+                                Err(e) => eprintln!("swarm worker: the edited scenario does not load here, keeping the last: {e}"),
+                            }
                         }
                         Some(order::What::MarkWindow(id)) => {
                             engine.send(Command::MarkWindowAs(id));
@@ -332,7 +362,8 @@ fn command_of(what: order::What, segment: Segment) -> Option<Command> {
         order::What::StartAtUs(_)
         | order::What::Bye(_)
         | order::What::Resegment(_)
-        | order::What::MarkWindow(_) => {
+        | order::What::MarkWindow(_)
+        | order::What::Rescenario(_) => {
             return None;
         }
     })
@@ -391,6 +422,7 @@ async fn send_report(
             dropped: snap.arrivals.as_ref().map_or(0, |a| a.dropped),
             cpu_percent,
             wall_us: wall_us(),
+            think_late_p99_ms: snap.generator.think_lateness_ms[1],
         };
         let msg = FromWorker {
             msg: Some(from_worker::Msg::Report(report)),

@@ -181,6 +181,7 @@ impl Controller {
             Command::SetRunTime(t) => self.load.run_time = t,
             Command::SetStages(stages) => self.next_stages = Some(stages),
             Command::RecordIntervals(to) => self.stats.record_intervals(to),
+            Command::SetScenarioText(_) => {}
             Command::SetWorkload(plan) => {
                 let plan = *plan;
                 self.sessions = SessionSettings::of(&plan);

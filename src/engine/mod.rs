@@ -52,6 +52,10 @@ pub enum Command {
     MarkWindow,
     /// As `MarkWindow`, the window named by its controller (a distributed run's worker).
     MarkWindowAs(u32),
+    /// The scenario's text after an edit, ahead of the edit's own commands: a controller
+    /// sends it to its workers, who load it as they loaded the first (one process has the
+    /// plan already and ignores it).
+    SetScenarioText(String),
     /// Replace everything the users run (endpoints, flows, on_start/on_stop) at once; the
     /// plan's vars, data files and connection settings apply from the next start.
     SetWorkload(Box<Plan>),

@@ -420,6 +420,11 @@ impl Plan {
         validate::parse(src, file, None)
     }
 
+    /// As `parse`, with `host` replacing the text's (`--host`).
+    pub fn parse_with_host(src: &str, file: &str, host: &str) -> Result<Plan, ScenarioError> {
+        validate::parse(src, file, Some(host))
+    }
+
     /// A one-endpoint plan for `swarm run URL`: GET the URL with defaults.
     pub fn for_url(url: &str) -> Result<Plan, ScenarioError> {
         Plan::for_request(url, &UrlRequest::default())

@@ -287,6 +287,9 @@ pub struct Snapshot {
     /// Where the workers reach the controller.
     #[serde(default)]
     pub controller_addr: String,
+    /// An edit of the scenario the controller could not send its workers, and why.
+    #[serde(skip)]
+    pub edit_refused: Option<String>,
 }
 
 /// One worker of a distributed run, as its controller last heard of it.
@@ -301,6 +304,10 @@ pub struct WorkerStatus {
     pub rps: f64,
     /// Its process's CPU, % of one core.
     pub cpu_percent: f64,
+    /// How late its users' think times ended, p99 over the run so far, ms: a worker
+    /// short of CPU shows it here first.
+    #[serde(default)]
+    pub think_late_p99_ms: f64,
     /// Its clock minus the controller's, ms (within the network's one-way delay).
     pub clock_offset_ms: f64,
     /// Since its last report, ms.

@@ -188,7 +188,7 @@ pub struct App {
     /// Why the scenario cannot run yet (e.g. no endpoints), if it cannot.
     pub plan_error: Option<String>,
     pub snapshot: Arc<Snapshot>,
-    /// The engine is a distributed run's controller (edits of what runs are refused).
+    /// The engine is a distributed run's controller (edits go to its workers as text).
     pub distributed: bool,
     pub view: View,
     /// Selected row of the statistics table; `rows.len()` selects the aggregate.
@@ -370,6 +370,9 @@ impl App {
     pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
         self.stats_row = self.stats_row.min(snap.rows.len());
         self.verdicts = check_all(&self.thresholds, &snap);
+        if snap.edit_refused.is_some() && snap.edit_refused != self.snapshot.edit_refused {
+            self.error(snap.edit_refused.clone().unwrap_or_default());
+        }
         self.snapshot = snap;
     }
 }

@@ -186,16 +186,23 @@ fn action_for(app: &App, key: KeyEvent) -> Action {
 
 /// Carries out what `update` asked for.
 pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
+    let mut text_sent = false;
     for effect in effects {
         match effect {
+            // A controller sends its workers the edited text, which they load as they
+            // loaded the first; the edit's commands then say what it changed.
             Effect::Engine(
-                Command::SetEndpoints(_)
+                command @ (Command::SetEndpoints(_)
                 | Command::SetWorkload(_)
                 | Command::SetWait(_)
-                | Command::SetStages(_),
-            ) if app.distributed => app.error(
-                "a distributed run takes no endpoint, scenario, think-time or stage edits yet: save, quit and run again (the file keeps your edits)",
-            ),
+                | Command::SetStages(_)),
+            ) if app.distributed => {
+                if !text_sent {
+                    engine.send(Command::SetScenarioText(app.doc.text()));
+                    text_sent = true;
+                }
+                engine.send(command);
+            }
             Effect::Engine(command) => engine.send(command),
             Effect::Save(force) => report_save(app, |doc| doc.save(force)),
             Effect::SaveAs(path, force) => report_save(app, |doc| doc.save_as(&path, force)),

@@ -503,6 +503,7 @@ mod protocol {
             scenario: "host = \"http://127.0.0.1:9\"\n[[endpoints]]\npath = \"/\"\n".into(),
             file_name: "x.toml".into(),
             files: vec![],
+            dir: std::path::PathBuf::from("."),
             tolerate_loss: false,
             quiet: true,
             tls: None,

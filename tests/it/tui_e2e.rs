@@ -311,9 +311,44 @@ async fn the_tui_drives_a_distributed_run_of_two_workers() {
     })
     .await;
     assert!(server.total() > 0);
+    // An endpoint edit reaches every worker: both send to the new path (the server sees
+    // user ids of both, 0 and 1 mod 2, in its query).
+    tui.send("4");
+    tui.send("e");
+    tui.send("\t\t\x15/b?u={{user.id}}\r");
+    tui.wait("the edit applied", |s| s.contains("endpoint saved"))
+        .await;
+    let start = Instant::now();
+    let users_on_b = || {
+        server
+            .paths()
+            .iter()
+            .filter_map(|p| p.strip_prefix("/b?u="))
+            .filter_map(|id| id.parse::<u64>().ok())
+            .map(|id| id % 2)
+            .collect::<std::collections::BTreeSet<u64>>()
+    };
+    while users_on_b().len() < 2 && start.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        users_on_b().len(),
+        2,
+        "both workers took the edit; screen:\n{}",
+        tui.screen()
+    );
+    let a_before = server.count("/a");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        server.count("/a"),
+        a_before,
+        "no worker kept the old endpoint"
+    );
     tui.send("x");
     tui.wait("stopped", |s| s.contains("stopped")).await;
     tui.send("q");
+    tui.wait("the quit question", |s| s.contains("unsaved changes"))
+        .await;
     tui.send("y");
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
         (

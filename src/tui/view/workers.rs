@@ -54,12 +54,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let inner = table_area.width as usize;
-    // The other columns and the seven gaps between the eight.
+    // The other columns and the eight gaps between the nine.
     let host_w = inner
-        .saturating_sub(3 + 9 + 7 + 9 + 7 + 10 + 7 + 7)
+        .saturating_sub(3 + 9 + 7 + 9 + 7 + 9 + 10 + 7 + 8)
         .clamp(8, 40);
     let header = Row::new([
-        "#", "Host", "State", "Users", "req/s", "CPU %", "Offset", "Heard",
+        "#", "Host", "State", "Users", "req/s", "CPU %", "Late p99", "Offset", "Heard",
     ])
     .style(t.header());
     let rows = s.workers.iter().map(|w| {
@@ -76,6 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             right(w.users.to_string()),
             right(format!("{:.1}", w.rps)),
             right(format!("{:.1}", w.cpu_percent)),
+            right(format!("{:.1} ms", w.think_late_p99_ms)),
             right(format!("{:+.1} ms", w.clock_offset_ms)),
             right(format!("{:.1} s", w.last_heard_ms as f64 / 1000.0)),
         ])
@@ -87,6 +88,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(7),
         Constraint::Length(9),
         Constraint::Length(7),
+        Constraint::Length(9),
         Constraint::Length(10),
         Constraint::Length(7),
     ];
