@@ -405,6 +405,8 @@ impl Coordinator {
                 ));
             }
             Command::RecordIntervals(to) => self.stats.record_intervals(to),
+            // A worker's own engine takes this (the worker computes it from its orders).
+            Command::DelayNextSpawn(_) => {}
             Command::MarkWindow | Command::MarkWindowAs(_) => {
                 // The window is measured by the workers there now, over what each
                 // recorded after it had the mark.
@@ -690,13 +692,8 @@ impl Coordinator {
         w.last_heard = now;
         w.state = parse_state(&r.state);
         w.users = r.users;
-        // A report from before its start still carries the last run's peak.
-        if matches!(
-            w.state,
-            RunState::Spawning | RunState::Running | RunState::Stopping
-        ) {
-            w.peak_users = w.peak_users.max(r.peak_users);
-        }
+        // The worker sends 0 until its engine has started this run.
+        w.peak_users = w.peak_users.max(r.peak_users);
         w.run_clock_ms = r.run_clock_ms;
         w.stopped_users = r.stopped_users;
         w.scheduled = r.scheduled;

@@ -29,6 +29,27 @@ impl Segment {
         total / f64::from(self.count.max(1))
     }
 
+    /// When this segment's first user of a ramp is due, after the ramp begins: the swarm
+    /// ramps from `from` users to `to` at `rate` a second, user k (from 0) belonging to
+    /// segment k mod count, as `users` splits them. Going up, the next user of this
+    /// segment is the first k >= from of its own; going down, the newest, the last k <
+    /// from. Each segment then moves one user every count/rate seconds (its share of the
+    /// rate), so the segments add up to the swarm's count at every moment of the ramp.
+    pub fn ramp_delay(&self, from: u32, to: u32, rate: f64) -> std::time::Duration {
+        let n = i64::from(self.count.max(1));
+        let i = i64::from(self.index);
+        let steps = match to.cmp(&from) {
+            std::cmp::Ordering::Greater => (i - i64::from(from)).rem_euclid(n),
+            std::cmp::Ordering::Less => (i64::from(from) - 1 - i).rem_euclid(n),
+            std::cmp::Ordering::Equal => 0,
+        };
+        if rate > 0.0 && rate.is_finite() {
+            std::time::Duration::from_secs_f64(steps as f64 / rate)
+        } else {
+            std::time::Duration::ZERO
+        }
+    }
+
     /// The plan a worker of this segment runs.
     pub fn plan(&self, whole: &Plan) -> Plan {
         let mut p = whole.clone();
@@ -61,6 +82,45 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Simulates the ramps: every segment moves its users one at a time, count/rate
+    /// apart, from its delay on; at every instant the segments add up to the swarm's
+    /// count, which moves one user every 1/rate from the ramp's start.
+    #[test]
+    fn ramps_add_up_at_every_moment() {
+        let rate = 10.0;
+        for count in 1..=5u32 {
+            for (from, to) in [(0u32, 23u32), (23, 7), (7, 8), (8, 0), (3, 3), (5, 17)] {
+                let held: Vec<u32> = (0..count)
+                    .map(|index| Segment { index, count }.users(from))
+                    .collect();
+                for tick in 0..400u32 {
+                    // Just after t = tick / (4 rate), by whole quarter steps.
+                    let t = (f64::from(tick) + 0.5) / (4.0 * rate);
+                    let mut sum = 0i64;
+                    for (index, &start) in held.iter().enumerate() {
+                        let seg = Segment {
+                            index: index as u32,
+                            count,
+                        };
+                        let delay = seg.ramp_delay(from, to, rate).as_secs_f64();
+                        let target = seg.users(to);
+                        let moved = if t < delay {
+                            0
+                        } else {
+                            1 + ((t - delay) * rate / f64::from(count)) as i64
+                        };
+                        let diff = i64::from(target) - i64::from(start);
+                        sum += i64::from(start) + diff.signum() * moved.min(diff.abs());
+                    }
+                    let steps = 1 + (t * rate) as i64;
+                    let diff = i64::from(to) - i64::from(from);
+                    let whole = i64::from(from) + diff.signum() * steps.min(diff.abs());
+                    assert_eq!(sum, whole, "{count} segments, {from} -> {to}, t = {t}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn shares_add_up_and_a_ramp_moves_one_worker_at_a_time() {

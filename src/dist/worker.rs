@@ -249,6 +249,9 @@ async fn follow(
     let mut beat = tokio::time::interval(REPORT_EVERY);
     let mut start: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     let mut last_state = RunState::Idle;
+    let mut swarm = SwarmFigures::default();
+    // Whether the engine has started the run the controller last scheduled.
+    let mut started = false;
     loop {
         tokio::select! {
             m = inbound.message() => match m {
@@ -291,11 +294,13 @@ async fn follow(
                             }
                         }
                         Some(order::What::StartAtUs(at)) => {
+                            // Until it starts, the engine's peak is the last run's.
+                            started = false;
                             let wait = Duration::from_micros(at.saturating_sub(wall_us()));
                             start = Some(Box::pin(tokio::time::sleep(wait)));
                         }
                         Some(what) => {
-                            if let Some(c) = command_of(what, segment) {
+                            for c in commands_for(what, segment, &mut swarm) {
                                 engine.send(c);
                             }
                         }
@@ -316,7 +321,10 @@ async fn follow(
             },
             _ = async { start.as_mut().expect("guarded").await }, if start.is_some() => {
                 start = None;
-                engine.send(Command::Start);
+                for c in start_commands(segment, &swarm) {
+                    engine.send(c);
+                }
+                started = true;
             }
             Some(d) = deltas.recv() => absorb(&mut pending, &mut ready, d),
             _ = beat.tick() => {
@@ -324,7 +332,7 @@ async fn follow(
                     absorb(&mut pending, &mut ready, d);
                 }
                 let snap = snaps.borrow().clone();
-                if !send_report(out, &mut pending, &mut ready, &mut seq, &snap, cpu.percent()).await {
+                if !send_report(out, &mut pending, &mut ready, &mut seq, &snap, started, cpu.percent()).await {
                     // The stream is gone; the next message says why.
                     continue;
                 }
@@ -340,19 +348,38 @@ async fn follow(
                     while let Ok(d) = deltas.try_recv() {
                         absorb(&mut pending, &mut ready, d);
                     }
-                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, cpu.percent()).await;
+                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, started, cpu.percent()).await;
                 }
             }
         }
     }
 }
 
-/// The engine command for an order; the swarm's figures become this segment's share.
-fn command_of(what: order::What, segment: Segment) -> Option<Command> {
-    Some(match what {
+/// The swarm's figures a worker last had orders for: what its place in a ramp is
+/// measured against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SwarmFigures {
+    pub users: u32,
+    pub spawn_rate: f64,
+}
+
+/// The engine commands for an order; the swarm's figures become this segment's share,
+/// and a new users target comes with this segment's place in the swarm's ramp.
+pub fn commands_for(what: order::What, segment: Segment, swarm: &mut SwarmFigures) -> Vec<Command> {
+    let one = match what {
+        order::What::SetUsers(n) => {
+            let delay = segment.ramp_delay(swarm.users, n, swarm.spawn_rate);
+            swarm.users = n;
+            return vec![
+                Command::DelayNextSpawn(delay),
+                Command::SetUsers(segment.users(n)),
+            ];
+        }
+        order::What::SetSpawnRate(r) => {
+            swarm.spawn_rate = r;
+            Command::SetSpawnRate(segment.rate(r).max(1.0 / 60.0))
+        }
         order::What::Stop(_) => Command::Stop,
-        order::What::SetUsers(n) => Command::SetUsers(segment.users(n)),
-        order::What::SetSpawnRate(r) => Command::SetSpawnRate(segment.rate(r).max(1.0 / 60.0)),
         order::What::SetArrivalRate(r) => Command::SetArrivalRate(segment.rate(r)),
         order::What::ResetStats(_) => Command::ResetStats,
         order::What::PausePlan(_) => Command::PausePlan,
@@ -363,10 +390,18 @@ fn command_of(what: order::What, segment: Segment) -> Option<Command> {
         | order::What::Bye(_)
         | order::What::Resegment(_)
         | order::What::MarkWindow(_)
-        | order::What::Rescenario(_) => {
-            return None;
-        }
-    })
+        | order::What::Rescenario(_) => return vec![],
+    };
+    vec![one]
+}
+
+/// The engine commands at the start instant: the run ramps from no users, this segment
+/// at its place in the swarm's ramp.
+pub fn start_commands(segment: Segment, swarm: &SwarmFigures) -> Vec<Command> {
+    vec![
+        Command::DelayNextSpawn(segment.ramp_delay(0, swarm.users, swarm.spawn_rate)),
+        Command::Start,
+    ]
 }
 
 fn is_empty(d: &Delta) -> bool {
@@ -398,6 +433,7 @@ async fn send_report(
     ready: &mut Vec<Delta>,
     seq: &mut u64,
     snap: &Arc<Snapshot>,
+    started: bool,
     cpu_percent: f64,
 ) -> bool {
     let mut all = std::mem::take(ready);
@@ -415,7 +451,7 @@ async fn send_report(
             delta: bytes,
             state: snap.state.to_string(),
             users: snap.users,
-            peak_users: snap.peak_users,
+            peak_users: if started { snap.peak_users } else { 0 },
             run_clock_ms: snap.run_clock.as_millis() as u64,
             stopped_users: snap.stopped_users,
             scheduled: snap.arrivals.as_ref().map_or(0, |a| a.scheduled),

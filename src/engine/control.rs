@@ -32,6 +32,9 @@ pub struct Controller {
     state: RunState,
     peak_users: u32,
     next_spawn: Instant,
+    /// How long after the next ramp begins its first user moves (a worker's place in
+    /// its swarm's ramp); used once.
+    spawn_delay: Duration,
     run_start: Instant,
     /// Where the statistics' window begins: the start, or the latest reset (which does
     /// not move the run clock or the run's end).
@@ -76,6 +79,7 @@ impl Controller {
             state: RunState::Idle,
             peak_users: 0,
             next_spawn: now,
+            spawn_delay: Duration::ZERO,
             run_start: now,
             stats_start: now,
             run_end: None,
@@ -182,6 +186,7 @@ impl Controller {
             Command::SetStages(stages) => self.next_stages = Some(stages),
             Command::RecordIntervals(to) => self.stats.record_intervals(to),
             Command::SetScenarioText(_) => {}
+            Command::DelayNextSpawn(d) => self.spawn_delay = d,
             Command::SetWorkload(plan) => {
                 let plan = *plan;
                 self.sessions = SessionSettings::of(&plan);
@@ -254,7 +259,7 @@ impl Controller {
         self.runner.reset_peaks();
         self.run = Arc::new(RunShared::new(&self.sessions));
         self.state = RunState::Spawning;
-        self.next_spawn = now;
+        self.next_spawn = now + std::mem::take(&mut self.spawn_delay);
         self.stage = None;
         self.plan_paused = None;
         self.paused_total = Duration::ZERO;
@@ -270,10 +275,11 @@ impl Controller {
         if self.open.is_some() {
             // A steady rate starts its first iteration at once; a ramp from zero once
             // its first iteration is due.
-            self.next_arrival = if self.rate_at(now) > 0.0 {
+            let need = self.arrival_phase(if self.rate_at(now) > 0.0 { 0 } else { 1 });
+            self.next_arrival = if need == 0.0 {
                 Some(now)
             } else {
-                self.next_arrival_after(now, 1.0)
+                self.next_arrival_after(now, need)
             };
         }
         self.retarget(now);
@@ -336,8 +342,19 @@ impl Controller {
     /// Restarts the arrival schedule from `now` after the rate's course changed.
     fn replan_arrivals(&mut self, now: Instant) {
         if self.open.is_some() && self.is_running() {
-            self.next_arrival = self.next_arrival_after(now, 1.0);
+            self.next_arrival = self.next_arrival_after(now, self.arrival_phase(1));
         }
+    }
+
+    /// How many of this process's own iterations (at its share of the rate) come before
+    /// its first from a schedule's start, when the swarm's first is iteration `first` of
+    /// the course (0: at once, 1: when one is due). A worker of segment i of n takes the
+    /// swarm's iterations i, i + n, ...: its first is due at (first + i) / n of its own,
+    /// so the workers' iterations together are the one-process schedule (k6's striped
+    /// arrivals). One process: `first` itself.
+    fn arrival_phase(&self, first: u64) -> f64 {
+        let ids = self.runner.stride();
+        (first + ids.offset) as f64 / ids.step.max(1) as f64
     }
 
     /// Open model: queues every iteration whose start time has come, and spawns users
@@ -400,9 +417,12 @@ impl Controller {
         if !self.is_running() || self.open.is_some() {
             return;
         }
+        // A ramp under way keeps its pace; a new one starts now, or at this worker's
+        // place in its swarm's ramp.
+        let delay = std::mem::take(&mut self.spawn_delay);
         if self.runner.len() != self.load.users as usize {
             if self.state == RunState::Running {
-                self.next_spawn = now;
+                self.next_spawn = now + delay;
             }
             self.state = RunState::Spawning;
         }

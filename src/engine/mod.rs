@@ -52,6 +52,10 @@ pub enum Command {
     MarkWindow,
     /// As `MarkWindow`, the window named by its controller (a distributed run's worker).
     MarkWindowAs(u32),
+    /// A worker's place in the swarm's ramp: the next ramp (the start, or a new users
+    /// target once the last ramp is done) moves its first user this long after it begins
+    /// (`Segment::ramp_delay`).
+    DelayNextSpawn(std::time::Duration),
     /// The scenario's text after an edit, ahead of the edit's own commands: a controller
     /// sends it to its workers, who load it as they loaded the first (one process has the
     /// plan already and ignores it).

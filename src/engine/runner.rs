@@ -50,6 +50,12 @@ impl Runner {
     }
 
     /// Users running now.
+    /// Which ids this process gives out: a worker's segment is every `step`-th from
+    /// `offset`.
+    pub fn stride(&self) -> crate::scenario::Stride {
+        self.ids
+    }
+
     pub fn len(&self) -> usize {
         self.users.len()
     }

@@ -295,3 +295,104 @@ async fn the_spawn_rate_and_the_run_time_hold_exactly_under_a_paused_clock() {
     assert_eq!(s.state, RunState::Stopped, "{s:?}");
     assert_eq!(s.run_clock.as_millis(), 5_000);
 }
+
+/// A distributed ramp adds up: three workers' engines, each given its orders as a worker
+/// translates them, hold together exactly the users one process holds at every moment of
+/// a ramp up and a ramp down (the workers start at one instant; each starts its users at
+/// its place in the swarm's ramp, at a third of the rate).
+#[tokio::test(start_paused = true)]
+async fn three_workers_ramp_as_one_process_at_every_moment() {
+    use swarm::dist::proto::order::What;
+    use swarm::dist::segment::Segment;
+    use swarm::dist::worker::{SwarmFigures, commands_for, start_commands};
+    let src = format!("{NO_TRAFFIC}\n[load]\nusers = 1\nspawn_rate = 1\n");
+    let mut whole = plan(&src, "");
+    whole.endpoints[0].weight = 0;
+    let one = Engine::spawn(&whole);
+    let segments: Vec<Segment> = (0..3).map(|index| Segment { index, count: 3 }).collect();
+    let workers: Vec<Engine> = segments
+        .iter()
+        .map(|s| Engine::spawn(&s.plan(&whole)))
+        .collect();
+    let mut figures = vec![SwarmFigures::default(); 3];
+    let order = |what: What, figures: &mut Vec<SwarmFigures>| {
+        for (i, w) in workers.iter().enumerate() {
+            for c in commands_for(what.clone(), segments[i], &mut figures[i]) {
+                w.send(c);
+            }
+        }
+    };
+    // What the controller sends before the start: the swarm's figures.
+    order(What::SetSpawnRate(4.0), &mut figures);
+    order(What::SetUsers(7), &mut figures);
+    one.send(Command::SetSpawnRate(4.0));
+    one.send(Command::SetUsers(7));
+    let t0 = tokio::time::Instant::now();
+    one.send(Command::Start);
+    for (i, w) in workers.iter().enumerate() {
+        for c in start_commands(segments[i], &figures[i]) {
+            w.send(c);
+        }
+    }
+    let users = |e: &Engine| e.snapshots().borrow().users;
+    let mut seen = std::collections::BTreeSet::new();
+    // Up to 7 users at 4/s (one each 250 ms from 0), then down to 2 at 4/s; looked at
+    // between the spawns, every 125 ms.
+    for step in 0..40u64 {
+        let t = Duration::from_millis(125 * step + 60);
+        if step == 20 {
+            order(What::SetUsers(2), &mut figures);
+            one.send(Command::SetUsers(2));
+        }
+        let s = at(&one, t, t0).await;
+        let sum: u32 = workers.iter().map(users).sum();
+        assert_eq!(sum, s.users, "at {t:?}");
+        seen.insert(sum);
+    }
+    assert!(
+        (1..=7).all(|n| seen.contains(&n)),
+        "the ramp went through every count: {seen:?}"
+    );
+    assert_eq!(users(&one), 2);
+}
+
+/// Striped arrivals: three workers at a third of the rate each take the swarm's
+/// iterations 0, 3, 6, ..., 1, 4, 7, ... and 2, 5, 8, ...: together they have scheduled
+/// what one process at the whole rate has, at every moment, through a steady rate and a
+/// ramp of stages.
+#[tokio::test(start_paused = true)]
+async fn three_workers_arrivals_are_the_one_process_schedule() {
+    use swarm::dist::segment::Segment;
+    let src = format!(
+        "{NO_TRAFFIC}\n[load]\narrival_rate = 6.1\nmax_users = 50\n\
+         [[load.stages]]\narrival_rate = 6.1\nduration = \"2s\"\n\
+         [[load.stages]]\narrival_rate = 18.3\nduration = \"2s\"\n"
+    );
+    let mut whole = plan(&src, "");
+    whole.endpoints[0].weight = 0;
+    let one = Engine::spawn(&whole);
+    let workers: Vec<Engine> = (0..3)
+        .map(|index| Engine::spawn(&Segment { index, count: 3 }.plan(&whole)))
+        .collect();
+    let t0 = tokio::time::Instant::now();
+    one.send(Command::Start);
+    for w in &workers {
+        w.send(Command::Start);
+    }
+    let scheduled = |e: &Engine| e.snapshots().borrow().arrivals.as_ref().unwrap().scheduled;
+    // Snapshots come with the 250 ms ticks; the rates are chosen so that no arrival
+    // falls on one.
+    let mut last = 0;
+    for step in 1..16u64 {
+        let t = Duration::from_millis(250 * step);
+        let s = at(&one, t, t0).await;
+        let sum: u64 = workers.iter().map(scheduled).sum();
+        let whole = s.arrivals.as_ref().unwrap().scheduled;
+        assert!(
+            sum.abs_diff(whole) == 0,
+            "at {t:?}: the workers scheduled {sum}, one process {whole}"
+        );
+        last = whole;
+    }
+    assert!(last > 30, "{last}");
+}
