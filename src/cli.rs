@@ -216,6 +216,10 @@ pub struct WorkerArgs {
     /// asking for the same segment) instead of exiting with code 3
     #[arg(long)]
     pub reconnect: bool,
+    /// Keep this worker's own share of the run as a saved run (an HdrHistogram interval
+    /// log, as `swarm run --save-run` writes): its samples, apart from the swarm's
+    #[arg(long, value_name = "FILE")]
+    pub save_run: Option<PathBuf>,
 }
 
 /// The request of `swarm run URL`, as curl and oha users type it.

@@ -71,6 +71,7 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
                 tls_ca,
                 tls_identity,
                 reconnect: args.reconnect,
+                save_run: args.save_run,
             })
             .await
         }

@@ -8,6 +8,7 @@ use super::proto::{self, FromWorker, ToWorker, from_worker, order, to_worker};
 use super::segment::Segment;
 use super::{EXIT_WORKER_LOST, VERSION, wall_us};
 use crate::engine::{Command, Engine};
+use crate::report::saved::RunLog;
 use crate::scenario::Plan;
 use crate::stats::{Delta, RunState, Snapshot};
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct Options {
     /// `--reconnect`: after losing the controller, stop the users and join again (for up
     /// to a minute, as at the start) instead of exiting.
     pub reconnect: bool,
+    /// `--save-run FILE`: this worker's own samples, as a saved run.
+    pub save_run: Option<std::path::PathBuf>,
 }
 
 /// Runs one worker's life; the result is its exit code.
@@ -174,7 +177,37 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
         opts.controller, welcome.index, welcome.count, welcome.file_name, plan.host
     );
     let (engine, deltas) = Engine::spawn_worker(&mine);
-    let code = follow(engine, deltas, &mut inbound, &out, segment, welcome.clone()).await;
+    let saved = match &opts.save_run {
+        Some(path) => {
+            let log = RunLog::create(path, None).map_err(anyhow::Error::msg)?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            engine.send(Command::RecordIntervals(tx));
+            let forward = log.forward(rx);
+            Some((log, forward, path))
+        }
+        None => None,
+    };
+    let (code, last) = follow(engine, deltas, &mut inbound, &out, segment, welcome.clone()).await;
+    if let Some((log, forward, path)) = saved {
+        // The engine is gone: every second it closed has been sent on.
+        let _ = forward.await;
+        match last.filter(|s| s.elapsed > Duration::ZERO) {
+            Some(last) => {
+                let started = std::time::SystemTime::now()
+                    .checked_sub(last.elapsed)
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                let run = crate::headless::saved_run(&mine, &last, &[], started, &welcome.scenario);
+                match log.finish(run) {
+                    Ok(()) => eprintln!(
+                        "swarm worker: saved its share of the run to {}",
+                        path.display()
+                    ),
+                    Err(e) => eprintln!("swarm worker: --save-run: {e}"),
+                }
+            }
+            None => log.abandon(path),
+        }
+    }
     Ok((code, welcome.index))
 }
 
@@ -238,7 +271,7 @@ async fn follow(
     out: &mpsc::Sender<FromWorker>,
     mut segment: Segment,
     mut welcome: proto::Welcome,
-) -> i32 {
+) -> (i32, Option<Arc<Snapshot>>) {
     let mut snaps = engine.snapshots();
     // What the engine recorded since the last report; a delta of another window waits
     // apart, in `ready`, so no report mixes two.
@@ -259,8 +292,7 @@ async fn follow(
                     match o.what {
                         Some(order::What::Bye(_)) => {
                             engine.send(Command::Stop);
-                            let _ = engine.shutdown().await;
-                            return 0;
+                            return (0, Some(engine.shutdown().await));
                         }
                         Some(order::What::Resegment(s)) => {
                             eprintln!("swarm worker: now segment {} of {}", s.index, s.count);
@@ -316,7 +348,8 @@ async fn follow(
                     eprintln!("swarm worker: lost the controller ({why}); stopping the users");
                     engine.send(Command::Stop);
                     let _ = tokio::time::timeout(STOP_WITHIN, snaps.wait_for(|s| matches!(s.state, RunState::Stopped | RunState::Idle))).await;
-                    return EXIT_WORKER_LOST;
+                    drop(snaps);
+                    return (EXIT_WORKER_LOST, Some(engine.shutdown().await));
                 }
             },
             _ = async { start.as_mut().expect("guarded").await }, if start.is_some() => {
@@ -339,7 +372,7 @@ async fn follow(
             }
             changed = snaps.changed() => {
                 if changed.is_err() {
-                    return EXIT_WORKER_LOST;
+                    return (EXIT_WORKER_LOST, None);
                 }
                 let snap = snaps.borrow().clone();
                 if snap.state != last_state {

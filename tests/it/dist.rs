@@ -629,3 +629,107 @@ async fn with_reconnect_a_worker_outlives_its_controller_and_joins_the_next() {
     w.succeeds(Duration::from_secs(20)).await;
     assert!(w.stderr().contains("for segment 0"), "{}", w.stderr());
 }
+
+/// The merged statistics are one histogram fed every worker's samples: each worker keeps
+/// its own share (`swarm worker --save-run`), and the sum of the workers' interval
+/// histograms equals the controller's, bucket for bucket, for the whole run and for each
+/// endpoint; the controller's JSON percentiles are read from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_percentiles_are_one_histogram_of_every_workers_samples() {
+    use crate::reports::intervals;
+    use hdrhistogram::Histogram;
+    use std::collections::BTreeMap;
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        r#"
+[load]
+users = 6
+spawn_rate = 100
+run_time = "2500ms"
+wait = "2ms"
+
+[[endpoints]]
+name = "slow"
+path = "/delay/3"
+
+[[endpoints]]
+name = "quick"
+path = "/"
+weight = 2
+"#,
+    );
+    let (json, saved) = (dir.join("out.json"), dir.join("ctl.hlog"));
+    let (mut ctl, addr) = controller(&[
+        &file,
+        "--workers",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+        "--save-run",
+        saved.to_str().unwrap(),
+    ])
+    .await;
+    let logs: Vec<_> = (0..3).map(|i| dir.join(format!("w{i}.hlog"))).collect();
+    let mut workers: Vec<Proc> = logs
+        .iter()
+        .map(|l| worker(&addr, &["--save-run", l.to_str().unwrap()]))
+        .collect();
+    ctl.succeeds(Duration::from_secs(60)).await;
+    for w in &mut workers {
+        w.succeeds(Duration::from_secs(20)).await;
+        assert!(
+            w.stderr().contains("saved its share of the run"),
+            "{}",
+            w.stderr()
+        );
+    }
+    // Per tag (None: all requests), the sum of a log's intervals.
+    let sums = |paths: &[std::path::PathBuf]| {
+        let mut by_tag: BTreeMap<Option<String>, Histogram<u64>> = BTreeMap::new();
+        for p in paths {
+            for (tag, h) in intervals(&std::fs::read(p).unwrap()) {
+                by_tag
+                    .entry(tag)
+                    .or_insert_with(|| Histogram::new(3).unwrap())
+                    .add(&h)
+                    .unwrap();
+            }
+        }
+        by_tag
+    };
+    let workers_sum = sums(&logs);
+    let controller_sum = sums(std::slice::from_ref(&saved));
+    assert_eq!(
+        workers_sum.len(),
+        3,
+        "all, slow and quick: {:?}",
+        workers_sum.keys()
+    );
+    for (tag, w) in &workers_sum {
+        let c = &controller_sum[tag];
+        assert!(w.len() > 50, "{tag:?}: {}", w.len());
+        assert_eq!(w.len(), c.len(), "{tag:?}: as many samples");
+        let buckets = |h: &Histogram<u64>| -> Vec<(u64, u64)> {
+            h.iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect()
+        };
+        assert_eq!(buckets(w), buckets(c), "{tag:?}: the same histogram");
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let all = &workers_sum[&None];
+    assert_eq!(doc["aggregated"]["requests"].as_u64(), Some(all.len()));
+    for (q, key) in [(0.5, "50"), (0.95, "95"), (0.99, "99")] {
+        let ours = doc["aggregated"]["percentiles_ms"][key].as_f64().unwrap();
+        let one = all.value_at_quantile(q) as f64 / 1000.0;
+        // HDR's three significant digits; the JSON rounds to µs.
+        assert!(
+            (ours - one).abs() <= one * 0.002 + 0.001,
+            "p{key}: merged {ours} ms, one histogram {one} ms"
+        );
+    }
+}

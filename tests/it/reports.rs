@@ -47,7 +47,7 @@ async fn saved_run(file: &str, secs: &str, save: &Path, json: &Path) -> serde_js
 }
 
 /// Every interval of a log, as (tag, histogram).
-fn intervals(log: &[u8]) -> Vec<(Option<String>, Histogram<u64>)> {
+pub fn intervals(log: &[u8]) -> Vec<(Option<String>, Histogram<u64>)> {
     let mut de = Deserializer::new();
     IntervalLogIterator::new(log)
         .map(|e| e.expect("the log parses"))

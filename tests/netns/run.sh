@@ -107,14 +107,14 @@ start_workers() {
     WPIDS=()
     for n in "${WORKERS[@]}"; do
         ip netns exec "$n" timeout -k 5 60 "$SWARM" worker --controller "$CTL_IP:5557" --token-file "$token" \
-            >/dev/null 2>"$WORK/$label-$n.err" &
+            --save-run "$WORK/$label-$n.hlog" >/dev/null 2>"$WORK/$label-$n.err" &
         WPIDS+=($!); PIDS+=($!)
     done
 }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 echo "netns: 1. three workers on three hosts, merged counts against nginx's log"
-start_controller run1
+start_controller run1 --save-run "$WORK/run1.hlog"
 start_workers run1
 wait "$CTL_PID"; code=$?
 [ "$code" = 0 ] || fail "run1 exited $code: $(cat "$WORK/run1.err")"
@@ -125,6 +125,16 @@ hosts=$(json "$WORK/run1.json" "len(d['workers'])")
 [ "$merged" = "$(served)" ] || fail "run1: swarm merged $merged requests, nginx logged $(served)"
 [ "$hosts" = 3 ] || fail "run1: $hosts workers in the report"
 echo "netns:    ok: $merged requests merged = $(served) in nginx's log, 3 workers"
+# Each worker kept its own samples (--save-run): one histogram of all of them is the
+# controller's merged one, bucket for bucket (read by HdrHistogram_py, not by swarm).
+PY="${SWARM_TEST_PYTHON:-python3}"
+if "$PY" -c "import hdrh" 2>/dev/null; then
+    said=$("$PY" tests/netns/merged.py "$WORK/run1.hlog" "$WORK"/run1-sww*.hlog) \
+        || fail "run1: the merged histogram is not the workers' samples: $said"
+    echo "netns:    ok: $said"
+else
+    echo "netns:    (the merged-histogram check needs HdrHistogram_py: pip install hdrhistogram)"
+fi
 
 echo "netns: 2. a wrong token is refused"
 : > "$WORK/access.log"
