@@ -581,6 +581,86 @@ mod protocol {
             other => panic!("{other:?}"),
         }
     }
+
+    /// Heartbeats under tokio's paused clock: a worker that reports within 3 s of its last
+    /// report stays, one silent for longer is marked missing and the run stops for it,
+    /// naming it. The fake worker here reports only when the test says so.
+    #[tokio::test]
+    async fn a_worker_silent_for_three_seconds_is_lost() {
+        use swarm::dist::proto::Report;
+        use swarm::engine::Command;
+        use swarm::stats::RunState;
+        let (engine, addr) = controller(1).await;
+        let mut client = ControlClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let say = |msg| FromWorker { msg: Some(msg) };
+        let h = h(swarm::dist::VERSION, "s3cret", -1);
+        tx.send(say(from_worker::Msg::Hello(h))).await.unwrap();
+        let mut inbound = client
+            .join(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = inbound.message().await.unwrap().unwrap();
+        assert!(matches!(first.msg, Some(to_worker::Msg::Welcome(_))));
+        // Orders are read (and dropped) as they come.
+        tokio::spawn(async move { while let Ok(Some(_)) = inbound.message().await {} });
+        let mut seq = 0;
+        let mut report = || {
+            seq += 1;
+            say(from_worker::Msg::Report(Report {
+                seq,
+                state: "running".into(),
+                users: 1,
+                wall_us: swarm::dist::wall_us(),
+                ..Report::default()
+            }))
+        };
+        engine.send(Command::Start);
+        tx.send(report()).await.unwrap();
+        // The handshake ran on the real clock (a paused one would jump over the network's
+        // waits); from here the test moves time itself.
+        let joined = tokio::time::Instant::now() + Duration::from_secs(5);
+        while engine.snapshots().borrow().state != RunState::Running {
+            assert!(
+                tokio::time::Instant::now() < joined,
+                "the run did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::pause();
+        let t0 = tokio::time::Instant::now();
+        tx.send(report()).await.unwrap();
+        let snap = || engine.snapshots().borrow().clone();
+        // Reports 2.5 s apart: never missing.
+        for i in 1..=3u32 {
+            tokio::time::sleep_until(t0 + Duration::from_millis(2_500) * i).await;
+            let s = snap();
+            assert!(
+                s.worker_lost.is_none(),
+                "at {i} x 2.5 s: {:?}",
+                s.worker_lost
+            );
+            assert_eq!(s.workers[0].state, "running", "{:?}", s.workers);
+            tx.send(report()).await.unwrap();
+        }
+        // Silent from 7.5 s: still there at 10 s, missing by 11 s, and the run stops.
+        tokio::time::sleep_until(t0 + Duration::from_millis(10_000)).await;
+        assert!(snap().worker_lost.is_none());
+        tokio::time::sleep_until(t0 + Duration::from_millis(11_000)).await;
+        let s = snap();
+        assert_eq!(s.workers[0].state, "missing", "{:?}", s.workers);
+        let lost = s.worker_lost.clone().expect("the worker is named");
+        assert!(lost.contains("no report for 3 s"), "{lost}");
+        assert!(
+            matches!(s.state, RunState::Stopping | RunState::Stopped),
+            "{:?}",
+            s.state
+        );
+        drop(tx);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
