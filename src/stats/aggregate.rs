@@ -80,6 +80,8 @@ struct Window {
 }
 
 pub struct Stats {
+    /// A row's counts without a histogram, reused for each row of a delta.
+    scratch: RowDelta,
     mark: Option<Window>,
     /// The last window's id.
     marks: u32,
@@ -99,6 +101,7 @@ pub struct Stats {
 impl Stats {
     pub fn new(now: Instant) -> Self {
         Stats {
+            scratch: RowDelta::new(),
             mark: None,
             marks: 0,
             rows: Vec::new(),
@@ -250,7 +253,7 @@ impl Stats {
         let held = if inside { None } else { self.mark.take() };
         for r in rows {
             let i = self.row_for(&r.key.method, &r.key.name);
-            self.merge_row(i, &r.into_row_delta());
+            self.merge_wire_row(i, r);
         }
         for f in failures {
             let i = self.row_for(&f.key.method, &f.key.name);
@@ -270,6 +273,47 @@ impl Stats {
         self.push_window(now);
         if now.duration_since(self.second.since) >= Duration::from_secs(1) {
             self.close_second(now, users);
+        }
+    }
+
+    /// As `merge_row`, for a row from a delta: its buckets go straight into each
+    /// accumulator, the counts through `merge_row` (with no histogram of its own).
+    fn merge_wire_row(&mut self, i: usize, r: super::DeltaRow) {
+        let mut counts = std::mem::take(&mut self.scratch);
+        counts.requests = r.requests;
+        counts.failures = r.failures;
+        counts.resent = r.resent;
+        counts.bytes = r.bytes;
+        counts.sum_us = r.sum_us;
+        counts.min_us = r.min_us;
+        counts.max_us = r.max_us;
+        counts.statuses = r.statuses;
+        self.merge_row(i, &counts);
+        counts.statuses = Vec::new();
+        self.scratch = counts;
+        if r.requests == 0 {
+            return;
+        }
+        let add_corrected = |to: &mut RowDelta, c: &super::Buckets| {
+            c.add_to(to.corrected.get_or_insert_with(new_histogram));
+        };
+        r.hist.add_to(&mut self.rows[i].acc.hist);
+        r.hist.add_to(&mut self.total.hist);
+        r.hist.add_to(&mut self.second.hist);
+        if let Some(c) = r.corrected.as_ref().filter(|c| !c.is_empty()) {
+            add_corrected(&mut self.rows[i].acc, c);
+            add_corrected(&mut self.total, c);
+        }
+        if let Some(w) = &mut self.mark {
+            r.hist.add_to(&mut w.total.hist);
+            if let Some(c) = r.corrected.as_ref().filter(|c| !c.is_empty()) {
+                add_corrected(&mut w.total, c);
+            }
+        }
+        if self.intervals.is_some()
+            && let Some(row) = self.second.rows.get_mut(i)
+        {
+            r.hist.add_to(&mut row.0);
         }
     }
 

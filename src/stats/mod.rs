@@ -11,7 +11,7 @@ mod shard;
 mod snapshot;
 
 pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Interval, IntervalRow, Stats};
-pub use delta::{Delta, DeltaFailure, DeltaRow, DeltaWindow, RowKey};
+pub use delta::{Buckets, Delta, DeltaFailure, DeltaRow, DeltaWindow, RowKey};
 pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{NOT_SENT, Recorder, Sample, Shard, Shards};
