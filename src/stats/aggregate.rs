@@ -556,11 +556,16 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
     if timed > 0 {
         // An HDR bucket's value is its upper bound, which can lie above the largest value
         // recorded: no percentile is reported above the maximum.
-        for (out, q) in percentiles_ms.iter_mut().zip(PERCENTILES) {
-            *out = us_to_ms(acc.hist.value_at_quantile(q).min(acc.max_us));
+        // One pass over the counts for all of them (they are in order).
+        for (out, v) in percentiles_ms
+            .iter_mut()
+            .zip(acc.hist.value_at_quantiles(PERCENTILES))
+        {
+            *out = us_to_ms(v.min(acc.max_us));
         }
         percentiles_ms[10] = us_to_ms(acc.max_us);
     }
+    let (distribution, le_counts) = shape(acc);
     RowStats {
         name: name.to_string(),
         method: method.to_string(),
@@ -586,40 +591,30 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
         total_rps: per_run(n),
         total_fps: per_run(acc.failures),
         statuses: acc.statuses.iter().copied().filter(|s| s.1 > 0).collect(),
-        distribution: distribution(acc),
+        distribution,
         timed,
         sum_ms: acc.sum_us as f64 / 1000.0,
-        le_counts: le_counts(&acc.hist),
-        corrected_ms: acc
-            .corrected
-            .as_ref()
-            .filter(|h| !h.is_empty())
-            .map(|h| PERCENTILES.map(|q| us_to_ms(h.value_at_quantile(q)))),
-    }
-}
-
-/// Cumulative counts at `LE_BOUNDS_MS`: how many timed requests took at most each bound
-/// (a Prometheus histogram's buckets).
-fn le_counts(hist: &Histogram<u64>) -> [u64; LE_BOUNDS_MS.len()] {
-    let mut out = [0u64; LE_BOUNDS_MS.len()];
-    for v in hist.iter_recorded() {
-        let ms = hist.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
-        for (slot, bound) in out.iter_mut().zip(LE_BOUNDS_MS) {
-            if ms <= bound {
-                *slot += v.count_at_value();
+        le_counts,
+        corrected_ms: acc.corrected.as_ref().filter(|h| !h.is_empty()).map(|h| {
+            let mut out = [0.0; 11];
+            for (o, v) in out.iter_mut().zip(h.value_at_quantiles(PERCENTILES)) {
+                *o = us_to_ms(v);
             }
-        }
+            out
+        }),
     }
-    out
 }
 
 /// How many buckets the latency distribution has.
 pub const DISTRIBUTION_BUCKETS: usize = 12;
 
-/// Counts per log-spaced latency bucket between the row's min and max.
-fn distribution(acc: &RowDelta) -> Vec<(f64, u64)> {
+/// The row's latency shape, from one walk over its recorded buckets: counts per
+/// log-spaced bucket between its min and max (the distribution chart), and cumulative
+/// counts at or below each of `LE_BOUNDS_MS` (Prometheus' `le` buckets).
+fn shape(acc: &RowDelta) -> (Vec<(f64, u64)>, [u64; LE_BOUNDS_MS.len()]) {
+    let mut le = [0u64; LE_BOUNDS_MS.len()];
     if acc.hist.is_empty() {
-        return Vec::new();
+        return (Vec::new(), le);
     }
     let lo = (acc.min_us.max(1)) as f64;
     let hi = (acc.max_us.max(1) as f64).max(lo * 1.0001);
@@ -633,11 +628,21 @@ fn distribution(acc: &RowDelta) -> Vec<(f64, u64)> {
         })
         .collect();
     for v in acc.hist.iter_recorded() {
-        let x = (v.value_iterated_to().max(1) as f64).clamp(lo, hi);
+        let value = v.value_iterated_to();
+        let count = v.count_at_value();
+        let x = (value.max(1) as f64).clamp(lo, hi);
         let i = ((x / lo).ln() / ratio * DISTRIBUTION_BUCKETS as f64) as usize;
-        buckets[i.min(DISTRIBUTION_BUCKETS - 1)].1 += v.count_at_value();
+        buckets[i.min(DISTRIBUTION_BUCKETS - 1)].1 += count;
+        // Against each bucket's highest equivalent value; the bounds ascend, so every
+        // one from the first that holds the value counts it.
+        let ms = acc.hist.highest_equivalent(value) as f64 / 1000.0;
+        if let Some(first) = LE_BOUNDS_MS.iter().position(|&b| ms <= b) {
+            for slot in &mut le[first..] {
+                *slot += count;
+            }
+        }
     }
-    buckets
+    (buckets, le)
 }
 
 #[cfg(test)]
@@ -817,5 +822,24 @@ mod tests {
         // The worker's own window agrees.
         worker.fill(&mut snap, Duration::from_secs(1), at(710));
         assert_eq!(snap.window.unwrap().total.requests, 40);
+    }
+
+    /// The one-pass percentiles are value_at_quantile's, one by one.
+    #[test]
+    fn one_pass_percentiles_are_the_quantiles() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..50 {
+            let mut h = new_histogram();
+            let top = 10u64.pow(rng.u32(1..8));
+            for _ in 0..rng.usize(1..500) {
+                h.record(rng.u64(1..top)).unwrap();
+            }
+            let one: Vec<u64> = h.value_at_quantiles(PERCENTILES).collect();
+            let each: Vec<u64> = PERCENTILES
+                .iter()
+                .map(|&q| h.value_at_quantile(q))
+                .collect();
+            assert_eq!(one, each);
+        }
     }
 }

@@ -84,13 +84,13 @@ impl Buckets {
         if cookie == V2_DEFLATE_COOKIE {
             let len = be_u32(bytes, 4)? as usize;
             let body = bytes.get(8..8 + len).ok_or("a histogram cut short")?;
-            let mut inner = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(body), &mut inner)
-                .map_err(|e| format!("a histogram that does not inflate: {e}"))?;
-            if be_u32(&inner, 0)? != V2_COOKIE {
-                return Err("not a histogram inside the deflate encoding".into());
-            }
-            return Buckets::read_v2(&inner);
+            return INFLATE.with_borrow_mut(|(z, inner)| {
+                inflate(z, body, inner)?;
+                if be_u32(inner, 0)? != V2_COOKIE {
+                    return Err("not a histogram inside the deflate encoding".into());
+                }
+                Buckets::read_v2(inner)
+            });
         }
         if cookie != V2_COOKIE {
             return Err(format!("not a histogram (cookie {cookie:#x})"));
@@ -131,6 +131,38 @@ impl Buckets {
             }
         }
         Ok(Buckets(out))
+    }
+}
+
+thread_local! {
+    /// One inflater and its output, reused: a controller reads a few hundred histograms a
+    /// second, and a new inflater is a zeroed state and window each time.
+    static INFLATE: std::cell::RefCell<(flate2::Decompress, Vec<u8>)> =
+        std::cell::RefCell::new((flate2::Decompress::new(true), Vec::new()));
+}
+
+/// Inflates a zlib stream into `out` (cleared first), at most `MAX_INFLATED` bytes.
+fn inflate(z: &mut flate2::Decompress, body: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    const MAX_INFLATED: usize = 64 << 20;
+    z.reset(true);
+    out.clear();
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() >= MAX_INFLATED {
+                return Err("a histogram that inflates beyond 64 MB".into());
+            }
+            out.reserve(out.len().max(4096));
+        }
+        let read = z.total_in() as usize;
+        let status = z
+            .decompress_vec(&body[read..], out, flate2::FlushDecompress::Finish)
+            .map_err(|e| format!("a histogram that does not inflate: {e}"))?;
+        match status {
+            flate2::Status::StreamEnd => return Ok(()),
+            // More output room is all it can want: the input is all there.
+            flate2::Status::Ok | flate2::Status::BufError if out.len() == out.capacity() => {}
+            _ => return Err("a histogram cut short".into()),
+        }
     }
 }
 
