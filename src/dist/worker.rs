@@ -358,6 +358,10 @@ async fn follow(
                     engine.send(c);
                 }
                 started = true;
+                // Every worker reports the seconds of the run from the one start instant,
+                // so their deltas cover the same seconds of the controller's history.
+                let every = beat.period();
+                beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             }
             Some(d) = deltas.recv() => absorb(&mut pending, &mut ready, d),
             _ = beat.tick() => {
