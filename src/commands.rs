@@ -64,6 +64,15 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
                 (Some(c), Some(k)) => Some((c, k)),
                 _ => None,
             };
+            if args
+                .save_run
+                .as_deref()
+                .is_some_and(crate::fsutil::is_stdout)
+            {
+                anyhow::bail!(
+                    "--save-run: a saved run is a file that grows a line a second; give a file name, e.g. worker.hlog"
+                );
+            }
             crate::dist::worker::run(crate::dist::worker::Options {
                 controller: args.controller,
                 token,
