@@ -63,6 +63,7 @@ impl Segment {
         l.max_users = self.users(l.max_users).max(1);
         l.max_requests = l.max_requests.map(|n| self.share(n));
         l.max_iterations = l.max_iterations.map(|n| self.share(n));
+        l.swarm_stage_users = l.stages.iter().map(|s| s.users).collect();
         for s in &mut l.stages {
             s.users = self.users(s.users);
             s.spawn_rate = s.spawn_rate.map(|r| self.rate(r).max(1.0 / 60.0));

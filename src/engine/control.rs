@@ -296,7 +296,26 @@ impl Controller {
         self.stage = Some((i, now));
         if self.state == RunState::Running {
             self.next_spawn = now;
+            // The retarget that follows starts the ramp this long after.
+            self.spawn_delay = self.stage_ramp_delay(i);
         }
+    }
+
+    /// A worker of a distributed run: its place in the swarm's ramp into stage `i` from
+    /// the stage before (whose ramp is done), as `Segment::ramp_delay` gives it.
+    fn stage_ramp_delay(&self, i: usize) -> Duration {
+        let swarm = &self.load.swarm_stage_users;
+        let ids = self.runner.stride();
+        if i == 0 || i >= swarm.len() || ids.step <= 1 {
+            return Duration::ZERO;
+        }
+        let segment = crate::dist::segment::Segment {
+            index: ids.offset as u32,
+            count: ids.step as u32,
+        };
+        // This worker's rate is its share: the swarm's is `count` times it.
+        let rate = self.load.spawn_rate * f64::from(segment.count);
+        segment.ramp_delay(swarm[i - 1], swarm[i], rate)
     }
 
     fn stage_end(&self) -> Option<Instant> {

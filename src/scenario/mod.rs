@@ -148,6 +148,9 @@ pub struct Load {
     /// `-i` / `[load] iterations`: the run ends after this many tasks in all (a flow is
     /// one), shared by the users (k6's shared-iterations, Locust's `-i`).
     pub max_iterations: Option<u64>,
+    /// A distributed run's worker: the whole swarm's users of each stage (`stages` holds
+    /// this worker's shares), for its place in each stage's ramp. Empty otherwise.
+    pub swarm_stage_users: Vec<u32>,
 }
 
 /// Default cap on concurrent users in the open model.
@@ -235,6 +238,7 @@ impl Default for Load {
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             max_requests: None,
             max_iterations: None,
+            swarm_stage_users: Vec::new(),
         }
     }
 }

@@ -396,3 +396,56 @@ async fn three_workers_arrivals_are_the_one_process_schedule() {
     }
     assert!(last > 30, "{last}");
 }
+
+/// The same through users stages: each worker follows the stages on its share, and moves
+/// into each stage at its place in the swarm's ramp, so three workers hold one process's
+/// users at every moment of 0 -> 5 -> 11 -> 3.
+#[tokio::test(start_paused = true)]
+async fn three_workers_follow_stages_as_one_process() {
+    use swarm::dist::proto::order::What;
+    use swarm::dist::segment::Segment;
+    use swarm::dist::worker::{SwarmFigures, commands_for, start_commands};
+    let src = format!(
+        "{NO_TRAFFIC}\n[load]\nspawn_rate = 4\n\
+         [[load.stages]]\nusers = 5\nduration = \"3s\"\n\
+         [[load.stages]]\nusers = 11\nduration = \"3s\"\n\
+         [[load.stages]]\nusers = 3\nduration = \"4s\"\n"
+    );
+    let mut whole = plan(&src, "");
+    whole.endpoints[0].weight = 0;
+    let one = Engine::spawn(&whole);
+    let segments: Vec<Segment> = (0..3).map(|index| Segment { index, count: 3 }).collect();
+    let workers: Vec<Engine> = segments
+        .iter()
+        .map(|s| Engine::spawn(&s.plan(&whole)))
+        .collect();
+    // The controller's orders before the start, as a worker takes them.
+    let mut figures = [SwarmFigures::default(); 3];
+    for (i, w) in workers.iter().enumerate() {
+        for what in [What::SetSpawnRate(4.0), What::SetUsers(whole.load.users)] {
+            for c in commands_for(what, segments[i], &mut figures[i]) {
+                w.send(c);
+            }
+        }
+    }
+    let t0 = tokio::time::Instant::now();
+    one.send(Command::Start);
+    for (i, w) in workers.iter().enumerate() {
+        for c in start_commands(segments[i], &figures[i]) {
+            w.send(c);
+        }
+    }
+    let users = |e: &Engine| e.snapshots().borrow().users;
+    let mut seen = std::collections::BTreeSet::new();
+    for step in 0..76u64 {
+        let t = Duration::from_millis(125 * step + 60);
+        let s = at(&one, t, t0).await;
+        let sum: u32 = workers.iter().map(users).sum();
+        assert_eq!(sum, s.users, "at {t:?}");
+        seen.insert(sum);
+    }
+    assert!(
+        (3..=11).all(|n| seen.contains(&n)),
+        "every count on the way: {seen:?}"
+    );
+}
