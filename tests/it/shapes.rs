@@ -296,6 +296,57 @@ async fn the_spawn_rate_and_the_run_time_hold_exactly_under_a_paused_clock() {
     assert_eq!(s.run_clock.as_millis(), 5_000);
 }
 
+/// A distributed run's workers in this process: one engine per segment, each given the
+/// controller's orders through the worker's own translation (`commands_for`).
+struct Workers {
+    segments: Vec<swarm::dist::segment::Segment>,
+    engines: Vec<Engine>,
+    figures: Vec<swarm::dist::worker::SwarmFigures>,
+}
+
+impl Workers {
+    fn of(whole: &swarm::scenario::Plan, count: u32) -> Workers {
+        let segments: Vec<_> = (0..count)
+            .map(|index| swarm::dist::segment::Segment { index, count })
+            .collect();
+        Workers {
+            engines: segments
+                .iter()
+                .map(|s| Engine::spawn(&s.plan(whole)))
+                .collect(),
+            figures: vec![Default::default(); count as usize],
+            segments,
+        }
+    }
+
+    fn order(&mut self, what: swarm::dist::proto::order::What) {
+        for (i, e) in self.engines.iter().enumerate() {
+            let cs = swarm::dist::worker::commands_for(
+                what.clone(),
+                self.segments[i],
+                &mut self.figures[i],
+            );
+            cs.into_iter().for_each(|c| e.send(c));
+        }
+    }
+
+    /// The start instant, as each worker takes it.
+    fn start(&self) {
+        for (i, e) in self.engines.iter().enumerate() {
+            for c in swarm::dist::worker::start_commands(self.segments[i], &self.figures[i]) {
+                e.send(c);
+            }
+        }
+    }
+
+    fn users(&self) -> u32 {
+        self.engines
+            .iter()
+            .map(|e| e.snapshots().borrow().users)
+            .sum()
+    }
+}
+
 /// A distributed ramp adds up: three workers' engines, each given its orders as a worker
 /// translates them, hold together exactly the users one process holds at every moment of
 /// a ramp up and a ramp down (the workers start at one instant; each starts its users at
@@ -303,57 +354,37 @@ async fn the_spawn_rate_and_the_run_time_hold_exactly_under_a_paused_clock() {
 #[tokio::test(start_paused = true)]
 async fn three_workers_ramp_as_one_process_at_every_moment() {
     use swarm::dist::proto::order::What;
-    use swarm::dist::segment::Segment;
-    use swarm::dist::worker::{SwarmFigures, commands_for, start_commands};
     let src = format!("{NO_TRAFFIC}\n[load]\nusers = 1\nspawn_rate = 1\n");
     let mut whole = plan(&src, "");
     whole.endpoints[0].weight = 0;
     let one = Engine::spawn(&whole);
-    let segments: Vec<Segment> = (0..3).map(|index| Segment { index, count: 3 }).collect();
-    let workers: Vec<Engine> = segments
-        .iter()
-        .map(|s| Engine::spawn(&s.plan(&whole)))
-        .collect();
-    let mut figures = vec![SwarmFigures::default(); 3];
-    let order = |what: What, figures: &mut Vec<SwarmFigures>| {
-        for (i, w) in workers.iter().enumerate() {
-            for c in commands_for(what.clone(), segments[i], &mut figures[i]) {
-                w.send(c);
-            }
-        }
-    };
+    let mut workers = Workers::of(&whole, 3);
     // What the controller sends before the start: the swarm's figures.
-    order(What::SetSpawnRate(4.0), &mut figures);
-    order(What::SetUsers(7), &mut figures);
+    workers.order(What::SetSpawnRate(4.0));
+    workers.order(What::SetUsers(7));
     one.send(Command::SetSpawnRate(4.0));
     one.send(Command::SetUsers(7));
     let t0 = tokio::time::Instant::now();
     one.send(Command::Start);
-    for (i, w) in workers.iter().enumerate() {
-        for c in start_commands(segments[i], &figures[i]) {
-            w.send(c);
-        }
-    }
-    let users = |e: &Engine| e.snapshots().borrow().users;
+    workers.start();
     let mut seen = std::collections::BTreeSet::new();
     // Up to 7 users at 4/s (one each 250 ms from 0), then down to 2 at 4/s; looked at
     // between the spawns, every 125 ms.
     for step in 0..40u64 {
         let t = Duration::from_millis(125 * step + 60);
         if step == 20 {
-            order(What::SetUsers(2), &mut figures);
+            workers.order(What::SetUsers(2));
             one.send(Command::SetUsers(2));
         }
         let s = at(&one, t, t0).await;
-        let sum: u32 = workers.iter().map(users).sum();
-        assert_eq!(sum, s.users, "at {t:?}");
-        seen.insert(sum);
+        assert_eq!(workers.users(), s.users, "at {t:?}");
+        seen.insert(s.users);
     }
     assert!(
         (1..=7).all(|n| seen.contains(&n)),
         "the ramp went through every count: {seen:?}"
     );
-    assert_eq!(users(&one), 2);
+    assert_eq!(one.snapshots().borrow().users, 2);
 }
 
 /// Striped arrivals: three workers at a third of the rate each take the swarm's
@@ -362,7 +393,6 @@ async fn three_workers_ramp_as_one_process_at_every_moment() {
 /// ramp of stages.
 #[tokio::test(start_paused = true)]
 async fn three_workers_arrivals_are_the_one_process_schedule() {
-    use swarm::dist::segment::Segment;
     let src = format!(
         "{NO_TRAFFIC}\n[load]\narrival_rate = 6.1\nmax_users = 50\n\
          [[load.stages]]\narrival_rate = 6.1\nduration = \"2s\"\n\
@@ -371,14 +401,10 @@ async fn three_workers_arrivals_are_the_one_process_schedule() {
     let mut whole = plan(&src, "");
     whole.endpoints[0].weight = 0;
     let one = Engine::spawn(&whole);
-    let workers: Vec<Engine> = (0..3)
-        .map(|index| Engine::spawn(&Segment { index, count: 3 }.plan(&whole)))
-        .collect();
+    let workers = Workers::of(&whole, 3);
     let t0 = tokio::time::Instant::now();
     one.send(Command::Start);
-    for w in &workers {
-        w.send(Command::Start);
-    }
+    workers.start();
     let scheduled = |e: &Engine| e.snapshots().borrow().arrivals.as_ref().unwrap().scheduled;
     // Snapshots come with the 250 ms ticks; the rates are chosen so that no arrival
     // falls on one.
@@ -386,7 +412,7 @@ async fn three_workers_arrivals_are_the_one_process_schedule() {
     for step in 1..16u64 {
         let t = Duration::from_millis(250 * step);
         let s = at(&one, t, t0).await;
-        let sum: u64 = workers.iter().map(scheduled).sum();
+        let sum: u64 = workers.engines.iter().map(scheduled).sum();
         let whole = s.arrivals.as_ref().unwrap().scheduled;
         assert!(
             sum.abs_diff(whole) == 0,
@@ -403,8 +429,6 @@ async fn three_workers_arrivals_are_the_one_process_schedule() {
 #[tokio::test(start_paused = true)]
 async fn three_workers_follow_stages_as_one_process() {
     use swarm::dist::proto::order::What;
-    use swarm::dist::segment::Segment;
-    use swarm::dist::worker::{SwarmFigures, commands_for, start_commands};
     let src = format!(
         "{NO_TRAFFIC}\n[load]\nspawn_rate = 4\n\
          [[load.stages]]\nusers = 5\nduration = \"3s\"\n\
@@ -414,35 +438,19 @@ async fn three_workers_follow_stages_as_one_process() {
     let mut whole = plan(&src, "");
     whole.endpoints[0].weight = 0;
     let one = Engine::spawn(&whole);
-    let segments: Vec<Segment> = (0..3).map(|index| Segment { index, count: 3 }).collect();
-    let workers: Vec<Engine> = segments
-        .iter()
-        .map(|s| Engine::spawn(&s.plan(&whole)))
-        .collect();
+    let mut workers = Workers::of(&whole, 3);
     // The controller's orders before the start, as a worker takes them.
-    let mut figures = [SwarmFigures::default(); 3];
-    for (i, w) in workers.iter().enumerate() {
-        for what in [What::SetSpawnRate(4.0), What::SetUsers(whole.load.users)] {
-            for c in commands_for(what, segments[i], &mut figures[i]) {
-                w.send(c);
-            }
-        }
-    }
+    workers.order(What::SetSpawnRate(4.0));
+    workers.order(What::SetUsers(whole.load.users));
     let t0 = tokio::time::Instant::now();
     one.send(Command::Start);
-    for (i, w) in workers.iter().enumerate() {
-        for c in start_commands(segments[i], &figures[i]) {
-            w.send(c);
-        }
-    }
-    let users = |e: &Engine| e.snapshots().borrow().users;
+    workers.start();
     let mut seen = std::collections::BTreeSet::new();
     for step in 0..76u64 {
         let t = Duration::from_millis(125 * step + 60);
         let s = at(&one, t, t0).await;
-        let sum: u32 = workers.iter().map(users).sum();
-        assert_eq!(sum, s.users, "at {t:?}");
-        seen.insert(sum);
+        assert_eq!(workers.users(), s.users, "at {t:?}");
+        seen.insert(s.users);
     }
     assert!(
         (3..=11).all(|n| seen.contains(&n)),
