@@ -320,22 +320,6 @@ impl DeltaRow {
                 .map(Buckets::of),
         }
     }
-
-    /// The row as an accumulator.
-    pub fn into_row_delta(self) -> RowDelta {
-        RowDelta {
-            hist: self.hist.to_histogram(),
-            requests: self.requests,
-            failures: self.failures,
-            resent: self.resent,
-            bytes: self.bytes,
-            sum_us: self.sum_us,
-            min_us: self.min_us,
-            max_us: self.max_us,
-            statuses: self.statuses,
-            corrected: self.corrected.map(|c| c.to_histogram()),
-        }
-    }
 }
 
 /// A histogram's V2 deflate encoding.
