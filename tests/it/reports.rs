@@ -229,7 +229,9 @@ async fn compare_fails_a_slowdown_and_passes_a_run_against_itself() {
     assert!(said.contains("FAIL  p95 +10%  GET slow one"), "{said}");
     assert!(said.contains("ok    fail_ratio +1pp"), "{said}");
 
-    let loose = run(&["compare", b, n, "--fail-if", "p95 +100%"]).await;
+    // A limit the 10 ms slowdown stays within passes (in ms: on a loaded machine the quick
+    // endpoint's sub-millisecond p95 can double, which a percentage would judge).
+    let loose = run(&["compare", b, n, "--fail-if", "p95 +50ms"]).await;
     assert_eq!(loose.status.code(), Some(0), "{}", text(&loose.stdout));
 
     // --baseline puts the saved run beside this one in the final report.
