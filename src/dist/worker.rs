@@ -145,7 +145,7 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
             )
         })?
         .into_inner();
-    let welcome = match inbound.message().await {
+    let mut welcome = match inbound.message().await {
         Ok(Some(ToWorker {
             msg: Some(to_worker::Msg::Welcome(w)),
         })) => w,
@@ -187,7 +187,7 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
         }
         None => None,
     };
-    let (code, last) = follow(engine, deltas, &mut inbound, &out, segment, welcome.clone()).await;
+    let (code, last) = follow(engine, deltas, &mut inbound, &out, segment, &mut welcome).await;
     if let Some((log, forward, path)) = saved {
         // The engine is gone: every second it closed has been sent on.
         let _ = forward.await;
@@ -270,7 +270,8 @@ async fn follow(
     inbound: &mut tonic::Streaming<ToWorker>,
     out: &mpsc::Sender<FromWorker>,
     mut segment: Segment,
-    mut welcome: proto::Welcome,
+    // The scenario as it runs now (an edit replaces it).
+    welcome: &mut proto::Welcome,
 ) -> (i32, Option<Arc<Snapshot>>) {
     let mut snaps = engine.snapshots();
     // What the engine recorded since the last report; a delta of another window waits
@@ -302,7 +303,7 @@ async fn follow(
                             welcome.scenario = r.scenario;
                             welcome.files = r.files;
                             welcome.hash = r.hash;
-                            match plan_of(&welcome, Take::Selection) {
+                            match plan_of(welcome, Take::Selection) {
                                 Ok(plan) => {
                                     let mine = segment.plan(&plan);
                                     if r.stages {
