@@ -37,6 +37,11 @@ const TICK: Duration = Duration::from_millis(250);
 /// Largest message a worker may send (a report with many rows).
 const MAX_MESSAGE: usize = 64 << 20;
 
+/// Workers report each second of the run just after it ends (counted from the common
+/// start); the controller's seconds close this much later, so each holds one report of
+/// every worker.
+const SECONDS_LAG: Duration = Duration::from_millis(500);
+
 /// What a distributed run needs besides its plan.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -396,6 +401,7 @@ impl Coordinator {
             Command::ResumePlan => self.broadcast(order::What::ResumePlan(true)),
             Command::ResetStats => {
                 self.stats.reset(&Shards::new(1), Instant::now().into_std());
+                self.stats.lag_seconds(SECONDS_LAG);
                 self.broadcast(order::What::ResetStats(true));
             }
             Command::SetRunTime(d) => {
@@ -498,6 +504,7 @@ impl Coordinator {
         let at = Instant::now() + START_AHEAD;
         let at_wall = wall_us() + START_AHEAD.as_micros() as u64;
         self.stats.reset(&Shards::new(1), at.into_std());
+        self.stats.lag_seconds(SECONDS_LAG);
         for w in self.live() {
             self.orders_for_start(w, at_wall);
         }

@@ -82,6 +82,8 @@ struct Window {
 pub struct Stats {
     /// A row's counts without a histogram, reused for each row of a delta.
     scratch: RowDelta,
+    /// How far behind the run's seconds this one's close (`lag_seconds`).
+    lag: Duration,
     mark: Option<Window>,
     /// The last window's id.
     marks: u32,
@@ -102,6 +104,7 @@ impl Stats {
     pub fn new(now: Instant) -> Self {
         Stats {
             scratch: RowDelta::new(),
+            lag: Duration::ZERO,
             mark: None,
             marks: 0,
             rows: Vec::new(),
@@ -183,6 +186,14 @@ impl Stats {
         });
     }
 
+    /// A controller's seconds: its workers report each second of the run just after it
+    /// ends, so each of its seconds closes `lag` after the run's, and holds one report
+    /// from every worker; the history and the intervals still count from the run's start.
+    pub fn lag_seconds(&mut self, lag: Duration) {
+        self.lag = lag;
+        self.second.since = self.run_start + lag;
+    }
+
     /// The open window, as a delta taken at `now` names it.
     pub fn window_tag(&self, now: Instant) -> Option<super::DeltaWindow> {
         self.mark.as_ref().map(|w| super::DeltaWindow {
@@ -248,6 +259,8 @@ impl Stats {
             lateness,
             window,
         } = delta;
+        // A second that is over closes before this delta (from a later one) is merged.
+        self.tick(now, users);
         // Only what was recorded inside the open window counts for it.
         let inside = matches!((&self.mark, window), (Some(m), Some(w)) if m.id == w.id);
         let held = if inside { None } else { self.mark.take() };
@@ -392,6 +405,7 @@ impl Stats {
         let Some(to) = &self.intervals else {
             return;
         };
+        let length = self.second_length(now);
         let s = &mut self.second;
         let rows = s
             .rows
@@ -407,20 +421,35 @@ impl Stats {
             })
             .collect();
         let _ = to.send(Interval {
-            start: s.since.saturating_duration_since(self.run_start),
-            length: now.saturating_duration_since(s.since),
+            start: s.since.saturating_duration_since(self.run_start + self.lag),
+            length,
             users,
             rows,
             total: s.hist.clone(),
         });
     }
 
+    /// How long the second that closes at `now` lasted: up to `now` where its data was
+    /// merged up to then (one process), one second where a controller's lagging second
+    /// closed when a later report came.
+    fn second_length(&self, now: Instant) -> Duration {
+        let took = now.saturating_duration_since(self.second.since);
+        if self.lag.is_zero() || took >= Duration::from_secs(2) {
+            took
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+
     fn close_second(&mut self, now: Instant, users: u32) {
         self.send_interval(now, users);
+        let secs = self.second_length(now).as_secs_f64();
         let s = &mut self.second;
-        let secs = now.duration_since(s.since).as_secs_f64();
         self.history.push(Point {
-            t: s.since.duration_since(self.run_start).as_secs_f64().round(),
+            t: s.since
+                .duration_since(self.run_start + self.lag)
+                .as_secs_f64()
+                .round(),
             rps: s.requests as f64 / secs,
             fps: s.failures as f64 / secs,
             p50_ms: us_to_ms(s.hist.value_at_quantile(0.5)),
@@ -841,5 +870,37 @@ mod tests {
                 .collect();
             assert_eq!(one, each);
         }
+    }
+
+    /// A controller's history: with its seconds half a second behind the run's, each
+    /// point holds the report every worker sent just after that second of the run.
+    #[test]
+    fn a_lagging_second_takes_every_workers_report_of_it() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut ctl = Stats::new(t0);
+        ctl.lag_seconds(Duration::from_millis(500));
+        let workers: Vec<(Arc<Shards>, Stats)> =
+            (0..2).map(|_| (Shards::new(1), Stats::new(t0))).collect();
+        let mut workers = workers;
+        // Second k of the run: worker 0 sends 10 + k requests, worker 1 20 + k, each
+        // just after the second ends (a few ms apart).
+        for k in 0..3u64 {
+            for (w, (shards, stats)) in workers.iter_mut().enumerate() {
+                let n = 10 * (w as u64 + 1) + k;
+                let sent = 1000 * (k + 1) + 3 * w as u64;
+                let d = worker_delta(stats, shards, n, 1_000, at(sent));
+                ctl.apply_owned(d, at(sent + 2), 2);
+            }
+        }
+        let mut snap = Snapshot::default();
+        ctl.fill(&mut snap, Duration::from_secs(3), at(3_010));
+        let points: Vec<(f64, f64)> = snap.history.iter().map(|p| (p.t, p.rps)).collect();
+        assert_eq!(points.len(), 2, "{points:?}");
+        assert_eq!(points[0].0, 0.0);
+        assert_eq!(points[1].0, 1.0);
+        // 30 requests over its second, then 32 (the third is still open).
+        assert!((points[0].1 - 30.0).abs() < 0.5, "{points:?}");
+        assert!((points[1].1 - 32.0).abs() < 0.5, "{points:?}");
     }
 }
