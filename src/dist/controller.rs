@@ -450,9 +450,7 @@ impl Coordinator {
             self.edit.text = text;
             return;
         }
-        let Some(text) = text.or_else(|| Some(self.cfg.scenario.clone())) else {
-            return;
-        };
+        let text = text.unwrap_or_else(|| self.cfg.scenario.clone());
         let label = self.cfg.dir.join(&self.cfg.file_name);
         let files = Plan::parse_with_host(&text, &label.display().to_string(), &self.plan.host)
             .map_err(|e| anyhow::anyhow!("{e}"))

@@ -679,6 +679,19 @@ mod tests {
     use super::*;
     use crate::stats::{Delta, Sample};
 
+    /// A successful request of `us` µs on `row`.
+    fn ok(row: usize, us: u64) -> Sample {
+        Sample {
+            row,
+            latency_us: us,
+            status: Some(200),
+            bytes: 0,
+            failure: None,
+            corrected_us: None,
+            resent: false,
+        }
+    }
+
     #[test]
     fn exact_counts_and_percentiles() {
         let t0 = Instant::now();
@@ -731,16 +744,7 @@ mod tests {
         // HDR keeps 3 significant figures: 123 457 µs falls in a bucket whose upper
         // bound is above it.
         for us in [1_000, 123_457] {
-            let s = Sample {
-                row,
-                latency_us: us,
-                status: Some(200),
-                bytes: 0,
-                failure: None,
-                corrected_us: None,
-                resent: false,
-            };
-            shards.recorder(0).record(s, String::new);
+            shards.recorder(0).record(ok(row, us), String::new);
         }
         stats.drain(&shards, t0 + Duration::from_secs(1), 1);
         let mut snap = Snapshot::default();
@@ -762,18 +766,7 @@ mod tests {
         let rec = shards.recorder(0);
         for tick in 1..=8u64 {
             for _ in 0..25 {
-                rec.record(
-                    Sample {
-                        row,
-                        latency_us: 5,
-                        status: Some(200),
-                        bytes: 0,
-                        failure: None,
-                        corrected_us: None,
-                        resent: false,
-                    },
-                    String::new,
-                );
+                rec.record(ok(row, 5), String::new);
             }
             stats.drain(&shards, t0 + Duration::from_millis(250 * tick), 1);
         }
@@ -801,16 +794,7 @@ mod tests {
     ) -> Delta {
         let row = worker.row_for("GET", "/");
         for _ in 0..n {
-            let s = Sample {
-                row,
-                latency_us: us,
-                status: Some(200),
-                bytes: 0,
-                failure: None,
-                corrected_us: None,
-                resent: false,
-            };
-            shards.recorder(0).record(s, String::new);
+            shards.recorder(0).record(ok(row, us), String::new);
         }
         let mut d = Delta::default();
         shards.drain(|shard| d = Delta::take(shard, &worker.row_keys()));

@@ -672,12 +672,7 @@ async fn with_reconnect_a_worker_outlives_its_controller_and_joins_the_next() {
         &server.url(),
         "[load]\nusers = 2\nwait = \"20ms\"\n[[endpoints]]\npath = \"/\"\n",
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = crate::support::free_loopback_addr();
     let start = |time: &str| {
         Proc::start(&[
             "run",

@@ -266,6 +266,17 @@ pub fn text(b: &[u8]) -> String {
 }
 
 /// A fresh folder under the system's temporary one.
+/// A loopback address with a port free just now, for a process the test starts to listen
+/// on (a controller whose address its workers must know before it prints it).
+pub fn free_loopback_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 pub fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "swarm-test-{}-{}",

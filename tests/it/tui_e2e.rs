@@ -266,12 +266,7 @@ async fn the_tui_drives_a_distributed_run_of_two_workers() {
     let file = dir.join("dist.toml");
     std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
     // A free port for the controller (the TUI's screen hides what it prints first).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = crate::support::free_loopback_addr();
     let mut tui = Tui::start(&[
         "run",
         file.to_str().unwrap(),
