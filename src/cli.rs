@@ -164,6 +164,15 @@ pub struct DistArgs {
     /// starts once all N have joined (headless)
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
+    /// Run over N worker processes on this machine that swarm starts itself (Locust's
+    /// --processes): for more users than one process's open-files limit allows, or one
+    /// process per core
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with_all = ["workers", "token_file", "tls_cert", "tolerate_worker_loss"]
+    )]
+    pub processes: Option<u32>,
     /// Where the workers reach the controller
     #[arg(
         long,
@@ -199,6 +208,10 @@ pub struct WorkerArgs {
     /// The controller's shared secret (its --token-file)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// The shared secret itself, from the environment (how `swarm run --processes` hands
+    /// its own workers theirs)
+    #[arg(long, env = "SWARM_TOKEN", hide = true, hide_env_values = true)]
+    pub token: Option<String>,
     /// The segment to run, 0 to N-1 (a Kubernetes Job's completion index, so that a
     /// replaced pod takes its predecessor's share); the next free one otherwise
     #[arg(long, value_name = "I", env = "JOB_COMPLETION_INDEX")]

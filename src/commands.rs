@@ -49,7 +49,7 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
         Cmd::Worker(args) => {
             let token = match &args.token_file {
                 Some(p) => Some(crate::dist::read_token(p)?),
-                None => None,
+                None => args.token.clone().filter(|t| !t.is_empty()),
             };
             let pem = |flag: &str, p: &Option<PathBuf>| -> anyhow::Result<Option<String>> {
                 p.as_deref()
@@ -240,9 +240,10 @@ fn distributed(
     text: &str,
     target: &str,
 ) -> anyhow::Result<Option<crate::dist::controller::Config>> {
-    let Some(workers) = dist.workers else {
+    let Some(workers) = dist.workers.or(dist.processes) else {
         return Ok(None);
     };
+    let processes = dist.processes.unwrap_or(0);
     let (dir, file_name) = if is_url(target) {
         (Path::new("."), "url.toml".to_string())
     } else {
@@ -255,11 +256,20 @@ fn distributed(
     };
     let token = match &dist.token_file {
         Some(p) => Some(crate::dist::read_token(p)?),
+        // swarm's own processes get a fresh secret: no other program on this machine
+        // can take one of their places.
+        None if processes > 0 => Some(crate::dist::fresh_token()?),
         None => None,
+    };
+    let listen = if processes > 0 {
+        "127.0.0.1:0"
+    } else {
+        &dist.listen
     };
     Ok(Some(crate::dist::controller::Config {
         workers,
-        listen: crate::dist::parse_listen(&dist.listen)?,
+        listen: crate::dist::parse_listen(listen)?,
+        processes,
         token,
         scenario: text.to_string(),
         file_name,

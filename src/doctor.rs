@@ -80,14 +80,18 @@ pub fn checks(plan: Option<&Plan>) -> Vec<Finding> {
         name: "open files",
         found: format!("{soft} (hard limit {hard})"),
         problem: (plan.is_some() && need > soft).then(|| {
+            if need <= hard {
+                return format!(
+                    "{users} users need about {need} open files, above the limit of {soft}; raise it before the run: ulimit -n {}",
+                    need.next_power_of_two(),
+                );
+            }
+            // swarm already lifted what it could (main): the hard limit stands here.
+            let per_process = hard.saturating_sub(SPARE_FDS).max(1);
             format!(
-                "{users} users need about {need} open files, above the limit of {soft}; raise it before the run: ulimit -n {}{}",
-                need.next_power_of_two(),
-                if need > hard {
-                    " (as root: the hard limit too, e.g. in /etc/security/limits.conf)"
-                } else {
-                    ""
-                }
+                "{users} users need about {need} open files, above the hard limit of {hard} that one process may hold; split them over processes of this machine: --processes {}, or raise the hard limit (root with CAP_SYS_RESOURCE: /etc/security/limits.conf, LimitNOFILE= for a systemd service, docker run --ulimit nofile={n}:{n})",
+                need.div_ceil(per_process),
+                n = need.next_power_of_two(),
             )
         }),
     });
@@ -201,7 +205,7 @@ mod tests {
         assert!(
             problems
                 .iter()
-                .any(|p| p.contains("open files") && p.contains("ulimit -n")),
+                .any(|p| p.contains("open files") && p.contains("--processes ")),
             "{problems:?}"
         );
         assert!(
@@ -210,5 +214,45 @@ mod tests {
         );
         let text = render(Some(&plan));
         assert!(text.contains("!!  open files"), "{text}");
+        // Under the hard limit, the soft one is the fix.
+        let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        if soft < hard && hard - soft > 2 * SPARE_FDS {
+            plan.load.users = ((soft + hard) / 2 - SPARE_FDS) as u32;
+            let problems = preflight(&plan);
+            assert!(
+                problems.iter().any(|p| p.contains("ulimit -n")),
+                "{problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn past_the_hard_limit_the_fix_is_enough_processes_to_hold_every_user() {
+        let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        let mut plan = Plan::parse(
+            "host = \"http://127.0.0.1:8080\"\n[[endpoints]]\npath = \"/\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        plan.load.users = (hard * 5 / 2) as u32;
+        let problems = preflight(&plan);
+        let p = problems
+            .iter()
+            .find(|p| p.contains("open files"))
+            .expect("an open-files problem");
+        let k: u64 = p
+            .split("--processes ")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no process count in {p}"));
+        // Each process's share (and its spare files) fits under the hard limit; one fewer
+        // would not.
+        let share = u64::from(plan.load.users).div_ceil(k);
+        assert!(share + SPARE_FDS <= hard, "{p}");
+        assert!(
+            u64::from(plan.load.users).div_ceil(k - 1) + SPARE_FDS > hard,
+            "{p}"
+        );
     }
 }

@@ -22,7 +22,9 @@ fn main() -> ExitCode {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     // On one core (e.g. pinned with taskset) the single-threaded scheduler does the same
     // work without cross-thread synchronisation.
-    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    // A worker process of `swarm run --processes` is one core's share: one thread too.
+    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1)
+        || std::env::var_os(swarm::dist::local::ONE_THREAD_ENV).is_some();
     let mut builder = if one_core {
         tokio::runtime::Builder::new_current_thread()
     } else {

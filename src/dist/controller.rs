@@ -46,6 +46,9 @@ const SECONDS_LAG: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct Config {
     pub workers: u32,
+    /// `--processes`: this many of the workers are processes of this machine that the
+    /// controller starts itself (`swarm worker` on its own port, with its token).
+    pub processes: u32,
     pub listen: SocketAddr,
     pub token: Option<String>,
     /// The scenario as written, its file name, and the data files it reads.
@@ -112,11 +115,19 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
         .await
         .map_err(|e| anyhow::anyhow!("--listen {}: {e}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    eprintln!(
-        "swarm: controller listening on {addr}; waiting for {} worker{} (swarm worker --controller {addr})",
-        cfg.workers,
-        if cfg.workers == 1 { "" } else { "s" }
-    );
+    if cfg.processes == 0 {
+        eprintln!(
+            "swarm: controller listening on {addr}; waiting for {} worker{} (swarm worker --controller {addr})",
+            cfg.workers,
+            if cfg.workers == 1 { "" } else { "s" }
+        );
+    } else {
+        say!(
+            cfg.quiet,
+            "swarm: running over {} worker processes on this machine (controller on {addr})",
+            cfg.processes
+        );
+    }
     let (events, event_rx) = mpsc::unbounded_channel();
     let service = Service {
         events,
@@ -145,10 +156,21 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
         ..Snapshot::default()
     };
     let (snap_tx, snapshots) = watch::channel(Arc::new(first));
+    let (exited_tx, exited) = mpsc::unbounded_channel();
+    let processes = match (cfg.processes, &cfg.token) {
+        (0, _) => None,
+        (n, Some(token)) => Some(super::local::Processes::start(
+            n, addr, token, cfg.quiet, exited_tx,
+        )?),
+        (_, None) => anyhow::bail!("--processes: the workers need a token"),
+    };
     let mut coordinator = Coordinator::new(plan, cfg, snap_tx);
     coordinator.addr = addr.to_string();
     let task = tokio::spawn(async move {
-        coordinator.run(command_rx, event_rx).await;
+        coordinator.run(command_rx, event_rx, exited).await;
+        if let Some(p) = processes {
+            p.finish().await;
+        }
         server.abort();
     });
     Ok(Engine::from_parts(commands, snapshots, task))
@@ -305,6 +327,7 @@ impl Coordinator {
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<Event>,
+        mut exited: mpsc::UnboundedReceiver<super::local::Exited>,
     ) {
         let mut tick = tokio::time::interval(TICK);
         loop {
@@ -321,6 +344,7 @@ impl Coordinator {
                     None => break,
                 },
                 Some(e) = events.recv() => self.event(e),
+                Some(x) = exited.recv() => self.process_exited(x),
                 _ = tick.tick() => {
                     self.check_missing();
                     self.maybe_start();
@@ -556,6 +580,23 @@ impl Coordinator {
                     self.lose(i, &why);
                 }
             }
+        }
+    }
+
+    /// One of `--processes`' workers ended while the controller still ran. Before the
+    /// start it would never join: the wait ends, with what it said. After, its closed
+    /// connection has the usual consequences; this only adds its words.
+    fn process_exited(&mut self, x: super::local::Exited) {
+        let text = format!("worker process {} ended: {}", x.index, x.why);
+        if self.started_at.is_none() && self.state != RunState::Stopped {
+            say!(self.cfg.quiet, "swarm: {text}; not starting the run");
+            self.lost.get_or_insert(text);
+            self.start_wanted = false;
+            self.state = RunState::Stopped;
+            self.run_end = Some(Instant::now());
+            self.publish();
+        } else if self.state != RunState::Stopped {
+            say!(self.cfg.quiet, "swarm: {text}");
         }
     }
 

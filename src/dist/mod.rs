@@ -5,6 +5,7 @@
 //! Each worker runs a local engine on its `Segment` of the load.
 
 pub mod controller;
+pub mod local;
 pub mod segment;
 pub mod worker;
 
@@ -130,6 +131,20 @@ pub fn read_token(path: &Path) -> anyhow::Result<String> {
         );
     }
     Ok(token)
+}
+
+/// A new random secret for a controller's own worker processes (32 bytes, hex).
+pub fn fresh_token() -> anyhow::Result<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "--processes: the system's random source failed; no secret for the workers"
+            )
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Whether two tokens are equal, in time that does not depend on where they differ.

@@ -942,7 +942,7 @@ async fn doctor_and_the_run_say_what_caps_a_big_run() {
     assert_eq!(big.status.code(), Some(1));
     let said = text(&big.stdout);
     assert!(
-        said.contains("ulimit -n") && said.contains("--local-ips"),
+        said.contains("--processes ") && said.contains("--local-ips"),
         "{said}"
     );
     // A run says the same before it starts (spawning one user a second, it stays small).
@@ -960,7 +960,7 @@ async fn doctor_and_the_run_say_what_caps_a_big_run() {
     .await;
     let err = text(&warned.stderr);
     assert!(
-        err.contains("swarm: warning: 3000000 users need about") && err.contains("ulimit -n"),
+        err.contains("swarm: warning: 3000000 users need about") && err.contains("--processes "),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(dir);

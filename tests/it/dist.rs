@@ -17,8 +17,11 @@ struct Proc {
 
 impl Proc {
     fn start(args: &[&str]) -> Proc {
-        let mut child = swarm()
-            .args(args)
+        Proc::spawn(swarm().args(args))
+    }
+
+    fn spawn(command: &mut tokio::process::Command) -> Proc {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -498,6 +501,7 @@ mod protocol {
         let plan = swarm::scenario::Plan::for_url("http://127.0.0.1:9/").unwrap();
         let cfg = swarm::dist::controller::Config {
             workers,
+            processes: 0,
             listen: "127.0.0.1:0".parse().unwrap(),
             token: Some("s3cret".into()),
             scenario: "host = \"http://127.0.0.1:9\"\n[[endpoints]]\npath = \"/\"\n".into(),
@@ -807,4 +811,104 @@ weight = 2
             "p{key}: merged {ours} ms, one histogram {one} ms"
         );
     }
+}
+
+/// `--processes N`: swarm starts its workers itself. Under an open-files hard limit too
+/// low for the users, a plain run says so and names the process count that holds them;
+/// that run then completes under the same limit: the server's count is the swarm's, every
+/// user ran, and no worker process outlives the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_hold_more_users_than_one_process_may_and_leave_with_the_run() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        r#"
+[load]
+users = 500
+spawn_rate = 2000
+run_time = "60s"
+wait = "50ms"
+
+[[endpoints]]
+name = "seq"
+path = "/seq/{{seq}}"
+"#,
+    );
+    // 256 open files at most, soft and hard: 500 users do not fit in one process.
+    let limited = |args: &[&str]| {
+        let mut c = swarm();
+        c.args(args);
+        // SAFETY: between fork and exec only setrlimit, which is async-signal-safe.
+        unsafe {
+            c.pre_exec(|| {
+                rlimit::setrlimit(rlimit::Resource::NOFILE, 256, 256)?;
+                Ok(())
+            });
+        }
+        c
+    };
+    let mut plain = Proc::spawn(&mut limited(&[
+        "run",
+        &file,
+        "--headless",
+        "-r",
+        "1",
+        "-t",
+        "1s",
+    ]));
+    plain.succeeds(Duration::from_secs(30)).await;
+    let warning = plain.stderr();
+    assert!(
+        warning.contains("500 users need about 564 open files, above the hard limit of 256")
+            && warning.contains("--processes 3"),
+        "{warning}"
+    );
+    // A server of its own for the split run (-H), whose every request is the run's.
+    let server = CountingServer::start().await;
+    let json = dir.join("out.json");
+    let mut split = Proc::spawn(&mut limited(&[
+        "run",
+        &file,
+        "--headless",
+        "-H",
+        &server.url(),
+        "--processes",
+        "3",
+        "-n",
+        "3000",
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    let line = split
+        .line_with("running over 3 worker processes", Duration::from_secs(20))
+        .await;
+    let addr = line
+        .split("controller on ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    split.succeeds(Duration::from_secs(90)).await;
+    let err = split.stderr();
+    assert!(!err.contains("warning"), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["aggregated"]["requests"].as_u64(), Some(3000), "{doc}");
+    assert_eq!(server.total(), 3000, "the server's count is the swarm's");
+    assert_eq!(doc["aggregated"]["failures"].as_u64(), Some(0), "{doc}");
+    assert_eq!(doc["users"].as_u64(), Some(500), "{doc}");
+    assert_eq!(doc["workers"].as_array().map(Vec::len), Some(3), "{doc}");
+    assert_eq!(server.paths().len(), 3000, "a {{seq}} value was used twice");
+    // No `swarm worker --controller ADDR` is left.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("worker --controller") && c.contains(&addr))
+        .collect();
+    assert!(left.is_empty(), "still running: {left:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -265,7 +265,6 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A fresh folder under the system's temporary one.
 /// A loopback address with a port free just now, for a process the test starts to listen
 /// on (a controller whose address its workers must know before it prints it).
 pub fn free_loopback_addr() -> String {
@@ -277,6 +276,7 @@ pub fn free_loopback_addr() -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// A fresh folder under the system's temporary one.
 pub fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "swarm-test-{}-{}",
