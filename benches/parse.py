@@ -14,6 +14,8 @@ def read(path):
 
 def parse_run(out, label, tool):
     user, sys_, rss_kb, vcs, ics = (read(f"{out}/{label}.time").split() + ["0"] * 5)[:5]
+    # A run of several processes (--processes) has its summed RSS sampled beside it.
+    rss_kb = read(f"{out}/{label}.rss").strip() or rss_kb
     row = {"label": label, "tool": tool, "cpu_s": float(user) + float(sys_), "rss_mb": int(rss_kb) / 1024,
            "switches": int(vcs) + int(ics)}
     text = read(f"{out}/{label}.out")
@@ -106,10 +108,15 @@ def table(path):
             workers = read(path.rsplit("/", 1)[0] + "/users-dist-workers.txt").strip()
             base = summary["users-u10000"]
             kb = (s["rss"] - base["rss"]) * 1024 / (s["users"] - base["users"]) if s["users"] > base["users"] else 0
-            print(f"{s['users']:,.0f} users thinking 10 s over {workers} local workers: all running at t = {s['full']:.0f} s, "
+            print(f"{s['users']:,.0f} users thinking 10 s over --processes {workers}: all running at t = {s['full']:.0f} s, "
                   f"lateness p99 {s['late']} ms, failures {s['failures']:,.0f}, {s['requests']:,.0f} requests, "
                   f"{s['us_req']:.1f} µs/req, memory of all processes {s['rss']:.1f} MB "
                   f"({kb:.2f} KB/user more than one process at 10 000)")
+            tui = summary.get(f"users-tui-u{s['users']:.0f}")
+            if tui and tui["us_req"] and s["us_req"]:
+                keys = json.loads(read(path.rsplit("/", 1)[0] + "/users-keys.json") or "{}")
+                print(f"  with the TUI: {100 * (tui['us_req'] / s['us_req'] - 1):+.1f} % CPU per request; a key reaches the screen in "
+                      f"{keys.get('median_ms')} ms (median), {keys.get('max_ms')} ms at most ({keys.get('n')} presses)")
     big = sorted((s["users"], k) for k, s in summary.items() if k.startswith("users-u"))
     if len(big) == 2:
         (u0, k0), (u1, k1) = big

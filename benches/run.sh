@@ -162,35 +162,25 @@ users() {
         } > "$OUT/users$u.toml"
         timed "users-u$u" "$SWARM" run "$OUT/users$u.toml" --headless --json "$OUT/users-u$u.json"; row "users-u$u" swarm
     done
+    local tui_file="$OUT/users$n.toml" tui_users="$n" tui_flags=""
     if [ "$n" -lt "$want" ]; then
-        # Past one process's open files: K workers on this machine, each a share.
-        local k=$(( (want + n - 1) / n )) port=5599 ctl
+        # Past one process's open files: --processes K, each worker process a share.
+        local k=$(( (want + n - 1) / n ))
         sed "s/^users = .*/users = $want/" "$OUT/users$n.toml" > "$OUT/users$want.toml"
-        /usr/bin/time -f "%U %S %M %w %c" -o "$OUT/users-dist-ctl.time" taskset -c "$CLIENT_CPU" \
-            timeout -k 5 $((DUR + 120)) "$SWARM" run "$OUT/users$want.toml" --headless --workers "$k" \
-            --listen "127.0.0.1:$port" --json "$OUT/users-dist-u$want.json" \
-            >"$OUT/users-dist-u$want.out" 2>"$OUT/users-dist-u$want.err" </dev/null &
-        ctl=$!
-        sleep 1
-        for i in $(seq 0 $((k - 1))); do
-            /usr/bin/time -f "%U %S %M %w %c" -o "$OUT/users-dist-w$i.time" taskset -c "$CLIENT_CPU" \
-                timeout -k 5 $((DUR + 120)) "$SWARM" worker --controller "127.0.0.1:$port" \
-                >/dev/null 2>"$OUT/users-dist-w$i.err" </dev/null &
-        done
-        wait "$ctl" || true
-        sleep 2
-        # The swarm's figures: CPU, peak memory and switches summed over its processes.
-        cat "$OUT"/users-dist-ctl.time "$OUT"/users-dist-w*.time | awk '{u+=$1; s+=$2; m+=$3; w+=$4; c+=$5} END {print u, s, m, w, c}' \
-            > "$OUT/users-dist-u$want.time"
         echo "$k" > "$OUT/users-dist-workers.txt"
+        sample_rss "$OUT/users-dist-u$want.rss" &
+        local sampler=$!
+        timed "users-dist-u$want" "$SWARM" run "$OUT/users$want.toml" --headless --processes "$k" --json "$OUT/users-dist-u$want.json"
+        kill "$sampler" 2>/dev/null || true
         row "users-dist-u$want" swarm
+        tui_file="$OUT/users$want.toml"; tui_users="$want"; tui_flags="--processes $k"
     fi
     # The same with the TUI on a 200x50 tmux screen: its CPU, and how long a key takes to show.
     command -v tmux >/dev/null || apt-get install -y -qq tmux >/dev/null
-    local label="users-tui-u$n"
+    local label="users-tui-u$tui_users"
     tmux kill-session -t swarm-users 2>/dev/null || true
     tmux new-session -d -s swarm-users -x 200 -y 50 \
-        "/usr/bin/time -f '%U %S %M %w %c' -o $OUT/$label.time taskset -c $CLIENT_CPU timeout --foreground $((DUR + 60)) $SWARM run $OUT/users$n.toml --autostart --json $OUT/$label.json"
+        "/usr/bin/time -f '%U %S %M %w %c' -o $OUT/$label.time taskset -c $CLIENT_CPU timeout --foreground $((DUR + 60)) $SWARM run $tui_file $tui_flags --autostart --json $OUT/$label.json"
     sleep 20
     python3 "$ROOT/benches/keylat.py" swarm-users 20 > "$OUT/users-keys.json" || true
     # q asks first while the run goes on: wait for its end (at most a minute), then quit.
@@ -201,6 +191,20 @@ users() {
     : > "$OUT/$label.out"
     row "$label" swarm
     DUR="$d"
+}
+
+# sample_rss FILE: until killed, the largest summed RSS (kB) of every swarm process seen,
+# every half second (GNU time gives one process's peak; --processes runs several).
+sample_rss() {
+    local max=0 sum p r
+    while true; do
+        sum=0
+        for p in $(pgrep -x swarm); do
+            r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null); sum=$((sum + ${r:-0}))
+        done
+        [ "$sum" -gt "$max" ] && max=$sum && echo "$max" > "$1"
+        sleep 0.5
+    done
 }
 
 controller() {
