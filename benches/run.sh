@@ -144,7 +144,8 @@ users() {
     [ "$n" -lt "$want" ] && echo "users: the open-files hard limit is $hard here (not raisable): $n users instead of $want" | tee "$OUT/users-note.txt" >&2
     sysctl -qw net.ipv4.ip_local_port_range="1024 65535" 2>/dev/null || true
     sysctl -qw net.core.somaxconn=65535 2>/dev/null || true
-    local workers=$(( (n + 11999) / 12000 )) run="$OUT/nginx-users"
+    # nginx holds every user of the run (--processes included): a worker per 12 000.
+    local workers=$(( (want + 11999) / 12000 )) run="$OUT/nginx-users"
     mkdir -p "$run/tmp"
     sed -e "s/^worker_processes 1;/worker_processes $workers;/" -e "s/127.0.0.1:8080/127.0.0.1:8081/" \
         -e "s/^worker_rlimit_nofile .*/worker_rlimit_nofile $(( hard < 20000 ? hard : 20000 ));/" \
