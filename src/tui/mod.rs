@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// At most this many redraws a second, and none when nothing changed.
+/// Snapshots redraw at most once in this long, and nothing when nothing changed; a key
+/// redraws at once.
 pub const MIN_FRAME: Duration = Duration::from_millis(100);
 
 /// How the TUI starts.
@@ -125,13 +126,16 @@ where
     let mut snapshots = engine.snapshots();
     let mut stop = std::pin::pin!(stop);
     let mut dirty = true;
+    // A key's effect is drawn at once; snapshots are drawn at most every MIN_FRAME.
+    let mut key_pressed = false;
     let mut last_draw: Option<Instant> = None;
     while !app.quit {
         let due = last_draw.map_or(Instant::now(), |t| t + MIN_FRAME);
-        if dirty && Instant::now() >= due {
+        if dirty && (key_pressed || Instant::now() >= due) {
             terminal.draw(|f| view::draw(f, app))?;
             last_draw = Some(Instant::now());
             dirty = false;
+            key_pressed = false;
         }
         tokio::select! {
             event = events.next() => match event {
@@ -139,6 +143,7 @@ where
                     let effects = app::update(app, action_for(app, key));
                     apply(app, engine, effects);
                     dirty = true;
+                    key_pressed = true;
                 }
                 Some(Ok(Event::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}
