@@ -62,6 +62,10 @@ impl Processes {
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
+                // A group of their own: Ctrl-C at the terminal reaches the controller,
+                // which stops the run and sends them off, and not the workers, which
+                // would die with their last second unreported.
+                .process_group(0)
                 .spawn()
                 .map_err(|e| anyhow::anyhow!("--processes: cannot start {}: {e}", exe.display()))?;
             let tail = Arc::new(Mutex::new(VecDeque::new()));

@@ -912,3 +912,58 @@ path = "/seq/{{seq}}"
     assert!(left.is_empty(), "still running: {left:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Ctrl-C at the terminal (SIGINT to the foreground process group) stops a `--processes`
+/// run as it stops one process: the workers, in a group of their own, are not killed by
+/// it; the controller stops them, the run ends with exit code 0, and every request the
+/// server answered is in the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_processes_run_with_every_workers_last_requests() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        r#"
+[load]
+users = 4
+spawn_rate = 100
+run_time = "60s"
+wait = "20ms"
+
+[[endpoints]]
+path = "/"
+"#,
+    );
+    let json = dir.join("out.json");
+    let mut command = swarm();
+    command
+        .args(["run", &file, "--headless", "--processes", "2", "--json"])
+        .arg(&json)
+        // A group of its own, as a shell gives a foreground job.
+        .process_group(0);
+    let mut run = Proc::spawn(&mut command);
+    run.line_with("starting them together", Duration::from_secs(20))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let group = format!("-{}", run.child.id().unwrap());
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    run.succeeds(Duration::from_secs(30)).await;
+    let err = run.stderr();
+    assert!(!err.contains("was lost"), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let merged = doc["aggregated"]["requests"].as_u64().unwrap();
+    assert!(merged > 20, "{doc}");
+    assert_eq!(
+        merged,
+        server.total(),
+        "the report holds every answered request"
+    );
+    assert!(doc.get("worker_lost").is_none_or(|v| v.is_null()), "{doc}");
+    let _ = std::fs::remove_dir_all(dir);
+}
