@@ -254,6 +254,8 @@ struct Worker {
     /// Its part of the open window, if it was there at the mark: requests, and how long
     /// it has covered.
     window: Option<(u64, Duration)>,
+    /// It said it leaves on its own: stopped, it is still a loss to the run.
+    leaving: bool,
 }
 
 /// An edit on its way to the workers.
@@ -689,6 +691,7 @@ impl Coordinator {
             missing: false,
             peak_users: 0,
             window: None,
+            leaving: false,
         };
         let rejoin = self.workers[index].is_some();
         say!(
@@ -746,6 +749,7 @@ impl Coordinator {
         w.dropped = r.dropped;
         w.cpu_percent = r.cpu_percent;
         w.think_late_p99_ms = r.think_late_p99_ms;
+        w.leaving |= r.leaving;
         w.offset_us = r.wall_us as i64 - wall_us() as i64;
         let mark = self.stats.window_id();
         if let (Some(dw), Some(part)) = (delta.window, w.window.as_mut())
@@ -794,7 +798,7 @@ impl Coordinator {
                 self.state,
                 RunState::Spawning | RunState::Running | RunState::Stopping
             )
-            && w.state != RunState::Stopped;
+            && (w.state != RunState::Stopped || w.leaving);
         if !running {
             say!(self.cfg.quiet, "swarm: worker {i} ({host}) left: {why}");
             return;

@@ -286,8 +286,31 @@ async fn follow(
     let mut swarm = SwarmFigures::default();
     // Whether the engine has started the run the controller last scheduled.
     let mut started = false;
+    // SIGTERM (a pod deleted), SIGINT, SIGHUP: stop the users, send all they recorded,
+    // leave. A second signal, or STOP_WITHIN, cuts it short.
+    let mut signals = crate::signals::Signals::stop_requests();
+    let mut leave_by: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         tokio::select! {
+            _ = signals.next() => {
+                if leave_by.is_some() {
+                    return (0, Some(engine.shutdown().await));
+                }
+                eprintln!("swarm worker: asked to stop; stopping the users, sending what they recorded, and leaving");
+                leave_by = Some(Box::pin(tokio::time::sleep(STOP_WITHIN)));
+                engine.send(Command::Stop);
+                let snap = snaps.borrow().clone();
+                if matches!(snap.state, RunState::Idle | RunState::Stopped) {
+                    while let Ok(d) = deltas.try_recv() {
+                        absorb(&mut pending, &mut ready, d);
+                    }
+                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: true }).await;
+                    return (0, Some(engine.shutdown().await));
+                }
+            }
+            _ = async { leave_by.as_mut().expect("guarded").await }, if leave_by.is_some() => {
+                return (0, Some(engine.shutdown().await));
+            }
             m = inbound.message() => match m {
                 Ok(Some(ToWorker { msg: Some(to_worker::Msg::Order(o)) })) => {
                     match o.what {
@@ -370,7 +393,7 @@ async fn follow(
                     absorb(&mut pending, &mut ready, d);
                 }
                 let snap = snaps.borrow().clone();
-                if !send_report(out, &mut pending, &mut ready, &mut seq, &snap, started, cpu.percent()).await {
+                if !send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: leave_by.is_some() }).await {
                     // The stream is gone; the next message says why.
                     continue;
                 }
@@ -386,7 +409,11 @@ async fn follow(
                     while let Ok(d) = deltas.try_recv() {
                         absorb(&mut pending, &mut ready, d);
                     }
-                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, started, cpu.percent()).await;
+                    let gone = leave_by.is_some() && matches!(snap.state, RunState::Stopped | RunState::Idle);
+                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: leave_by.is_some() }).await;
+                    if gone {
+                        return (0, Some(engine.shutdown().await));
+                    }
                 }
             }
         }
@@ -465,15 +492,29 @@ fn absorb(into: &mut Delta, ready: &mut Vec<Delta>, d: Delta) {
     }
 }
 
+/// What a report says besides its delta and the snapshot.
+struct Along {
+    /// The engine has started the run the controller last scheduled (peak users count).
+    started: bool,
+    /// The process's CPU since the last report, % of one core.
+    cpu_percent: f64,
+    /// The worker leaves on its own after this.
+    leaving: bool,
+}
+
 async fn send_report(
     out: &mpsc::Sender<FromWorker>,
     pending: &mut Delta,
     ready: &mut Vec<Delta>,
     seq: &mut u64,
     snap: &Arc<Snapshot>,
-    started: bool,
-    cpu_percent: f64,
+    along: Along,
 ) -> bool {
+    let Along {
+        started,
+        cpu_percent,
+        leaving,
+    } = along;
     let mut all = std::mem::take(ready);
     all.push(std::mem::take(pending));
     for delta in all {
@@ -497,6 +538,7 @@ async fn send_report(
             cpu_percent,
             wall_us: wall_us(),
             think_late_p99_ms: snap.generator.think_lateness_ms[1],
+            leaving,
         };
         let msg = FromWorker {
             msg: Some(from_worker::Msg::Report(report)),

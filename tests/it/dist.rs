@@ -967,3 +967,59 @@ path = "/"
     assert!(doc.get("worker_lost").is_none_or(|v| v.is_null()), "{doc}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A worker asked to stop by a signal (SIGTERM: a pod deleted) sends all its users
+/// recorded before it leaves: the merged count is still the server's. The controller
+/// counts it lost all the same (its share is gone), and with --tolerate-worker-loss the
+/// other carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_by_sigterm_leaves_with_every_request_it_made_reported() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        "[load]\nusers = 4\nspawn_rate = 100\nrun_time = \"5s\"\nwait = \"5ms\"\n[[endpoints]]\npath = \"/\"\n",
+    );
+    let json = dir.join("out.json");
+    let (mut ctl, addr) = controller(&[
+        &file,
+        "--workers",
+        "2",
+        "--tolerate-worker-loss",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    let mut w1 = worker(&addr, &[]);
+    let mut w2 = worker(&addr, &[]);
+    ctl.line_with("running users 4/4", Duration::from_secs(20))
+        .await;
+    // Half a report's time after the last one, so that some requests are unreported.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &w2.child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(
+        w2.exit_code(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        w2.stderr()
+    );
+    assert!(w2.stderr().contains("asked to stop"), "{}", w2.stderr());
+    ctl.line_with("carry its share", Duration::from_secs(10))
+        .await;
+    ctl.succeeds(Duration::from_secs(30)).await;
+    w1.succeeds(Duration::from_secs(20)).await;
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["degraded"], true, "{doc}");
+    assert_eq!(
+        doc["aggregated"]["requests"].as_u64(),
+        Some(server.total()),
+        "every request the server answered is in the report: {doc}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
