@@ -244,6 +244,11 @@ fn distributed(
         return Ok(None);
     };
     let processes = dist.processes.unwrap_or(0);
+    if dist.processes == Some(0) {
+        anyhow::bail!(
+            "--processes: give at least 1 (one per core, say, or the number the open-files warning names)"
+        );
+    }
     let (dir, file_name) = if is_url(target) {
         (Path::new("."), "url.toml".to_string())
     } else {

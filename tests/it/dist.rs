@@ -865,6 +865,9 @@ path = "/seq/{{seq}}"
             && warning.contains("--processes 3"),
         "{warning}"
     );
+    let none = crate::support::run(&["run", &file, "--headless", "--processes", "0"]).await;
+    assert_eq!(none.status.code(), Some(2));
+    assert!(text(&none.stderr).contains("--processes: give at least 1"));
     // A server of its own for the split run (-H), whose every request is the run's.
     let server = CountingServer::start().await;
     let json = dir.join("out.json");
