@@ -4,9 +4,13 @@
 
 use crate::scenario::Plan;
 
-/// Bytes one idle user takes, about (task, connection, buffers, session), for the
-/// memory check.
-const BYTES_PER_USER: u64 = 16 * 1024;
+/// Bytes one idle user takes, about (task, session, a plain connection), for the memory
+/// check: measured 1.6 KB per user marginal, 2.3 KB over `--processes` (BENCHMARKS.md),
+/// with room for what a request holds while it is read.
+const BYTES_PER_USER: u64 = 4 * 1024;
+/// What a TLS connection adds (rustls' state and buffers): measured 9.5 KB per idle user
+/// against nginx (1 000 → 10 000 users thinking 5 s, session 8).
+const BYTES_PER_TLS_CONNECTION: u64 = 16 * 1024;
 /// File descriptors swarm needs besides its users' connections.
 const SPARE_FDS: u64 = 64;
 
@@ -29,7 +33,7 @@ pub fn peak_users(plan: &Plan) -> u64 {
 }
 
 /// The distinct hosts the plan's requests go to: each user keeps a connection to each.
-fn origins(plan: &Plan) -> u64 {
+fn origins(plan: &Plan) -> Vec<&crate::scenario::Origin> {
     let mut all: Vec<&crate::scenario::Origin> = plan
         .endpoints
         .iter()
@@ -43,7 +47,7 @@ fn origins(plan: &Plan) -> u64 {
         .collect();
     all.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
     all.dedup();
-    all.len().max(1) as u64
+    all
 }
 
 fn read(path: &str) -> Option<String> {
@@ -70,7 +74,9 @@ fn mem_available() -> Option<u64> {
 /// Every check, against the plan's users when there is a plan.
 pub fn checks(plan: Option<&Plan>) -> Vec<Finding> {
     let users = plan.map_or(0, peak_users);
-    let conns = plan.map_or(0, |p| users * origins(p));
+    let hosts = plan.map_or_else(Vec::new, origins);
+    let conns = users * (hosts.len().max(1) as u64);
+    let tls = hosts.iter().filter(|o| o.tls).count() as u64;
     let sources = plan.map_or(1, |p| p.net.local_addresses.len().max(1) as u64);
     let mut out = Vec::new();
 
@@ -138,7 +144,7 @@ pub fn checks(plan: Option<&Plan>) -> Vec<Finding> {
     }
 
     if let Some(avail) = mem_available() {
-        let need = users * BYTES_PER_USER;
+        let need = users * (BYTES_PER_USER + tls * BYTES_PER_TLS_CONNECTION);
         out.push(Finding {
             name: "memory",
             found: format!("{} MB available", avail >> 20),
@@ -224,6 +230,33 @@ mod tests {
                 "{problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn tls_connections_count_in_the_memory_check() {
+        let Some(avail) = mem_available() else {
+            return;
+        };
+        let memory = |host: &str, users: u64| {
+            let mut plan = Plan::parse(
+                &format!("host = \"{host}\"\n[[endpoints]]\npath = \"/\"\n"),
+                "t.toml",
+            )
+            .unwrap();
+            plan.load.users = users as u32;
+            checks(Some(&plan))
+                .into_iter()
+                .find(|f| f.name == "memory")
+                .unwrap()
+        };
+        // Half again what half the memory holds at TLS's cost per user: too many over
+        // TLS, and five times fewer bytes per user over plain HTTP fit.
+        let users = avail / 2 / (BYTES_PER_USER + BYTES_PER_TLS_CONNECTION) * 3 / 2;
+        if users > u64::from(u32::MAX) {
+            return;
+        }
+        assert!(memory("https://127.0.0.1:8443", users).problem.is_some());
+        assert!(memory("http://127.0.0.1:8080", users).problem.is_none());
     }
 
     #[test]
