@@ -364,29 +364,60 @@ async fn find_capacity_steps_the_whole_swarm() {
     assert!(measured <= server.total(), "{doc}");
 }
 
+/// A `--tolerate-worker-loss` run of 4 users over two workers for 5 s, users thinking
+/// `wait`, with all four running.
+struct Tolerant {
+    ctl: Proc,
+    w1: Proc,
+    w2: Proc,
+    json: std::path::PathBuf,
+    dir: std::path::PathBuf,
+}
+
+impl Tolerant {
+    async fn running(server: &CountingServer, wait: &str) -> Tolerant {
+        let dir = tempdir();
+        let file = scenario(
+            &dir,
+            &server.url(),
+            &format!(
+                "[load]\nusers = 4\nspawn_rate = 100\nrun_time = \"5s\"\nwait = \"{wait}\"\n[[endpoints]]\npath = \"/\"\n"
+            ),
+        );
+        let json = dir.join("out.json");
+        let (ctl, addr) = controller(&[
+            &file,
+            "--workers",
+            "2",
+            "--tolerate-worker-loss",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .await;
+        let w1 = worker(&addr, &[]);
+        let w2 = worker(&addr, &[]);
+        ctl.line_with("running users 4/4", Duration::from_secs(20))
+            .await;
+        Tolerant {
+            ctl,
+            w1,
+            w2,
+            json,
+            dir,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
     let server = CountingServer::start().await;
-    let dir = tempdir();
-    let file = scenario(
-        &dir,
-        &server.url(),
-        "[load]\nusers = 4\nspawn_rate = 100\nrun_time = \"5s\"\nwait = \"20ms\"\n[[endpoints]]\npath = \"/\"\n",
-    );
-    let json = dir.join("out.json");
-    let (mut ctl, addr) = controller(&[
-        &file,
-        "--workers",
-        "2",
-        "--tolerate-worker-loss",
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .await;
-    let mut w1 = worker(&addr, &[]);
-    let mut w2 = worker(&addr, &[]);
-    ctl.line_with("running users 4/4", Duration::from_secs(20))
-        .await;
+    let Tolerant {
+        mut ctl,
+        mut w1,
+        mut w2,
+        json,
+        ..
+    } = Tolerant::running(&server, "20ms").await;
     w2.child.start_kill().unwrap();
     ctl.line_with("carry its share", Duration::from_secs(10))
         .await;
@@ -978,26 +1009,13 @@ path = "/"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_stopped_by_sigterm_leaves_with_every_request_it_made_reported() {
     let server = CountingServer::start().await;
-    let dir = tempdir();
-    let file = scenario(
-        &dir,
-        &server.url(),
-        "[load]\nusers = 4\nspawn_rate = 100\nrun_time = \"5s\"\nwait = \"5ms\"\n[[endpoints]]\npath = \"/\"\n",
-    );
-    let json = dir.join("out.json");
-    let (mut ctl, addr) = controller(&[
-        &file,
-        "--workers",
-        "2",
-        "--tolerate-worker-loss",
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .await;
-    let mut w1 = worker(&addr, &[]);
-    let mut w2 = worker(&addr, &[]);
-    ctl.line_with("running users 4/4", Duration::from_secs(20))
-        .await;
+    let Tolerant {
+        mut ctl,
+        mut w1,
+        mut w2,
+        json,
+        dir,
+    } = Tolerant::running(&server, "5ms").await;
     // Half a report's time after the last one, so that some requests are unreported.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let sent = std::process::Command::new("kill")
