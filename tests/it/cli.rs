@@ -1,6 +1,6 @@
 //! The `swarm` binary as a user runs it: headless reports, JSON, exit codes, Ctrl-C.
 
-use crate::support::{CountingServer, run, swarm, tempdir, text};
+use crate::support::{CountingServer, run, send_signal, swarm, tempdir, text};
 use std::time::Duration;
 use tokio::process::Command;
 
@@ -568,13 +568,7 @@ async fn interrupt_stops_gracefully_and_still_reports() {
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
+    send_signal("INT", &child.id().unwrap().to_string());
     let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
         .await
         .unwrap()

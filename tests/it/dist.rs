@@ -2,7 +2,7 @@
 //! worker processes (`swarm worker`), against a server the test starts. The merged counts
 //! are compared with the server's own.
 
-use crate::support::{CountingServer, swarm, tempdir, text};
+use crate::support::{CountingServer, send_signal, swarm, tempdir, text};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -980,12 +980,7 @@ path = "/"
     run.line_with("starting them together", Duration::from_secs(20))
         .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let group = format!("-{}", run.child.id().unwrap());
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", "--", &group])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    send_signal("INT", &format!("-{}", run.child.id().unwrap()));
     run.succeeds(Duration::from_secs(30)).await;
     let err = run.stderr();
     assert!(!err.contains("was lost"), "{err}");
@@ -1018,11 +1013,7 @@ async fn a_worker_stopped_by_sigterm_leaves_with_every_request_it_made_reported(
     } = Tolerant::running(&server, "5ms").await;
     // Half a report's time after the last one, so that some requests are unreported.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &w2.child.id().unwrap().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    send_signal("TERM", &w2.child.id().unwrap().to_string());
     assert_eq!(
         w2.exit_code(Duration::from_secs(20)).await,
         Some(0),

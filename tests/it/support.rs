@@ -261,6 +261,15 @@ pub async fn run(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Sends `signal` (INT, TERM, ...) to a process id, or to a process group as -PGID.
+pub fn send_signal(signal: &str, target: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), "--", target])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {target}");
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
