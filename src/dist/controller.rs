@@ -750,6 +750,10 @@ impl Coordinator {
         w.cpu_percent = r.cpu_percent;
         w.think_late_p99_ms = r.think_late_p99_ms;
         w.leaving |= r.leaving;
+        if r.leaving && matches!(parse_state(&r.state), RunState::Stopped | RunState::Idle) {
+            // Its last report is in: it may go.
+            Self::send(&w.out, order::What::Bye(true));
+        }
         w.offset_us = r.wall_us as i64 - wall_us() as i64;
         let mark = self.stats.window_id();
         if let (Some(dw), Some(part)) = (delta.window, w.window.as_mut())

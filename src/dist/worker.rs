@@ -25,6 +25,9 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 const WINDOW_REPORT_EVERY: Duration = Duration::from_millis(250);
 /// How long a worker that lost its controller gives its users to stop.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
+/// How long a worker leaving on a signal waits for the controller's goodbye to its last
+/// report.
+const BYE_WITHIN: Duration = Duration::from_secs(3);
 /// Largest message the controller may send (the scenario and its data files).
 const MAX_MESSAGE: usize = 256 << 20;
 
@@ -305,7 +308,7 @@ async fn follow(
                         absorb(&mut pending, &mut ready, d);
                     }
                     send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: true }).await;
-                    return (0, Some(engine.shutdown().await));
+                    leave_by = Some(Box::pin(tokio::time::sleep(BYE_WITHIN)));
                 }
             }
             _ = async { leave_by.as_mut().expect("guarded").await }, if leave_by.is_some() => {
@@ -364,6 +367,9 @@ async fn follow(
                     }
                 }
                 Ok(Some(_)) => {}
+                Ok(None) | Err(_) if leave_by.is_some() => {
+                    return (0, Some(engine.shutdown().await));
+                }
                 Ok(None) | Err(_) => {
                     let why = match m {
                         Err(e) => e.message().to_string(),
@@ -412,7 +418,9 @@ async fn follow(
                     let gone = leave_by.is_some() && matches!(snap.state, RunState::Stopped | RunState::Idle);
                     send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: leave_by.is_some() }).await;
                     if gone {
-                        return (0, Some(engine.shutdown().await));
+                        // The controller answers the last report with a goodbye: then it
+                        // has it (a process that exited now could take it along unsent).
+                        leave_by = Some(Box::pin(tokio::time::sleep(BYE_WITHIN)));
                     }
                 }
             }
