@@ -64,15 +64,7 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
                 (Some(c), Some(k)) => Some((c, k)),
                 _ => None,
             };
-            if args
-                .save_run
-                .as_deref()
-                .is_some_and(crate::fsutil::is_stdout)
-            {
-                anyhow::bail!(
-                    "--save-run: a saved run is a file that grows a line a second; give a file name, e.g. worker.hlog"
-                );
-            }
+            refuse_stdout_save_run(args.save_run.as_deref(), "worker.hlog")?;
             crate::dist::worker::run(crate::dist::worker::Options {
                 controller: args.controller,
                 token,
@@ -215,6 +207,17 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     execute(plan, text, doc, &args.output, dist).await
 }
 
+/// `--save-run -` is refused: a saved run grows a line a second, so it is a file
+/// (`example` names one).
+fn refuse_stdout_save_run(path: Option<&Path>, example: &str) -> anyhow::Result<()> {
+    if path.is_some_and(crate::fsutil::is_stdout) {
+        anyhow::bail!(
+            "--save-run: a saved run is a file that grows a line a second; give a file name, e.g. {example}"
+        );
+    }
+    Ok(())
+}
+
 /// `--tls-cert`, `--tls-key`, `--tls-client-ca`: the control port's TLS, read.
 fn tls_of(d: &crate::cli::DistArgs) -> anyhow::Result<Option<crate::dist::controller::Tls>> {
     let (Some(cert), Some(key)) = (&d.tls_cert, &d.tls_key) else {
@@ -304,15 +307,7 @@ async fn execute(
             eprintln!("swarm: warning: {problem}");
         }
     }
-    if output
-        .save_run
-        .as_deref()
-        .is_some_and(crate::fsutil::is_stdout)
-    {
-        anyhow::bail!(
-            "--save-run: a saved run is a file that grows a line a second; give a file name, e.g. runs/today.hlog"
-        );
-    }
+    refuse_stdout_save_run(output.save_run.as_deref(), "runs/today.hlog")?;
     let baseline = match &output.baseline {
         Some(path) => Some((
             path.display().to_string(),

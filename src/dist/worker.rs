@@ -304,9 +304,7 @@ async fn follow(
                 engine.send(Command::Stop);
                 let snap = snaps.borrow().clone();
                 if matches!(snap.state, RunState::Idle | RunState::Stopped) {
-                    while let Ok(d) = deltas.try_recv() {
-                        absorb(&mut pending, &mut ready, d);
-                    }
+                    absorb_waiting(&mut deltas, &mut pending, &mut ready);
                     send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: true }).await;
                     leave_by = Some(Box::pin(tokio::time::sleep(BYE_WITHIN)));
                 }
@@ -395,9 +393,7 @@ async fn follow(
             }
             Some(d) = deltas.recv() => absorb(&mut pending, &mut ready, d),
             _ = beat.tick() => {
-                while let Ok(d) = deltas.try_recv() {
-                    absorb(&mut pending, &mut ready, d);
-                }
+                absorb_waiting(&mut deltas, &mut pending, &mut ready);
                 let snap = snaps.borrow().clone();
                 if !send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: leave_by.is_some() }).await {
                     // The stream is gone; the next message says why.
@@ -412,9 +408,7 @@ async fn follow(
                 if snap.state != last_state {
                     last_state = snap.state;
                     // A change of state is reported at once, the stop with its last delta.
-                    while let Ok(d) = deltas.try_recv() {
-                        absorb(&mut pending, &mut ready, d);
-                    }
+                    absorb_waiting(&mut deltas, &mut pending, &mut ready);
                     let gone = leave_by.is_some() && matches!(snap.state, RunState::Stopped | RunState::Idle);
                     send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: leave_by.is_some() }).await;
                     if gone {
@@ -479,6 +473,18 @@ pub fn start_commands(segment: Segment, swarm: &SwarmFigures) -> Vec<Command> {
 
 fn is_empty(d: &Delta) -> bool {
     d.rows.is_empty() && d.failures.is_empty() && d.lateness.is_none()
+}
+
+/// Absorbs every delta the engine has sent and this loop has not taken yet (before a
+/// report, so that it carries all of them).
+fn absorb_waiting(
+    deltas: &mut mpsc::UnboundedReceiver<Delta>,
+    into: &mut Delta,
+    ready: &mut Vec<Delta>,
+) {
+    while let Ok(d) = deltas.try_recv() {
+        absorb(into, ready, d);
+    }
 }
 
 /// Adds the engine's delta to what waits for the next report; one of another window
