@@ -13,6 +13,8 @@ use tokio::process::Child;
 struct Proc {
     child: Child,
     err: Arc<Mutex<String>>,
+    /// The task that reads standard error; it ends when the pipe closes.
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Proc {
@@ -29,7 +31,7 @@ impl Proc {
         let err = Arc::new(Mutex::new(String::new()));
         let lines = child.stderr.take().unwrap();
         let e = Arc::clone(&err);
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut lines = BufReader::new(lines).lines();
             while let Ok(Some(l)) = lines.next_line().await {
                 let mut e = e.lock().unwrap();
@@ -37,7 +39,11 @@ impl Proc {
                 e.push('\n');
             }
         });
-        Proc { child, err }
+        Proc {
+            child,
+            err,
+            reader: Some(reader),
+        }
     }
 
     fn stderr(&self) -> String {
@@ -78,12 +84,19 @@ impl Proc {
             .to_string()
     }
 
+    /// Waits (at most `limit`) for the process to exit, and then for the last of its
+    /// standard error to be read: `wait` can return before the reader has drained the
+    /// pipe, and a test that looked at the stderr then saw it empty (seen once in CI).
     async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
-        tokio::time::timeout(limit, self.child.wait())
+        let status = tokio::time::timeout(limit, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("still running after {limit:?}:\n{}", self.stderr()))
-            .unwrap()
-            .code()
+            .unwrap();
+        if let Some(reader) = self.reader.take() {
+            // A process it left behind may hold the pipe open; do not wait for that.
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
+        status.code()
     }
 }
 
