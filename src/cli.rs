@@ -143,14 +143,14 @@ pub struct RunArgs {
     pub target: String,
     #[command(flatten)]
     pub load: LoadArgs,
-    #[command(flatten)]
-    pub request: RequestArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
     /// Base URL that replaces the scenario's host (-H is --host, as in Locust; request
     /// headers are --header)
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub dist: DistArgs,
 }
@@ -327,14 +327,14 @@ pub struct DemoArgs {
 /// Flags that override the scenario's `[load]` table.
 #[derive(Debug, Args, Clone, Default)]
 pub struct LoadArgs {
-    /// Peak number of concurrent users
-    #[arg(short = 'u', long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Peak number of concurrent users (each holds its own connections)
+    #[arg(short = 'u', long, visible_short_alias = 'c', value_parser = clap::value_parser!(u32).range(1..))]
     pub users: Option<u32>,
     /// Users started per second (0.5 = one every 2 s)
     #[arg(short = 'r', long, value_parser = parse_rate)]
     pub spawn_rate: Option<f64>,
     /// Stop after this long: 90s, 5m, 1h30m
-    #[arg(short = 't', long, value_parser = parse_run_time)]
+    #[arg(short = 't', long, visible_short_alias = 'z', value_parser = parse_run_time)]
     pub run_time: Option<Duration>,
     /// Stop after exactly N requests (on_start and on_stop steps not counted)
     #[arg(short = 'n', long = "requests", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -375,6 +375,7 @@ pub struct LoadArgs {
 
 /// Flags about the run's output.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Output and reports")]
 pub struct OutputArgs {
     /// Run without the terminal UI and print a report (the default when stdout is not a terminal)
     #[arg(long)]

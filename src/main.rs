@@ -8,6 +8,10 @@ use swarm::cli::Cli;
 const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
+    if let Some(hint) = missing_command() {
+        eprintln!("{hint}");
+        return ExitCode::from(BAD_INPUT);
+    }
     let cli = Cli::parse();
     // Each virtual user holds a socket: lift the soft limit on open files (often 1024) to the
     // hard limit, as load testers must. rlimit wraps getrlimit/setrlimit for this.
@@ -45,5 +49,31 @@ fn main() -> ExitCode {
             eprintln!("swarm: {e:#}");
             ExitCode::from(BAD_INPUT)
         }
+    }
+}
+
+/// `swarm http://host/ -n 100` (as oha is typed) or `swarm file.toml`: the command is
+/// missing. clap would say "unrecognized subcommand"; this says which command runs it.
+fn missing_command() -> Option<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let first = args.first()?;
+    let target = swarm::cli::is_url(first) || first.ends_with(".toml");
+    target.then(|| {
+        format!(
+            "error: swarm needs a command before {first:?}; to load-test it, type:\n\n  swarm run {}\n\n(swarm --help lists the commands)",
+            args.iter().map(|a| quoted(a)).collect::<Vec<_>>().join(" ")
+        )
+    })
+}
+
+/// `a` as a shell word: single-quoted when it holds anything but plain characters.
+fn quoted(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
     }
 }

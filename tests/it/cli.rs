@@ -254,7 +254,7 @@ async fn the_one_url_mode_takes_curl_and_oha_flags() {
         "--headless",
         "-n",
         "137",
-        "-u",
+        "-c",
         "8",
         "-m",
         "PUT",
@@ -276,10 +276,30 @@ async fn the_one_url_mode_takes_curl_and_oha_flags() {
     // The echo route answers with the body it got: 7 bytes each.
     assert_eq!(row["avg_bytes"], 7.0);
     let stderr = text(&out.stderr);
+    assert!(stderr.contains("8 users at"), "-c is oha's -u: {stderr}");
     assert!(stderr.contains("for 137 requests"), "{stderr}");
     assert!(
         stderr.contains("959 B of response bodies received"),
         "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_without_a_command_is_answered_with_the_command_that_runs_it() {
+    // As oha is typed: the URL first. Nothing is sent; the answer is the command line.
+    let out = run(&["http://127.0.0.1:9/", "-n", "5", "--header", "X-A: b c"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("swarm run http://127.0.0.1:9/ -n 5 --header 'X-A: b c'"),
+        "{stderr}"
+    );
+    let out = run(&["scenarios/demo.toml"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("swarm run scenarios/demo.toml"),
+        "{}",
+        text(&out.stderr)
     );
 }
 
