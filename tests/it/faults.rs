@@ -569,4 +569,10 @@ path = "/"
     assert!(why.contains("refused"), "{why}");
     let line = swarm::headless::progress_line(&snap);
     assert!(line.contains("refused"), "{line}");
+    // The report's summary says that nothing got through, and what to check.
+    let report = swarm::report::text::render(&snap, "report", 80);
+    assert!(
+        report.contains("no request reached the server: is it running?"),
+        "{report}"
+    );
 }
