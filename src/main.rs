@@ -52,15 +52,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// `swarm http://host/ -n 100` (as oha is typed) or `swarm file.toml`: the command is
-/// missing. clap would say "unrecognized subcommand"; this says which command runs it.
+/// `swarm http://host/ -n 100` (as oha is typed), `swarm -u 10 file.toml`: the command is
+/// missing. clap would say "unrecognized subcommand" or "unexpected argument"; this says
+/// which command line runs it.
 fn missing_command() -> Option<String> {
+    use clap::CommandFactory;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let first = args.first()?;
-    let target = swarm::cli::is_url(first) || first.ends_with(".toml");
-    target.then(|| {
+    let known = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == first.as_str())
+        || ["help", "-h", "--help", "-V", "--version"].contains(&first.as_str());
+    let target = args
+        .iter()
+        .find(|a| swarm::cli::is_url(a) || a.ends_with(".toml"))?;
+    (!known).then(|| {
         format!(
-            "error: swarm needs a command before {first:?}; to load-test it, type:\n\n  swarm run {}\n\n(swarm --help lists the commands)",
+            "error: swarm needs a command first; to load-test {target}, type:\n\n  swarm run {}\n\n(swarm --help lists the commands)",
             args.iter().map(|a| quoted(a)).collect::<Vec<_>>().join(" ")
         )
     })

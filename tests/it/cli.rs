@@ -294,10 +294,10 @@ async fn a_target_without_a_command_is_answered_with_the_command_that_runs_it() 
         stderr.contains("swarm run http://127.0.0.1:9/ -n 5 --header 'X-A: b c'"),
         "{stderr}"
     );
-    let out = run(&["scenarios/demo.toml"]).await;
+    let out = run(&["-u", "3", "scenarios/demo.toml"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("swarm run scenarios/demo.toml"),
+        text(&out.stderr).contains("swarm run -u 3 scenarios/demo.toml"),
         "{}",
         text(&out.stderr)
     );
