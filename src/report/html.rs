@@ -127,6 +127,9 @@ fn summary(out: &mut String, snap: &Snapshot, verdicts: &[Verdict]) {
     if secs > 0.0 && t.requests == 0 {
         out.push_str("<p class=\"note\">No request was made in this run.</p>\n");
     }
+    if snap.reached_no_server() {
+        out.push_str("<p class=\"note\">No request reached the server: every connection was refused or could not be made (see Failures). Is it running?</p>\n");
+    }
     if snap.all_interrupted() {
         out.push_str("<p class=\"note\">The server answered none of the requests: every one was cut in flight at the stop.</p>\n");
     } else if snap.interrupted() > 0 {

@@ -2,7 +2,7 @@
 //! A pure function of a snapshot; every line fits the given width.
 
 use super::format::{bytes, count, fails, fit, ms, pad, rate};
-use crate::stats::{FailureKind, RowStats, Snapshot};
+use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
 /// Renders the report for a terminal `width` columns wide (at least 80 is assumed).
@@ -62,12 +62,7 @@ fn summary(snap: &Snapshot) -> Vec<String> {
         "{} of response bodies received{throughput}",
         bytes(snap.total.bytes as f64)
     ));
-    let none_reached = snap.total.failures == snap.total.requests
-        && snap
-            .failures
-            .iter()
-            .all(|f| matches!(f.kind, FailureKind::Refused | FailureKind::Connect));
-    if none_reached && snap.unreachable().is_some() {
+    if snap.reached_no_server() {
         // The cause is in the failures table; this says what to do about it.
         lines.push(
             "no request reached the server: is it running? (-H URL aims swarm at another host)"

@@ -158,6 +158,17 @@ impl Snapshot {
             .map(|f| f.message.as_str())
     }
 
+    /// True when requests were made and every one failed to connect (refused, or the host
+    /// could not be reached): no request reached the server.
+    pub fn reached_no_server(&self) -> bool {
+        self.total.requests > 0
+            && self.total.failures == self.total.requests
+            && self
+                .failures
+                .iter()
+                .all(|f| matches!(f.kind, FailureKind::Refused | FailureKind::Connect))
+    }
+
     /// True when requests were made and every one was cut at the stop: the server
     /// answered none of them within the run.
     pub fn all_interrupted(&self) -> bool {

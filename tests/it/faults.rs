@@ -575,4 +575,12 @@ path = "/"
         report.contains("no request reached the server: is it running?"),
         "{report}"
     );
+    let about = swarm::report::About {
+        name: None,
+        host: &url,
+        started: std::time::SystemTime::now(),
+        scenario: src,
+    };
+    let page = swarm::report::html::render(&about, &snap, &[], None);
+    assert!(page.contains("No request reached the server"), "{page}");
 }
