@@ -51,6 +51,11 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// The connection could not be made: nothing listens, or the host cannot be reached.
+    pub fn is_connect(self) -> bool {
+        matches!(self, FailureKind::Refused | FailureKind::Connect)
+    }
+
     /// A short stable identifier for JSON and scripts.
     pub fn code(&self) -> String {
         match self {

@@ -147,26 +147,26 @@ impl Snapshot {
     /// The latest connect error, while every recent request fails because the host
     /// refuses connections or cannot be reached.
     pub fn unreachable(&self) -> Option<&str> {
-        let all_failing = (self.total.requests > 0 && self.total.failures == self.total.requests)
+        let all_failing = self.all_failed()
             || (self.total.current_rps > 0.0 && self.total.current_fps >= self.total.current_rps);
         if !all_failing {
             return None;
         }
         self.failures
             .iter()
-            .find(|f| matches!(f.kind, FailureKind::Refused | FailureKind::Connect))
+            .find(|f| f.kind.is_connect())
             .map(|f| f.message.as_str())
     }
 
     /// True when requests were made and every one failed to connect (refused, or the host
     /// could not be reached): no request reached the server.
     pub fn reached_no_server(&self) -> bool {
-        self.total.requests > 0
-            && self.total.failures == self.total.requests
-            && self
-                .failures
-                .iter()
-                .all(|f| matches!(f.kind, FailureKind::Refused | FailureKind::Connect))
+        self.all_failed() && self.failures.iter().all(|f| f.kind.is_connect())
+    }
+
+    /// True when requests were made and every one failed.
+    fn all_failed(&self) -> bool {
+        self.total.requests > 0 && self.total.failures == self.total.requests
     }
 
     /// True when requests were made and every one was cut at the stop: the server
