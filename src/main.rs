@@ -8,11 +8,16 @@ use swarm::cli::Cli;
 const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
-    if let Some(hint) = missing_command() {
-        eprintln!("{hint}");
-        return ExitCode::from(BAD_INPUT);
-    }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match missing_command(&e) {
+            Some(hint) => {
+                eprintln!("{hint}");
+                return ExitCode::from(BAD_INPUT);
+            }
+            None => e.exit(),
+        },
+    };
     // Each virtual user holds a socket: lift the soft limit on open files (often 1024) to the
     // hard limit, as load testers must. rlimit wraps getrlimit/setrlimit for this.
     // As root, the hard limit goes up first, to the kernel's fs.nr_open (a plain user
@@ -53,16 +58,23 @@ fn main() -> ExitCode {
 }
 
 /// `swarm http://host/ -n 100` (as oha is typed), `swarm -u 10 file.toml`: the command is
-/// missing. clap would say "unrecognized subcommand" or "unexpected argument"; this says
-/// which command line runs it.
-fn missing_command() -> Option<String> {
+/// missing, and clap's `error` says "unrecognized subcommand" or "unexpected argument";
+/// this says which command line runs it instead. Only asked when clap refused the line.
+fn missing_command(error: &clap::Error) -> Option<String> {
     use clap::CommandFactory;
+    use clap::error::ErrorKind;
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidSubcommand | ErrorKind::UnknownArgument
+    ) {
+        return None;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let first = args.first()?;
-    let known = Cli::command()
-        .get_subcommands()
-        .any(|c| c.get_name() == first.as_str())
-        || ["help", "-h", "--help", "-V", "--version"].contains(&first.as_str());
+    let known = first == "help"
+        || Cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == first.as_str());
     let target = args
         .iter()
         .find(|a| swarm::cli::is_url(a) || a.ends_with(".toml"))?;
