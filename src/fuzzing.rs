@@ -22,6 +22,33 @@ pub fn scenario(data: &[u8]) {
     }
 }
 
+/// The saved-run reader (`swarm report`, `swarm compare`), then every report of what it
+/// read, and its comparison with itself.
+pub fn saved_run(data: &[u8]) {
+    let Ok(run) = crate::report::saved::parse(data, "fuzz.log") else {
+        return;
+    };
+    let about = crate::report::About {
+        name: run.name.as_deref(),
+        host: &run.host,
+        started: run.started(),
+        scenario: &run.scenario,
+    };
+    let snap = &run.stats;
+    for width in [40, 80, 200] {
+        let _ = crate::report::text::render(snap, "fuzz", width);
+        let _ = crate::report::text::thresholds(&run.verdicts, width);
+        let _ = crate::compare::table(snap, snap, &[], width);
+    }
+    let _ = crate::report::json::to_json(snap, about.name, about.host, &run.verdicts);
+    let _ = crate::report::html::render(&about, snap, &run.verdicts, None);
+    let _ = crate::report::junit::render(snap, "fuzz", &run.verdicts, "1970-01-01T00:00:00Z");
+    let _ = crate::report::csv::stats_csv(snap);
+    let _ = crate::report::csv::failures_csv(snap, about.started);
+    let _ = crate::report::prometheus::render(snap);
+    let _ = crate::headless::progress_line(snap);
+}
+
 struct Fixed(fastrand::Rng);
 
 impl Context for Fixed {
@@ -148,6 +175,7 @@ mod tests {
             ("scenario", super::scenario as fn(&[u8])),
             ("template", super::template),
             ("h1_response", super::h1_response),
+            ("saved_run", super::saved_run),
         ] {
             let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
                 continue;
@@ -158,5 +186,44 @@ mod tests {
             }
         }
         assert!(ran > 0, "no regression inputs under {}", dir.display());
+    }
+
+    /// Every number of a real saved run's summary set, one at a time, to a value no run
+    /// measures: `swarm report` and `swarm compare` refuse or render it, never panic.
+    #[test]
+    fn a_saved_run_with_any_number_at_an_extreme_does_not_panic() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/saved_run/demo.log");
+        let text = std::fs::read_to_string(path).unwrap();
+        let (log, summary) = text.trim_end().rsplit_once('\n').unwrap();
+        let json = summary.strip_prefix("#swarm-summary ").unwrap();
+        let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+        let mut places = Vec::new();
+        numbers(&doc, String::new(), &mut places);
+        assert!(places.len() > 100, "{} numbers", places.len());
+        for place in &places {
+            for extreme in [1e308, -1e308, 1.8e19, -1.0, 4_294_967_296.0] {
+                let mut doc = doc.clone();
+                *doc.pointer_mut(place).unwrap() = serde_json::json!(extreme);
+                super::saved_run(format!("{log}\n#swarm-summary {doc}\n").as_bytes());
+            }
+        }
+    }
+
+    fn numbers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Number(_) => out.push(at),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    numbers(item, format!("{at}/{i}"), out);
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (k, item) in fields {
+                    numbers(item, format!("{at}/{k}"), out);
+                }
+            }
+            _ => {}
+        }
     }
 }

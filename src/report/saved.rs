@@ -21,7 +21,7 @@ use crate::stats::{Interval, Snapshot};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder, Tag};
 use serde::{Deserialize, Serialize};
-use std::io::{Seek, Write};
+use std::io::{BufRead, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -62,7 +62,8 @@ pub struct RowTag {
 
 impl SavedRun {
     pub fn started(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs_f64(self.started_unix.max(0.0))
+        let secs = self.started_unix.clamp(0.0, MAX_STARTED_UNIX);
+        UNIX_EPOCH + Duration::try_from_secs_f64(secs).unwrap_or_default()
     }
 
     /// A saved run's title line: its name and host.
@@ -259,26 +260,104 @@ pub fn unix(t: SystemTime) -> f64 {
         .as_secs_f64()
 }
 
-/// Why a file is not a saved run that can be read.
+/// The largest saved run `swarm report` and `swarm compare` read (a day-long run of 20
+/// endpoints writes about 0.6 GB).
+pub const MAX_SIZE: u64 = 4 << 30;
+
+/// The longest line of a saved run (the summary holds the scenario text and the final
+/// statistics; an interval line is a few hundred bytes).
+const MAX_LINE: u64 = 256 << 20;
+
+/// The latest start a saved run may claim: the last second of the year 9999.
+const MAX_STARTED_UNIX: f64 = 253_402_300_799.0;
+
+/// Reads a saved run, refusing what is not a regular file (a FIFO that would block, a
+/// device such as /dev/zero that never ends) and files above `MAX_SIZE`.
 pub fn read(path: &Path) -> Result<SavedRun, String> {
     let shown = path.display();
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let text = String::from_utf8_lossy(&text);
-    if !text.starts_with(MAGIC) {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
         return Err(format!(
-            "{shown} is not a saved swarm run (those are written by swarm run --save-run FILE)"
+            "{shown} is {what}; give a file written by swarm run --save-run FILE"
         ));
     }
-    let Some(line) = text
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix('#').and_then(|l| l.strip_prefix(SUMMARY)))
-    else {
+    if meta.len() > MAX_SIZE {
+        return Err(format!(
+            "{shown} is {} bytes, above the {} GB a saved run may have",
+            meta.len(),
+            MAX_SIZE >> 30
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let reader = std::io::BufReader::new(std::io::Read::take(file, MAX_SIZE));
+    parse(reader, &shown.to_string())
+}
+
+/// Reads a saved run line by line, stopping at the first line that is not a saved run's
+/// (so a large file of something else is refused after its first line, not read whole).
+/// Every field of the summary is checked: the file is input swarm does not control.
+pub fn parse(mut reader: impl std::io::BufRead, shown: &str) -> Result<SavedRun, String> {
+    let mut line = Vec::new();
+    let mut summary: Option<Vec<u8>> = None;
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        // The first line is the magic one: a file of something else is refused after it.
+        let most = if number == 0 {
+            MAGIC.len() as u64 + 2
+        } else {
+            MAX_LINE + 1
+        };
+        let n = std::io::Read::take(&mut reader, most)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if number > 1 && n as u64 > MAX_LINE {
+            return Err(format!(
+                "{shown}: line {number} is longer than {} MB: not a saved swarm run",
+                MAX_LINE >> 20
+            ));
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if number == 1 {
+            if text != MAGIC.as_bytes() {
+                return Err(format!(
+                    "{shown} is not a saved swarm run (those are written by swarm run --save-run FILE)"
+                ));
+            }
+            continue;
+        }
+        if let Some(json) = text
+            .strip_prefix(b"#")
+            .and_then(|t| t.strip_prefix(SUMMARY.as_bytes()))
+        {
+            summary = Some(json.to_vec());
+        } else if !is_log_line(text) {
+            return Err(format!(
+                "{shown}: line {number} is not a line of a saved run (an HdrHistogram interval or a comment); the file is damaged"
+            ));
+        }
+    }
+    if number == 0 {
+        return Err(format!(
+            "{shown} is empty, not a saved swarm run (those are written by swarm run --save-run FILE)"
+        ));
+    }
+    let Some(json) = summary else {
         return Err(format!(
             "{shown} has no summary: the run that wrote it did not finish (its per-second intervals are there for HdrHistogram tools, but swarm needs the summary line)"
         ));
     };
-    let run: SavedRun = serde_json::from_str(line)
+    let run: SavedRun = serde_json::from_slice(&json)
         .map_err(|e| format!("{shown}: the summary line is damaged ({e})"))?;
     if run.format > FORMAT {
         return Err(format!(
@@ -286,7 +365,34 @@ pub fn read(path: &Path) -> Result<SavedRun, String> {
             run.swarm, run.format
         ));
     }
+    run.check()
+        .map_err(|e| format!("{shown}: the summary line is damaged ({e})"))?;
     Ok(run)
+}
+
+/// A line an interval log holds: a comment or header, the column legend, an interval
+/// (tagged or not), or nothing.
+fn is_log_line(text: &[u8]) -> bool {
+    match text.first() {
+        None => true,
+        Some(b'#') | Some(b'"') => true,
+        Some(c) if c.is_ascii_digit() => true,
+        Some(_) => text.starts_with(b"Tag="),
+    }
+}
+
+impl SavedRun {
+    /// The summary's figures that a report computes with, within what they can be.
+    fn check(&self) -> Result<(), String> {
+        if !(self.started_unix.is_finite() && (0.0..=MAX_STARTED_UNIX).contains(&self.started_unix))
+        {
+            return Err(format!(
+                "started_unix {} is not a time between 1970 and 9999",
+                self.started_unix
+            ));
+        }
+        self.stats.check()
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use std::path::Path;
+use std::time::Duration;
 
 /// A scenario of two endpoints against `host`, one of which answers after `delay_ms`.
 fn scenario(dir: &Path, host: &str, delay_ms: u32) -> String {
@@ -545,5 +546,73 @@ print(int(total), int(inf), families["swarm_response_time_seconds"].type, len(fa
             "{said}"
         );
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A saved run is input swarm does not control: an absurd figure in its summary, a device,
+/// a FIFO or a large file of something else is refused with exit 2 and a message, at once
+/// (no panic, no hang, no reading gigabytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_and_compare_refuse_what_is_not_a_sound_saved_run() {
+    let dir = tempdir();
+    let good = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/saved_run/demo.log"
+    );
+    let text_of = std::fs::read_to_string(good).unwrap();
+    let at = text_of.find("\"started_unix\":").unwrap() + "\"started_unix\":".len();
+    let end = at + text_of[at..].find(',').unwrap();
+    for absurd in ["1e19", "1e308", "-5"] {
+        let bad = dir.join(format!("start-{absurd}.log"));
+        std::fs::write(
+            &bad,
+            format!("{}{absurd}{}", &text_of[..at], &text_of[end..]),
+        )
+        .unwrap();
+        for args in [
+            vec!["report", bad.to_str().unwrap()],
+            vec!["compare", good, bad.to_str().unwrap()],
+        ] {
+            let out = run(&args).await;
+            let said = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+            assert!(said.contains("started_unix"), "{args:?}: {said}");
+        }
+    }
+    // The untouched file still reads.
+    assert_eq!(run(&["report", good]).await.status.code(), Some(0));
+
+    let fifo = dir.join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = dir.join("big.bin");
+    // 1.5 GB of zeros, sparse: nothing on disk, but a reader that reads it whole takes
+    // seconds and gigabytes.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1_500_000_000)
+        .unwrap();
+    let started = std::time::Instant::now();
+    for (file, says) in [
+        ("/dev/zero", "not a regular file"),
+        (fifo.to_str().unwrap(), "not a regular file"),
+        (dir.to_str().unwrap(), "is a directory"),
+        (big.to_str().unwrap(), "is not a saved swarm run"),
+    ] {
+        let out = run(&["report", file]).await;
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {said}");
+        assert!(said.contains(says), "{file}: {said}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
