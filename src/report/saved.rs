@@ -382,7 +382,8 @@ fn is_log_line(text: &[u8]) -> bool {
 }
 
 impl SavedRun {
-    /// The summary's figures that a report computes with, within what they can be.
+    /// The summary's figures that a report turns into a time, within what they can be
+    /// (every other number renders as it is, however absurd: see the fuzzing tests).
     fn check(&self) -> Result<(), String> {
         if !(self.started_unix.is_finite() && (0.0..=MAX_STARTED_UNIX).contains(&self.started_unix))
         {
@@ -391,7 +392,7 @@ impl SavedRun {
                 self.started_unix
             ));
         }
-        self.stats.check()
+        Ok(())
     }
 }
 

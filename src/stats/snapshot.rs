@@ -123,12 +123,6 @@ pub fn short_name<'a>(name: &'a str, method: &str) -> &'a str {
 }
 
 impl Snapshot {
-    /// A snapshot read from a file (a saved run's summary) holds figures a report can
-    /// compute with: the reports trust what swarm itself measured, not what a file says.
-    pub fn check(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     /// Requests of every row that were cut in flight when the run stopped.
     pub fn interrupted(&self) -> u64 {
         self.failures
