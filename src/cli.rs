@@ -498,6 +498,18 @@ impl LoadArgs {
         if self.users.is_some() && l.is_open() {
             return Err("-u/--users: this run follows an arrival rate (open model); cap its users with --max-users".into());
         }
+        if let Some(u) = self.users {
+            let from = match &self.stages {
+                Some(_) => "--stages",
+                None if !l.stages.is_empty() => "the scenario's [[load.stages]]",
+                None => "",
+            };
+            if !from.is_empty() {
+                return Err(format!(
+                    "-u/--users: {from} set the users at every moment, so -u {u} would not run; give the users in the stages, e.g. --stages \"{u}:1m\""
+                ));
+            }
+        }
         if let Some(m) = self.max_users {
             if !l.is_open() {
                 return Err(

@@ -114,6 +114,7 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
 
 async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
     let mut plan = if is_url(&args.target) {
+        refuse_host_in_url_mode(args.host.as_deref())?;
         Plan::for_url(&args.target)?
     } else if let Some(url) = url_hint(&args.target) {
         anyhow::bail!(
@@ -172,6 +173,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .request(url, until_count)
         .map_err(anyhow::Error::msg)?;
     if url {
+        refuse_host_in_url_mode(args.host.as_deref())?;
         let mut plan = Plan::for_request(&args.target, &request)?;
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
         let text = Plan::url_scenario(&args.target, &request);
@@ -205,6 +207,25 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         None
     };
     execute(plan, text, doc, &args.output, dist).await
+}
+
+/// `swarm run URL -H ...`: the URL names the host, so `-H` would be ignored; oha and curl
+/// users type `-H "Name: value"` for a header, which must not pass silently either.
+fn refuse_host_in_url_mode(host: Option<&str>) -> anyhow::Result<()> {
+    let Some(host) = host else {
+        return Ok(());
+    };
+    let header = host.split_once(':').is_some_and(|(name, _)| {
+        !name.is_empty() && !name.contains(['/', ' ']) && !host.contains("://")
+    });
+    if header {
+        anyhow::bail!(
+            "-H is --host in swarm (as in Locust), and the URL names the host; \"{host}\" looks like a header: for a header, use --header \"{host}\""
+        );
+    }
+    anyhow::bail!(
+        "-H/--host \"{host}\": the URL names the host in swarm run URL; put the host in the URL and leave -H out (a request header is --header \"Name: value\")"
+    )
 }
 
 /// `--save-run -` is refused: a saved run grows a line a second, so it is a file
@@ -508,7 +529,10 @@ fn check(file: &Path) -> anyhow::Result<i32> {
     let plan = match Plan::load(file) {
         Ok(plan) => plan,
         Err(LoadError::Invalid(first)) => {
-            let src = std::fs::read_to_string(file).unwrap_or_default();
+            // Loaded once already: read_source only fails here if the file changed since.
+            let Ok(src) = crate::scenario::read_source(file) else {
+                anyhow::bail!(first);
+            };
             // The same walk as the load, collecting instead of stopping at the first.
             let all = Plan::all_errors(&src, &file.display().to_string());
             if all.len() <= 1 {

@@ -100,10 +100,7 @@ pub enum Overwrite {
 impl ScenarioDoc {
     /// Opens a file; the document must load as a valid plan.
     pub fn open(path: &Path) -> Result<(ScenarioDoc, Plan), LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
-            path: path.display().to_string(),
-            error: e,
-        })?;
+        let text = super::read_source(path)?;
         let plan = Plan::parse(&text, &path.display().to_string())?;
         let doc = text
             .parse::<DocumentMut>()

@@ -412,10 +412,7 @@ impl Plan {
 
     /// Reads and validates a scenario file, with `--host` replacing the file's host.
     pub fn load_with_host(path: &Path, host: Option<&str>) -> Result<Plan, LoadError> {
-        let src = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
-            path: path.display().to_string(),
-            error: e,
-        })?;
+        let src = read_source(path)?;
         Ok(validate::parse(&src, &path.display().to_string(), host)?)
     }
 
@@ -525,6 +522,68 @@ fn toml_string(s: &str) -> String {
 }
 
 /// An I/O error as a sentence: "No such file or directory", without "(os error 2)".
+/// The largest scenario file swarm reads (data files have their own limit).
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// A scenario file's text: a regular file of at most `MAX_SCENARIO_BYTES`, in UTF-8 (a
+/// byte that is not is located by line and column, as every other mistake is).
+pub fn read_source(path: &Path) -> Result<String, LoadError> {
+    let shown = path.display().to_string();
+    let io = |error| LoadError::Io {
+        path: shown.clone(),
+        error,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let refuse = |message: String| {
+        LoadError::Invalid(ScenarioError {
+            file: shown.clone(),
+            line: 0,
+            col: 0,
+            key: String::new(),
+            message,
+        })
+    };
+    if meta.is_dir() {
+        return Err(refuse(
+            "is a directory; give a scenario file (.toml)".into(),
+        ));
+    }
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file (a FIFO, socket or device); give a scenario file (.toml)".into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(io)?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_SCENARIO_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(io)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(refuse(format!(
+            "is larger than {} MB: not a scenario (put large data in a CSV file and name it in [[data]])",
+            MAX_SCENARIO_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let valid = std::str::from_utf8(&bytes[..good]).unwrap_or_default();
+        let (line, col) = error::line_col(valid, good);
+        LoadError::Invalid(ScenarioError {
+            file: shown.clone(),
+            line,
+            col,
+            key: String::new(),
+            message: format!(
+                "byte 0x{:02X} is not UTF-8 text; save the file as UTF-8",
+                bytes[good]
+            ),
+        })
+    })
+}
+
 fn io_text(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.find(" (os error") {

@@ -979,3 +979,75 @@ async fn doctor_and_the_run_say_what_caps_a_big_run() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Input that was silently misread: `-H` in one-URL mode (oha's and curl's header flag,
+/// swarm's and Locust's host), `-u` beside stages that set the users, and a scenario that
+/// is not UTF-8. Each is refused with exit 2 and a message that says what to type, and
+/// nothing reaches the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_that_would_be_ignored_are_refused_not_misread() {
+    let server = CountingServer::start().await;
+    let url = server.url();
+    let header = run(&["run", &url, "-n", "5", "-H", "Authorization: Bearer abc"]).await;
+    let said = text(&header.stderr);
+    assert_eq!(header.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("for a header, use --header \"Authorization: Bearer abc\""),
+        "{said}"
+    );
+    let host = run(&["run", &url, "-n", "5", "-H", "http://127.0.0.1:9"]).await;
+    let said = text(&host.stderr);
+    assert_eq!(host.status.code(), Some(2), "{said}");
+    assert!(said.contains("the URL names the host"), "{said}");
+    let capacity = run(&["find-capacity", &url, "-H", "http://127.0.0.1:9"]).await;
+    assert_eq!(
+        capacity.status.code(),
+        Some(2),
+        "{}",
+        text(&capacity.stderr)
+    );
+
+    let dir = tempdir();
+    let file = scenario(&dir, &url, "");
+    let staged = run(&["run", &file, "--headless", "--stages", "2:2s", "-u", "5"]).await;
+    let said = text(&staged.stderr);
+    assert_eq!(staged.status.code(), Some(2), "{said}");
+    assert!(said.contains("--stages \"5:1m\""), "{said}");
+    let src = std::fs::read_to_string(&file).unwrap().replace(
+        "[load]\n",
+        "[load]\nstages = [{ users = 2, duration = \"2s\" }]\n",
+    );
+    let staged_file = dir.join("staged.toml");
+    std::fs::write(&staged_file, src).unwrap();
+    let out = run(&[
+        "run",
+        staged_file.to_str().unwrap(),
+        "--headless",
+        "-u",
+        "5",
+    ])
+    .await;
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("the scenario's [[load.stages]]"), "{said}");
+
+    // A Latin-1 "é" on line 2, column 8: located like every other mistake.
+    let latin1 = dir.join("latin1.toml");
+    std::fs::write(
+        &latin1,
+        b"host = \"http://127.0.0.1:9\"\nname = \"caf\xe9\"\n",
+    )
+    .unwrap();
+    for args in [vec!["check"], vec!["run", "--headless"]] {
+        let out = run(&[&args[..], &[latin1.to_str().unwrap()]].concat()).await;
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        let place = format!("{}:2:12: byte 0xE9 is not UTF-8", latin1.display());
+        assert!(said.contains(&place), "{args:?}: {said}");
+    }
+    let device = run(&["check", "/dev/zero"]).await;
+    assert_eq!(device.status.code(), Some(2));
+    assert!(text(&device.stderr).contains("not a regular file"));
+    assert_eq!(server.total(), 0, "nothing may reach the server");
+    let _ = std::fs::remove_dir_all(dir);
+}
