@@ -15,6 +15,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+/// The most iterations the open model queues in one wake of the control task (a tenth of
+/// a second at the highest rate, `MAX_ARRIVAL_RATE`).
+const MAX_ARRIVALS_PER_WAKE: u32 = 100_000;
+
 /// How often statistics are merged and a snapshot is published.
 pub const TICK: Duration = Duration::from_millis(250);
 
@@ -385,10 +389,21 @@ impl Controller {
         if !self.is_running() || self.run.budget_spent() {
             return;
         }
+        // A bounded batch per wake: the control task goes back to its select (commands,
+        // the run's deadline, the tick that publishes) before it schedules more, however
+        // far behind a high rate left it.
+        let mut batch = 0;
         while let Some(at) = self.next_arrival.filter(|at| *at <= now) {
             queue.push(at);
             self.scheduled += 1;
-            self.next_arrival = self.next_arrival_after(at, 1.0);
+            // A rate so high that the next start rounds to this nanosecond still moves on.
+            self.next_arrival = self
+                .next_arrival_after(at, 1.0)
+                .map(|next| next.max(at + Duration::from_nanos(1)));
+            batch += 1;
+            if batch == MAX_ARRIVALS_PER_WAKE {
+                break;
+            }
         }
         queue.expire_now(now);
         let need = queue.waiting().saturating_sub(queue.idle());

@@ -229,17 +229,62 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         None => (compact.as_str(), 1.0),
     };
     match number.parse::<f64>() {
-        Ok(n) if n >= 0.0 && n.is_finite() => Ok(n / per),
+        Ok(n) if n >= 0.0 && n.is_finite() => {
+            check_rate(n / per).map_err(|m| format!("\"{text}\" {m}"))
+        }
         _ => Err(format!(
             "\"{text}\" is not a rate; write iterations per time unit, e.g. \"200/s\" or \"90/m\""
         )),
     }
 }
 
+/// The highest arrival rate swarm schedules, iterations a second (a distributed run's
+/// workers share it). The open model's queue holds at most a second of iterations at this
+/// rate, and one core sends in the order of 100 000 requests a second (BENCHMARKS.md), so
+/// a higher rate would only measure dropped iterations.
+pub const MAX_ARRIVAL_RATE: f64 = 1_000_000.0;
+
+/// The lowest arrival rate above zero: one iteration an hour (a lower one would start
+/// nothing in any run that can be watched, and reads as 0/s).
+pub const MIN_ARRIVAL_RATE: f64 = 1.0 / 3600.0;
+
+/// A rate in iterations a second within what can be scheduled (0 is allowed: rate stages
+/// ramp up from it).
+pub fn check_rate(per_sec: f64) -> Result<f64, String> {
+    if per_sec > MAX_ARRIVAL_RATE {
+        return Err(format!(
+            "is {} iterations a second, above the 1000000/s swarm can schedule (its open-model queue holds one second of them, and one core sends about 100 000 requests a second); split a higher rate over more machines, each with its own swarm run",
+            format_count(per_sec)
+        ));
+    }
+    if per_sec > 0.0 && per_sec < MIN_ARRIVAL_RATE * (1.0 - 1e-9) {
+        return Err("is less than one iteration an hour; give at least \"1/h\" (or 0 as the start of rate stages)".into());
+    }
+    Ok(per_sec)
+}
+
+/// A large number as a person reads it: 1e10 as 10000000000, 1e300 as 1e300.
+fn format_count(n: f64) -> String {
+    if n < 1e15 {
+        format!("{n:.0}")
+    } else {
+        format!("{n:e}")
+    }
+}
+
 /// Formats a rate in iterations per second: `"200/s"`, `"0.5/s"`.
+/// A rate below what three decimals per second show is given per minute or per hour
+/// (`"1/h"`, not `"0/s"`).
 pub fn format_rate(per_sec: f64) -> String {
-    let r = (per_sec * 1000.0).round() / 1000.0;
-    format!("{r}/s")
+    for (per, unit) in [(1.0, "s"), (60.0, "m")] {
+        let v = per_sec * per;
+        let r = (v * 1000.0).round() / 1000.0;
+        if (r - v).abs() <= v * 0.01 {
+            return format!("{r}/{unit}");
+        }
+    }
+    let r = (per_sec * 3600.0 * 1000.0).round() / 1000.0;
+    format!("{r}/h")
 }
 
 #[cfg(test)]
@@ -257,6 +302,18 @@ mod tests {
         assert!(parse_rate("-5/s").is_err());
         assert_eq!(format_rate(2.0), "2/s");
         assert_eq!(format_rate(0.5), "0.5/s");
+        assert_eq!(format_rate(0.0), "0/s");
+        assert_eq!(format_rate(1.0 / 3600.0), "1/h");
+        assert_eq!(format_rate(0.05), "0.05/s");
+        assert_eq!(format_rate(0.0005), "0.03/m");
+        assert_eq!(parse_rate(&format_rate(1.0 / 3600.0)), Ok(1.0 / 3600.0));
+        assert_eq!(parse_rate("1000000/s"), Ok(1e6));
+        for absurd in ["1e10/s", "1e300/s", "1000001"] {
+            let e = parse_rate(absurd).unwrap_err();
+            assert!(e.contains("above the 1000000/s swarm can schedule"), "{e}");
+        }
+        let e = parse_rate("0.0000000000000001/h").unwrap_err();
+        assert!(e.contains("less than one iteration an hour"), "{e}");
     }
 
     #[test]

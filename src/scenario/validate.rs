@@ -1616,8 +1616,10 @@ impl Validator<'_> {
     /// An arrival rate: `"200/s"`, `"90/m"`, or a number per second.
     fn rate(&self, v: &SpannedValue, key: &str) -> Result<f64> {
         match v.get_ref() {
-            Value::Integer(n) if *n >= 0 => Ok(*n as f64),
-            Value::Float(f) if *f >= 0.0 && f.is_finite() => Ok(*f),
+            Value::Integer(n) if *n >= 0 => super::duration::check_rate(*n as f64)
+                .map_err(|m| self.err(v.span(), key, format!("{n} {m}"))),
+            Value::Float(f) if *f >= 0.0 && f.is_finite() => super::duration::check_rate(*f)
+                .map_err(|m| self.err(v.span(), key, format!("{f} {m}"))),
             Value::String(s) => parse_rate(s).map_err(|m| self.err(v.span(), key, m)),
             other => Err(self.err(
                 v.span(),
