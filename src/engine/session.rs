@@ -3,7 +3,7 @@
 //! files' cursors).
 
 use super::http::{Outcome, Prepared};
-use crate::scenario::template::{Context, Template};
+use crate::scenario::template::{Context, MAX_RENDERED_BYTES, RenderError, Template};
 use crate::scenario::{Check, DataSet, Endpoint, ExtractFrom, NetOptions, Plan};
 use crate::stats::FailureKind;
 use http::HeaderValue;
@@ -137,6 +137,25 @@ pub struct UserState {
     /// Per data set, the row this user took; None when a unique set ran out.
     rows: Vec<Option<usize>>,
     cookies: Vec<Cookie>,
+    /// `[vars]` whose value would pass `MAX_RENDERED_BYTES`: left unset, and a request
+    /// that uses one fails with `TemplateTooLarge`.
+    oversized: Vec<String>,
+}
+
+/// A template of `e` (or the `[vars]` value `var` it uses) would pass the rendering limit.
+fn too_large(e: &Endpoint, var: Option<&str>) -> StepFailure {
+    let what = match var {
+        Some(v) => format!("{{{{{v}}}}} in [vars]"),
+        None => "a template of its path, headers or body".into(),
+    };
+    StepFailure {
+        kind: FailureKind::TemplateTooLarge,
+        message: format!(
+            "{}: {what} would expand past {} MB, so nothing was sent",
+            e.name,
+            MAX_RENDERED_BYTES >> 20
+        ),
+    }
 }
 
 /// Why a request could not be made, or what a response lacked.
@@ -169,6 +188,7 @@ impl UserState {
             vars: HashMap::new(),
             rows,
             cookies: Vec::new(),
+            oversized: Vec::new(),
         };
         for (name, t) in &shared.vars {
             let mut ctx = Ctx {
@@ -177,9 +197,16 @@ impl UserState {
                 rng,
             };
             // A var that uses a field of an exhausted data file stays unset: the first
-            // request that needs it reports the data file.
-            if let Ok(v) = t.render_string(&mut ctx) {
-                state.vars.insert(name.clone(), v);
+            // request that needs it reports the data file (or the size it would have).
+            match t.render_string(&mut ctx) {
+                Ok(v) => {
+                    state.vars.insert(name.clone(), v);
+                }
+                Err(RenderError::TooLarge) => state.oversized.push(name.clone()),
+                Err(RenderError::Missing(v)) if state.oversized.contains(&v) => {
+                    state.oversized.push(name.clone());
+                }
+                Err(RenderError::Missing(_)) => {}
             }
         }
         state
@@ -205,7 +232,10 @@ impl UserState {
                 shared,
                 rng,
             };
-            let fail = |var: String, ctx: &Ctx| ctx.missing(&var, e);
+            let fail = |why: RenderError, ctx: &Ctx| match why {
+                RenderError::Missing(var) => ctx.missing(&var, e),
+                RenderError::TooLarge => too_large(e, None),
+            };
             if let Some(t) = &d.target {
                 let text = t.render_string(&mut ctx).map_err(|v| fail(v, &ctx))?;
                 p.target = Some(text.parse().map_err(|err| StepFailure {
@@ -422,6 +452,9 @@ impl Ctx<'_> {
     }
 
     fn missing(&self, var: &str, e: &Endpoint) -> StepFailure {
+        if self.state.oversized.iter().any(|v| v == var) {
+            return too_large(e, Some(var));
+        }
         // A [vars] value that could not be set because its data file ran out.
         let exhausted = self.state.rows.iter().position(Option::is_none);
         let from_vars = self.shared.vars.iter().any(|(name, _)| name == var);

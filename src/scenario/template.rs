@@ -58,6 +58,21 @@ pub trait Context {
     fn var(&self, name: &str) -> Option<&str>;
 }
 
+/// The most bytes one template renders to for one request or variable: a path, a header,
+/// a body or a `[vars]` value. `[vars]` that build on each other can double at every step
+/// (`v2 = "{{v1}}{{v1}}"`); this bounds them, at load time where the sizes are known and
+/// as a failure of its own at run time where they are not (an extracted value).
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+
+/// Why a template did not render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderError {
+    /// This variable has no value for the user.
+    Missing(String),
+    /// The text would pass `MAX_RENDERED_BYTES`.
+    TooLarge,
+}
+
 /// A template that could not be parsed: the message and the byte offset in the text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateError {
@@ -178,22 +193,59 @@ impl Template {
         out
     }
 
-    /// Renders into `out`; Err is the name of a variable that has no value.
-    pub fn render(&self, ctx: &mut dyn Context, out: &mut String) -> Result<(), String> {
+    /// Renders into `out`; Err is the name of a variable that has no value, or the
+    /// rendering would pass `MAX_RENDERED_BYTES`.
+    pub fn render(&self, ctx: &mut dyn Context, out: &mut String) -> Result<(), RenderError> {
+        let start = out.len();
         for p in &self.pieces {
             match p {
                 Piece::Lit(s) => out.push_str(s),
                 Piece::Expr(e, escape) => {
                     let mut value = String::new();
-                    eval(e, ctx, &mut value)?;
+                    eval(e, ctx, &mut value).map_err(RenderError::Missing)?;
+                    if out.len() - start + value.len() > MAX_RENDERED_BYTES {
+                        return Err(RenderError::TooLarge);
+                    }
                     push_escaped(out, &value, *escape);
                 }
+            }
+            if out.len() - start > MAX_RENDERED_BYTES {
+                return Err(RenderError::TooLarge);
             }
         }
         Ok(())
     }
 
-    pub fn render_string(&self, ctx: &mut dyn Context) -> Result<String, String> {
+    /// The most bytes the template can render to, given the most each variable holds
+    /// (`var` answers None for one it cannot know before the run, such as an extracted
+    /// value: then so does this).
+    pub fn max_len(&self, var: &dyn Fn(&str) -> Option<usize>) -> Option<usize> {
+        self.pieces.iter().try_fold(0usize, |sum, p| {
+            let n = match p {
+                Piece::Lit(s) => s.len(),
+                Piece::Expr(e, escape) => {
+                    let value = match e {
+                        Expr::UserId | Expr::Seq => 20,
+                        Expr::Uuid => 36,
+                        Expr::Alnum(n) => *n,
+                        Expr::Int(..) => 20,
+                        Expr::Now => 20,
+                        Expr::Var(name) => var(name)?,
+                    };
+                    // The widest escape of a byte: \u00XX in JSON, %XX in a URL.
+                    let widest = match escape {
+                        Escape::None => 1,
+                        Escape::Json => 6,
+                        Escape::Form | Escape::Path => 3,
+                    };
+                    value.saturating_mul(widest)
+                }
+            };
+            Some(sum.saturating_add(n))
+        })
+    }
+
+    pub fn render_string(&self, ctx: &mut dyn Context) -> Result<String, RenderError> {
         let mut out = String::new();
         self.render(ctx, &mut out)?;
         Ok(out)
@@ -436,6 +488,23 @@ mod tests {
             .unwrap()
             .render_string(&mut ctx())
             .unwrap_err();
-        assert_eq!(missing, "nope");
+        assert_eq!(missing, RenderError::Missing("nope".into()));
+    }
+
+    #[test]
+    fn a_rendering_past_the_limit_stops_and_the_bound_is_known_before() {
+        let env = |_: &str| None;
+        let t = Template::parse("a{{token}}{{token}}", Escape::Json, &env).unwrap();
+        let size = |n: usize| move |v: &str| (v == "token").then_some(n);
+        // Each byte of a value may become \u00XX inside a JSON string.
+        assert_eq!(t.max_len(&size(10)), Some(1 + 2 * 60));
+        assert_eq!(t.max_len(&|_| None), None);
+        let mut big = ctx();
+        big.vars
+            .insert("token".into(), "x".repeat(MAX_RENDERED_BYTES / 2 + 1));
+        assert_eq!(t.render_string(&mut big), Err(RenderError::TooLarge));
+        big.vars
+            .insert("token".into(), "x".repeat(MAX_RENDERED_BYTES / 2 - 1));
+        assert!(t.render_string(&mut big).is_ok());
     }
 }

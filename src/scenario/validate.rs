@@ -5,7 +5,7 @@ use super::raw::{
     RawData, RawDefaults, RawEndpoint, RawExpect, RawFlow, RawLoad, RawScenario, RawStage,
     RawUserType, SpannedValue,
 };
-use super::template::{Escape, Template};
+use super::template::{Escape, MAX_RENDERED_BYTES, Template};
 use super::threshold::{self, Threshold};
 use super::{Check, DataSet, Dynamic, Extract, ExtractFrom, Flow, NetOptions, Redirects, UserType};
 use super::{DEFAULT_QUEUE_TIMEOUT, parse_duration, parse_rate, parse_wait};
@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Uri};
 use std::collections::BTreeMap;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use toml::{Spanned, Value};
@@ -73,6 +73,7 @@ fn walk(
     let mut v = Validator {
         loc,
         vars: HashSet::new(),
+        sizes: HashMap::new(),
     };
     if let Some(h) = host_override {
         let flag = Validator {
@@ -81,6 +82,7 @@ fn walk(
                 src: "",
             },
             vars: HashSet::new(),
+            sizes: HashMap::new(),
         };
         flag.base(&Spanned::new(0..0, h.to_string())).map_err(|e| {
             vec![ScenarioError {
@@ -241,6 +243,23 @@ fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String> {
 }
 
 /// `set.column` for every column of every data file.
+/// The longest value of each data-file field.
+fn data_sizes(data: &[DataSet]) -> HashMap<String, usize> {
+    let mut sizes = HashMap::new();
+    for d in data {
+        for (i, c) in d.columns.iter().enumerate() {
+            let longest = d
+                .rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(String::len)
+                .max();
+            sizes.insert(format!("{}.{c}", d.name), longest.unwrap_or(0));
+        }
+    }
+    sizes
+}
+
 fn data_fields(data: &[DataSet]) -> impl Iterator<Item = String> + '_ {
     data.iter()
         .flat_map(|d| d.columns.iter().map(move |c| format!("{}.{c}", d.name)))
@@ -372,6 +391,9 @@ struct Validator<'a> {
     loc: Locator<'a>,
     /// Variables templates may use.
     vars: HashSet<String>,
+    /// The most bytes each variable known before the run can hold (`[vars]` values and
+    /// data-file fields; not extracted ones).
+    sizes: HashMap<String, usize>,
 }
 
 impl Validator<'_> {
@@ -1088,6 +1110,7 @@ impl Validator<'_> {
         data: &[DataSet],
     ) -> Result<Vec<(String, Template)>> {
         self.vars = data_fields(data).collect();
+        self.sizes = data_sizes(data);
         let mut list = Vec::new();
         for (name, value) in raw.into_iter().flatten() {
             let k = format!("vars.{name}");
@@ -1095,6 +1118,9 @@ impl Validator<'_> {
             let text = self.scalar_text(value, &k)?;
             let t = self.template(&text, value.span(), &k, Escape::None)?;
             self.vars.insert(name.clone());
+            if let Some(n) = t.max_len(&|v| self.sizes.get(v).copied()) {
+                self.sizes.insert(name.clone(), n);
+            }
             list.push((name.clone(), t));
         }
         Ok(list)
@@ -1137,7 +1163,25 @@ impl Validator<'_> {
     ) -> Result<Template> {
         let t = Template::parse(text, escape, &env_var)
             .map_err(|e| self.err(span.clone(), key, e.message))?;
-        self.check_vars(&t, span, key)?;
+        self.check_vars(&t, span.clone(), key)?;
+        if let Some(n) = t.max_len(&|v| self.sizes.get(v).copied())
+            && n > MAX_RENDERED_BYTES
+        {
+            let biggest = t
+                .vars()
+                .filter_map(|v| Some((self.sizes.get(v)?, v)))
+                .max()
+                .map(|(size, v)| format!(" ({{{{{v}}}}} alone holds up to {size} bytes)"))
+                .unwrap_or_default();
+            return Err(self.err(
+                span,
+                key,
+                format!(
+                    "expands to up to {n} bytes for each user{biggest}, above the {} MB a template may render; variables that repeat each other double at every step",
+                    MAX_RENDERED_BYTES >> 20
+                ),
+            ));
+        }
         Ok(t)
     }
 

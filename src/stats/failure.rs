@@ -44,6 +44,8 @@ pub enum FailureKind {
     Variable,
     /// A data file in unique mode had no row left for this user, so nothing was sent.
     DataExhausted,
+    /// A template would render past its limit (`MAX_RENDERED_BYTES`), so nothing was sent.
+    TemplateTooLarge,
     /// The load generator's own machine ran out of something (open files, local ports):
     /// a limit of swarm's side, not the server's.
     Local,
@@ -61,6 +63,7 @@ impl FailureKind {
         match self {
             FailureKind::Status(s) => format!("http_{s}"),
             FailureKind::DataExhausted => "data_exhausted".into(),
+            FailureKind::TemplateTooLarge => "template_too_large".into(),
             FailureKind::NotResent => "not_resent".into(),
             other => format!("{other:?}").to_lowercase(),
         }
@@ -94,6 +97,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Extract => write!(f, "extract found nothing"),
             FailureKind::Variable => write!(f, "variable has no value"),
             FailureKind::DataExhausted => write!(f, "data file ran out"),
+            FailureKind::TemplateTooLarge => write!(f, "template too large"),
             FailureKind::Other => write!(f, "other error"),
         }
     }

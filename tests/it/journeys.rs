@@ -400,3 +400,54 @@ async fn when_every_user_fails_on_start_the_run_ends_and_says_why() {
         "{report}"
     );
 }
+
+/// `[vars]` that double at every step are refused at load time with the variable and its
+/// size (39 doublings aborted the process with a 1 GB allocation); a template that uses an
+/// extracted value, whose size is known only at run time, fails with its own cause and
+/// sends nothing (the run goes on and says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_that_would_expand_without_bound_are_refused_or_fail_alone() {
+    let mut doubling = String::from("host = \"http://127.0.0.1:9\"\n[vars]\nv0 = \"xx\"\n");
+    for i in 1..40 {
+        doubling += &format!("v{i} = \"{{{{v{}}}}}{{{{v{}}}}}\"\n", i - 1, i - 1);
+    }
+    doubling += "[[endpoints]]\npath = \"/\"\n";
+    let e = Plan::parse(&doubling, "double.toml").unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (27, "vars.v24"), "{e}");
+    assert!(e.message.contains("expands to up to 33554432 bytes"), "{e}");
+    assert!(
+        e.message
+            .contains("{{v23}} alone holds up to 16777216 bytes"),
+        "{e}"
+    );
+
+    let server = crate::support::CountingServer::start().await;
+    let nine_mb = "a".repeat(9 << 20);
+    let src = format!(
+        "host = \"{}\"\n[load]\nusers = 1\nspawn_rate = 10\niterations = 3\n\
+         [[on_start]]\nname = \"fetch\"\nmethod = \"POST\"\npath = \"/echo\"\nbody = \"{nine_mb}\"\n\
+         extract = {{ tok = {{ regex = \"(a+)\" }} }}\n\
+         [[endpoints]]\nname = \"send twice\"\nmethod = \"POST\"\npath = \"/twice\"\nbody = \"{{{{tok}}}}{{{{tok}}}}\"\n",
+        server.url()
+    );
+    let engine = started(&src, &server.url());
+    let snap = until_stopped(&engine, Duration::from_secs(20)).await;
+    let row = snap
+        .rows
+        .iter()
+        .find(|r| r.name.contains("send twice"))
+        .unwrap();
+    assert_eq!((row.requests, row.failures), (3, 3));
+    let group = snap
+        .failures
+        .iter()
+        .find(|f| f.kind == FailureKind::TemplateTooLarge)
+        .expect("a template_too_large failure");
+    assert!(
+        group.message.contains("would expand past 16 MB"),
+        "{}",
+        group.message
+    );
+    assert_eq!(server.count("/twice"), 0, "nothing is sent");
+    assert_eq!(server.count("/echo"), 1);
+}
