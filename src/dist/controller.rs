@@ -247,7 +247,8 @@ struct Worker {
     /// Its clock minus ours, µs.
     offset_us: i64,
     last_heard: Instant,
-    rps: f64,
+    /// Its requests in this run (since the start or the latest statistics reset).
+    requests: u64,
     missing: bool,
     /// The most users it ran at once in this run.
     peak_users: u32,
@@ -427,6 +428,9 @@ impl Coordinator {
             Command::ResumePlan => self.broadcast(order::What::ResumePlan(true)),
             Command::ResetStats => {
                 self.stats.reset(&Shards::new(1), Instant::now().into_std());
+                for w in self.workers.iter_mut().flatten() {
+                    w.requests = 0;
+                }
                 self.stats.lag_seconds(SECONDS_LAG);
                 self.broadcast(order::What::ResetStats(true));
             }
@@ -543,6 +547,7 @@ impl Coordinator {
         self.peak_users = 0;
         for w in self.workers.iter_mut().flatten() {
             w.peak_users = 0;
+            w.requests = 0;
         }
         self.state = RunState::Spawning;
     }
@@ -687,7 +692,7 @@ impl Coordinator {
             think_late_p99_ms: 0.0,
             offset_us,
             last_heard: Instant::now(),
-            rps: 0.0,
+            requests: 0,
             missing: false,
             peak_users: 0,
             window: None,
@@ -731,13 +736,10 @@ impl Coordinator {
             }
         };
         let w = self.workers[i].as_mut().expect("index_of found it");
-        let since = now.saturating_duration_since(w.last_heard).as_secs_f64();
         let requests: u64 = delta.rows.iter().map(|r| r.requests).sum();
-        w.rps = if since > 0.0 {
-            requests as f64 / since
-        } else {
-            0.0
-        };
+        if self.started_at.is_some() {
+            w.requests += requests;
+        }
         w.last_heard = now;
         w.state = parse_state(&r.state);
         w.users = r.users;
@@ -951,7 +953,13 @@ impl Coordinator {
                             w.state.to_string()
                         },
                         users: w.users,
-                        rps: w.rps,
+                        // Its share of the run's rate: the workers' add up to the
+                        // aggregate's (same requests, same span).
+                        rps: if elapsed.is_zero() {
+                            0.0
+                        } else {
+                            w.requests as f64 / elapsed.as_secs_f64()
+                        },
                         cpu_percent: w.cpu_percent,
                         think_late_p99_ms: w.think_late_p99_ms,
                         clock_offset_ms: w.offset_us as f64 / 1000.0,

@@ -311,9 +311,9 @@ pub struct WorkerStatus {
     /// idle, spawning, running, stopping, stopped, missing.
     pub state: String,
     pub users: u32,
-    /// Its requests per second over its last report.
+    /// Its requests per second over the run (its share of the aggregate's rate).
     pub rps: f64,
-    /// Its process's CPU, % of one core.
+    /// Its process's CPU over the run, % of one core.
     pub cpu_percent: f64,
     /// How late its users' think times ended, p99 over the run so far, ms: a worker
     /// short of CPU shows it here first.

@@ -171,6 +171,22 @@ path = "/seq/{{seq}}"
     let workers = doc["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 2);
     assert!(workers.iter().all(|w| w["state"] == "stopped"), "{doc}");
+    // Each worker's rate is its share over the run: they add up to the aggregate's (they
+    // read 14 469 and 39 648 for 390 in all, rates over the last tiny flush), and its CPU
+    // is over the run, within what this machine's cores can give.
+    let rps = |v: &serde_json::Value| v["rps"].as_f64().unwrap();
+    let sum: f64 = workers.iter().map(rps).sum();
+    let all = doc["aggregated"]["rps"].as_f64().unwrap();
+    assert!(
+        (sum - all).abs() <= all * 0.03,
+        "workers {sum} req/s, aggregate {all}: {doc}"
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    for w in workers {
+        assert!(rps(w) > 0.0, "{w}");
+        let cpu = w["cpu_percent"].as_f64().unwrap();
+        assert!((0.0..=100.0 * cores).contains(&cpu), "{w}");
+    }
     // Every {{seq}} value went out once across the swarm.
     let paths = server.paths();
     let distinct: std::collections::HashSet<&String> = paths.iter().collect();
