@@ -188,6 +188,11 @@ pub struct DistArgs {
     /// the run was degraded) instead of stopping with exit code 3
     #[arg(long, requires = "workers")]
     pub tolerate_worker_loss: bool,
+    /// How long to wait for every worker to join before giving up with exit code 3, the
+    /// joined ones named (Locust's flag; seconds, or a duration such as 2m). Without it
+    /// the controller waits until stopped
+    #[arg(long, value_name = "SECONDS", requires = "workers", value_parser = parse_wait_limit)]
+    pub expect_workers_max_wait: Option<Duration>,
     /// TLS on the control port: the controller's certificate (PEM; with --tls-key)
     #[arg(long, value_name = "FILE", requires_all = ["workers", "tls_key"])]
     pub tls_cert: Option<PathBuf>,
@@ -461,6 +466,25 @@ fn parse_rate(s: &str) -> Result<f64, String> {
             "\"{s}\" is not a rate above 0; write e.g. 10 or 0.5"
         )),
     }
+}
+
+/// Seconds as Locust writes them (`60`), or a duration (`90s`, `2m`); above zero.
+fn parse_wait_limit(s: &str) -> Result<Duration, String> {
+    let d = match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => Duration::from_secs_f64(secs),
+        Ok(_) => {
+            return Err(format!(
+                "\"{s}\" is not a number of seconds above 0; write e.g. 60 or 2m"
+            ));
+        }
+        Err(_) => parse_duration(s)?,
+    };
+    if d.is_zero() {
+        return Err(format!(
+            "\"{s}\" would give up before any worker can join; write e.g. 60 or 2m"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_run_time(s: &str) -> Result<Duration, String> {

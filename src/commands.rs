@@ -305,6 +305,7 @@ fn distributed(
         files: crate::dist::controller::data_files(plan, dir)?,
         dir: dir.to_path_buf(),
         tolerate_loss: dist.tolerate_worker_loss,
+        expect_wait: dist.expect_workers_max_wait,
         quiet: false,
         tls: tls_of(dist)?,
     }))
@@ -423,7 +424,8 @@ fn after_tui(
         if let (Some(log), Some(path)) = (saved, &output.save_run) {
             log.abandon(path);
         }
-        return Ok(0);
+        // No request was sent: nothing passed (a script must not read this as a run).
+        return Ok(1);
     }
     let out = Output {
         baseline,

@@ -226,6 +226,14 @@ fn broken(plan: &Plan, snap: &Snapshot) -> Option<crate::scenario::threshold::Ve
 
 /// One progress line: elapsed, users, req/s, failures, p95.
 pub fn progress_line(s: &Snapshot) -> String {
+    if s.state == RunState::Idle && s.workers_wanted > 0 {
+        let joined = s.workers.iter().filter(|w| w.state != "missing").count();
+        return format!(
+            "[{:>5.0}s] waiting for workers {joined}/{}",
+            s.run_clock.as_secs_f64(),
+            s.workers_wanted
+        );
+    }
     let stage = s
         .stage
         .map_or(String::new(), |(i, n)| format!(" stage {i}/{n}"));
@@ -391,6 +399,26 @@ fn finish_with(
     }
     if let Some(lost) = last.worker_lost.as_ref().filter(|_| last.degraded) {
         eprintln!("swarm: degraded run: {lost}; the other workers carried its share");
+    }
+    if last.total.requests == 0 {
+        // A run that did nothing must not pass a CI gate as one that did.
+        let why = match &last.worker_lost {
+            Some(lost) => lost.clone(),
+            None if last.workers_wanted > 0 => {
+                let joined = last.workers.iter().filter(|w| w.state != "missing").count();
+                format!(
+                    "{joined} of {} workers joined before it was stopped",
+                    last.workers_wanted
+                )
+            }
+            None => "it was stopped before any user sent one".into(),
+        };
+        eprintln!("swarm: the run sent no request: {why}");
+        return Ok(if last.workers_wanted > 0 {
+            crate::dist::EXIT_WORKER_LOST
+        } else {
+            1
+        });
     }
     if let Some(lost) = last.worker_lost.as_ref().filter(|_| !last.degraded) {
         eprintln!(

@@ -59,6 +59,8 @@ pub struct Config {
     pub dir: std::path::PathBuf,
     /// `--tolerate-worker-loss`: a lost worker's share goes to the others.
     pub tolerate_loss: bool,
+    /// `--expect-workers-max-wait`: how long a start waits for every worker to join.
+    pub expect_wait: Option<Duration>,
     /// Say nothing on standard error (the TUI shows the workers instead).
     pub quiet: bool,
     /// TLS on the control port: certificate and key (PEM), and the CA whose client
@@ -282,11 +284,14 @@ struct Coordinator {
     stats: Stats,
     state: RunState,
     start_wanted: bool,
+    /// Since when the start has been waiting for its workers.
+    wanted_since: Instant,
     started_at: Option<Instant>,
     stop_sent: bool,
     run_end: Option<Instant>,
     peak_users: u32,
     lost: Option<String>,
+    lost_workers: Vec<crate::stats::LostWorker>,
     /// A worker was lost and the others carried its share.
     degraded: bool,
     /// The control port's address, for the workers view.
@@ -315,11 +320,13 @@ impl Coordinator {
             stats,
             state: RunState::Idle,
             start_wanted: false,
+            wanted_since: Instant::now(),
             started_at: None,
             stop_sent: false,
             run_end: None,
             peak_users: 0,
             lost: None,
+            lost_workers: Vec::new(),
             degraded: false,
             addr: String::new(),
             snapshots,
@@ -350,6 +357,7 @@ impl Coordinator {
                 Some(x) = exited.recv() => self.process_exited(x),
                 _ = tick.tick() => {
                     self.check_missing();
+                    self.give_up_waiting();
                     self.maybe_start();
                     self.publish();
                 }
@@ -398,6 +406,7 @@ impl Coordinator {
             Command::Start => {
                 if matches!(self.state, RunState::Idle | RunState::Stopped) {
                     self.start_wanted = true;
+                    self.wanted_since = Instant::now();
                     self.maybe_start();
                 }
             }
@@ -521,6 +530,46 @@ impl Coordinator {
                 self.state = RunState::Stopping;
             }
         }
+    }
+
+    /// `--expect-workers-max-wait`: a start that waited that long for its workers ends,
+    /// naming those that joined (a run that never started must not pass as one that did).
+    fn give_up_waiting(&mut self) {
+        let Some(limit) = self.cfg.expect_wait else {
+            return;
+        };
+        let wanted = self.workers.len();
+        if !self.start_wanted
+            || self.joined() >= wanted
+            || Instant::now().saturating_duration_since(self.wanted_since) < limit
+        {
+            return;
+        }
+        let joined: Vec<String> = self
+            .workers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                w.as_ref()
+                    .filter(|w| !w.missing)
+                    .map(|w| format!("worker {i} ({})", w.host))
+            })
+            .collect();
+        let named = if joined.is_empty() {
+            "none joined".to_string()
+        } else {
+            format!("joined: {}", joined.join(", "))
+        };
+        let text = format!(
+            "only {}/{wanted} workers joined within {} (--expect-workers-max-wait); {named}",
+            joined.len(),
+            crate::scenario::format_duration(limit)
+        );
+        say!(self.cfg.quiet, "swarm: {text}; not starting the run");
+        self.lost.get_or_insert(text);
+        self.start_wanted = false;
+        self.state = RunState::Stopped;
+        self.run_end = Some(Instant::now());
     }
 
     /// Starts the run once it is wanted and every segment has its worker.
@@ -798,7 +847,7 @@ impl Coordinator {
             return;
         }
         w.missing = true;
-        let host = w.host.clone();
+        let (host, lost_users) = (w.host.clone(), w.users);
         let running = self.started_at.is_some()
             && matches!(
                 self.state,
@@ -809,9 +858,32 @@ impl Coordinator {
             say!(self.cfg.quiet, "swarm: worker {i} ({host}) left: {why}");
             return;
         }
-        let clock = self.started_at.map_or(Duration::ZERO, |s| {
-            Instant::now().saturating_duration_since(s)
+        let now = Instant::now();
+        let clock = self
+            .started_at
+            .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
+        // A worker that said goodbye after its last report took nothing along.
+        let complete = w.leaving && matches!(w.state, RunState::Stopped | RunState::Idle);
+        let unreported = if complete {
+            Duration::ZERO
+        } else {
+            now.saturating_duration_since(w.last_heard)
+        };
+        self.lost_workers.push(crate::stats::LostWorker {
+            index: i as u32,
+            host: host.clone(),
+            lost_at_s: clock.as_secs_f64(),
+            unreported_s: unreported.as_secs_f64(),
+            why: why.to_string(),
         });
+        // From its loss on, it runs no users, and its peak no longer counts toward the
+        // swarm's: the others may now carry its share.
+        let before: u32 = self.live().map(|w| w.users).sum::<u32>() + lost_users;
+        self.peak_users = self.peak_users.max(before);
+        if let Some(w) = self.workers[i].as_mut() {
+            w.users = 0;
+            w.peak_users = 0;
+        }
         let text = format!(
             "worker {i} ({host}) was lost {} into the run: {why}",
             crate::scenario::format_duration(Duration::from_secs(clock.as_secs()))
@@ -970,6 +1042,7 @@ impl Coordinator {
                 .collect(),
             worker_lost: self.lost.clone(),
             degraded: self.degraded,
+            lost_workers: self.lost_workers.clone(),
             ..Snapshot::default()
         };
         self.stats.fill(&mut snap, elapsed, now.into_std());

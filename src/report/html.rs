@@ -127,6 +127,12 @@ fn summary(out: &mut String, snap: &Snapshot, verdicts: &[Verdict]) {
     if secs > 0.0 && t.requests == 0 {
         out.push_str("<p class=\"note\">No request was made in this run.</p>\n");
     }
+    for lost in &snap.lost_workers {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(&lost.describe()));
+    }
+    if snap.degraded {
+        out.push_str("<p class=\"note\">Degraded run: the other workers carried the lost worker's share (--tolerate-worker-loss).</p>\n");
+    }
     if snap.reached_no_server() {
         out.push_str("<p class=\"note\">No request reached the server: every connection was refused or could not be made (see Failures). Is it running?</p>\n");
     }

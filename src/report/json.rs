@@ -37,6 +37,11 @@ pub struct JsonReport<'a> {
     /// The others carried the lost worker's share (`--tolerate-worker-loss`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub degraded: bool,
+    /// Every worker lost during the run: index, host, lost_at_s, unreported_s (the span
+    /// of its requests that never arrived: the figures are short by up to that much of
+    /// its share) and why. Empty when the figures are complete.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub lost_workers: &'a [crate::stats::LostWorker],
 }
 
 /// The open model's schedule at the end of the run.
@@ -138,6 +143,7 @@ pub fn to_json(
         workers: &snap.workers,
         worker_lost: snap.worker_lost.as_deref(),
         degraded: snap.degraded,
+        lost_workers: &snap.lost_workers,
     };
     serde_json::to_string_pretty(&report).expect("report serializes")
 }

@@ -9,7 +9,9 @@ use std::fmt::Write;
 pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
     let width = width.max(80);
     let mut out = String::new();
-    for line in std::iter::once(title.to_string()).chain(summary(snap)) {
+    let _ = writeln!(out, "{}", fit(title, width));
+    // What needs saying about the run wraps (advice cut at the edge helps nobody).
+    for line in summary(snap).iter().flat_map(|l| wrap(l, width)) {
         let _ = writeln!(out, "{}", fit(&line, width));
     }
     out.push('\n');
@@ -62,6 +64,15 @@ fn summary(snap: &Snapshot) -> Vec<String> {
         "{} of response bodies received{throughput}",
         bytes(snap.total.bytes as f64)
     ));
+    for lost in &snap.lost_workers {
+        lines.push(lost.describe());
+    }
+    if snap.degraded {
+        lines.push(
+            "degraded run: the other workers carried the lost worker's share (--tolerate-worker-loss)"
+                .into(),
+        );
+    }
     if snap.reached_no_server() {
         // The cause is in the failures table; this says what to do about it.
         lines.push(

@@ -16,6 +16,6 @@ pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point};
 pub use shard::{NOT_SENT, Recorder, Sample, Shard, Shards};
 pub use snapshot::{
-    Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, PERCENTILES, RowStats, RunState, Snapshot,
-    TypeCount, WindowStats, WorkerStatus, short_name,
+    Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, LostWorker, PERCENTILES, RowStats, RunState,
+    Snapshot, TypeCount, WindowStats, WorkerStatus, short_name,
 };

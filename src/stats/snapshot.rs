@@ -42,6 +42,37 @@ impl std::fmt::Display for RunState {
     }
 }
 
+/// A worker lost during a run, and how much of its work the figures may lack.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LostWorker {
+    pub index: u32,
+    pub host: String,
+    /// When it was lost, seconds from the run's start.
+    pub lost_at_s: f64,
+    /// Seconds from its last report to its loss: what it recorded in this span never
+    /// arrived (0 when it left with a goodbye after its last report).
+    pub unreported_s: f64,
+    pub why: String,
+}
+
+impl LostWorker {
+    /// One line for a report: which worker, when, and the bound on what is missing.
+    pub fn describe(&self) -> String {
+        let missing = if self.unreported_s > 0.0 {
+            format!(
+                "its last {:.1} s of requests never arrived, so the figures are short",
+                self.unreported_s
+            )
+        } else {
+            "it reported everything before it left".into()
+        };
+        format!(
+            "worker {} ({}) lost at {:.1} s: {missing} ({})",
+            self.index, self.host, self.lost_at_s, self.why
+        )
+    }
+}
+
 /// Statistics of one endpoint row (or the aggregate).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RowStats {
@@ -295,6 +326,10 @@ pub struct Snapshot {
     /// ... and the others carried its share (`--tolerate-worker-loss`).
     #[serde(default)]
     pub degraded: bool,
+    /// Every worker lost while the run went on, in the order they were lost: the figures
+    /// lack what each recorded after its last report.
+    #[serde(default)]
+    pub lost_workers: Vec<LostWorker>,
     /// Where the workers reach the controller.
     #[serde(default)]
     pub controller_addr: String,

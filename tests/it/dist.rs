@@ -84,6 +84,17 @@ impl Proc {
             .to_string()
     }
 
+    /// What it wrote on standard output, once it has exited (the report; small enough
+    /// for the pipe's buffer).
+    async fn stdout(&mut self) -> String {
+        let mut out = String::new();
+        if let Some(mut pipe) = self.child.stdout.take() {
+            let read = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut out);
+            let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+        }
+        out
+    }
+
     /// Waits (at most `limit`) for the process to exit, and then for the last of its
     /// standard error to be read: `wait` can return before the reader has drained the
     /// pipe, and a test that looked at the stderr then saw it empty (seen once in CI).
@@ -330,6 +341,20 @@ async fn a_killed_worker_stops_the_run_with_its_own_exit_code() {
         doc["worker_lost"].as_str().unwrap().contains("worker"),
         "{doc}"
     );
+    // The report on stdout and the JSON say the figures are short, which worker, when,
+    // and the bound on what is missing (its requests since its last report).
+    let lost = &doc["lost_workers"][0];
+    let unreported = lost["unreported_s"].as_f64().unwrap();
+    assert!((0.0..=4.0).contains(&unreported), "{doc}");
+    assert!(lost["lost_at_s"].as_f64().unwrap() > 0.0, "{doc}");
+    let report = ctl.stdout().await;
+    let said = format!(
+        "worker {} ({}) lost at",
+        lost["index"],
+        lost["host"].as_str().unwrap()
+    );
+    assert!(report.contains(&said), "{report}");
+    assert!(report.contains("the figures are short"), "{report}");
     // The survivor was told to stop and leave.
     w1.succeeds(Duration::from_secs(20)).await;
     let _ = w2.exit_code(Duration::from_secs(5)).await;
@@ -455,6 +480,16 @@ async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["degraded"], true, "{doc}");
+    // The peak is the swarm's 4 users, not the lost worker's 2 added to the survivor's 4.
+    assert_eq!(doc["users"].as_u64(), Some(4), "{doc}");
+    assert_eq!(
+        doc["lost_workers"].as_array().map(Vec::len),
+        Some(1),
+        "{doc}"
+    );
+    let report = ctl.stdout().await;
+    assert!(report.contains("degraded run:"), "{report}");
+    assert!(report.contains("the figures are short"), "{report}");
     // After the loss the one survivor ran all four users.
     let live: Vec<&serde_json::Value> = doc["workers"]
         .as_array()
@@ -569,6 +604,7 @@ mod protocol {
             files: vec![],
             dir: std::path::PathBuf::from("."),
             tolerate_loss: false,
+            expect_wait: None,
             quiet: true,
             tls: None,
         };
@@ -1063,4 +1099,50 @@ async fn a_worker_stopped_by_sigterm_leaves_with_every_request_it_made_reported(
         "every request the server answered is in the report: {doc}"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A controller whose workers never all join does not pass as a run: the wait has a bound
+/// (Locust's --expect-workers-max-wait, exit 3 with the joined ones named), the progress
+/// line says what it waits for, and one stopped by SIGTERM before any request exits
+/// non-zero too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_workers_never_joined_does_not_pass() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        "[load]\nusers = 2\nrun_time = \"2s\"\n[[endpoints]]\npath = \"/\"\n",
+    );
+    let (mut ctl, addr) =
+        controller(&[&file, "--workers", "2", "--expect-workers-max-wait", "4"]).await;
+    ctl.line_with("waiting for workers 0/2", Duration::from_secs(10))
+        .await;
+    let mut w1 = worker(&addr, &[]);
+    ctl.line_with("(1/2 workers connected)", Duration::from_secs(20))
+        .await;
+    let code = ctl.exit_code(Duration::from_secs(20)).await;
+    let said = ctl.stderr();
+    assert_eq!(code, Some(3), "{said}");
+    assert!(
+        said.contains(
+            "only 1/2 workers joined within 4s (--expect-workers-max-wait); joined: worker 0 ("
+        ),
+        "{said}"
+    );
+    assert!(said.contains("the run sent no request"), "{said}");
+    let _ = w1.exit_code(Duration::from_secs(20)).await;
+
+    let (mut ctl, _) = controller(&[&file, "--workers", "2"]).await;
+    ctl.line_with("waiting for workers 0/2", Duration::from_secs(10))
+        .await;
+    send_signal("TERM", &ctl.child.id().unwrap().to_string());
+    let code = ctl.exit_code(Duration::from_secs(20)).await;
+    let said = ctl.stderr();
+    assert_eq!(code, Some(3), "{said}");
+    assert!(
+        said.contains("the run sent no request: 0 of 2 workers joined"),
+        "{said}"
+    );
+    assert_eq!(server.total(), 0);
 }

@@ -45,6 +45,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         };
         notes.push(Line::styled(format!("{lost}: {what}"), t.bad()));
     }
+    for lost in s.lost_workers.iter().filter(|l| l.unreported_s > 0.0) {
+        notes.push(Line::styled(lost.describe(), t.bad()));
+    }
     let [note_area, table_area] =
         Layout::vertical([Constraint::Length(notes.len() as u16), Constraint::Min(0)])
             .areas(block.inner(area));
