@@ -6,7 +6,7 @@
 use super::proto::control_client::ControlClient;
 use super::proto::{self, FromWorker, ToWorker, from_worker, order, to_worker};
 use super::segment::Segment;
-use super::{EXIT_WORKER_LOST, VERSION, wall_us};
+use super::{EXIT_WORKER_LOST, MISSING_AFTER, VERSION, wall_us};
 use crate::engine::{Command, Engine};
 use crate::report::saved::RunLog;
 use crate::scenario::Plan;
@@ -81,7 +81,13 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
     };
     let mut endpoint = tonic::transport::Endpoint::from_shared(url.clone())
         .map_err(|e| anyhow::anyhow!("--controller {}: {e}", opts.controller))?
-        .connect_timeout(Duration::from_secs(3));
+        .connect_timeout(Duration::from_secs(3))
+        // A controller that stopped answering (SIGSTOP, a partition without a reset) is
+        // found the way the controller finds a silent worker: HTTP/2 pings, unanswered
+        // for MISSING_AFTER, close the connection, and the users stop.
+        .http2_keep_alive_interval(Duration::from_secs(1))
+        .keep_alive_timeout(MISSING_AFTER)
+        .keep_alive_while_idle(true);
     if let Some(ca) = &opts.tls_ca {
         use tonic::transport::{Certificate, ClientTlsConfig, Identity};
         let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
@@ -370,6 +376,7 @@ async fn follow(
                 }
                 Ok(None) | Err(_) => {
                     let why = match m {
+                        Err(e) if is_silence(&e) => format!("it stopped answering: no answer to pings for {} s, or the connection broke", MISSING_AFTER.as_secs()),
                         Err(e) => e.message().to_string(),
                         _ => "it closed the connection".into(),
                     };
@@ -623,6 +630,20 @@ impl CpuMeter {
         }
         100.0 * (c - c0) / wall
     }
+}
+
+/// The connection ended because the controller's pings went unanswered (hyper closes it,
+/// and the stream reads a broken pipe) rather than by a reset or a close.
+fn is_silence(e: &tonic::Status) -> bool {
+    let mut text = e.message().to_ascii_lowercase();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text += &s.to_string().to_ascii_lowercase();
+        source = s.source();
+    }
+    ["keep-alive", "keepalive", "broken pipe"]
+        .iter()
+        .any(|k| text.contains(k))
 }
 
 fn is_tls_failure(e: &tonic::transport::Error) -> bool {

@@ -1146,3 +1146,38 @@ async fn a_run_whose_workers_never_joined_does_not_pass() {
     );
     assert_eq!(server.total(), 0);
 }
+
+/// A frozen controller (SIGSTOP: its socket stays open, nothing answers) no longer leaves
+/// its workers loading the server forever: they find it silent as it finds a silent
+/// worker, stop their users and say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_stop_when_their_controller_goes_silent() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(
+        &dir,
+        &server.url(),
+        "[load]\nusers = 2\nspawn_rate = 100\nrun_time = \"10m\"\nwait = \"20ms\"\n[[endpoints]]\npath = \"/\"\n",
+    );
+    let (mut ctl, addr) = controller(&[&file, "--workers", "1"]).await;
+    let mut w = worker(&addr, &[]);
+    ctl.line_with("running users 2/2", Duration::from_secs(20))
+        .await;
+    let pid = ctl.child.id().unwrap().to_string();
+    send_signal("STOP", &pid);
+    let code = w.exit_code(Duration::from_secs(20)).await;
+    let seen = server.total();
+    send_signal("CONT", &pid);
+    send_signal("KILL", &pid);
+    let _ = ctl.exit_code(Duration::from_secs(10)).await;
+    assert_eq!(code, Some(3), "{}", w.stderr());
+    assert!(
+        w.stderr()
+            .contains("lost the controller (it stopped answering"),
+        "{}",
+        w.stderr()
+    );
+    assert!(seen > 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.total(), seen, "no request after the worker left");
+}
