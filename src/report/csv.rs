@@ -46,6 +46,16 @@ pub fn paths(prefix: &Path) -> [PathBuf; 4] {
     })
 }
 
+/// The marker beside the CSV files while their run goes on: `PREFIX.partial`. The files
+/// keep Locust's names (and grow as Locust's do); the marker is removed only after the
+/// final figures are written, so a run killed midway leaves it, and a script tells a
+/// finished run's files from a crashed one's by its absence.
+pub fn partial_marker(prefix: &Path) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
 /// Writes the CSV files of one run as it goes on.
 pub struct CsvReport {
     prefix: PathBuf,
@@ -71,6 +81,13 @@ impl CsvReport {
     ) -> Result<CsvReport, String> {
         let [stats, history, failures, exceptions] = paths(prefix);
         let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+        let marker = partial_marker(prefix);
+        let note = format!(
+            "swarm (pid {}) is writing {}_*.csv; they hold mid-run figures until this file is removed at the end of the run. If the run is gone and this file is still here, it did not finish.\n",
+            std::process::id(),
+            prefix.display()
+        );
+        crate::fsutil::write_atomic(&marker, note.as_bytes()).map_err(|e| fail(&marker, e))?;
         let mut file = File::create(&history).map_err(|e| fail(&history, e))?;
         writeln!(file, "{}", history_header()).map_err(|e| fail(&history, e))?;
         for (path, header) in [
@@ -105,7 +122,10 @@ impl CsvReport {
     /// The last word at the end of the run: every file as the final snapshot says.
     pub fn finish(&mut self, snap: &Snapshot) -> Result<(), String> {
         let second = unix_seconds(SystemTime::now());
-        self.write(snap, second)
+        self.write(snap, second)?;
+        let marker = partial_marker(&self.prefix);
+        std::fs::remove_file(&marker)
+            .map_err(|e| format!("cannot remove {}: {e}", marker.display()))
     }
 
     fn write(&mut self, snap: &Snapshot, second: u64) -> Result<(), String> {

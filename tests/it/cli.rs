@@ -364,6 +364,9 @@ async fn locust_csv_files_grow_during_the_run_and_agree_with_the_json() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let during = rows(&history);
+    // The files hold mid-run figures: the marker beside them says so until the end.
+    let marker = dir.join("run.partial");
+    assert!(marker.exists(), "no {} during the run", marker.display());
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .unwrap()
@@ -371,6 +374,11 @@ async fn locust_csv_files_grow_during_the_run_and_agree_with_the_json() {
     assert_eq!(out.status.code(), Some(0));
     assert!(during >= 4, "history rows during the run: {during}");
     assert!(rows(&history) > during, "the history grew after that");
+    assert!(
+        !marker.exists(),
+        "the finished run removed {}",
+        marker.display()
+    );
     let stats = std::fs::read_to_string(dir.join("run_stats.csv")).unwrap();
     let mut lines = stats.lines();
     assert_eq!(
@@ -1126,5 +1134,50 @@ async fn the_highest_arrival_rate_keeps_the_clock_and_the_signals() {
         "{}",
         text(&out.stderr)
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// After kill -9 the CSV files keep their mid-run figures under Locust's names, and the
+/// `PREFIX.partial` marker beside them tells a script the run did not finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runs_csv_files_are_marked_unfinished() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    let prefix = dir.join("crash");
+    let mut child = swarm()
+        .args([
+            "run",
+            &file,
+            "--headless",
+            "-t",
+            "1m",
+            "--csv",
+            prefix.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stats = dir.join("crash_stats.csv");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&stats)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 3
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    assert!(
+        std::fs::read_to_string(&stats)
+            .unwrap()
+            .contains("Aggregated")
+    );
+    let marker = std::fs::read_to_string(dir.join("crash.partial")).unwrap();
+    assert!(marker.contains("did not finish"), "{marker}");
     let _ = std::fs::remove_dir_all(dir);
 }
