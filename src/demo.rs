@@ -368,20 +368,26 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod tests {
+    /// Never early; late by under 5 ms in the best of three tries (one try on a loaded
+    /// machine can be descheduled for longer, which says nothing of the sleep).
     #[tokio::test]
     async fn precise_sleep_is_precise() {
-        let mut worst = std::time::Duration::ZERO;
-        for ms in [3u64, 7, 20] {
-            let d = std::time::Duration::from_millis(ms);
-            let t = std::time::Instant::now();
-            super::precise_sleep(d).await;
-            let took = t.elapsed();
-            assert!(took >= d, "woke early: {took:?} < {d:?}");
-            worst = worst.max(took - d);
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..3 {
+            let mut worst = std::time::Duration::ZERO;
+            for ms in [3u64, 7, 20] {
+                let d = std::time::Duration::from_millis(ms);
+                let t = std::time::Instant::now();
+                super::precise_sleep(d).await;
+                let took = t.elapsed();
+                assert!(took >= d, "woke early: {took:?} < {d:?}");
+                worst = worst.max(took - d);
+            }
+            best = best.min(worst);
         }
         assert!(
-            worst < std::time::Duration::from_millis(5),
-            "late by {worst:?}"
+            best < std::time::Duration::from_millis(5),
+            "late by {best:?}"
         );
     }
 
