@@ -130,6 +130,7 @@ pub fn h1_response(data: &[u8]) {
     };
     let head = first & 0x80 != 0;
     let keep = Capture {
+        progress: None,
         body: true,
         redirects: true,
         headers: true,

@@ -9,7 +9,7 @@
 //! more CPU per request than wrk and 22 KB per idle user; this costs neither. hyper still
 //! speaks HTTP/2 (see `http.rs`) and serves the demo target.
 
-use super::http::Capture;
+use super::http::{Capture, Progress};
 use super::net::Stream;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -156,7 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         &mut self,
         request: &[u8],
         head: bool,
-        keep: Capture,
+        keep: Capture<'_>,
     ) -> Result<Response, (H1Error, bool)> {
         let was_used = self.used;
         self.used = true;
@@ -168,6 +168,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             // On a reused connection, this may be a close the server made while the request
             // was on its way.
             self.reusable = false;
+            // Or the server answered before it read the whole request (a 413 to an upload
+            // over its limit) and closed: its answer is in the socket already, so read it,
+            // as curl does. The connection is broken, so the read ends at once.
+            if let Ok(r) = self.read_response(head, keep).await {
+                give_back(std::mem::take(&mut self.buf));
+                return Ok(r);
+            }
             return Err((H1Error::Io(e), was_used));
         }
         let result = self.read_response(head, keep).await;
@@ -200,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
     async fn read_response(
         &mut self,
         head: bool,
-        keep: Capture,
+        keep: Capture<'_>,
     ) -> Result<Response, (H1Error, bool)> {
         let (status, framing, headers, consumed) = loop {
             if !self.buf.is_empty() {
@@ -245,7 +252,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                 Err(e) => return Err((H1Error::Io(e), before_any)),
             }
         };
-        let mut body = Body::new(keep.body);
+        if let Some(p) = keep.progress {
+            let expected = match framing {
+                Framing::Length(n) => Some(n),
+                Framing::None => Some(0),
+                _ => None,
+            };
+            p.head(status, expected);
+        }
+        let mut body = Body::new(keep.body, keep.progress);
         self.buf.advance(consumed);
         let read = match framing {
             Framing::None => Ok(()),
@@ -264,7 +279,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         Ok(body.into_response(status, headers))
     }
 
-    async fn read_length(&mut self, mut left: u64, body: &mut Body) -> Result<(), H1Error> {
+    async fn read_length(&mut self, mut left: u64, body: &mut Body<'_>) -> Result<(), H1Error> {
         loop {
             let take = left.min(self.buf.len() as u64) as usize;
             body.add(&self.buf[..take]);
@@ -277,7 +292,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         }
     }
 
-    async fn read_until_close(&mut self, body: &mut Body) -> Result<(), H1Error> {
+    async fn read_until_close(&mut self, body: &mut Body<'_>) -> Result<(), H1Error> {
         loop {
             body.add(&self.buf);
             self.buf.clear();
@@ -289,7 +304,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         }
     }
 
-    async fn read_chunked(&mut self, body: &mut Body) -> Result<(), H1Error> {
+    async fn read_chunked(&mut self, body: &mut Body<'_>) -> Result<(), H1Error> {
         loop {
             // A chunk's size line.
             let (start, size) = loop {
@@ -347,19 +362,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
 }
 
 /// A response body as it arrives: counted, and kept (up to 16 MB) when asked.
-pub struct Body {
+pub struct Body<'a> {
     kept: Option<Vec<u8>>,
     bytes: u64,
+    progress: Option<&'a Progress>,
 }
 
 /// Bodies kept for checks and extraction are cut at this size.
 const MAX_KEPT_BODY: usize = 16 << 20;
 
-impl Body {
-    pub fn new(keep: bool) -> Self {
+impl<'a> Body<'a> {
+    pub fn new(keep: bool, progress: Option<&'a Progress>) -> Self {
         Body {
             kept: keep.then(Vec::new),
             bytes: 0,
+            progress,
         }
     }
 
@@ -374,6 +391,9 @@ impl Body {
 
     pub fn add(&mut self, data: &[u8]) {
         self.bytes += data.len() as u64;
+        if let Some(p) = self.progress {
+            p.body(self.bytes);
+        }
         if let Some(k) = self.kept.as_mut() {
             let room = MAX_KEPT_BODY.saturating_sub(k.len());
             k.extend_from_slice(&data[..data.len().min(room)]);
@@ -395,7 +415,11 @@ enum Parsed {
     },
 }
 
-fn parse_head(buf: &[u8], head_request: bool, keep: Capture) -> Result<Parsed, (H1Error, bool)> {
+fn parse_head(
+    buf: &[u8],
+    head_request: bool,
+    keep: Capture<'_>,
+) -> Result<Parsed, (H1Error, bool)> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut slots);
     let len = match res.parse(buf) {
@@ -585,7 +609,8 @@ mod tests {
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: t\r\n\r\n";
     const HEAD: &[u8] = b"HEAD / HTTP/1.1\r\nhost: t\r\n\r\n";
-    const KEEP_ALL: Capture = Capture {
+    const KEEP_ALL: Capture<'static> = Capture {
+        progress: None,
         body: true,
         headers: true,
         redirects: false,

@@ -3,7 +3,7 @@
 //! per scheduled start taken from the open model's queue; on_stop steps when it stops.
 
 use super::endpoints::{EndpointSet, SharedEndpoints};
-use super::http::{self, Capture, Conn, Outcome, Prepared};
+use super::http::{self, Capture, Conn, Outcome, Prepared, Progress};
 use super::open::OpenQueue;
 use super::redirect;
 use super::session::{RunShared, UserState};
@@ -217,7 +217,9 @@ impl User {
                 return false;
             }
         };
+        let progress = Progress::default();
         let capture = Capture {
+            progress: Some(&progress),
             body: endpoint.needs_body(),
             redirects: endpoint.redirects != Redirects::None,
             headers: !endpoint.extract.is_empty(),
@@ -230,6 +232,7 @@ impl User {
             row,
             began,
             name: &endpoint.name,
+            progress: &progress,
         };
         let (outcome, redirect_error) = self
             .send_following(s, endpoint, wire, origin, prepared, capture)
@@ -285,7 +288,7 @@ impl User {
         wire: &[u8],
         origin: usize,
         mut prepared: Option<Prepared>,
-        capture: Capture,
+        capture: Capture<'_>,
     ) -> (Outcome, Option<String>) {
         let net = &self.run.net;
         let mut other: Option<(Origin, Option<Conn>)> = None;
@@ -426,6 +429,8 @@ struct InFlight<'a> {
     row: usize,
     began: Instant,
     name: &'a str,
+    /// What had arrived of its response when it was cut.
+    progress: &'a Progress,
 }
 
 impl InFlight<'_> {
@@ -437,22 +442,32 @@ impl InFlight<'_> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
+        // A response whose head had come (a body still streaming) is not "no response":
+        // its own kind, and the body bytes that arrived are counted.
+        let arrived = self.progress.describe();
         let sample = Sample {
             row: self.row,
             latency_us: NOT_SENT,
             status: None,
-            bytes: 0,
-            failure: Some(FailureKind::Interrupted),
+            bytes: self.progress.bytes(),
+            failure: Some(if arrived.is_some() {
+                FailureKind::InterruptedMidResponse
+            } else {
+                FailureKind::Interrupted
+            }),
             corrected_us: None,
             resent: false,
         };
-        let waited = self.began.elapsed();
-        self.recorder.record(sample, || {
-            format!(
-                "{}: cut at the stop after {:.1}s in flight, with no response yet",
-                self.name,
-                waited.as_secs_f64()
-            )
+        let waited = self.began.elapsed().as_secs_f64();
+        self.recorder.record(sample, || match arrived {
+            Some(what) => format!(
+                "{}: cut at the stop after {waited:.1}s in flight: {what}",
+                self.name
+            ),
+            None => format!(
+                "{}: cut at the stop after {waited:.1}s in flight, with no response yet",
+                self.name
+            ),
         });
     }
 }

@@ -80,6 +80,12 @@ fn summary(snap: &Snapshot) -> Vec<String> {
                 .into(),
         );
     }
+    let cut = snap.cut_mid_response();
+    if cut > 0 {
+        lines.push(format!(
+            "{cut} responses cut at the stop while their body still arrived (counted as failed; the body bytes that came are counted)"
+        ));
+    }
     let interrupted = snap.interrupted();
     if interrupted > 0 {
         let every = if snap.all_interrupted() {

@@ -26,6 +26,10 @@ pub enum FailureKind {
     /// Still in flight when the run stopped and the stop timeout ran out: cut, with no
     /// response. Counted as a failure; its time is not a latency.
     Interrupted,
+    /// Cut at the stop as `Interrupted`, but its response had begun: its status had come
+    /// and its body was still arriving (a stream, a slow body). The bytes that came are
+    /// counted.
+    InterruptedMidResponse,
     /// HTTP/2: the server sent GOAWAY before this stream's response was complete.
     GoAway,
     /// HTTP/2: a protocol error (a frame, a header block or a length the rules forbid).
@@ -65,6 +69,7 @@ impl FailureKind {
             FailureKind::DataExhausted => "data_exhausted".into(),
             FailureKind::TemplateTooLarge => "template_too_large".into(),
             FailureKind::NotResent => "not_resent".into(),
+            FailureKind::InterruptedMidResponse => "interrupted_mid_response".into(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -87,6 +92,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Closed => write!(f, "connection closed early"),
             FailureKind::NotResent => write!(f, "closed unanswered, not resent"),
             FailureKind::Interrupted => write!(f, "interrupted at the stop"),
+            FailureKind::InterruptedMidResponse => write!(f, "cut at the stop mid-response"),
             FailureKind::GoAway => write!(f, "HTTP/2 GOAWAY"),
             FailureKind::Protocol => write!(f, "HTTP/2 protocol error"),
             FailureKind::Malformed => write!(f, "malformed response"),

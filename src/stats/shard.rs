@@ -73,12 +73,13 @@ impl RowDelta {
         self.requests += 1;
         self.failures += u64::from(s.failure.is_some());
         self.resent += u64::from(s.resent);
+        // A request cut mid-response has no latency, but the body bytes it got count.
+        self.bytes += s.bytes;
         if s.latency_us == NOT_SENT {
             return;
         }
         let us = s.latency_us.min(MAX_LATENCY_US);
         record(&mut self.hist, us);
-        self.bytes += s.bytes;
         self.sum_us += us;
         self.min_us = self.min_us.min(us);
         self.max_us = self.max_us.max(us);

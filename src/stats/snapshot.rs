@@ -154,11 +154,21 @@ pub fn short_name<'a>(name: &'a str, method: &str) -> &'a str {
 }
 
 impl Snapshot {
-    /// Requests of every row that were cut in flight when the run stopped.
+    /// Requests of every row that were cut in flight when the run stopped, with no
+    /// response yet.
     pub fn interrupted(&self) -> u64 {
+        self.count_of(FailureKind::Interrupted)
+    }
+
+    /// Responses cut at the stop while their body was still arriving.
+    pub fn cut_mid_response(&self) -> u64 {
+        self.count_of(FailureKind::InterruptedMidResponse)
+    }
+
+    fn count_of(&self, kind: FailureKind) -> u64 {
         self.failures
             .iter()
-            .filter(|f| f.kind == FailureKind::Interrupted)
+            .filter(|f| f.kind == kind)
             .map(|f| f.count)
             .sum()
     }

@@ -26,6 +26,13 @@ pub enum Hostile {
     /// Sets a new 4000-byte cookie on every response (and one of 5000 bytes, over the
     /// limit), keep-alive.
     CookieBomb,
+    /// Answers `200` with `Content-Length: 1000`, then sends the body a byte every 100 ms.
+    Trickles,
+    /// Answers `200` chunked and sends a one-byte chunk every 100 ms, without end.
+    EndlessChunks,
+    /// Reads only the request's head, answers `413` with `Connection: close` at once and
+    /// closes without reading the body (as servers do with an upload over their limit).
+    RejectsEarly,
 }
 
 /// What the hostile server saw.
@@ -143,6 +150,42 @@ async fn serve(mut stream: TcpStream, kind: Hostile, seen: Arc<Seen>) {
                     return;
                 }
             }
+        }
+        Hostile::Trickles | Hostile::EndlessChunks => {
+            if read_request(&mut stream, &mut buf, &seen).await.is_none() {
+                return;
+            }
+            let (head, piece): (&[u8], &[u8]) = match kind {
+                Hostile::Trickles => (b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n", b"x"),
+                _ => (
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+                    b"1\r\nx\r\n",
+                ),
+            };
+            let _ = stream.write_all(head).await;
+            for _ in 0..1000 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if stream.write_all(piece).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Hostile::RejectsEarly => {
+            loop {
+                let mut b = [0u8; 4096];
+                match stream.read(&mut b).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&b[..n]),
+                }
+                if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            seen.posts.fetch_add(1, Ordering::SeqCst);
+            let answer = b"HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 9\r\n\r\ntoo large";
+            let _ = stream.write_all(answer).await;
+            // Closed with the body unread: the kernel answers what is still coming with a
+            // reset.
         }
         Hostile::Smuggles => {
             while read_request(&mut stream, &mut buf, &seen).await.is_some() {
@@ -583,4 +626,67 @@ path = "/"
     };
     let page = swarm::report::html::render(&about, &snap, &[], None);
     assert!(page.contains("No request reached the server"), "{page}");
+}
+
+/// A response whose body still streams at the stop is cut, and says what had arrived: the
+/// status, and how many of its body bytes (counted in the report's bytes), not "no
+/// response yet" and "0 B received".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_still_streaming_at_the_stop_says_what_arrived() {
+    for kind in [Hostile::Trickles, Hostile::EndlessChunks] {
+        let server = HostileServer::start(kind).await;
+        let src = r#"
+host = "{host}"
+[load]
+users = 2
+spawn_rate = 100
+run_time = "700ms"
+stop_timeout = "300ms"
+[[endpoints]]
+path = "/"
+timeout = "30s"
+"#;
+        let snap = run_to_end(src, &server.url, Duration::from_secs(10)).await;
+        assert_eq!(snap.total.requests, 2, "{:#?}", snap.failures);
+        assert_eq!(count_of(&snap, FailureKind::InterruptedMidResponse), 2);
+        assert_eq!(snap.interrupted(), 0, "not 'no response yet'");
+        assert!(!snap.all_interrupted());
+        // Each got a byte every 100 ms for about a second.
+        assert!(snap.total.bytes >= 10, "{} bytes", snap.total.bytes);
+        let message = &snap.failures[0].message;
+        let of = if matches!(kind, Hostile::Trickles) {
+            " of 1000"
+        } else {
+            ""
+        };
+        assert!(message.contains("status 200 received, "), "{message}");
+        assert!(
+            message.contains(&format!("{of} body bytes read")),
+            "{message}"
+        );
+        let report = swarm::report::text::render(&snap, "report", 80);
+        assert!(!report.contains("0 B of response bodies"), "{report}");
+    }
+}
+
+/// A server that answers 413 to a large POST as soon as its head arrives, and closes
+/// without reading the body: the 413 is read and counted, as curl does, not a reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_answer_to_a_large_upload_is_read_not_reported_as_a_reset() {
+    let server = HostileServer::start(Hostile::RejectsEarly).await;
+    let body = "x".repeat(5 << 20);
+    let src = format!(
+        "host = \"{{host}}\"\n[load]\nusers = 2\nspawn_rate = 100\niterations = 20\n\
+         [[endpoints]]\nmethod = \"POST\"\npath = \"/upload\"\nbody = \"{body}\"\n"
+    );
+    let snap = run_to_end(&src, &server.url, Duration::from_secs(60)).await;
+    assert_eq!(snap.total.requests, 20, "{:#?}", snap.failures);
+    assert_eq!(server.seen.requests(), 20);
+    assert_eq!(
+        count_of(&snap, FailureKind::Status(413)),
+        20,
+        "{:#?}",
+        snap.failures
+    );
+    assert_eq!(snap.total.statuses, vec![(413, 20)]);
 }
