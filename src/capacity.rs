@@ -124,6 +124,9 @@ pub struct Search {
     broken_at: Option<u32>,
     uncertain: Vec<String>,
     notes: Vec<String>,
+    /// A snapshot of this search's own run has come (spawning or running): until then a
+    /// snapshot is the previous run's, whose "stopped" says nothing of this one.
+    started: bool,
 }
 
 impl Search {
@@ -138,6 +141,7 @@ impl Search {
             broken_at: None,
             uncertain: Vec::new(),
             notes: Vec::new(),
+            started: false,
         }
     }
 
@@ -205,6 +209,12 @@ impl Search {
 
     /// Moves the search on with the newest snapshot; returns commands for the engine.
     pub fn poll(&mut self, snap: &Snapshot, now: Instant) -> Vec<Command> {
+        if !self.started {
+            if !matches!(snap.state, RunState::Spawning | RunState::Running) {
+                return vec![];
+            }
+            self.started = true;
+        }
         if snap.state == RunState::Stopped && self.phase != Phase::Done {
             self.interrupt("stopped");
             return vec![];

@@ -11,7 +11,7 @@ use crate::scenario::{
     EndpointSpec, Overwrite, Plan, ScenarioDoc, Stage, format_rate, parse_duration, parse_rate,
 };
 use crate::stats::{RunState, Snapshot};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -172,6 +172,10 @@ pub enum Popup {
 pub struct RawEditor {
     pub input: TextInput,
     pub error: Option<String>,
+    /// The text as it was opened: Esc discards without asking only when it is unchanged.
+    pub original: String,
+    /// Esc was pressed once on changed text; a second one discards.
+    pub confirm_discard: bool,
 }
 
 /// Spawn-rate steps for `[` and `]`.
@@ -399,12 +403,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::RawToml => {
+            let text = app.doc.text();
             app.popup = Some(Popup::Raw(Box::new(RawEditor {
                 input: TextInput {
                     cursor: 0,
-                    ..TextInput::new(&app.doc.text(), true)
+                    ..TextInput::new(&text, true)
                 },
                 error: None,
+                original: text,
+                confirm_discard: false,
             })));
             vec![]
         }
@@ -571,10 +578,11 @@ pub fn poll_capacity(app: &mut App, now: tokio::time::Instant) -> Vec<Effect> {
     commands.into_iter().map(Effect::Engine).collect()
 }
 
+/// A prompt; a pre-filled value is shown selected, so typing replaces it.
 fn prompt(kind: PromptKind, initial: &str) -> Popup {
     Popup::Prompt(Prompt {
         kind,
-        input: TextInput::new(initial, false),
+        input: TextInput::proposing(initial),
         error: None,
     })
 }
@@ -792,6 +800,13 @@ fn save(app: &mut App) -> Vec<Effect> {
 }
 
 fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
+    // The key map turns Esc into Close; a question answers Close as it answers Esc (it
+    // says "Esc cancels").
+    let action = match (&popup, action) {
+        (Popup::Help, a) => a,
+        (_, Action::Close) => Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        (_, a) => a,
+    };
     match (popup, action) {
         (_, Action::ForceQuit) => {
             app.quit = true;
@@ -878,9 +893,22 @@ fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
 }
 
 fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {
+    let asked = std::mem::take(&mut form.confirm_cancel);
     let outcome = form.handle(key);
     match outcome {
         FormOutcome::Editing => {
+            if asked {
+                form.error = None;
+            }
+            app.popup = Some(Popup::Form(Box::new(form)));
+            vec![]
+        }
+        FormOutcome::Cancel if !asked && form.spec() != form.original => {
+            form.confirm_cancel = true;
+            form.error = Some(
+                "Discard your changes to this endpoint? Esc again discards; any other key goes on editing"
+                    .into(),
+            );
             app.popup = Some(Popup::Form(Box::new(form)));
             vec![]
         }
@@ -998,10 +1026,17 @@ fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key
         .modifiers
         .contains(crossterm::event::KeyModifiers::CONTROL);
+    let asked = std::mem::take(&mut r.confirm_discard);
     match key.code {
-        KeyCode::Esc => {
-            app.info("TOML edit discarded");
+        KeyCode::Esc if asked || r.input.text == r.original => {
+            if asked {
+                app.info("TOML edit discarded");
+            }
             return vec![];
+        }
+        KeyCode::Esc => {
+            r.confirm_discard = true;
+            r.error = Some("Discard your edits of the TOML? Esc again discards; any other key goes on editing (Ctrl-S applies)".into());
         }
         KeyCode::Char('s') if ctrl => match app.doc.replace_text(&r.input.text) {
             Ok(plan) => {

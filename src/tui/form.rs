@@ -77,6 +77,10 @@ pub struct Form {
     pub body_check: Result<(), String>,
     /// Why the last apply was refused.
     pub error: Option<String>,
+    /// The endpoint as the form opened: Esc cancels without asking only when unchanged.
+    pub original: EndpointSpec,
+    /// Esc was pressed once on changed fields; a second one discards.
+    pub confirm_cancel: bool,
 }
 
 impl Form {
@@ -94,7 +98,11 @@ impl Form {
             focus: 0,
             body_check: Ok(()),
             error: None,
+            original: spec.clone(),
+            confirm_cancel: false,
         };
+        // Compared with what spec() gives back (a method not in METHODS reads as GET).
+        form.original = form.spec();
         form.check_body();
         form
     }

@@ -8,6 +8,9 @@ pub struct TextInput {
     /// Cursor position in characters.
     pub cursor: usize,
     pub multiline: bool,
+    /// The text is a proposal shown selected: typing replaces it, a cursor key keeps it
+    /// for editing (with 7 users, typing "12" at the `u` prompt means 12, not 712).
+    pub selected: bool,
 }
 
 impl TextInput {
@@ -16,12 +19,34 @@ impl TextInput {
             text: text.to_string(),
             cursor: text.chars().count(),
             multiline,
+            selected: false,
+        }
+    }
+
+    /// A one-line field that proposes `text`, selected (see `selected`).
+    pub fn proposing(text: &str) -> Self {
+        TextInput {
+            selected: !text.is_empty(),
+            ..TextInput::new(text, false)
         }
     }
 
     /// Applies an editing key; returns false when the key is not an editing key.
     pub fn handle(&mut self, key: KeyEvent) -> bool {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if std::mem::take(&mut self.selected) {
+            match key.code {
+                // Typing or deleting replaces the proposal.
+                KeyCode::Char(_) if !ctrl => self.clear(),
+                KeyCode::Backspace | KeyCode::Delete => {
+                    self.clear();
+                    return true;
+                }
+                // A cursor key keeps it, to edit.
+                KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End => {}
+                _ => self.selected = true,
+            }
+        }
         match key.code {
             KeyCode::Char('u') if ctrl => {
                 self.text.clear();
@@ -46,6 +71,11 @@ impl TextInput {
             _ => return false,
         }
         true
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.cursor = 0;
     }
 
     fn len(&self) -> usize {

@@ -96,7 +96,7 @@ pub fn new_app(launch: Launch, engine: &Engine) -> App {
     let mut app = App::new(launch.doc, &launch.plan, theme::Theme::from_env());
     app.baseline = launch.baseline;
     if launch.ask_host {
-        let input = TextInput::new("http://127.0.0.1:8080", false);
+        let input = TextInput::proposing("http://127.0.0.1:8080");
         app.popup = Some(Popup::Prompt(Prompt {
             kind: PromptKind::Host,
             input,

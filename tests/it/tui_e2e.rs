@@ -16,10 +16,14 @@ struct Tui {
 
 impl Tui {
     fn start(args: &[&str]) -> Tui {
+        Tui::sized(args, 24, 80)
+    }
+
+    fn sized(args: &[&str], rows: u16, cols: u16) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
-                rows: 24,
-                cols: 80,
+                rows,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -33,8 +37,8 @@ impl Tui {
         let mut reader = pair.master.try_clone_reader().unwrap();
         let writer = pair.master.take_writer().unwrap();
         let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZero::new(24).unwrap(),
-            std::num::NonZero::new(80).unwrap(),
+            std::num::NonZero::new(rows).unwrap(),
+            std::num::NonZero::new(cols).unwrap(),
             0,
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
@@ -354,4 +358,83 @@ async fn the_tui_drives_a_distributed_run_of_two_workers() {
     .await
     .expect("the workers leave when the controller quits");
     assert_eq!(ended, (Some(0), Some(0)));
+}
+
+/// Keys that acted wrongly, through the real key map and screen, at 80x24 and 200x50:
+/// a pre-filled prompt is replaced by what is typed (7 users and "12" gave 712), Esc
+/// closes the popups that say "Esc cancels", Esc on an edited TOML or endpoint form asks
+/// before it throws the edits away, and `f` after a finished run searches (it ended at
+/// once on the old run's "stopped" and left the load running).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_and_popups_do_what_their_keys_say() {
+    for (rows, cols) in [(24, 80), (50, 200)] {
+        let server = CountingServer::start().await;
+        let dir = crate::support::tempdir();
+        let file = dir.join("keys.toml");
+        std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+        let mut tui = Tui::sized(&["run", file.to_str().unwrap()], rows, cols);
+        tui.wait("the idle screen", |s| s.contains("● idle")).await;
+        tui.send("s");
+        tui.wait("two users", |s| s.contains("users 2/2")).await;
+
+        // u: the current target is proposed, selected; typing replaces it.
+        tui.send("u");
+        tui.wait("the ramp prompt", |s| s.contains("type to replace"))
+            .await;
+        tui.send("5\r");
+        tui.wait("five users, not 25", |s| s.contains("users 5/5"))
+            .await;
+
+        // Esc closes the quit question.
+        tui.send("q");
+        tui.wait("the quit question", |s| s.contains("Quit?")).await;
+        tui.send("\x1b");
+        tui.wait("the question closed", |s| !s.contains("Quit?"))
+            .await;
+
+        // Esc on an edited TOML asks; a second Esc discards.
+        tui.send("t");
+        tui.wait("the TOML editor", |s| s.contains("Scenario TOML"))
+            .await;
+        tui.send("#");
+        tui.send("\x1b");
+        tui.wait("the question", |s| s.contains("Discard your edits"))
+            .await;
+        tui.send("\x1b");
+        tui.wait("the editor closed", |s| !s.contains("Scenario TOML"))
+            .await;
+
+        // Esc on an edited endpoint form asks too.
+        tui.send("4");
+        tui.send("e");
+        tui.wait("the form", |s| s.contains("Edit endpoint")).await;
+        tui.send("z");
+        tui.send("\x1b");
+        tui.wait("the form's question", |s| {
+            s.contains("Discard your changes")
+        })
+        .await;
+        tui.send("\x1b");
+        tui.wait("the form closed", |s| !s.contains("Edit endpoint"))
+            .await;
+        tui.send("1");
+
+        // f after the run: the search runs its own steps and ends its load.
+        tui.send("x");
+        tui.wait("stopped", |s| s.contains("● stopped")).await;
+        tui.send("f");
+        tui.wait("the SLO prompt", |s| s.contains("Capacity search"))
+            .await;
+        tui.send("p95<5s start=1 step=1 max=2 hold=1s settle=0s\r");
+        tui.wait("the search done", |s| s.contains("Capacity: 2 users and"))
+            .await;
+        let screen = tui.screen();
+        assert!(!screen.contains("no step met the SLO"), "{screen}");
+        tui.wait("the load ended", |s| s.contains("● stopped"))
+            .await;
+        let after = server.total();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(server.total(), after, "no load after the search ended");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -150,6 +150,12 @@ fn an_invalid_form_stays_open_with_the_reason() {
             .contains("must start with \"/\"")
     );
     assert_eq!(a.specs.len(), 2);
+    // Esc on changed fields asks first; a second Esc discards.
+    update(&mut a, special(KeyCode::Esc));
+    let Some(Popup::Form(f)) = &a.popup else {
+        panic!("Esc discarded the edits without asking")
+    };
+    assert!(f.error.as_deref().unwrap().contains("Discard your changes"));
     update(&mut a, special(KeyCode::Esc));
     assert!(a.popup.is_none());
 }
@@ -467,6 +473,8 @@ fn f_starts_a_capacity_search_from_an_slo() {
     // A bad setting is refused in the prompt.
     let mut b = app();
     update(&mut b, Action::FindCapacity);
+    // The proposed SLO is selected: End keeps it to add to.
+    update(&mut b, special(KeyCode::End));
     for c in " steps=4".chars() {
         update(&mut b, key(c));
     }

@@ -275,10 +275,24 @@ fn prompt(frame: &mut Frame, area: Rect, app: &App, p: &Prompt) {
     frame.render_widget(block, rect);
     let [input, msg] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(2)]).areas(inner);
-    frame.render_widget(Paragraph::new(format!("> {}", p.input.text)), input);
+    // A proposed value is shown selected: typing replaces it.
+    let value = if p.input.selected {
+        Span::styled(p.input.text.as_str(), t.selected())
+    } else {
+        Span::raw(p.input.text.as_str())
+    };
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::raw("> "), value])),
+        input,
+    );
+    let hint = if p.input.selected {
+        "type to replace, ← → to edit · Enter accepts, Esc cancels"
+    } else {
+        "Enter accepts, Esc cancels"
+    };
     let msg_line = match &p.error {
         Some(e) => Line::styled(e.clone(), t.bad()),
-        None => Line::styled("Enter accepts, Esc cancels", t.dim()),
+        None => Line::styled(hint, t.dim()),
     };
     frame.render_widget(Paragraph::new(msg_line).wrap(Wrap { trim: true }), msg);
     set_cursor(frame, input, 2, &p.input);
