@@ -176,6 +176,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         refuse_host_in_url_mode(args.host.as_deref())?;
         let mut plan = Plan::for_request(&args.target, &request)?;
         args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
+        if args.load.spawn_rate.is_none() {
+            // oha's -c: every user from the start (-n 25 -u 3 ran on one user at 50/s).
+            plan.load.spawn_rate = f64::from(plan.load.users.max(1)) * crate::scenario::AT_ONCE;
+        }
         let text = Plan::url_scenario(&args.target, &request);
         let dist = distributed(&args.dist, &plan, &text, &args.target)?;
         let doc = ScenarioDoc::from_text(&text, None)?;

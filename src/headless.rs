@@ -64,6 +64,9 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
             format_rate(rate),
             l.max_users
         ),
+        None if l.spawn_rate >= f64::from(l.users) * crate::scenario::AT_ONCE => {
+            format!("{} users, all started at once", l.users)
+        }
         None => format!("{} users at {}/s", l.users, l.spawn_rate),
     };
     eprintln!("swarm: {load} against {}, {}", plan.host, {

@@ -1,6 +1,16 @@
 //! Number and text formatting shared by the reports (and later the TUI).
 
 /// Milliseconds in at most five characters: `0.42`, `52.3`, `1234`, `123s`.
+/// A time of a row, or "-" when the row has none: no request, or none that got a
+/// response (every one cut at the stop), where 0.00 would read as a measurement.
+pub fn ms_of(r: &crate::stats::RowStats, v: f64) -> String {
+    if r.requests == 0 || (r.timed == 0 && r.max_ms == 0.0) {
+        "-".into()
+    } else {
+        ms(v)
+    }
+}
+
 pub fn ms(v: f64) -> String {
     let s = if v < 10.0 {
         format!("{v:.2}")

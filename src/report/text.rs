@@ -1,7 +1,7 @@
 //! The end-of-run text report: endpoint table, percentile table, status codes, failures.
 //! A pure function of a snapshot; every line fits the given width.
 
-use super::format::{bytes, count, fails, fit, ms, pad, rate};
+use super::format::{bytes, count, fails, fit, ms, ms_of, pad, rate};
 use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
@@ -167,10 +167,10 @@ fn endpoint_line(r: &RowStats, tw: usize, nw: usize) -> String {
         pad(r.short_name(), nw),
         count(r.requests, 7),
         fails(r.failures, r.requests),
-        ms(r.avg_ms),
-        ms(r.min_ms),
-        ms(r.max_ms),
-        ms(r.median_ms()),
+        ms_of(r, r.avg_ms),
+        ms_of(r, r.min_ms),
+        ms_of(r, r.max_ms),
+        ms_of(r, r.median_ms()),
         rate(r.total_rps),
         rate(r.total_fps)
     )
@@ -204,11 +204,7 @@ fn percentile_table(
         };
         let mut s = pad(&label, nw);
         for v in values(r) {
-            let _ = write!(
-                s,
-                " {:>5}",
-                if r.requests == 0 { "-".into() } else { ms(v) }
-            );
+            let _ = write!(s, " {:>5}", ms_of(r, v));
         }
         s
     };

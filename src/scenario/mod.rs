@@ -592,6 +592,10 @@ fn io_text(e: &std::io::Error) -> String {
     }
 }
 
+/// A spawn rate this many times the users starts them all at once (within a
+/// millisecond): `swarm run URL`'s default, as oha opens every connection at the start.
+pub const AT_ONCE: f64 = 1000.0;
+
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -276,7 +276,13 @@ async fn the_one_url_mode_takes_curl_and_oha_flags() {
     // The echo route answers with the body it got: 7 bytes each.
     assert_eq!(row["avg_bytes"], 7.0);
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("8 users at"), "-c is oha's -u: {stderr}");
+    assert!(
+        stderr.contains("8 users, all started at once"),
+        "-c is oha's -u, and opens every connection at the start: {stderr}"
+    );
+    // All 8 ran, though 137 requests to loopback take a few milliseconds (at 50/s one
+    // user did them all).
+    assert_eq!(doc["users"], 8, "{doc}");
     assert!(stderr.contains("for 137 requests"), "{stderr}");
     assert!(
         stderr.contains("959 B of response bodies received"),

@@ -247,6 +247,10 @@ timeout = "30s"
     assert_eq!(snap.total.max_ms, 0.0);
     let message = &snap.failures[0].message;
     assert!(message.contains("cut at the stop after"), "{message}");
+    // No request had a response time: the report shows "-", not 0.00 as if measured.
+    let report = swarm::report::text::render(&snap, "report", 80);
+    let row = report.lines().find(|l| l.starts_with("GET  /")).unwrap();
+    assert!(!row.contains("0.00") && row.contains(" - "), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

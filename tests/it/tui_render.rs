@@ -399,3 +399,35 @@ fn endpoints_by_user_type_80x24() {
     }
     insta::assert_snapshot!(screen);
 }
+
+/// After the stop each row shows the run's average rates (the last seconds' would read
+/// 0.0 beside the header's average), the header of the column says so, and a row with no
+/// timed request shows "-" for its times, not 0.00, at 80x24 and 200x50.
+#[test]
+fn a_stopped_run_shows_its_averages_and_no_times_where_none_were_measured() {
+    let mut app = app();
+    let mut snap = snapshot();
+    snap.state = RunState::Stopped;
+    for r in snap.rows.iter_mut().chain([&mut snap.total]) {
+        r.current_rps = 0.0;
+        r.current_fps = 0.0;
+    }
+    let mut never = row("never answered", "GET", 3, 3, 1.0);
+    (never.timed, never.max_ms, never.total_rps) = (0, 0.0, 0.05);
+    snap.rows.push(never);
+    app.set_snapshot(Arc::new(snap));
+    for (w, h) in [(80, 24), (200, 50)] {
+        let screen = render(&app, w, h);
+        assert!(
+            screen.contains("avg r/s") && screen.contains("avg f/s"),
+            "{screen}"
+        );
+        let list = screen.lines().find(|l| l.contains("list tests")).unwrap();
+        assert!(list.contains("199.1"), "12 345 requests over 62 s: {list}");
+        let none = screen
+            .lines()
+            .find(|l| l.contains("never"))
+            .unwrap_or_else(|| panic!("{screen}"));
+        assert!(!none.contains("0.00") && none.contains(" - "), "{none}");
+    }
+}

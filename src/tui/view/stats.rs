@@ -59,8 +59,24 @@ const NARROW: [(&str, u16); 8] = [
     ("Max", 5),
     ("Med", 5),
     ("req/s", 7),
-    ("fail/s", 6),
+    ("fail/s", 7),
 ];
+
+/// While the run goes on the rate columns are the last seconds'; once it stopped (when
+/// those would read 0.0) the run's averages, as Locust's final table, and the header
+/// says which.
+fn rate_label(label: &'static str, ended: bool) -> &'static str {
+    match (label, ended) {
+        ("req/s", true) => "avg r/s",
+        ("fail/s", true) => "avg f/s",
+        (l, _) => l,
+    }
+}
+
+/// The run is over: its rows' rates are the run's averages.
+fn ended(app: &App) -> bool {
+    app.snapshot.state == crate::stats::RunState::Stopped
+}
 const WIDE_EXTRA: [(&str, u16); 2] = [("p95", 5), ("p99", 5)];
 /// With `--baseline`: the live p95, the baseline's, and the change.
 const BASELINE_EXTRA: [(&str, u16); 3] = [("p95", 5), ("base", 5), ("Δp95", 6)];
@@ -144,7 +160,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
         .map(|h| Cell::from(Line::from(h)))
         .chain(
             cols.figures()
-                .map(|(h, _)| Cell::from(Line::from(*h).right_aligned())),
+                .map(|(h, _)| Cell::from(Line::from(rate_label(h, ended(app))).right_aligned())),
         );
     let header = Row::new(titles).style(t.header());
     let n = app.snapshot.rows.len();
@@ -224,14 +240,14 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
                 .right_aligned()
                 .style(fail_style),
         ),
-        right(ms(r.avg_ms)),
-        right(ms(r.min_ms)),
-        right(ms(r.max_ms)),
-        right(ms(r.median_ms())),
+        right(format::ms_of(r, r.avg_ms)),
+        right(format::ms_of(r, r.min_ms)),
+        right(format::ms_of(r, r.max_ms)),
+        right(format::ms_of(r, r.median_ms())),
     ];
     if cols.baseline {
         let p95 = r.percentile_ms(0.95).unwrap_or(0.0);
-        cells.push(right(ms(p95)));
+        cells.push(right(format::ms_of(r, p95)));
         let base = app
             .baseline
             .as_ref()
@@ -264,11 +280,16 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
         }
     } else if cols.wide {
         for q in [0.95, 0.99] {
-            cells.push(right(ms(r.percentile_ms(q).unwrap_or(0.0))));
+            cells.push(right(format::ms_of(r, r.percentile_ms(q).unwrap_or(0.0))));
         }
     }
-    cells.push(right(rate(r.current_rps)));
-    cells.push(right(rate(r.current_fps)));
+    let (rps, fps) = if ended(app) {
+        (r.total_rps, r.total_fps)
+    } else {
+        (r.current_rps, r.current_fps)
+    };
+    cells.push(right(rate(rps)));
+    cells.push(right(rate(fps)));
     Row::new(cells)
 }
 
@@ -296,10 +317,7 @@ fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
     let cell = |s: &str| format!("{s:>7}");
     let label_line: String = LABELS.iter().map(|l| cell(l)).collect();
     let value_line = |values: &[f64; 11]| -> String {
-        values
-            .iter()
-            .map(|v| cell(&if r.requests == 0 { "-".into() } else { ms(*v) }))
-            .collect()
+        values.iter().map(|v| cell(&format::ms_of(r, *v))).collect()
     };
     frame.render_widget(Paragraph::new(Line::styled(label_line, t.header())), labels);
     match &r.corrected_ms {
