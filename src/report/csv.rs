@@ -37,6 +37,9 @@ pub fn history_header() -> String {
 pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
 pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
 
+/// Line ends as Python's csv module writes them (Locust's files end their lines so).
+const EOL: &str = "\r\n";
+
 /// The four file names for a prefix.
 pub fn paths(prefix: &Path) -> [PathBuf; 4] {
     ["stats", "stats_history", "failures", "exceptions"].map(|kind| {
@@ -89,13 +92,13 @@ impl CsvReport {
         );
         crate::fsutil::write_atomic(&marker, note.as_bytes()).map_err(|e| fail(&marker, e))?;
         let mut file = File::create(&history).map_err(|e| fail(&history, e))?;
-        writeln!(file, "{}", history_header()).map_err(|e| fail(&history, e))?;
+        write!(file, "{}{EOL}", history_header()).map_err(|e| fail(&history, e))?;
         for (path, header) in [
             (&stats, stats_header()),
             (&failures, FAILURES_HEADER.to_string()),
             (&exceptions, EXCEPTIONS_HEADER.to_string()),
         ] {
-            crate::fsutil::write_atomic(path, format!("{header}\n").as_bytes())
+            crate::fsutil::write_atomic(path, format!("{header}{EOL}").as_bytes())
                 .map_err(|e| fail(path, e))?;
         }
         Ok(CsvReport {
@@ -121,20 +124,34 @@ impl CsvReport {
 
     /// The last word at the end of the run: every file as the final snapshot says.
     pub fn finish(&mut self, snap: &Snapshot) -> Result<(), String> {
-        let second = unix_seconds(SystemTime::now());
-        self.write(snap, second)?;
+        // The run's end, not the time this runs (swarm report writes a saved run's later).
+        let second = unix_seconds(self.started + snap.elapsed);
+        if self.last_second.is_some() {
+            // The history's last row stays the last full second: a row at the stop reads
+            // its current rates as 0 (the users are gone), which is not how it ended.
+            self.write_files(snap)?;
+        } else {
+            self.write(snap, second)?;
+        }
         let marker = partial_marker(&self.prefix);
         std::fs::remove_file(&marker)
             .map_err(|e| format!("cannot remove {}: {e}", marker.display()))
     }
 
-    fn write(&mut self, snap: &Snapshot, second: u64) -> Result<(), String> {
-        let [stats, history, failures, _] = paths(&self.prefix);
+    /// The stats and failures files, rewritten whole.
+    fn write_files(&self, snap: &Snapshot) -> Result<(), String> {
+        let [stats, _, failures, _] = paths(&self.prefix);
         let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
         crate::fsutil::write_atomic(&stats, stats_csv(snap).as_bytes())
             .map_err(|e| fail(&stats, e))?;
         crate::fsutil::write_atomic(&failures, failures_csv(snap, self.started).as_bytes())
-            .map_err(|e| fail(&failures, e))?;
+            .map_err(|e| fail(&failures, e))
+    }
+
+    fn write(&mut self, snap: &Snapshot, second: u64) -> Result<(), String> {
+        self.write_files(snap)?;
+        let [_, history, _, _] = paths(&self.prefix);
+        let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
         let rows = history_rows(snap, second, self.full_history);
         self.history
             .write_all(rows.as_bytes())
@@ -157,7 +174,7 @@ fn rows_in_order(snap: &Snapshot) -> Vec<&RowStats> {
 
 /// The `_stats.csv` text.
 pub fn stats_csv(snap: &Snapshot) -> String {
-    let mut out = stats_header() + "\n";
+    let mut out = stats_header() + EOL;
     for r in rows_in_order(snap) {
         let mut fields = vec![field(&r.method), field(&r.name)];
         fields.extend(totals(r));
@@ -165,7 +182,7 @@ pub fn stats_csv(snap: &Snapshot) -> String {
         fields.push(num(r.total_fps));
         fields.extend(percentiles(r));
         out += &fields.join(",");
-        out.push('\n');
+        out += EOL;
     }
     out
 }
@@ -191,7 +208,7 @@ fn history_rows(snap: &Snapshot, second: u64, full: bool) -> String {
         fields.extend(percentiles(r));
         fields.extend(totals(r));
         out += &fields.join(",");
-        out.push('\n');
+        out += EOL;
     }
     out
 }
@@ -207,7 +224,7 @@ fn totals(r: &RowStats) -> [String; 7] {
     [
         r.requests.to_string(),
         r.failures.to_string(),
-        (r.median_ms().round() as u64).to_string(),
+        locust_round(r.median_ms()).to_string(),
         num(r.avg_ms),
         num(r.min_ms),
         num(r.max_ms),
@@ -215,22 +232,36 @@ fn totals(r: &RowStats) -> [String; 7] {
     ]
 }
 
-/// Whole milliseconds, as Locust's `int()` of its percentiles; N/A without requests.
+/// Percentiles as Locust writes them: its response-time buckets (whole ms below 100 ms,
+/// tens below 1 s, hundreds below 10 s, thousands above, rounded half to even as
+/// Python's `round`); N/A without requests.
 fn percentiles(r: &RowStats) -> Vec<String> {
     if r.requests == 0 {
         return vec!["N/A".into(); PERCENTILES.len()];
     }
     r.percentiles_ms
         .iter()
-        .map(|v| (v.max(0.0) as u64).to_string())
+        .map(|v| locust_round(*v).to_string())
         .collect()
+}
+
+/// Locust's rounding of a response time (ms) to the key of its bucket.
+pub fn locust_round(ms: f64) -> u64 {
+    let ms = ms.max(0.0);
+    let unit = match ms {
+        m if m < 100.0 => 1.0,
+        m if m < 1000.0 => 10.0,
+        m if m < 10_000.0 => 100.0,
+        _ => 1000.0,
+    };
+    ((ms / unit).round_ties_even() * unit) as u64
 }
 
 /// The `_failures.csv` text; `started` turns offsets into UTC times.
 pub fn failures_csv(snap: &Snapshot, started: SystemTime) -> String {
     let mut groups: Vec<&FailureGroup> = snap.failures.iter().collect();
     groups.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
-    let mut out = format!("{FAILURES_HEADER}\n");
+    let mut out = format!("{FAILURES_HEADER}{EOL}");
     for g in groups {
         let error = if g.message.is_empty() {
             g.kind.to_string()
@@ -246,7 +277,7 @@ pub fn failures_csv(snap: &Snapshot, started: SystemTime) -> String {
             utc(started + g.last_seen),
         ];
         out += &fields.join(",");
-        out.push('\n');
+        out += EOL;
     }
     out
 }

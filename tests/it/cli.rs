@@ -417,16 +417,31 @@ async fn locust_csv_files_grow_during_the_run_and_agree_with_the_json() {
             (avg - row["avg_ms"].as_f64().unwrap()).abs() < 0.002,
             "{csv:?}"
         );
+        // Rounded as Locust rounds (whole ms below 100 ms, half to even), not cut:
+        // a p99 of 4.903 ms is 5, and the median and the 50% column agree.
         let p99: u64 = csv[18].parse().unwrap();
-        assert_eq!(p99, row["percentiles_ms"]["99"].as_f64().unwrap() as u64);
+        let json_p99 = row["percentiles_ms"]["99"].as_f64().unwrap();
+        assert_eq!(p99, swarm::report::csv::locust_round(json_p99));
+        assert_eq!(csv[4], csv[11], "Median and 50%: {csv:?}");
     }
+    // Python's csv module ends lines with CRLF, and so do Locust's files.
+    let raw = std::fs::read_to_string(dir.join("run_stats.csv")).unwrap();
+    assert!(raw.ends_with("\r\n") && raw.matches("\r\n").count() == raw.lines().count());
+    assert_eq!(swarm::report::csv::locust_round(4.903), 5);
+    assert_eq!(swarm::report::csv::locust_round(2.5), 2);
+    assert_eq!(swarm::report::csv::locust_round(147.0), 150);
+    assert_eq!(swarm::report::csv::locust_round(3432.0), 3400);
     assert_eq!(by_name["Aggregated"][0], "", "the aggregate has no Type");
     assert_eq!(
         by_name["Aggregated"][2].parse::<u64>().unwrap(),
         server.total()
     );
     let history = std::fs::read_to_string(&history).unwrap();
-    assert!(history.starts_with("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size\n"));
+    assert!(history.starts_with("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size\r\n"));
+    // The last row is the last full second's, not a row of zeros at the stop.
+    let last = history.lines().last().unwrap();
+    let fields: Vec<&str> = last.split(',').collect();
+    assert!(fields[4].parse::<f64>().unwrap() > 0.0, "{last}");
     assert!(
         history.contains(",GET,home page,"),
         "full history has the endpoints"

@@ -616,3 +616,25 @@ async fn report_and_compare_refuse_what_is_not_a_sound_saved_run() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `swarm report --csv` stamps the history's row with the run's end, not the time the
+/// command ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_runs_csv_history_is_stamped_with_the_runs_end() {
+    let saved = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/saved_run/demo.log"
+    );
+    let run_doc = swarm::report::saved::read(Path::new(saved)).unwrap();
+    let dir = tempdir();
+    let prefix = dir.join("again");
+    let out = run(&["report", saved, "--csv", prefix.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let history = std::fs::read_to_string(dir.join("again_stats_history.csv")).unwrap();
+    let row = history.lines().nth(1).unwrap();
+    let stamp: f64 = row.split(',').next().unwrap().parse().unwrap();
+    let end = run_doc.started_unix + run_doc.stats.elapsed.as_secs_f64();
+    assert!((stamp - end).abs() <= 1.0, "{stamp} vs the run's end {end}");
+    assert!(!dir.join("again.partial").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
