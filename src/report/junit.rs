@@ -1,7 +1,7 @@
 //! `--junit FILE`: the run as a JUnit XML test suite, for CI systems (GitLab, Jenkins,
-//! GitHub's test-report actions) that read test results in that format: a test case per
-//! threshold, or one "no failed requests" case when the scenario sets none. A failed
-//! case is a `<failure>` whose message names the measured value.
+//! GitHub's test-report actions) that read test results in that format: a "no failed
+//! requests" case, and a test case per threshold. A failed case is a `<failure>` whose
+//! message names the measured value.
 
 use crate::scenario::threshold::Verdict;
 use crate::stats::Snapshot;
@@ -10,25 +10,24 @@ use std::fmt::Write;
 /// The XML document for a finished run.
 pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &str) -> String {
     let secs = snap.elapsed.as_secs_f64();
-    let cases: Vec<(String, Option<String>)> = if verdicts.is_empty() {
-        let failed = (snap.total.failures > 0).then(|| {
-            let causes: Vec<String> = snap
-                .failures
-                .iter()
-                .map(|f| format!("{} × {} on {}", f.count, f.kind, f.name))
-                .collect();
-            format!(
-                "{} of {} requests failed: {}",
-                snap.total.failures,
-                snap.total.requests,
-                causes.join("; ")
-            )
-        });
-        vec![("no failed requests".to_string(), failed)]
-    } else {
-        verdicts
+    // The failed requests are a case of their own beside the thresholds: a run with
+    // 27 % failed requests and thresholds that held is not all green (it exits 1).
+    let failed = (snap.total.failures > 0).then(|| {
+        let causes: Vec<String> = snap
+            .failures
             .iter()
-            .map(|v| {
+            .map(|f| format!("{} × {} on {}", f.count, f.kind, f.name))
+            .collect();
+        format!(
+            "{} of {} requests failed: {}",
+            snap.total.failures,
+            snap.total.requests,
+            causes.join("; ")
+        )
+    });
+    let cases: Vec<(String, Option<String>)> =
+        std::iter::once(("no failed requests".to_string(), failed))
+            .chain(verdicts.iter().map(|v| {
                 let name = format!("{}: {}", v.scope, v.threshold);
                 let failed = (!v.passed).then(|| {
                     format!(
@@ -38,9 +37,8 @@ pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &st
                     )
                 });
                 (name, failed)
-            })
-            .collect()
-    };
+            }))
+            .collect();
     let failures = cases.iter().filter(|c| c.1.is_some()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(

@@ -483,13 +483,14 @@ async fn junit_has_a_case_per_threshold_and_the_measured_value() {
         .descendants()
         .find(|n| n.has_tag_name("testsuite"))
         .unwrap();
-    assert_eq!(suite.attribute("tests"), Some("2"));
+    assert_eq!(suite.attribute("tests"), Some("3"));
     assert_eq!(suite.attribute("failures"), Some("1"));
     let cases: Vec<_> = suite
         .children()
         .filter(|n| n.has_tag_name("testcase"))
         .collect();
-    assert_eq!(cases.len(), 2);
+    assert_eq!(cases.len(), 3);
+    assert_eq!(cases[0].attribute("name"), Some("no failed requests"));
     let failed: Vec<_> = cases
         .iter()
         .filter_map(|c| c.children().find(|n| n.has_tag_name("failure")))
@@ -509,9 +510,38 @@ async fn junit_has_a_case_per_threshold_and_the_measured_value() {
             .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let said = text(&out.stdout);
-        assert!(said.starts_with("2 1 1 measured "), "{said}");
+        assert!(said.starts_with("3 1 1 measured "), "{said}");
         assert!(said.contains("(threshold p95<0.001ms)"), "{said}");
     }
+    // Failed requests with thresholds that hold: the failed-requests case is red, as
+    // the exit code says (every case was green before).
+    let broken = scenario(
+        &dir,
+        &server.url(),
+        "[[endpoints]]\nname = \"broken\"\npath = \"/status/500\"\n",
+    );
+    let out = run(&[
+        "run",
+        &broken,
+        "--headless",
+        "-t",
+        "1s",
+        "--threshold",
+        "p95<10s",
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let failed: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap().to_string())
+        .collect();
+    assert_eq!(failed, ["no failed requests"], "{xml}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
