@@ -6,7 +6,7 @@
 //! commands. The headless runner here drives it, and so can the TUI.
 
 use crate::engine::Command;
-use crate::report::format;
+use crate::report::format::{self, plural};
 use crate::scenario::format_duration;
 use crate::scenario::threshold::{self, Threshold, Verdict, check_all};
 use crate::stats::{RunState, Snapshot, WindowStats};
@@ -185,11 +185,11 @@ impl Search {
     pub fn phase_label(&self) -> String {
         let step = self.steps.len() + 1;
         match self.phase {
-            Phase::Ramping => format!("step {step}: ramping to {} users", self.users),
-            Phase::Settling(_) => format!("step {step}: {} users, settling", self.users),
+            Phase::Ramping => format!("step {step}: ramping to {}", plural(self.users, "user")),
+            Phase::Settling(_) => format!("step {step}: {}, settling", plural(self.users, "user")),
             Phase::Measuring(_) => format!(
-                "step {step}: {} users, measuring{}",
-                self.users,
+                "step {step}: {}, measuring{}",
+                plural(self.users, "user"),
                 if self.remeasuring { " again" } else { "" },
             ),
             Phase::Done => "capacity search done".into(),
@@ -351,9 +351,9 @@ pub fn render(o: &Outcome, title: &str, cfg: &SearchConfig) -> String {
     let _ = writeln!(out, "{title}");
     let _ = writeln!(
         out,
-        "SLO: {}   steps of {} users from {}, each measured {} after {} to settle\n",
+        "SLO: {}   steps of {} from {}, each measured {} after {} to settle\n",
         o.slo.join(", "),
-        cfg.step,
+        plural(cfg.step, "user"),
         cfg.start,
         format_duration(cfg.hold),
         format_duration(cfg.settle)
@@ -398,14 +398,16 @@ pub fn render(o: &Outcome, title: &str, cfg: &SearchConfig) -> String {
         (Some(u), Some(r)) if !o.finished => {
             let _ = writeln!(
                 out,
-                "So far: {u} users and {} req/s met the SLO.",
+                "So far: {} and {} req/s met the SLO.",
+                plural(u, "user"),
                 format::rate(r)
             );
         }
         (Some(u), Some(r)) => {
             let _ = write!(
                 out,
-                "Capacity: {u} users and {} req/s met the SLO",
+                "Capacity: {} and {} req/s met the SLO",
+                plural(u, "user"),
                 format::rate(r)
             );
             match o.broken_at_users {

@@ -81,22 +81,7 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
             clap_complete::generate(shell, &mut cmd, "swarm", &mut std::io::stdout());
             Ok(0)
         }
-        Cmd::Man => {
-            // The main page, then one page per subcommand (swarm-run, swarm-check, ...).
-            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            let mut out = std::io::stdout().lock();
-            let subcommands: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
-            clap_mangen::Man::new(cmd)
-                .render(&mut out)
-                .context("cannot write the manual page")?;
-            for sub in subcommands {
-                let name = format!("swarm-{}", sub.get_name());
-                clap_mangen::Man::new(sub.name(name))
-                    .render(&mut out)
-                    .context("cannot write the manual page")?;
-            }
-            Ok(0)
-        }
+        Cmd::Man => man(&mut std::io::stdout().lock()),
         Cmd::Demo(args) => demo(args).await,
         Cmd::New { file } => {
             let output = OutputArgs::default();
@@ -230,6 +215,61 @@ fn refuse_host_in_url_mode(host: Option<&str>) -> anyhow::Result<()> {
     anyhow::bail!(
         "-H/--host \"{host}\": the URL names the host in swarm run URL; put the host in the URL and leave -H out (a request header is --header \"Name: value\")"
     )
+}
+
+/// `swarm man`: the pages on `out`.
+fn man(out: &mut impl std::io::Write) -> anyhow::Result<i32> {
+    match man_pages(out) {
+        // `swarm man | head`: the reader had enough; not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(anyhow::anyhow!("cannot write the manual page: {e}")),
+        Ok(()) => Ok(0),
+    }
+}
+
+/// The main page, with the exit codes, the TUI's keys and where the scenario format is
+/// written down, then one page per subcommand (swarm-run, swarm-check, ...), each with the
+/// version.
+fn man_pages(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let version = cmd.get_version().unwrap_or_default().to_string();
+    let subcommands: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
+    clap_mangen::Man::new(cmd).render(out)?;
+    out.write_all(man_extra().as_bytes())?;
+    for sub in subcommands {
+        let name = format!("swarm-{}", sub.get_name());
+        clap_mangen::Man::new(sub.name(name).version(version.clone())).render(out)?;
+    }
+    Ok(())
+}
+
+/// roff text for the main page's own sections.
+fn man_extra() -> String {
+    let roff = |s: &str| s.replace('\\', "\\\\").replace('-', "\\-");
+    let mut page = String::from(".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in [
+        ("0", "the run completed and no request failed"),
+        (
+            "1",
+            "failed requests (--exit-code-on-error picks another code), a failed threshold, every request cut at the stop, or a run that sent no request",
+        ),
+        (
+            "2",
+            "bad input: a scenario that does not load, a bad flag, an unreadable file, a file that is not a saved run",
+        ),
+        (
+            "3",
+            "a distributed run lost a worker or its workers did not all join, or a worker lost its controller",
+        ),
+    ] {
+        page += &format!(".TP\n{code}\n{}\n", roff(meaning));
+    }
+    page += ".SH \"TERMINAL UI KEYS\"\n";
+    for (keys, what) in crate::tui::keymap::help_rows() {
+        page += &format!(".TP\n{}\n{}\n", roff(keys), roff(what));
+    }
+    page += ".SH \"SCENARIO FORMAT\"\nEvery key of a scenario file, its default and unit: scenarios/README.md in the source tree; \\fBswarm check FILE\\fR validates one and says what it would do.\n";
+    page
 }
 
 /// `--save-run -` is refused: a saved run grows a line a second, so it is a file
@@ -600,9 +640,9 @@ fn describe_types(plan: &Plan) -> String {
         }
         for f in &t.flows {
             s += &format!(
-                "    flow {}: {} steps  (weight {})\n",
+                "    flow {}: {}  (weight {})\n",
                 f.name,
-                f.steps.len(),
+                crate::report::format::plural(f.steps.len() as u64, "step"),
                 f.weight
             );
         }
@@ -726,7 +766,10 @@ pub fn describe(plan: &Plan) -> String {
     }
     for (title, list) in [("on_start", &plan.on_start), ("on_stop", &plan.on_stop)] {
         if !list.is_empty() {
-            s += &format!("{title} ({} steps, in order):\n", list.len());
+            s += &format!(
+                "{title} ({}, in order):\n",
+                crate::report::format::plural(list.len() as u64, "step")
+            );
             for e in list {
                 s += &format!("            {}", line(e));
             }
@@ -738,9 +781,9 @@ pub fn describe(plan: &Plan) -> String {
     }
     for f in &plan.flows {
         s += &format!(
-            "flow \"{}\" ({} steps, in order), picked {}:\n",
+            "flow \"{}\" ({}, in order), picked {}:\n",
             f.name,
-            f.steps.len(),
+            crate::report::format::plural(f.steps.len() as u64, "step"),
             share(f.weight)
         );
         for e in &f.steps {
@@ -793,4 +836,32 @@ async fn demo(args: DemoArgs) -> anyhow::Result<i32> {
 /// `scenarios/demo.toml` from the working directory when present, else the built-in copy.
 fn demo_text() -> String {
     std::fs::read_to_string("scenarios/demo.toml").unwrap_or_else(|_| DEMO_SCENARIO.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    /// A reader that closes the pipe after a few bytes (`swarm man | head`).
+    struct Head(usize);
+
+    impl std::io::Write for Head {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.0);
+            self.0 -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn man_to_a_reader_that_leaves_early_is_not_an_error() {
+        assert_eq!(super::man(&mut Head(100)).unwrap(), 0);
+        let mut all = Vec::new();
+        assert_eq!(super::man(&mut all).unwrap(), 0);
+        assert!(all.len() > 100);
+    }
 }

@@ -65,9 +65,9 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
             l.max_users
         ),
         None if l.spawn_rate >= f64::from(l.users) * crate::scenario::AT_ONCE => {
-            format!("{} users, all started at once", l.users)
+            format!("{}, all started at once", format::plural(l.users, "user"))
         }
-        None => format!("{} users at {}/s", l.users, l.spawn_rate),
+        None => format!("{} at {}/s", format::plural(l.users, "user"), l.spawn_rate),
     };
     eprintln!("swarm: {load} against {}, {}", plan.host, {
         let mut ends: Vec<String> = Vec::new();

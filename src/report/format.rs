@@ -11,6 +11,16 @@ pub fn ms_of(r: &crate::stats::RowStats, v: f64) -> String {
     }
 }
 
+/// "1 user", "2 users": a count and its noun, plural where English wants it.
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn ms(v: f64) -> String {
     let s = if v < 10.0 {
         format!("{v:.2}")

@@ -1,7 +1,7 @@
 //! The end-of-run text report: endpoint table, percentile table, status codes, failures.
 //! A pure function of a snapshot; every line fits the given width.
 
-use super::format::{bytes, count, fails, fit, ms, ms_of, pad, rate};
+use super::format::{bytes, count, fails, fit, ms, ms_of, pad, plural, rate};
 use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
@@ -52,8 +52,10 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
 fn summary(snap: &Snapshot) -> Vec<String> {
     let secs = snap.elapsed.as_secs_f64();
     let mut lines = vec![format!(
-        "{} users, {secs:.1}s, {} requests, {} failed",
-        snap.peak_users, snap.total.requests, snap.total.failures
+        "{}, {secs:.1}s, {}, {} failed",
+        plural(snap.peak_users, "user"),
+        plural(snap.total.requests, "request"),
+        snap.total.failures
     )];
     let throughput = if secs > 0.0 {
         format!(" ({}/s)", bytes(snap.total.bytes as f64 / secs))

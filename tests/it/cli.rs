@@ -331,6 +331,30 @@ async fn version_completions_and_man_page() {
     let page = text(&out.stdout);
     assert!(page.contains(".TH swarm 1"), "{page}");
     assert!(page.contains(".TH swarm-run 1"), "a page per subcommand");
+    let v = env!("CARGO_PKG_VERSION");
+    assert!(
+        page.contains(&format!(".TH swarm-run 1  \"swarm-run {v}")),
+        "{page}"
+    );
+    for section in ["EXIT STATUS", "TERMINAL UI KEYS", "SCENARIO FORMAT"] {
+        assert!(page.contains(&format!(".SH \"{section}\"")), "{section}");
+    }
+    // `swarm man | head`: the reader leaves early, and swarm says nothing of it.
+    let mut child = swarm()
+        .arg("man")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    let mut pipe = child.stdout.take().unwrap();
+    tokio::io::AsyncReadExt::read_exact(&mut pipe, &mut first)
+        .await
+        .unwrap();
+    drop(pipe);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
