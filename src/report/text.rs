@@ -78,7 +78,7 @@ fn summary(snap: &Snapshot) -> Vec<String> {
     if snap.reached_no_server() {
         // The cause is in the failures table; this says what to do about it.
         lines.push(
-            "no request reached the server: is it running? (-H URL aims swarm at another host)"
+            "no request reached the server: is it running, at that address? (with a scenario file, -H URL aims swarm at another host; with swarm run URL, the URL names it)"
                 .into(),
         );
     }
@@ -128,6 +128,19 @@ fn summary(snap: &Snapshot) -> Vec<String> {
     lines
 }
 
+/// The longest name a Name column shows whole; longer ones end in "…" (as the TUI's).
+const MAX_NAME: usize = 40;
+
+/// The Name column: as wide as the longest name up to `MAX_NAME` (and at least
+/// "Aggregated"), within the `room` the terminal leaves: on a wide terminal the figures
+/// stay beside their names instead of 135 columns away.
+fn name_width(longest: Option<usize>, room: usize) -> usize {
+    longest
+        .unwrap_or(0)
+        .clamp("Aggregated".len(), MAX_NAME)
+        .min(room)
+}
+
 fn type_width(snap: &Snapshot) -> usize {
     snap.rows
         .iter()
@@ -140,7 +153,12 @@ fn type_width(snap: &Snapshot) -> usize {
 fn endpoint_table(out: &mut String, snap: &Snapshot, width: usize) {
     let tw = type_width(snap);
     // Fixed columns: reqs 7, fails 12, four latencies 5, req/s 7, fail/s 6, and 10 spaces.
-    let nw = width - tw - 62;
+    let longest = snap
+        .rows
+        .iter()
+        .map(|r| r.short_name().chars().count())
+        .max();
+    let nw = name_width(longest, width - tw - 62);
     let header = format!(
         "{:<tw$} {} {:>7} {:>12} {:>5} {:>5} {:>5} {:>5} {:>7} {:>6}",
         "Type",
@@ -189,7 +207,12 @@ fn percentile_table(
     title: &str,
     values: impl Fn(&RowStats) -> [f64; 11],
 ) {
-    let nw = width - 1 - PCT_LABELS.len() * 6;
+    let longest = snap
+        .rows
+        .iter()
+        .map(|r| r.name.chars().count() + r.method.len() + 1)
+        .max();
+    let nw = name_width(longest, width - 1 - PCT_LABELS.len() * 6);
     let _ = writeln!(out, "{}", fit(title, width));
     let mut header = pad("Name", nw);
     for l in PCT_LABELS {

@@ -619,9 +619,18 @@ path = "/"
     // The report's summary says that nothing got through, and what to check.
     let report = swarm::report::text::render(&snap, "report", 80);
     assert!(
-        report.contains("no request reached the server: is it running?"),
+        report.contains("no request reached the server: is it running, at that address?"),
         "{report}"
     );
+    // The advice wraps at 80 columns, whole (it was cut: "another hos…"), and says what
+    // applies in one-URL mode too, where -H is refused.
+    assert!(report.lines().all(|l| l.chars().count() <= 80), "{report}");
+    assert!(!report.contains('…'), "{report}");
+    assert!(report.contains("the URL names it)"), "{report}");
+    // The Name column is as wide as the names, not the terminal.
+    let wide = swarm::report::text::render(&snap, "report", 200);
+    let row = wide.lines().find(|l| l.starts_with("GET  /")).unwrap();
+    assert!(row.len() < 100, "{row}");
     let about = swarm::report::About {
         name: None,
         host: &url,
