@@ -827,7 +827,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     let text = demo_text().replace(DEMO_HOST, &server.url());
     let mut plan = Plan::parse(&text, "demo.toml")?;
     args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
-    let doc = ScenarioDoc::from_text(&text, None)?;
+    // The file's host stays the file's: the demo server's port is this run's only, kept
+    // out of a save as a -H override is.
+    let mut doc = ScenarioDoc::from_text(&demo_text(), None)?;
+    doc.override_host(&server.url())
+        .map_err(anyhow::Error::msg)?;
     let code = execute(plan, text, Some(doc), &args.output, None).await;
     server.shutdown().await;
     code

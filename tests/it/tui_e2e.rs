@@ -438,3 +438,21 @@ async fn prompts_and_popups_do_what_their_keys_say() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// Saving from `swarm demo` keeps the file's host: the demo server's port is for this run
+/// only (it was written into the file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_saved_from_the_demo_keeps_its_host() {
+    let dir = crate::support::tempdir();
+    let saved = dir.join("mine.toml");
+    let mut tui = Tui::start(&["demo"]);
+    tui.wait("the demo", |s| s.contains("● idle")).await;
+    tui.send("\x13");
+    tui.wait("the save-as prompt", |s| s.contains("Save")).await;
+    tui.send(&format!("{}\r", saved.display()));
+    tui.wait("saved", |s| s.contains("saved /")).await;
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("host = \"http://127.0.0.1:8089\""), "{text}");
+    tui.send("q");
+    let _ = std::fs::remove_dir_all(dir);
+}
