@@ -38,16 +38,73 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
     })
 }
 
-/// Every error a scenario has that can be found in one pass, in file order: each part
-/// (host, load, data, vars, defaults, every hook, flow, endpoint and threshold table) is
-/// validated on its own, so one mistake does not hide the others. A TOML syntax error or
-/// an unknown key stops the pass (nothing after it can be read reliably). Empty when the
-/// scenario loads.
+/// Every error a scenario has, in file order: each part (host, load, data, vars,
+/// defaults, every hook, flow, endpoint and threshold table) is validated on its own, and
+/// the walk is repeated past each mistake's line, so one mistake hides no other, in the
+/// same table or elsewhere. A TOML syntax error stops it (nothing after it can be read
+/// reliably). Empty when the scenario loads.
 pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
-    let mut errors = walk(src, file, None).err().unwrap_or_default();
+    // A part stops at its first mistake (and serde at the first unknown key or wrong
+    // type), so the walk runs again with each mistake's `key = value` line blanked (line
+    // numbers stay), until it finds nothing new: a table with three mistakes shows three.
+    let mut text = src.to_string();
+    let mut errors: Vec<ScenarioError> = Vec::new();
+    let mut blanked: Vec<String> = Vec::new();
+    for _ in 0..MAX_PASSES {
+        let Err(found) = walk(&text, file, None) else {
+            break;
+        };
+        let fresh: Vec<ScenarioError> = found
+            .into_iter()
+            .filter(|e| !errors.contains(e))
+            // Blanking a line may leave its key missing, or the TOML around it broken:
+            // neither is the user's mistake.
+            .filter(|e| !blanked.contains(&e.key) && !(!errors.is_empty() && e.key.is_empty()))
+            .collect();
+        let mut next = text.clone();
+        let mut progressed = false;
+        for e in &fresh {
+            if let Some(cut) = blank_line(&next, e) {
+                next = cut;
+                blanked.push(e.key.clone());
+                progressed = true;
+            }
+        }
+        errors.extend(fresh);
+        if !progressed {
+            break;
+        }
+        text = next;
+    }
     errors.sort_by_key(|e| (e.line, e.col));
     errors.dedup();
     errors
+}
+
+/// The most passes `all_errors` makes over one file.
+const MAX_PASSES: usize = 20;
+
+/// `text` with the line of `e` emptied, when that line holds the key the error names
+/// (`users = 0` for `load.users`); None otherwise (a missing key, a table header).
+fn blank_line(text: &str, e: &ScenarioError) -> Option<String> {
+    let leaf = e.key.rsplit('.').next()?.split('[').next()?;
+    if e.line == 0 || leaf.is_empty() {
+        return None;
+    }
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    let line = lines.get(e.line - 1)?;
+    let trimmed = line.trim_start().trim_start_matches('"');
+    let holds = trimmed.starts_with(leaf)
+        && trimmed[leaf.len()..]
+            .trim_start()
+            .trim_start_matches('"')
+            .trim_start()
+            .starts_with('=');
+    if !holds {
+        return None;
+    }
+    lines[e.line - 1] = "";
+    Some(lines.join("\n"))
 }
 
 /// Errors met so far, in the order validation met them.

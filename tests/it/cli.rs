@@ -596,18 +596,37 @@ async fn check_reports_every_mistake_in_file_order() {
     let out = run(&["check", "tests/fixtures/multi/five_mistakes.toml"]).await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("has 5 problems:"), "{stderr}");
+    // (Its [load] holds two: the wait's was hidden behind the users' before.)
+    assert!(stderr.contains("has 6 problems:"), "{stderr}");
     let at: Vec<&str> = stderr
         .lines()
         .skip(1)
         .map(|l| l.trim().split(": ").next().unwrap_or(""))
         .collect();
     let f = "tests/fixtures/multi/five_mistakes.toml";
-    let expected: Vec<String> = ["1:8", "3:9", "6:8", "9:10", "11:7"]
+    let expected: Vec<String> = ["1:8", "3:9", "4:8", "6:8", "9:10", "11:7"]
         .iter()
         .map(|line_col| format!("{f}:{line_col}"))
         .collect();
     assert_eq!(at, expected, "{stderr}");
+    // Several in one table, of every kind (a bad value, a wrong type, an unknown key),
+    // all in one run; nothing made up by the passes (no "missing" key).
+    let f = "tests/fixtures/multi/one_table_many.toml";
+    let out = run(&["check", f]).await;
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("has 7 problems:"), "{stderr}");
+    for key in [
+        "3:9: load.users",
+        "4:14: load.spawn_rate",
+        "5:8: load.wait",
+        "6:12: load.run_time",
+        "9:10: endpoints[0].method",
+        "10:10: endpoints[0].weight",
+        "11:1: endpoints[0].colour: unknown key",
+    ] {
+        assert!(stderr.contains(&format!("{f}:{key}")), "{key}: {stderr}");
+    }
+    assert!(!stderr.contains("missing"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
