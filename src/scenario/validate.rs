@@ -59,7 +59,7 @@ pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
             .filter(|e| !errors.contains(e))
             // Blanking a line may leave its key missing, or the TOML around it broken:
             // neither is the user's mistake.
-            .filter(|e| !blanked.contains(&e.key) && !(!errors.is_empty() && e.key.is_empty()))
+            .filter(|e| !blanked.contains(&e.key) && (errors.is_empty() || !e.key.is_empty()))
             .collect();
         let mut next = text.clone();
         let mut progressed = false;
