@@ -162,7 +162,7 @@ pub struct RunArgs {
 pub struct DistArgs {
     /// Run over N workers (swarm worker --controller ADDR), each a share of the load;
     /// starts once all N have joined (headless)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", visible_alias = "expect-workers")]
     pub workers: Option<u32>,
     /// Run over N worker processes on this machine that swarm starts itself (Locust's
     /// --processes): for more users than one process's open-files limit allows, or one
@@ -170,6 +170,8 @@ pub struct DistArgs {
     #[arg(
         long,
         value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_processes,
         conflicts_with_all = ["workers", "token_file", "tls_cert", "tolerate_worker_loss"]
     )]
     pub processes: Option<u32>,
@@ -208,7 +210,7 @@ pub struct DistArgs {
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// The controller's address, HOST:PORT (swarm run FILE --workers N listens on it)
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5557")]
     pub controller: String,
     /// The controller's shared secret (its --token-file)
     #[arg(long, value_name = "FILE")]
@@ -353,7 +355,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "STAGES", value_parser = parse_stage_list)]
     pub stages: Option<StageList>,
     /// Open model: start iterations at this rate whatever the response times, e.g. 200/s
-    #[arg(long, value_name = "RATE", value_parser = parse_arrival_rate)]
+    /// (-q N: oha's rate limit, N a second)
+    #[arg(short = 'q', long, value_name = "RATE", value_parser = parse_arrival_rate)]
     pub arrival_rate: Option<f64>,
     /// Open model: the most users running at once
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -376,6 +379,22 @@ pub struct LoadArgs {
     /// Accept any TLS certificate (self-signed test servers), as [defaults] insecure = true
     #[arg(long)]
     pub insecure: bool,
+    /// How long in-flight requests may finish at the stop before they are cut (seconds,
+    /// as Locust's, or a duration), as [load] stop_timeout
+    #[arg(short = 's', long, value_name = "SECONDS", value_parser = parse_stop_timeout)]
+    pub stop_timeout: Option<Duration>,
+    /// The request timeout of every endpoint (oha's and k6's --timeout), as [defaults]
+    /// timeout
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_time)]
+    pub timeout: Option<Duration>,
+    /// Locust's log level: swarm has none (progress lines go to standard error; --quiet
+    /// drops them)
+    #[arg(short = 'L', long, hide = true, value_parser = refuse_loglevel)]
+    pub loglevel: Option<String>,
+}
+
+fn refuse_loglevel(_: &str) -> Result<String, String> {
+    Err("swarm has no log levels: progress lines go to standard error (--quiet or --only-summary drops them), the report to standard output, and --http-debug shows requests and responses".into())
 }
 
 /// Flags about the run's output.
@@ -425,6 +444,14 @@ pub struct OutputArgs {
     /// In the terminal UI, start the swarm at once instead of opening idle
     #[arg(long)]
     pub autostart: bool,
+    /// No progress lines while a headless run goes on: the report at the end only
+    /// (Locust's --only-summary)
+    #[arg(long, visible_alias = "only-summary")]
+    pub quiet: bool,
+    /// Reset the statistics once every user has started (Locust's --reset-stats): the
+    /// report then leaves the ramp-up out
+    #[arg(long)]
+    pub reset_stats: bool,
 }
 
 /// The parsed value of `--local-ips`.
@@ -468,6 +495,35 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--processes N`, or -1 for one per core (Locust's).
+fn parse_processes(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(-1) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get() as u32)),
+        Ok(n) if (0..=4096).contains(&n) => Ok(n as u32),
+        _ => Err(format!(
+            "\"{s}\" is not a number of processes; give N, or -1 for one per core"
+        )),
+    }
+}
+
+/// A bare number is seconds, as Locust reads `-t 90` and `-s 10`; else a duration.
+fn seconds_or_duration(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..1e12).contains(&secs) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        Ok(_) => Err(format!(
+            "\"{s}\" is not a number of seconds; write e.g. 90 or 1m30s"
+        )),
+        Err(_) => parse_duration(s),
+    }
+}
+
+/// `-s/--stop-timeout`: seconds (Locust's) or a duration; 0 cuts at once.
+fn parse_stop_timeout(s: &str) -> Result<Duration, String> {
+    seconds_or_duration(s)
+}
+
 /// Seconds as Locust writes them (`60`), or a duration (`90s`, `2m`); above zero.
 fn parse_wait_limit(s: &str) -> Result<Duration, String> {
     let d = match s.trim().parse::<f64>() {
@@ -488,7 +544,7 @@ fn parse_wait_limit(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_run_time(s: &str) -> Result<Duration, String> {
-    match parse_duration(s)? {
+    match seconds_or_duration(s)? {
         d if d.is_zero() => Err(format!(
             "\"{s}\" would stop the run before it starts; write e.g. 30s or 5m"
         )),
@@ -557,6 +613,12 @@ impl LoadArgs {
         }
         if let Some(t) = self.run_time {
             plan.load.run_time = Some(t);
+        }
+        if let Some(t) = self.stop_timeout {
+            plan.load.stop_timeout = t;
+        }
+        if let Some(t) = self.timeout {
+            plan.set_request_timeout(t);
         }
         if let Some(n) = self.requests {
             plan.load.max_requests = Some(n);

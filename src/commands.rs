@@ -217,6 +217,35 @@ fn refuse_host_in_url_mode(host: Option<&str>) -> anyhow::Result<()> {
     )
 }
 
+/// Output paths as Locust takes them: `--html 'report_{u}_{r}_{t}.html'` gets the users,
+/// the spawn rate and the run time (seconds) filled in, and `--csv` into a folder that does
+/// not exist yet creates it.
+fn as_locust_does(output: &OutputArgs, plan: &Plan) -> anyhow::Result<OutputArgs> {
+    let mut output = output.clone();
+    if let Some(html) = &output.html {
+        let l = &plan.load;
+        let t = l
+            .run_time
+            .map_or("none".into(), |d| d.as_secs().to_string());
+        let filled = html
+            .to_string_lossy()
+            .replace("{u}", &l.users.to_string())
+            .replace("{r}", &l.spawn_rate.to_string())
+            .replace("{t}", &t);
+        output.html = Some(PathBuf::from(filled));
+    }
+    if let Some(dir) = output
+        .csv
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--csv: cannot create the folder {}", dir.display()))?;
+    }
+    Ok(output)
+}
+
 /// `swarm man`: the pages on `out`.
 fn man(out: &mut impl std::io::Write) -> anyhow::Result<i32> {
     match man_pages(out) {
@@ -374,6 +403,7 @@ async fn execute(
         }
     }
     refuse_stdout_save_run(output.save_run.as_deref(), "runs/today.hlog")?;
+    let output = &as_locust_does(output, &plan)?;
     let baseline = match &output.baseline {
         Some(path) => Some((
             path.display().to_string(),
@@ -452,6 +482,8 @@ fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
         html: output.html.clone(),
         exit_code_on_error: output.exit_code_on_error,
         width: report_width(),
+        quiet: output.quiet,
+        reset_stats: output.reset_stats,
     }
 }
 

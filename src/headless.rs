@@ -41,6 +41,10 @@ pub struct Output {
     pub width: usize,
     /// `--workers N`: the run is a distributed one's controller.
     pub distributed: Option<crate::dist::controller::Config>,
+    /// `--quiet` / `--only-summary`: no progress lines.
+    pub quiet: bool,
+    /// `--reset-stats`: the statistics start again once every user has started.
+    pub reset_stats: bool,
 }
 
 impl Output {
@@ -115,7 +119,7 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
     };
     engine.send(Command::Start);
     // After a second interrupt the run is not stopped yet; its users die with the runtime.
-    let last = watch_run(&engine, plan, csv.as_mut(), saved.as_mut()).await;
+    let last = watch_run(&engine, (plan, out), csv.as_mut(), saved.as_mut()).await;
     let saved = saved.map(|(log, mut rx)| {
         // Every second the engine closed before it stopped is in the channel by now.
         while let Ok(i) = rx.try_recv() {
@@ -149,10 +153,12 @@ type Intervals = (
 /// Follows the run until it stops, printing progress and handling interrupts.
 async fn watch_run(
     engine: &Engine,
-    plan: &Plan,
+    (plan, out): (&Plan, &Output),
     mut csv: Option<&mut CsvReport>,
     mut saved: Option<&mut Intervals>,
 ) -> Arc<Snapshot> {
+    // `--reset-stats` waits for the ramp to end (Locust resets once spawning is done).
+    let mut reset_pending = out.reset_stats;
     let mut snaps = engine.snapshots();
     let mut progress = tokio::time::interval(PROGRESS_EVERY);
     progress.tick().await;
@@ -163,6 +169,11 @@ async fn watch_run(
             changed = snaps.changed() => {
                 if changed.is_err() || snaps.borrow().state == RunState::Stopped {
                     return snaps.borrow().clone();
+                }
+                if reset_pending && snaps.borrow().state == RunState::Running {
+                    reset_pending = false;
+                    engine.send(Command::ResetStats);
+                    eprintln!("swarm: every user started; statistics reset (--reset-stats)");
                 }
                 if let Some(c) = csv.as_deref_mut() {
                     let snap = snaps.borrow().clone();
@@ -181,7 +192,7 @@ async fn watch_run(
                     log.interval(i);
                 }
             }
-            _ = progress.tick() => eprintln!("{}", progress_line(&snaps.borrow())),
+            _ = progress.tick(), if !out.quiet => eprintln!("{}", progress_line(&snaps.borrow())),
             _ = interrupts.next() => {
                 if stopping {
                     eprintln!("swarm: interrupted again; cutting in-flight requests");

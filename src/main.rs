@@ -8,9 +8,10 @@ use swarm::cli::Cli;
 const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args = locustfile_as_target(std::env::args().collect());
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => match missing_command(&e) {
+        Err(e) => match missing_command(&e, &args[1..]).or_else(|| foreign_flag(&e)) {
             Some(hint) => {
                 eprintln!("{hint}");
                 return ExitCode::from(BAD_INPUT);
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
 /// `swarm http://host/ -n 100` (as oha is typed), `swarm -u 10 file.toml`: the command is
 /// missing, and clap's `error` says "unrecognized subcommand" or "unexpected argument";
 /// this says which command line runs it instead. Only asked when clap refused the line.
-fn missing_command(error: &clap::Error) -> Option<String> {
+fn missing_command(error: &clap::Error, args: &[String]) -> Option<String> {
     use clap::CommandFactory;
     use clap::error::ErrorKind;
     if !matches!(
@@ -69,7 +70,6 @@ fn missing_command(error: &clap::Error) -> Option<String> {
     ) {
         return None;
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let first = args.first()?;
     let known = first == "help"
         || Cli::command()
@@ -84,6 +84,90 @@ fn missing_command(error: &clap::Error) -> Option<String> {
             args.iter().map(|a| quoted(a)).collect::<Vec<_>>().join(" ")
         )
     })
+}
+
+/// Locust's `-f FILE` / `--locustfile FILE` names the scenario: the same as giving it as
+/// the target (`swarm run -f shop.toml` runs shop.toml).
+fn locustfile_as_target(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter();
+    while let Some(a) = iter.next() {
+        match a.as_str() {
+            "-f" | "--locustfile" => out.extend(iter.next()),
+            _ => match a.strip_prefix("--locustfile=") {
+                Some(file) => out.push(file.to_string()),
+                None => out.push(a),
+            },
+        }
+    }
+    out
+}
+
+/// Flags of Locust, k6 and oha that swarm spells otherwise: the unknown flag is answered
+/// with swarm's spelling (clap's own tip, "use '-- --vus'", would mislead).
+const FOREIGN_FLAGS: &[(&str, &str)] = &[
+    ("--vus", "-u/--users N (k6's virtual users)"),
+    ("--duration", "-t/--run-time 30s (k6's and oha's duration)"),
+    ("--out", "--json FILE, --csv PREFIX or --prometheus ADDR"),
+    ("--summary-export", "--json FILE"),
+    ("--no-tui", "--headless"),
+    ("--rate", "--arrival-rate 100/s (-q 100)"),
+    (
+        "--master",
+        "--workers N (swarm worker --controller HOST:PORT on each worker)",
+    ),
+    (
+        "--worker",
+        "the command swarm worker --controller HOST:PORT",
+    ),
+    ("--master-host", "swarm worker --controller HOST:PORT"),
+    (
+        "--autostart",
+        "the default of a headless run (the TUI takes --autostart too)",
+    ),
+    (
+        "--autoquit",
+        "a headless run, which ends at its -t/--run-time",
+    ),
+    (
+        "--print-stats",
+        "the default: progress lines on standard error (--quiet drops them)",
+    ),
+    ("--body", "-d/--data BODY, or --json-data TEXT"),
+    ("--method", "-m METHOD"),
+    (
+        "--latency-correction",
+        "--arrival-rate (the open model reports the latency from each iteration's intended start)",
+    ),
+    (
+        "--http-version",
+        "the URL's scheme: HTTP/2 is used when a TLS server offers it",
+    ),
+];
+
+/// Clap's message for an unknown flag, with swarm's spelling instead of its tip.
+fn foreign_flag(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let name = arg.split('=').next().unwrap_or(arg);
+    let spelled = FOREIGN_FLAGS
+        .iter()
+        .find(|(flag, _)| *flag == name)
+        .map(|(_, swarm)| format!("swarm spells it {swarm}"));
+    let text = error.render().to_string();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("tip: to pass"))
+        .collect();
+    let mut out = kept.join("\n").replace("\n\n\n", "\n\n");
+    let hint = spelled.unwrap_or_else(|| "swarm run --help lists every flag".into());
+    out = out.replacen('\n', &format!("\n\n  {name}: {hint}\n"), 1);
+    Some(out)
 }
 
 /// `a` as a shell word: single-quoted when it holds anything but plain characters.

@@ -51,6 +51,11 @@ pub struct Overrides {
     pub max_iterations: Option<u64>,
     pub insecure: bool,
     pub tags: TagFilter,
+    /// `-s/--stop-timeout` and `--timeout` (older controllers send neither).
+    #[serde(default)]
+    pub stop_timeout: Option<Duration>,
+    #[serde(default)]
+    pub request_timeout: Option<Duration>,
 }
 
 impl Overrides {
@@ -67,6 +72,8 @@ impl Overrides {
             max_iterations: l.max_iterations,
             insecure: plan.net.insecure,
             tags: plan.tag_filter.clone(),
+            stop_timeout: Some(l.stop_timeout),
+            request_timeout: plan.request_timeout,
         }
     }
 
@@ -82,6 +89,12 @@ impl Overrides {
         l.max_requests = self.max_requests;
         l.max_iterations = self.max_iterations;
         plan.net.insecure = self.insecure;
+        if let Some(t) = self.stop_timeout {
+            plan.load.stop_timeout = t;
+        }
+        if let Some(t) = self.request_timeout {
+            plan.set_request_timeout(t);
+        }
         plan.apply_tags(&self.tags)
     }
 

@@ -62,6 +62,8 @@ pub struct Plan {
     /// or, as a worker of a distributed run, every `step`-th from its segment's `offset`,
     /// so that they stay unique across the swarm.
     pub ids: Stride,
+    /// `--timeout`: every request's timeout, set over the scenario's (None: as written).
+    pub request_timeout: Option<Duration>,
 }
 
 /// Every `step`-th number from `offset`: 0, 1, 2, ... by default.
@@ -399,6 +401,24 @@ impl Endpoint {
 }
 
 impl Plan {
+    /// `--timeout`: every request's timeout, wherever it is declared.
+    pub fn set_request_timeout(&mut self, timeout: Duration) {
+        self.request_timeout = Some(timeout);
+        let lists = [&mut self.endpoints, &mut self.on_start, &mut self.on_stop]
+            .into_iter()
+            .chain(self.flows.iter_mut().map(|f| &mut f.steps));
+        let typed = self.user_types.iter_mut().flat_map(|t| {
+            [&mut t.endpoints, &mut t.on_start, &mut t.on_stop]
+                .into_iter()
+                .chain(t.flows.iter_mut().map(|f| &mut f.steps))
+        });
+        for list in lists.chain(typed) {
+            for e in list.iter_mut() {
+                e.timeout = timeout;
+            }
+        }
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Plan, LoadError> {
         Plan::load_with_host(path, None)

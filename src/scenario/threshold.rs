@@ -123,10 +123,32 @@ pub fn parse_flag(text: &str) -> Result<Threshold, String> {
     let at = text
         .find(['<', '>'])
         .ok_or_else(|| format!("\"{text}\" has no < or >; write e.g. \"p95<300ms\""))?;
-    let (metric, op, limit) = parse(&text[..at], &text[at..])?;
+    let (metric, condition) = (text[..at].trim(), &text[at..]);
+    // k6's spelling: p(95)<300, a bare number in milliseconds.
+    let k6 = metric
+        .strip_prefix("p(")
+        .and_then(|m| m.strip_suffix(')'))
+        .map(|q| format!("p{q}"));
+    let condition = match &k6 {
+        Some(_)
+            if condition
+                .trim_start_matches(['<', '>', '='])
+                .trim()
+                .parse::<f64>()
+                .is_ok() =>
+        {
+            format!("{}ms", condition.trim())
+        }
+        _ => condition.to_string(),
+    };
+    let (metric_kind, op, limit) = parse(k6.as_deref().unwrap_or(metric), &condition)?;
+    let text = match &k6 {
+        Some(m) => format!("{m}{condition}"),
+        None => text.to_string(),
+    };
     Ok(Threshold {
         endpoint: None,
-        metric,
+        metric: metric_kind,
         op,
         limit,
         text: text.replace(' ', ""),
@@ -181,6 +203,21 @@ pub fn check_all(thresholds: &[Threshold], snap: &Snapshot) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn takes_k6s_spelling() {
+        let t = parse_flag("p(95)<300").unwrap();
+        assert_eq!(
+            (t.metric, t.op, t.limit),
+            (Metric::Percentile(0.95), Op::Lt, 300.0)
+        );
+        assert_eq!(t.text, "p95<300ms");
+        let t = parse_flag("p(99) < 1s").unwrap();
+        assert_eq!(
+            (t.metric, t.limit, t.text.as_str()),
+            (Metric::Percentile(0.99), 1000.0, "p99<1s")
+        );
+    }
 
     #[test]
     fn parses_conditions() {

@@ -259,6 +259,7 @@ fn walk(
         tag_filter: Default::default(),
         user_types,
         ids: Default::default(),
+        request_timeout: None,
     })
 }
 

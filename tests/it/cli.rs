@@ -1275,3 +1275,82 @@ async fn a_killed_runs_csv_files_are_marked_unfinished() {
     assert!(marker.contains("did not finish"), "{marker}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Locust's, k6's and oha's habits: each flag is taken with their meaning, or refused
+/// with swarm's spelling (clap's "use '-- --vus'" tip misled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flags_locust_k6_and_oha_users_type() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let file = scenario(&dir, &server.url(), "");
+    let csv = dir.join("not/yet/there/run");
+    let html = dir.join("report_{u}_{r}_{t}.html");
+    // -f FILE (the locustfile flag), -t 1 (seconds), -s 0, --only-summary, --csv into a
+    // folder that does not exist, --html with Locust's placeholders, --reset-stats, and
+    // k6's threshold spelling.
+    let out = run(&[
+        "run",
+        "-f",
+        &file,
+        "--headless",
+        "-t",
+        "1",
+        "-s",
+        "0",
+        "--only-summary",
+        "--reset-stats",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--threshold",
+        "p(95)<3000",
+    ])
+    .await;
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("for 1s"), "{said}");
+    assert!(!said.contains("[    "), "no progress lines: {said}");
+    assert!(said.contains("statistics reset (--reset-stats)"), "{said}");
+    assert!(
+        text(&out.stdout).contains("p95<3000ms"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(dir.join("not/yet/there/run_stats.csv").exists());
+    assert!(dir.join("report_3_100_1.html").exists());
+
+    // --timeout is every request's; -q N is oha's rate limit (the arrival rate).
+    let slow = format!("{}/delay/300", server.url());
+    let out = run(&["run", &slow, "-n", "3", "--timeout", "50ms", "--json", "-"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["failures"][0]["cause"], "timeout", "{doc}");
+    let fast = format!("{}/q", server.url());
+    let out = run(&["run", &fast, "-q", "20", "-t", "1s", "--json", "-"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["arrivals"]["scheduled"], 20, "{doc}");
+    assert_eq!(server.count("/q"), 20);
+
+    for (args, says) in [
+        (
+            vec!["run", &file, "--vus", "3"],
+            "--vus: swarm spells it -u/--users N",
+        ),
+        (vec!["run", &file, "-L", "DEBUG"], "swarm has no log levels"),
+        (
+            vec!["run", &file, "--frobnicate"],
+            "--frobnicate: swarm run --help lists every flag",
+        ),
+    ] {
+        let out = run(&args).await;
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains(says), "{args:?}: {said}");
+        assert!(!said.contains("use '--"), "{args:?}: {said}");
+    }
+    let help = text(&run(&["worker", "--help"]).await.stdout);
+    assert!(help.contains("[default: 127.0.0.1:5557]"), "{help}");
+    let help = text(&run(&["run", "--help"]).await.stdout);
+    assert!(help.contains("--expect-workers"), "{help}");
+    let _ = std::fs::remove_dir_all(dir);
+}
