@@ -253,6 +253,12 @@ pub fn render(
         );
         let _ = writeln!(out, "{}", fit(&line, width));
     }
+    if base.scenario != new.scenario {
+        let line = "the two runs ran different scenario texts: the change may be the scenario's, not the server's (swarm report RUN shows each)";
+        for l in wrap_words(line, width) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
     out.push('\n');
     let (table, held) = table(&base.stats, &new.stats, limits, width);
     out.push_str(&table);
@@ -279,11 +285,11 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
                 .iter()
                 .filter(|l| l.metric == metric && l.broken(b, n) == Some(true))
                 .collect();
+            // A change worse than MARK_WORSE is marked whether or not a --fail-if
+            // judges it: the limits decide the exit code, not what the table shows.
             let mark = if !broken.is_empty() {
                 format!("  FAIL ({})", broken[0].text)
-            } else if limits.is_empty()
-                && worsening(metric, b, n).is_some_and(|(_, r)| r > MARK_WORSE)
-            {
+            } else if worsening(metric, b, n).is_some_and(|(_, r)| r > MARK_WORSE) {
                 "  worse".to_string()
             } else {
                 String::new()
@@ -343,6 +349,23 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
         }
     }
     (out, held)
+}
+
+/// `text` in lines of at most `width` columns, broken between words.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 fn metric_pair(metric: Metric, b: &RowStats, n: &RowStats) -> (f64, f64) {

@@ -229,6 +229,18 @@ async fn compare_fails_a_slowdown_and_passes_a_run_against_itself() {
     assert!(said.contains("FAIL  p95 +10%  Aggregated"), "{said}");
     assert!(said.contains("FAIL  p95 +10%  GET slow one"), "{said}");
     assert!(said.contains("ok    fail_ratio +1pp"), "{said}");
+    // The two scenarios differ (10 ms more on one path): the comparison says so.
+    assert!(said.contains("ran different scenario texts"), "{said}");
+    assert!(!text(&same.stdout).contains("different scenario texts"));
+    // A --fail-if on another metric keeps the table's "worse" marks.
+    let other = run(&["compare", b, n, "--fail-if", "fail_ratio +1pp"]).await;
+    let said = text(&other.stdout);
+    assert_eq!(other.status.code(), Some(0), "{said}");
+    assert!(
+        said.lines()
+            .any(|l| l.contains("p95") && l.ends_with("  worse")),
+        "{said}"
+    );
 
     // A limit the 10 ms slowdown stays within passes (in ms: on a loaded machine the quick
     // endpoint's sub-millisecond p95 can double, which a percentage would judge).
