@@ -571,11 +571,13 @@ pub async fn run_headless(
         crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     if let Some(path) = html {
+        let command = crate::report::command_line();
         let about = crate::report::About {
             name: plan.name.as_deref(),
             host: &plan.host,
             started,
             scenario,
+            command: &command,
         };
         let page = crate::report::html::render(&about, &last, &[], Some(&outcome));
         crate::fsutil::write_output(path, page.as_bytes()).map_err(anyhow::Error::msg)?;

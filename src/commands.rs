@@ -564,6 +564,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<i32> {
         host: &run.host,
         started: run.started(),
         scenario: &run.scenario,
+        command: "",
     };
     headless::write_reports(&about, &run.stats, &run.verdicts, &out, csv)?;
     Ok(0)

@@ -33,6 +33,7 @@ pub fn saved_run(data: &[u8]) {
         host: &run.host,
         started: run.started(),
         scenario: &run.scenario,
+        command: "swarm report fuzz.log",
     };
     let snap = &run.stats;
     for width in [40, 80, 200] {

@@ -396,11 +396,13 @@ fn finish_with(
 ) -> anyhow::Result<i32> {
     let verdicts = check_all(&plan.thresholds, last);
     let scenario = out.scenario.as_str();
+    let command = crate::report::command_line();
     let about = About {
         name: plan.name.as_deref(),
         host: &plan.host,
         started,
         scenario,
+        command: &command,
     };
     write_reports(&about, last, &verdicts, out, csv)?;
     if let (Some(log), Some(path)) = (saved, &out.save_run) {

@@ -69,22 +69,44 @@ pub fn render(
     summary(&mut out, snap, verdicts);
     endpoints(&mut out, snap);
     percentiles(&mut out, snap);
-    charts(&mut out, &snap.history, snap.history_step);
+    charts(&mut out, whole_steps(snap), snap.history_step);
     distribution(&mut out, &snap.total);
     failures(&mut out, snap);
     thresholds(&mut out, verdicts);
     if let Some(c) = capacity.filter(|c| !c.steps.is_empty()) {
         capacity_steps(&mut out, c);
     }
-    if !about.scenario.is_empty() {
+    if !about.scenario.is_empty() || !about.command.is_empty() {
+        out.push_str("<h2>Scenario</h2>\n");
+    }
+    if !about.command.is_empty() {
+        // Its flags (-u 4, -H ...) override the text below.
         let _ = writeln!(
             out,
-            "<h2>Scenario</h2>\n<pre id=\"scenario\">{}</pre>",
-            esc(about.scenario)
+            "<p>Run as <code id=\"command\">{}</code> (its flags override the file)</p>",
+            esc(about.command)
         );
+    }
+    if !about.scenario.is_empty() {
+        let _ = writeln!(out, "<pre id=\"scenario\">{}</pre>", esc(about.scenario));
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The history without a last point cut short by the stop: sampled as the users left, it
+/// would draw a ramp-down and a p95 drop that did not happen.
+fn whole_steps(snap: &Snapshot) -> &[Point] {
+    let h = &snap.history[..];
+    let step = f64::from(snap.history_step.max(1));
+    match h.split_last() {
+        Some((last, rest))
+            if !rest.is_empty() && last.t + step > snap.elapsed.as_secs_f64() + 1e-6 =>
+        {
+            rest
+        }
+        _ => h,
+    }
 }
 
 fn summary(out: &mut String, snap: &Snapshot, verdicts: &[Verdict]) {
@@ -203,7 +225,10 @@ fn percentile_table(
     id: &str,
     values: impl Fn(&RowStats) -> Option<[f64; 11]>,
 ) {
-    let _ = write!(out, "<table id=\"{id}\"><tr><th class=\"l\">Name</th>");
+    let _ = write!(
+        out,
+        "<table id=\"{id}\"><tr><th class=\"l\">Type</th><th class=\"l\">Name</th>"
+    );
     for p in PERCENTILES {
         let _ = write!(out, "<th>{}%</th>", p * 100.0);
     }
@@ -212,7 +237,8 @@ fn percentile_table(
     for (r, class, name) in rows.chain(std::iter::once((&snap.total, "total", "Aggregated"))) {
         let _ = write!(
             out,
-            "<tr class=\"{class}\"><td class=\"l\">{}</td>",
+            "<tr class=\"{class}\"><td class=\"l\">{}</td><td class=\"l\">{}</td>",
+            esc(&r.method),
             esc(name)
         );
         match values(r).filter(|_| r.requests > 0) {
@@ -580,6 +606,30 @@ mod tests {
         assert_eq!(nice(87.0), (100.0, 25.0));
         assert_eq!(nice(4.2), (6.0, 2.0));
         assert_eq!(nice(0.0), (1.0, 0.25));
+    }
+
+    /// The history's last point, cut short by the stop (0.4 s of a second, the users
+    /// gone), is not drawn: it showed a ramp-down that did not happen.
+    #[test]
+    fn a_last_second_cut_short_by_the_stop_is_not_drawn() {
+        let point = |t: f64, users: u32| Point {
+            t,
+            rps: 10.0,
+            users,
+            ..Point::default()
+        };
+        let snap = Snapshot {
+            history: std::sync::Arc::new(vec![point(0.0, 5), point(1.0, 5), point(2.0, 0)]),
+            history_step: 1,
+            elapsed: std::time::Duration::from_millis(2400),
+            ..Snapshot::default()
+        };
+        assert_eq!(whole_steps(&snap).len(), 2);
+        let full = Snapshot {
+            elapsed: std::time::Duration::from_secs(3),
+            ..snap
+        };
+        assert_eq!(whole_steps(&full).len(), 3);
     }
 
     #[test]

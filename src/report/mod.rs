@@ -18,6 +18,26 @@ pub struct About<'a> {
     pub started: std::time::SystemTime,
     /// The scenario text that ran ("" when not known).
     pub scenario: &'a str,
+    /// The command line that ran it, whose flags override the text ("" when not known:
+    /// a saved run rendered later).
+    pub command: &'a str,
+}
+
+/// This process's command line, as a shell would take it back.
+pub fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Text for XML and HTML attributes and elements: `&`, `<`, `>` and quotes escaped, and

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const HISTORY_CAP: usize = 720;
 
 /// One step of the history (one second until the history compresses).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// Seconds since the run started, at the start of this step.
     pub t: f64,

@@ -226,6 +226,7 @@ pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
 fn write_html(app: &mut App, path: &std::path::Path) {
     let plan = app.doc.plan().ok();
     let text = app.doc.text();
+    let command = crate::report::command_line();
     let snap = Arc::clone(&app.snapshot);
     let about = crate::report::About {
         name: plan.as_ref().and_then(|p| p.name.as_deref()),
@@ -234,6 +235,7 @@ fn write_html(app: &mut App, path: &std::path::Path) {
             .checked_sub(snap.elapsed)
             .unwrap_or(std::time::UNIX_EPOCH),
         scenario: &text,
+        command: &command,
     };
     let verdicts = crate::scenario::threshold::check_all(&app.thresholds, &snap);
     let outcome = app.capacity.as_ref().map(|(search, _)| search.outcome());

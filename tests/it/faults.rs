@@ -636,6 +636,7 @@ path = "/"
         host: &url,
         started: std::time::SystemTime::now(),
         scenario: src,
+        command: "",
     };
     let page = swarm::report::html::render(&about, &snap, &[], None);
     assert!(page.contains("No request reached the server"), "{page}");

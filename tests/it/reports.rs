@@ -385,6 +385,16 @@ async fn the_html_report_is_self_contained_and_draws_its_charts_in_chromium() {
         html.contains("name = &quot;saved&quot;"),
         "the scenario text"
     );
+    // The percentile table names the method (GET and POST of one path looked alike), and
+    // the command line whose flags overrode the file is listed.
+    assert!(
+        html.contains("<table id=\"percentiles\"><tr><th class=\"l\">Type</th>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"command\"") && html.contains("-t 3s"),
+        "{html}"
+    );
 
     let Some(bin) = chromium() else {
         let _ = std::fs::remove_dir_all(dir);
