@@ -302,7 +302,7 @@ fn failures_view_names_the_failed_threshold_and_shows_a_failure_in_full_80x24() 
     app.set_snapshot(Arc::new(snapshot()));
     update(&mut app, Action::Show(View::Failures));
     let screen = render(&app, 80, 24);
-    assert!(screen.contains("thresholds ✗ 1/2 (3)"), "{screen}");
+    assert!(screen.contains("thresholds ✗ 1/2 (view 3)"), "{screen}");
     assert!(
         screen.contains("Thresholds: 1 passed, 1 failed"),
         "{screen}"
@@ -429,5 +429,44 @@ fn a_stopped_run_shows_its_averages_and_no_times_where_none_were_measured() {
             .find(|l| l.contains("never"))
             .unwrap_or_else(|| panic!("{screen}"));
         assert!(!none.contains("0.00") && none.contains(" - "), "{none}");
+    }
+}
+
+/// At 80x24 the header gives way in order: the scenario's name first, then the host;
+/// the clock, the state and the thresholds verdict always show (the clock was cut to
+/// "0:11/0:3" and the verdict dropped).
+#[test]
+fn the_header_keeps_the_clock_and_the_verdict_at_80_columns() {
+    let src = SCENARIO
+        .replace(
+            "Testing types API",
+            "A scenario whose name is far too long for eighty columns",
+        )
+        .replace(
+            "http://127.0.0.1:5000",
+            "http://a-rather-long-host-name.internal.example:5000",
+        )
+        .replace(
+            "[load]",
+            "[thresholds]\np95 = \"< 1ms\"\nfail_ratio = \"< 5%\"\n\n[load]",
+        );
+    let doc = ScenarioDoc::from_text(&src, Some("scenarios/types.toml".into())).unwrap();
+    let plan = doc.plan().unwrap();
+    let mut app = App::new(doc, &plan, Theme { color: false });
+    app.set_snapshot(Arc::new(snapshot()));
+    update(&mut app, Action::Show(View::Failures));
+    for width in [80, 200] {
+        let screen = render(&app, width, 24);
+        let mut lines = screen.lines();
+        let (first, second) = (lines.next().unwrap(), lines.next().unwrap());
+        assert!(first.ends_with("thresholds ✗ 1/2 (view 3)"), "{screen}");
+        assert!(first.contains("a-rather-long-host-name"), "{screen}");
+        assert!(second.starts_with("● running  1:02/2:00"), "{screen}");
+        if width == 200 {
+            assert!(
+                first.contains("far too long for eighty columns"),
+                "{screen}"
+            );
+        }
     }
 }

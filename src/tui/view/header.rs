@@ -22,15 +22,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let s = &app.snapshot;
     let name = app.doc.name().unwrap_or_else(|| "scenario".into());
-    let mut first = vec![
-        Span::styled("swarm", t.title()),
-        Span::raw(format!(" · {name} · {}", app.doc.host())),
-    ];
+    // What must show goes after the title; the name and the host give way to it.
+    let mut status: Vec<Span> = Vec::new();
     if app.doc.is_dirty() {
-        first.push(Span::styled("  [modified]", t.warn()));
+        status.push(Span::styled("  [modified]", t.warn()));
     }
     if s.unreachable().is_some() {
-        first.push(Span::styled("  ⚠ host unreachable (3 Failures)", t.bad()));
+        status.push(Span::styled("  ⚠ host unreachable (view 3)", t.bad()));
     }
     let state_style = match s.state {
         RunState::Running | RunState::Spawning => t.good(),
@@ -62,6 +60,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     let mut second = vec![
         Span::styled(format!("● {}", s.state_label()), state_style),
+        // The clock beside the state: it fits at any width.
+        Span::raw(format!(
+            "  {}{}",
+            clock(s.run_clock),
+            s.run_time
+                .map_or(String::new(), |r| format!("/{}", clock(r)))
+        )),
         Span::raw(load),
         // While the swarm runs, the rate over the last seconds; after the stop, the run's.
         Span::raw(if s.state == RunState::Stopped {
@@ -76,12 +81,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(format!(
             "  p95 {}ms",
             format::ms(s.total.percentile_ms(0.95).unwrap_or(0.0))
-        )),
-        Span::raw(format!(
-            "  {}{}",
-            clock(s.run_clock),
-            s.run_time
-                .map_or(String::new(), |r| format!("/{}", clock(r)))
         )),
     ];
     // [[users]]: how many of each type run.
@@ -111,8 +110,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             t.good()
         };
-        first.push(Span::styled(
-            format!("  workers {joined}/{} (6)", s.workers_wanted),
+        status.push(Span::styled(
+            format!("  workers {joined}/{} (view 6)", s.workers_wanted),
             style,
         ));
     }
@@ -122,17 +121,38 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let (text, style) = match failed {
             0 => (format!("  thresholds ✓ {}", app.verdicts.len()), t.good()),
             n => (
-                format!("  thresholds ✗ {n}/{} (3)", app.verdicts.len()),
+                format!("  thresholds ✗ {n}/{} (view 3)", app.verdicts.len()),
                 t.bad(),
             ),
         };
-        first.push(Span::styled(text, style));
+        status.push(Span::styled(text, style));
     }
+    let room = (area.width as usize)
+        .saturating_sub("swarm".len() + status.iter().map(|s| s.width()).sum::<usize>());
+    let mut first = vec![
+        Span::styled("swarm", t.title()),
+        Span::raw(title(&name, &app.doc.host(), room)),
+    ];
+    first.extend(status);
     let mut lines = vec![Line::from(first), Line::from(second)];
     if !app.stages.is_empty() {
         lines.push(plan_line(app));
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// " · name · host" in `room` columns: the name gives way first, then the host is
+/// shortened, so that what follows it (modified, thresholds, workers) always shows.
+fn title(name: &str, host: &str, room: usize) -> String {
+    let whole = format!(" · {name} · {host}");
+    if whole.chars().count() <= room {
+        return whole;
+    }
+    let host_only = format!(" · {host}");
+    if host_only.chars().count() <= room {
+        return host_only;
+    }
+    format::fit(&host_only, room)
 }
 
 /// Rows the header needs.
