@@ -1021,7 +1021,8 @@ pub fn reloaded(app: &mut App, result: Result<(ScenarioDoc, Plan), String>) -> V
     }
 }
 
-/// The raw TOML editor: Ctrl-S applies the text (when it loads), Esc discards it.
+/// The raw TOML editor: Ctrl-S applies the text (when it loads) and saves the file, Esc
+/// discards it (asking first when it changed).
 fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key
         .modifiers
@@ -1036,12 +1037,15 @@ fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Esc => {
             r.confirm_discard = true;
-            r.error = Some("Discard your edits of the TOML? Esc again discards; any other key goes on editing (Ctrl-S applies)".into());
+            r.error = Some("Discard your edits of the TOML? Esc again discards; any other key goes on editing (Ctrl-S applies and saves)".into());
         }
+        // Ctrl-S means one thing everywhere: save the file (here, with the text applied
+        // first, as in the endpoint form).
         KeyCode::Char('s') if ctrl => match app.doc.replace_text(&r.input.text) {
             Ok(plan) => {
-                let effects = adopt(app, plan);
-                app.info("scenario replaced from the TOML editor (unsaved: Ctrl-S saves the file)");
+                let mut effects = adopt(app, plan);
+                app.info("scenario replaced from the TOML editor");
+                effects.extend(save(app));
                 return effects;
             }
             Err(e) => r.error = Some(e),

@@ -456,3 +456,30 @@ async fn a_scenario_saved_from_the_demo_keeps_its_host() {
     tui.send("q");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Ctrl-S means one thing in every place: save the file (the TOML editor applied its
+/// text and left the file unsaved); the help names view 6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_s_saves_from_the_toml_editor_too() {
+    let server = CountingServer::start().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("ctrl_s.toml");
+    std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+    let mut tui = Tui::start(&["run", file.to_str().unwrap()]);
+    tui.wait("the idle screen", |s| s.contains("● idle")).await;
+    tui.send("?");
+    tui.wait("the help", |s| s.contains("1 … 6")).await;
+    tui.send("\x1b");
+    tui.send("t");
+    tui.wait("the TOML editor", |s| s.contains("Scenario TOML"))
+        .await;
+    tui.send("# edited in the TUI\r");
+    tui.send("\x13");
+    tui.wait("saved", |s| s.contains("saved /")).await;
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# edited in the TUI\n# e2e scenario"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

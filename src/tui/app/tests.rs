@@ -521,7 +521,13 @@ fn t_edits_the_whole_scenario_as_toml() {
     let effects = commands(&update(&mut a, ctrl_s));
     assert_eq!(effects.len(), 1);
     assert!(effects[0].starts_with("SetWorkload"), "{effects:?}");
-    assert!(a.popup.is_none());
+    // Ctrl-S saves, as everywhere: this document has no file yet, so it asks for one.
+    assert!(
+        matches!(&a.popup, Some(Popup::Prompt(p)) if p.kind == PromptKind::SaveAs),
+        "{:?}",
+        a.popup
+    );
+    update(&mut a, special(KeyCode::Esc));
     assert!(a.doc.is_dirty());
     assert!(a.doc.text().contains("[[flows.steps]]"));
     assert!(a.doc.text().starts_with("# demo\n"), "comments stay");
@@ -541,7 +547,12 @@ fn a_toml_edit_of_load_reaches_the_engine_and_the_sliders() {
     }
     let ctrl_s = Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     let effects = commands(&update(&mut a, ctrl_s));
-    assert!(a.popup.is_none(), "{:?}", a.popup);
+    assert!(
+        matches!(&a.popup, Some(Popup::Prompt(p)) if p.kind == PromptKind::SaveAs),
+        "{:?}",
+        a.popup
+    );
+    update(&mut a, special(KeyCode::Esc));
     assert!(effects[0].starts_with("SetWorkload"), "{effects:?}");
     for want in [
         "SetUsers(30)",

@@ -66,7 +66,9 @@ fn raw(frame: &mut Frame, area: Rect, app: &App, r: &crate::tui::app::RawEditor)
     );
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
-        .title(" Scenario TOML (Ctrl-S applies, Esc discards; keys: scenarios/README.md) ")
+        .title(
+            " Scenario TOML (Ctrl-S applies and saves, Esc discards; keys: scenarios/README.md) ",
+        )
         .border_style(t.title());
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
