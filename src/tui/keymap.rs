@@ -104,7 +104,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Tab, N)],
         label: "Tab / S-Tab",
         action: Action::NextView,
-        help: "next / previous view, or 1 … 6 (6: a distributed run's workers)",
+        help: "next / previous view, or 1 … 6 (6: workers)",
     },
     Binding {
         keys: &[(KeyCode::BackTab, S), (KeyCode::BackTab, N)],
