@@ -104,7 +104,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Tab, N)],
         label: "Tab / S-Tab",
         action: Action::NextView,
-        help: "next / previous view, or 1 … 6 (6: workers)",
+        help: "view: next, previous, 1 … 6",
     },
     Binding {
         keys: &[(KeyCode::BackTab, S), (KeyCode::BackTab, N)],
