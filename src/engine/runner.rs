@@ -115,6 +115,7 @@ impl Runner {
 
     /// Every type's set again, from its workload and think time (`wait` is `[load]`'s).
     pub fn rebuild_sets(&mut self, stats: &mut Stats, wait: Wait) {
+        stats.retire_rows();
         for t in &self.types {
             let set = endpoint_set(stats, &t.work, t.wait.unwrap_or(wait));
             t.shared.replace(set);
@@ -124,6 +125,7 @@ impl Runner {
     /// A whole new workload. Types that stay keep their shared sets (their users pick up
     /// the new one); users of a type that is gone go on, and no new one starts.
     pub fn set_workload(&mut self, plan: &Plan, stats: &mut Stats, load: &Load) {
+        stats.retire_rows();
         let fresh = type_runs(plan, stats, load);
         let kept = fresh.len();
         for (i, t) in fresh.into_iter().enumerate() {

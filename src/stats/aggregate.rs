@@ -18,6 +18,9 @@ struct Row {
     name: String,
     method: String,
     acc: RowDelta,
+    /// An endpoint of the workload as it is now (`retire_rows` clears it, `row_for`
+    /// sets it): a row renamed away or deleted is shown only while it has requests.
+    current: bool,
 }
 
 struct FailureTotal {
@@ -132,14 +135,22 @@ impl Stats {
             .iter()
             .position(|r| r.name == name && r.method == method)
         {
+            self.rows[i].current = true;
             return i;
         }
         self.rows.push(Row {
             name: name.to_string(),
             method: method.to_string(),
             acc: RowDelta::new(),
+            current: true,
         });
         self.rows.len() - 1
+    }
+
+    /// The workload is about to be registered again (an edit): rows it does not name
+    /// again keep their index (recorders hold it) but leave the reports once empty.
+    pub fn retire_rows(&mut self) {
+        self.rows.iter_mut().for_each(|r| r.current = false);
     }
 
     /// Forgets all counts (rows are kept) and restarts the clock at `now`.
@@ -496,6 +507,7 @@ impl Stats {
             .rows
             .iter()
             .enumerate()
+            .filter(|(_, r)| r.current || r.acc.requests > 0)
             .map(|(i, r)| row_stats(&r.name, &r.method, &r.acc, rates[i], secs))
             .collect();
         snap.total = row_stats("Aggregated", "", &self.total, rates[self.rows.len()], secs);

@@ -483,3 +483,36 @@ async fn ctrl_s_saves_from_the_toml_editor_too() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An endpoint renamed in the form leaves no stale 0-request row behind in the table, for
+/// a run started after the edit (nor in the report after it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_endpoint_leaves_no_stale_row() {
+    let server = CountingServer::start().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("rename.toml");
+    std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+    let mut tui = Tui::start(&["run", file.to_str().unwrap()]);
+    tui.wait("the idle screen", |s| {
+        s.contains("● idle") && s.contains("alpha")
+    })
+    .await;
+    tui.send("4");
+    tui.send("e");
+    tui.wait("the form", |s| s.contains("Edit endpoint")).await;
+    tui.send("\x15omega\r");
+    tui.wait("the edit applied", |s| s.contains("endpoint saved"))
+        .await;
+    tui.send("1");
+    tui.send("s");
+    tui.wait("traffic on screen", |s| {
+        header_rps(s) > 0.0 && s.contains("omega")
+    })
+    .await;
+    let screen = tui.screen();
+    assert!(!screen.contains("alpha"), "{screen}");
+    tui.send("x");
+    tui.wait("stopped", |s| s.contains("● stopped")).await;
+    assert!(!tui.screen().contains("alpha"), "{}", tui.screen());
+    let _ = std::fs::remove_dir_all(dir);
+}
