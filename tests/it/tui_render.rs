@@ -470,3 +470,30 @@ fn the_header_keeps_the_clock_and_the_verdict_at_80_columns() {
         }
     }
 }
+
+/// At 80x24 the charts view shows two charts tall enough to read (three were two rows
+/// each), and its req/s is the header's, written alike; at 120x40 the users chart is back.
+#[test]
+fn small_charts_are_fewer_and_taller_and_agree_with_the_header() {
+    let screen = screen(&[Action::Show(View::Charts)], 80, 24);
+    let header_rps = screen
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split("req/s ")
+        .nth(1)
+        .unwrap();
+    let header_rps = header_rps.split_whitespace().next().unwrap();
+    assert!(screen.contains(&format!("req/s {header_rps} ")), "{screen}");
+    assert!(!screen.contains(" Users "), "{screen}");
+    let plot_rows = screen
+        .lines()
+        .filter(|l| l.starts_with("│") && l.contains("│ "))
+        .count();
+    assert!(plot_rows >= 8, "{screen}");
+    assert!(screen_with_users(), "the users chart at 120x40");
+}
+
+fn screen_with_users() -> bool {
+    screen(&[Action::Show(View::Charts)], 120, 40).contains(" Users ")
+}

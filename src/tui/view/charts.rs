@@ -33,7 +33,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let rows: [Rect; 3] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(area);
+    // On a small screen (80x24) three charts are two rows tall each, flat lines: the
+    // users chart gives way (the header says the users) and the other two grow.
+    let small = area.height < SMALL;
+    let rows: Vec<Rect> = if small {
+        Layout::vertical([Constraint::Ratio(1, 2); 2])
+            .split(area)
+            .to_vec()
+    } else {
+        Layout::vertical([Constraint::Ratio(1, 3); 3])
+            .split(area)
+            .to_vec()
+    };
     let step = app.snapshot.history_step;
     let series = |f: fn(&Point) -> f64| history.iter().map(|p| (p.t, f(p))).collect::<Vec<_>>();
     let rps = series(|p| p.rps);
@@ -47,35 +58,54 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         String::new()
     };
+    // The legend's req/s is the header's: the last seconds' while running, the run's
+    // average once stopped (a history point's differed from it on the same screen).
+    let s = &app.snapshot;
+    let now = if s.state == crate::stats::RunState::Stopped {
+        (s.total.total_rps, s.total.total_fps)
+    } else {
+        (s.total.current_rps, s.total.current_fps)
+    };
     chart(
         frame,
         rows[0],
         t,
         &format!(" Requests/s{note} "),
-        &[("req/s", &rps), ("failures/s", &fps)],
+        &[
+            ("req/s", &rps, Some(now.0)),
+            ("failures/s", &fps, Some(now.1)),
+        ],
     );
     chart(
         frame,
         rows[1],
         t,
         " Response time (ms) ",
-        &[("p50", &p50), ("p95", &p95)],
+        &[("p50", &p50, None), ("p95", &p95, None)],
     );
-    chart(frame, rows[2], t, " Users ", &[("users", &users)]);
+    if !small {
+        chart(frame, rows[2], t, " Users ", &[("users", &users, None)]);
+    }
 }
 
-fn chart(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: &[(&str, &[(f64, f64)])]) {
+/// Below this many rows the charts view shows two charts, not three.
+const SMALL: u16 = 24;
+
+/// A series: its name, its points, and the value its legend shows (None: its last).
+type Series<'a> = (&'a str, &'a [(f64, f64)], Option<f64>);
+
+fn chart(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: &[Series]) {
     let (x0, x1) = x_bounds(lines);
     let y1 = nice_max(
         lines
             .iter()
-            .flat_map(|(_, d)| d.iter().map(|p| p.1))
+            .flat_map(|(_, d, _)| d.iter().map(|p| p.1))
             .fold(0.0, f64::max),
     );
     let datasets = lines
         .iter()
         .enumerate()
-        .map(|(i, (_, data))| {
+        .map(|(i, (_, data, _))| {
             Dataset::default()
                 .marker(marker(t, i))
                 .graph_type(GraphType::Line)
@@ -85,14 +115,14 @@ fn chart(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: &[(&str, 
         .collect();
     // The legend lives in the title, with each series' latest value, so it never hides data.
     let mut title_spans = vec![Span::raw(title.to_string()), Span::raw("— ")];
-    for (i, (name, data)) in lines.iter().enumerate() {
+    for (i, (name, data, shown)) in lines.iter().enumerate() {
         let glyph = if marker(t, i) == Marker::Braille {
             "━"
         } else {
             "•"
         };
         title_spans.push(Span::styled(
-            format!("{glyph} {} ", legend(name, data)),
+            format!("{glyph} {} ", legend(name, data, *shown)),
             t.series(i),
         ));
     }
@@ -138,14 +168,17 @@ fn marker(t: &Theme, series: usize) -> Marker {
     }
 }
 
-/// "req/s 123.4": the legend carries the latest value.
-fn legend(name: &str, data: &[(f64, f64)]) -> String {
-    let last = data.last().map_or(0.0, |p| p.1);
-    format!("{name} {}", value_label(last))
+/// "req/s 123.4": the legend carries the value given, or the latest point's.
+fn legend(name: &str, data: &[(f64, f64)], shown: Option<f64>) -> String {
+    match shown {
+        // A rate the header shows too, written as it writes it.
+        Some(rate) => format!("{name} {}", crate::report::format::rate(rate)),
+        None => format!("{name} {}", value_label(data.last().map_or(0.0, |p| p.1))),
+    }
 }
 
-fn x_bounds(lines: &[(&str, &[(f64, f64)])]) -> (f64, f64) {
-    let xs = lines.iter().flat_map(|(_, d)| d.iter().map(|p| p.0));
+fn x_bounds(lines: &[Series]) -> (f64, f64) {
+    let xs = lines.iter().flat_map(|(_, d, _)| d.iter().map(|p| p.0));
     let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
     if hi <= lo {
         (lo.min(0.0), lo.max(0.0) + 1.0)
