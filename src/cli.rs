@@ -379,6 +379,10 @@ pub struct LoadArgs {
     /// Accept any TLS certificate (self-signed test servers), as [defaults] insecure = true
     #[arg(long)]
     pub insecure: bool,
+    /// Speak HTTP/2 (oha's --http2): offered by ALPN over TLS, spoken at once (prior
+    /// knowledge) over plain TCP; as [defaults] http2 = true
+    #[arg(long)]
+    pub http2: bool,
     /// How long in-flight requests may finish at the stop before they are cut (seconds,
     /// as Locust's, or a duration), as [load] stop_timeout
     #[arg(short = 's', long, value_name = "SECONDS", value_parser = parse_stop_timeout)]
@@ -604,6 +608,9 @@ impl LoadArgs {
         }
         if self.insecure {
             plan.net.insecure = true;
+        }
+        if self.http2 {
+            plan.net.http2 = true;
         }
         if let Some(LocalIps(ips)) = &self.local_ips {
             plan.net.local_addresses = ips.clone();

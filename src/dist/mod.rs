@@ -56,6 +56,8 @@ pub struct Overrides {
     pub stop_timeout: Option<Duration>,
     #[serde(default)]
     pub request_timeout: Option<Duration>,
+    #[serde(default)]
+    pub http2: bool,
 }
 
 impl Overrides {
@@ -74,6 +76,7 @@ impl Overrides {
             tags: plan.tag_filter.clone(),
             stop_timeout: Some(l.stop_timeout),
             request_timeout: plan.request_timeout,
+            http2: plan.net.http2,
         }
     }
 
@@ -89,6 +92,7 @@ impl Overrides {
         l.max_requests = self.max_requests;
         l.max_iterations = self.max_iterations;
         plan.net.insecure = self.insecure;
+        plan.net.http2 |= self.http2;
         if let Some(t) = self.stop_timeout {
             plan.load.stop_timeout = t;
         }

@@ -185,6 +185,18 @@ async fn http2_by_prior_knowledge_and_by_alpn() {
         counts.h1.load(Ordering::Relaxed) - before,
         snap.total.requests
     );
+
+    // oha's --http2 on the command line: every request of a URL run in HTTP/2.
+    let (url, counts) = server(Kind::H2c).await;
+    let out = crate::support::run(&["run", &url, "--http2", "-n", "30", "-c", "3"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::text(&out.stderr)
+    );
+    assert_eq!(counts.h2.load(Ordering::Relaxed), 30);
+    assert_eq!(counts.h1.load(Ordering::Relaxed), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
