@@ -379,6 +379,11 @@ pub struct LoadArgs {
     /// Accept any TLS certificate (self-signed test servers), as [defaults] insecure = true
     #[arg(long)]
     pub insecure: bool,
+    /// Show the first N requests and responses (head and the start of the body), and the
+    /// first of every failure, on standard error (k6's --http-debug, curl's -v; 10 when N
+    /// is left out); the run is then headless
+    #[arg(short = 'v', long, value_name = "N", num_args = 0..=1, default_missing_value = "10")]
+    pub http_debug: Option<u64>,
     /// Speak HTTP/2 (oha's --http2): offered by ALPN over TLS, spoken at once (prior
     /// knowledge) over plain TCP; as [defaults] http2 = true
     #[arg(long)]
@@ -611,6 +616,9 @@ impl LoadArgs {
         }
         if self.http2 {
             plan.net.http2 = true;
+        }
+        if let Some(n) = self.http_debug {
+            plan.net.http_debug = n;
         }
         if let Some(LocalIps(ips)) = &self.local_ips {
             plan.net.local_addresses = ips.clone();

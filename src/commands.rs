@@ -150,7 +150,9 @@ fn use_tui(output: &OutputArgs) -> bool {
     !output.headless && std::io::stdout().is_terminal()
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<i32> {
+async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    // --http-debug writes on standard error, which the terminal UI's screen is.
+    args.output.headless |= args.load.http_debug.is_some();
     let url = is_url(&args.target);
     let until_count = args.load.requests.is_some() && args.load.run_time.is_none();
     let request = args

@@ -4,6 +4,7 @@
 //! `Snapshot`s out through a watch channel. Only this module knows hyper.
 
 mod control;
+mod debug;
 pub mod dispatch;
 mod endpoints;
 pub(crate) mod h1;

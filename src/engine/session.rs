@@ -55,6 +55,8 @@ pub struct RunShared {
     /// `-i`: tasks the run may still start; None without a limit.
     iterations: Option<AtomicU64>,
     ids: crate::scenario::Stride,
+    /// `--http-debug`: what is shown of the exchanges, if anything.
+    pub debug: Option<super::debug::HttpDebug>,
 }
 
 impl RunShared {
@@ -73,6 +75,7 @@ impl RunShared {
             budget: s.max_requests.map(AtomicU64::new),
             iterations: s.max_iterations.map(AtomicU64::new),
             ids: s.ids,
+            debug: (s.net.http_debug > 0).then(|| super::debug::HttpDebug::new(s.net.http_debug)),
         }
     }
 

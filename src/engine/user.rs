@@ -218,13 +218,15 @@ impl User {
             }
         };
         let progress = Progress::default();
+        let debug = self.run.debug.as_ref();
         let capture = Capture {
             progress: Some(&progress),
-            body: endpoint.needs_body(),
+            body: endpoint.needs_body() || debug.is_some(),
             redirects: endpoint.redirects != Redirects::None,
-            headers: !endpoint.extract.is_empty(),
+            headers: !endpoint.extract.is_empty() || debug.is_some(),
             cookies: self.run.cookies,
         };
+        let debug_request = debug.map(|_| http::request_text(endpoint, prepared.as_ref()));
         let began = Instant::now();
         let wire = &set.wire[i];
         let in_flight = InFlight {
@@ -272,6 +274,15 @@ impl User {
             corrected_us: queued_us.map(|q| q + outcome.latency_us),
             resent: outcome.resent,
         };
+        if let (Some(d), Some(request)) = (debug, &debug_request) {
+            let why = failure.map(|_| {
+                message
+                    .clone()
+                    .unwrap_or_else(|| outcome.describe(endpoint))
+            });
+            let failed = failure.zip(why.as_deref());
+            d.exchange((row, &endpoint.name), request, &outcome, failed);
+        }
         self.recorder.record(sample, || {
             message.unwrap_or_else(|| outcome.describe(endpoint))
         });

@@ -291,6 +291,9 @@ pub struct NetOptions {
     /// Source addresses: each new connection takes the next one in turn (none: the
     /// system picks).
     pub local_addresses: Vec<std::net::IpAddr>,
+    /// `--http-debug N`: show the first N exchanges and the first of every failure (0:
+    /// none).
+    pub http_debug: u64,
 }
 
 /// Which redirects are followed (at most `MAX_REDIRECTS` in a row).

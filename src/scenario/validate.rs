@@ -682,6 +682,7 @@ impl Validator<'_> {
             insecure: flag(&raw.insecure, "defaults.insecure", false)?,
             system_roots: false,
             local_addresses: Vec::new(),
+            http_debug: 0,
         };
         if let Some(v) = &raw.local_addresses {
             let key = "defaults.local_addresses";

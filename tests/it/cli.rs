@@ -1354,3 +1354,25 @@ async fn the_flags_locust_k6_and_oha_users_type() {
     assert!(help.contains("--expect-workers"), "{help}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// --http-debug N (-v): the first N exchanges, and the first failure of each kind per
+/// endpoint, on standard error, as curl -v and k6's --http-debug show them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_debug_shows_the_first_exchanges_and_each_first_failure() {
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    let extra = "[[endpoints]]\nname = \"broken\"\npath = \"/status/503\"\n";
+    let file = scenario(&dir, &server.url(), extra);
+    let out = run(&["run", &file, "-i", "12", "-u", "1", "--http-debug", "1"]).await;
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let shown = said.matches("--- swarm http-debug: request ").count();
+    // The first exchange, and the first 503 of "broken" (once, though it failed more).
+    assert!((1..=2).contains(&shown), "{said}");
+    assert!(said.contains("--- swarm http-debug: request 1 ("), "{said}");
+    assert!(said.contains("< 503 ("), "{said}");
+    assert_eq!(said.matches("! failed: HTTP 503").count(), 1, "{said}");
+    assert!(said.contains("> host: 127.0.0.1:"), "{said}");
+    assert!(text(&out.stdout).contains("Aggregated"));
+    let _ = std::fs::remove_dir_all(dir);
+}
