@@ -678,3 +678,39 @@ pub fn url_hint(target: &str) -> Option<String> {
 pub fn is_url(target: &str) -> bool {
     target.starts_with("http://") || target.starts_with("https://")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Locust's `--processes -1` is one per core; a bare -t and -s are seconds.
+    #[test]
+    fn locusts_numbers_read_as_locust_reads_them() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let cli = Cli::try_parse_from([
+            "swarm",
+            "run",
+            "x.toml",
+            "--processes",
+            "-1",
+            "-t",
+            "90",
+            "-s",
+            "10",
+        ])
+        .unwrap();
+        let Cmd::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.dist.processes, Some(cores));
+        assert_eq!(args.load.run_time, Some(Duration::from_secs(90)));
+        assert_eq!(args.load.stop_timeout, Some(Duration::from_secs(10)));
+        assert!(Cli::try_parse_from(["swarm", "run", "x.toml", "--processes", "-2"]).is_err());
+        let cli = Cli::try_parse_from(["swarm", "run", "x.toml", "--expect-workers", "3"]).unwrap();
+        let Cmd::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.dist.workers, Some(3));
+    }
+}
