@@ -102,6 +102,23 @@ fn remove_leftovers(dir: &Path, name: &str) {
 }
 
 /// `-` names standard output (`--json -`).
+/// The metadata of a file swarm is to read whole, refused when it is not a regular file (a
+/// directory; a FIFO that would block; a device such as /dev/zero that never ends) with a
+/// message that ends in `give` ("give a CSV file").
+pub fn regular_file(path: &Path, give: &str) -> Result<std::fs::Metadata, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if meta.is_file() {
+        return Ok(meta);
+    }
+    let what = if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a FIFO, socket or device)"
+    };
+    Err(format!("{shown} is {what}; {give}"))
+}
+
 pub fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
 }

@@ -275,17 +275,8 @@ const MAX_STARTED_UNIX: f64 = 253_402_300_799.0;
 /// device such as /dev/zero that never ends) and files above `MAX_SIZE`.
 pub fn read(path: &Path) -> Result<SavedRun, String> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if !meta.is_file() {
-        let what = if meta.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file (a FIFO, socket or device)"
-        };
-        return Err(format!(
-            "{shown} is {what}; give a file written by swarm run --save-run FILE"
-        ));
-    }
+    let meta =
+        crate::fsutil::regular_file(path, "give a file written by swarm run --save-run FILE")?;
     if meta.len() > MAX_SIZE {
         return Err(format!(
             "{shown} is {} bytes, above the {} GB a saved run may have",

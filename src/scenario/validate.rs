@@ -370,15 +370,7 @@ fn open_data_file(
     key: &str,
 ) -> std::result::Result<impl std::io::Read, String> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if !meta.is_file() {
-        let what = if meta.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file (a FIFO, socket or device)"
-        };
-        return Err(format!("{shown} is {what}; give a CSV file"));
-    }
+    let meta = crate::fsutil::regular_file(path, "give a CSV file")?;
     if meta.len() > limit {
         return Err(format!(
             "{shown} is {} bytes, above the limit of {limit} bytes for a data file (its rows are held in memory); raise it with max_size = \"{}MB\" in [{key}]",

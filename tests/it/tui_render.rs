@@ -290,9 +290,10 @@ fn open_model_with_a_paused_plan_80x24() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
-#[test]
-fn failures_view_names_the_failed_threshold_and_shows_a_failure_in_full_80x24() {
-    let src = SCENARIO.replace(
+/// The app on `src` with two thresholds (p95 < 1 ms fails, fail_ratio < 5 % holds), in
+/// the Failures view.
+fn failures_with_thresholds(src: &str) -> App {
+    let src = src.replace(
         "[load]",
         "[thresholds]\np95 = \"< 1ms\"\nfail_ratio = \"< 5%\"\n\n[load]",
     );
@@ -301,6 +302,12 @@ fn failures_view_names_the_failed_threshold_and_shows_a_failure_in_full_80x24() 
     let mut app = App::new(doc, &plan, Theme { color: false });
     app.set_snapshot(Arc::new(snapshot()));
     update(&mut app, Action::Show(View::Failures));
+    app
+}
+
+#[test]
+fn failures_view_names_the_failed_threshold_and_shows_a_failure_in_full_80x24() {
+    let mut app = failures_with_thresholds(SCENARIO);
     let screen = render(&app, 80, 24);
     assert!(screen.contains("thresholds ✗ 1/2 (view 3)"), "{screen}");
     assert!(
@@ -445,16 +452,8 @@ fn the_header_keeps_the_clock_and_the_verdict_at_80_columns() {
         .replace(
             "http://127.0.0.1:5000",
             "http://a-rather-long-host-name.internal.example:5000",
-        )
-        .replace(
-            "[load]",
-            "[thresholds]\np95 = \"< 1ms\"\nfail_ratio = \"< 5%\"\n\n[load]",
         );
-    let doc = ScenarioDoc::from_text(&src, Some("scenarios/types.toml".into())).unwrap();
-    let plan = doc.plan().unwrap();
-    let mut app = App::new(doc, &plan, Theme { color: false });
-    app.set_snapshot(Arc::new(snapshot()));
-    update(&mut app, Action::Show(View::Failures));
+    let app = failures_with_thresholds(&src);
     for width in [80, 200] {
         let screen = render(&app, width, 24);
         let mut lines = screen.lines();
