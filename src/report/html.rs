@@ -6,7 +6,7 @@
 
 use super::About;
 use super::escape as esc;
-use super::format::{bytes, ms, rate};
+use super::format::{bytes, ms, ms_of, rate};
 use crate::capacity::Outcome;
 use crate::scenario::threshold::Verdict;
 use crate::stats::{PERCENTILES, Point, RowStats, Snapshot};
@@ -186,10 +186,10 @@ fn endpoints(out: &mut String, snap: &Snapshot) {
             esc(name),
             r.requests,
             r.failures,
-            ms(r.median_ms()),
-            ms(r.avg_ms),
-            ms(r.min_ms),
-            ms(r.max_ms),
+            ms_of(r, r.median_ms()),
+            ms_of(r, r.avg_ms),
+            ms_of(r, r.min_ms),
+            ms_of(r, r.max_ms),
             r.avg_bytes,
             rate(r.total_rps),
             rate(r.total_fps)

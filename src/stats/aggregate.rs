@@ -41,6 +41,9 @@ struct Second {
     since: Instant,
     /// Per row, this second's latencies and counts; kept only while intervals are sent.
     rows: Vec<(Histogram<u64>, u64, u64)>,
+    /// The most users that ran in this second (a point's users, as merged points keep
+    /// the most of theirs): the second a run stops in is not drawn at the stop's zero.
+    users: u32,
 }
 
 /// One second of a run (or the part of one at its stop), every row's latencies apart:
@@ -122,6 +125,7 @@ impl Stats {
                 failures: 0,
                 since: now,
                 rows: Vec::new(),
+                users: 0,
             },
             run_start: now,
             intervals: None,
@@ -295,6 +299,8 @@ impl Stats {
     /// After a merge: the recent-rate window, and the second when it is over.
     fn tick(&mut self, now: Instant, users: u32) {
         self.push_window(now);
+        let users = users.max(self.second.users);
+        self.second.users = users;
         if now.duration_since(self.second.since) >= Duration::from_secs(1) {
             self.close_second(now, users);
         }
@@ -471,6 +477,7 @@ impl Stats {
         s.hist.reset();
         s.requests = 0;
         s.failures = 0;
+        s.users = 0;
         // Whole seconds from the run's start, so points are one second apart; after a
         // stall longer than a second the clock catches up instead of drifting.
         let next = s.since + Duration::from_secs(1);

@@ -1285,7 +1285,7 @@ async fn the_flags_locust_k6_and_oha_users_type() {
     let file = scenario(&dir, &server.url(), "");
     let csv = dir.join("not/yet/there/run");
     let html = dir.join("report_{u}_{r}_{t}.html");
-    // -f FILE (the locustfile flag), -t 1 (seconds), -s 0, --only-summary, --csv into a
+    // -f FILE (the locustfile flag), -t 1 (seconds), -s 5, --only-summary, --csv into a
     // folder that does not exist, --html with Locust's placeholders, --reset-stats, and
     // k6's threshold spelling.
     let out = run(&[
@@ -1295,8 +1295,9 @@ async fn the_flags_locust_k6_and_oha_users_type() {
         "--headless",
         "-t",
         "1",
+        // (-s 0 would cut requests in flight at the stop: failures, exit 1.)
         "-s",
-        "0",
+        "5",
         "--only-summary",
         "--reset-stats",
         "--csv",
