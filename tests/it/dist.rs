@@ -498,7 +498,7 @@ async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
         .filter(|w| w["state"] != "missing")
         .collect();
     assert_eq!(live.len(), 1, "{doc}");
-    // (The last point is the stop's, at zero users.)
+    // (The point before the last: the last is the second the run stopped in.)
     let history = doc["history"].as_array().unwrap();
     let before_stop = &history[history.len() - 2];
     assert_eq!(before_stop["users"].as_u64(), Some(4), "{doc}");
