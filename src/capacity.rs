@@ -475,7 +475,7 @@ pub async fn run_headless(
     slo: Vec<Threshold>,
     (json, html): (Option<&std::path::Path>, Option<&std::path::Path>),
     scenario: &str,
-    distributed: Option<crate::dist::controller::Config>,
+    distributed: Option<crate::cluster::controller::Config>,
 ) -> anyhow::Result<i32> {
     let started = std::time::SystemTime::now();
     let mut plan = plan.clone();
@@ -499,7 +499,7 @@ pub async fn run_headless(
     );
     let is_distributed = distributed.is_some();
     let engine = match distributed {
-        Some(d) => crate::dist::controller::spawn(&plan, d).await?,
+        Some(d) => crate::cluster::controller::spawn(&plan, d).await?,
         None => crate::engine::Engine::spawn(&plan),
     };
     let mut search = Search::new(cfg.clone(), slo);

@@ -48,12 +48,12 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
         Cmd::Compare(args) => compare(&args),
         Cmd::Worker(args) => {
             let token = match &args.token_file {
-                Some(p) => Some(crate::dist::read_token(p)?),
+                Some(p) => Some(crate::cluster::read_token(p)?),
                 None => args.token.clone().filter(|t| !t.is_empty()),
             };
             let pem = |flag: &str, p: &Option<PathBuf>| -> anyhow::Result<Option<String>> {
                 p.as_deref()
-                    .map(|p| crate::dist::read_pem(flag, p))
+                    .map(|p| crate::cluster::read_pem(flag, p))
                     .transpose()
             };
             let tls_ca = pem("--tls-ca", &args.tls_ca)?;
@@ -65,7 +65,7 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
                 _ => None,
             };
             refuse_stdout_save_run(args.save_run.as_deref(), "worker.hlog")?;
-            crate::dist::worker::run(crate::dist::worker::Options {
+            crate::cluster::worker::run(crate::cluster::worker::Options {
                 controller: args.controller,
                 token,
                 index: args.index,
@@ -315,17 +315,17 @@ fn refuse_stdout_save_run(path: Option<&Path>, example: &str) -> anyhow::Result<
 }
 
 /// `--tls-cert`, `--tls-key`, `--tls-client-ca`: the control port's TLS, read.
-fn tls_of(d: &crate::cli::DistArgs) -> anyhow::Result<Option<crate::dist::controller::Tls>> {
+fn tls_of(d: &crate::cli::DistArgs) -> anyhow::Result<Option<crate::cluster::controller::Tls>> {
     let (Some(cert), Some(key)) = (&d.tls_cert, &d.tls_key) else {
         return Ok(None);
     };
-    Ok(Some(crate::dist::controller::Tls {
-        cert: crate::dist::read_pem("--tls-cert", cert)?,
-        key: crate::dist::read_pem("--tls-key", key)?,
+    Ok(Some(crate::cluster::controller::Tls {
+        cert: crate::cluster::read_pem("--tls-cert", cert)?,
+        key: crate::cluster::read_pem("--tls-key", key)?,
         client_ca: d
             .tls_client_ca
             .as_deref()
-            .map(|p| crate::dist::read_pem("--tls-client-ca", p))
+            .map(|p| crate::cluster::read_pem("--tls-client-ca", p))
             .transpose()?,
     }))
 }
@@ -338,7 +338,7 @@ fn distributed(
     plan: &Plan,
     text: &str,
     target: &str,
-) -> anyhow::Result<Option<crate::dist::controller::Config>> {
+) -> anyhow::Result<Option<crate::cluster::controller::Config>> {
     let Some(workers) = dist.workers.or(dist.processes) else {
         return Ok(None);
     };
@@ -359,10 +359,10 @@ fn distributed(
         )
     };
     let token = match &dist.token_file {
-        Some(p) => Some(crate::dist::read_token(p)?),
+        Some(p) => Some(crate::cluster::read_token(p)?),
         // swarm's own processes get a fresh secret: no other program on this machine
         // can take one of their places.
-        None if processes > 0 => Some(crate::dist::fresh_token()?),
+        None if processes > 0 => Some(crate::cluster::fresh_token()?),
         None => None,
     };
     let listen = if processes > 0 {
@@ -370,14 +370,14 @@ fn distributed(
     } else {
         &dist.listen
     };
-    Ok(Some(crate::dist::controller::Config {
+    Ok(Some(crate::cluster::controller::Config {
         workers,
-        listen: crate::dist::parse_listen(listen)?,
+        listen: crate::cluster::parse_listen(listen)?,
         processes,
         token,
         scenario: text.to_string(),
         file_name,
-        files: crate::dist::controller::data_files(plan, dir)?,
+        files: crate::cluster::controller::data_files(plan, dir)?,
         dir: dir.to_path_buf(),
         tolerate_loss: dist.tolerate_worker_loss,
         expect_wait: dist.expect_workers_max_wait,
@@ -393,7 +393,7 @@ async fn execute(
     text: String,
     doc: Option<ScenarioDoc>,
     output: &OutputArgs,
-    distributed: Option<crate::dist::controller::Config>,
+    distributed: Option<crate::cluster::controller::Config>,
 ) -> anyhow::Result<i32> {
     // What would cap the run is said before it starts (swarm doctor tells more); in a
     // distributed run each worker checks its own share on its own machine.

@@ -40,7 +40,7 @@ pub struct Output {
     /// Terminal width for the report; 80 when unknown.
     pub width: usize,
     /// `--workers N`: the run is a distributed one's controller.
-    pub distributed: Option<crate::dist::controller::Config>,
+    pub distributed: Option<crate::cluster::controller::Config>,
     /// `--quiet` / `--only-summary`: no progress lines.
     pub quiet: bool,
     /// `--reset-stats`: the statistics start again once every user has started.
@@ -98,7 +98,7 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
         None => None,
     };
     let engine = match &out.distributed {
-        Some(cfg) => crate::dist::controller::spawn(plan, cfg.clone()).await?,
+        Some(cfg) => crate::cluster::controller::spawn(plan, cfg.clone()).await?,
         None => Engine::spawn(plan),
     };
     let metrics = listener.map(|(l, linger)| {
@@ -431,7 +431,7 @@ fn finish_with(
         };
         eprintln!("swarm: the run sent no request: {why}");
         return Ok(if last.workers_wanted > 0 {
-            crate::dist::EXIT_WORKER_LOST
+            crate::cluster::EXIT_WORKER_LOST
         } else {
             1
         });
@@ -439,9 +439,9 @@ fn finish_with(
     if let Some(lost) = last.worker_lost.as_ref().filter(|_| !last.degraded) {
         eprintln!(
             "swarm: the run stopped early because {lost} (exit code {})",
-            crate::dist::EXIT_WORKER_LOST
+            crate::cluster::EXIT_WORKER_LOST
         );
-        return Ok(crate::dist::EXIT_WORKER_LOST);
+        return Ok(crate::cluster::EXIT_WORKER_LOST);
     }
     if last.all_interrupted() {
         eprintln!(

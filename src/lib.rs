@@ -2,10 +2,10 @@
 
 pub mod capacity;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod compare;
 pub mod demo;
-pub mod dist;
 pub mod doctor;
 pub mod engine;
 pub mod fsutil;

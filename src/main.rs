@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     // work without cross-thread synchronisation.
     // A worker process of `swarm run --processes` is one core's share: one thread too.
     let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1)
-        || std::env::var_os(swarm::dist::local::ONE_THREAD_ENV).is_some();
+        || std::env::var_os(swarm::cluster::local::ONE_THREAD_ENV).is_some();
     let mut builder = if one_core {
         tokio::runtime::Builder::new_current_thread()
     } else {

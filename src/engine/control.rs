@@ -313,7 +313,7 @@ impl Controller {
         if i == 0 || i >= swarm.len() || ids.step <= 1 {
             return Duration::ZERO;
         }
-        let segment = crate::dist::segment::Segment {
+        let segment = super::share::Segment {
             index: ids.offset as u32,
             count: ids.step as u32,
         };

@@ -15,6 +15,7 @@ mod redirect;
 pub mod runner;
 pub mod schedule;
 mod session;
+pub mod share;
 mod user;
 
 pub use endpoints::EndpointSet;

@@ -46,7 +46,7 @@ pub struct Launch {
     /// `--baseline RUN`: its path, and the run shown beside the live figures.
     pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
     /// `--workers N`: the TUI drives a distributed run's controller.
-    pub distributed: Option<crate::dist::controller::Config>,
+    pub distributed: Option<crate::cluster::controller::Config>,
 }
 
 /// Runs the TUI on the real terminal until the user quits; returns the final snapshot.
@@ -54,9 +54,9 @@ pub async fn run(mut launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
     let engine = match launch.distributed.take() {
         // On the terminal the controller keeps quiet: the Workers view says what it would.
         Some(cfg) => {
-            crate::dist::controller::spawn(
+            crate::cluster::controller::spawn(
                 &launch.plan,
-                crate::dist::controller::Config { quiet: true, ..cfg },
+                crate::cluster::controller::Config { quiet: true, ..cfg },
             )
             .await?
         }

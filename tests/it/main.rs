@@ -1,8 +1,8 @@
 //! Integration tests: every network test uses servers bound here on 127.0.0.1 port 0.
 
 mod cli;
+mod cluster;
 mod deploy;
-mod dist;
 mod engine;
 mod faults;
 mod journeys;

@@ -299,15 +299,15 @@ async fn the_spawn_rate_and_the_run_time_hold_exactly_under_a_paused_clock() {
 /// A distributed run's workers in this process: one engine per segment, each given the
 /// controller's orders through the worker's own translation (`commands_for`).
 struct Workers {
-    segments: Vec<swarm::dist::segment::Segment>,
+    segments: Vec<swarm::engine::share::Segment>,
     engines: Vec<Engine>,
-    figures: Vec<swarm::dist::worker::SwarmFigures>,
+    figures: Vec<swarm::cluster::worker::SwarmFigures>,
 }
 
 impl Workers {
     fn of(whole: &swarm::scenario::Plan, count: u32) -> Workers {
         let segments: Vec<_> = (0..count)
-            .map(|index| swarm::dist::segment::Segment { index, count })
+            .map(|index| swarm::engine::share::Segment { index, count })
             .collect();
         Workers {
             engines: segments
@@ -319,9 +319,9 @@ impl Workers {
         }
     }
 
-    fn order(&mut self, what: swarm::dist::proto::order::What) {
+    fn order(&mut self, what: swarm::cluster::proto::order::What) {
         for (i, e) in self.engines.iter().enumerate() {
-            let cs = swarm::dist::worker::commands_for(
+            let cs = swarm::cluster::worker::commands_for(
                 what.clone(),
                 self.segments[i],
                 &mut self.figures[i],
@@ -333,7 +333,7 @@ impl Workers {
     /// The start instant, as each worker takes it.
     fn start(&self) {
         for (i, e) in self.engines.iter().enumerate() {
-            for c in swarm::dist::worker::start_commands(self.segments[i], &self.figures[i]) {
+            for c in swarm::cluster::worker::start_commands(self.segments[i], &self.figures[i]) {
                 e.send(c);
             }
         }
@@ -353,7 +353,7 @@ impl Workers {
 /// its place in the swarm's ramp, at a third of the rate).
 #[tokio::test(start_paused = true)]
 async fn three_workers_ramp_as_one_process_at_every_moment() {
-    use swarm::dist::proto::order::What;
+    use swarm::cluster::proto::order::What;
     let src = format!("{NO_TRAFFIC}\n[load]\nusers = 1\nspawn_rate = 1\n");
     let mut whole = plan(&src, "");
     whole.endpoints[0].weight = 0;
@@ -428,7 +428,7 @@ async fn three_workers_arrivals_are_the_one_process_schedule() {
 /// users at every moment of 0 -> 5 -> 11 -> 3.
 #[tokio::test(start_paused = true)]
 async fn three_workers_follow_stages_as_one_process() {
-    use swarm::dist::proto::order::What;
+    use swarm::cluster::proto::order::What;
     let src = format!(
         "{NO_TRAFFIC}\n[load]\nspawn_rate = 4\n\
          [[load.stages]]\nusers = 5\nduration = \"3s\"\n\

@@ -5,8 +5,8 @@
 
 use super::proto::control_client::ControlClient;
 use super::proto::{self, FromWorker, ToWorker, from_worker, order, to_worker};
-use super::segment::Segment;
 use super::{EXIT_WORKER_LOST, MISSING_AFTER, VERSION, wall_us};
+use crate::engine::share::Segment;
 use crate::engine::{Command, Engine};
 use crate::report::saved::RunLog;
 use crate::scenario::Plan;

@@ -6,7 +6,6 @@
 
 pub mod controller;
 pub mod local;
-pub mod segment;
 pub mod worker;
 
 /// The generated protocol code.

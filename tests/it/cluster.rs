@@ -588,13 +588,13 @@ async fn tls_on_the_control_port_with_client_certificates() {
 /// The protocol in process: a controller engine and a hand-made worker stream.
 mod protocol {
     use std::time::Duration;
-    use swarm::dist::proto::control_client::ControlClient;
-    use swarm::dist::proto::{FromWorker, Hello, from_worker, to_worker};
+    use swarm::cluster::proto::control_client::ControlClient;
+    use swarm::cluster::proto::{FromWorker, Hello, from_worker, to_worker};
     use tokio_stream::wrappers::ReceiverStream;
 
     async fn controller(workers: u32) -> (swarm::engine::Engine, String) {
         let plan = swarm::scenario::Plan::for_url("http://127.0.0.1:9/").unwrap();
-        let cfg = swarm::dist::controller::Config {
+        let cfg = swarm::cluster::controller::Config {
             workers,
             processes: 0,
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -608,7 +608,7 @@ mod protocol {
             quiet: true,
             tls: None,
         };
-        let engine = swarm::dist::controller::spawn(&plan, cfg).await.unwrap();
+        let engine = swarm::cluster::controller::spawn(&plan, cfg).await.unwrap();
         let addr = engine.snapshots().borrow().controller_addr.clone();
         (engine, addr)
     }
@@ -646,14 +646,14 @@ mod protocol {
             token: token.into(),
             host: "test".into(),
             index,
-            wall_us: swarm::dist::wall_us(),
+            wall_us: swarm::cluster::wall_us(),
         }
     }
 
     #[tokio::test]
     async fn handshake_refusals_and_segment_assignment() {
         let (_engine, addr) = controller(2).await;
-        let v = swarm::dist::VERSION;
+        let v = swarm::cluster::VERSION;
         match hello(&addr, h("0.0.1", "s3cret", -1)).await {
             to_worker::Msg::Refused(why) => assert!(why.contains("same version"), "{why}"),
             other => panic!("{other:?}"),
@@ -671,7 +671,7 @@ mod protocol {
             panic!("not welcomed")
         };
         assert_eq!((w.index, w.count), (1, 2));
-        assert_eq!(w.hash, swarm::dist::hash(&w.scenario, &w.files));
+        assert_eq!(w.hash, swarm::cluster::hash(&w.scenario, &w.files));
         let to_worker::Msg::Welcome(w) = hello(&addr, h(v, "s3cret", -1)).await else {
             panic!("not welcomed")
         };
@@ -687,7 +687,7 @@ mod protocol {
     /// naming it. The fake worker here reports only when the test says so.
     #[tokio::test]
     async fn a_worker_silent_for_three_seconds_is_lost() {
-        use swarm::dist::proto::Report;
+        use swarm::cluster::proto::Report;
         use swarm::engine::Command;
         use swarm::stats::RunState;
         let (engine, addr) = controller(1).await;
@@ -696,7 +696,7 @@ mod protocol {
             .unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let say = |msg| FromWorker { msg: Some(msg) };
-        let h = h(swarm::dist::VERSION, "s3cret", -1);
+        let h = h(swarm::cluster::VERSION, "s3cret", -1);
         tx.send(say(from_worker::Msg::Hello(h))).await.unwrap();
         let mut inbound = client
             .join(ReceiverStream::new(rx))
@@ -714,7 +714,7 @@ mod protocol {
                 seq,
                 state: "running".into(),
                 users: 1,
-                wall_us: swarm::dist::wall_us(),
+                wall_us: swarm::cluster::wall_us(),
                 ..Report::default()
             }))
         };
