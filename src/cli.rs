@@ -5,8 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// `swarm --version`: the version and the commit it was built from.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SWARM_COMMIT"), ")");
+pub use crate::VERSION;
 
 #[derive(Debug, Parser)]
 #[command(

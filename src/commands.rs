@@ -1,6 +1,6 @@
 //! What each subcommand does: loads the scenario, then runs it headless or in the TUI.
 
-use crate::capacity::{self, SearchConfig};
+use crate::capacity::SearchConfig;
 use crate::cli::{
     CapacityArgs, Cmd, CompareArgs, DemoArgs, LoadArgs, OutputArgs, ReportArgs, RunArgs, is_url,
     url_hint,
@@ -135,7 +135,7 @@ async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
         std::fs::read_to_string(&args.target).unwrap_or_default()
     };
     let distributed = distributed(&args.dist, &plan, &text, &args.target)?;
-    capacity::run_headless(
+    crate::run::capacity::search(
         &plan,
         cfg,
         args.slo,

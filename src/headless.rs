@@ -4,7 +4,7 @@
 use crate::engine::{Command, Engine};
 pub use crate::report::About;
 use crate::report::csv::{self, CsvReport};
-use crate::report::saved::{self, RowTag, RunLog, SavedRun};
+use crate::report::saved::{RunLog, SavedRun};
 use crate::report::{format, html, json, junit, prometheus, text};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
@@ -341,35 +341,6 @@ pub fn write_reports(
     Ok(())
 }
 
-/// What `--save-run` keeps of a finished run.
-pub fn saved_run(
-    plan: &Plan,
-    last: &Snapshot,
-    verdicts: &[crate::scenario::threshold::Verdict],
-    started: std::time::SystemTime,
-    scenario: &str,
-) -> SavedRun {
-    SavedRun {
-        format: saved::FORMAT,
-        swarm: crate::cli::VERSION.to_string(),
-        name: plan.name.clone(),
-        host: plan.host.clone(),
-        started_unix: saved::unix(started),
-        scenario: scenario.to_string(),
-        verdicts: verdicts.to_vec(),
-        tags: last
-            .rows
-            .iter()
-            .map(|r| RowTag {
-                tag: saved::tag_for(&r.method, &r.name),
-                method: r.method.clone(),
-                name: r.name.clone(),
-            })
-            .collect(),
-        stats: last.clone(),
-    }
-}
-
 /// Prints the report and writes the report files; returns the exit code.
 pub fn finish(
     plan: &Plan,
@@ -406,7 +377,7 @@ fn finish_with(
     };
     write_reports(&about, last, &verdicts, out, csv)?;
     if let (Some(log), Some(path)) = (saved, &out.save_run) {
-        let run = saved_run(plan, last, &verdicts, started, scenario);
+        let run = SavedRun::of(plan, last, &verdicts, started, scenario);
         log.finish(run).map_err(anyhow::Error::msg)?;
         eprintln!(
             "swarm: saved the run to {} (swarm report {0}; swarm compare BASE {0})",

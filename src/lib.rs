@@ -1,4 +1,25 @@
 //! swarm: a load tester for HTTP backends, driven from a TOML scenario.
+//!
+//! # Layout
+//!
+//! The modules stand on floors; each uses only the floors below its own (`tests/it/layers.rs`
+//! fails on a `crate::` path that points up or sideways, and names it), so there is no import
+//! cycle between them and a change has one place to go:
+//!
+//! ```text
+//! 8  commands, fuzzing        what a command line asks for (main.rs is thinner still)
+//! 7  tui, cli                 the terminal UI; clap's types
+//! 6  run, headless            where a run is driven and ends (run/: the capacity driver)
+//! 5  compare, cluster         two saved runs side by side; the distributed controller and worker
+//! 4  report                   renderers: text, JSON, CSV, HTML, JUnit, Prometheus, saved runs
+//! 3  capacity                 the capacity search as a state machine (snapshots in, commands out)
+//! 2  engine, doctor           users, connections, the schedule, a worker's share; machine limits
+//! 1  fmt, scenario            number formatting; the scenario file, validated into a Plan
+//! 0  stats, fsutil, signals, demo
+//! ```
+
+/// `swarm --version`: the version and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SWARM_COMMIT"), ")");
 
 pub mod capacity;
 pub mod cli;
@@ -8,11 +29,13 @@ pub mod compare;
 pub mod demo;
 pub mod doctor;
 pub mod engine;
+pub mod fmt;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod headless;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod signals;
 pub mod stats;

@@ -205,7 +205,13 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
                 let started = std::time::SystemTime::now()
                     .checked_sub(last.elapsed)
                     .unwrap_or(std::time::UNIX_EPOCH);
-                let run = crate::headless::saved_run(&mine, &last, &[], started, &welcome.scenario);
+                let run = crate::report::saved::SavedRun::of(
+                    &mine,
+                    &last,
+                    &[],
+                    started,
+                    &welcome.scenario,
+                );
                 match log.finish(run) {
                     Ok(()) => eprintln!(
                         "swarm worker: saved its share of the run to {}",

@@ -64,7 +64,7 @@ pub fn render(
         esc(about.host),
         esc(&super::csv::utc(about.started)),
         snap.elapsed.as_secs_f64(),
-        esc(crate::cli::VERSION)
+        esc(crate::VERSION)
     );
     summary(&mut out, snap, verdicts);
     endpoints(&mut out, snap);

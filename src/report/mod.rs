@@ -2,7 +2,7 @@
 //! JUnit XML for CI, a self-contained HTML page, and saved runs.
 
 pub mod csv;
-pub mod format;
+pub use crate::fmt as format;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -61,6 +61,35 @@ pub struct RowTag {
 }
 
 impl SavedRun {
+    /// What `--save-run` keeps of a finished run.
+    pub fn of(
+        plan: &crate::scenario::Plan,
+        last: &Snapshot,
+        verdicts: &[Verdict],
+        started: SystemTime,
+        scenario: &str,
+    ) -> SavedRun {
+        SavedRun {
+            format: FORMAT,
+            swarm: crate::VERSION.to_string(),
+            name: plan.name.clone(),
+            host: plan.host.clone(),
+            started_unix: unix(started),
+            scenario: scenario.to_string(),
+            verdicts: verdicts.to_vec(),
+            tags: last
+                .rows
+                .iter()
+                .map(|r| RowTag {
+                    tag: tag_for(&r.method, &r.name),
+                    method: r.method.clone(),
+                    name: r.name.clone(),
+                })
+                .collect(),
+            stats: last.clone(),
+        }
+    }
+
     pub fn started(&self) -> SystemTime {
         let secs = self.started_unix.clamp(0.0, MAX_STARTED_UNIX);
         UNIX_EPOCH + Duration::try_from_secs_f64(secs).unwrap_or_default()

@@ -6,6 +6,7 @@ mod deploy;
 mod engine;
 mod faults;
 mod journeys;
+mod layers;
 mod protocols;
 mod reports;
 mod scenarios;

@@ -1,6 +1,6 @@
-//! Number and text formatting shared by the reports (and later the TUI).
+//! Number and text formatting shared by the reports, the TUI and the capacity search
+//! (below all of them: it knows numbers, text and a statistics row, nothing else).
 
-/// Milliseconds in at most five characters: `0.42`, `52.3`, `1234`, `123s`.
 /// A time of a row, or "-" when the row has none: no request, or none that got a
 /// response (every one cut at the stop), where 0.00 would read as a measurement.
 pub fn ms_of(r: &crate::stats::RowStats, v: f64) -> String {
@@ -21,6 +21,7 @@ pub fn plural(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// Milliseconds in at most five characters: `0.42`, `52.3`, `1234`, `123s`.
 pub fn ms(v: f64) -> String {
     let s = if v < 10.0 {
         format!("{v:.2}")
