@@ -291,10 +291,7 @@ async fn follow(
     let mut snaps = engine.snapshots();
     // What the engine recorded since the last report; a delta of another window waits
     // apart, in `ready`, so no report mixes two.
-    let mut pending = Delta::default();
-    let mut ready: Vec<Delta> = Vec::new();
-    let mut seq = 0u64;
-    let mut cpu = CpuMeter::new();
+    let mut reports = Reports::new();
     let mut beat = tokio::time::interval(REPORT_EVERY);
     let mut start: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     let mut last_state = RunState::Idle;
@@ -316,8 +313,7 @@ async fn follow(
                 engine.send(Command::Stop);
                 let snap = snaps.borrow().clone();
                 if matches!(snap.state, RunState::Idle | RunState::Stopped) {
-                    absorb_waiting(&mut deltas, &mut pending, &mut ready);
-                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: true }).await;
+                    reports.flush(&mut deltas, out, &snap, (started, true)).await;
                     leave_by = Some(Box::pin(tokio::time::sleep(BYE_WITHIN)));
                 }
             }
@@ -399,17 +395,16 @@ async fn follow(
                     engine.send(c);
                 }
                 started = true;
-                cpu.begin();
+                reports.cpu.begin();
                 // Every worker reports the seconds of the run from the one start instant,
                 // so their deltas cover the same seconds of the controller's history.
                 let every = beat.period();
                 beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             }
-            Some(d) = deltas.recv() => absorb(&mut pending, &mut ready, d),
+            Some(d) = deltas.recv() => reports.absorb(d),
             _ = beat.tick() => {
-                absorb_waiting(&mut deltas, &mut pending, &mut ready);
                 let snap = snaps.borrow().clone();
-                if !send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: leave_by.is_some() }).await {
+                if !reports.flush(&mut deltas, out, &snap, (started, leave_by.is_some())).await {
                     // The stream is gone; the next message says why.
                     continue;
                 }
@@ -422,12 +417,11 @@ async fn follow(
                 if snap.state != last_state {
                     last_state = snap.state;
                     if snap.state == RunState::Stopped {
-                        cpu.freeze();
+                        reports.cpu.freeze();
                     }
                     // A change of state is reported at once, the stop with its last delta.
-                    absorb_waiting(&mut deltas, &mut pending, &mut ready);
                     let gone = leave_by.is_some() && matches!(snap.state, RunState::Stopped | RunState::Idle);
-                    send_report(out, &mut pending, &mut ready, &mut seq, &snap, Along { started, cpu_percent: cpu.percent(), leaving: leave_by.is_some() }).await;
+                    reports.flush(&mut deltas, out, &snap, (started, leave_by.is_some())).await;
                     if gone {
                         // The controller answers the last report with a goodbye: then it
                         // has it (a process that exited now could take it along unsent).
@@ -492,93 +486,95 @@ fn is_empty(d: &Delta) -> bool {
     d.rows.is_empty() && d.failures.is_empty() && d.lateness.is_none()
 }
 
-/// Absorbs every delta the engine has sent and this loop has not taken yet (before a
-/// report, so that it carries all of them).
-fn absorb_waiting(
-    deltas: &mut mpsc::UnboundedReceiver<Delta>,
-    into: &mut Delta,
-    ready: &mut Vec<Delta>,
-) {
-    while let Ok(d) = deltas.try_recv() {
-        absorb(into, ready, d);
-    }
+/// What the worker reports to its controller: the engine's deltas not sent yet (one of
+/// another window waits apart, so that no report mixes two), the reports' numbering, and
+/// the process's CPU over the run. Every report goes out through `flush`.
+struct Reports {
+    pending: Delta,
+    ready: Vec<Delta>,
+    seq: u64,
+    cpu: CpuMeter,
 }
 
-/// Adds the engine's delta to what waits for the next report; one of another window
-/// closes what waits first.
-fn absorb(into: &mut Delta, ready: &mut Vec<Delta>, d: Delta) {
-    let window = |d: &Delta| d.window.map(|w| w.id);
-    if window(into) != window(&d) && !is_empty(into) {
-        ready.push(std::mem::take(into));
-    }
-    // The newest delta says how much of its window is covered.
-    into.window = d.window;
-    into.rows.extend(d.rows);
-    into.failures.extend(d.failures);
-    if let Some(late) = d.lateness {
-        match &mut into.lateness {
-            Some(h) => h.add(&late).expect("auto-resizing histogram"),
-            None => into.lateness = Some(late),
+impl Reports {
+    fn new() -> Self {
+        Reports {
+            pending: Delta::default(),
+            ready: Vec::new(),
+            seq: 0,
+            cpu: CpuMeter::new(),
         }
     }
-}
 
-/// What a report says besides its delta and the snapshot.
-struct Along {
-    /// The engine has started the run the controller last scheduled (peak users count).
-    started: bool,
-    /// The process's CPU since the last report, % of one core.
-    cpu_percent: f64,
-    /// The worker leaves on its own after this.
-    leaving: bool,
-}
-
-async fn send_report(
-    out: &mpsc::Sender<FromWorker>,
-    pending: &mut Delta,
-    ready: &mut Vec<Delta>,
-    seq: &mut u64,
-    snap: &Arc<Snapshot>,
-    along: Along,
-) -> bool {
-    let Along {
-        started,
-        cpu_percent,
-        leaving,
-    } = along;
-    let mut all = std::mem::take(ready);
-    all.push(std::mem::take(pending));
-    for delta in all {
-        // An empty delta still says how far its window is covered.
-        let bytes = if is_empty(&delta) && delta.window.is_none() {
-            Vec::new()
-        } else {
-            serde_json::to_vec(&delta).unwrap_or_default()
-        };
-        *seq += 1;
-        let report = proto::Report {
-            seq: *seq,
-            delta: bytes,
-            state: snap.state.to_string(),
-            users: snap.users,
-            peak_users: if started { snap.peak_users } else { 0 },
-            run_clock_ms: snap.run_clock.as_millis() as u64,
-            stopped_users: snap.stopped_users,
-            scheduled: snap.arrivals.as_ref().map_or(0, |a| a.scheduled),
-            dropped: snap.arrivals.as_ref().map_or(0, |a| a.dropped),
-            cpu_percent,
-            wall_us: wall_us(),
-            think_late_p99_ms: snap.generator.think_lateness_ms[1],
-            leaving,
-        };
-        let msg = FromWorker {
-            msg: Some(from_worker::Msg::Report(report)),
-        };
-        if out.send(msg).await.is_err() {
-            return false;
+    /// Adds the engine's delta to what waits for the next report; one of another window
+    /// closes what waits first.
+    fn absorb(&mut self, d: Delta) {
+        let into = &mut self.pending;
+        let window = |d: &Delta| d.window.map(|w| w.id);
+        if window(into) != window(&d) && !is_empty(into) {
+            self.ready.push(std::mem::take(into));
+        }
+        // The newest delta says how much of its window is covered.
+        into.window = d.window;
+        into.rows.extend(d.rows);
+        into.failures.extend(d.failures);
+        if let Some(late) = d.lateness {
+            match &mut into.lateness {
+                Some(h) => h.add(&late).expect("auto-resizing histogram"),
+                None => into.lateness = Some(late),
+            }
         }
     }
-    true
+
+    /// Sends everything the engine has recorded (the deltas still in `deltas` included)
+    /// with the snapshot's figures; `started`: the engine runs the run the controller
+    /// last scheduled (its peak counts); `leaving`: the worker leaves on its own after
+    /// this. False when the stream to the controller is gone.
+    async fn flush(
+        &mut self,
+        deltas: &mut mpsc::UnboundedReceiver<Delta>,
+        out: &mpsc::Sender<FromWorker>,
+        snap: &Snapshot,
+        (started, leaving): (bool, bool),
+    ) -> bool {
+        while let Ok(d) = deltas.try_recv() {
+            self.absorb(d);
+        }
+        let cpu_percent = self.cpu.percent();
+        let mut all = std::mem::take(&mut self.ready);
+        all.push(std::mem::take(&mut self.pending));
+        for delta in all {
+            // An empty delta still says how far its window is covered.
+            let bytes = if is_empty(&delta) && delta.window.is_none() {
+                Vec::new()
+            } else {
+                serde_json::to_vec(&delta).unwrap_or_default()
+            };
+            self.seq += 1;
+            let report = proto::Report {
+                seq: self.seq,
+                delta: bytes,
+                state: snap.state.to_string(),
+                users: snap.users,
+                peak_users: if started { snap.peak_users } else { 0 },
+                run_clock_ms: snap.run_clock.as_millis() as u64,
+                stopped_users: snap.stopped_users,
+                scheduled: snap.arrivals.as_ref().map_or(0, |a| a.scheduled),
+                dropped: snap.arrivals.as_ref().map_or(0, |a| a.dropped),
+                cpu_percent,
+                wall_us: wall_us(),
+                think_late_p99_ms: snap.generator.think_lateness_ms[1],
+                leaving,
+            };
+            let msg = FromWorker {
+                msg: Some(from_worker::Msg::Report(report)),
+            };
+            if out.send(msg).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// This process's CPU use over the run, in % of one core: from the run's start to now,
