@@ -533,13 +533,12 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
         prometheus: None,
         baseline: None,
     };
-    after_tui(
-        &plan,
-        tui::run(launch).await?,
-        output,
-        (String::new(), None),
-        None,
-    )
+    let last = tui::run(launch).await?;
+    if last.state == RunState::Idle {
+        // Writing a scenario without running it is what `swarm new` is for.
+        return Ok(0);
+    }
+    after_tui(&plan, last, output, (String::new(), None), None)
 }
 
 /// `swarm report RUN`: a saved run's reports, as they were at the end of its run.

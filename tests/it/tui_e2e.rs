@@ -516,3 +516,34 @@ async fn a_renamed_endpoint_leaves_no_stale_row() {
     assert!(!tui.screen().contains("alpha"), "{}", tui.screen());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A TUI quit before any start sent no request: it says so and exits 1, as a headless
+/// run that sent nothing does (a script must not read it as a run that passed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tui_quit_before_a_start_exits_non_zero() {
+    let server = CountingServer::start().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("idle.toml");
+    std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+    let mut tui = Tui::start(&["run", file.to_str().unwrap()]);
+    tui.wait("the idle screen", |s| s.contains("● idle")).await;
+    tui.send("q");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = tui.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{}",
+            tui.screen()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let output = String::from_utf8_lossy(&tui.raw.lock().unwrap()).into_owned();
+    assert_eq!(status.exit_code(), 1, "{output}");
+    assert!(output.contains("the swarm was not started"), "{output}");
+    assert_eq!(server.total(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
