@@ -8,8 +8,8 @@
 //!
 //! ```text
 //! 8  commands, fuzzing        what a command line asks for (main.rs is thinner still)
-//! 7  tui, cli                 the terminal UI; clap's types
-//! 6  run, headless            where a run is driven and ends (run/: the capacity driver)
+//! 7  tui, headless, cli       the front-ends: the terminal UI, the headless run; clap's types
+//! 6  run                      where a run is driven and how it ends (reports, exit code)
 //! 5  compare, cluster         two saved runs side by side; the distributed controller and worker
 //! 4  report                   renderers: text, JSON, CSV, HTML, JUnit, Prometheus, saved runs
 //! 3  capacity                 the capacity search as a state machine (snapshots in, commands out)

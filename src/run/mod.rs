@@ -1,5 +1,6 @@
-//! Where a run starts and ends, above the engine, the cluster and the reports: today the
-//! capacity search's driver (the headless run and the TUI have theirs in `headless` and
-//! `tui`, to be brought here).
+//! Where a run starts and ends, above the engine, the cluster and the reports: the capacity
+//! search's driver, and how every run ends (its reports, files and exit code). The headless
+//! run and the TUI still start their engines themselves, to be brought here.
 
 pub mod capacity;
+pub mod finish;

@@ -11,8 +11,8 @@ const FLOORS: &[&[&str]] = &[
     &["capacity"],
     &["report"],
     &["compare", "cluster"],
-    &["run", "headless"],
-    &["tui", "cli"],
+    &["run"],
+    &["tui", "headless", "cli"],
     &["commands", "fuzzing"],
 ];
 
