@@ -331,18 +331,7 @@ impl User {
                 o.bytes = bytes;
                 (o, why)
             };
-            let location = match outcome.status {
-                Some(301 | 302 | 303 | 307 | 308) if endpoint.redirects != Redirects::None => {
-                    outcome
-                        .headers
-                        .as_ref()
-                        .and_then(|h| h.get(::http::header::LOCATION))
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string)
-                }
-                _ => None,
-            };
-            let Some(location) = location else {
+            let Some(location) = redirect_location(&outcome, endpoint) else {
                 return done(outcome, None);
             };
             if other.is_none() && self.run.cookies {
@@ -373,37 +362,7 @@ impl User {
                 return done(outcome, Some(why));
             }
             let status = outcome.status.unwrap_or(302);
-            let method = prepared
-                .as_ref()
-                .and_then(|p| p.method.clone())
-                .unwrap_or_else(|| endpoint.method.clone());
-            let to_get = status == 303 || (matches!(status, 301 | 302) && method == Method::POST);
-            let mut p = Prepared {
-                target: Some(target),
-                ..Prepared::default()
-            };
-            let cross_origin = next != endpoint.origin;
-            if let Some(old) = &prepared {
-                p.headers = old
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| *n != ::http::header::COOKIE && *n != ::http::header::HOST)
-                    .filter(|(n, _)| !(cross_origin && redirect::CREDENTIALS.contains(n)))
-                    .cloned()
-                    .collect();
-                p.body = old.body.clone();
-            }
-            if cross_origin {
-                // The endpoint's and [defaults]' credentials stay with their own origin.
-                p.remove.extend(redirect::CREDENTIALS.iter().cloned());
-            }
-            if to_get {
-                p.method = Some(Method::GET);
-                p.body = Some(Bytes::new());
-                p.remove.push(::http::header::CONTENT_TYPE);
-            } else {
-                p.method = Some(method);
-            }
+            let mut p = next_hop(endpoint, prepared.as_ref(), status, target, &next);
             if next == endpoint.origin {
                 other = None;
                 let path = p.target.as_ref().map_or("/", |t| t.path()).to_string();
@@ -429,6 +388,63 @@ impl User {
             _ = tokio::time::sleep(d) => {}
         }
     }
+}
+
+/// Where a redirect the endpoint follows points (its Location), if the response is one.
+fn redirect_location(outcome: &Outcome, endpoint: &Endpoint) -> Option<String> {
+    match outcome.status {
+        Some(301 | 302 | 303 | 307 | 308) if endpoint.redirects != Redirects::None => outcome
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(::http::header::LOCATION))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The request of a redirect's next hop to `target` on `next`, from the one that got
+/// `status` (`prepared`, or the endpoint as written): 303, and 301/302 after a POST,
+/// become a GET without a body; cookies and Host are set again by the caller; the
+/// endpoint's credentials do not cross to another origin.
+fn next_hop(
+    endpoint: &Endpoint,
+    prepared: Option<&Prepared>,
+    status: u16,
+    target: ::http::Uri,
+    next: &Origin,
+) -> Prepared {
+    let method = prepared
+        .and_then(|p| p.method.clone())
+        .unwrap_or_else(|| endpoint.method.clone());
+    let to_get = status == 303 || (matches!(status, 301 | 302) && method == Method::POST);
+    let mut p = Prepared {
+        target: Some(target),
+        ..Prepared::default()
+    };
+    let cross_origin = *next != endpoint.origin;
+    if let Some(old) = prepared {
+        p.headers = old
+            .headers
+            .iter()
+            .filter(|(n, _)| *n != ::http::header::COOKIE && *n != ::http::header::HOST)
+            .filter(|(n, _)| !(cross_origin && redirect::CREDENTIALS.contains(n)))
+            .cloned()
+            .collect();
+        p.body = old.body.clone();
+    }
+    if cross_origin {
+        // The endpoint's and [defaults]' credentials stay with their own origin.
+        p.remove.extend(redirect::CREDENTIALS.iter().cloned());
+    }
+    if to_get {
+        p.method = Some(Method::GET);
+        p.body = Some(Bytes::new());
+        p.remove.push(::http::header::CONTENT_TYPE);
+    } else {
+        p.method = Some(method);
+    }
+    p
 }
 
 /// A request on its way: when the user's task is cut off at the stop timeout (dropped
