@@ -255,7 +255,7 @@ pub fn render(
     }
     if base.scenario != new.scenario {
         let line = "the two runs ran different scenario texts: the change may be the scenario's, not the server's (swarm report RUN shows each)";
-        for l in wrap_words(line, width) {
+        for l in crate::fmt::wrap(line, width) {
             let _ = writeln!(out, "{l}");
         }
     }
@@ -349,23 +349,6 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
         }
     }
     (out, held)
-}
-
-/// `text` in lines of at most `width` columns, broken between words.
-fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split(' ') {
-        let line = lines.last_mut().expect("never empty");
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
 }
 
 fn metric_pair(metric: Metric, b: &RowStats, n: &RowStats) -> (f64, f64) {

@@ -21,6 +21,18 @@ pub fn plural(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// `a` as a shell word: single-quoted when it holds anything but plain characters.
+pub fn shell_word(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
+    }
+}
+
 /// Milliseconds in at most five characters: `0.42`, `52.3`, `1234`, `123s`.
 pub fn ms(v: f64) -> String {
     let s = if v < 10.0 {
@@ -113,6 +125,39 @@ pub fn pad(s: &str, width: usize) -> String {
     let f = fit(s, width);
     let n = f.chars().count();
     f + &" ".repeat(width.saturating_sub(n))
+}
+
+/// Splits text into lines of at most `width` characters, at spaces where possible.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if needed > width && !line.is_empty() {
+            lines.push(String::new());
+        }
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines
+        .into_iter()
+        .flat_map(|l| split_long(&l, width))
+        .collect()
+}
+
+/// Cuts a line with no spaces to break at into pieces of `width` characters.
+fn split_long(line: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width {
+        return vec![line.to_string()];
+    }
+    chars
+        .chunks(width.max(1))
+        .map(|c| c.iter().collect())
+        .collect()
 }
 
 #[cfg(test)]

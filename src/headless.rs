@@ -199,7 +199,7 @@ fn broken(plan: &Plan, snap: &Snapshot) -> Option<crate::scenario::threshold::Ve
 /// One progress line: elapsed, users, req/s, failures, p95.
 pub fn progress_line(s: &Snapshot) -> String {
     if s.state == RunState::Idle && s.workers_wanted > 0 {
-        let joined = s.workers.iter().filter(|w| w.state != "missing").count();
+        let joined = s.joined_workers();
         return format!(
             "[{:>5.0}s] waiting for workers {joined}/{}",
             s.run_clock.as_secs_f64(),

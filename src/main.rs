@@ -81,7 +81,7 @@ fn missing_command(error: &clap::Error, args: &[String]) -> Option<String> {
     (!known).then(|| {
         format!(
             "error: swarm needs a command first; to load-test {target}, type:\n\n  swarm run {}\n\n(swarm --help lists the commands)",
-            args.iter().map(|a| quoted(a)).collect::<Vec<_>>().join(" ")
+            args.iter().map(|a| swarm::fmt::shell_word(a)).collect::<Vec<_>>().join(" ")
         )
     })
 }
@@ -168,16 +168,4 @@ fn foreign_flag(error: &clap::Error) -> Option<String> {
     let hint = spelled.unwrap_or_else(|| "swarm run --help lists every flag".into());
     out = out.replacen('\n', &format!("\n\n  {name}: {hint}\n"), 1);
     Some(out)
-}
-
-/// `a` as a shell word: single-quoted when it holds anything but plain characters.
-fn quoted(a: &str) -> String {
-    let plain = !a.is_empty()
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
-    if plain {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', r"'\''"))
-    }
 }

@@ -26,16 +26,7 @@ pub struct About<'a> {
 /// This process's command line, as a shell would take it back.
 pub fn command_line() -> String {
     std::env::args()
-        .map(|a| {
-            let plain = !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
-            if plain {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
+        .map(|a| crate::fmt::shell_word(&a))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -1,7 +1,7 @@
 //! The end-of-run text report: endpoint table, percentile table, status codes, failures.
 //! A pure function of a snapshot; every line fits the given width.
 
-use super::format::{bytes, count, fails, fit, ms, ms_of, pad, plural, rate};
+use super::format::{bytes, count, fails, fit, ms, ms_of, pad, plural, rate, wrap};
 use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
@@ -12,7 +12,7 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
     let _ = writeln!(out, "{}", fit(title, width));
     // What needs saying about the run wraps (advice cut at the edge helps nobody).
     for line in summary(snap).iter().flat_map(|l| wrap(l, width)) {
-        let _ = writeln!(out, "{}", fit(&line, width));
+        let _ = writeln!(out, "{line}");
     }
     out.push('\n');
     endpoint_table(&mut out, snap, width);
@@ -301,39 +301,6 @@ fn failure_table(out: &mut String, snap: &Snapshot, width: usize) {
             let _ = writeln!(out, "{lead}{part}");
         }
     }
-}
-
-/// Splits text into lines of at most `width` characters, at spaces where possible.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split(' ') {
-        let line = lines.last_mut().expect("never empty");
-        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
-        if needed > width && !line.is_empty() {
-            lines.push(String::new());
-        }
-        let line = lines.last_mut().expect("never empty");
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    lines
-        .into_iter()
-        .flat_map(|l| split_long(&l, width))
-        .collect()
-}
-
-/// Cuts a line with no spaces to break at into pieces of `width` characters.
-fn split_long(line: &str, width: usize) -> Vec<String> {
-    let chars: Vec<char> = line.chars().collect();
-    if chars.len() <= width {
-        return vec![line.to_string()];
-    }
-    chars
-        .chunks(width.max(1))
-        .map(|c| c.iter().collect())
-        .collect()
 }
 
 /// A verdict's measured value in its unit: "1.20%", "95.0/s", "312 ms", "no requests".

@@ -149,7 +149,7 @@ pub fn finish_with(
         let why = match &last.worker_lost {
             Some(lost) => lost.clone(),
             None if last.workers_wanted > 0 => {
-                let joined = last.workers.iter().filter(|w| w.state != "missing").count();
+                let joined = last.joined_workers();
                 format!(
                     "{joined} of {} workers joined before it was stopped",
                     last.workers_wanted

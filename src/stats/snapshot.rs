@@ -154,6 +154,11 @@ pub fn short_name<'a>(name: &'a str, method: &str) -> &'a str {
 }
 
 impl Snapshot {
+    /// A distributed run's workers that joined and are not missing.
+    pub fn joined_workers(&self) -> usize {
+        self.workers.iter().filter(|w| w.state != "missing").count()
+    }
+
     /// Requests of every row that were cut in flight when the run stopped, with no
     /// response yet.
     pub fn interrupted(&self) -> u64 {

@@ -85,6 +85,28 @@ impl Tui {
     }
 }
 
+impl Tui {
+    /// Waits up to 10 s for swarm to exit; its status and everything it wrote.
+    async fn exited(&mut self) -> (portable_pty::ExitStatus, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "swarm did not exit; screen:\n{}",
+                self.screen()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        // The reader thread takes the last bytes after the exit.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let output = String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned();
+        (status, output)
+    }
+}
+
 impl Drop for Tui {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -161,20 +183,7 @@ async fn the_tui_drives_a_real_swarm() {
     tui.send("q");
     tui.wait("the quit question", |s| s.contains("Quit?")).await;
     tui.send("y");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = tui.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "swarm did not exit; screen:\n{}",
-            tui.screen()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let output = String::from_utf8_lossy(&tui.raw.lock().unwrap()).into_owned();
+    let (status, output) = tui.exited().await;
     assert!(status.success(), "exit status {status:?}");
     let report = output.rsplit("\x1b[?1049l").next().unwrap_or("");
     assert!(
@@ -528,20 +537,7 @@ async fn a_tui_quit_before_a_start_exits_non_zero() {
     let mut tui = Tui::start(&["run", file.to_str().unwrap()]);
     tui.wait("the idle screen", |s| s.contains("● idle")).await;
     tui.send("q");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = tui.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{}",
-            tui.screen()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let output = String::from_utf8_lossy(&tui.raw.lock().unwrap()).into_owned();
+    let (status, output) = tui.exited().await;
     assert_eq!(status.exit_code(), 1, "{output}");
     assert!(output.contains("the swarm was not started"), "{output}");
     assert_eq!(server.total(), 0);

@@ -104,7 +104,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     // A distributed run: how many workers are in (view 6 lists them).
     if s.workers_wanted > 0 {
-        let joined = s.workers.iter().filter(|w| w.state != "missing").count() as u32;
+        let joined = s.joined_workers() as u32;
         let style = if joined < s.workers_wanted || s.worker_lost.is_some() {
             t.warn()
         } else {

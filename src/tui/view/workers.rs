@@ -18,7 +18,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let s = &app.snapshot;
-    let joined = s.workers.iter().filter(|w| w.state != "missing").count();
+    let joined = s.joined_workers();
     let title = format!(" Workers: {joined}/{} connected ", s.workers_wanted);
     let block = Block::bordered().title(title).border_style(t.dim());
     let mut notes = Vec::new();
