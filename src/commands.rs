@@ -6,8 +6,10 @@ use crate::cli::{
     url_hint,
 };
 use crate::demo::DemoServer;
-use crate::headless::{self, Output};
-use crate::report::saved::{self, RunLog};
+use crate::headless;
+use crate::report::saved;
+use crate::run::finish::Output;
+use crate::run::{Front, Run};
 use crate::scenario::{LoadError, Plan, ScenarioDoc, format_duration, format_rate};
 use crate::stats::RunState;
 use crate::tui::{self, Launch};
@@ -413,55 +415,26 @@ async fn execute(
         )),
         None => None,
     };
-    check_outputs(headless_output(output, None).files())?;
+    let out = Output {
+        baseline: baseline.clone(),
+        distributed,
+        ..headless_output(output, Some(text))
+    };
+    check_outputs(out.files())?;
     match doc {
         Some(doc) if use_tui(output) => {
-            let mut saved = None;
-            let mut intervals = None;
-            if let Some(path) = &output.save_run {
-                let log = RunLog::create(path, None).map_err(anyhow::Error::msg)?;
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                let forward = log.forward(rx);
-                saved = Some((log, forward));
-                intervals = Some(tx);
-            }
-            let prometheus = match &output.prometheus {
-                Some(addr) => Some(
-                    crate::report::prometheus::bind(addr)
-                        .await
-                        .map_err(anyhow::Error::msg)?,
-                ),
-                None => None,
-            };
+            let run = Run::start(&plan, &out, Front::Tui).await?;
             let launch = Launch {
                 doc,
                 plan: plan.clone(),
                 autostart: output.autostart,
                 ask_host: false,
-                intervals,
-                prometheus,
-                baseline: baseline.clone(),
-                distributed,
-            };
-            let last = tui::run(launch).await?;
-            // The engine has ended, so its sender is gone and the forwarder finishes.
-            let saved = match saved {
-                Some((log, forward)) => {
-                    let _ = forward.await;
-                    Some(log)
-                }
-                None => None,
-            };
-            after_tui(&plan, last, output, (text, baseline), saved)
-        }
-        _ => {
-            let out = Output {
                 baseline,
-                distributed,
-                ..headless_output(output, Some(text))
             };
-            headless::run(&plan, &out).await
+            tui::run(launch, &run).await?;
+            run.finish(&plan, &out, None).await
         }
+        _ => headless::run(&plan, &out).await,
     }
 }
 
@@ -489,29 +462,6 @@ fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
     }
 }
 
-/// After the TUI: the same report as a headless run, once the terminal is restored.
-fn after_tui(
-    plan: &Plan,
-    last: std::sync::Arc<crate::stats::Snapshot>,
-    output: &OutputArgs,
-    (text, baseline): (String, Option<(String, std::sync::Arc<saved::SavedRun>)>),
-    saved: Option<RunLog>,
-) -> anyhow::Result<i32> {
-    if last.state == RunState::Idle {
-        eprintln!("swarm: the swarm was not started; no report");
-        if let (Some(log), Some(path)) = (saved, &output.save_run) {
-            log.abandon(path);
-        }
-        // No request was sent: nothing passed (a script must not read this as a run).
-        return Ok(1);
-    }
-    let out = Output {
-        baseline,
-        ..headless_output(output, Some(text))
-    };
-    headless::finish(plan, &last, &out, saved)
-}
-
 async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> anyhow::Result<i32> {
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
@@ -528,17 +478,17 @@ async fn new_scenario(path: PathBuf, load: &LoadArgs, output: &OutputArgs) -> an
         plan: plan.clone(),
         autostart: false,
         ask_host: true,
-        intervals: None,
-        distributed: None,
-        prometheus: None,
         baseline: None,
     };
-    let last = tui::run(launch).await?;
-    if last.state == RunState::Idle {
+    let out = headless_output(output, Some(String::new()));
+    let run = Run::start(&plan, &out, Front::Tui).await?;
+    tui::run(launch, &run).await?;
+    if run.snapshots().borrow().state == RunState::Idle {
         // Writing a scenario without running it is what `swarm new` is for.
+        run.abandon(&out).await;
         return Ok(0);
     }
-    after_tui(&plan, last, output, (String::new(), None), None)
+    run.finish(&plan, &out, None).await
 }
 
 /// `swarm report RUN`: a saved run's reports, as they were at the end of its run.
@@ -560,14 +510,14 @@ fn report(args: &ReportArgs) -> anyhow::Result<i32> {
         ),
         None => None,
     };
-    let about = headless::About {
+    let about = crate::run::finish::About {
         name: run.name.as_deref(),
         host: &run.host,
         started: run.started(),
         scenario: &run.scenario,
         command: "",
     };
-    headless::write_reports(&about, &run.stats, &run.verdicts, &out, csv)?;
+    crate::run::finish::write_reports(&about, &run.stats, &run.verdicts, &out, csv)?;
     Ok(0)
 }
 

@@ -1,12 +1,12 @@
-//! The headless run: drives the engine without a terminal UI, prints progress on stderr
-//! and the final report on stdout, and turns the outcome into an exit code.
+//! The headless front-end: starts a `Run` at once and follows it without a terminal UI,
+//! printing progress on stderr; Ctrl-C and SIGTERM stop it (a second one cuts in-flight
+//! requests), `--reset-stats` and a threshold's `abort` steer it. The run writes its
+//! reports and gives the exit code.
 
-use crate::engine::{Command, Engine};
-use crate::report::csv::CsvReport;
-use crate::report::saved::RunLog;
-use crate::report::{format, prometheus};
-use crate::run::finish::finish_with;
-pub use crate::run::finish::{About, Output, finish, write_reports};
+use crate::engine::Command;
+use crate::report::format;
+use crate::run::finish::Output;
+use crate::run::{Front, Run};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
 use crate::signals::Signals;
@@ -42,82 +42,18 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
             format!("for {}", ends.join(" or "))
         }
     });
-    // The CSV files exist from the start and grow while the run goes on.
-    let mut csv = match &out.csv {
-        Some((prefix, full)) => Some(CsvReport::create(prefix, *full).map_err(anyhow::Error::msg)?),
-        None => None,
-    };
-    // Bound before the run starts, so an address in use stops it there.
-    let listener = match &out.prometheus {
-        Some((addr, linger)) => Some((
-            prometheus::bind(addr).await.map_err(anyhow::Error::msg)?,
-            *linger,
-        )),
-        None => None,
-    };
-    let engine = match &out.distributed {
-        Some(cfg) => crate::cluster::controller::spawn(plan, cfg.clone()).await?,
-        None => Engine::spawn(plan),
-    };
-    let metrics = listener.map(|(l, linger)| {
-        if let Ok(addr) = l.local_addr() {
-            eprintln!("swarm: metrics for Prometheus at http://{addr}/metrics");
-        }
-        (prometheus::serve(l, engine.snapshots()), linger)
-    });
-    let started = std::time::SystemTime::now();
-    let mut saved = match &out.save_run {
-        Some(path) => {
-            let log = RunLog::create(path, Some(started)).map_err(anyhow::Error::msg)?;
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            engine.send(Command::RecordIntervals(tx));
-            Some((log, rx))
-        }
-        None => None,
-    };
-    engine.send(Command::Start);
+    let run = Run::start(plan, out, Front::Headless).await?;
+    run.send(Command::Start);
     // After a second interrupt the run is not stopped yet; its users die with the runtime.
-    let last = watch_run(&engine, (plan, out), csv.as_mut(), saved.as_mut()).await;
-    let saved = saved.map(|(log, mut rx)| {
-        // Every second the engine closed before it stopped is in the channel by now.
-        while let Ok(i) = rx.try_recv() {
-            log.interval(i);
-        }
-        log
-    });
-    let code = finish_with(plan, &last, out, csv, (saved, started));
-    if out.distributed.is_some() {
-        // The controller says goodbye to its workers before the process ends.
-        let _ = engine.shutdown().await;
-    }
-    if let Some((server, linger)) = metrics {
-        if !linger.is_zero() {
-            eprintln!(
-                "swarm: serving the final metrics for {}",
-                format_duration(linger)
-            );
-            tokio::time::sleep(linger).await;
-        }
-        server.abort();
-    }
-    code
+    let last = watch_run(&run, plan, out).await;
+    run.finish(plan, out, Some(last)).await
 }
 
-type Intervals = (
-    RunLog,
-    tokio::sync::mpsc::UnboundedReceiver<crate::stats::Interval>,
-);
-
 /// Follows the run until it stops, printing progress and handling interrupts.
-async fn watch_run(
-    engine: &Engine,
-    (plan, out): (&Plan, &Output),
-    mut csv: Option<&mut CsvReport>,
-    mut saved: Option<&mut Intervals>,
-) -> Arc<Snapshot> {
+async fn watch_run(run: &Run, plan: &Plan, out: &Output) -> Arc<Snapshot> {
     // `--reset-stats` waits for the ramp to end (Locust resets once spawning is done).
     let mut reset_pending = out.reset_stats;
-    let mut snaps = engine.snapshots();
+    let mut snaps = run.snapshots();
     let mut progress = tokio::time::interval(PROGRESS_EVERY);
     progress.tick().await;
     let mut interrupts = Signals::stop_requests();
@@ -130,46 +66,27 @@ async fn watch_run(
                 }
                 if reset_pending && snaps.borrow().state == RunState::Running {
                     reset_pending = false;
-                    engine.send(Command::ResetStats);
+                    run.send(Command::ResetStats);
                     eprintln!("swarm: every user started; statistics reset (--reset-stats)");
-                }
-                if let Some(c) = csv.as_deref_mut() {
-                    let snap = snaps.borrow().clone();
-                    if let Err(e) = c.update(&snap) {
-                        eprintln!("swarm: {e}");
-                    }
                 }
                 if plan.abort_on_threshold && !stopping && let Some(v) = broken(plan, &snaps.borrow()) {
                     eprintln!("swarm: threshold {} ({}) failed; stopping (abort = true)", v.threshold, v.scope);
-                    engine.send(Command::Stop);
+                    run.send(Command::Stop);
                     stopping = true;
-                }
-            }
-            Some(i) = next_interval(&mut saved) => {
-                if let Some((log, _)) = saved.as_deref() {
-                    log.interval(i);
                 }
             }
             _ = progress.tick(), if !out.quiet => eprintln!("{}", progress_line(&snaps.borrow())),
             _ = interrupts.next() => {
                 if stopping {
                     eprintln!("swarm: interrupted again; cutting in-flight requests");
-                    engine.send(Command::Stop);
+                    run.send(Command::Stop);
                     return cut(&mut snaps).await;
                 }
                 eprintln!("swarm: stopping (in-flight requests may finish; interrupt again to cut them)");
-                engine.send(Command::Stop);
+                run.send(Command::Stop);
                 stopping = true;
             }
         }
-    }
-}
-
-/// The next second for the saved run's log; never, without one.
-async fn next_interval(saved: &mut Option<&mut Intervals>) -> Option<crate::stats::Interval> {
-    match saved {
-        Some((_, rx)) => rx.recv().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -8,8 +8,9 @@
 //!
 //! ```text
 //! 8  commands, fuzzing        what a command line asks for (main.rs is thinner still)
-//! 7  tui, headless, cli       the front-ends: the terminal UI, the headless run; clap's types
-//! 6  run                      where a run is driven and how it ends (reports, exit code)
+//! 7  tui, headless, cli       the front-ends, which watch and steer a `run::Run`; clap's types
+//! 6  run                      `Run`: the one place a run starts (engine or cluster, and its
+//!                             outputs) and ends (reports, exit code); the capacity driver
 //! 5  compare, cluster         two saved runs side by side; the distributed controller and worker
 //! 4  report                   renderers: text, JSON, CSV, HTML, JUnit, Prometheus, saved runs
 //! 3  capacity                 the capacity search as a state machine (snapshots in, commands out)

@@ -98,24 +98,9 @@ pub fn write_reports(
     Ok(())
 }
 
-/// Prints the report and writes the report files; returns the exit code.
+/// Prints the report and writes the report files (the CSV's from `csv`, the saved run into
+/// its log); returns the exit code.
 pub fn finish(
-    plan: &Plan,
-    last: &Snapshot,
-    out: &Output,
-    saved: Option<RunLog>,
-) -> anyhow::Result<i32> {
-    let csv = match &out.csv {
-        Some((prefix, full)) => Some(CsvReport::create(prefix, *full).map_err(anyhow::Error::msg)?),
-        None => None,
-    };
-    let started = std::time::SystemTime::now()
-        .checked_sub(last.elapsed)
-        .unwrap_or(std::time::UNIX_EPOCH);
-    finish_with(plan, last, out, csv, (saved, started))
-}
-
-pub fn finish_with(
     plan: &Plan,
     last: &Snapshot,
     out: &Output,

@@ -1,5 +1,5 @@
-//! The full-screen terminal UI. It drives the engine through its command channel and draws
-//! the engine's snapshots; it never waits on the network itself.
+//! The full-screen terminal UI, a front-end of a `Run`: it steers the run with commands and
+//! draws its snapshots; it never starts an engine or waits on the network itself.
 //!
 //! Keys become `Action`s through the keymap, `update` turns them into state changes and
 //! `Effect`s, and `view::draw` renders the state. The loop is generic over the ratatui
@@ -12,10 +12,10 @@ pub mod keymap;
 pub mod theme;
 pub mod view;
 
-use crate::engine::{Command, Engine};
+use crate::engine::Command;
+use crate::run::Run;
 use crate::scenario::{Plan, SaveError, ScenarioDoc};
 use crate::signals::Signals;
-use crate::stats::Snapshot;
 use app::{Action, App, Effect, Popup, Prompt, PromptKind};
 use crossterm::event::{Event, KeyEvent, KeyEventKind, KeyModifiers};
 use futures_util::{Stream, StreamExt};
@@ -39,60 +39,31 @@ pub struct Launch {
     pub autostart: bool,
     /// A new scenario: ask for the host first.
     pub ask_host: bool,
-    /// `--save-run`: where the engine sends each second of a run.
-    pub intervals: Option<tokio::sync::mpsc::UnboundedSender<crate::stats::Interval>>,
-    /// `--prometheus`: where `/metrics` is served while the TUI runs.
-    pub prometheus: Option<tokio::net::TcpListener>,
     /// `--baseline RUN`: its path, and the run shown beside the live figures.
     pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
-    /// `--workers N`: the TUI drives a distributed run's controller.
-    pub distributed: Option<crate::cluster::controller::Config>,
 }
 
-/// Runs the TUI on the real terminal until the user quits; returns the final snapshot.
-pub async fn run(mut launch: Launch) -> anyhow::Result<Arc<Snapshot>> {
-    let engine = match launch.distributed.take() {
-        // On the terminal the controller keeps quiet: the Workers view says what it would.
-        Some(cfg) => {
-            crate::cluster::controller::spawn(
-                &launch.plan,
-                crate::cluster::controller::Config { quiet: true, ..cfg },
-            )
-            .await?
-        }
-        None => Engine::spawn(&launch.plan),
-    };
-    let distributed = engine.snapshots().borrow().workers_wanted > 0;
-    if let Some(to) = launch.intervals.clone() {
-        engine.send(crate::engine::Command::RecordIntervals(to));
-    }
-    let metrics = launch
-        .prometheus
-        .take()
-        .map(|l| crate::report::prometheus::serve(l, engine.snapshots()));
-    let mut app = new_app(launch, &engine);
-    app.distributed = distributed;
+/// Runs the TUI on the real terminal, watching and steering `run`, until the user quits.
+pub async fn run(launch: Launch, run: &Run) -> anyhow::Result<()> {
+    let mut app = new_app(launch, run);
+    app.distributed = run.is_distributed();
     let mut terminal = ratatui::try_init()?;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Hide);
     let mut hangups = Signals::hangups();
     let result = run_loop(
         &mut terminal,
         &mut app,
-        &engine,
+        run,
         crossterm::event::EventStream::new(),
         hangups.next(),
     )
     .await;
     ratatui::try_restore()?;
-    if let Some(m) = metrics {
-        m.abort();
-    }
-    result?;
-    Ok(engine.shutdown().await)
+    result
 }
 
 /// Builds the app state and applies `--autostart`.
-pub fn new_app(launch: Launch, engine: &Engine) -> App {
+pub fn new_app(launch: Launch, run: &Run) -> App {
     let mut app = App::new(launch.doc, &launch.plan, theme::Theme::from_env());
     app.baseline = launch.baseline;
     if launch.ask_host {
@@ -105,7 +76,7 @@ pub fn new_app(launch: Launch, engine: &Engine) -> App {
     }
     if launch.autostart {
         let effects = app::update(&mut app, Action::Start);
-        apply(&mut app, engine, effects);
+        apply(&mut app, run, effects);
     }
     app
 }
@@ -114,7 +85,7 @@ pub fn new_app(launch: Launch, engine: &Engine) -> App {
 pub async fn run_loop<B, E>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    engine: &Engine,
+    run: &Run,
     mut events: E,
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()>
@@ -123,7 +94,7 @@ where
     B::Error: Send + Sync + 'static,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
 {
-    let mut snapshots = engine.snapshots();
+    let mut snapshots = run.snapshots();
     let mut stop = std::pin::pin!(stop);
     let mut dirty = true;
     // A key's effect is drawn at once; snapshots are drawn at most every MIN_FRAME.
@@ -141,7 +112,7 @@ where
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
                     let effects = app::update(app, action_for(app, key));
-                    apply(app, engine, effects);
+                    apply(app, run, effects);
                     dirty = true;
                     key_pressed = true;
                 }
@@ -156,7 +127,7 @@ where
                 }
                 app.set_snapshot(snapshots.borrow_and_update().clone());
                 let effects = app::poll_capacity(app, Instant::now());
-                apply(app, engine, effects);
+                apply(app, run, effects);
                 dirty = true;
             }
             _ = tokio::time::sleep_until(due), if dirty => {}
@@ -190,7 +161,7 @@ fn action_for(app: &App, key: KeyEvent) -> Action {
 }
 
 /// Carries out what `update` asked for.
-pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
+pub fn apply(app: &mut App, run: &Run, effects: Vec<Effect>) {
     let mut text_sent = false;
     for effect in effects {
         match effect {
@@ -203,18 +174,18 @@ pub fn apply(app: &mut App, engine: &Engine, effects: Vec<Effect>) {
                 | Command::SetStages(_)),
             ) if app.distributed => {
                 if !text_sent {
-                    engine.send(Command::SetScenarioText(app.doc.text()));
+                    run.send(Command::SetScenarioText(app.doc.text()));
                     text_sent = true;
                 }
-                engine.send(command);
+                run.send(command);
             }
-            Effect::Engine(command) => engine.send(command),
+            Effect::Engine(command) => run.send(command),
             Effect::Save(force) => report_save(app, |doc| doc.save(force)),
             Effect::SaveAs(path, force) => report_save(app, |doc| doc.save_as(&path, force)),
             Effect::Reload => {
                 let result = app.doc.reload().map_err(|e| e.to_string());
                 let more = app::reloaded(app, result);
-                apply(app, engine, more);
+                apply(app, run, more);
             }
             Effect::QuitIfSaved => app.quit = !app.doc.is_dirty(),
             Effect::WriteHtml(path) => write_html(app, &path),

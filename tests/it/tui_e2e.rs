@@ -543,3 +543,52 @@ async fn a_tui_quit_before_a_start_exits_non_zero() {
     assert_eq!(server.total(), 0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The TUI's run writes the files a headless run writes: the saved run (its seconds
+/// included), the JSON and Locust's CSV files, each counting what the server counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tui_run_writes_every_report_file_asked_for() {
+    let server = CountingServer::start().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("files.toml");
+    std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let mut tui = Tui::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--autostart",
+        "--save-run",
+        &path("tui.hlog"),
+        "--json",
+        &path("tui.json"),
+        "--csv",
+        &path("tui"),
+    ]);
+    tui.wait("traffic on screen", |s| header_rps(s) > 0.0).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tui.send("x");
+    tui.wait("stopped", |s| s.contains("● stopped")).await;
+    tui.send("q");
+    let (status, output) = tui.exited().await;
+    assert!(status.success(), "{output}");
+    let served = server.total();
+    assert!(served > 0);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("tui.json")).unwrap()).unwrap();
+    assert_eq!(json["aggregated"]["requests"], served, "{json}");
+    let stats = std::fs::read_to_string(path("tui_stats.csv")).unwrap();
+    let aggregated = stats.lines().find(|l| l.contains("Aggregated")).unwrap();
+    assert_eq!(
+        aggregated.split(',').nth(2),
+        Some(served.to_string().as_str())
+    );
+    assert!(
+        !dir.join("tui.partial").exists(),
+        "the CSV's partial marker is gone"
+    );
+    let report = crate::support::run(&["report", &path("tui.hlog"), "--json", "-"]).await;
+    let saved: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(saved["aggregated"]["requests"], served);
+    assert!(!dir.join("tui.hlog.partial").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
