@@ -1,0 +1,58 @@
+//! `swarm find-capacity`: the search's settings from the command line, run without a
+//! terminal UI.
+
+use super::run::{distributed, refuse_host_in_url_mode};
+use super::{check_outputs, explain};
+use crate::capacity::SearchConfig;
+use crate::cli::{CapacityArgs, is_url, url_hint};
+use crate::scenario::Plan;
+use std::path::Path;
+
+pub(super) async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
+    let mut plan = if is_url(&args.target) {
+        refuse_host_in_url_mode(args.host.as_deref())?;
+        Plan::for_url(&args.target)?
+    } else if let Some(url) = url_hint(&args.target) {
+        anyhow::bail!(
+            "{} is not a scenario file; did you mean {url}?",
+            args.target
+        );
+    } else {
+        Plan::load_with_host(Path::new(&args.target), args.host.as_deref()).map_err(explain)?
+    };
+    if plan.load.is_open() {
+        anyhow::bail!(
+            "{}: find-capacity steps the number of users (closed model); remove arrival_rate from [load]",
+            args.target
+        );
+    }
+    if let Some(r) = args.spawn_rate {
+        plan.load.spawn_rate = r;
+    }
+    let cfg = SearchConfig {
+        start: args.start,
+        step: args.step,
+        hold: args.hold,
+        settle: args.settle,
+        limit: args.max_users.max(args.start),
+    };
+    check_outputs(
+        (args.json.iter().map(|p| ("--json", p.clone())))
+            .chain(args.html.iter().map(|p| ("--html", p.clone()))),
+    )?;
+    let text = if is_url(&args.target) {
+        Plan::url_scenario(&args.target, &crate::scenario::UrlRequest::default())
+    } else {
+        std::fs::read_to_string(&args.target).unwrap_or_default()
+    };
+    let distributed = distributed(&args.dist, &plan, &text, &args.target)?;
+    crate::run::capacity::search(
+        &plan,
+        cfg,
+        args.slo,
+        (args.json.as_deref(), args.html.as_deref()),
+        &text,
+        distributed,
+    )
+    .await
+}

@@ -1,0 +1,96 @@
+//! What each subcommand does, one file each: the command line's arguments become a plan
+//! and the run's outputs, and the run goes to a front-end (the TUI, the headless run) or
+//! to a report.
+
+mod capacity;
+mod check;
+mod demo;
+mod man;
+mod new;
+mod report;
+mod run;
+mod worker;
+
+pub use check::describe;
+pub use demo::DEMO_SCENARIO;
+
+use crate::cli::{Cmd, LoadArgs, OutputArgs, is_url};
+use crate::scenario::{LoadError, Plan};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Runs a subcommand; the result is the process exit code (errors mean bad input).
+pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
+    match command {
+        Cmd::Run(args) => run::run(*args).await,
+        Cmd::FindCapacity(args) => capacity::find_capacity(args).await,
+        Cmd::Check { file } => check::check(&file),
+        Cmd::Report(args) => report::report(&args),
+        Cmd::Doctor { target, load } => doctor(target, &load),
+        Cmd::Compare(args) => report::compare(&args),
+        Cmd::Worker(args) => worker::worker(args).await,
+        Cmd::Completions { shell } => man::completions(shell),
+        Cmd::Man => man::man(&mut std::io::stdout().lock()),
+        Cmd::Demo(args) => demo::demo(args).await,
+        Cmd::New { file } => new::new(file).await,
+    }
+}
+
+/// `swarm doctor [TARGET]`: this machine's limits, and what would cap the plan's run.
+fn doctor(target: Option<String>, load: &LoadArgs) -> anyhow::Result<i32> {
+    let plan = match target {
+        None => None,
+        Some(t) if is_url(&t) => Some(Plan::for_url(&t)?),
+        Some(t) => Some(Plan::load(Path::new(&t)).map_err(explain)?),
+    };
+    let plan = match plan {
+        Some(mut p) => {
+            load.apply(&mut p).map_err(anyhow::Error::msg)?;
+            Some(p)
+        }
+        None => None,
+    };
+    print!("{}", crate::doctor::render(plan.as_ref()));
+    Ok(i32::from(
+        plan.is_some_and(|p| !crate::doctor::preflight(&p).is_empty()),
+    ))
+}
+
+pub(super) fn use_tui(output: &OutputArgs) -> bool {
+    !output.headless && std::io::stdout().is_terminal()
+}
+
+/// `--save-run -` is refused: a saved run grows a line a second, so it is a file
+/// (`example` names one).
+pub(super) fn refuse_stdout_save_run(path: Option<&Path>, example: &str) -> anyhow::Result<()> {
+    if path.is_some_and(crate::fsutil::is_stdout) {
+        anyhow::bail!(
+            "--save-run: a saved run is a file that grows a line a second; give a file name, e.g. {example}"
+        );
+    }
+    Ok(())
+}
+
+/// Every file the run will write is checked first: a run that cannot save its results
+/// must not run for an hour before it says so.
+/// Each output is (the flag that names it, its path).
+pub(super) fn check_outputs(
+    outputs: impl Iterator<Item = (&'static str, PathBuf)>,
+) -> anyhow::Result<()> {
+    for (flag, path) in outputs {
+        crate::fsutil::check_writable(&path).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Width for the final report: the terminal's when stdout is one, else 80.
+pub(super) fn report_width() -> usize {
+    if !std::io::stdout().is_terminal() {
+        return 80;
+    }
+    crossterm::terminal::size().map_or(80, |(w, _)| w as usize)
+}
+
+pub(super) fn explain(e: LoadError) -> anyhow::Error {
+    anyhow::anyhow!(e)
+}
