@@ -4,6 +4,7 @@
 //! the reports consume `Plan`, `Load` and `Endpoint`.
 
 pub mod addresses;
+pub mod datafile;
 mod document;
 mod duration;
 mod error;
