@@ -391,76 +391,31 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     }
     match action {
         Action::Start => start(app),
-        Action::Stop => {
-            if app.is_running() {
-                return vec![Effect::Engine(Command::Stop)];
-            }
-            app.info("the swarm is not running");
-            vec![]
-        }
+        Action::Stop => stop(app),
         Action::Users(_) | Action::RampPrompt | Action::PausePlan if app.searching() => {
-            app.info("a capacity search sets the users; x stops it");
-            vec![]
+            info(app, "a capacity search sets the users; x stops it")
         }
-        Action::RawToml => {
-            let text = app.doc.text();
-            app.popup = Some(Popup::Raw(Box::new(RawEditor {
-                input: TextInput {
-                    cursor: 0,
-                    ..TextInput::new(&text, true)
-                },
-                error: None,
-                original: text,
-                confirm_discard: false,
-            })));
-            vec![]
-        }
-        Action::FindCapacity => {
-            if app.arrival_rate.is_some() {
-                app.error(
-                    "a capacity search steps users (closed model); this scenario uses arrival_rate",
-                );
-            } else if app.is_running() {
-                app.info("stop the swarm first (x); the search starts its own run");
-            } else {
-                app.popup = Some(prompt(PromptKind::Slo, "p95<500ms,fail<1%"));
-            }
-            vec![]
-        }
+        Action::RawToml => open_raw(app),
+        Action::FindCapacity => ask_slo(app),
         Action::Users(delta) => match app.current_rate() {
             Some(r) => set_arrival_rate(app, (r.round() + f64::from(delta)).max(0.0)),
             None => set_users(app, app.current_users().saturating_add_signed(delta).max(1)),
         },
-        Action::SpawnFaster | Action::SpawnSlower if app.arrival_rate.is_some() => {
-            app.info("the open model starts users as iterations need them; cap them with max_users in the file");
-            vec![]
-        }
+        Action::SpawnFaster | Action::SpawnSlower if app.arrival_rate.is_some() => info(
+            app,
+            "the open model starts users as iterations need them; cap them with max_users in the file",
+        ),
         Action::SpawnFaster | Action::SpawnSlower => {
             change_rate(app, action == Action::SpawnFaster)
         }
-        Action::RampPrompt => {
-            app.popup = Some(match app.arrival_rate {
-                Some(r) => prompt(PromptKind::ArrivalRate, &format_rate(r)),
-                None => prompt(PromptKind::RampTo, &app.users.to_string()),
-            });
-            vec![]
-        }
+        Action::RampPrompt => ask_ramp(app),
         Action::PausePlan => pause_plan(app),
         Action::ResetStats => {
             app.info("statistics reset");
             vec![Effect::Engine(Command::ResetStats)]
         }
-        Action::NextView => {
-            let views = app.views();
-            show(app, views[(app.view_index() + 1) % views.len()])
-        }
-        Action::PrevView => {
-            let views = app.views();
-            show(
-                app,
-                views[(app.view_index() + views.len() - 1) % views.len()],
-            )
-        }
+        Action::NextView => step_view(app, 1),
+        Action::PrevView => step_view(app, -1),
         Action::Show(v) => show(app, v),
         Action::Up | Action::Down => {
             move_selection(app, action == Action::Down);
@@ -470,61 +425,28 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Edit | Action::Duplicate | Action::Delete | Action::Toggle
             if app.view != View::Endpoints =>
         {
-            app.info("e, c, d and Space change endpoints in the Endpoints view: press 4 first");
-            vec![]
+            info(
+                app,
+                "e, c, d and Space change endpoints in the Endpoints view: press 4 first",
+            )
         }
         Action::Edit => edit(app),
         Action::Add => {
             app.view = View::Endpoints;
-            app.popup = Some(Popup::Form(Box::new(Form::blank())));
-            vec![]
+            open(app, Popup::Form(Box::new(Form::blank())))
         }
         Action::Duplicate => endpoint_edit(
             app,
             |doc, i| doc.duplicate_endpoint(i),
             "endpoint duplicated",
         ),
-        Action::Delete => {
-            match app.specs.get(app.endpoint_row) {
-                Some(spec) => {
-                    app.popup = Some(Popup::ConfirmDelete(app.endpoint_row, spec.display_name()));
-                }
-                None => app.info("no endpoint selected"),
-            }
-            vec![]
-        }
+        Action::Delete => confirm_delete(app),
         Action::Toggle => toggle(app),
         Action::Save => save(app),
-        Action::SaveAs => {
-            let current = app
-                .doc
-                .path
-                .as_ref()
-                .map_or(String::new(), |p| p.display().to_string());
-            app.popup = Some(prompt(PromptKind::SaveAs, &current));
-            vec![]
-        }
-        Action::HtmlReport => {
-            if app.snapshot.state == crate::stats::RunState::Idle {
-                app.info("start the swarm first (s); the report is of a run");
-            } else {
-                let path = html_report_path(app.doc.path.as_deref());
-                app.popup = Some(prompt(PromptKind::HtmlReport, &path));
-            }
-            vec![]
-        }
-        Action::Help => {
-            app.popup = Some(Popup::Help);
-            vec![]
-        }
-        Action::Quit => {
-            if app.is_running() || app.doc.is_dirty() {
-                app.popup = Some(Popup::ConfirmQuit);
-            } else {
-                app.quit = true;
-            }
-            vec![]
-        }
+        Action::SaveAs => ask_save_as(app),
+        Action::HtmlReport => ask_html_path(app),
+        Action::Help => open(app, Popup::Help),
+        Action::Quit => quit(app),
         Action::ForceQuit => {
             app.quit = true;
             vec![]
@@ -533,38 +455,100 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     }
 }
 
-/// `p95<450ms,fail<1% start=5 step=5 hold=10s settle=3s max=200`: the SLO, then optional
-/// settings of the search.
-fn parse_search(text: &str) -> Result<(Vec<Threshold>, SearchConfig), String> {
-    let mut words = text.split_whitespace();
-    let slo = parse_slo(words.next().unwrap_or(""))?;
-    let mut cfg = SearchConfig::default();
-    for w in words {
-        let (k, v) = w
-            .split_once('=')
-            .ok_or_else(|| format!("\"{w}\": write settings as key=value, e.g. step=5"))?;
-        let number = || {
-            v.parse::<u32>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| format!("{k}: \"{v}\" is not a whole number >= 1"))
-        };
-        let time = || parse_duration(v).map_err(|e| format!("{k}: {e}"));
-        match k {
-            "start" => cfg.start = number()?,
-            "step" => cfg.step = number()?,
-            "max" => cfg.limit = number()?,
-            "hold" => cfg.hold = time()?,
-            "settle" => cfg.settle = time()?,
-            _ => {
-                return Err(format!(
-                    "unknown setting \"{k}\" (start, step, hold, settle, max)"
-                ));
-            }
-        }
+/// Says something on the status line; nothing else happens.
+fn info(app: &mut App, message: &str) -> Vec<Effect> {
+    app.info(message);
+    vec![]
+}
+
+fn open(app: &mut App, popup: Popup) -> Vec<Effect> {
+    app.popup = Some(popup);
+    vec![]
+}
+
+fn stop(app: &mut App) -> Vec<Effect> {
+    if app.is_running() {
+        return vec![Effect::Engine(Command::Stop)];
     }
-    cfg.limit = cfg.limit.max(cfg.start);
-    Ok((slo, cfg))
+    info(app, "the swarm is not running")
+}
+
+/// The raw TOML editor, on the scenario as it is now.
+fn open_raw(app: &mut App) -> Vec<Effect> {
+    let text = app.doc.text();
+    let editor = RawEditor {
+        input: TextInput {
+            cursor: 0,
+            ..TextInput::new(&text, true)
+        },
+        error: None,
+        original: text,
+        confirm_discard: false,
+    };
+    open(app, Popup::Raw(Box::new(editor)))
+}
+
+/// `f`: asks for the capacity search's SLO.
+fn ask_slo(app: &mut App) -> Vec<Effect> {
+    if app.arrival_rate.is_some() {
+        app.error("a capacity search steps users (closed model); this scenario uses arrival_rate");
+        return vec![];
+    }
+    if app.is_running() {
+        return info(
+            app,
+            "stop the swarm first (x); the search starts its own run",
+        );
+    }
+    open(app, prompt(PromptKind::Slo, "p95<500ms,fail<1%"))
+}
+
+fn ask_ramp(app: &mut App) -> Vec<Effect> {
+    let popup = match app.arrival_rate {
+        Some(r) => prompt(PromptKind::ArrivalRate, &format_rate(r)),
+        None => prompt(PromptKind::RampTo, &app.users.to_string()),
+    };
+    open(app, popup)
+}
+
+/// Tab and Shift-Tab: the next or previous view, round.
+fn step_view(app: &mut App, step: isize) -> Vec<Effect> {
+    let views = app.views();
+    let n = views.len() as isize;
+    let next = (app.view_index() as isize + step).rem_euclid(n) as usize;
+    show(app, views[next])
+}
+
+fn confirm_delete(app: &mut App) -> Vec<Effect> {
+    match app.specs.get(app.endpoint_row) {
+        Some(spec) => {
+            let popup = Popup::ConfirmDelete(app.endpoint_row, spec.display_name());
+            open(app, popup)
+        }
+        None => info(app, "no endpoint selected"),
+    }
+}
+
+fn ask_save_as(app: &mut App) -> Vec<Effect> {
+    let current = (app.doc.path.as_ref()).map_or(String::new(), |p| p.display().to_string());
+    open(app, prompt(PromptKind::SaveAs, &current))
+}
+
+fn ask_html_path(app: &mut App) -> Vec<Effect> {
+    if app.snapshot.state == crate::stats::RunState::Idle {
+        return info(app, "start the swarm first (s); the report is of a run");
+    }
+    let path = html_report_path(app.doc.path.as_deref());
+    open(app, prompt(PromptKind::HtmlReport, &path))
+}
+
+/// `q`: asks first when a run is going or the scenario has unsaved changes.
+fn quit(app: &mut App) -> Vec<Effect> {
+    if app.is_running() || app.doc.is_dirty() {
+        return open(app, Popup::ConfirmQuit);
+    }
+    app.quit = true;
+    vec![]
 }
 
 /// Moves a running capacity search on with the newest snapshot.
@@ -725,428 +709,12 @@ fn failure_detail(app: &mut App) -> Vec<Effect> {
     vec![]
 }
 
-fn edit(app: &mut App) -> Vec<Effect> {
-    app.view = View::Endpoints;
-    match app.specs.get(app.endpoint_row) {
-        Some(spec) => {
-            app.popup = Some(Popup::Form(Box::new(Form::new(
-                Some(app.endpoint_row),
-                spec,
-            ))))
-        }
-        None => app.info("no endpoint selected; press a to add one"),
-    }
-    vec![]
-}
+mod edits;
+mod popups;
 
-/// Runs a document edit on the selected endpoint and hands the new endpoints to the engine.
-fn endpoint_edit(
-    app: &mut App,
-    edit: impl FnOnce(&mut ScenarioDoc, usize) -> Result<Plan, String>,
-    done: &str,
-) -> Vec<Effect> {
-    app.view = View::Endpoints;
-    if app.specs.is_empty() {
-        app.info("no endpoint selected; press a to add one");
-        return vec![];
-    }
-    let result = edit(&mut app.doc, app.endpoint_row);
-    after_edit(app, result, done)
-}
-
-fn after_edit(app: &mut App, result: Result<Plan, String>, done: &str) -> Vec<Effect> {
-    let filter = app.tag_filter.clone();
-    let result = result.and_then(|mut plan| plan.apply_tags(&filter).map(|()| plan));
-    match result {
-        Ok(plan) => {
-            app.thresholds = plan.thresholds.clone();
-            app.specs = app.doc.endpoints();
-            app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
-            app.plan_error = None;
-            app.info(format!("{done} (unsaved: Ctrl-S saves)"));
-            vec![
-                Effect::Engine(Command::SetWait(plan.load.wait)),
-                Effect::Engine(Command::SetEndpoints(plan.endpoints)),
-            ]
-        }
-        Err(e) => {
-            app.error(e);
-            vec![]
-        }
-    }
-}
-
-fn toggle(app: &mut App) -> Vec<Effect> {
-    let i = app.endpoint_row;
-    let Some(spec) = app.specs.get(i) else {
-        return vec![];
-    };
-    let weight: u32 = spec.weight.parse().unwrap_or(1);
-    let (new, done) = if weight == 0 {
-        (app.disabled.remove(&i).unwrap_or(1), "endpoint enabled")
-    } else {
-        app.disabled.insert(i, weight);
-        (0, "endpoint disabled")
-    };
-    endpoint_edit(app, |doc, i| doc.set_weight(i, new), done)
-}
-
-fn save(app: &mut App) -> Vec<Effect> {
-    if app.doc.path.is_none() {
-        app.popup = Some(prompt(PromptKind::SaveAs, ""));
-        return vec![];
-    }
-    vec![Effect::Save(Overwrite::Check)]
-}
-
-fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
-    // The key map turns Esc into Close; a question answers Close as it answers Esc (it
-    // says "Esc cancels").
-    let action = match (&popup, action) {
-        (Popup::Help, a) => a,
-        (_, Action::Close) => Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
-        (_, a) => a,
-    };
-    match (popup, action) {
-        (_, Action::ForceQuit) => {
-            app.quit = true;
-            vec![]
-        }
-        (Popup::Help, Action::Close | Action::Help | Action::Quit) => vec![],
-        (Popup::Help, _) => {
-            app.popup = Some(Popup::Help);
-            vec![]
-        }
-        (Popup::ConfirmQuit, Action::Key(k)) => {
-            match k.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => app.quit = true,
-                KeyCode::Char('s') | KeyCode::Char('S') if app.doc.is_dirty() => {
-                    let mut effects = save(app);
-                    effects.push(Effect::QuitIfSaved);
-                    return effects;
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
-                _ => app.popup = Some(Popup::ConfirmQuit),
-            }
-            vec![]
-        }
-        (Popup::ConfirmDelete(i, name), Action::Key(k)) => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
-                app.endpoint_row = i;
-                endpoint_edit(app, |doc, i| doc.remove_endpoint(i), "endpoint deleted")
-            }
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
-                app.info("kept");
-                vec![]
-            }
-            _ => {
-                app.popup = Some(Popup::ConfirmDelete(i, name));
-                vec![]
-            }
-        },
-        (Popup::FailureDetail(..), Action::Key(k))
-            if matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) =>
-        {
-            vec![]
-        }
-        (Popup::ChangedOnDisk(path), Action::Key(k)) => match k.code {
-            KeyCode::Char('o') | KeyCode::Char('O') => vec![Effect::Save(Overwrite::Force)],
-            KeyCode::Char('r') | KeyCode::Char('R') => vec![Effect::Reload],
-            KeyCode::Char('a') | KeyCode::Char('A') => {
-                app.popup = Some(prompt(PromptKind::SaveAs, &path.display().to_string()));
-                vec![]
-            }
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
-                app.info("not saved: the file on disk is as the other program left it");
-                vec![]
-            }
-            _ => {
-                app.popup = Some(Popup::ChangedOnDisk(path));
-                vec![]
-            }
-        },
-        (Popup::ConfirmOverwrite(path), Action::Key(k)) => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
-                vec![Effect::SaveAs(path, Overwrite::Force)]
-            }
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
-                app.info(format!("not saved: {} is left as it was", path.display()));
-                vec![]
-            }
-            _ => {
-                app.popup = Some(Popup::ConfirmOverwrite(path));
-                vec![]
-            }
-        },
-        (Popup::ConfirmQuit, _) => {
-            app.popup = Some(Popup::ConfirmQuit);
-            vec![]
-        }
-        (Popup::Form(form), Action::Key(k)) => form_key(app, *form, k),
-        (Popup::Prompt(p), Action::Key(k)) => prompt_key(app, p, k),
-        (Popup::Raw(r), Action::Key(k)) => raw_key(app, *r, k),
-        (other, _) => {
-            app.popup = Some(other);
-            vec![]
-        }
-    }
-}
-
-fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {
-    let asked = std::mem::take(&mut form.confirm_cancel);
-    let outcome = form.handle(key);
-    match outcome {
-        FormOutcome::Editing => {
-            if asked {
-                form.error = None;
-            }
-            app.popup = Some(Popup::Form(Box::new(form)));
-            vec![]
-        }
-        FormOutcome::Cancel if !asked && form.spec() != form.original => {
-            form.confirm_cancel = true;
-            form.error = Some(
-                "Discard your changes to this endpoint? Esc again discards; any other key goes on editing"
-                    .into(),
-            );
-            app.popup = Some(Popup::Form(Box::new(form)));
-            vec![]
-        }
-        FormOutcome::Cancel => vec![],
-        FormOutcome::Apply | FormOutcome::ApplyAndSave => {
-            if let Err(e) = &form.body_check {
-                form.error = Some(format!("body: {e}"));
-                app.popup = Some(Popup::Form(Box::new(form)));
-                return vec![];
-            }
-            match app.doc.set_endpoint(form.index, &form.spec()) {
-                Ok(plan) => {
-                    if form.index.is_none() {
-                        app.endpoint_row = plan.endpoints.len() - 1;
-                    }
-                    let mut effects = after_edit(app, Ok(plan), "endpoint saved");
-                    if outcome == FormOutcome::ApplyAndSave {
-                        effects.extend(save(app));
-                    }
-                    effects
-                }
-                Err(e) => {
-                    form.error = Some(e);
-                    app.popup = Some(Popup::Form(Box::new(form)));
-                    vec![]
-                }
-            }
-        }
-    }
-}
-
-/// Takes a whole new plan from the document (the TOML editor, a reload): the views'
-/// copies follow, and the engine gets the new workload.
-fn adopt(app: &mut App, mut plan: Plan) -> Vec<Effect> {
-    if let Err(e) = plan.apply_tags(&app.tag_filter) {
-        app.error(e);
-        return vec![];
-    }
-    let mut effects = load_changes(app, &plan.load);
-    app.thresholds = plan.thresholds.clone();
-    app.stages = plan.load.stages.clone();
-    app.extras = Extras::of(&plan);
-    app.specs = app.doc.endpoints();
-    app.endpoint_row = app.endpoint_row.min(app.specs.len().saturating_sub(1));
-    app.plan_error = None;
-    effects.insert(0, Effect::Engine(Command::SetWorkload(Box::new(plan))));
-    effects
-}
-
-/// What an edit of `[load]` changes, as engine commands: users, spawn rate, arrival rate
-/// and run time apply at once; new stages at the next start (the screen says so). Only
-/// what differs from the screen's values is sent, so command-line overrides stay until
-/// the TOML changes them.
-fn load_changes(app: &mut App, load: &crate::scenario::Load) -> Vec<Effect> {
-    let mut effects = Vec::new();
-    let mut later = Vec::new();
-    match (app.arrival_rate, load.arrival_rate) {
-        (None, None) if load.users != app.users => {
-            app.users = load.users.min(MAX_USERS);
-            effects.push(Effect::Engine(Command::SetUsers(app.users)));
-        }
-        (Some(old), Some(new)) if (old - new).abs() > 1e-9 => {
-            app.arrival_rate = Some(new);
-            effects.push(Effect::Engine(Command::SetArrivalRate(new)));
-        }
-        (None, Some(_)) | (Some(_), None) => {
-            later.push("the switch between users and arrival_rate needs swarm started again");
-        }
-        _ => {}
-    }
-    if (load.spawn_rate - app.spawn_rate).abs() > 1e-9 {
-        app.spawn_rate = load.spawn_rate;
-        effects.push(Effect::Engine(Command::SetSpawnRate(load.spawn_rate)));
-    }
-    if load.run_time != app.run_time {
-        app.run_time = load.run_time;
-        effects.push(Effect::Engine(Command::SetRunTime(load.run_time)));
-    }
-    if load.stages != app.stages {
-        app.stages = load.stages.clone();
-        effects.push(Effect::Engine(Command::SetStages(load.stages.clone())));
-        if app.is_running() {
-            later.push("the new stages apply at the next start");
-        }
-    }
-    if !later.is_empty() {
-        app.info(format!("applied; {}", later.join("; ")));
-    }
-    effects
-}
-
-/// After `Effect::Reload`: the document read again from disk, or why it could not be.
-pub fn reloaded(app: &mut App, result: Result<(ScenarioDoc, Plan), String>) -> Vec<Effect> {
-    match result {
-        Ok((doc, plan)) => {
-            app.doc = doc;
-            // The sliders follow the file too: adopt sends what differs in [load].
-            let effects = adopt(app, plan);
-            let path = app.doc.path.as_ref().map(|p| p.display().to_string());
-            app.info(format!(
-                "reloaded {} from disk; your unsaved edits were dropped",
-                path.unwrap_or_default()
-            ));
-            effects
-        }
-        Err(e) => {
-            app.error(format!("not reloaded: {e}"));
-            vec![]
-        }
-    }
-}
-
-/// The raw TOML editor: Ctrl-S applies the text (when it loads) and saves the file, Esc
-/// discards it (asking first when it changed).
-fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
-    let ctrl = key
-        .modifiers
-        .contains(crossterm::event::KeyModifiers::CONTROL);
-    let asked = std::mem::take(&mut r.confirm_discard);
-    match key.code {
-        KeyCode::Esc if asked || r.input.text == r.original => {
-            if asked {
-                app.info("TOML edit discarded");
-            }
-            return vec![];
-        }
-        KeyCode::Esc => {
-            r.confirm_discard = true;
-            r.error = Some("Discard your edits of the TOML? Esc again discards; any other key goes on editing (Ctrl-S applies and saves)".into());
-        }
-        // Ctrl-S means one thing everywhere: save the file (here, with the text applied
-        // first, as in the endpoint form).
-        KeyCode::Char('s') if ctrl => match app.doc.replace_text(&r.input.text) {
-            Ok(plan) => {
-                let mut effects = adopt(app, plan);
-                app.info("scenario replaced from the TOML editor");
-                effects.extend(save(app));
-                return effects;
-            }
-            Err(e) => r.error = Some(e),
-        },
-        _ => {
-            r.input.handle(key);
-            r.error = None;
-        }
-    }
-    app.popup = Some(Popup::Raw(Box::new(r)));
-    vec![]
-}
-
-fn prompt_key(app: &mut App, mut p: Prompt, key: KeyEvent) -> Vec<Effect> {
-    match key.code {
-        KeyCode::Esc if p.kind == PromptKind::Host => {
-            // Nothing written yet: leaving the wizard leaves swarm.
-            app.quit = true;
-            return vec![];
-        }
-        KeyCode::Esc => return vec![],
-        KeyCode::Enter => match submit_prompt(app, &p) {
-            Ok(effects) => return effects,
-            Err(e) => p.error = Some(e),
-        },
-        _ => {
-            p.input.handle(key);
-            p.error = None;
-        }
-    }
-    app.popup = Some(Popup::Prompt(p));
-    vec![]
-}
-
-/// Where `h` proposes to write the HTML report: beside the scenario, named after it.
-fn html_report_path(scenario: Option<&std::path::Path>) -> String {
-    match scenario.and_then(|p| Some((p.parent()?, p.file_stem()?))) {
-        Some((dir, stem)) => dir
-            .join(format!("{}-report.html", stem.to_string_lossy()))
-            .display()
-            .to_string(),
-        None => "swarm-report.html".into(),
-    }
-}
-
-fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
-    let text = p.input.text.trim();
-    match p.kind {
-        PromptKind::RampTo => {
-            let n: u32 = text
-                .parse()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or("enter a whole number of users, 1 or more")?;
-            Ok(set_users(app, n))
-        }
-        PromptKind::ArrivalRate => {
-            let r = parse_rate(text)?;
-            Ok(set_arrival_rate(app, r))
-        }
-        PromptKind::Slo => {
-            let (slo, cfg) = parse_search(text)?;
-            let search = Search::new(cfg.clone(), slo);
-            let effects = search.begin().into_iter().map(Effect::Engine).collect();
-            app.capacity_status = format!("step 1: ramping to {} users", search.users());
-            app.capacity = Some((search, cfg));
-            app.view = View::Capacity;
-            Ok(effects)
-        }
-        PromptKind::SaveAs if text.is_empty() => {
-            Err("enter a file name, e.g. scenarios/mine.toml".into())
-        }
-        PromptKind::SaveAs => Ok(vec![Effect::SaveAs(PathBuf::from(text), Overwrite::Check)]),
-        PromptKind::HtmlReport if text.is_empty() => {
-            Err("enter a file name, e.g. report.html".into())
-        }
-        PromptKind::HtmlReport => {
-            let path = PathBuf::from(text);
-            crate::fsutil::check_writable(&path)?;
-            Ok(vec![Effect::WriteHtml(path)])
-        }
-        PromptKind::Host => {
-            let load = crate::scenario::Load {
-                users: app.users,
-                spawn_rate: app.spawn_rate,
-                ..Default::default()
-            };
-            let doc = ScenarioDoc::new_scenario(app.doc.path.clone(), text, &load);
-            match doc.plan() {
-                Err(e) if e.key == "host" => Err(e.message),
-                _ => {
-                    app.doc = doc;
-                    app.specs = app.doc.endpoints();
-                    app.view = View::Endpoints;
-                    app.popup = Some(Popup::Form(Box::new(Form::blank())));
-                    Ok(vec![])
-                }
-            }
-        }
-    }
-}
+pub use edits::reloaded;
+use edits::{edit, endpoint_edit, save, toggle};
+use popups::{html_report_path, update_popup};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,307 @@
+//! Keys while a popup is open: the endpoint form, the TOML editor, the prompts (users,
+//! rate, SLO, save as, HTML report) and the confirmations.
+
+use super::edits::{adopt, after_edit};
+use super::*;
+
+pub(super) fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<Effect> {
+    // The key map turns Esc into Close; a question answers Close as it answers Esc (it
+    // says "Esc cancels").
+    let action = match (&popup, action) {
+        (Popup::Help, a) => a,
+        (_, Action::Close) => Action::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        (_, a) => a,
+    };
+    match (popup, action) {
+        (_, Action::ForceQuit) => {
+            app.quit = true;
+            vec![]
+        }
+        (Popup::Help, Action::Close | Action::Help | Action::Quit) => vec![],
+        (Popup::Help, _) => {
+            app.popup = Some(Popup::Help);
+            vec![]
+        }
+        (Popup::ConfirmQuit, Action::Key(k)) => {
+            match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => app.quit = true,
+                KeyCode::Char('s') | KeyCode::Char('S') if app.doc.is_dirty() => {
+                    let mut effects = save(app);
+                    effects.push(Effect::QuitIfSaved);
+                    return effects;
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
+                _ => app.popup = Some(Popup::ConfirmQuit),
+            }
+            vec![]
+        }
+        (Popup::ConfirmDelete(i, name), Action::Key(k)) => match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                app.endpoint_row = i;
+                endpoint_edit(app, |doc, i| doc.remove_endpoint(i), "endpoint deleted")
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
+                app.info("kept");
+                vec![]
+            }
+            _ => {
+                app.popup = Some(Popup::ConfirmDelete(i, name));
+                vec![]
+            }
+        },
+        (Popup::FailureDetail(..), Action::Key(k))
+            if matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) =>
+        {
+            vec![]
+        }
+        (Popup::ChangedOnDisk(path), Action::Key(k)) => match k.code {
+            KeyCode::Char('o') | KeyCode::Char('O') => vec![Effect::Save(Overwrite::Force)],
+            KeyCode::Char('r') | KeyCode::Char('R') => vec![Effect::Reload],
+            KeyCode::Char('a') | KeyCode::Char('A') => {
+                app.popup = Some(prompt(PromptKind::SaveAs, &path.display().to_string()));
+                vec![]
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
+                app.info("not saved: the file on disk is as the other program left it");
+                vec![]
+            }
+            _ => {
+                app.popup = Some(Popup::ChangedOnDisk(path));
+                vec![]
+            }
+        },
+        (Popup::ConfirmOverwrite(path), Action::Key(k)) => match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                vec![Effect::SaveAs(path, Overwrite::Force)]
+            }
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
+                app.info(format!("not saved: {} is left as it was", path.display()));
+                vec![]
+            }
+            _ => {
+                app.popup = Some(Popup::ConfirmOverwrite(path));
+                vec![]
+            }
+        },
+        (Popup::ConfirmQuit, _) => {
+            app.popup = Some(Popup::ConfirmQuit);
+            vec![]
+        }
+        (Popup::Form(form), Action::Key(k)) => form_key(app, *form, k),
+        (Popup::Prompt(p), Action::Key(k)) => prompt_key(app, p, k),
+        (Popup::Raw(r), Action::Key(k)) => raw_key(app, *r, k),
+        (other, _) => {
+            app.popup = Some(other);
+            vec![]
+        }
+    }
+}
+
+pub(super) fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {
+    let asked = std::mem::take(&mut form.confirm_cancel);
+    let outcome = form.handle(key);
+    match outcome {
+        FormOutcome::Editing => {
+            if asked {
+                form.error = None;
+            }
+            app.popup = Some(Popup::Form(Box::new(form)));
+            vec![]
+        }
+        FormOutcome::Cancel if !asked && form.spec() != form.original => {
+            form.confirm_cancel = true;
+            form.error = Some(
+                "Discard your changes to this endpoint? Esc again discards; any other key goes on editing"
+                    .into(),
+            );
+            app.popup = Some(Popup::Form(Box::new(form)));
+            vec![]
+        }
+        FormOutcome::Cancel => vec![],
+        FormOutcome::Apply | FormOutcome::ApplyAndSave => {
+            if let Err(e) = &form.body_check {
+                form.error = Some(format!("body: {e}"));
+                app.popup = Some(Popup::Form(Box::new(form)));
+                return vec![];
+            }
+            match app.doc.set_endpoint(form.index, &form.spec()) {
+                Ok(plan) => {
+                    if form.index.is_none() {
+                        app.endpoint_row = plan.endpoints.len() - 1;
+                    }
+                    let mut effects = after_edit(app, Ok(plan), "endpoint saved");
+                    if outcome == FormOutcome::ApplyAndSave {
+                        effects.extend(save(app));
+                    }
+                    effects
+                }
+                Err(e) => {
+                    form.error = Some(e);
+                    app.popup = Some(Popup::Form(Box::new(form)));
+                    vec![]
+                }
+            }
+        }
+    }
+}
+
+/// The raw TOML editor: Ctrl-S applies the text (when it loads) and saves the file, Esc
+/// discards it (asking first when it changed).
+pub(super) fn raw_key(app: &mut App, mut r: RawEditor, key: KeyEvent) -> Vec<Effect> {
+    let ctrl = key
+        .modifiers
+        .contains(crossterm::event::KeyModifiers::CONTROL);
+    let asked = std::mem::take(&mut r.confirm_discard);
+    match key.code {
+        KeyCode::Esc if asked || r.input.text == r.original => {
+            if asked {
+                app.info("TOML edit discarded");
+            }
+            return vec![];
+        }
+        KeyCode::Esc => {
+            r.confirm_discard = true;
+            r.error = Some("Discard your edits of the TOML? Esc again discards; any other key goes on editing (Ctrl-S applies and saves)".into());
+        }
+        // Ctrl-S means one thing everywhere: save the file (here, with the text applied
+        // first, as in the endpoint form).
+        KeyCode::Char('s') if ctrl => match app.doc.replace_text(&r.input.text) {
+            Ok(plan) => {
+                let mut effects = adopt(app, plan);
+                app.info("scenario replaced from the TOML editor");
+                effects.extend(save(app));
+                return effects;
+            }
+            Err(e) => r.error = Some(e),
+        },
+        _ => {
+            r.input.handle(key);
+            r.error = None;
+        }
+    }
+    app.popup = Some(Popup::Raw(Box::new(r)));
+    vec![]
+}
+
+pub(super) fn prompt_key(app: &mut App, mut p: Prompt, key: KeyEvent) -> Vec<Effect> {
+    match key.code {
+        KeyCode::Esc if p.kind == PromptKind::Host => {
+            // Nothing written yet: leaving the wizard leaves swarm.
+            app.quit = true;
+            return vec![];
+        }
+        KeyCode::Esc => return vec![],
+        KeyCode::Enter => match submit_prompt(app, &p) {
+            Ok(effects) => return effects,
+            Err(e) => p.error = Some(e),
+        },
+        _ => {
+            p.input.handle(key);
+            p.error = None;
+        }
+    }
+    app.popup = Some(Popup::Prompt(p));
+    vec![]
+}
+
+pub(super) fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, String> {
+    let text = p.input.text.trim();
+    match p.kind {
+        PromptKind::RampTo => {
+            let n: u32 = text
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or("enter a whole number of users, 1 or more")?;
+            Ok(set_users(app, n))
+        }
+        PromptKind::ArrivalRate => {
+            let r = parse_rate(text)?;
+            Ok(set_arrival_rate(app, r))
+        }
+        PromptKind::Slo => {
+            let (slo, cfg) = parse_search(text)?;
+            let search = Search::new(cfg.clone(), slo);
+            let effects = search.begin().into_iter().map(Effect::Engine).collect();
+            app.capacity_status = format!("step 1: ramping to {} users", search.users());
+            app.capacity = Some((search, cfg));
+            app.view = View::Capacity;
+            Ok(effects)
+        }
+        PromptKind::SaveAs if text.is_empty() => {
+            Err("enter a file name, e.g. scenarios/mine.toml".into())
+        }
+        PromptKind::SaveAs => Ok(vec![Effect::SaveAs(PathBuf::from(text), Overwrite::Check)]),
+        PromptKind::HtmlReport if text.is_empty() => {
+            Err("enter a file name, e.g. report.html".into())
+        }
+        PromptKind::HtmlReport => {
+            let path = PathBuf::from(text);
+            crate::fsutil::check_writable(&path)?;
+            Ok(vec![Effect::WriteHtml(path)])
+        }
+        PromptKind::Host => {
+            let load = crate::scenario::Load {
+                users: app.users,
+                spawn_rate: app.spawn_rate,
+                ..Default::default()
+            };
+            let doc = ScenarioDoc::new_scenario(app.doc.path.clone(), text, &load);
+            match doc.plan() {
+                Err(e) if e.key == "host" => Err(e.message),
+                _ => {
+                    app.doc = doc;
+                    app.specs = app.doc.endpoints();
+                    app.view = View::Endpoints;
+                    app.popup = Some(Popup::Form(Box::new(Form::blank())));
+                    Ok(vec![])
+                }
+            }
+        }
+    }
+}
+
+/// Where `h` proposes to write the HTML report: beside the scenario, named after it.
+pub(super) fn html_report_path(scenario: Option<&std::path::Path>) -> String {
+    match scenario.and_then(|p| Some((p.parent()?, p.file_stem()?))) {
+        Some((dir, stem)) => dir
+            .join(format!("{}-report.html", stem.to_string_lossy()))
+            .display()
+            .to_string(),
+        None => "swarm-report.html".into(),
+    }
+}
+
+/// `p95<450ms,fail<1% start=5 step=5 hold=10s settle=3s max=200`: the SLO, then optional
+/// settings of the search.
+pub(super) fn parse_search(text: &str) -> Result<(Vec<Threshold>, SearchConfig), String> {
+    let mut words = text.split_whitespace();
+    let slo = parse_slo(words.next().unwrap_or(""))?;
+    let mut cfg = SearchConfig::default();
+    for w in words {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("\"{w}\": write settings as key=value, e.g. step=5"))?;
+        let number = || {
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("{k}: \"{v}\" is not a whole number >= 1"))
+        };
+        let time = || parse_duration(v).map_err(|e| format!("{k}: {e}"));
+        match k {
+            "start" => cfg.start = number()?,
+            "step" => cfg.step = number()?,
+            "max" => cfg.limit = number()?,
+            "hold" => cfg.hold = time()?,
+            "settle" => cfg.settle = time()?,
+            _ => {
+                return Err(format!(
+                    "unknown setting \"{k}\" (start, step, hold, settle, max)"
+                ));
+            }
+        }
+    }
+    cfg.limit = cfg.limit.max(cfg.start);
+    Ok((slo, cfg))
+}
