@@ -69,107 +69,8 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
 /// One life with one controller: join it, run its orders. Its exit code, and the segment
 /// it ran.
 async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32)> {
-    let scheme = if opts.tls_ca.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let url = if opts.controller.contains("://") {
-        opts.controller.clone()
-    } else {
-        format!("{scheme}://{}", opts.controller)
-    };
-    let mut endpoint = tonic::transport::Endpoint::from_shared(url.clone())
-        .map_err(|e| anyhow::anyhow!("--controller {}: {e}", opts.controller))?
-        .connect_timeout(Duration::from_secs(3))
-        // A controller that stopped answering (SIGSTOP, a partition without a reset) is
-        // found the way the controller finds a silent worker: HTTP/2 pings, unanswered
-        // for MISSING_AFTER, close the connection, and the users stop.
-        .http2_keep_alive_interval(Duration::from_secs(1))
-        .keep_alive_timeout(MISSING_AFTER)
-        .keep_alive_while_idle(true);
-    if let Some(ca) = &opts.tls_ca {
-        use tonic::transport::{Certificate, ClientTlsConfig, Identity};
-        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
-        if let Some((cert, key)) = &opts.tls_identity {
-            tls = tls.identity(Identity::from_pem(cert, key));
-        }
-        endpoint = endpoint
-            .tls_config(tls)
-            .map_err(|e| anyhow::anyhow!("--tls-ca: {e}"))?;
-    }
-    let give_up = tokio::time::Instant::now() + CONNECT_FOR;
-    let channel = loop {
-        match endpoint.connect().await {
-            Ok(c) => break c,
-            // A certificate the worker does not trust will not change by waiting.
-            Err(e) if is_tls_failure(&e) => anyhow::bail!(
-                "the TLS handshake with the controller at {} failed: {}; --tls-ca must be the authority that signed the controller's --tls-cert, for the name or address given to --controller",
-                opts.controller,
-                source_text(&e)
-            ),
-            Err(e) if tokio::time::Instant::now() < give_up => {
-                eprintln!(
-                    "swarm worker: cannot reach the controller at {} yet ({}); trying again",
-                    opts.controller,
-                    source_text(&e)
-                );
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => anyhow::bail!(
-                "cannot reach the controller at {} for {} s: {}",
-                opts.controller,
-                CONNECT_FOR.as_secs(),
-                source_text(&e)
-            ),
-        }
-    };
-    let mut client = ControlClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
-    let (out, rx) = mpsc::channel::<FromWorker>(64);
-    let hello = proto::Hello {
-        version: VERSION.into(),
-        token: opts.token.clone().unwrap_or_default(),
-        host: super::host_name(),
-        index: index.map_or(-1, |i| i as i32),
-        wall_us: wall_us(),
-    };
-    let _ = out
-        .send(FromWorker {
-            msg: Some(from_worker::Msg::Hello(hello)),
-        })
-        .await;
-    let mut inbound = client
-        .join(ReceiverStream::new(rx))
-        .await
-        .map_err(|e| {
-            let hint = if opts.tls_ca.is_some() {
-                " (does the controller ask for a client certificate? give --tls-cert and --tls-key)"
-            } else {
-                " (if the controller uses TLS, give --tls-ca)"
-            };
-            anyhow::anyhow!(
-                "the controller at {} did not take the worker: {}{hint}",
-                opts.controller,
-                e.message()
-            )
-        })?
-        .into_inner();
-    let mut welcome = match inbound.message().await {
-        Ok(Some(ToWorker {
-            msg: Some(to_worker::Msg::Welcome(w)),
-        })) => w,
-        Ok(Some(ToWorker {
-            msg: Some(to_worker::Msg::Refused(why)),
-        })) => anyhow::bail!(
-            "the controller at {} refused this worker: {why}",
-            opts.controller
-        ),
-        Ok(_) => anyhow::bail!(
-            "the controller at {} closed the connection before it said anything",
-            opts.controller
-        ),
-        Err(e) => anyhow::bail!("the controller at {}: {}", opts.controller, e.message()),
-    };
+    let channel = connect(opts).await?;
+    let (out, mut inbound, mut welcome) = join(opts, channel, index).await?;
     let plan = plan_of(&welcome, Take::All)?;
     let segment = Segment {
         index: welcome.index,
@@ -200,30 +101,154 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
     if let Some((log, forward, path)) = saved {
         // The engine is gone: every second it closed has been sent on.
         let _ = forward.await;
-        match last.filter(|s| s.elapsed > Duration::ZERO) {
-            Some(last) => {
-                let started = std::time::SystemTime::now()
-                    .checked_sub(last.elapsed)
-                    .unwrap_or(std::time::UNIX_EPOCH);
-                let run = crate::report::saved::SavedRun::of(
-                    &mine,
-                    &last,
-                    &[],
-                    started,
-                    &welcome.scenario,
-                );
-                match log.finish(run) {
-                    Ok(()) => eprintln!(
-                        "swarm worker: saved its share of the run to {}",
-                        path.display()
-                    ),
-                    Err(e) => eprintln!("swarm worker: --save-run: {e}"),
-                }
-            }
-            None => log.abandon(path),
-        }
+        save_share(log, path, last, (&mine, &welcome.scenario));
     }
     Ok((code, welcome.index))
+}
+
+/// The channel to the controller, over TLS with `--tls-ca`; a controller that is not up
+/// yet is tried again for CONNECT_FOR.
+async fn connect(opts: &Options) -> anyhow::Result<tonic::transport::Channel> {
+    let scheme = if opts.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = if opts.controller.contains("://") {
+        opts.controller.clone()
+    } else {
+        format!("{scheme}://{}", opts.controller)
+    };
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+        .map_err(|e| anyhow::anyhow!("--controller {}: {e}", opts.controller))?
+        .connect_timeout(Duration::from_secs(3))
+        // A controller that stopped answering (SIGSTOP, a partition without a reset) is
+        // found the way the controller finds a silent worker: HTTP/2 pings, unanswered
+        // for MISSING_AFTER, close the connection, and the users stop.
+        .http2_keep_alive_interval(Duration::from_secs(1))
+        .keep_alive_timeout(MISSING_AFTER)
+        .keep_alive_while_idle(true);
+    if let Some(ca) = &opts.tls_ca {
+        use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+        if let Some((cert, key)) = &opts.tls_identity {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| anyhow::anyhow!("--tls-ca: {e}"))?;
+    }
+    let give_up = tokio::time::Instant::now() + CONNECT_FOR;
+    loop {
+        match endpoint.connect().await {
+            Ok(c) => return Ok(c),
+            // A certificate the worker does not trust will not change by waiting.
+            Err(e) if is_tls_failure(&e) => anyhow::bail!(
+                "the TLS handshake with the controller at {} failed: {}; --tls-ca must be the authority that signed the controller's --tls-cert, for the name or address given to --controller",
+                opts.controller,
+                source_text(&e)
+            ),
+            Err(e) if tokio::time::Instant::now() < give_up => {
+                eprintln!(
+                    "swarm worker: cannot reach the controller at {} yet ({}); trying again",
+                    opts.controller,
+                    source_text(&e)
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => anyhow::bail!(
+                "cannot reach the controller at {} for {} s: {}",
+                opts.controller,
+                CONNECT_FOR.as_secs(),
+                source_text(&e)
+            ),
+        }
+    }
+}
+
+/// Says hello and waits for the welcome: the way to the controller, its orders, and the
+/// welcome (the scenario and this worker's segment).
+async fn join(
+    opts: &Options,
+    channel: tonic::transport::Channel,
+    index: Option<u32>,
+) -> anyhow::Result<(
+    mpsc::Sender<FromWorker>,
+    tonic::Streaming<ToWorker>,
+    proto::Welcome,
+)> {
+    let mut client = ControlClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
+    let (out, rx) = mpsc::channel::<FromWorker>(64);
+    let hello = proto::Hello {
+        version: VERSION.into(),
+        token: opts.token.clone().unwrap_or_default(),
+        host: super::host_name(),
+        index: index.map_or(-1, |i| i as i32),
+        wall_us: wall_us(),
+    };
+    let _ = out
+        .send(FromWorker {
+            msg: Some(from_worker::Msg::Hello(hello)),
+        })
+        .await;
+    let mut inbound = client
+        .join(ReceiverStream::new(rx))
+        .await
+        .map_err(|e| {
+            let hint = if opts.tls_ca.is_some() {
+                " (does the controller ask for a client certificate? give --tls-cert and --tls-key)"
+            } else {
+                " (if the controller uses TLS, give --tls-ca)"
+            };
+            anyhow::anyhow!(
+                "the controller at {} did not take the worker: {}{hint}",
+                opts.controller,
+                e.message()
+            )
+        })?
+        .into_inner();
+    let welcome = match inbound.message().await {
+        Ok(Some(ToWorker {
+            msg: Some(to_worker::Msg::Welcome(w)),
+        })) => w,
+        Ok(Some(ToWorker {
+            msg: Some(to_worker::Msg::Refused(why)),
+        })) => anyhow::bail!(
+            "the controller at {} refused this worker: {why}",
+            opts.controller
+        ),
+        Ok(_) => anyhow::bail!(
+            "the controller at {} closed the connection before it said anything",
+            opts.controller
+        ),
+        Err(e) => anyhow::bail!("the controller at {}: {}", opts.controller, e.message()),
+    };
+    Ok((out, inbound, welcome))
+}
+
+/// `--save-run`: this worker's share of the run, once it ran (the partial file goes
+/// when it never started).
+fn save_share(
+    log: RunLog,
+    path: &std::path::Path,
+    last: Option<Arc<Snapshot>>,
+    (mine, scenario): (&Plan, &str),
+) {
+    let Some(last) = last.filter(|s| s.elapsed > Duration::ZERO) else {
+        log.abandon(path);
+        return;
+    };
+    let started = std::time::SystemTime::now()
+        .checked_sub(last.elapsed)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let run = crate::report::saved::SavedRun::of(mine, &last, &[], started, scenario);
+    match log.finish(run) {
+        Ok(()) => eprintln!(
+            "swarm worker: saved its share of the run to {}",
+            path.display()
+        ),
+        Err(e) => eprintln!("swarm worker: --save-run: {e}"),
+    }
 }
 
 /// How much of the controller's command line a scenario's text takes.
@@ -281,155 +306,253 @@ fn plan_of(w: &proto::Welcome, take: Take) -> anyhow::Result<Plan> {
 /// Carries out orders and reports until told to leave (0) or the controller is lost.
 async fn follow(
     engine: Engine,
-    mut deltas: mpsc::UnboundedReceiver<Delta>,
+    deltas: mpsc::UnboundedReceiver<Delta>,
     inbound: &mut tonic::Streaming<ToWorker>,
     out: &mpsc::Sender<FromWorker>,
-    mut segment: Segment,
+    segment: Segment,
     // The scenario as it runs now (an edit replaces it).
     welcome: &mut proto::Welcome,
 ) -> (i32, Option<Arc<Snapshot>>) {
-    let mut snaps = engine.snapshots();
-    // What the engine recorded since the last report; a delta of another window waits
-    // apart, in `ready`, so no report mixes two.
-    let mut reports = Reports::new();
-    let mut beat = tokio::time::interval(REPORT_EVERY);
-    let mut start: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-    let mut last_state = RunState::Idle;
-    let mut swarm = SwarmFigures::default();
-    // Whether the engine has started the run the controller last scheduled.
-    let mut started = false;
+    let mut w = Following {
+        snaps: engine.snapshots(),
+        engine: &engine,
+        deltas,
+        out,
+        segment,
+        welcome,
+        reports: Reports::new(),
+        beat: tokio::time::interval(REPORT_EVERY),
+        start: None,
+        last_state: RunState::Idle,
+        swarm: SwarmFigures::default(),
+        started: false,
+        leave_by: None,
+    };
     // SIGTERM (a pod deleted), SIGINT, SIGHUP: stop the users, send all they recorded,
     // leave. A second signal, or STOP_WITHIN, cuts it short.
     let mut signals = crate::signals::Signals::stop_requests();
-    let mut leave_by: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-    loop {
-        tokio::select! {
-            _ = signals.next() => {
-                if leave_by.is_some() {
-                    return (0, Some(engine.shutdown().await));
-                }
-                eprintln!("swarm worker: asked to stop; stopping the users, sending what they recorded, and leaving");
-                leave_by = Some(Box::pin(tokio::time::sleep(STOP_WITHIN)));
-                engine.send(Command::Stop);
-                let snap = snaps.borrow().clone();
-                if matches!(snap.state, RunState::Idle | RunState::Stopped) {
-                    reports.flush(&mut deltas, out, &snap, (started, true)).await;
-                    leave_by = Some(Box::pin(tokio::time::sleep(BYE_WITHIN)));
-                }
+    let leave = loop {
+        let step = tokio::select! {
+            _ = signals.next() => w.on_signal().await,
+            _ = async { w.leave_by.as_mut().expect("guarded").await }, if w.leave_by.is_some() => {
+                Some(Leave::Now)
             }
-            _ = async { leave_by.as_mut().expect("guarded").await }, if leave_by.is_some() => {
-                return (0, Some(engine.shutdown().await));
+            m = inbound.message() => w.on_message(m).await,
+            _ = async { w.start.as_mut().expect("guarded").await }, if w.start.is_some() => {
+                w.on_start();
+                None
             }
-            m = inbound.message() => match m {
-                Ok(Some(ToWorker { msg: Some(to_worker::Msg::Order(o)) })) => {
-                    match o.what {
-                        Some(order::What::Bye(_)) => {
-                            engine.send(Command::Stop);
-                            return (0, Some(engine.shutdown().await));
-                        }
-                        Some(order::What::Resegment(s)) => {
-                            eprintln!("swarm worker: now segment {} of {}", s.index, s.count);
-                            segment = Segment { index: s.index, count: s.count };
-                        }
-                        Some(order::What::Rescenario(r)) => {
-                            welcome.scenario = r.scenario;
-                            welcome.files = r.files;
-                            welcome.hash = r.hash;
-                            match plan_of(welcome, Take::Selection) {
-                                Ok(plan) => {
-                                    let mine = segment.plan(&plan);
-                                    if r.stages {
-                                        engine.send(Command::SetStages(mine.load.stages.clone()));
-                                    }
-                                    if r.workload {
-                                        engine.send(Command::SetWorkload(Box::new(mine)));
-                                    }
-                                    eprintln!("swarm worker: took the edited scenario");
-                                }
-                                Err(e) => eprintln!("swarm worker: the edited scenario does not load here, keeping the last: {e}"),
-                            }
-                        }
-                        Some(order::What::MarkWindow(id)) => {
-                            engine.send(Command::MarkWindowAs(id));
-                            if beat.period() != WINDOW_REPORT_EVERY {
-                                beat = tokio::time::interval_at(
-                                    tokio::time::Instant::now() + WINDOW_REPORT_EVERY,
-                                    WINDOW_REPORT_EVERY,
-                                );
-                            }
-                        }
-                        Some(order::What::StartAtUs(at)) => {
-                            // Until it starts, the engine's peak is the last run's.
-                            started = false;
-                            let wait = Duration::from_micros(at.saturating_sub(wall_us()));
-                            start = Some(Box::pin(tokio::time::sleep(wait)));
-                        }
-                        Some(what) => {
-                            for c in commands_for(what, segment, &mut swarm) {
-                                engine.send(c);
-                            }
-                        }
-                        None => {}
-                    }
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) if leave_by.is_some() => {
-                    return (0, Some(engine.shutdown().await));
-                }
-                Ok(None) | Err(_) => {
-                    let why = match m {
-                        Err(e) if is_silence(&e) => format!("it stopped answering: no answer to pings for {} s, or the connection broke", MISSING_AFTER.as_secs()),
-                        Err(e) => e.message().to_string(),
-                        _ => "it closed the connection".into(),
-                    };
-                    eprintln!("swarm worker: lost the controller ({why}); stopping the users");
-                    engine.send(Command::Stop);
-                    let _ = tokio::time::timeout(STOP_WITHIN, snaps.wait_for(|s| matches!(s.state, RunState::Stopped | RunState::Idle))).await;
-                    drop(snaps);
-                    return (EXIT_WORKER_LOST, Some(engine.shutdown().await));
-                }
+            Some(d) = w.deltas.recv() => {
+                w.reports.absorb(d);
+                None
+            }
+            _ = w.beat.tick() => {
+                // A stream that is gone is said by the next message.
+                let snap = w.snaps.borrow().clone();
+                w.report(&snap).await;
+                None
+            }
+            changed = w.snaps.changed() => match changed {
+                Err(_) => Some(Leave::EngineGone),
+                Ok(()) => w.on_snapshot().await,
             },
-            _ = async { start.as_mut().expect("guarded").await }, if start.is_some() => {
-                start = None;
-                for c in start_commands(segment, &swarm) {
-                    engine.send(c);
-                }
-                started = true;
-                reports.cpu.begin();
-                // Every worker reports the seconds of the run from the one start instant,
-                // so their deltas cover the same seconds of the controller's history.
-                let every = beat.period();
-                beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        };
+        if let Some(leave) = step {
+            break leave;
+        }
+    };
+    let snaps = w.snaps;
+    match leave {
+        Leave::Now => (0, Some(engine.shutdown().await)),
+        Leave::Lost => {
+            let stopped = |s: &Arc<Snapshot>| matches!(s.state, RunState::Stopped | RunState::Idle);
+            let mut snaps = snaps;
+            let _ = tokio::time::timeout(STOP_WITHIN, snaps.wait_for(stopped)).await;
+            drop(snaps);
+            (EXIT_WORKER_LOST, Some(engine.shutdown().await))
+        }
+        Leave::EngineGone => (EXIT_WORKER_LOST, None),
+    }
+}
+
+/// Why a worker stops following its controller.
+enum Leave {
+    /// Told to (a goodbye), or a signal: the engine shuts down and the worker exits 0.
+    Now,
+    /// The controller is gone: the users are given STOP_WITHIN to stop.
+    Lost,
+    /// The engine ended by itself.
+    EngineGone,
+}
+
+/// A worker following its controller: its engine, what it owes the controller, and
+/// its timers.
+struct Following<'a> {
+    engine: &'a Engine,
+    snaps: tokio::sync::watch::Receiver<Arc<Snapshot>>,
+    deltas: mpsc::UnboundedReceiver<Delta>,
+    out: &'a mpsc::Sender<FromWorker>,
+    segment: Segment,
+    welcome: &'a mut proto::Welcome,
+    /// What the engine recorded since the last report; a delta of another window waits
+    /// apart, so no report mixes two.
+    reports: Reports,
+    beat: tokio::time::Interval,
+    /// The instant the controller scheduled the start for.
+    start: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    last_state: RunState,
+    swarm: SwarmFigures,
+    /// Whether the engine has started the run the controller last scheduled.
+    started: bool,
+    /// Leaving: by when, at the latest.
+    leave_by: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Following<'_> {
+    fn leave_within(&mut self, d: Duration) {
+        self.leave_by = Some(Box::pin(tokio::time::sleep(d)));
+    }
+
+    /// Sends what the engine recorded; false when the stream is gone.
+    async fn report(&mut self, snap: &Snapshot) -> bool {
+        let when = (self.started, self.leave_by.is_some());
+        (self.reports)
+            .flush(&mut self.deltas, self.out, snap, when)
+            .await
+    }
+
+    async fn on_signal(&mut self) -> Option<Leave> {
+        if self.leave_by.is_some() {
+            return Some(Leave::Now);
+        }
+        eprintln!(
+            "swarm worker: asked to stop; stopping the users, sending what they recorded, and leaving"
+        );
+        self.leave_within(STOP_WITHIN);
+        self.engine.send(Command::Stop);
+        let snap = self.snaps.borrow().clone();
+        if matches!(snap.state, RunState::Idle | RunState::Stopped) {
+            self.report(&snap).await;
+            self.leave_within(BYE_WITHIN);
+        }
+        None
+    }
+
+    async fn on_message(&mut self, m: Result<Option<ToWorker>, tonic::Status>) -> Option<Leave> {
+        match m {
+            Ok(Some(ToWorker {
+                msg: Some(to_worker::Msg::Order(o)),
+            })) => self.on_order(o.what?),
+            Ok(Some(_)) => None,
+            Ok(None) | Err(_) if self.leave_by.is_some() => Some(Leave::Now),
+            Ok(None) | Err(_) => {
+                let why = match m {
+                    Err(e) if is_silence(&e) => format!(
+                        "it stopped answering: no answer to pings for {} s, or the connection broke",
+                        MISSING_AFTER.as_secs()
+                    ),
+                    Err(e) => e.message().to_string(),
+                    _ => "it closed the connection".into(),
+                };
+                eprintln!("swarm worker: lost the controller ({why}); stopping the users");
+                self.engine.send(Command::Stop);
+                Some(Leave::Lost)
             }
-            Some(d) = deltas.recv() => reports.absorb(d),
-            _ = beat.tick() => {
-                let snap = snaps.borrow().clone();
-                if !reports.flush(&mut deltas, out, &snap, (started, leave_by.is_some())).await {
-                    // The stream is gone; the next message says why.
-                    continue;
+        }
+    }
+
+    fn on_order(&mut self, what: order::What) -> Option<Leave> {
+        match what {
+            order::What::Bye(_) => {
+                self.engine.send(Command::Stop);
+                return Some(Leave::Now);
+            }
+            order::What::Resegment(s) => {
+                eprintln!("swarm worker: now segment {} of {}", s.index, s.count);
+                self.segment = Segment {
+                    index: s.index,
+                    count: s.count,
+                };
+            }
+            order::What::Rescenario(r) => self.rescenario(r),
+            order::What::MarkWindow(id) => {
+                self.engine.send(Command::MarkWindowAs(id));
+                if self.beat.period() != WINDOW_REPORT_EVERY {
+                    let first = tokio::time::Instant::now() + WINDOW_REPORT_EVERY;
+                    self.beat = tokio::time::interval_at(first, WINDOW_REPORT_EVERY);
                 }
             }
-            changed = snaps.changed() => {
-                if changed.is_err() {
-                    return (EXIT_WORKER_LOST, None);
-                }
-                let snap = snaps.borrow().clone();
-                if snap.state != last_state {
-                    last_state = snap.state;
-                    if snap.state == RunState::Stopped {
-                        reports.cpu.freeze();
-                    }
-                    // A change of state is reported at once, the stop with its last delta.
-                    let gone = leave_by.is_some() && matches!(snap.state, RunState::Stopped | RunState::Idle);
-                    reports.flush(&mut deltas, out, &snap, (started, leave_by.is_some())).await;
-                    if gone {
-                        // The controller answers the last report with a goodbye: then it
-                        // has it (a process that exited now could take it along unsent).
-                        leave_by = Some(Box::pin(tokio::time::sleep(BYE_WITHIN)));
-                    }
+            order::What::StartAtUs(at) => {
+                // Until it starts, the engine's peak is the last run's.
+                self.started = false;
+                let wait = Duration::from_micros(at.saturating_sub(wall_us()));
+                self.start = Some(Box::pin(tokio::time::sleep(wait)));
+            }
+            what => {
+                for c in commands_for(what, self.segment, &mut self.swarm) {
+                    self.engine.send(c);
                 }
             }
         }
+        None
+    }
+
+    /// An edit of the scenario: loaded as the first was, its figures left as they are.
+    fn rescenario(&mut self, r: proto::Rescenario) {
+        self.welcome.scenario = r.scenario;
+        self.welcome.files = r.files;
+        self.welcome.hash = r.hash;
+        match plan_of(self.welcome, Take::Selection) {
+            Ok(plan) => {
+                let mine = self.segment.plan(&plan);
+                if r.stages {
+                    self.engine
+                        .send(Command::SetStages(mine.load.stages.clone()));
+                }
+                if r.workload {
+                    self.engine.send(Command::SetWorkload(Box::new(mine)));
+                }
+                eprintln!("swarm worker: took the edited scenario");
+            }
+            Err(e) => eprintln!(
+                "swarm worker: the edited scenario does not load here, keeping the last: {e}"
+            ),
+        }
+    }
+
+    /// The scheduled start instant has come.
+    fn on_start(&mut self) {
+        self.start = None;
+        for c in start_commands(self.segment, &self.swarm) {
+            self.engine.send(c);
+        }
+        self.started = true;
+        self.reports.cpu.begin();
+        // Every worker reports the seconds of the run from the one start instant, so
+        // their deltas cover the same seconds of the controller's history.
+        let every = self.beat.period();
+        self.beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    }
+
+    /// A change of state is reported at once, the stop with its last delta.
+    async fn on_snapshot(&mut self) -> Option<Leave> {
+        let snap = self.snaps.borrow().clone();
+        if snap.state == self.last_state {
+            return None;
+        }
+        self.last_state = snap.state;
+        if snap.state == RunState::Stopped {
+            self.reports.cpu.freeze();
+        }
+        let gone =
+            self.leave_by.is_some() && matches!(snap.state, RunState::Stopped | RunState::Idle);
+        self.report(&snap).await;
+        if gone {
+            // The controller answers the last report with a goodbye: then it has it (a
+            // process that exited now could take it along unsent).
+            self.leave_within(BYE_WITHIN);
+        }
+        None
     }
 }
 
