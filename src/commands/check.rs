@@ -89,138 +89,32 @@ fn describe_types(plan: &Plan) -> String {
 
 /// What `swarm check` prints: the plan in words.
 pub fn describe(plan: &Plan) -> String {
-    let l = &plan.load;
     let mut s = format!("{}: OK\n", plan.name.as_deref().unwrap_or("scenario"));
     s += &format!("host: {}\n", plan.host);
-    let run_time = l.run_time.map_or("until stopped".into(), format_duration);
-    if let Some(rate) = l.arrival_rate {
-        s += &format!(
-            "load: open model, iterations started at {}{} whatever the response times, up to {} users at once (an iteration waits at most {} for a free one, then is dropped), run time {run_time}\n",
-            format_rate(rate),
-            if l.stages.is_empty() { "" } else { " at first" },
-            l.max_users,
-            format_duration(l.queue_timeout),
-        );
-    } else if l.stages.is_empty() {
-        let ramp = f64::from(l.users.saturating_sub(1)) / l.spawn_rate;
-        s += &format!(
-            "load: {} users, started at {}/s (all running after {ramp:.1}s), run time {run_time}, think time {}\n",
-            l.users, l.spawn_rate, l.wait
-        );
-    } else {
-        s += &format!(
-            "load: in stages, spawn rate {}/s, run time {run_time}, think time {}\n",
-            l.spawn_rate, l.wait
-        );
-    }
-    if !l.stages.is_empty() {
-        let stages: Vec<String> = l
-            .stages
-            .iter()
-            .map(|st| {
-                if let Some(r) = st.arrival_rate {
-                    return format!(
-                        "ramp to {} over {}",
-                        format_rate(r),
-                        format_duration(st.duration)
-                    );
-                }
-                let rate = st
-                    .spawn_rate
-                    .map_or(String::new(), |r| format!(" at {r}/s"));
-                format!(
-                    "{} users{rate} for {}",
-                    st.users,
-                    format_duration(st.duration)
-                )
-            })
-            .collect();
-        s += &format!("stages: {}\n", stages.join(", then "));
-    }
+    s += &describe_load(&plan.load);
     if !plan.user_types.is_empty() {
         s += &describe_types(plan);
         return s;
     }
-    let total: u64 = plan
-        .endpoints
-        .iter()
-        .map(|e| u64::from(e.weight))
-        .sum::<u64>()
-        + plan.flows.iter().map(|f| u64::from(f.weight)).sum::<u64>();
-    let share = |w: u32| match w {
-        0 => "disabled".to_string(),
-        w => format!("{:.0}%", f64::from(w) * 100.0 / total as f64),
-    };
-    let line = |e: &crate::scenario::Endpoint| {
-        let target = match e.dynamic.as_ref().and_then(|d| d.target.as_ref()) {
-            Some(_) => e.path.clone(),
-            None => e.target.to_string(),
-        };
-        let templated = if e.dynamic.is_some() {
-            ", templated"
-        } else {
-            ""
-        };
-        let extract: Vec<&str> = e.extract.iter().map(|x| x.var.as_str()).collect();
-        let extract = if extract.is_empty() {
-            String::new()
-        } else {
-            format!(", extracts {}", extract.join(", "))
-        };
-        format!(
-            "{:<7} {}://{}{}  name \"{}\", timeout {}{templated}{extract}\n",
-            e.method.as_str(),
-            e.origin.scheme(),
-            e.origin.authority(),
-            target,
-            e.name,
-            format_duration(e.timeout),
-        )
-    };
     if !plan.vars.is_empty() {
         let names: Vec<&str> = plan.vars.iter().map(|v| v.0.as_str()).collect();
         s += &format!("vars per user: {}\n", names.join(", "));
     }
     for d in &plan.data {
+        let mode = if d.unique {
+            "each row to one user"
+        } else {
+            "rows in turn"
+        };
         s += &format!(
-            "data {}: {} ({} rows, columns {}, {})\n",
+            "data {}: {} ({} rows, columns {}, {mode})\n",
             d.name,
             d.file,
             d.rows.len(),
             d.columns.join(", "),
-            if d.unique {
-                "each row to one user"
-            } else {
-                "rows in turn"
-            }
         );
     }
-    for (title, list) in [("on_start", &plan.on_start), ("on_stop", &plan.on_stop)] {
-        if !list.is_empty() {
-            s += &format!(
-                "{title} ({}, in order):\n",
-                crate::report::format::plural(list.len() as u64, "step")
-            );
-            for e in list {
-                s += &format!("            {}", line(e));
-            }
-        }
-    }
-    s += &format!("endpoints ({}):\n", plan.endpoints.len());
-    for e in &plan.endpoints {
-        s += &format!("  {:>8}  {}", share(e.weight), line(e));
-    }
-    for f in &plan.flows {
-        s += &format!(
-            "flow \"{}\" ({}, in order), picked {}:\n",
-            f.name,
-            crate::report::format::plural(f.steps.len() as u64, "step"),
-            share(f.weight)
-        );
-        for e in &f.steps {
-            s += &format!("            {}", line(e));
-        }
-    }
+    s += &describe_work(plan);
     if !plan.cookies {
         s += "cookies: off\n";
     }
@@ -237,4 +131,120 @@ pub fn describe(plan: &Plan) -> String {
         }
     }
     s
+}
+
+/// The load line, and the stages when there are some.
+fn describe_load(l: &crate::scenario::Load) -> String {
+    let run_time = l.run_time.map_or("until stopped".into(), format_duration);
+    let mut s = if let Some(rate) = l.arrival_rate {
+        format!(
+            "load: open model, iterations started at {}{} whatever the response times, up to {} users at once (an iteration waits at most {} for a free one, then is dropped), run time {run_time}\n",
+            format_rate(rate),
+            if l.stages.is_empty() { "" } else { " at first" },
+            l.max_users,
+            format_duration(l.queue_timeout),
+        )
+    } else if l.stages.is_empty() {
+        let ramp = f64::from(l.users.saturating_sub(1)) / l.spawn_rate;
+        format!(
+            "load: {} users, started at {}/s (all running after {ramp:.1}s), run time {run_time}, think time {}\n",
+            l.users, l.spawn_rate, l.wait
+        )
+    } else {
+        format!(
+            "load: in stages, spawn rate {}/s, run time {run_time}, think time {}\n",
+            l.spawn_rate, l.wait
+        )
+    };
+    if !l.stages.is_empty() {
+        let stages: Vec<String> = l.stages.iter().map(describe_stage).collect();
+        s += &format!("stages: {}\n", stages.join(", then "));
+    }
+    s
+}
+
+fn describe_stage(st: &crate::scenario::Stage) -> String {
+    if let Some(r) = st.arrival_rate {
+        return format!(
+            "ramp to {} over {}",
+            format_rate(r),
+            format_duration(st.duration)
+        );
+    }
+    let rate = st
+        .spawn_rate
+        .map_or(String::new(), |r| format!(" at {r}/s"));
+    format!(
+        "{} users{rate} for {}",
+        st.users,
+        format_duration(st.duration)
+    )
+}
+
+/// The hooks, the endpoints with their shares of the tasks, and the flows.
+fn describe_work(plan: &Plan) -> String {
+    let total: u64 = (plan.endpoints.iter().map(|e| u64::from(e.weight)))
+        .chain(plan.flows.iter().map(|f| u64::from(f.weight)))
+        .sum();
+    let share = |w: u32| match w {
+        0 => "disabled".to_string(),
+        w => format!("{:.0}%", f64::from(w) * 100.0 / total as f64),
+    };
+    let plural = crate::report::format::plural;
+    let mut s = String::new();
+    for (title, list) in [("on_start", &plan.on_start), ("on_stop", &plan.on_stop)] {
+        if !list.is_empty() {
+            s += &format!(
+                "{title} ({}, in order):\n",
+                plural(list.len() as u64, "step")
+            );
+            for e in list {
+                s += &format!("            {}", describe_endpoint(e));
+            }
+        }
+    }
+    s += &format!("endpoints ({}):\n", plan.endpoints.len());
+    for e in &plan.endpoints {
+        s += &format!("  {:>8}  {}", share(e.weight), describe_endpoint(e));
+    }
+    for f in &plan.flows {
+        s += &format!(
+            "flow \"{}\" ({}, in order), picked {}:\n",
+            f.name,
+            plural(f.steps.len() as u64, "step"),
+            share(f.weight)
+        );
+        for e in &f.steps {
+            s += &format!("            {}", describe_endpoint(e));
+        }
+    }
+    s
+}
+
+/// One request: method, URL, name, timeout, and whether it is templated or extracts.
+fn describe_endpoint(e: &crate::scenario::Endpoint) -> String {
+    let target = match e.dynamic.as_ref().and_then(|d| d.target.as_ref()) {
+        Some(_) => e.path.clone(),
+        None => e.target.to_string(),
+    };
+    let templated = if e.dynamic.is_some() {
+        ", templated"
+    } else {
+        ""
+    };
+    let extract: Vec<&str> = e.extract.iter().map(|x| x.var.as_str()).collect();
+    let extract = if extract.is_empty() {
+        String::new()
+    } else {
+        format!(", extracts {}", extract.join(", "))
+    };
+    format!(
+        "{:<7} {}://{}{}  name \"{}\", timeout {}{templated}{extract}\n",
+        e.method.as_str(),
+        e.origin.scheme(),
+        e.origin.authority(),
+        target,
+        e.name,
+        format_duration(e.timeout),
+    )
 }

@@ -31,156 +31,152 @@ fn seconds(ms: f64) -> f64 {
     ms / 1000.0
 }
 
+/// The page being written: each family is its HELP and TYPE lines, then its samples.
+struct Page(String);
+
+impl Page {
+    fn family(&mut self, name: &str, kind: &str, help: &str) -> &mut String {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+        &mut self.0
+    }
+
+    /// A family of one sample without labels.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        let o = self.family(name, kind, help);
+        let _ = writeln!(o, "{name} {value}");
+    }
+}
+
 /// The metrics page for a snapshot.
 pub fn render(snap: &Snapshot) -> String {
-    let mut out = String::new();
-    let rows: Vec<(String, &crate::stats::RowStats)> = snap
-        .rows
-        .iter()
+    let rows: Vec<(String, &crate::stats::RowStats)> = (snap.rows.iter())
         .map(|r| {
-            (
-                format!(
-                    "name=\"{}\",method=\"{}\"",
-                    label(r.short_name()),
-                    label(&r.method)
-                ),
-                r,
-            )
+            let labels = format!(
+                "name=\"{}\",method=\"{}\"",
+                label(r.short_name()),
+                label(&r.method)
+            );
+            (labels, r)
         })
         .collect();
-    let mut family = |name: &str, kind: &str, help: &str, body: &mut dyn FnMut(&mut String)| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        body(&mut out);
-    };
-    family(
+    let mut page = Page(String::new());
+    endpoint_families(&mut page, &rows, snap);
+    run_families(&mut page, snap);
+    page.0
+}
+
+/// The families with a sample per endpoint.
+fn endpoint_families(page: &mut Page, rows: &[(String, &crate::stats::RowStats)], snap: &Snapshot) {
+    let o = page.family(
         "swarm_requests_total",
         "counter",
         "Requests made, per endpoint (failed ones included).",
-        &mut |o| {
-            for (l, r) in &rows {
-                let _ = writeln!(o, "swarm_requests_total{{{l}}} {}", r.requests);
-            }
-        },
     );
-    family(
+    for (l, r) in rows {
+        let _ = writeln!(o, "swarm_requests_total{{{l}}} {}", r.requests);
+    }
+    let o = page.family(
         "swarm_failures_total",
         "counter",
         "Failed requests, per endpoint and cause.",
-        &mut |o| {
-            for f in &snap.failures {
-                let _ = writeln!(
-                    o,
-                    "swarm_failures_total{{name=\"{}\",method=\"{}\",cause=\"{}\"}} {}",
-                    label(crate::stats::short_name(&f.name, &f.method)),
-                    label(&f.method),
-                    label(&f.kind.code()),
-                    f.count
-                );
-            }
-        },
     );
-    family(
+    for f in &snap.failures {
+        let _ = writeln!(
+            o,
+            "swarm_failures_total{{name=\"{}\",method=\"{}\",cause=\"{}\"}} {}",
+            label(crate::stats::short_name(&f.name, &f.method)),
+            label(&f.method),
+            label(&f.kind.code()),
+            f.count
+        );
+    }
+    let o = page.family(
         "swarm_response_time_seconds",
         "histogram",
         "Response times, per endpoint.",
-        &mut |o| {
-            for (l, r) in &rows {
-                for (bound, count) in LE_BOUNDS_MS.iter().zip(r.le_counts) {
-                    let _ = writeln!(
-                        o,
-                        "swarm_response_time_seconds_bucket{{{l},le=\"{}\"}} {count}",
-                        seconds(*bound)
-                    );
-                }
-                let _ = writeln!(
-                    o,
-                    "swarm_response_time_seconds_bucket{{{l},le=\"+Inf\"}} {}",
-                    r.timed
-                );
-                let _ = writeln!(
-                    o,
-                    "swarm_response_time_seconds_sum{{{l}}} {}",
-                    seconds(r.sum_ms)
-                );
-                let _ = writeln!(o, "swarm_response_time_seconds_count{{{l}}} {}", r.timed);
-            }
-        },
     );
-    family(
+    for (l, r) in rows {
+        for (bound, count) in LE_BOUNDS_MS.iter().zip(r.le_counts) {
+            let le = seconds(*bound);
+            let _ = writeln!(
+                o,
+                "swarm_response_time_seconds_bucket{{{l},le=\"{le}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "swarm_response_time_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+            r.timed
+        );
+        let _ = writeln!(
+            o,
+            "swarm_response_time_seconds_sum{{{l}}} {}",
+            seconds(r.sum_ms)
+        );
+        let _ = writeln!(o, "swarm_response_time_seconds_count{{{l}}} {}", r.timed);
+    }
+    let o = page.family(
         "swarm_requests_per_second",
         "gauge",
         "Requests per second over the last seconds, per endpoint.",
-        &mut |o| {
-            for (l, r) in &rows {
-                let _ = writeln!(o, "swarm_requests_per_second{{{l}}} {}", r.current_rps);
-            }
-        },
     );
-    family(
+    for (l, r) in rows {
+        let _ = writeln!(o, "swarm_requests_per_second{{{l}}} {}", r.current_rps);
+    }
+    let o = page.family(
         "swarm_response_bytes_total",
         "counter",
         "Response body bytes received, per endpoint.",
-        &mut |o| {
-            for (l, r) in &rows {
-                let _ = writeln!(o, "swarm_response_bytes_total{{{l}}} {}", r.bytes);
-            }
-        },
     );
-    family("swarm_users", "gauge", "Virtual users running.", &mut |o| {
-        let _ = writeln!(o, "swarm_users {}", snap.users);
-    });
-    family(
+    for (l, r) in rows {
+        let _ = writeln!(o, "swarm_response_bytes_total{{{l}}} {}", r.bytes);
+    }
+}
+
+/// The families of the run as a whole.
+fn run_families(page: &mut Page, snap: &Snapshot) {
+    page.single("swarm_users", "gauge", "Virtual users running.", snap.users);
+    page.single(
         "swarm_target_users",
         "gauge",
         "The user count the run is moving to.",
-        &mut |o| {
-            let _ = writeln!(o, "swarm_target_users {}", snap.target_users);
-        },
+        snap.target_users,
     );
     if let Some(a) = &snap.arrivals {
-        family(
+        page.single(
             "swarm_arrival_scheduled_total",
             "counter",
             "Iterations the arrival schedule asked for (open model).",
-            &mut |o| {
-                let _ = writeln!(o, "swarm_arrival_scheduled_total {}", a.scheduled);
-            },
+            a.scheduled,
         );
-        family(
+        page.single(
             "swarm_arrival_dropped_total",
             "counter",
             "Iterations dropped: no free user within the queue timeout (open model).",
-            &mut |o| {
-                let _ = writeln!(o, "swarm_arrival_dropped_total {}", a.dropped);
-            },
+            a.dropped,
         );
     }
     let g = &snap.generator;
-    family(
+    let o = page.family(
         "swarm_think_lateness_seconds",
         "summary",
         "How far think-time sleeps woke from their intended time: the load generator's own lag.",
-        &mut |o| {
-            for (q, v) in [("0.5", 0), ("0.99", 1), ("1", 2)] {
-                let _ = writeln!(
-                    o,
-                    "swarm_think_lateness_seconds{{quantile=\"{q}\"}} {}",
-                    seconds(g.think_lateness_ms[v])
-                );
-            }
-            let _ = writeln!(o, "swarm_think_lateness_seconds_count {}", g.think_samples);
-        },
     );
-    family(
+    for (q, v) in [("0.5", 0), ("0.99", 1), ("1", 2)] {
+        let lateness = seconds(g.think_lateness_ms[v]);
+        let _ = writeln!(
+            o,
+            "swarm_think_lateness_seconds{{quantile=\"{q}\"}} {lateness}"
+        );
+    }
+    let _ = writeln!(o, "swarm_think_lateness_seconds_count {}", g.think_samples);
+    page.single(
         "swarm_run_seconds",
         "gauge",
         "How long the run has gone on.",
-        &mut |o| {
-            let _ = writeln!(o, "swarm_run_seconds {}", snap.run_clock.as_secs_f64());
-        },
+        snap.run_clock.as_secs_f64(),
     );
-    out
 }
 
 /// Binds the metrics address now (so a port in use is said before the run starts).
