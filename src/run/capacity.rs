@@ -65,6 +65,20 @@ pub async fn search(
     for c in search.begin() {
         engine.send(c);
     }
+    drive(&mut search, &engine).await;
+    let last = engine.shutdown().await;
+    write_outcome(
+        &search,
+        &plan,
+        &cfg,
+        (json, html),
+        (&last, started, scenario),
+    )
+}
+
+/// Moves the search on every 100 ms until it is done or interrupted, printing each step
+/// as it ends and the phase as it changes.
+async fn drive(search: &mut Search, engine: &crate::engine::Engine) {
     let snaps = engine.snapshots();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut interrupts = crate::signals::Signals::stop_requests();
@@ -100,17 +114,26 @@ pub async fn search(
             last_status = phase;
         }
     }
-    let last = engine.shutdown().await;
+}
+
+/// The search's report on stdout, and its JSON and HTML files; the exit code.
+fn write_outcome(
+    search: &Search,
+    plan: &crate::scenario::Plan,
+    cfg: &SearchConfig,
+    (json, html): (Option<&std::path::Path>, Option<&std::path::Path>),
+    (last, started, scenario): (&crate::stats::Snapshot, std::time::SystemTime, &str),
+) -> anyhow::Result<i32> {
     let outcome = search.outcome();
     let title = format!(
         "swarm capacity search: {} ({})",
         plan.name.as_deref().unwrap_or("scenario"),
         plan.host
     );
-    let report = render(&outcome, &title, &cfg);
+    let report = render(&outcome, &title, cfg);
     crate::fsutil::print_report(&report, json);
     if let Some(path) = json {
-        let doc = to_json(&outcome, plan.name.as_deref(), &plan.host, &cfg);
+        let doc = to_json(&outcome, plan.name.as_deref(), &plan.host, cfg);
         crate::fsutil::write_output(path, doc.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     if let Some(path) = html {
@@ -122,7 +145,7 @@ pub async fn search(
             scenario,
             command: &command,
         };
-        let page = crate::report::html::render(&about, &last, &[], Some(&outcome));
+        let page = crate::report::html::render(&about, last, &[], Some(&outcome));
         crate::fsutil::write_output(path, page.as_bytes()).map_err(anyhow::Error::msg)?;
     }
     Ok(if outcome.max_users.is_some() { 0 } else { 1 })

@@ -20,9 +20,28 @@ use std::time::Duration;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let s = &app.snapshot;
     let name = app.doc.name().unwrap_or_else(|| "scenario".into());
     // What must show goes after the title; the name and the host give way to it.
+    let status = status(app);
+    let room = (area.width as usize)
+        .saturating_sub("swarm".len() + status.iter().map(|s| s.width()).sum::<usize>());
+    let mut first = vec![
+        Span::styled("swarm", t.title()),
+        Span::raw(title(&name, &app.doc.host(), room)),
+    ];
+    first.extend(status);
+    let mut lines = vec![Line::from(first), Line::from(figures(app))];
+    if !app.stages.is_empty() {
+        lines.push(plan_line(app));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// What the first line must show: unsaved changes, an unreachable host, the workers,
+/// the thresholds.
+fn status(app: &App) -> Vec<Span<'static>> {
+    let t = &app.theme;
+    let s = &app.snapshot;
     let mut status: Vec<Span> = Vec::new();
     if app.doc.is_dirty() {
         status.push(Span::styled("  [modified]", t.warn()));
@@ -30,6 +49,39 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if s.unreachable().is_some() {
         status.push(Span::styled("  ⚠ host unreachable (view 3)", t.bad()));
     }
+    // A distributed run: how many workers are in (view 6 lists them).
+    if s.workers_wanted > 0 {
+        let joined = s.joined_workers() as u32;
+        let style = if joined < s.workers_wanted || s.worker_lost.is_some() {
+            t.warn()
+        } else {
+            t.good()
+        };
+        status.push(Span::styled(
+            format!("  workers {joined}/{} (view 6)", s.workers_wanted),
+            style,
+        ));
+    }
+    // On the first line, which has room at 80 columns; view 3 says which and by how much.
+    if !app.verdicts.is_empty() {
+        let failed = app.verdicts.iter().filter(|v| !v.passed).count();
+        let (text, style) = match failed {
+            0 => (format!("  thresholds ✓ {}", app.verdicts.len()), t.good()),
+            n => (
+                format!("  thresholds ✗ {n}/{} (view 3)", app.verdicts.len()),
+                t.bad(),
+            ),
+        };
+        status.push(Span::styled(text, style));
+    }
+    status
+}
+
+/// The second line: state, clock, load, rate, failures, p95, and what the run may still
+/// start.
+fn figures(app: &App) -> Vec<Span<'static>> {
+    let t = &app.theme;
+    let s = &app.snapshot;
     let state_style = match s.state {
         RunState::Running | RunState::Spawning => t.good(),
         RunState::Stopping => t.warn(),
@@ -102,43 +154,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if let Some((i, n)) = s.stage.filter(|_| app.stages.is_empty()) {
         second.insert(1, Span::styled(format!("  stage {i}/{n}"), t.warn()));
     }
-    // A distributed run: how many workers are in (view 6 lists them).
-    if s.workers_wanted > 0 {
-        let joined = s.joined_workers() as u32;
-        let style = if joined < s.workers_wanted || s.worker_lost.is_some() {
-            t.warn()
-        } else {
-            t.good()
-        };
-        status.push(Span::styled(
-            format!("  workers {joined}/{} (view 6)", s.workers_wanted),
-            style,
-        ));
-    }
-    // On the first line, which has room at 80 columns; view 3 says which and by how much.
-    if !app.verdicts.is_empty() {
-        let failed = app.verdicts.iter().filter(|v| !v.passed).count();
-        let (text, style) = match failed {
-            0 => (format!("  thresholds ✓ {}", app.verdicts.len()), t.good()),
-            n => (
-                format!("  thresholds ✗ {n}/{} (view 3)", app.verdicts.len()),
-                t.bad(),
-            ),
-        };
-        status.push(Span::styled(text, style));
-    }
-    let room = (area.width as usize)
-        .saturating_sub("swarm".len() + status.iter().map(|s| s.width()).sum::<usize>());
-    let mut first = vec![
-        Span::styled("swarm", t.title()),
-        Span::raw(title(&name, &app.doc.host(), room)),
-    ];
-    first.extend(status);
-    let mut lines = vec![Line::from(first), Line::from(second)];
-    if !app.stages.is_empty() {
-        lines.push(plan_line(app));
-    }
-    frame.render_widget(Paragraph::new(lines), area);
+    second
 }
 
 /// " · name · host" in `room` columns: the name gives way first, then the host is
