@@ -7,6 +7,7 @@
 use super::proto::control_server::{Control, ControlServer};
 use super::proto::{self, FromWorker, ToWorker, from_worker, order, to_worker};
 use super::{MISSING_AFTER, VERSION, tokens_match, wall_us};
+use crate::engine::clock::{self, RunClock};
 use crate::engine::{Command, Engine};
 use crate::scenario::{Load, Plan};
 use crate::stats::{Arrivals, Delta, RunState, Shards, Snapshot, Stats, WorkerStatus};
@@ -286,9 +287,9 @@ struct Coordinator {
     start_wanted: bool,
     /// Since when the start has been waiting for its workers.
     wanted_since: Instant,
-    started_at: Option<Instant>,
+    /// The run's clock, from the instant the workers were told to start.
+    clock: Option<RunClock>,
     stop_sent: bool,
-    run_end: Option<Instant>,
     peak_users: u32,
     lost: Option<String>,
     lost_workers: Vec<crate::stats::LostWorker>,
@@ -321,9 +322,8 @@ impl Coordinator {
             state: RunState::Idle,
             start_wanted: false,
             wanted_since: Instant::now(),
-            started_at: None,
+            clock: None,
             stop_sent: false,
-            run_end: None,
             peak_users: 0,
             lost: None,
             lost_workers: Vec::new(),
@@ -411,11 +411,10 @@ impl Coordinator {
                 }
             }
             Command::Stop => {
-                if self.started_at.is_none() {
+                if self.clock.is_none() {
                     // Nothing ran: the wait for workers ends.
                     self.start_wanted = false;
                     self.state = RunState::Stopped;
-                    self.run_end = Some(Instant::now());
                     self.publish();
                 } else {
                     self.stop();
@@ -436,7 +435,12 @@ impl Coordinator {
             Command::PausePlan => self.broadcast(order::What::PausePlan(true)),
             Command::ResumePlan => self.broadcast(order::What::ResumePlan(true)),
             Command::ResetStats => {
-                self.stats.reset(&Shards::new(1), Instant::now().into_std());
+                let now = Instant::now();
+                self.stats.reset(&Shards::new(1), now.into_std());
+                if let Some(c) = &mut self.clock {
+                    // The workers' rates count from here, as their requests do.
+                    c.reset_stats(now);
+                }
                 for w in self.workers.iter_mut().flatten() {
                     w.requests = 0;
                 }
@@ -569,7 +573,6 @@ impl Coordinator {
         self.lost.get_or_insert(text);
         self.start_wanted = false;
         self.state = RunState::Stopped;
-        self.run_end = Some(Instant::now());
     }
 
     /// Starts the run once it is wanted and every segment has its worker.
@@ -590,8 +593,7 @@ impl Coordinator {
             "swarm: {} workers connected; starting them together",
             self.workers.len()
         );
-        self.started_at = Some(at);
-        self.run_end = None;
+        self.clock = Some(RunClock::starting(at));
         self.stop_sent = false;
         self.peak_users = 0;
         for w in self.workers.iter_mut().flatten() {
@@ -644,12 +646,11 @@ impl Coordinator {
     /// connection has the usual consequences; this only adds its words.
     fn process_exited(&mut self, x: super::local::Exited) {
         let text = format!("worker process {} ended: {}", x.index, x.why);
-        if self.started_at.is_none() && self.state != RunState::Stopped {
+        if self.clock.is_none() && self.state != RunState::Stopped {
             say!(self.cfg.quiet, "swarm: {text}; not starting the run");
             self.lost.get_or_insert(text);
             self.start_wanted = false;
             self.state = RunState::Stopped;
-            self.run_end = Some(Instant::now());
             self.publish();
         } else if self.state != RunState::Stopped {
             say!(self.cfg.quiet, "swarm: {text}");
@@ -755,8 +756,8 @@ impl Coordinator {
             self.joined() + 1
         );
         // A worker that rejoins a run under way starts at once, with its segment.
-        let under_way = self.started_at.is_some()
-            && matches!(self.state, RunState::Spawning | RunState::Running);
+        let under_way =
+            self.clock.is_some() && matches!(self.state, RunState::Spawning | RunState::Running);
         if under_way {
             self.orders_for_start(&worker, wall_us());
         }
@@ -786,7 +787,7 @@ impl Coordinator {
         };
         let w = self.workers[i].as_mut().expect("index_of found it");
         let requests: u64 = delta.rows.iter().map(|r| r.requests).sum();
-        if self.started_at.is_some() {
+        if self.clock.is_some() {
             w.requests += requests;
         }
         w.last_heard = now;
@@ -815,7 +816,7 @@ impl Coordinator {
             self.stats
                 .note_tick_lateness(Duration::from_micros(dw.max_tick_late_us));
         }
-        if self.started_at.is_some() {
+        if self.clock.is_some() {
             let users = self.live().map(|w| w.users).sum();
             self.stats.apply_owned(delta, now.into_std(), users);
             self.cover_window();
@@ -848,7 +849,7 @@ impl Coordinator {
         }
         w.missing = true;
         let (host, lost_users) = (w.host.clone(), w.users);
-        let running = self.started_at.is_some()
+        let running = self.clock.is_some()
             && matches!(
                 self.state,
                 RunState::Spawning | RunState::Running | RunState::Stopping
@@ -859,9 +860,7 @@ impl Coordinator {
             return;
         }
         let now = Instant::now();
-        let clock = self
-            .started_at
-            .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
+        let clock = self.clock.map_or(Duration::ZERO, |c| c.plan_time(now));
         // A worker that said goodbye after its last report took nothing along.
         let complete = w.leaving && matches!(w.state, RunState::Stopped | RunState::Idle);
         let unreported = if complete {
@@ -948,41 +947,14 @@ impl Coordinator {
 
     fn publish(&mut self) {
         let now = Instant::now();
-        if let Some(start) = self.started_at
-            && matches!(
-                self.state,
-                RunState::Spawning | RunState::Running | RunState::Stopping
-            )
-            && now >= start
-        {
-            let states: Vec<RunState> = self.live().map(|w| w.state).collect();
-            let all_stopped = states.iter().all(|s| *s == RunState::Stopped)
-                // A worker reports stopped before its first start too.
-                && (self.stop_sent || now >= start + Duration::from_secs(1) || self.lost.is_some());
-            if all_stopped {
-                self.stats.close_run(now.into_std(), 0);
-                self.state = RunState::Stopped;
-                self.run_end = Some(now);
-            } else if self.state != RunState::Stopping {
-                self.state = if states.contains(&RunState::Spawning) {
-                    RunState::Spawning
-                } else if states.iter().all(|s| *s == RunState::Running) {
-                    RunState::Running
-                } else {
-                    self.state
-                };
-            }
-        }
+        self.follow_workers_state(now);
         let users: u32 = self.live().map(|w| w.users).sum();
         // The workers follow one shape from one start, so their peaks come together: a
         // ramp shorter than a report is not missed.
         let peaks: u32 = self.workers.iter().flatten().map(|w| w.peak_users).sum();
         self.peak_users = self.peak_users.max(users).max(peaks);
-        let end = self.run_end.unwrap_or(now);
-        let elapsed = self
-            .started_at
-            .map_or(Duration::ZERO, |s| end.saturating_duration_since(s));
-        let mut snap = Snapshot {
+        let elapsed = self.clock.map_or(Duration::ZERO, |c| c.elapsed(now));
+        let snap = Snapshot {
             state: self.state,
             users,
             peak_users: self.peak_users,
@@ -990,8 +962,7 @@ impl Coordinator {
             target_users: self.load.users,
             spawn_rate: self.load.spawn_rate,
             elapsed,
-            run_clock: self
-                .live()
+            run_clock: (self.live())
                 .map(|w| Duration::from_millis(w.run_clock_ms))
                 .max()
                 .unwrap_or(elapsed),
@@ -1011,48 +982,76 @@ impl Coordinator {
             workers_wanted: self.workers.len() as u32,
             controller_addr: self.addr.clone(),
             edit_refused: self.edit_error.clone(),
-            workers: self
-                .workers
-                .iter()
-                .enumerate()
-                .filter_map(|(i, w)| {
-                    w.as_ref().map(|w| WorkerStatus {
-                        index: i as u32,
-                        host: w.host.clone(),
-                        state: if w.missing {
-                            "missing".into()
-                        } else {
-                            w.state.to_string()
-                        },
-                        users: w.users,
-                        // Its share of the run's rate: the workers' add up to the
-                        // aggregate's (same requests, same span).
-                        rps: if elapsed.is_zero() {
-                            0.0
-                        } else {
-                            w.requests as f64 / elapsed.as_secs_f64()
-                        },
-                        cpu_percent: w.cpu_percent,
-                        think_late_p99_ms: w.think_late_p99_ms,
-                        clock_offset_ms: w.offset_us as f64 / 1000.0,
-                        last_heard_ms: now.saturating_duration_since(w.last_heard).as_millis()
-                            as u64,
-                    })
-                })
-                .collect(),
+            workers: self.worker_statuses(elapsed, now),
             worker_lost: self.lost.clone(),
             degraded: self.degraded,
             lost_workers: self.lost_workers.clone(),
             ..Snapshot::default()
         };
-        self.stats.fill(&mut snap, elapsed, now.into_std());
-        self.snapshots.send_if_modified(|old| {
-            let changed = **old != snap;
-            if changed {
-                *old = Arc::new(snap);
+        clock::publish(&self.snapshots, clock::with_stats(snap, &self.stats, now));
+    }
+
+    /// The run's state follows its workers': stopped once every one has stopped (after
+    /// the start), spawning while one spawns, running once all run.
+    fn follow_workers_state(&mut self, now: Instant) {
+        let Some(start) = self.clock.map(|c| c.plan_origin()) else {
+            return;
+        };
+        let going = matches!(
+            self.state,
+            RunState::Spawning | RunState::Running | RunState::Stopping
+        );
+        if !going || now < start {
+            return;
+        }
+        let states: Vec<RunState> = self.live().map(|w| w.state).collect();
+        let all_stopped = states.iter().all(|s| *s == RunState::Stopped)
+            // A worker reports stopped before its first start too.
+            && (self.stop_sent || now >= start + Duration::from_secs(1) || self.lost.is_some());
+        if all_stopped {
+            self.stats.close_run(now.into_std(), 0);
+            self.state = RunState::Stopped;
+            if let Some(c) = &mut self.clock {
+                c.stop(now);
             }
-            changed
+        } else if self.state != RunState::Stopping {
+            self.state = if states.contains(&RunState::Spawning) {
+                RunState::Spawning
+            } else if states.iter().all(|s| *s == RunState::Running) {
+                RunState::Running
+            } else {
+                self.state
+            };
+        }
+    }
+
+    /// Each worker's line in the Workers view and the JSON.
+    fn worker_statuses(&self, elapsed: Duration, now: Instant) -> Vec<WorkerStatus> {
+        let statuses = self.workers.iter().enumerate().filter_map(|(i, w)| {
+            let w = w.as_ref()?;
+            Some(WorkerStatus {
+                index: i as u32,
+                host: w.host.clone(),
+                state: if w.missing {
+                    "missing".into()
+                } else {
+                    w.state.to_string()
+                },
+                users: w.users,
+                // Its share of the run's rate: the workers' add up to the aggregate's
+                // (same requests, same span).
+                rps: if elapsed.is_zero() {
+                    0.0
+                } else {
+                    w.requests as f64 / elapsed.as_secs_f64()
+                },
+                cpu_percent: w.cpu_percent,
+                think_late_p99_ms: w.think_late_p99_ms,
+                clock_offset_ms: w.offset_us as f64 / 1000.0,
+                last_heard_ms: now.saturating_duration_since(w.last_heard).as_millis() as u64,
+            })
         });
+        statuses.collect()
     }
 }
 

@@ -4,6 +4,7 @@
 //! `Engine` handle.
 
 use super::Command;
+use super::clock::{self, RunClock};
 use super::open::OpenQueue;
 use super::runner::Runner;
 use super::schedule::{self, RateCourse};
@@ -39,21 +40,16 @@ pub struct Controller {
     /// How long after the next ramp begins its first user moves (a worker's place in
     /// its swarm's ramp); used once.
     spawn_delay: Duration,
-    run_start: Instant,
-    /// Where the statistics' window begins: the start, or the latest reset (which does
-    /// not move the run clock or the run's end).
-    stats_start: Instant,
-    run_end: Option<Instant>,
+    /// The run's start, its statistics' start (the latest reset, which does not move the
+    /// run clock or the run's end), the plan's pauses (stages and the run clock hold
+    /// meanwhile, and the run's end moves back) and its end.
+    clock: RunClock,
     stop_deadline: Option<Instant>,
     /// The stop timeout ran out and the users' tasks were aborted.
     cutting: bool,
     /// The load stage being followed and when it began; None without stages, or once the
     /// user has taken manual control.
     stage: Option<(usize, Instant)>,
-    /// When the user paused the load plan; stages and the run clock hold meanwhile.
-    plan_paused: Option<Instant>,
-    /// Time spent paused in this run; pushes the run's end back.
-    paused_total: Duration,
     /// Open model: the queue of scheduled iterations, and the next one's intended start.
     open: Option<Arc<OpenQueue>>,
     /// None while the rate stays at zero for good.
@@ -84,14 +80,10 @@ impl Controller {
             peak_users: 0,
             next_spawn: now,
             spawn_delay: Duration::ZERO,
-            run_start: now,
-            stats_start: now,
-            run_end: None,
+            clock: RunClock::starting(now),
             stop_deadline: None,
             cutting: false,
             stage: None,
-            plan_paused: None,
-            paused_total: Duration::ZERO,
             open: plan
                 .load
                 .is_open()
@@ -159,8 +151,7 @@ impl Controller {
             }
             Command::SetArrivalRate(_) => {}
             Command::PausePlan => {
-                if self.stage.is_some() && self.plan_paused.is_none() && self.is_running() {
-                    self.plan_paused = Some(now);
+                if self.stage.is_some() && self.is_running() && self.clock.pause(now) {
                     self.replan_arrivals(now);
                 }
             }
@@ -183,7 +174,7 @@ impl Controller {
                 if let Some(q) = &self.open {
                     q.reset_dropped();
                 }
-                self.stats_start = now;
+                self.clock.reset_stats(now);
             }
             Command::SetEndpoints(list) => self.replace(list),
             Command::SetRunTime(t) => self.load.run_time = t,
@@ -226,12 +217,10 @@ impl Controller {
     }
 
     fn resume_plan(&mut self, now: Instant) {
-        if let Some(paused) = self.plan_paused.take() {
-            let held = now - paused;
-            self.paused_total += held;
-            if let Some((_, started)) = &mut self.stage {
-                *started += held;
-            }
+        if let Some(held) = self.clock.resume(now)
+            && let Some((_, started)) = &mut self.stage
+        {
+            *started += held;
         }
     }
 
@@ -256,17 +245,13 @@ impl Controller {
         if let Some(stages) = self.next_stages.take() {
             self.load.stages = stages;
         }
-        self.run_start = now;
-        self.stats_start = now;
-        self.run_end = None;
+        self.clock = RunClock::starting(now);
         self.peak_users = 0;
         self.runner.reset_peaks();
         self.run = Arc::new(RunShared::new(&self.sessions));
         self.state = RunState::Spawning;
         self.next_spawn = now + std::mem::take(&mut self.spawn_delay);
         self.stage = None;
-        self.plan_paused = None;
-        self.paused_total = Duration::ZERO;
         if let Some(q) = &self.open {
             q.reset_dropped();
             self.scheduled = 0;
@@ -324,7 +309,7 @@ impl Controller {
 
     fn stage_end(&self) -> Option<Instant> {
         let (i, started) = self.stage?;
-        (self.is_running() && self.plan_paused.is_none())
+        (self.is_running() && self.clock.paused_at().is_none())
             .then(|| started + self.load.stages[i].duration)
     }
 
@@ -333,7 +318,7 @@ impl Controller {
     /// (no stages, manual control, or the plan paused, which holds the rate it had).
     fn course(&self, at: Instant) -> (RateCourse, Instant) {
         let base = self.load.arrival_rate.unwrap_or(0.0);
-        match (self.stage, self.plan_paused) {
+        match (self.stage, self.clock.paused_at()) {
             (Some((i, started)), None) => {
                 (RateCourse::of_stages(base, &self.load.stages, i), started)
             }
@@ -423,15 +408,13 @@ impl Controller {
             return;
         }
         // Where the plan's clock (the run's time without its pauses) has got to.
-        let clock = now
-            .saturating_duration_since(self.run_start)
-            .saturating_sub(self.paused_total);
+        let clock = self.clock.plan_time(now);
         let stages = &self.load.stages;
         let reached = schedule::stage_at(stages, clock).map_or(stages.len(), |(i, _)| i);
         // Each stage passed is entered in turn, at the time it began, so the last one's
         // spawn rate is the one that holds.
         // After the plan, the last stage's target and rate hold.
-        let origin = self.run_start + self.paused_total;
+        let origin = self.clock.plan_origin();
         let last = self.load.stages.len() - 1;
         for j in current + 1..=reached.min(last) {
             let began = origin + schedule::stage_start(&self.load.stages, j);
@@ -538,7 +521,7 @@ impl Controller {
             .close_run(now.into_std(), self.runner.len() as u32);
         self.state = RunState::Stopped;
         self.stop_deadline = None;
-        self.run_end = Some(now);
+        self.clock.stop(now);
         self.publish(now);
     }
 
@@ -573,8 +556,9 @@ impl Controller {
 
     fn run_deadline(&self) -> Option<Instant> {
         let run_time = self.load.run_time?;
-        (self.is_running() && self.plan_paused.is_none())
-            .then(|| self.run_start + run_time + self.paused_total)
+        self.is_running()
+            .then(|| self.clock.deadline(run_time))
+            .flatten()
     }
 
     fn next_wake(&self) -> Option<Instant> {
@@ -631,20 +615,18 @@ impl Controller {
         if !matches!(self.state, RunState::Idle | RunState::Stopped) {
             self.merge_recorded(now);
         }
-        let end = self.run_end.unwrap_or(now);
-        // The run clock stops while the plan is paused, as the run's end moves with it.
-        let clock_end = self.plan_paused.map_or(end, |p| p.min(end));
-        let mut snap = Snapshot {
+        let idle = self.state == RunState::Idle;
+        let snap = Snapshot {
             state: self.state,
             users: self.runner.len() as u32,
             peak_users: self.peak_users,
             stage: self.stage.map(|(i, _)| (i + 1, self.load.stages.len())),
             stage_elapsed: self.stage.map_or(Duration::ZERO, |(_, started)| {
-                self.plan_paused
+                (self.clock.paused_at())
                     .unwrap_or(now)
                     .saturating_duration_since(started)
             }),
-            plan_paused: self.plan_paused.is_some(),
+            plan_paused: self.clock.paused_at().is_some(),
             stopped_users: self
                 .run
                 .stopped_users
@@ -666,37 +648,20 @@ impl Controller {
             }),
             target_users: self.load.users,
             spawn_rate: self.load.spawn_rate,
-            elapsed: if self.state == RunState::Idle {
+            elapsed: if idle {
                 Duration::ZERO
             } else {
-                end.saturating_duration_since(self.stats_start)
+                self.clock.elapsed(now)
             },
-            run_clock: if self.state == RunState::Idle {
+            run_clock: if idle {
                 Duration::ZERO
             } else {
-                clock_end
-                    .saturating_duration_since(self.run_start)
-                    .saturating_sub(self.paused_total)
+                self.clock.plan_time(now)
             },
             run_time: self.load.run_time,
             ..Snapshot::default()
         };
-        let elapsed = snap.elapsed;
-        self.stats.fill(&mut snap, elapsed, now.into_std());
-        if self.state == RunState::Stopped {
-            // Nothing is current once the run has stopped; the run's averages stay.
-            for r in snap.rows.iter_mut().chain(std::iter::once(&mut snap.total)) {
-                (r.current_rps, r.current_fps) = (0.0, 0.0);
-            }
-        }
-        // Unchanged snapshots are not sent, so an idle screen is not redrawn.
-        self.snapshots.send_if_modified(|old| {
-            let changed = **old != snap;
-            if changed {
-                *old = Arc::new(snap);
-            }
-            changed
-        });
+        clock::publish(&self.snapshots, clock::with_stats(snap, &self.stats, now));
     }
 }
 
