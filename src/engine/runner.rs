@@ -49,7 +49,12 @@ impl Runner {
         }
     }
 
-    /// Users running now.
+    /// Names the plan's rows in `stats` in the order one process lists them, without a
+    /// runner (a cluster's coordinator, whose users run on its workers).
+    pub fn register_rows(plan: &Plan, stats: &mut Stats) {
+        type_runs(plan, stats, &plan.load);
+    }
+
     /// Which ids this process gives out: a worker's segment is every `step`-th from
     /// `offset`.
     pub fn stride(&self) -> crate::scenario::Stride {
