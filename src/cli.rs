@@ -564,49 +564,7 @@ impl LoadArgs {
     /// Applies the flags over the scenario's values; refuses flags of the other load model
     /// (users for an arrival-rate run, and the reverse).
     pub fn apply(&self, plan: &mut Plan) -> Result<(), String> {
-        let l = &mut plan.load;
-        if let Some(r) = self.arrival_rate {
-            if r == 0.0 && self.stages.is_none() && l.stages.is_empty() {
-                return Err("--arrival-rate: 0/s would start no iteration; give a rate above 0, e.g. 10/s, or --stages that ramp up from it".into());
-            }
-            l.arrival_rate = Some(r);
-            if self.stages.is_none() && l.stages.iter().any(|s| s.arrival_rate.is_none()) {
-                return Err("--arrival-rate: the scenario's stages count users; give --stages as rates too, e.g. \"100/s:1m,200/s:1m\"".into());
-            }
-        }
-        if let Some(StageList(stages)) = &self.stages {
-            let open = stages.iter().any(|s| s.arrival_rate.is_some());
-            if open && l.arrival_rate.is_none() {
-                l.arrival_rate = Some(0.0);
-            }
-            if !open && l.is_open() {
-                return Err("--stages: this run follows an arrival rate; give stages as rate:duration, e.g. \"100/s:1m\"".into());
-            }
-        }
-        if self.users.is_some() && l.is_open() {
-            return Err("-u/--users: this run follows an arrival rate (open model); cap its users with --max-users".into());
-        }
-        if let Some(u) = self.users {
-            let from = match &self.stages {
-                Some(_) => "--stages",
-                None if !l.stages.is_empty() => "the scenario's [[load.stages]]",
-                None => "",
-            };
-            if !from.is_empty() {
-                return Err(format!(
-                    "-u/--users: {from} set the users at every moment, so -u {u} would not run; give the users in the stages, e.g. --stages \"{u}:1m\""
-                ));
-            }
-        }
-        if let Some(m) = self.max_users {
-            if !l.is_open() {
-                return Err(
-                    "--max-users applies to arrival-rate runs; for looping users use -u/--users"
-                        .into(),
-                );
-            }
-            l.max_users = m;
-        }
+        self.apply_model(&mut plan.load)?;
         if let Some(u) = self.users {
             plan.load.users = u;
         }
@@ -651,6 +609,54 @@ impl LoadArgs {
             if self.run_time.is_none() {
                 plan.load.run_time = Some(stages.iter().map(|s| s.duration).sum());
             }
+        }
+        Ok(())
+    }
+
+    /// The load model's flags: an arrival rate, stages, users and max users, each
+    /// refused where the run follows the other model.
+    fn apply_model(&self, l: &mut crate::scenario::Load) -> Result<(), String> {
+        if let Some(r) = self.arrival_rate {
+            if r == 0.0 && self.stages.is_none() && l.stages.is_empty() {
+                return Err("--arrival-rate: 0/s would start no iteration; give a rate above 0, e.g. 10/s, or --stages that ramp up from it".into());
+            }
+            l.arrival_rate = Some(r);
+            if self.stages.is_none() && l.stages.iter().any(|s| s.arrival_rate.is_none()) {
+                return Err("--arrival-rate: the scenario's stages count users; give --stages as rates too, e.g. \"100/s:1m,200/s:1m\"".into());
+            }
+        }
+        if let Some(StageList(stages)) = &self.stages {
+            let open = stages.iter().any(|s| s.arrival_rate.is_some());
+            if open && l.arrival_rate.is_none() {
+                l.arrival_rate = Some(0.0);
+            }
+            if !open && l.is_open() {
+                return Err("--stages: this run follows an arrival rate; give stages as rate:duration, e.g. \"100/s:1m\"".into());
+            }
+        }
+        if self.users.is_some() && l.is_open() {
+            return Err("-u/--users: this run follows an arrival rate (open model); cap its users with --max-users".into());
+        }
+        if let Some(u) = self.users {
+            let from = match &self.stages {
+                Some(_) => "--stages",
+                None if !l.stages.is_empty() => "the scenario's [[load.stages]]",
+                None => "",
+            };
+            if !from.is_empty() {
+                return Err(format!(
+                    "-u/--users: {from} set the users at every moment, so -u {u} would not run; give the users in the stages, e.g. --stages \"{u}:1m\""
+                ));
+            }
+        }
+        if let Some(m) = self.max_users {
+            if !l.is_open() {
+                return Err(
+                    "--max-users applies to arrival-rate runs; for looping users use -u/--users"
+                        .into(),
+                );
+            }
+            l.max_users = m;
         }
         Ok(())
     }

@@ -204,16 +204,7 @@ impl User {
         let prepared = match s.state.prepare(endpoint, origin, &self.run, &mut s.rng) {
             Ok(p) => p,
             Err(f) => {
-                let sample = Sample {
-                    row,
-                    latency_us: NOT_SENT,
-                    status: None,
-                    bytes: 0,
-                    failure: Some(f.kind),
-                    corrected_us: None,
-                    resent: false,
-                };
-                self.recorder.record(sample, || f.message);
+                self.not_sent(row, f);
                 return false;
             }
         };
@@ -247,24 +238,7 @@ impl User {
             }
             _ => Duration::ZERO,
         };
-        let mut failure = outcome.failure;
-        let mut message = None;
-        if let Some(why) = redirect_error {
-            failure = Some(FailureKind::Redirects);
-            message = Some(why);
-        }
-        if failure.is_none() {
-            if let Err(f) = s
-                .state
-                .after_response(endpoint, origin, &outcome, &self.run)
-            {
-                failure = Some(f.kind);
-                message = Some(f.message);
-            }
-        } else if self.run.cookies {
-            // Cookies count even from a response with an unexpected status.
-            s.state.keep_cookies(origin, &outcome);
-        }
+        let (failure, message) = self.judge(s, (endpoint, origin), &outcome, redirect_error);
         let sample = Sample {
             row,
             latency_us: outcome.latency_us,
@@ -275,18 +249,55 @@ impl User {
             resent: outcome.resent,
         };
         if let (Some(d), Some(request)) = (debug, &debug_request) {
-            let why = failure.map(|_| {
-                message
-                    .clone()
-                    .unwrap_or_else(|| outcome.describe(endpoint))
-            });
-            let failed = failure.zip(why.as_deref());
-            d.exchange((row, &endpoint.name), request, &outcome, failed);
+            show_exchange(d, (row, endpoint), request, &outcome, (failure, &message));
         }
         self.recorder.record(sample, || {
             message.unwrap_or_else(|| outcome.describe(endpoint))
         });
         failure.is_none()
+    }
+
+    /// A request that could not be sent (its template failed): counted, with why.
+    fn not_sent(&self, row: usize, f: super::session::StepFailure) {
+        let sample = Sample {
+            row,
+            latency_us: NOT_SENT,
+            status: None,
+            bytes: 0,
+            failure: Some(f.kind),
+            corrected_us: None,
+            resent: false,
+        };
+        self.recorder.record(sample, || f.message);
+    }
+
+    /// The request's failure, if any, and its message: too many redirects, or what the
+    /// endpoint's checks and extractions found in the response. The response's cookies
+    /// are kept either way.
+    fn judge(
+        &self,
+        s: &mut Session,
+        (endpoint, origin): (&Endpoint, usize),
+        outcome: &Outcome,
+        redirect_error: Option<String>,
+    ) -> (Option<FailureKind>, Option<String>) {
+        if let Some(why) = redirect_error {
+            if self.run.cookies {
+                s.state.keep_cookies(origin, outcome);
+            }
+            return (Some(FailureKind::Redirects), Some(why));
+        }
+        if outcome.failure.is_some() {
+            if self.run.cookies {
+                // Cookies count even from a response with an unexpected status.
+                s.state.keep_cookies(origin, outcome);
+            }
+            return (outcome.failure, None);
+        }
+        match s.state.after_response(endpoint, origin, outcome, &self.run) {
+            Ok(()) => (None, None),
+            Err(f) => (Some(f.kind), Some(f.message)),
+        }
     }
 
     /// Sends the request and follows its redirects as the endpoint allows; the outcome is
@@ -306,24 +317,12 @@ impl User {
         let (mut latency, mut bytes) = (0, 0);
         let mut hops = 0;
         loop {
-            let outcome = match &mut other {
-                None => {
-                    let conn = &mut s.conns[origin];
-                    http::send(
-                        conn,
-                        &endpoint.origin,
-                        net,
-                        endpoint,
-                        wire,
-                        prepared.as_ref(),
-                        capture,
-                    )
-                    .await
-                }
-                Some((o, conn)) => {
-                    http::send(conn, o, net, endpoint, wire, prepared.as_ref(), capture).await
-                }
+            let (conn, to) = match &mut other {
+                None => (&mut s.conns[origin], &endpoint.origin),
+                Some((o, conn)) => (conn, &*o),
             };
+            let outcome =
+                http::send(conn, to, net, endpoint, wire, prepared.as_ref(), capture).await;
             latency += outcome.latency_us;
             bytes += outcome.bytes;
             let done = |mut o: Outcome, why: Option<String>| {
@@ -338,13 +337,7 @@ impl User {
                 s.state.keep_cookies(origin, &outcome);
             }
             let current = other.as_ref().map_or(&endpoint.origin, |(o, _)| o);
-            let current_target = prepared
-                .as_ref()
-                .and_then(|p| p.target.as_ref())
-                .unwrap_or(&endpoint.target)
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .to_string();
+            let current_target = target_of(prepared.as_ref(), endpoint);
             let Some((next, target)) = redirect::resolve(current, &current_target, &location)
             else {
                 return done(outcome, None);
@@ -501,4 +494,31 @@ impl Drop for InFlight<'_> {
 
 fn new_conns(set: &EndpointSet) -> Vec<Option<Conn>> {
     (0..set.origins.len()).map(|_| None).collect()
+}
+
+/// The path and query the request went to (its rendered target, or the endpoint's).
+fn target_of(prepared: Option<&Prepared>, endpoint: &Endpoint) -> String {
+    prepared
+        .and_then(|p| p.target.as_ref())
+        .unwrap_or(&endpoint.target)
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_string()
+}
+
+/// `--http-debug`: the exchange as sent and received, and why it failed.
+fn show_exchange(
+    d: &super::debug::HttpDebug,
+    (row, endpoint): (usize, &Endpoint),
+    request: &[u8],
+    outcome: &Outcome,
+    (failure, message): (Option<FailureKind>, &Option<String>),
+) {
+    let why = failure.map(|_| {
+        message
+            .clone()
+            .unwrap_or_else(|| outcome.describe(endpoint))
+    });
+    let failed = failure.zip(why.as_deref());
+    d.exchange((row, &endpoint.name), request, outcome, failed);
 }

@@ -36,13 +36,32 @@ impl Validator<'_> {
             }
             load.arrival_rate = Some(rate);
         }
+        load.stages = self.stages(&raw)?;
+        if load.stages.iter().any(|s| s.arrival_rate.is_some()) && load.arrival_rate.is_none() {
+            // k6's ramping-arrival-rate starts from 0 unless told otherwise.
+            load.arrival_rate = Some(0.0);
+        }
+        self.one_model(&raw, load.is_open())?;
+        if let Some(m) = &raw.max_users {
+            load.max_users = self.integer(m, "load.max_users", 1)? as u32;
+        }
+        load.queue_timeout = match &raw.queue_timeout {
+            Some(t) => self.positive_duration(t, "load.queue_timeout")?,
+            None => DEFAULT_QUEUE_TIMEOUT,
+        };
+        if load.run_time.is_none() && !load.stages.is_empty() {
+            load.run_time = Some(load.stages.iter().map(|s| s.duration).sum());
+        }
+        Ok(load)
+    }
+
+    /// `[[load.stages]]`: all user stages, or all arrival-rate stages.
+    fn stages(&self, raw: &RawLoad) -> Result<Vec<Stage>> {
+        let mut stages: Vec<Stage> = Vec::new();
         for (i, stage) in raw.stages.iter().flatten().enumerate() {
             let key = format!("load.stages[{i}]");
             let st = self.stage(stage, &key)?;
-            let first_open = load
-                .stages
-                .first()
-                .map(|s: &Stage| s.arrival_rate.is_some());
+            let first_open = stages.first().map(|s: &Stage| s.arrival_rate.is_some());
             if first_open.is_some_and(|open| open != st.arrival_rate.is_some()) {
                 return Err(self.err(
                     stage.span(),
@@ -50,13 +69,15 @@ impl Validator<'_> {
                     "mixes user stages and arrival-rate stages; use one kind throughout",
                 ));
             }
-            load.stages.push(st);
+            stages.push(st);
         }
-        if load.stages.iter().any(|s| s.arrival_rate.is_some()) && load.arrival_rate.is_none() {
-            // k6's ramping-arrival-rate starts from 0 unless told otherwise.
-            load.arrival_rate = Some(0.0);
-        }
-        if load.is_open() {
+        Ok(stages)
+    }
+
+    /// The keys of the other model are refused: users with an arrival rate, max_users
+    /// and queue_timeout without one.
+    fn one_model(&self, raw: &RawLoad, open: bool) -> Result<()> {
+        if open {
             if let Some(u) = &raw.users {
                 return Err(self.err(
                     u.span(),
@@ -90,17 +111,7 @@ impl Validator<'_> {
                 }
             }
         }
-        if let Some(m) = &raw.max_users {
-            load.max_users = self.integer(m, "load.max_users", 1)? as u32;
-        }
-        load.queue_timeout = match &raw.queue_timeout {
-            Some(t) => self.positive_duration(t, "load.queue_timeout")?,
-            None => DEFAULT_QUEUE_TIMEOUT,
-        };
-        if load.run_time.is_none() && !load.stages.is_empty() {
-            load.run_time = Some(load.stages.iter().map(|s| s.duration).sum());
-        }
-        Ok(load)
+        Ok(())
     }
 
     pub(super) fn stage(&self, raw: &Spanned<RawStage>, key: &str) -> Result<Stage> {

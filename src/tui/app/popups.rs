@@ -18,83 +18,96 @@ pub(super) fn update_popup(app: &mut App, popup: Popup, action: Action) -> Vec<E
             vec![]
         }
         (Popup::Help, Action::Close | Action::Help | Action::Quit) => vec![],
-        (Popup::Help, _) => {
-            app.popup = Some(Popup::Help);
-            vec![]
-        }
-        (Popup::ConfirmQuit, Action::Key(k)) => {
-            match k.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => app.quit = true,
-                KeyCode::Char('s') | KeyCode::Char('S') if app.doc.is_dirty() => {
-                    let mut effects = save(app);
-                    effects.push(Effect::QuitIfSaved);
-                    return effects;
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
-                _ => app.popup = Some(Popup::ConfirmQuit),
-            }
-            vec![]
-        }
-        (Popup::ConfirmDelete(i, name), Action::Key(k)) => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
-                app.endpoint_row = i;
-                endpoint_edit(app, |doc, i| doc.remove_endpoint(i), "endpoint deleted")
-            }
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
-                app.info("kept");
-                vec![]
-            }
-            _ => {
-                app.popup = Some(Popup::ConfirmDelete(i, name));
-                vec![]
-            }
-        },
+        (Popup::ConfirmQuit, Action::Key(k)) => confirm_quit(app, k),
+        (Popup::ConfirmDelete(i, name), Action::Key(k)) => confirm_delete(app, (i, name), k),
         (Popup::FailureDetail(..), Action::Key(k))
             if matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q')) =>
         {
             vec![]
         }
-        (Popup::ChangedOnDisk(path), Action::Key(k)) => match k.code {
-            KeyCode::Char('o') | KeyCode::Char('O') => vec![Effect::Save(Overwrite::Force)],
-            KeyCode::Char('r') | KeyCode::Char('R') => vec![Effect::Reload],
-            KeyCode::Char('a') | KeyCode::Char('A') => {
-                app.popup = Some(prompt(PromptKind::SaveAs, &path.display().to_string()));
-                vec![]
-            }
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
-                app.info("not saved: the file on disk is as the other program left it");
-                vec![]
-            }
-            _ => {
-                app.popup = Some(Popup::ChangedOnDisk(path));
-                vec![]
-            }
-        },
-        (Popup::ConfirmOverwrite(path), Action::Key(k)) => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
-                vec![Effect::SaveAs(path, Overwrite::Force)]
-            }
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
-                app.info(format!("not saved: {} is left as it was", path.display()));
-                vec![]
-            }
-            _ => {
-                app.popup = Some(Popup::ConfirmOverwrite(path));
-                vec![]
-            }
-        },
-        (Popup::ConfirmQuit, _) => {
-            app.popup = Some(Popup::ConfirmQuit);
-            vec![]
-        }
+        (Popup::ChangedOnDisk(path), Action::Key(k)) => changed_on_disk(app, path, k),
+        (Popup::ConfirmOverwrite(path), Action::Key(k)) => confirm_overwrite(app, path, k),
         (Popup::Form(form), Action::Key(k)) => form_key(app, *form, k),
         (Popup::Prompt(p), Action::Key(k)) => prompt_key(app, p, k),
         (Popup::Raw(r), Action::Key(k)) => raw_key(app, *r, k),
+        // Anything else leaves the popup open (Help and the quit question included).
         (other, _) => {
             app.popup = Some(other);
             vec![]
         }
     }
+}
+
+/// The letter of a key, upper or lower case.
+fn letter(k: KeyEvent) -> Option<char> {
+    match k.code {
+        KeyCode::Char(c) => Some(c.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+fn is_no(k: KeyEvent) -> bool {
+    k.code == KeyCode::Esc || letter(k) == Some('n')
+}
+
+/// "Quit?": y quits, s saves first (when there is something to save), n or Esc stay.
+fn confirm_quit(app: &mut App, k: KeyEvent) -> Vec<Effect> {
+    match letter(k) {
+        Some('y') => app.quit = true,
+        Some('s') if app.doc.is_dirty() => {
+            let mut effects = save(app);
+            effects.push(Effect::QuitIfSaved);
+            return effects;
+        }
+        _ if is_no(k) => {}
+        _ => app.popup = Some(Popup::ConfirmQuit),
+    }
+    vec![]
+}
+
+fn confirm_delete(app: &mut App, (i, name): (usize, String), k: KeyEvent) -> Vec<Effect> {
+    if letter(k) == Some('y') {
+        app.endpoint_row = i;
+        return endpoint_edit(app, |doc, i| doc.remove_endpoint(i), "endpoint deleted");
+    }
+    if is_no(k) {
+        app.info("kept");
+    } else {
+        app.popup = Some(Popup::ConfirmDelete(i, name));
+    }
+    vec![]
+}
+
+/// The file changed on disk since it was read: overwrite, reload, save as, or leave it.
+fn changed_on_disk(app: &mut App, path: PathBuf, k: KeyEvent) -> Vec<Effect> {
+    match letter(k) {
+        Some('o') => vec![Effect::Save(Overwrite::Force)],
+        Some('r') => vec![Effect::Reload],
+        Some('a') => {
+            app.popup = Some(prompt(PromptKind::SaveAs, &path.display().to_string()));
+            vec![]
+        }
+        _ if is_no(k) => {
+            app.info("not saved: the file on disk is as the other program left it");
+            vec![]
+        }
+        _ => {
+            app.popup = Some(Popup::ChangedOnDisk(path));
+            vec![]
+        }
+    }
+}
+
+fn confirm_overwrite(app: &mut App, path: PathBuf, k: KeyEvent) -> Vec<Effect> {
+    if letter(k) == Some('y') {
+        return vec![Effect::SaveAs(path, Overwrite::Force)];
+    }
+    if is_no(k) {
+        app.info(format!("not saved: {} is left as it was", path.display()));
+    } else {
+        app.popup = Some(Popup::ConfirmOverwrite(path));
+    }
+    vec![]
 }
 
 pub(super) fn form_key(app: &mut App, mut form: Form, key: KeyEvent) -> Vec<Effect> {

@@ -84,42 +84,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::bordered()
         .title(format!(" Endpoints ({}) ", app.specs.len()))
         .border_style(t.dim());
-    let total: u64 = app
-        .specs
-        .iter()
+    let total: u64 = (app.specs.iter())
         .map(|s| s.weight.parse::<u64>().unwrap_or(0))
-        .sum::<u64>()
-        + x.flows.iter().map(|f| u64::from(f.1)).sum::<u64>();
+        .chain(x.flows.iter().map(|f| u64::from(f.1)))
+        .sum();
     let header =
         Row::new(["On", "Weight", "Share", "Method", "Name", "Path", "Body"]).style(t.header());
-    let rows = app.specs.iter().map(|s| {
-        let w: u64 = s.weight.parse().unwrap_or(0);
-        let (on, style) = if w > 0 {
-            ("✓", t.good())
-        } else {
-            ("✗", t.bad())
-        };
-        let share = if w > 0 && total > 0 {
-            format!("{:.0}%", w as f64 * 100.0 / total as f64)
-        } else {
-            "-".into()
-        };
-        let name = s.display_name();
-        let body = if s.body.trim().is_empty() {
-            String::new()
-        } else {
-            format!("{}, {} bytes", s.body_kind.label(), s.body.len())
-        };
-        Row::new(vec![
-            Cell::from(on).style(style),
-            Cell::from(Line::from(s.weight.clone()).right_aligned()),
-            Cell::from(Line::from(share).right_aligned()),
-            Cell::from(s.method.clone()),
-            Cell::from(name),
-            Cell::from(s.path.clone()),
-            Cell::from(body),
-        ])
-    });
+    let rows = app.specs.iter().map(|s| endpoint_row(s, total, t));
     let widths = [
         Constraint::Length(2),
         Constraint::Length(6),
@@ -151,22 +122,60 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     frame.render_widget(Paragraph::new(line), help);
     if extras_rows > 0 {
-        let mut parts = Vec::new();
-        if x.on_start > 0 {
-            parts.push(format!("on_start ×{}", x.on_start));
-        }
-        for (name, w, steps) in &x.flows {
-            let share = if total > 0 {
-                u64::from(*w) as f64 * 100.0 / total as f64
-            } else {
-                0.0
-            };
-            parts.push(format!("flow \"{name}\" {share:.0}% ({steps} steps)"));
-        }
-        if x.on_stop > 0 {
-            parts.push(format!("on_stop ×{}", x.on_stop));
-        }
-        let text = format!("Also: {} (t: edit as TOML)", parts.join(", "));
+        let text = extras_line(x, total);
         frame.render_widget(Paragraph::new(Line::styled(text, t.dim())), extra);
     }
+}
+
+/// One endpoint's row: on or off, its weight and share of the tasks, what it sends.
+fn endpoint_row<'a>(
+    s: &'a crate::scenario::EndpointSpec,
+    total: u64,
+    t: &crate::tui::theme::Theme,
+) -> Row<'a> {
+    let w: u64 = s.weight.parse().unwrap_or(0);
+    let (on, style) = if w > 0 {
+        ("✓", t.good())
+    } else {
+        ("✗", t.bad())
+    };
+    let share = if w > 0 && total > 0 {
+        format!("{:.0}%", w as f64 * 100.0 / total as f64)
+    } else {
+        "-".into()
+    };
+    let body = if s.body.trim().is_empty() {
+        String::new()
+    } else {
+        format!("{}, {} bytes", s.body_kind.label(), s.body.len())
+    };
+    Row::new(vec![
+        Cell::from(on).style(style),
+        Cell::from(Line::from(s.weight.clone()).right_aligned()),
+        Cell::from(Line::from(share).right_aligned()),
+        Cell::from(s.method.clone()),
+        Cell::from(s.display_name()),
+        Cell::from(s.path.clone()),
+        Cell::from(body),
+    ])
+}
+
+/// What runs besides the endpoints: the hooks and the flows with their shares.
+fn extras_line(x: &crate::tui::app::Extras, total: u64) -> String {
+    let mut parts = Vec::new();
+    if x.on_start > 0 {
+        parts.push(format!("on_start ×{}", x.on_start));
+    }
+    for (name, w, steps) in &x.flows {
+        let share = if total > 0 {
+            u64::from(*w) as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        parts.push(format!("flow \"{name}\" {share:.0}% ({steps} steps)"));
+    }
+    if x.on_stop > 0 {
+        parts.push(format!("on_stop ×{}", x.on_stop));
+    }
+    format!("Also: {} (t: edit as TOML)", parts.join(", "))
 }
