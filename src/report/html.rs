@@ -421,7 +421,15 @@ fn line_chart(out: &mut String, id: &str, title: &str, unit: &str, t: &[f64], se
         H / 2.0,
         esc(unit)
     );
-    // X ticks: about six, in whole seconds.
+    x_axis(out, (t0, span), x);
+    for (i, s) in series.iter().enumerate() {
+        series_line(out, s, (i, series.len()), t, (&x, &y));
+    }
+    out.push_str("</svg></div>\n");
+}
+
+/// The time axis: about six ticks, in whole seconds, and its line.
+fn x_axis(out: &mut String, (t0, span): (f64, f64), x: impl Fn(f64) -> f64) {
     let (_, xstep) = nice(span);
     let mut tv = 0.0;
     while tv <= span + 1e-9 {
@@ -443,38 +451,46 @@ fn line_chart(out: &mut String, id: &str, title: &str, unit: &str, t: &[f64], se
         H - BOTTOM,
         H - BOTTOM
     );
-    for (i, s) in series.iter().enumerate() {
-        let points: Vec<String> = t
-            .iter()
-            .zip(&s.values)
-            .filter(|(_, v)| v.is_finite())
-            .map(|(&tt, &v)| format!("{:.1},{:.1}", x(tt), y(v)))
-            .collect();
-        if points.len() == 1 {
-            let (px, py) = points[0].split_once(',').unwrap_or(("0", "0"));
-            let _ = writeln!(
-                out,
-                "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{}\"/>",
-                s.color
-            );
-        }
+}
+
+/// One series: its line (a dot when it has one point) and its legend entry, the `i`-th of
+/// `n`.
+fn series_line(
+    out: &mut String,
+    s: &Series,
+    (i, n): (usize, usize),
+    t: &[f64],
+    (x, y): (&dyn Fn(f64) -> f64, &dyn Fn(f64) -> f64),
+) {
+    let points: Vec<String> = t
+        .iter()
+        .zip(&s.values)
+        .filter(|(_, v)| v.is_finite())
+        .map(|(&tt, &v)| format!("{:.1},{:.1}", x(tt), y(v)))
+        .collect();
+    if points.len() == 1 {
+        let (px, py) = points[0].split_once(',').unwrap_or(("0", "0"));
         let _ = writeln!(
             out,
-            "<polyline class=\"series\" data-label=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-            esc(s.label),
-            s.color,
-            points.join(" ")
-        );
-        let lx = W - RIGHT - 110.0 * (series.len() - i) as f64;
-        let _ = writeln!(
-            out,
-            "<rect x=\"{lx:.0}\" y=\"7\" width=\"14\" height=\"4\" fill=\"{}\"/><text x=\"{:.0}\" y=\"13\">{}</text>",
-            s.color,
-            lx + 18.0,
-            esc(s.label)
+            "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{}\"/>",
+            s.color
         );
     }
-    out.push_str("</svg></div>\n");
+    let _ = writeln!(
+        out,
+        "<polyline class=\"series\" data-label=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+        esc(s.label),
+        s.color,
+        points.join(" ")
+    );
+    let lx = W - RIGHT - 110.0 * (n - i) as f64;
+    let _ = writeln!(
+        out,
+        "<rect x=\"{lx:.0}\" y=\"7\" width=\"14\" height=\"4\" fill=\"{}\"/><text x=\"{:.0}\" y=\"13\">{}</text>",
+        s.color,
+        lx + 18.0,
+        esc(s.label)
+    );
 }
 
 /// The aggregate's response-time distribution as bars: requests per latency bucket.

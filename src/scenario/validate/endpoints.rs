@@ -20,6 +20,23 @@ pub(super) fn redacted(authority: &str) -> String {
     }
 }
 
+/// The templated default headers, unless the endpoint sets the header itself, then the
+/// endpoint's own.
+fn header_templates(
+    defaults: &Defaults,
+    e: &RawEndpoint,
+    own: Vec<(HeaderName, Template)>,
+) -> Vec<(HeaderName, Template)> {
+    let set_here = |name: &HeaderName| {
+        (e.headers.iter().flatten()).any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+    };
+    let defaults = defaults
+        .templated
+        .iter()
+        .filter(|(name, _)| !set_here(name));
+    defaults.cloned().chain(own).collect()
+}
+
 impl Validator<'_> {
     pub(super) fn base(&self, host: &Spanned<String>) -> Result<Base> {
         let (origin, uri) = self.origin(host, "host")?;
@@ -148,19 +165,7 @@ impl Validator<'_> {
         );
         let (body, body_template) = self.body(e, key, &mut headers)?;
         let own = self.headers(e.headers.as_ref(), &k("headers"), &mut headers)?;
-        // Templated defaults, unless the endpoint sets the header itself.
-        let mut header_templates: Vec<(HeaderName, Template)> = defaults
-            .templated
-            .iter()
-            .filter(|(name, _)| {
-                !e.headers
-                    .iter()
-                    .flatten()
-                    .any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
-            })
-            .cloned()
-            .collect();
-        header_templates.extend(own);
+        let header_templates = header_templates(defaults, e, own);
         self.content_length(e, key, &body, body_template.is_some())?;
         let timeout = match &e.timeout {
             Some(t) => self.positive_duration(t, &k("timeout"))?,
@@ -180,21 +185,12 @@ impl Validator<'_> {
                         body: body_template,
                     })
                 });
-        let name = match &e.name {
-            Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
-            Some(n) => {
-                return Err(self.err(
-                    n.span(),
-                    &k("name"),
-                    "is empty; leave it out for the default \"METHOD path\"",
-                ));
-            }
-            // An absolute URL on the scenario's own host is named by its path, as Locust does.
-            None if path.get_ref().starts_with("http") && origin == base.origin => {
-                format!("{method} {target}")
-            }
-            None => format!("{method} {}", path.get_ref()),
-        };
+        let name = self.endpoint_name(
+            e,
+            (path, &k("name")),
+            (&method, &target),
+            origin == base.origin,
+        )?;
         Ok(Endpoint {
             name,
             method,
@@ -214,6 +210,30 @@ impl Validator<'_> {
                 None => defaults.redirects,
             },
             tags: self.tags(e.tags.as_ref(), &k("tags"))?,
+        })
+    }
+    /// The endpoint's row name: its own, or "METHOD path" (an absolute URL on the
+    /// scenario's own host is named by its path, as Locust does).
+    fn endpoint_name(
+        &self,
+        e: &RawEndpoint,
+        (path, key): (&Spanned<String>, &str),
+        (method, target): (&Method, &Uri),
+        own_host: bool,
+    ) -> Result<String> {
+        Ok(match &e.name {
+            Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
+            Some(n) => {
+                return Err(self.err(
+                    n.span(),
+                    key,
+                    "is empty; leave it out for the default \"METHOD path\"",
+                ));
+            }
+            None if path.get_ref().starts_with("http") && own_host => {
+                format!("{method} {target}")
+            }
+            None => format!("{method} {}", path.get_ref()),
         })
     }
 

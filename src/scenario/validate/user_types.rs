@@ -4,6 +4,47 @@
 use super::*;
 
 impl Validator<'_> {
+    /// A user type's name: given, and not blank.
+    fn type_name(&self, raw: &Spanned<RawUserType>, key: &str) -> Result<String> {
+        match &raw.get_ref().name {
+            Some(n) if !n.get_ref().trim().is_empty() => Ok(n.get_ref().trim().to_string()),
+            Some(n) => Err(self.err(
+                n.span(),
+                key,
+                "is empty; give the type a name, e.g. \"visitor\"",
+            )),
+            None => Err(self.err(
+                raw.span(),
+                key,
+                "is missing; give each user type a name, e.g. name = \"visitor\"",
+            )),
+        }
+    }
+
+    /// A user type's endpoints (without thresholds of their own, for now).
+    fn type_endpoints(
+        &self,
+        u: &RawUserType,
+        key: &str,
+        base: &Base,
+        defaults: &Defaults,
+    ) -> Result<Vec<Endpoint>> {
+        (u.endpoints.iter().flatten().enumerate())
+            .map(|(j, e)| {
+                if let Some(t) = &e.get_ref().thresholds
+                    && !t.is_empty()
+                {
+                    return Err(self.err(
+                        e.span(),
+                        &format!("{key}[{j}].thresholds"),
+                        "thresholds of a user type's endpoint go in the top-level [thresholds] table for now; an endpoint's row is shared by every type that has it",
+                    ));
+                }
+                self.endpoint(e, &format!("{key}[{j}]"), base, defaults)
+            })
+            .collect()
+    }
+
     /// One `[[users]]` table.
     pub(super) fn user_type(
         &self,
@@ -15,41 +56,8 @@ impl Validator<'_> {
         let u = raw.get_ref();
         let key = format!("users[{i}]");
         let k = |field: &str| format!("{key}.{field}");
-        let name = match &u.name {
-            Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
-            Some(n) => {
-                return Err(self.err(
-                    n.span(),
-                    &k("name"),
-                    "is empty; give the type a name, e.g. \"visitor\"",
-                ));
-            }
-            None => {
-                return Err(self.err(
-                    raw.span(),
-                    &k("name"),
-                    "is missing; give each user type a name, e.g. name = \"visitor\"",
-                ));
-            }
-        };
-        let endpoints = u
-            .endpoints
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(j, e)| {
-                if let Some(t) = &e.get_ref().thresholds
-                    && !t.is_empty()
-                {
-                    return Err(self.err(
-                        e.span(),
-                        &format!("{}[{j}].thresholds", k("endpoints")),
-                        "thresholds of a user type's endpoint go in the top-level [thresholds] table for now; an endpoint's row is shared by every type that has it",
-                    ));
-                }
-                self.endpoint(e, &format!("{}[{j}]", k("endpoints")), base, defaults)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let name = self.type_name(raw, &k("name"))?;
+        let endpoints = self.type_endpoints(u, &k("endpoints"), base, defaults)?;
         let flows = u
             .flows
             .iter()
