@@ -371,34 +371,52 @@ pub fn render(o: &Outcome, title: &str, cfg: &SearchConfig) -> String {
     );
     let _ = writeln!(out, "{}", "-".repeat(60));
     for s in &o.steps {
-        let verdict = if s.passed {
-            "met".to_string()
-        } else {
-            let broken: Vec<String> = s
-                .verdicts
-                .iter()
-                .filter(|v| !v.passed)
-                .map(|v| v.threshold.clone())
-                .collect();
-            format!("broken: {}", broken.join(", "))
-        };
-        let _ = writeln!(
-            out,
-            "{:>7} {:>9} {:>8} {:>8} {:>8} {:>6.1}%  {verdict}{}",
-            s.users,
-            format::rate(s.rps),
-            format::ms(s.p50_ms),
-            format::ms(s.p95_ms),
-            format::ms(s.p99_ms),
-            s.fail_ratio * 100.0,
-            if s.remeasured {
-                " (measured twice)"
-            } else {
-                ""
-            }
-        );
+        step_row(&mut out, s);
     }
     out.push('\n');
+    answer(&mut out, o);
+    chart(&mut out, o);
+    for n in &o.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    for u in &o.uncertain {
+        let _ = writeln!(out, "uncertain: {u}");
+    }
+    out
+}
+
+/// One step's row: its users, rate, percentiles, failures and what broke the SLO.
+fn step_row(out: &mut String, s: &Step) {
+    let verdict = if s.passed {
+        "met".to_string()
+    } else {
+        let broken: Vec<String> = s
+            .verdicts
+            .iter()
+            .filter(|v| !v.passed)
+            .map(|v| v.threshold.clone())
+            .collect();
+        format!("broken: {}", broken.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "{:>7} {:>9} {:>8} {:>8} {:>8} {:>6.1}%  {verdict}{}",
+        s.users,
+        format::rate(s.rps),
+        format::ms(s.p50_ms),
+        format::ms(s.p95_ms),
+        format::ms(s.p99_ms),
+        s.fail_ratio * 100.0,
+        if s.remeasured {
+            " (measured twice)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// The answer: the capacity found (or so far), and the step that broke the SLO.
+fn answer(out: &mut String, o: &Outcome) {
     match (o.max_users, o.max_rps) {
         _ if !o.finished && o.steps.is_empty() => {}
         (Some(u), Some(r)) if !o.finished => {
@@ -425,14 +443,6 @@ pub fn render(o: &Outcome, title: &str, cfg: &SearchConfig) -> String {
         }
         _ => out.push_str("Capacity: no step met the SLO.\n"),
     }
-    chart(&mut out, o);
-    for n in &o.notes {
-        let _ = writeln!(out, "note: {n}");
-    }
-    for u in &o.uncertain {
-        let _ = writeln!(out, "uncertain: {u}");
-    }
-    out
 }
 
 /// req/s per step as horizontal bars: █ met the SLO, ░ broke it.

@@ -78,52 +78,10 @@ pub fn checks(plan: Option<&Plan>) -> Vec<Finding> {
     let conns = users * (hosts.len().max(1) as u64);
     let tls = hosts.iter().filter(|o| o.tls).count() as u64;
     let sources = plan.map_or(1, |p| p.net.local_addresses.len().max(1) as u64);
-    let mut out = Vec::new();
-
-    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((0, 0));
-    let need = conns + SPARE_FDS;
-    out.push(Finding {
-        name: "open files",
-        found: format!("{soft} (hard limit {hard})"),
-        problem: (plan.is_some() && need > soft).then(|| {
-            if need <= hard {
-                return format!(
-                    "{users} users need about {need} open files, above the limit of {soft}; raise it before the run: ulimit -n {}",
-                    need.next_power_of_two(),
-                );
-            }
-            // swarm already lifted what it could (main): the hard limit stands here.
-            let per_process = hard.saturating_sub(SPARE_FDS).max(1);
-            format!(
-                "{users} users need about {need} open files, above the hard limit of {hard} that one process may hold; split them over processes of this machine: --processes {}, or raise the hard limit (root with CAP_SYS_RESOURCE: /etc/security/limits.conf, LimitNOFILE= for a systemd service, docker run --ulimit nofile={n}:{n})",
-                need.div_ceil(per_process),
-                n = need.next_power_of_two(),
-            )
-        }),
-    });
-
-    match ephemeral_ports() {
-        Some((lo, hi)) => {
-            let ports = hi.saturating_sub(lo) + 1;
-            let per_host = users.div_ceil(sources);
-            out.push(Finding {
-                name: "ephemeral ports",
-                found: format!("{lo}-{hi}: {ports} per source address and destination"),
-                problem: (plan.is_some() && per_host > ports).then(|| {
-                    format!(
-                        "{users} users need {users} connections to each host, above the {ports} ports one source address reaches ({sources} address{} given); add source addresses with --local-ips (127.0.0.2-127.0.0.9 on loopback) or widen net.ipv4.ip_local_port_range",
-                        if sources == 1 { "" } else { "es" }
-                    )
-                }),
-            });
-        }
-        None => out.push(Finding {
-            name: "ephemeral ports",
-            found: "unknown (no /proc/sys/net/ipv4/ip_local_port_range)".into(),
-            problem: None,
-        }),
-    }
-
+    let mut out = vec![
+        open_files(plan.is_some(), users, conns),
+        ports(plan.is_some(), users, sources),
+    ];
     if let Some(backlog) =
         read("/proc/sys/net/core/somaxconn").and_then(|t| t.trim().parse::<u64>().ok())
     {
@@ -158,6 +116,56 @@ pub fn checks(plan: Option<&Plan>) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// The open-files limit against a connection per user and host.
+fn open_files(planned: bool, users: u64, conns: u64) -> Finding {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((0, 0));
+    let need = conns + SPARE_FDS;
+    Finding {
+        name: "open files",
+        found: format!("{soft} (hard limit {hard})"),
+        problem: (planned && need > soft).then(|| {
+            if need <= hard {
+                return format!(
+                    "{users} users need about {need} open files, above the limit of {soft}; raise it before the run: ulimit -n {}",
+                    need.next_power_of_two(),
+                );
+            }
+            // swarm already lifted what it could (main): the hard limit stands here.
+            let per_process = hard.saturating_sub(SPARE_FDS).max(1);
+            format!(
+                "{users} users need about {need} open files, above the hard limit of {hard} that one process may hold; split them over processes of this machine: --processes {}, or raise the hard limit (root with CAP_SYS_RESOURCE: /etc/security/limits.conf, LimitNOFILE= for a systemd service, docker run --ulimit nofile={n}:{n})",
+                need.div_ceil(per_process),
+                n = need.next_power_of_two(),
+            )
+        }),
+    }
+}
+
+/// The ephemeral ports against the connections each host gets from one source address.
+fn ports(planned: bool, users: u64, sources: u64) -> Finding {
+    match ephemeral_ports() {
+        Some((lo, hi)) => {
+            let ports = hi.saturating_sub(lo) + 1;
+            let per_host = users.div_ceil(sources);
+            Finding {
+                name: "ephemeral ports",
+                found: format!("{lo}-{hi}: {ports} per source address and destination"),
+                problem: (planned && per_host > ports).then(|| {
+                    format!(
+                        "{users} users need {users} connections to each host, above the {ports} ports one source address reaches ({sources} address{} given); add source addresses with --local-ips (127.0.0.2-127.0.0.9 on loopback) or widen net.ipv4.ip_local_port_range",
+                        if sources == 1 { "" } else { "es" }
+                    )
+                }),
+            }
+        }
+        None => Finding {
+            name: "ephemeral ports",
+            found: "unknown (no /proc/sys/net/ipv4/ip_local_port_range)".into(),
+            problem: None,
+        },
+    }
 }
 
 /// The problems that would cap the plan's run, one sentence each.

@@ -415,6 +415,62 @@ enum Parsed {
     },
 }
 
+/// What the headers say about the body's framing and the connection.
+struct HeadFacts {
+    length: Option<u64>,
+    /// Some(true) when chunked is the last transfer coding.
+    chunked: Option<bool>,
+    close: bool,
+    set_cookie: bool,
+}
+
+#[inline]
+fn head_facts(headers: &[httparse::Header<'_>], http10: bool) -> Result<HeadFacts, H1Error> {
+    let mut facts = HeadFacts {
+        length: None,
+        chunked: None,
+        close: http10,
+        set_cookie: false,
+    };
+    for h in headers {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            facts.length = Some(content_length(h.value, facts.length)?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked only when it is the last coding; otherwise the body ends at the close.
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            facts.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    facts.close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && http10 {
+                    facts.close = false;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("set-cookie") {
+            facts.set_cookie = true;
+        }
+    }
+    Ok(facts)
+}
+
+/// The response's headers, for extraction, redirects and cookies (names or values that
+/// are not valid HTTP are left out).
+fn header_map(headers: &[httparse::Header<'_>]) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for h in headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_bytes(h.value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
 fn parse_head(
     buf: &[u8],
     head_request: bool,
@@ -438,31 +494,12 @@ fn parse_head(
     if (100..200).contains(&status) && status != 101 {
         return Ok(Parsed::Informational(len));
     }
-    let mut length: Option<u64> = None;
-    let mut chunked = None;
-    let mut close = res.version == Some(0);
-    let mut set_cookie = false;
-    for h in res.headers.iter() {
-        let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(content_length(h.value, length).map_err(|e| (e, false))?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Chunked only when it is the last coding; otherwise the body ends at the close.
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
-            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && res.version == Some(0) {
-                    close = false;
-                }
-            }
-        } else if name.eq_ignore_ascii_case("set-cookie") {
-            set_cookie = true;
-        }
-    }
+    let HeadFacts {
+        length,
+        chunked,
+        mut close,
+        set_cookie,
+    } = head_facts(res.headers, res.version == Some(0)).map_err(|e| (e, false))?;
     if chunked.is_some() && length.is_some() {
         // Both framings at once is how responses are smuggled: the chunks frame this
         // body, and the connection is not trusted with another (RFC 9112 §6.3).
@@ -484,18 +521,7 @@ fn parse_head(
     let want_headers = keep.headers
         || (keep.redirects && (300..400).contains(&status))
         || (keep.cookies && set_cookie);
-    let headers = want_headers.then(|| {
-        let mut map = HeaderMap::with_capacity(res.headers.len());
-        for h in res.headers.iter() {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(h.name.as_bytes()),
-                HeaderValue::from_bytes(h.value),
-            ) {
-                map.append(n, v);
-            }
-        }
-        map
-    });
+    let headers = want_headers.then(|| header_map(res.headers));
     Ok(Parsed::Done {
         status,
         framing,
