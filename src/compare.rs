@@ -265,6 +265,62 @@ pub fn render(
     (out, held)
 }
 
+/// One metric of a row: base, new, the change, and FAIL or worse.
+fn metric_line(
+    label: &str,
+    metric: Metric,
+    (b, n): (&RowStats, &RowStats),
+    limits: &[FailIf],
+) -> String {
+    let (bv, nv) = (metric.value(b), metric.value(n));
+    let broken: Vec<&FailIf> = limits
+        .iter()
+        .filter(|l| l.metric == metric && l.broken(b, n) == Some(true))
+        .collect();
+    // A change worse than MARK_WORSE is marked whether or not a --fail-if
+    // judges it: the limits decide the exit code, not what the table shows.
+    let mark = if !broken.is_empty() {
+        format!("  FAIL ({})", broken[0].text)
+    } else if worsening(metric, b, n).is_some_and(|(_, r)| r > MARK_WORSE) {
+        "  worse".to_string()
+    } else {
+        String::new()
+    };
+    format!(
+        "  {label:<22}{:>11}{:>11}{:>11}{mark}",
+        shown(metric, bv),
+        shown(metric, nv),
+        change(metric, bv, nv)
+    )
+}
+
+/// Each `--fail-if` limit: ok, or FAIL with the rows that broke it.
+fn fail_if_lines(out: &mut String, limits: &[FailIf], verdicts: &[Verdict<'_>], width: usize) {
+    let _ = writeln!(out, "\n--fail-if");
+    for l in limits {
+        let broken: Vec<_> = verdicts
+            .iter()
+            .filter(|(v, _, broken, _)| std::ptr::eq(*v, l) && *broken)
+            .collect();
+        if broken.is_empty() {
+            let _ = writeln!(out, "  ok    {}", l.text);
+        }
+        for (_, name, _, (b, n)) in broken {
+            let line = format!(
+                "  FAIL  {}  {name}: {} → {} ({})",
+                l.text,
+                with_unit(l.metric, *b),
+                with_unit(l.metric, *n),
+                change(l.metric, *b, *n)
+            );
+            let _ = writeln!(out, "{}", fit(&line, width));
+        }
+    }
+}
+
+/// A limit judged on a row: the limit, the row's name, whether it broke, the two values.
+type Verdict<'a> = (&'a FailIf, String, bool, (f64, f64));
+
 /// The side-by-side table of two runs' figures, the rows only one has, and the
 /// `--fail-if` verdicts; true when every limit held.
 pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -> (String, bool) {
@@ -280,26 +336,7 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
         };
         let _ = writeln!(out, "{}", fit(&name, width));
         for (label, metric) in SHOWN {
-            let (bv, nv) = (metric.value(b), metric.value(n));
-            let broken: Vec<&FailIf> = limits
-                .iter()
-                .filter(|l| l.metric == metric && l.broken(b, n) == Some(true))
-                .collect();
-            // A change worse than MARK_WORSE is marked whether or not a --fail-if
-            // judges it: the limits decide the exit code, not what the table shows.
-            let mark = if !broken.is_empty() {
-                format!("  FAIL ({})", broken[0].text)
-            } else if worsening(metric, b, n).is_some_and(|(_, r)| r > MARK_WORSE) {
-                "  worse".to_string()
-            } else {
-                String::new()
-            };
-            let line = format!(
-                "  {label:<22}{:>11}{:>11}{:>11}{mark}",
-                shown(metric, bv),
-                shown(metric, nv),
-                change(metric, bv, nv)
-            );
+            let line = metric_line(label, metric, (b, n), limits);
             let _ = writeln!(out, "{}", fit(&line, width));
         }
         for l in limits {
@@ -327,26 +364,7 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
         }
     }
     if !limits.is_empty() {
-        let _ = writeln!(out, "\n--fail-if");
-        for l in limits {
-            let broken: Vec<_> = verdicts
-                .iter()
-                .filter(|(v, _, broken, _)| std::ptr::eq(*v, l) && *broken)
-                .collect();
-            if broken.is_empty() {
-                let _ = writeln!(out, "  ok    {}", l.text);
-            }
-            for (_, name, _, (b, n)) in broken {
-                let line = format!(
-                    "  FAIL  {}  {name}: {} → {} ({})",
-                    l.text,
-                    with_unit(l.metric, *b),
-                    with_unit(l.metric, *n),
-                    change(l.metric, *b, *n)
-                );
-                let _ = writeln!(out, "{}", fit(&line, width));
-            }
-        }
+        fail_if_lines(&mut out, limits, &verdicts, width);
     }
     (out, held)
 }

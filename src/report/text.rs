@@ -47,25 +47,10 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
     out
 }
 
-/// The lines under the title: totals, bytes, and what needs saying about the run
-/// (interrupted and resent requests, stopped users, the open model's schedule).
-fn summary(snap: &Snapshot) -> Vec<String> {
-    let secs = snap.elapsed.as_secs_f64();
-    let mut lines = vec![format!(
-        "{}, {secs:.1}s, {}, {} failed",
-        plural(snap.peak_users, "user"),
-        plural(snap.total.requests, "request"),
-        snap.total.failures
-    )];
-    let throughput = if secs > 0.0 {
-        format!(" ({}/s)", bytes(snap.total.bytes as f64 / secs))
-    } else {
-        String::new()
-    };
-    lines.push(format!(
-        "{} of response bodies received{throughput}",
-        bytes(snap.total.bytes as f64)
-    ));
+/// What makes the run's figures read differently: lost workers, a degraded run, a server
+/// never reached, requests cut or interrupted at the stop, requests resent.
+fn caveats(snap: &Snapshot) -> Vec<String> {
+    let mut lines = Vec::new();
     for lost in &snap.lost_workers {
         lines.push(lost.describe());
     }
@@ -105,6 +90,29 @@ fn summary(snap: &Snapshot) -> Vec<String> {
             snap.total.resent
         ));
     }
+    lines
+}
+
+/// The lines under the title: totals, bytes, and what needs saying about the run
+/// (interrupted and resent requests, stopped users, the open model's schedule).
+fn summary(snap: &Snapshot) -> Vec<String> {
+    let secs = snap.elapsed.as_secs_f64();
+    let mut lines = vec![format!(
+        "{}, {secs:.1}s, {}, {} failed",
+        plural(snap.peak_users, "user"),
+        plural(snap.total.requests, "request"),
+        snap.total.failures
+    )];
+    let throughput = if secs > 0.0 {
+        format!(" ({}/s)", bytes(snap.total.bytes as f64 / secs))
+    } else {
+        String::new()
+    };
+    lines.push(format!(
+        "{} of response bodies received{throughput}",
+        bytes(snap.total.bytes as f64)
+    ));
+    lines.extend(caveats(snap));
     if !snap.user_types.is_empty() {
         let types: Vec<String> = snap
             .user_types
