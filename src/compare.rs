@@ -77,6 +77,17 @@ pub fn parse_fail_if(text: &str) -> Result<FailIf, String> {
             example(metric)
         ));
     }
+    let limit = parse_limit(metric, amount, (t, name))?;
+    Ok(FailIf {
+        metric,
+        limit,
+        text: t.to_string(),
+    })
+}
+
+/// The limit after a `--fail-if` metric: a share of BASE (`10%`), a time (`5ms`),
+/// percentage points of the failure share (`1pp`), or requests per second.
+fn parse_limit(metric: Metric, amount: &str, (t, name): (&str, &str)) -> Result<Limit, String> {
     let number = |s: &str| {
         s.trim()
             .parse::<f64>()
@@ -89,7 +100,7 @@ pub fn parse_fail_if(text: &str) -> Result<FailIf, String> {
                 )
             })
     };
-    let limit = if let Some(p) = amount.strip_suffix('%') {
+    Ok(if let Some(p) = amount.strip_suffix('%') {
         Limit::Relative(number(p)? / 100.0)
     } else {
         match metric {
@@ -113,11 +124,6 @@ pub fn parse_fail_if(text: &str) -> Result<FailIf, String> {
             },
             Metric::Rps => Limit::Absolute(number(amount.trim_end_matches("/s"))?),
         }
-    };
-    Ok(FailIf {
-        metric,
-        limit,
-        text: t.to_string(),
     })
 }
 

@@ -284,68 +284,22 @@ impl UserState {
                 .as_ref()
         };
         for check in &e.checks {
-            match check {
-                Check::BodyContains(text) => {
-                    let found = body
-                        .windows(text.len().max(1))
-                        .any(|w| w == text.as_bytes());
-                    if !found {
-                        return Err(StepFailure {
-                            kind: FailureKind::Check,
-                            message: format!("{}: the body does not contain \"{text}\"", e.name),
-                        });
-                    }
-                }
-                Check::JsonEq(pointer, want) => {
-                    let got = parsed().and_then(|v| v.pointer(pointer));
-                    if got != Some(want) {
-                        let got = got.map_or("nothing (or no JSON body)".into(), |g| g.to_string());
-                        return Err(StepFailure {
-                            kind: FailureKind::Check,
-                            message: format!("{}: {pointer} is {got}, expected {want}", e.name),
-                        });
-                    }
-                }
-            }
+            run_check(check, body, parsed, &e.name)?;
         }
         for x in &e.extract {
-            let value = match &x.from {
-                ExtractFrom::Json(pointer) => {
-                    parsed().and_then(|v| v.pointer(pointer).map(json_text))
-                }
-                ExtractFrom::Header(name) => out
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(name))
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-                ExtractFrom::Regex(re) => std::str::from_utf8(body).ok().and_then(|text| {
-                    re.captures(text).map(|c| {
-                        c.get(1)
-                            .or_else(|| c.get(0))
-                            .map_or(String::new(), |m| m.as_str().to_string())
-                    })
-                }),
+            let value = extracted(&x.from, (body, parsed), out);
+            let Some(v) = value else {
+                return Err(StepFailure {
+                    kind: FailureKind::Extract,
+                    message: format!(
+                        "{}: {} found nothing for {{{{{}}}}}",
+                        e.name,
+                        source_of(&x.from),
+                        x.var
+                    ),
+                });
             };
-            match value {
-                Some(v) => {
-                    self.vars.insert(x.var.clone(), v);
-                }
-                None => {
-                    let source = match &x.from {
-                        ExtractFrom::Json(p) => format!("JSON pointer {p}"),
-                        ExtractFrom::Header(h) => format!("header {h}"),
-                        ExtractFrom::Regex(r) => format!("regex {r}"),
-                    };
-                    return Err(StepFailure {
-                        kind: FailureKind::Extract,
-                        message: format!(
-                            "{}: {source} found nothing for {{{{{}}}}}",
-                            e.name, x.var
-                        ),
-                    });
-                }
-            }
+            self.vars.insert(x.var.clone(), v);
         }
         Ok(())
     }
@@ -505,6 +459,71 @@ impl Context for Ctx<'_> {
             return Some(v);
         }
         self.data_field(name).and_then(Result::ok)
+    }
+}
+
+/// One check of a response's body; the failure says what was found instead.
+fn run_check<'b>(
+    check: &Check,
+    body: &[u8],
+    parsed: impl Fn() -> Option<&'b serde_json::Value>,
+    name: &str,
+) -> Result<(), StepFailure> {
+    match check {
+        Check::BodyContains(text) => {
+            let found = body
+                .windows(text.len().max(1))
+                .any(|w| w == text.as_bytes());
+            if !found {
+                return Err(StepFailure {
+                    kind: FailureKind::Check,
+                    message: format!("{name}: the body does not contain \"{text}\""),
+                });
+            }
+        }
+        Check::JsonEq(pointer, want) => {
+            let got = parsed().and_then(|v| v.pointer(pointer));
+            if got != Some(want) {
+                let got = got.map_or("nothing (or no JSON body)".into(), |g| g.to_string());
+                return Err(StepFailure {
+                    kind: FailureKind::Check,
+                    message: format!("{name}: {pointer} is {got}, expected {want}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value an extraction takes from a response, if it finds one.
+fn extracted<'b>(
+    from: &ExtractFrom,
+    (body, parsed): (&[u8], impl Fn() -> Option<&'b serde_json::Value>),
+    out: &Outcome,
+) -> Option<String> {
+    match from {
+        ExtractFrom::Json(pointer) => parsed().and_then(|v| v.pointer(pointer).map(json_text)),
+        ExtractFrom::Header(name) => out
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        ExtractFrom::Regex(re) => std::str::from_utf8(body).ok().and_then(|text| {
+            re.captures(text).map(|c| {
+                c.get(1)
+                    .or_else(|| c.get(0))
+                    .map_or(String::new(), |m| m.as_str().to_string())
+            })
+        }),
+    }
+}
+
+fn source_of(from: &ExtractFrom) -> String {
+    match from {
+        ExtractFrom::Json(p) => format!("JSON pointer {p}"),
+        ExtractFrom::Header(h) => format!("header {h}"),
+        ExtractFrom::Regex(r) => format!("regex {r}"),
     }
 }
 

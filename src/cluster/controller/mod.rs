@@ -134,26 +134,7 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
         );
     }
     let (events, event_rx) = mpsc::unbounded_channel();
-    let service = Service {
-        events,
-        next_conn: Arc::new(AtomicU64::new(0)),
-    };
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(t) = &cfg.tls {
-        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
-        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(&t.cert, &t.key));
-        if let Some(ca) = &t.client_ca {
-            tls = tls.client_ca_root(Certificate::from_pem(ca));
-        }
-        builder = builder
-            .tls_config(tls)
-            .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
-    }
-    let server = tokio::spawn(
-        builder
-            .add_service(ControlServer::new(service).max_decoding_message_size(MAX_MESSAGE))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+    let server = serve(listener, events, cfg.tls.as_ref())?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let first = Snapshot {
         workers_wanted: cfg.workers,
@@ -179,6 +160,35 @@ pub async fn spawn(plan: &Plan, cfg: Config) -> anyhow::Result<Engine> {
         server.abort();
     });
     Ok(Engine::from_parts(commands, snapshots, task))
+}
+
+/// Serves the control port (over TLS with `--tls-cert`); every connection's events go
+/// to `events`.
+fn serve(
+    listener: tokio::net::TcpListener,
+    events: mpsc::UnboundedSender<Event>,
+    tls: Option<&Tls>,
+) -> anyhow::Result<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>> {
+    let service = Service {
+        events,
+        next_conn: Arc::new(AtomicU64::new(0)),
+    };
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = tls {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(&t.cert, &t.key));
+        if let Some(ca) = &t.client_ca {
+            tls = tls.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
+    }
+    Ok(tokio::spawn(
+        builder
+            .add_service(ControlServer::new(service).max_decoding_message_size(MAX_MESSAGE))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    ))
 }
 
 type Outbox = mpsc::Sender<Result<ToWorker, Status>>;

@@ -173,18 +173,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         0
     };
-    let mut title = if n > visible && visible > 0 {
-        format!(
-            " Statistics (ms) · rows {}–{} of {n} (↑↓) ",
-            first + 1,
-            (first + visible).min(n)
-        )
-    } else {
-        " Statistics (ms) ".to_string()
-    };
-    if let (true, Some((path, _))) = (cols.baseline, &app.baseline) {
-        title += &format!("· base: p95 of {path} ");
-    }
+    let title = table_title((first, visible, n), &cols, app);
     frame.render_widget(block.title(title), area);
     let rows: Vec<Row> = app
         .snapshot
@@ -193,17 +182,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
         .map(|r| row(r, app, &cols))
         .collect();
     if rows.is_empty() && body.height > 1 {
-        // Across the whole width, not squeezed into the Name column.
-        let hint = format::fit(
-            "     no requests yet: press s to start",
-            body.width as usize,
-        );
-        let line = Rect {
-            y: body.y + 1,
-            height: 1,
-            ..body
-        };
-        frame.render_widget(Paragraph::new(Line::styled(hint, t.dim())), line);
+        draw_no_requests(frame, body, t);
     }
     let table = Table::new(rows, cols.widths())
         .header(header)
@@ -222,6 +201,39 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
         Table::new([aggregate], cols.widths()).column_spacing(1),
         total,
     );
+}
+
+/// " Statistics (ms) ", with the rows in view when they do not all fit and the
+/// baseline the p95 column compares with.
+fn table_title((first, visible, n): (usize, usize, usize), cols: &Columns, app: &App) -> String {
+    let mut title = if n > visible && visible > 0 {
+        format!(
+            " Statistics (ms) · rows {}–{} of {n} (↑↓) ",
+            first + 1,
+            (first + visible).min(n)
+        )
+    } else {
+        " Statistics (ms) ".to_string()
+    };
+    if let (true, Some((path, _))) = (cols.baseline, &app.baseline) {
+        title += &format!("· base: p95 of {path} ");
+    }
+    title
+}
+
+/// Before the first request: what to press, across the whole width (not squeezed into
+/// the Name column).
+fn draw_no_requests(frame: &mut Frame, body: Rect, t: &crate::tui::theme::Theme) {
+    let hint = format::fit(
+        "     no requests yet: press s to start",
+        body.width as usize,
+    );
+    let line = Rect {
+        y: body.y + 1,
+        height: 1,
+        ..body
+    };
+    frame.render_widget(Paragraph::new(Line::styled(hint, t.dim())), line);
 }
 
 fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
@@ -248,36 +260,7 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
     if cols.baseline {
         let p95 = r.percentile_ms(0.95).unwrap_or(0.0);
         cells.push(right(format::ms_of(r, p95)));
-        let base = app
-            .baseline
-            .as_ref()
-            .and_then(|(_, b)| crate::compare::matching(&b.stats, r))
-            .filter(|b| b.requests > 0);
-        match base {
-            Some(b) => {
-                let was = b.percentile_ms(0.95).unwrap_or(0.0);
-                cells.push(right(ms(was)));
-                let change = if r.requests == 0 || was <= 0.0 {
-                    "-".to_string()
-                } else {
-                    format!("{:+.0}%", (p95 - was) / was * 100.0)
-                };
-                let worse = r.requests > 0
-                    && p95 - was >= crate::compare::NOISE_MS
-                    && was > 0.0
-                    && (p95 - was) / was > crate::compare::MARK_WORSE;
-                let style = if worse {
-                    app.theme.bad()
-                } else {
-                    Default::default()
-                };
-                cells.push(Cell::from(Line::from(change).right_aligned().style(style)));
-            }
-            None => {
-                cells.push(right("-".into()));
-                cells.push(right("-".into()));
-            }
-        }
+        cells.extend(baseline_cells(r, p95, app));
     } else if cols.wide {
         for q in [0.95, 0.99] {
             cells.push(right(format::ms_of(r, r.percentile_ms(q).unwrap_or(0.0))));
@@ -291,6 +274,64 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
     cells.push(right(rate(rps)));
     cells.push(right(rate(fps)));
     Row::new(cells)
+}
+
+/// The baseline's p95 for the row and the change from it (marked when worse), or
+/// dashes for a row the baseline does not have.
+fn baseline_cells<'a>(r: &RowStats, p95: f64, app: &App) -> Vec<Cell<'a>> {
+    let right = |s: String| Cell::from(Line::from(s).right_aligned());
+    let mut cells = Vec::new();
+    let base = app
+        .baseline
+        .as_ref()
+        .and_then(|(_, b)| crate::compare::matching(&b.stats, r))
+        .filter(|b| b.requests > 0);
+    match base {
+        Some(b) => {
+            let was = b.percentile_ms(0.95).unwrap_or(0.0);
+            cells.push(right(ms(was)));
+            let change = if r.requests == 0 || was <= 0.0 {
+                "-".to_string()
+            } else {
+                format!("{:+.0}%", (p95 - was) / was * 100.0)
+            };
+            let worse = r.requests > 0
+                && p95 - was >= crate::compare::NOISE_MS
+                && was > 0.0
+                && (p95 - was) / was > crate::compare::MARK_WORSE;
+            let style = if worse {
+                app.theme.bad()
+            } else {
+                Default::default()
+            };
+            cells.push(Cell::from(Line::from(change).right_aligned().style(style)));
+        }
+        None => {
+            cells.push(right("-".into()));
+            cells.push(right("-".into()));
+        }
+    }
+    cells
+}
+
+/// Open model: the latency from the intended start first, the service time below, and
+/// a legend.
+fn draw_corrected(
+    frame: &mut Frame,
+    area: Rect,
+    (corrected, raw): (String, String),
+    t: &crate::tui::theme::Theme,
+) {
+    let [first, second, legend] = Layout::vertical([Constraint::Length(1); 3]).areas(area);
+    frame.render_widget(Paragraph::new(Line::styled(corrected, t.warn())), first);
+    frame.render_widget(Paragraph::new(raw), second);
+    let text = Line::from(vec![
+        Span::styled("1: ", t.warn()),
+        Span::styled("from intended start (no coordinated omission)  ", t.dim()),
+        Span::raw("2: "),
+        Span::styled("service time (raw)", t.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(text), legend);
 }
 
 fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
@@ -323,23 +364,12 @@ fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
     match &r.corrected_ms {
         // Open model: the latency from the intended start first, the service time below.
         Some(corrected) => {
-            let [first, second, legend] =
-                Layout::vertical([Constraint::Length(1); 3]).areas(Rect {
-                    height: (values.height + dist.height).min(3),
-                    ..values
-                });
-            frame.render_widget(
-                Paragraph::new(Line::styled(value_line(corrected), t.warn())),
-                first,
-            );
-            frame.render_widget(Paragraph::new(value_line(&r.percentiles_ms)), second);
-            let text = Line::from(vec![
-                Span::styled("1: ", t.warn()),
-                Span::styled("from intended start (no coordinated omission)  ", t.dim()),
-                Span::raw("2: "),
-                Span::styled("service time (raw)", t.dim()),
-            ]);
-            frame.render_widget(Paragraph::new(text), legend);
+            let area = Rect {
+                height: (values.height + dist.height).min(3),
+                ..values
+            };
+            let lines = (value_line(corrected), value_line(&r.percentiles_ms));
+            draw_corrected(frame, area, lines, t);
         }
         None => {
             frame.render_widget(Paragraph::new(value_line(&r.percentiles_ms)), values);
