@@ -117,27 +117,7 @@ async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
         (&Method::POST, "/items") => add_item(req, &items).await,
         (&Method::GET, p) if p.starts_with("/items/") => get_item(&p[7..], &items),
         (&Method::POST, "/signup" | "/signin") => account(req, &items).await,
-        (&Method::GET, "/me") | (&Method::POST, "/signout") => {
-            let token = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or("")
-                .to_string();
-            let mut items = items.lock().unwrap_or_else(|p| p.into_inner());
-            match items.tokens.get(&token).cloned() {
-                None => json_reply(
-                    StatusCode::UNAUTHORIZED,
-                    &json!({ "error": "sign in first: Authorization: Bearer TOKEN" }),
-                ),
-                Some(_) if req.method() == Method::POST => {
-                    items.tokens.remove(&token);
-                    json_reply(StatusCode::NO_CONTENT, &json!({}))
-                }
-                Some(user) => json_reply(StatusCode::OK, &json!({ "username": user })),
-            }
-        }
+        (&Method::GET, "/me") | (&Method::POST, "/signout") => session(&req, &items),
         (&Method::GET, "/primes") => {
             let below = param(&query, "below").unwrap_or(10_000.0).clamp(0.0, 1e7) as u64;
             let count = tokio::task::spawn_blocking(move || count_primes(below))
@@ -167,6 +147,29 @@ async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
         ),
     };
     Ok(response)
+}
+
+/// `GET /me` says who the bearer token belongs to; `POST /signout` ends its session.
+fn session(req: &Request<Incoming>, items: &Mutex<Items>) -> Response<Full<Bytes>> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_string();
+    let mut items = items.lock().unwrap_or_else(|p| p.into_inner());
+    match items.tokens.get(&token).cloned() {
+        None => json_reply(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "error": "sign in first: Authorization: Bearer TOKEN" }),
+        ),
+        Some(_) if req.method() == Method::POST => {
+            items.tokens.remove(&token);
+            json_reply(StatusCode::NO_CONTENT, &json!({}))
+        }
+        Some(user) => json_reply(StatusCode::OK, &json!({ "username": user })),
+    }
 }
 
 const INDEX: &str = "swarm demo API\n\

@@ -69,22 +69,7 @@ impl Processes {
                 .spawn()
                 .map_err(|e| anyhow::anyhow!("--processes: cannot start {}: {e}", exe.display()))?;
             let tail = Arc::new(Mutex::new(VecDeque::new()));
-            let reader = child.stderr.take().map(|err| {
-                let tail = Arc::clone(&tail);
-                tokio::spawn(async move {
-                    let mut lines = BufReader::new(err).lines();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        if !quiet && worth_saying(&line) {
-                            eprintln!("swarm: process {index}: {}", strip_name(&line));
-                        }
-                        let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
-                        if t.len() == TAIL_LINES {
-                            t.pop_front();
-                        }
-                        t.push_back(line);
-                    }
-                })
-            });
+            let reader = (child.stderr.take()).map(|err| read_stderr(err, index, quiet, &tail));
             let ended = ended.clone();
             let exited = exited.clone();
             watchers.push(tokio::spawn(async move {
@@ -130,6 +115,30 @@ impl Processes {
             let _ = w.await;
         }
     }
+}
+
+/// Reads a worker process's standard error: warnings and errors are said (unless
+/// `quiet`), and the last lines kept in `tail` say why it ended, if it does.
+fn read_stderr(
+    err: tokio::process::ChildStderr,
+    index: u32,
+    quiet: bool,
+    tail: &Arc<Mutex<VecDeque<String>>>,
+) -> tokio::task::JoinHandle<()> {
+    let tail = Arc::clone(tail);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(err).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !quiet && worth_saying(&line) {
+                eprintln!("swarm: process {index}: {}", strip_name(&line));
+            }
+            let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(line);
+        }
+    })
 }
 
 /// A worker's standard error line worth showing under the controller's: not the routine

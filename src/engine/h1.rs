@@ -203,13 +203,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         Ok(n)
     }
 
-    /// The error's second part is true when no byte of the response had arrived.
-    async fn read_response(
+    /// Reads until the response's head is whole (skipping 1xx heads): its status,
+    /// framing, headers when kept, and length.
+    async fn read_head(
         &mut self,
         head: bool,
         keep: Capture<'_>,
-    ) -> Result<Response, (H1Error, bool)> {
-        let (status, framing, headers, consumed) = loop {
+    ) -> Result<(u16, Framing, Option<HeaderMap>, usize), (H1Error, bool)> {
+        loop {
             if !self.buf.is_empty() {
                 match parse_head(&self.buf, head, keep)? {
                     Parsed::Partial => {}
@@ -227,7 +228,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                         if close {
                             self.reusable = false;
                         }
-                        break (status, framing, headers, len);
+                        return Ok((status, framing, headers, len));
                     }
                 }
                 if self.buf.len() >= MAX_HEAD {
@@ -251,7 +252,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                 Ok(_) => {}
                 Err(e) => return Err((H1Error::Io(e), before_any)),
             }
-        };
+        }
+    }
+
+    /// The error's second part is true when no byte of the response had arrived.
+    async fn read_response(
+        &mut self,
+        head: bool,
+        keep: Capture<'_>,
+    ) -> Result<Response, (H1Error, bool)> {
+        let (status, framing, headers, consumed) = self.read_head(head, keep).await?;
         if let Some(p) = keep.progress {
             let expected = match framing {
                 Framing::Length(n) => Some(n),

@@ -10,35 +10,7 @@ use std::fmt::Write;
 /// The XML document for a finished run.
 pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &str) -> String {
     let secs = snap.elapsed.as_secs_f64();
-    // The failed requests are a case of their own beside the thresholds: a run with
-    // 27 % failed requests and thresholds that held is not all green (it exits 1).
-    let failed = (snap.total.failures > 0).then(|| {
-        let causes: Vec<String> = snap
-            .failures
-            .iter()
-            .map(|f| format!("{} × {} on {}", f.count, f.kind, f.name))
-            .collect();
-        format!(
-            "{} of {} requests failed: {}",
-            snap.total.failures,
-            snap.total.requests,
-            causes.join("; ")
-        )
-    });
-    let cases: Vec<(String, Option<String>)> =
-        std::iter::once(("no failed requests".to_string(), failed))
-            .chain(verdicts.iter().map(|v| {
-                let name = format!("{}: {}", v.scope, v.threshold);
-                let failed = (!v.passed).then(|| {
-                    format!(
-                        "measured {} (threshold {})",
-                        super::text::measured(v),
-                        v.threshold
-                    )
-                });
-                (name, failed)
-            }))
-            .collect();
+    let cases = cases(snap, verdicts);
     let failures = cases.iter().filter(|c| c.1.is_some()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -88,4 +60,37 @@ mod tests {
             "p95 &lt; 3&quot;s&quot; &amp; &lt;b&gt; "
         );
     }
+}
+
+/// The test cases: no failed requests, then each threshold; a failed one with its
+/// message.
+fn cases(snap: &Snapshot, verdicts: &[Verdict]) -> Vec<(String, Option<String>)> {
+    // The failed requests are a case of their own beside the thresholds: a run with
+    // 27 % failed requests and thresholds that held is not all green (it exits 1).
+    let failed = (snap.total.failures > 0).then(|| {
+        let causes: Vec<String> = snap
+            .failures
+            .iter()
+            .map(|f| format!("{} × {} on {}", f.count, f.kind, f.name))
+            .collect();
+        format!(
+            "{} of {} requests failed: {}",
+            snap.total.failures,
+            snap.total.requests,
+            causes.join("; ")
+        )
+    });
+    std::iter::once(("no failed requests".to_string(), failed))
+        .chain(verdicts.iter().map(|v| {
+            let name = format!("{}: {}", v.scope, v.threshold);
+            let failed = (!v.passed).then(|| {
+                format!(
+                    "measured {} (threshold {})",
+                    super::text::measured(v),
+                    v.threshold
+                )
+            });
+            (name, failed)
+        }))
+        .collect()
 }

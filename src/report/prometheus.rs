@@ -91,6 +91,27 @@ fn endpoint_families(page: &mut Page, rows: &[(String, &crate::stats::RowStats)]
             f.count
         );
     }
+    response_time_family(page, rows);
+    let o = page.family(
+        "swarm_requests_per_second",
+        "gauge",
+        "Requests per second over the last seconds, per endpoint.",
+    );
+    for (l, r) in rows {
+        let _ = writeln!(o, "swarm_requests_per_second{{{l}}} {}", r.current_rps);
+    }
+    let o = page.family(
+        "swarm_response_bytes_total",
+        "counter",
+        "Response body bytes received, per endpoint.",
+    );
+    for (l, r) in rows {
+        let _ = writeln!(o, "swarm_response_bytes_total{{{l}}} {}", r.bytes);
+    }
+}
+
+/// Response times per endpoint, as a histogram with fixed buckets.
+fn response_time_family(page: &mut Page, rows: &[(String, &crate::stats::RowStats)]) {
     let o = page.family(
         "swarm_response_time_seconds",
         "histogram",
@@ -115,22 +136,6 @@ fn endpoint_families(page: &mut Page, rows: &[(String, &crate::stats::RowStats)]
             seconds(r.sum_ms)
         );
         let _ = writeln!(o, "swarm_response_time_seconds_count{{{l}}} {}", r.timed);
-    }
-    let o = page.family(
-        "swarm_requests_per_second",
-        "gauge",
-        "Requests per second over the last seconds, per endpoint.",
-    );
-    for (l, r) in rows {
-        let _ = writeln!(o, "swarm_requests_per_second{{{l}}} {}", r.current_rps);
-    }
-    let o = page.family(
-        "swarm_response_bytes_total",
-        "counter",
-        "Response body bytes received, per endpoint.",
-    );
-    for (l, r) in rows {
-        let _ = writeln!(o, "swarm_response_bytes_total{{{l}}} {}", r.bytes);
     }
 }
 

@@ -318,10 +318,9 @@ pub fn read(path: &Path) -> Result<SavedRun, String> {
     parse(reader, &shown.to_string())
 }
 
-/// Reads a saved run line by line, stopping at the first line that is not a saved run's
-/// (so a large file of something else is refused after its first line, not read whole).
-/// Every field of the summary is checked: the file is input swarm does not control.
-pub fn parse(mut reader: impl std::io::BufRead, shown: &str) -> Result<SavedRun, String> {
+/// The saved run's summary line, if it has one, after every other line was checked to
+/// be a saved run's (the magic line, HdrHistogram intervals, comments).
+fn summary_line(mut reader: impl std::io::BufRead, shown: &str) -> Result<Option<Vec<u8>>, String> {
     let mut line = Vec::new();
     let mut summary: Option<Vec<u8>> = None;
     let mut number = 0usize;
@@ -372,6 +371,14 @@ pub fn parse(mut reader: impl std::io::BufRead, shown: &str) -> Result<SavedRun,
             "{shown} is empty, not a saved swarm run (those are written by swarm run --save-run FILE)"
         ));
     }
+    Ok(summary)
+}
+
+/// Reads a saved run line by line, stopping at the first line that is not a saved run's
+/// (so a large file of something else is refused after its first line, not read whole).
+/// Every field of the summary is checked: the file is input swarm does not control.
+pub fn parse(reader: impl std::io::BufRead, shown: &str) -> Result<SavedRun, String> {
+    let summary = summary_line(reader, shown)?;
     let Some(json) = summary else {
         return Err(format!(
             "{shown} has no summary: the run that wrote it did not finish (its per-second intervals are there for HdrHistogram tools, but swarm needs the summary line)"

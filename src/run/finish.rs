@@ -126,6 +126,18 @@ pub fn finish(
             path.display()
         );
     }
+    Ok(exit_code(last, &verdicts, out.exit_code_on_error))
+}
+
+/// The exit code a run ended with, said on standard error when it is not what the
+/// thresholds and failures alone would give: 3 when workers were lost or never joined,
+/// 1 when no request was sent, a threshold failed or the server answered none,
+/// `exit_code_on_error` when requests failed, else 0.
+fn exit_code(
+    last: &Snapshot,
+    verdicts: &[crate::scenario::threshold::Verdict],
+    exit_code_on_error: i32,
+) -> i32 {
     if let Some(lost) = last.worker_lost.as_ref().filter(|_| last.degraded) {
         eprintln!("swarm: degraded run: {lost}; the other workers carried its share");
     }
@@ -143,18 +155,18 @@ pub fn finish(
             None => "it was stopped before any user sent one".into(),
         };
         eprintln!("swarm: the run sent no request: {why}");
-        return Ok(if last.workers_wanted > 0 {
+        return if last.workers_wanted > 0 {
             crate::cluster::EXIT_WORKER_LOST
         } else {
             1
-        });
+        };
     }
     if let Some(lost) = last.worker_lost.as_ref().filter(|_| !last.degraded) {
         eprintln!(
             "swarm: the run stopped early because {lost} (exit code {})",
             crate::cluster::EXIT_WORKER_LOST
         );
-        return Ok(crate::cluster::EXIT_WORKER_LOST);
+        return crate::cluster::EXIT_WORKER_LOST;
     }
     if last.all_interrupted() {
         eprintln!(
@@ -162,13 +174,11 @@ pub fn finish(
             last.total.requests
         );
     }
-    Ok(
-        if verdicts.iter().any(|v| !v.passed) || last.all_interrupted() {
-            1
-        } else if last.total.failures > 0 {
-            out.exit_code_on_error
-        } else {
-            0
-        },
-    )
+    if verdicts.iter().any(|v| !v.passed) || last.all_interrupted() {
+        1
+    } else if last.total.failures > 0 {
+        exit_code_on_error
+    } else {
+        0
+    }
 }

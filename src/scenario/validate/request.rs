@@ -62,13 +62,8 @@ impl Validator<'_> {
         Ok(())
     }
 
-    /// The body, and its template when it has one (then the bytes are unused).
-    pub(super) fn body(
-        &self,
-        e: &RawEndpoint,
-        key: &str,
-        headers: &mut HeaderMap,
-    ) -> Result<(Bytes, Option<Template>)> {
+    /// At most one of `json`, `body` and `form`.
+    fn one_body(&self, e: &RawEndpoint, key: &str) -> Result<()> {
         let given: Vec<(&str, std::ops::Range<usize>)> = [
             e.json.as_ref().map(|j| ("json", j.span())),
             e.body.as_ref().map(|b| ("body", b.span())),
@@ -88,6 +83,17 @@ impl Validator<'_> {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The body, and its template when it has one (then the bytes are unused).
+    pub(super) fn body(
+        &self,
+        e: &RawEndpoint,
+        key: &str,
+        headers: &mut HeaderMap,
+    ) -> Result<(Bytes, Option<Template>)> {
+        self.one_body(e, key)?;
         let mut content_type = |ct: &'static str| {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
         };
@@ -203,6 +209,47 @@ impl Validator<'_> {
         Ok(templated)
     }
 
+    /// `status = [200, "2xx", "300-399"]`: the statuses that count as success.
+    fn statuses(&self, status: &SpannedValue, k: &str) -> Result<Vec<(u16, u16)>> {
+        let items: Vec<Value> = match status.get_ref() {
+            Value::Array(a) => a.clone(),
+            v @ (Value::Integer(_) | Value::String(_)) => vec![v.clone()],
+            _ => {
+                return Err(self.err(
+                    status.span(),
+                    k,
+                    "must be a list of status codes or ranges, e.g. [200, 201] or [\"2xx\"]",
+                ));
+            }
+        };
+        let mut codes = Vec::new();
+        for item in items {
+            let range = match &item {
+                Value::Integer(c) if (100..=599).contains(c) => Some((*c as u16, *c as u16)),
+                Value::String(s) => status_range(s),
+                _ => None,
+            };
+            match range {
+                Some(r) => codes.push(r),
+                None => {
+                    return Err(self.err(
+                    status.span(),
+                    k,
+                    format!("{item} is not an HTTP status code (100 to 599) or a range such as \"2xx\" or \"200-299\""),
+                ));
+                }
+            }
+        }
+        if codes.is_empty() {
+            return Err(self.err(
+                status.span(),
+                k,
+                "is empty; list the statuses that count as success",
+            ));
+        }
+        Ok(codes)
+    }
+
     /// `expect = { status = [200, "2xx", "300-399"], body_contains = "ok", json = { "/ok" = true } }`
     pub(super) fn expect(
         &self,
@@ -239,43 +286,7 @@ impl Validator<'_> {
                 "needs a status list, e.g. expect = { status = [200, 201] }, or body_contains / json checks",
             ));
         };
-        let k = format!("{key}.status");
-        let items: Vec<Value> = match status.get_ref() {
-            Value::Array(a) => a.clone(),
-            v @ (Value::Integer(_) | Value::String(_)) => vec![v.clone()],
-            _ => {
-                return Err(self.err(
-                    status.span(),
-                    &k,
-                    "must be a list of status codes or ranges, e.g. [200, 201] or [\"2xx\"]",
-                ));
-            }
-        };
-        let mut codes = Vec::new();
-        for item in items {
-            let range = match &item {
-                Value::Integer(c) if (100..=599).contains(c) => Some((*c as u16, *c as u16)),
-                Value::String(s) => status_range(s),
-                _ => None,
-            };
-            match range {
-                Some(r) => codes.push(r),
-                None => {
-                    return Err(self.err(
-                        status.span(),
-                        &k,
-                        format!("{item} is not an HTTP status code (100 to 599) or a range such as \"2xx\" or \"200-299\""),
-                    ));
-                }
-            }
-        }
-        if codes.is_empty() {
-            return Err(self.err(
-                status.span(),
-                &k,
-                "is empty; list the statuses that count as success",
-            ));
-        }
+        let codes = self.statuses(status, &format!("{key}.status"))?;
         Ok((Expect::Statuses(codes), checks))
     }
 

@@ -13,51 +13,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::bordered()
         .title(" Capacity search ")
         .border_style(t.dim());
-    let lines: Vec<Line> = match &app.capacity {
-        None => vec![
-            Line::from("Press f to find how many users the server takes before an SLO breaks."),
-            Line::from(""),
-            Line::styled(
-                "The search raises the users step by step (10 at a time by default), lets each",
-                t.dim(),
-            ),
-            Line::styled(
-                "step settle, measures it, and stops when the SLO breaks: e.g. p95<450ms,fail<1%.",
-                t.dim(),
-            ),
-            Line::styled(
-                "A breach is measured twice, so a warm-up spike does not end the search.",
-                t.dim(),
-            ),
-        ],
-        Some((search, cfg)) => {
-            let mut lines = Vec::new();
-            if !search.is_done() {
-                lines.push(Line::from(Span::styled(
-                    format!("▶ {}   (x stops the search)", app.capacity_status),
-                    t.warn(),
-                )));
-            }
-            let report = capacity::render(&search.outcome(), "", cfg);
-            // The verdict first (it is what the search is for), then the steps and chart.
-            let verdict = |l: &str| l.starts_with("Capacity:") || l.starts_with("uncertain:");
-            for l in report.lines().filter(|l| verdict(l)) {
-                let style = if l.starts_with("uncertain:") {
-                    t.bad()
-                } else {
-                    t.good()
-                };
-                lines.push(Line::styled(l.to_string(), style));
-            }
-            lines.extend(
-                report
-                    .lines()
-                    .skip(1)
-                    .filter(|l| !verdict(l))
-                    .map(|l| Line::raw(l.to_string())),
-            );
-            lines
-        }
+    let lines = match &app.capacity {
+        None => explanation(t),
+        Some((search, cfg)) => search_lines(app, search, cfg),
     };
     // The step table and the chart scroll (↑ ↓) when they do not fit.
     let inner_h = area.height.saturating_sub(2) as usize;
@@ -80,4 +38,54 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             .scroll((scroll as u16, 0)),
         area,
     );
+}
+
+/// Before any search: what `f` does.
+fn explanation(t: &crate::tui::theme::Theme) -> Vec<Line<'static>> {
+    vec![
+        Line::from("Press f to find how many users the server takes before an SLO breaks."),
+        Line::from(""),
+        Line::styled(
+            "The search raises the users step by step (10 at a time by default), lets each",
+            t.dim(),
+        ),
+        Line::styled(
+            "step settle, measures it, and stops when the SLO breaks: e.g. p95<450ms,fail<1%.",
+            t.dim(),
+        ),
+        Line::styled(
+            "A breach is measured twice, so a warm-up spike does not end the search.",
+            t.dim(),
+        ),
+    ]
+}
+
+/// A search's report: where it is, the verdict first (it is what the search is for),
+/// then the steps and the chart.
+fn search_lines(
+    app: &App,
+    search: &capacity::Search,
+    cfg: &capacity::SearchConfig,
+) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut lines = Vec::new();
+    if !search.is_done() {
+        lines.push(Line::from(Span::styled(
+            format!("▶ {}   (x stops the search)", app.capacity_status),
+            t.warn(),
+        )));
+    }
+    let report = capacity::render(&search.outcome(), "", cfg);
+    let verdict = |l: &str| l.starts_with("Capacity:") || l.starts_with("uncertain:");
+    for l in report.lines().filter(|l| verdict(l)) {
+        let style = if l.starts_with("uncertain:") {
+            t.bad()
+        } else {
+            t.good()
+        };
+        lines.push(Line::styled(l.to_string(), style));
+    }
+    let rest = report.lines().skip(1).filter(|l| !verdict(l));
+    lines.extend(rest.map(|l| Line::raw(l.to_string())));
+    lines
 }

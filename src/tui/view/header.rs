@@ -92,24 +92,7 @@ fn figures(app: &App) -> Vec<Span<'static>> {
     } else {
         t.good()
     };
-    // The engine's target follows load stages; before a run, the slider's value.
-    let target = if s.state == RunState::Idle {
-        app.stages.first().map_or(app.users, |st| st.users)
-    } else {
-        s.target_users
-    };
-    let load = match (&s.arrivals, app.arrival_rate) {
-        (Some(a), _) if s.state != RunState::Idle => {
-            format!("  rate {}/s  users {}", format::rate(a.rate), s.users)
-        }
-        (_, Some(r)) => format!("  rate {}", format_rate(r)),
-        _ => format!(
-            "  users {}/{} ({}/s)",
-            s.users,
-            target,
-            rate(app.spawn_rate)
-        ),
-    };
+    let load = load_text(app);
     let mut second = vec![
         Span::styled(format!("● {}", s.state_label()), state_style),
         // The clock beside the state: it fits at any width.
@@ -155,6 +138,29 @@ fn figures(app: &App) -> Vec<Span<'static>> {
         second.insert(1, Span::styled(format!("  stage {i}/{n}"), t.warn()));
     }
     second
+}
+
+/// The users and spawn rate (closed model) or the arrival rate (open model).
+fn load_text(app: &App) -> String {
+    let s = &app.snapshot;
+    // The engine's target follows load stages; before a run, the slider's value.
+    let target = if s.state == RunState::Idle {
+        app.stages.first().map_or(app.users, |st| st.users)
+    } else {
+        s.target_users
+    };
+    match (&s.arrivals, app.arrival_rate) {
+        (Some(a), _) if s.state != RunState::Idle => {
+            format!("  rate {}/s  users {}", format::rate(a.rate), s.users)
+        }
+        (_, Some(r)) => format!("  rate {}", format_rate(r)),
+        _ => format!(
+            "  users {}/{} ({}/s)",
+            s.users,
+            target,
+            rate(app.spawn_rate)
+        ),
+    }
 }
 
 /// " · name · host" in `room` columns: the name gives way first, then the host is
