@@ -356,20 +356,7 @@ impl User {
             }
             let status = outcome.status.unwrap_or(302);
             let mut p = next_hop(endpoint, prepared.as_ref(), status, target, &next);
-            if next == endpoint.origin {
-                other = None;
-                let path = p.target.as_ref().map_or("/", |t| t.path()).to_string();
-                if let Some(c) = s.state.cookie_header(origin, &path) {
-                    p.headers.push((::http::header::COOKIE, c));
-                }
-            } else {
-                if let Ok(h) = ::http::HeaderValue::from_str(&next.authority()) {
-                    p.headers.push((::http::header::HOST, h));
-                }
-                if other.as_ref().is_none_or(|(o, _)| *o != next) {
-                    other = Some((next, None));
-                }
-            }
+            aim(s, (origin, endpoint), &mut p, next, &mut other);
             prepared = Some(p);
         }
     }
@@ -494,6 +481,31 @@ impl Drop for InFlight<'_> {
 
 fn new_conns(set: &EndpointSet) -> Vec<Option<Conn>> {
     (0..set.origins.len()).map(|_| None).collect()
+}
+
+/// Sends the next hop where it goes: back on the endpoint's own connection (with the
+/// cookies of its path), or to another origin (its Host, on a connection of its own).
+fn aim(
+    s: &mut Session,
+    (origin, endpoint): (usize, &Endpoint),
+    p: &mut Prepared,
+    next: Origin,
+    other: &mut Option<(Origin, Option<Conn>)>,
+) {
+    if next == endpoint.origin {
+        *other = None;
+        let path = p.target.as_ref().map_or("/", |t| t.path()).to_string();
+        if let Some(c) = s.state.cookie_header(origin, &path) {
+            p.headers.push((::http::header::COOKIE, c));
+        }
+    } else {
+        if let Ok(h) = ::http::HeaderValue::from_str(&next.authority()) {
+            p.headers.push((::http::header::HOST, h));
+        }
+        if other.as_ref().is_none_or(|(o, _)| *o != next) {
+            *other = Some((next, None));
+        }
+    }
 }
 
 /// The path and query the request went to (its rendered target, or the endpoint's).

@@ -111,7 +111,6 @@ fn whole_steps(snap: &Snapshot) -> &[Point] {
 
 fn summary(out: &mut String, snap: &Snapshot, verdicts: &[Verdict]) {
     let t = &snap.total;
-    let secs = snap.elapsed.as_secs_f64();
     let broken = verdicts.iter().filter(|v| !v.passed).count();
     let cards = [
         (snap.peak_users.to_string(), "peak users"),
@@ -146,7 +145,13 @@ fn summary(out: &mut String, snap: &Snapshot, verdicts: &[Verdict]) {
         );
     }
     out.push_str("</div>\n");
-    if secs > 0.0 && t.requests == 0 {
+    notes(out, snap);
+}
+
+/// What makes the figures read differently: nothing sent, lost workers, a degraded run,
+/// a server never reached, requests cut at the stop, the open model's schedule.
+fn notes(out: &mut String, snap: &Snapshot) {
+    if snap.elapsed.as_secs_f64() > 0.0 && snap.total.requests == 0 {
         out.push_str("<p class=\"note\">No request was made in this run.</p>\n");
     }
     for lost in &snap.lost_workers {
@@ -265,6 +270,14 @@ struct Series<'a> {
     values: Vec<f64>,
 }
 
+fn series(label: &'static str, color: &'static str, values: Vec<f64>) -> Series<'static> {
+    Series {
+        label,
+        color,
+        values,
+    }
+}
+
 fn charts(out: &mut String, history: &[Point], step: u32) {
     out.push_str("<h2>Over time</h2>\n");
     if history.is_empty() {
@@ -285,16 +298,8 @@ fn charts(out: &mut String, history: &[Point], step: u32) {
         "per s",
         &t,
         &[
-            Series {
-                label: "req/s",
-                color: BLUE,
-                values: pick(|p| p.rps),
-            },
-            Series {
-                label: "failures/s",
-                color: RED,
-                values: pick(|p| p.fps),
-            },
+            series("req/s", BLUE, pick(|p| p.rps)),
+            series("failures/s", RED, pick(|p| p.fps)),
         ],
     );
     line_chart(
@@ -304,21 +309,9 @@ fn charts(out: &mut String, history: &[Point], step: u32) {
         "ms",
         &t,
         &[
-            Series {
-                label: "p50",
-                color: GREEN,
-                values: pick(|p| p.p50_ms),
-            },
-            Series {
-                label: "p95",
-                color: ORANGE,
-                values: pick(|p| p.p95_ms),
-            },
-            Series {
-                label: "p99",
-                color: PURPLE,
-                values: pick(|p| p.p99_ms),
-            },
+            series("p50", GREEN, pick(|p| p.p50_ms)),
+            series("p95", ORANGE, pick(|p| p.p95_ms)),
+            series("p99", PURPLE, pick(|p| p.p99_ms)),
         ],
     );
     line_chart(
@@ -327,11 +320,7 @@ fn charts(out: &mut String, history: &[Point], step: u32) {
         "Users",
         "users",
         &t,
-        &[Series {
-            label: "users",
-            color: BLUE,
-            values: pick(|p| f64::from(p.users)),
-        }],
+        &[series("users", BLUE, pick(|p| f64::from(p.users)))],
     );
 }
 

@@ -51,17 +51,6 @@ pub fn render(snap: &Snapshot, suite: &str, verdicts: &[Verdict], timestamp: &st
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_what_xml_needs() {
-        assert_eq!(
-            crate::report::escape("p95 < 3\"s\" & <b>\u{1}"),
-            "p95 &lt; 3&quot;s&quot; &amp; &lt;b&gt; "
-        );
-    }
-}
-
 /// The test cases: no failed requests, then each threshold; a failed one with its
 /// message.
 fn cases(snap: &Snapshot, verdicts: &[Verdict]) -> Vec<(String, Option<String>)> {
@@ -93,4 +82,15 @@ fn cases(snap: &Snapshot, verdicts: &[Verdict]) -> Vec<(String, Option<String>)>
             (name, failed)
         }))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_what_xml_needs() {
+        assert_eq!(
+            crate::report::escape("p95 < 3\"s\" & <b>\u{1}"),
+            "p95 &lt; 3&quot;s&quot; &amp; &lt;b&gt; "
+        );
+    }
 }

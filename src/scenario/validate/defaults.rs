@@ -4,6 +4,36 @@
 use super::*;
 
 impl Validator<'_> {
+    /// `local_addresses = ["127.0.0.2", "127.0.0.3-127.0.0.9"]`: the source addresses.
+    fn local_addresses(&self, v: &SpannedValue) -> Result<Vec<std::net::IpAddr>> {
+        let mut addresses = Vec::new();
+        let key = "defaults.local_addresses";
+        let example = "[\"127.0.0.2\", \"127.0.0.3\"] or [\"127.0.0.2-127.0.0.9\"]";
+        let Value::Array(items) = v.get_ref() else {
+            return Err(self.err(
+                v.span(),
+                key,
+                format!(
+                    "{} is not a list of addresses; write e.g. {example}",
+                    v.get_ref()
+                ),
+            ));
+        };
+        for item in items {
+            let Value::String(text) = item else {
+                return Err(self.err(
+                    v.span(),
+                    key,
+                    format!("{item} is not an address; write e.g. {example}"),
+                ));
+            };
+            let found = crate::scenario::addresses::parse_entry(text)
+                .map_err(|m| self.err(v.span(), key, m))?;
+            addresses.extend(found);
+        }
+        Ok(addresses)
+    }
+
     pub(super) fn defaults(&self, raw: RawDefaults) -> Result<(Defaults, bool, NetOptions)> {
         let flag = |v: &Option<SpannedValue>, key: &str, default: bool| -> Result<bool> {
             match v {
@@ -23,30 +53,7 @@ impl Validator<'_> {
             http_debug: 0,
         };
         if let Some(v) = &raw.local_addresses {
-            let key = "defaults.local_addresses";
-            let example = "[\"127.0.0.2\", \"127.0.0.3\"] or [\"127.0.0.2-127.0.0.9\"]";
-            let Value::Array(items) = v.get_ref() else {
-                return Err(self.err(
-                    v.span(),
-                    key,
-                    format!(
-                        "{} is not a list of addresses; write e.g. {example}",
-                        v.get_ref()
-                    ),
-                ));
-            };
-            for item in items {
-                let Value::String(text) = item else {
-                    return Err(self.err(
-                        v.span(),
-                        key,
-                        format!("{item} is not an address; write e.g. {example}"),
-                    ));
-                };
-                let found = crate::scenario::addresses::parse_entry(text)
-                    .map_err(|m| self.err(v.span(), key, m))?;
-                net.local_addresses.extend(found);
-            }
+            net.local_addresses = self.local_addresses(v)?;
         }
         if let Some(r) = &raw.tls_roots {
             net.system_roots = match r.get_ref().as_str() {

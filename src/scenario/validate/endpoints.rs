@@ -20,6 +20,13 @@ pub(super) fn redacted(authority: &str) -> String {
     }
 }
 
+/// An endpoint's headers, its body (and the body's template), and its templated headers.
+type RequestParts = (
+    HeaderMap,
+    (Bytes, Option<Template>),
+    Vec<(HeaderName, Template)>,
+);
+
 /// The templated default headers, unless the endpoint sets the header itself, then the
 /// endpoint's own.
 fn header_templates(
@@ -158,15 +165,8 @@ impl Validator<'_> {
             Some(w) => self.integer(w, &k("weight"), 0)? as u32,
             None => 1,
         };
-        let mut headers = defaults.headers.clone();
-        headers.insert(
-            HOST,
-            HeaderValue::from_str(&origin.authority()).expect("host checked by Uri"),
-        );
-        let (body, body_template) = self.body(e, key, &mut headers)?;
-        let own = self.headers(e.headers.as_ref(), &k("headers"), &mut headers)?;
-        let header_templates = header_templates(defaults, e, own);
-        self.content_length(e, key, &body, body_template.is_some())?;
+        let (headers, (body, body_template), header_templates) =
+            self.request_parts(e, key, &origin, defaults)?;
         let timeout = match &e.timeout {
             Some(t) => self.positive_duration(t, &k("timeout"))?,
             None => defaults.timeout,
@@ -212,6 +212,28 @@ impl Validator<'_> {
             tags: self.tags(e.tags.as_ref(), &k("tags"))?,
         })
     }
+    /// What the endpoint sends besides its target: the headers (the defaults, Host, the
+    /// body's content type, its own), the body, and the templated headers.
+    fn request_parts(
+        &self,
+        e: &RawEndpoint,
+        key: &str,
+        origin: &Origin,
+        defaults: &Defaults,
+    ) -> Result<RequestParts> {
+        let k = |field: &str| format!("{key}.{field}");
+        let mut headers = defaults.headers.clone();
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(&origin.authority()).expect("host checked by Uri"),
+        );
+        let (body, body_template) = self.body(e, key, &mut headers)?;
+        let own = self.headers(e.headers.as_ref(), &k("headers"), &mut headers)?;
+        let header_templates = header_templates(defaults, e, own);
+        self.content_length(e, key, &body, body_template.is_some())?;
+        Ok((headers, (body, body_template), header_templates))
+    }
+
     /// The endpoint's row name: its own, or "METHOD path" (an absolute URL on the
     /// scenario's own host is named by its path, as Locust does).
     fn endpoint_name(

@@ -176,51 +176,67 @@ impl Validator<'_> {
         };
         let value = &t[mode];
         match mode.as_str() {
-            "pacing" => {
-                let Value::String(text) = value else {
-                    return Err(self.err(
-                        v.span(),
-                        &format!("{key}.pacing"),
-                        format!("{value} is not a duration; write e.g. {{ pacing = \"2s\" }}"),
-                    ));
-                };
-                match super::parse_duration(text) {
-                    Ok(d) if !d.is_zero() => Ok(crate::scenario::Wait::Pacing(d)),
-                    Ok(_) => Err(self.err(
-                        v.span(),
-                        &format!("{key}.pacing"),
-                        "a pacing of 0s sets no pace; give the period, e.g. \"2s\", or leave wait out",
-                    )),
-                    Err(m) => Err(self.err(v.span(), &format!("{key}.pacing"), m)),
-                }
-            }
-            "throughput" => {
-                let rate = match value {
-                    Value::Integer(n) => *n as f64,
-                    Value::Float(f) => *f,
-                    other => {
-                        return Err(self.err(
-                            v.span(),
-                            &format!("{key}.throughput"),
-                            format!("{other} is not a number of tasks per second per user; write e.g. {{ throughput = 0.5 }}"),
-                        ));
-                    }
-                };
-                if rate.is_finite() && rate >= 1.0 / 86_400.0 {
-                    Ok(crate::scenario::Wait::Throughput(rate))
-                } else {
-                    Err(self.err(
-                        v.span(),
-                        &format!("{key}.throughput"),
-                        format!("{rate} is not a throughput; give tasks per second per user above 0 (at least one a day), e.g. 0.5"),
-                    ))
-                }
-            }
+            "pacing" => self.pacing(value, v.span(), &format!("{key}.pacing")),
+            "throughput" => self.throughput(value, v.span(), &format!("{key}.throughput")),
             other => Err(self.err(
                 v.span(),
                 &format!("{key}.{other}"),
                 format!("\"{other}\" is not a think-time mode; write e.g. {FORMS}"),
             )),
+        }
+    }
+
+    /// `{ pacing = "2s" }`: each task starts a period after the last one started.
+    fn pacing(
+        &self,
+        value: &Value,
+        span: std::ops::Range<usize>,
+        key: &str,
+    ) -> Result<crate::scenario::Wait> {
+        let Value::String(text) = value else {
+            return Err(self.err(
+                span.clone(),
+                key,
+                format!("{value} is not a duration; write e.g. {{ pacing = \"2s\" }}"),
+            ));
+        };
+        match super::parse_duration(text) {
+            Ok(d) if !d.is_zero() => Ok(crate::scenario::Wait::Pacing(d)),
+            Ok(_) => Err(self.err(
+                span.clone(),
+                key,
+                "a pacing of 0s sets no pace; give the period, e.g. \"2s\", or leave wait out",
+            )),
+            Err(m) => Err(self.err(span.clone(), key, m)),
+        }
+    }
+
+    /// `{ throughput = 0.5 }`: tasks per second per user, whatever they take.
+    fn throughput(
+        &self,
+        value: &Value,
+        span: std::ops::Range<usize>,
+        key: &str,
+    ) -> Result<crate::scenario::Wait> {
+        let rate = match value {
+            Value::Integer(n) => *n as f64,
+            Value::Float(f) => *f,
+            other => {
+                return Err(self.err(
+                    span,
+                    key,
+                    format!("{other} is not a number of tasks per second per user; write e.g. {{ throughput = 0.5 }}"),
+                ));
+            }
+        };
+        if rate.is_finite() && rate >= 1.0 / 86_400.0 {
+            Ok(crate::scenario::Wait::Throughput(rate))
+        } else {
+            Err(self.err(
+                span,
+                key,
+                format!("{rate} is not a throughput; give tasks per second per user above 0 (at least one a day), e.g. 0.5"),
+            ))
         }
     }
 

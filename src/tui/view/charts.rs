@@ -36,15 +36,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     // On a small screen (80x24) three charts are two rows tall each, flat lines: the
     // users chart gives way (the header says the users) and the other two grow.
     let small = area.height < SMALL;
-    let rows: Vec<Rect> = if small {
-        Layout::vertical([Constraint::Ratio(1, 2); 2])
-            .split(area)
-            .to_vec()
-    } else {
-        Layout::vertical([Constraint::Ratio(1, 3); 3])
-            .split(area)
-            .to_vec()
-    };
+    let n = if small { 2 } else { 3 };
+    let rows = Layout::vertical(vec![Constraint::Ratio(1, n); n as usize]).split(area);
     let step = app.snapshot.history_step;
     let series = |f: fn(&Point) -> f64| history.iter().map(|p| (p.t, f(p))).collect::<Vec<_>>();
     let rps = series(|p| p.rps);
