@@ -15,6 +15,7 @@ pub use check::describe;
 pub use demo::DEMO_SCENARIO;
 
 use crate::cli::{Cmd, LoadArgs, OutputArgs, is_url};
+use crate::run::finish::Output;
 use crate::scenario::{LoadError, Plan};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -93,4 +94,28 @@ pub(super) fn report_width() -> usize {
 
 pub(super) fn explain(e: LoadError) -> anyhow::Error {
     anyhow::anyhow!(e)
+}
+
+fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
+    Output {
+        distributed: None,
+        save_run: output.save_run.clone(),
+        scenario: text.unwrap_or_default(),
+        baseline: None,
+        prometheus: output
+            .prometheus
+            .clone()
+            .map(|a| (a, output.prometheus_linger.unwrap_or_default())),
+        json: output.json.clone(),
+        csv: output
+            .csv
+            .clone()
+            .map(|prefix| (prefix, output.csv_full_history)),
+        junit: output.junit.clone(),
+        html: output.html.clone(),
+        exit_code_on_error: output.exit_code_on_error,
+        width: report_width(),
+        quiet: output.quiet,
+        reset_stats: output.reset_stats,
+    }
 }

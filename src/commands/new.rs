@@ -1,7 +1,7 @@
 //! `swarm new FILE` (and `swarm run FILE` for a file that does not exist yet): the TUI
 //! asks for the host and writes the scenario.
 
-use super::run::headless_output;
+use super::headless_output;
 use crate::cli::{LoadArgs, OutputArgs};
 use crate::run::{Front, Run};
 use crate::scenario::{Plan, ScenarioDoc};

@@ -2,7 +2,7 @@
 //! or in the TUI (alone, or as a distributed run's controller).
 
 use super::new::new_scenario;
-use super::{check_outputs, explain, refuse_stdout_save_run, report_width, use_tui};
+use super::{check_outputs, explain, headless_output, refuse_stdout_save_run, use_tui};
 use crate::cli::{OutputArgs, RunArgs, is_url, url_hint};
 use crate::headless;
 use crate::report::saved;
@@ -158,30 +158,6 @@ pub(super) async fn execute(
             run.finish(&plan, &out, None).await
         }
         _ => headless::run(&plan, &out).await,
-    }
-}
-
-pub(super) fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
-    Output {
-        distributed: None,
-        save_run: output.save_run.clone(),
-        scenario: text.unwrap_or_default(),
-        baseline: None,
-        prometheus: output
-            .prometheus
-            .clone()
-            .map(|a| (a, output.prometheus_linger.unwrap_or_default())),
-        json: output.json.clone(),
-        csv: output
-            .csv
-            .clone()
-            .map(|prefix| (prefix, output.csv_full_history)),
-        junit: output.junit.clone(),
-        html: output.html.clone(),
-        exit_code_on_error: output.exit_code_on_error,
-        width: report_width(),
-        quiet: output.quiet,
-        reset_stats: output.reset_stats,
     }
 }
 

@@ -9,7 +9,7 @@
 //! more CPU per request than wrk and 22 KB per idle user; this costs neither. hyper still
 //! speaks HTTP/2 (see `http.rs`) and serves the demo target.
 
-use super::http::{Capture, Progress};
+use super::capture::{Capture, Progress};
 use super::net::Stream;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};

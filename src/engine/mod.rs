@@ -3,6 +3,7 @@
 //! The headless runner and the TUI drive it the same way: `Command`s in through a channel,
 //! `Snapshot`s out through a watch channel. Only this module knows hyper.
 
+mod capture;
 pub mod clock;
 mod control;
 mod debug;
