@@ -134,7 +134,7 @@ pub struct CompareArgs {
 }
 
 /// The parsed value of `--slo`.
-pub type SloList = Vec<threshold::Threshold>;
+type SloList = Vec<threshold::Threshold>;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

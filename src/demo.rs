@@ -282,7 +282,7 @@ fn param(query: &str, name: &str) -> Option<f64> {
 /// Sleeps with about 0.1 ms precision (tokio's timer rounds up to whole milliseconds), so
 /// `/delay` answers when it says and latency accuracy can be checked against it. One
 /// thread serves every delay of the process.
-pub async fn precise_sleep(d: Duration) {
+async fn precise_sleep(d: Duration) {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let sent = precise_timer()
         .lock()
@@ -343,7 +343,7 @@ fn timer_loop(rx: std::sync::mpsc::Receiver<Wakeup>) {
 }
 
 /// Trial division on purpose: the point is to burn CPU.
-pub fn count_primes(below: u64) -> u64 {
+fn count_primes(below: u64) -> u64 {
     (2..below)
         .filter(|&n| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
         .count() as u64

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the progress line is printed.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 /// Runs the plan to its end (run time, or Ctrl-C / SIGTERM) and returns the exit code.
 pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {

@@ -23,7 +23,7 @@ use std::time::Duration;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The control port when `--listen` names none.
-pub const DEFAULT_PORT: u16 = 5557;
+const DEFAULT_PORT: u16 = 5557;
 
 /// A worker that has not reported for this long is missing.
 pub const MISSING_AFTER: std::time::Duration = std::time::Duration::from_secs(3);

@@ -536,7 +536,7 @@ async fn connect_from(
 }
 
 /// Maps an error to the cause the failure report groups by.
-pub fn classify(e: &ExchangeError) -> FailureKind {
+fn classify(e: &ExchangeError) -> FailureKind {
     match e {
         ExchangeError::Timeout => FailureKind::Timeout,
         ExchangeError::Tls(_) => FailureKind::Tls,

@@ -153,8 +153,9 @@ impl Net {
         self.cache().remove(&(host.to_string(), port));
     }
 
+    #[cfg(test)]
     /// How many lookups the resolver was asked for.
-    pub fn lookups(&self) -> u64 {
+    fn lookups(&self) -> u64 {
         self.lookups.load(std::sync::atomic::Ordering::Relaxed)
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// How far ahead the next arrival is looked for; a rate that stays at zero longer than
 /// this means no arrival until the rate changes.
-pub const HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
+const HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The arrival rate from a moment on: `start` at time 0, then each piece ramps linearly to
 /// its rate over its length; after the last piece the rate holds.
@@ -74,8 +74,9 @@ impl RateCourse {
         r
     }
 
+    #[cfg(test)]
     /// Iterations due from 0 to `t`: the rate's integral.
-    pub fn arrivals_by(&self, t: Duration) -> f64 {
+    fn arrivals_by(&self, t: Duration) -> f64 {
         let mut at = Duration::ZERO;
         let mut r = self.start;
         let mut sum = 0.0;
@@ -158,9 +159,10 @@ pub fn stage_start(stages: &[Stage], i: usize) -> Duration {
         .sum()
 }
 
+#[cfg(test)]
 /// The closed model's target at `clock`: the stage's users, the last stage's once the
 /// plan is over, or `users` without stages.
-pub fn users_at(users: u32, stages: &[Stage], clock: Duration) -> u32 {
+fn users_at(users: u32, stages: &[Stage], clock: Duration) -> u32 {
     match stage_at(stages, clock) {
         Some((i, _)) => stages[i].users,
         None => stages.last().map_or(users, |s| s.users),
@@ -232,10 +234,11 @@ impl Partition {
         counts.into_iter().map(|c| c as u32).collect()
     }
 
+    #[cfg(test)]
     /// The segment that runs each of the whole run's arrivals, in order: every arrival
     /// goes to exactly one, and after any number of them each segment has had within one
     /// of its share.
-    pub fn owners(&self) -> impl Iterator<Item = usize> + '_ {
+    fn owners(&self) -> impl Iterator<Item = usize> + '_ {
         let mut counts = vec![0u64; self.len()];
         std::iter::from_fn(move || {
             let i = self.next(&counts);

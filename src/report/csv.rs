@@ -21,21 +21,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const PERCENTILE_COLUMNS: &str = "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 
 /// Locust's `_stats.csv` header.
-pub fn stats_header() -> String {
+fn stats_header() -> String {
     format!(
         "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,{PERCENTILE_COLUMNS}"
     )
 }
 
 /// Locust's `_stats_history.csv` header.
-pub fn history_header() -> String {
+fn history_header() -> String {
     format!(
         "Timestamp,User Count,Type,Name,Requests/s,Failures/s,{PERCENTILE_COLUMNS},Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size"
     )
 }
 
 pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
-pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
+const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
 
 /// Line ends as Python's csv module writes them (Locust's files end their lines so).
 const EOL: &str = "\r\n";
@@ -53,7 +53,7 @@ pub fn paths(prefix: &Path) -> [PathBuf; 4] {
 /// keep Locust's names (and grow as Locust's do); the marker is removed only after the
 /// final figures are written, so a run killed midway leaves it, and a script tells a
 /// finished run's files from a crashed one's by its absence.
-pub fn partial_marker(prefix: &Path) -> PathBuf {
+fn partial_marker(prefix: &Path) -> PathBuf {
     let mut name = prefix.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)

@@ -14,7 +14,7 @@ use std::fmt::Write;
 
 /// The series colours (also what the screenshot test looks for).
 pub const BLUE: &str = "#1f77b4";
-pub const RED: &str = "#d62728";
+const RED: &str = "#d62728";
 pub const GREEN: &str = "#2ca02c";
 pub const ORANGE: &str = "#ff7f0e";
 pub const PURPLE: &str = "#9467bd";

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Serialize)]
-pub struct JsonReport<'a> {
+struct JsonReport<'a> {
     pub scenario: Option<&'a str>,
     pub host: &'a str,
     pub state: String,
@@ -46,7 +46,7 @@ pub struct JsonReport<'a> {
 
 /// The open model's schedule at the end of the run.
 #[derive(Serialize)]
-pub struct JsonArrivals {
+struct JsonArrivals {
     pub scheduled: u64,
     pub dropped: u64,
     pub max_users: u32,
@@ -54,7 +54,7 @@ pub struct JsonArrivals {
 
 /// The load generator's own health.
 #[derive(Serialize)]
-pub struct JsonGenerator {
+struct JsonGenerator {
     pub think_samples: u64,
     /// How far think-time sleeps woke from their intended time, early or late: "50", "99"
     /// and "100" (max), in ms.
@@ -62,7 +62,7 @@ pub struct JsonGenerator {
 }
 
 #[derive(Serialize)]
-pub struct JsonRow {
+struct JsonRow {
     pub name: String,
     pub method: String,
     pub requests: u64,
@@ -94,7 +94,7 @@ pub struct JsonRow {
 }
 
 #[derive(Serialize)]
-pub struct JsonFailure {
+struct JsonFailure {
     pub name: String,
     pub method: String,
     pub cause: String,

@@ -106,7 +106,7 @@ impl SavedRun {
 }
 
 /// A row's tag: `METHOD short-name`, percent-encoded where a tag may not hold a character.
-pub fn tag_for(method: &str, name: &str) -> String {
+fn tag_for(method: &str, name: &str) -> String {
     let short = crate::stats::short_name(name, method);
     let text = if method.is_empty() {
         short.to_string()
@@ -128,14 +128,14 @@ pub fn tag_for(method: &str, name: &str) -> String {
 }
 
 /// What the writer thread is told.
-pub enum LogEvent {
+enum LogEvent {
     Interval(Interval),
     /// The run ended: append this summary and put the file in place.
     Finish(Box<SavedRun>),
 }
 
 /// The partial file a run writes while it goes on.
-pub fn partial_path(path: &Path) -> PathBuf {
+fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)
@@ -291,7 +291,7 @@ pub fn unix(t: SystemTime) -> f64 {
 
 /// The largest saved run `swarm report` and `swarm compare` read (a day-long run of 20
 /// endpoints writes about 0.6 GB).
-pub const MAX_SIZE: u64 = 4 << 30;
+const MAX_SIZE: u64 = 4 << 30;
 
 /// The longest line of a saved run (the summary holds the scenario text and the final
 /// statistics; an interval line is a few hundred bytes).

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The most addresses a range may give.
-pub const MAX_ADDRESSES: u64 = 65_536;
+const MAX_ADDRESSES: u64 = 65_536;
 
 /// Parses one entry: an address (`127.0.0.2`, `::1`) or an IPv4 range
 /// (`127.0.0.2-127.0.0.9`, both ends included).

@@ -246,7 +246,7 @@ pub const MAX_ARRIVAL_RATE: f64 = 1_000_000.0;
 
 /// The lowest arrival rate above zero: one iteration an hour (a lower one would start
 /// nothing in any run that can be watched, and reads as 0/s).
-pub const MIN_ARRIVAL_RATE: f64 = 1.0 / 3600.0;
+const MIN_ARRIVAL_RATE: f64 = 1.0 / 3600.0;
 
 /// A rate in iterations a second within what can be scheduled (0 is allowed: rate stages
 /// ramp up from it).

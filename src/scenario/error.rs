@@ -160,7 +160,7 @@ fn rewrite_expected(message: &str) -> String {
 
 /// A key path cut to a readable length (a value nested 200 levels deep has a path of
 /// 200 indexes).
-pub fn short_key(key: &str) -> String {
+fn short_key(key: &str) -> String {
     const MAX: usize = 60;
     if key.len() <= MAX {
         return key.to_string();

@@ -157,7 +157,7 @@ pub struct Load {
 }
 
 /// Default cap on concurrent users in the open model.
-pub const DEFAULT_MAX_USERS: u32 = 1000;
+const DEFAULT_MAX_USERS: u32 = 1000;
 /// Default wait for a free user in the open model.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -547,7 +547,7 @@ fn toml_string(s: &str) -> String {
 
 /// An I/O error as a sentence: "No such file or directory", without "(os error 2)".
 /// The largest scenario file swarm reads (data files have their own limit).
-pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 
 /// A scenario file's text: a regular file of at most `MAX_SCENARIO_BYTES`, in UTF-8 (a
 /// byte that is not is located by line and column, as every other mistake is).

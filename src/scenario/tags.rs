@@ -21,7 +21,7 @@ impl TagFilter {
     }
 
     /// Whether a task with these tags runs.
-    pub fn admits<'a>(&self, mut tags: impl Iterator<Item = &'a String> + Clone) -> bool {
+    fn admits<'a>(&self, mut tags: impl Iterator<Item = &'a String> + Clone) -> bool {
         let excluded = tags.clone().any(|t| self.exclude.contains(t));
         let included = self.include.is_empty() || tags.any(|t| self.include.contains(t));
         included && !excluded
@@ -65,7 +65,7 @@ fn endpoint_tags(e: &Endpoint) -> impl Iterator<Item = &String> + Clone {
 
 impl Plan {
     /// Every tag the scenario's tasks carry, sorted.
-    pub fn all_tags(&self) -> BTreeSet<String> {
+    fn all_tags(&self) -> BTreeSet<String> {
         let mut all: BTreeSet<String> = self
             .endpoints
             .iter()

@@ -23,7 +23,7 @@ pub enum Escape {
 
 /// What an expression stands for.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
+enum Expr {
     /// The virtual user's number, from 0.
     UserId,
     /// A counter shared by all users: 0, 1, 2, ...

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use std::sync::{Arc, Mutex};
 
 /// Latencies above this (one hour, in µs) are recorded as this.
-pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+const MAX_LATENCY_US: u64 = 3_600_000_000;
 
 /// `Sample::latency_us` of a request that was never sent (a template variable without a
 /// value, say): it counts as a request and a failure, with no latency.
@@ -139,7 +139,7 @@ impl RowDelta {
 }
 
 /// Adds `n` to a status code's count in a short list kept sorted by code.
-pub fn add_status(list: &mut Vec<(u16, u64)>, code: u16, n: u64) {
+fn add_status(list: &mut Vec<(u16, u64)>, code: u16, n: u64) {
     match list.binary_search_by_key(&code, |s| s.0) {
         Ok(i) => list[i].1 += n,
         Err(i) => list.insert(i, (code, n)),

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 /// Snapshots redraw at most once in this long, and nothing when nothing changed; a key
 /// redraws at once.
-pub const MIN_FRAME: Duration = Duration::from_millis(100);
+const MIN_FRAME: Duration = Duration::from_millis(100);
 
 /// How the TUI starts.
 pub struct Launch {
@@ -63,7 +63,7 @@ pub async fn run(launch: Launch, run: &Run) -> anyhow::Result<()> {
 }
 
 /// Builds the app state and applies `--autostart`.
-pub fn new_app(launch: Launch, run: &Run) -> App {
+fn new_app(launch: Launch, run: &Run) -> App {
     let mut app = App::new(launch.doc, &launch.plan, theme::Theme::from_env());
     app.baseline = launch.baseline;
     if launch.ask_host {
@@ -82,7 +82,7 @@ pub fn new_app(launch: Launch, run: &Run) -> App {
 }
 
 /// The event loop: keys and snapshots in, frames out, until `app.quit` or `stop` fires.
-pub async fn run_loop<B, E>(
+async fn run_loop<B, E>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     run: &Run,

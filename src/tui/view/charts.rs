@@ -181,7 +181,7 @@ fn x_bounds(lines: &[Series]) -> (f64, f64) {
 }
 
 /// A round upper bound at or above `v` (1, 2, 5 × 10^n), so axis labels read cleanly.
-pub fn nice_max(v: f64) -> f64 {
+fn nice_max(v: f64) -> f64 {
     if v <= 0.0 {
         return 1.0;
     }

@@ -28,8 +28,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Tabs, Wrap};
 
 /// The smallest terminal the full screen is drawn in.
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+const MIN_WIDTH: u16 = 80;
+const MIN_HEIGHT: u16 = 24;
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();

@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// The selected row: an endpoint, or the aggregate after the last one.
-pub fn selected_row(app: &App) -> &RowStats {
+fn selected_row(app: &App) -> &RowStats {
     app.snapshot
         .rows
         .get(app.stats_row)
