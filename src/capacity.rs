@@ -48,7 +48,7 @@ const GENERATOR_LAG_MS: f64 = 100.0;
 
 /// Parses `--slo "p95<450ms,fail<1%"`: threshold conditions on the whole run, comma
 /// separated; `fail` is short for `fail_ratio`.
-pub fn parse_slo(text: &str) -> Result<Vec<Threshold>, String> {
+pub(crate) fn parse_slo(text: &str) -> Result<Vec<Threshold>, String> {
     let list: Vec<Threshold> = text
         .split(',')
         .filter(|part| !part.trim().is_empty())
@@ -182,7 +182,7 @@ impl Search {
     }
 
     /// Where the search is, without the time left: it changes once per phase.
-    pub fn phase_label(&self) -> String {
+    pub(crate) fn phase_label(&self) -> String {
         let step = self.steps.len() + 1;
         match self.phase {
             Phase::Ramping => format!("step {step}: ramping to {}", plural(self.users, "user")),
@@ -198,12 +198,12 @@ impl Search {
 
     /// Something that makes the answer less certain, said beside it (a limit of this
     /// machine the search may meet before its own).
-    pub fn note_uncertain(&mut self, why: String) {
+    pub(crate) fn note_uncertain(&mut self, why: String) {
         self.uncertain.push(why);
     }
 
     /// The search was cut short (Ctrl-C, or the run stopped).
-    pub fn interrupt(&mut self, why: &str) {
+    pub(crate) fn interrupt(&mut self, why: &str) {
         if self.phase != Phase::Done {
             self.uncertain.push(format!(
                 "the search was {why} at {} users, before the SLO broke",
@@ -214,7 +214,7 @@ impl Search {
     }
 
     /// Moves the search on with the newest snapshot; returns commands for the engine.
-    pub fn poll(&mut self, snap: &Snapshot, now: Instant) -> Vec<Command> {
+    pub(crate) fn poll(&mut self, snap: &Snapshot, now: Instant) -> Vec<Command> {
         if !self.started {
             if !matches!(snap.state, RunState::Spawning | RunState::Running) {
                 return vec![];
@@ -461,7 +461,12 @@ fn chart(out: &mut String, o: &Outcome) {
 }
 
 /// The `--json` document: the outcome plus what was searched.
-pub fn to_json(o: &Outcome, scenario: Option<&str>, host: &str, cfg: &SearchConfig) -> String {
+pub(crate) fn to_json(
+    o: &Outcome,
+    scenario: Option<&str>,
+    host: &str,
+    cfg: &SearchConfig,
+) -> String {
     let doc = serde_json::json!({
         "scenario": scenario,
         "host": host,

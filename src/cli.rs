@@ -664,7 +664,7 @@ impl LoadArgs {
 
 /// When `target` is not a file but looks like a host or URL without its scheme
 /// (`localhost:8080`, `127.0.0.1/api`, `example.com:80`): the URL it probably means.
-pub fn url_hint(target: &str) -> Option<String> {
+pub(crate) fn url_hint(target: &str) -> Option<String> {
     if target.ends_with(".toml") || std::path::Path::new(target).exists() {
         return None;
     }

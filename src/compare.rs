@@ -21,10 +21,10 @@ use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
 /// Without `--fail-if`, a change this much worse (relative) is marked.
-pub const MARK_WORSE: f64 = 0.10;
+pub(crate) const MARK_WORSE: f64 = 0.10;
 
 /// A latency must rise by at least this many ms to break a relative limit (or be marked).
-pub const NOISE_MS: f64 = 1.0;
+pub(crate) const NOISE_MS: f64 = 1.0;
 
 /// How much worse NEW may be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,7 +48,7 @@ const METRICS: &str =
     "p50, p66, p75, p80, p90, p95, p98, p99, p99.9, p99.99, avg, max, rps, fail_ratio";
 
 /// Parses `--fail-if` text: `p95 +10%`, `p99 +5ms`, `rps -10%`, `fail_ratio +1pp`.
-pub fn parse_fail_if(text: &str) -> Result<FailIf, String> {
+pub(crate) fn parse_fail_if(text: &str) -> Result<FailIf, String> {
     let t = text.trim();
     let split = t.find(|c: char| c.is_whitespace() || c == '+' || c == '-');
     let (name, rest) = match split {
@@ -187,7 +187,7 @@ fn pairs<'a>(base: &'a Snapshot, new: &'a Snapshot) -> Vec<(&'a RowStats, &'a Ro
 }
 
 /// The row of `base` that matches `row` (by method and name; the aggregate by itself).
-pub fn matching<'a>(base: &'a Snapshot, row: &RowStats) -> Option<&'a RowStats> {
+pub(crate) fn matching<'a>(base: &'a Snapshot, row: &RowStats) -> Option<&'a RowStats> {
     if row.name == "Aggregated" && row.method.is_empty() {
         return Some(&base.total);
     }

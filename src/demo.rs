@@ -40,7 +40,7 @@ struct Items {
 const MAX_ACCOUNTS: usize = 100_000;
 
 /// A running demo server.
-pub struct DemoServer {
+pub(crate) struct DemoServer {
     pub addr: SocketAddr,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,

@@ -169,7 +169,7 @@ fn ports(planned: bool, users: u64, sources: u64) -> Finding {
 }
 
 /// The problems that would cap the plan's run, one sentence each.
-pub fn preflight(plan: &Plan) -> Vec<String> {
+pub(crate) fn preflight(plan: &Plan) -> Vec<String> {
     checks(Some(plan))
         .into_iter()
         .filter_map(|f| f.problem)

@@ -3,7 +3,7 @@
 
 /// A time of a row, or "-" when the row has none: no request, or none that got a
 /// response (every one cut at the stop), where 0.00 would read as a measurement.
-pub fn ms_of(r: &crate::stats::RowStats, v: f64) -> String {
+pub(crate) fn ms_of(r: &crate::stats::RowStats, v: f64) -> String {
     if r.requests == 0 || (r.timed == 0 && r.max_ms == 0.0) {
         "-".into()
     } else {
@@ -12,7 +12,7 @@ pub fn ms_of(r: &crate::stats::RowStats, v: f64) -> String {
 }
 
 /// "1 user", "2 users": a count and its noun, plural where English wants it.
-pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+pub(crate) fn plural(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
     if n == 1 {
         format!("1 {noun}")
@@ -121,14 +121,14 @@ pub fn bytes(b: f64) -> String {
 }
 
 /// `fit` padded with spaces to exactly `width` characters.
-pub fn pad(s: &str, width: usize) -> String {
+pub(crate) fn pad(s: &str, width: usize) -> String {
     let f = fit(s, width);
     let n = f.chars().count();
     f + &" ".repeat(width.saturating_sub(n))
 }
 
 /// Splits text into lines of at most `width` characters, at spaces where possible.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];
     for word in text.split(' ') {
         let line = lines.last_mut().expect("never empty");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// target is replaced, the link stays); an existing file keeps its permissions (the
 /// temporary file is created owner-only, so a 0600 file's text is never readable by
 /// others on the way). Leftovers of earlier saves that died half-way are removed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let target = follow_links(path)?;
     let dir = target
         .parent()
@@ -105,7 +105,7 @@ fn remove_leftovers(dir: &Path, name: &str) {
 /// The metadata of a file swarm is to read whole, refused when it is not a regular file (a
 /// directory; a FIFO that would block; a device such as /dev/zero that never ends) with a
 /// message that ends in `give` ("give a CSV file").
-pub fn regular_file(path: &Path, give: &str) -> Result<std::fs::Metadata, String> {
+pub(crate) fn regular_file(path: &Path, give: &str) -> Result<std::fs::Metadata, String> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     if meta.is_file() {
@@ -125,7 +125,7 @@ pub fn is_stdout(path: &Path) -> bool {
 
 /// Prints a text report on standard output, or on standard error when the JSON report
 /// goes to standard output (`--json -`), which then has it to itself.
-pub fn print_report(text: &str, json: Option<&Path>) {
+pub(crate) fn print_report(text: &str, json: Option<&Path>) {
     if json.is_some_and(is_stdout) {
         eprint!("{text}");
     } else {
@@ -134,7 +134,7 @@ pub fn print_report(text: &str, json: Option<&Path>) {
 }
 
 /// Writes a report file (atomically), or to standard output for `-`.
-pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<(), String> {
     if is_stdout(path) {
         let mut out = std::io::stdout().lock();
         return out
@@ -148,7 +148,7 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// Checks, before a run, that `path` can be written when the run ends: its folder exists
 /// and takes a new file, and the path is not a folder. Nothing is left behind.
-pub fn check_writable(path: &Path) -> Result<(), String> {
+pub(crate) fn check_writable(path: &Path) -> Result<(), String> {
     if is_stdout(path) {
         return Ok(());
     }

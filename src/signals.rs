@@ -3,19 +3,19 @@
 
 /// Signal streams kept for a whole run, so a signal that arrives between two polls is
 /// still seen (a fresh `ctrl_c()` per poll can miss one).
-pub struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     streams: Vec<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
     /// Ctrl-C (SIGINT), SIGTERM and SIGHUP.
-    pub fn stop_requests() -> Signals {
+    pub(crate) fn stop_requests() -> Signals {
         Signals::listen(true)
     }
 
     /// SIGTERM and SIGHUP (the SSH link dropped).
-    pub fn hangups() -> Signals {
+    pub(crate) fn hangups() -> Signals {
         Signals::listen(false)
     }
 

@@ -25,14 +25,14 @@ pub const ONE_THREAD_ENV: &str = "SWARM_ONE_THREAD";
 
 /// A process that ended while the controller still needed it.
 #[derive(Debug)]
-pub struct Exited {
+pub(crate) struct Exited {
     pub index: u32,
     /// Its exit status and the last lines it wrote.
     pub why: String,
 }
 
 /// The running processes; `finish` waits for them to leave.
-pub struct Processes {
+pub(crate) struct Processes {
     ended: CancellationToken,
     watchers: Vec<tokio::task::JoinHandle<()>>,
 }

@@ -26,13 +26,13 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const DEFAULT_PORT: u16 = 5557;
 
 /// A worker that has not reported for this long is missing.
-pub const MISSING_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+pub(crate) const MISSING_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Exit code of a run that lost a worker (thresholds are 1, bad input 2).
-pub const EXIT_WORKER_LOST: i32 = 3;
+pub(crate) const EXIT_WORKER_LOST: i32 = 3;
 
 /// How to make a token, for the messages that ask for one.
-pub const MAKE_TOKEN: &str = "head -c 32 /dev/urandom | base64 > swarm.token";
+pub(crate) const MAKE_TOKEN: &str = "head -c 32 /dev/urandom | base64 > swarm.token";
 
 /// What the controller's command line changed in its scenario (`--tags`, `-n`, `-i`,
 /// `--stages`, `--max-users`, `--insecure`, ...): a worker loads the scenario's text and
@@ -40,7 +40,7 @@ pub const MAKE_TOKEN: &str = "head -c 32 /dev/urandom | base64 > swarm.token";
 /// file alone. The controller's figures are whole-swarm; each worker's segment takes its
 /// share of them after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub users: u32,
     pub spawn_rate: f64,
     pub run_time: Option<Duration>,
@@ -104,7 +104,7 @@ impl Overrides {
 
     /// After an edit of the scenario during the run: the new text's figures stand (the
     /// running swarm's come in orders), the command line's selection still applies.
-    pub fn apply_selection(&self, plan: &mut Plan) -> Result<(), String> {
+    pub(crate) fn apply_selection(&self, plan: &mut Plan) -> Result<(), String> {
         plan.net.insecure |= self.insecure;
         plan.apply_tags(&self.tags)
     }
@@ -112,13 +112,13 @@ impl Overrides {
 
 /// Whether a data file's path, as a scenario names it, stays inside the scenario's folder
 /// (relative, without `..`): only such files travel to the workers.
-pub fn inside_folder(path: &str) -> bool {
+pub(crate) fn inside_folder(path: &str) -> bool {
     let p = Path::new(path);
     !p.is_absolute() && !p.components().any(|c| c == std::path::Component::ParentDir)
 }
 
 /// A PEM file's text, for TLS.
-pub fn read_pem(flag: &str, path: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_pem(flag: &str, path: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))?;
     if !text.contains("-----BEGIN ") {
@@ -131,7 +131,7 @@ pub fn read_pem(flag: &str, path: &Path) -> anyhow::Result<String> {
 }
 
 /// Reads a shared secret: the file's text without surrounding white space.
-pub fn read_token(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_token(path: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("--token-file {}: {e}", path.display()))?;
     let token = text.trim().to_string();
@@ -151,7 +151,7 @@ pub fn read_token(path: &Path) -> anyhow::Result<String> {
 }
 
 /// A new random secret for a controller's own worker processes (32 bytes, hex).
-pub fn fresh_token() -> anyhow::Result<String> {
+pub(crate) fn fresh_token() -> anyhow::Result<String> {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 32];
     ring::rand::SystemRandom::new()
@@ -165,7 +165,7 @@ pub fn fresh_token() -> anyhow::Result<String> {
 }
 
 /// Whether two tokens are equal, in time that does not depend on where they differ.
-pub fn tokens_match(given: &str, expected: &str) -> bool {
+pub(crate) fn tokens_match(given: &str, expected: &str) -> bool {
     use subtle::ConstantTimeEq;
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
@@ -196,7 +196,7 @@ pub fn wall_us() -> u64 {
 }
 
 /// This machine's name, for the workers view.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .ok()
@@ -205,7 +205,7 @@ pub fn host_name() -> String {
 }
 
 /// `--listen`'s address: `HOST:PORT`, `:PORT` or `HOST` (port 5557).
-pub fn parse_listen(text: &str) -> anyhow::Result<std::net::SocketAddr> {
+pub(crate) fn parse_listen(text: &str) -> anyhow::Result<std::net::SocketAddr> {
     let t = text.trim();
     let with_port = if t.starts_with(':') {
         format!("0.0.0.0{t}")

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 /// A run's clock: its start, the start of its statistics, the plan's pauses, its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunClock {
+pub(crate) struct RunClock {
     start: Instant,
     stats_start: Instant,
     end: Option<Instant>,
@@ -36,17 +36,13 @@ impl RunClock {
     }
 
     /// The statistics start again (the run's clock goes on).
-    pub fn reset_stats(&mut self, at: Instant) {
+    pub(crate) fn reset_stats(&mut self, at: Instant) {
         self.stats_start = at;
     }
 
     /// The run has stopped at `at`: its figures stay as they were then.
     pub fn stop(&mut self, at: Instant) {
         self.end = Some(at);
-    }
-
-    pub fn end(&self) -> Option<Instant> {
-        self.end
     }
 
     /// Pauses the plan; false when it was paused already.
@@ -59,7 +55,7 @@ impl RunClock {
     }
 
     /// Resumes the plan; how long it was held, when it was paused.
-    pub fn resume(&mut self, at: Instant) -> Option<Duration> {
+    pub(crate) fn resume(&mut self, at: Instant) -> Option<Duration> {
         let held = at.saturating_duration_since(self.paused_at.take()?);
         self.paused_total += held;
         Some(held)
@@ -71,7 +67,7 @@ impl RunClock {
 
     /// The plan's time at `at`: the run's time without its pauses, stopped at the run's
     /// end and while paused.
-    pub fn plan_time(&self, at: Instant) -> Duration {
+    pub(crate) fn plan_time(&self, at: Instant) -> Duration {
         let until = self.end.map_or(at, |e| e.min(at));
         let until = self.paused_at.map_or(until, |p| p.min(until));
         until
@@ -80,7 +76,7 @@ impl RunClock {
     }
 
     /// The instant the plan's time counts from (the start, moved on by past pauses).
-    pub fn plan_origin(&self) -> Instant {
+    pub(crate) fn plan_origin(&self) -> Instant {
         self.start + self.paused_total
     }
 
@@ -101,7 +97,7 @@ impl RunClock {
 
 /// Fills in the statistics of a snapshot whose run figures are set, as of `now`; nothing
 /// is current once the run has stopped (its averages stay).
-pub fn with_stats(mut snap: Snapshot, stats: &Stats, now: Instant) -> Snapshot {
+pub(crate) fn with_stats(mut snap: Snapshot, stats: &Stats, now: Instant) -> Snapshot {
     let elapsed = snap.elapsed;
     stats.fill(&mut snap, elapsed, now.into_std());
     if snap.state == RunState::Stopped {
@@ -114,7 +110,7 @@ pub fn with_stats(mut snap: Snapshot, stats: &Stats, now: Instant) -> Snapshot {
 
 /// Sends the snapshot to every watcher, unless it equals the last one (an idle screen is
 /// then not redrawn).
-pub fn publish(to: &watch::Sender<Arc<Snapshot>>, snap: Snapshot) {
+pub(crate) fn publish(to: &watch::Sender<Arc<Snapshot>>, snap: Snapshot) {
     to.send_if_modified(|old| {
         let changed = **old != snap;
         if changed {

@@ -21,7 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 const MAX_ARRIVALS_PER_WAKE: u32 = 100_000;
 
 /// How often statistics are merged and a snapshot is published.
-pub const TICK: Duration = Duration::from_millis(250);
+pub(crate) const TICK: Duration = Duration::from_millis(250);
 
 pub struct Controller {
     load: Load,

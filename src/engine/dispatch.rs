@@ -17,7 +17,7 @@ pub struct Share {
 }
 
 /// The type of the next user, given how many of each type run now.
-pub fn next_type(shares: &[Share], counts: &[u32]) -> usize {
+pub(crate) fn next_type(shares: &[Share], counts: &[u32]) -> usize {
     // Fixed counts first, in order.
     for (i, s) in shares.iter().enumerate() {
         if s.fixed > 0 && counts[i] < s.fixed {

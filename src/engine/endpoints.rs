@@ -30,7 +30,7 @@ pub struct EndpointSet {
 
 /// The parts of a plan the users run.
 #[derive(Debug, Clone, Default)]
-pub struct Workload {
+pub(crate) struct Workload {
     pub endpoints: Vec<Endpoint>,
     pub flows: Vec<Flow>,
     pub on_start: Vec<Endpoint>,
@@ -59,7 +59,7 @@ impl EndpointSet {
     }
 
     /// `rows` has one entry per request, in `Workload::requests` order.
-    pub fn from_workload(work: &Workload, rows: Vec<usize>, wait: Wait) -> Self {
+    pub(crate) fn from_workload(work: &Workload, rows: Vec<usize>, wait: Wait) -> Self {
         let endpoints: Vec<Endpoint> = work.requests().cloned().collect();
         let mut origins: Vec<Origin> = Vec::new();
         let origin_of = endpoints
@@ -108,12 +108,12 @@ impl EndpointSet {
     }
 
     /// Total weight; 0 means nothing can be picked.
-    pub fn total_weight(&self) -> u64 {
+    pub(crate) fn total_weight(&self) -> u64 {
         self.cumulative.last().copied().unwrap_or(0)
     }
 
     /// A task index chosen in proportion to the weights, or None when all are disabled.
-    pub fn pick(&self, rng: &mut fastrand::Rng) -> Option<usize> {
+    pub(crate) fn pick(&self, rng: &mut fastrand::Rng) -> Option<usize> {
         let total = self.total_weight();
         if total == 0 {
             return None;
@@ -124,7 +124,7 @@ impl EndpointSet {
 }
 
 /// The current set plus a generation counter the users poll without locking.
-pub struct SharedEndpoints {
+pub(crate) struct SharedEndpoints {
     generation: AtomicU64,
     current: Mutex<Arc<EndpointSet>>,
 }

@@ -127,7 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
     /// server closed it (or sent something unasked) while it was idle. Polls the socket
     /// once; when nothing arrived, the runtime answers from its readiness state without a
     /// system call.
-    pub fn is_usable(&mut self) -> bool {
+    pub(crate) fn is_usable(&mut self) -> bool {
         if !self.reusable {
             return false;
         }
@@ -145,7 +145,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
     }
 
     /// Whether the last exchange left the connection usable.
-    pub fn reusable(&self) -> bool {
+    pub(crate) fn reusable(&self) -> bool {
         self.reusable
     }
 
@@ -372,7 +372,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
 }
 
 /// A response body as it arrives: counted, and kept (up to 16 MB) when asked.
-pub struct Body<'a> {
+pub(crate) struct Body<'a> {
     kept: Option<Vec<u8>>,
     bytes: u64,
     progress: Option<&'a Progress>,
@@ -579,7 +579,7 @@ fn preview(b: &[u8]) -> String {
 
 /// Encodes a request: request line, `headers` (which carry Host), Content-Length when
 /// there is a body or the method usually has one, the body.
-pub fn encode(method: &Method, target: &str, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+pub(crate) fn encode(method: &Method, target: &str, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + target.len() + headers.len() * 32 + body.len());
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');

@@ -292,12 +292,12 @@ fn may_resend(method: &http::Method, body: &[u8]) -> bool {
 }
 
 /// The request as it goes out over HTTP/1.1, rendered parts included (`--http-debug`).
-pub fn request_text(endpoint: &Endpoint, prepared: Option<&Prepared>) -> Vec<u8> {
+pub(crate) fn request_text(endpoint: &Endpoint, prepared: Option<&Prepared>) -> Vec<u8> {
     Parts::of(endpoint, prepared).encode_h1()
 }
 
 /// An endpoint's request as it goes out when nothing in it is rendered per request.
-pub fn encode(endpoint: &Endpoint) -> Bytes {
+pub(crate) fn encode(endpoint: &Endpoint) -> Bytes {
     Parts::of(endpoint, None).encode_h1().into()
 }
 

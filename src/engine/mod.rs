@@ -118,7 +118,7 @@ impl Engine {
 
     /// An engine made of parts: what a distributed run's controller builds (its task
     /// takes the commands and publishes the snapshots).
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         commands: mpsc::UnboundedSender<Command>,
         snapshots: watch::Receiver<Arc<Snapshot>>,
         task: JoinHandle<()>,

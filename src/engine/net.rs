@@ -108,7 +108,7 @@ impl Net {
     }
 
     /// The source address for a new connection, in turn; None lets the system pick.
-    pub fn next_source(&self) -> Option<std::net::IpAddr> {
+    pub(crate) fn next_source(&self) -> Option<std::net::IpAddr> {
         let list = &self.options.local_addresses;
         if list.is_empty() {
             return None;
@@ -121,7 +121,7 @@ impl Net {
 
     /// The addresses of `host:port`: an IP address as it is, a name from the run's cache
     /// or, the first time, from the resolver.
-    pub async fn resolve(
+    pub(crate) async fn resolve(
         &self,
         host: &str,
         port: u16,

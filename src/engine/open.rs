@@ -71,7 +71,7 @@ impl OpenQueue {
 
     /// Drops the iterations that waited too long, so the count rises even while every
     /// user is stuck.
-    pub fn expire_now(&self, now: Instant) {
+    pub(crate) fn expire_now(&self, now: Instant) {
         let mut q = self.lock();
         self.expire(&mut q, now);
     }
@@ -99,7 +99,7 @@ impl OpenQueue {
 
     /// Counts a user about to be spawned as idle, so the schedule does not spawn another
     /// for the same iteration before it is polled.
-    pub fn add_idle_user(&self) {
+    pub(crate) fn add_idle_user(&self) {
         self.idle.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -8,13 +8,13 @@ use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
 
 /// Credentials that stay with their origin: a redirect to another scheme, host or port
 /// goes without them (as curl and Go's net/http do).
-pub const CREDENTIALS: [HeaderName; 3] = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
+pub(crate) const CREDENTIALS: [HeaderName; 3] = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
 
 /// Resolves `location` against a request to `from` with origin-form target `base`
 /// (path and query). Returns the next origin and its origin-form target; None when the
 /// location is not an http(s) URL or does not parse. The fragment is dropped: it is never
 /// sent.
-pub fn resolve(from: &Origin, base: &str, location: &str) -> Option<(Origin, http::Uri)> {
+pub(crate) fn resolve(from: &Origin, base: &str, location: &str) -> Option<(Origin, http::Uri)> {
     let location = location.trim();
     let location = location.split('#').next().unwrap_or("");
     let (base_path, base_query) = split_query(base);

@@ -51,13 +51,13 @@ impl Runner {
 
     /// Names the plan's rows in `stats` in the order one process lists them, without a
     /// runner (a cluster's coordinator, whose users run on its workers).
-    pub fn register_rows(plan: &Plan, stats: &mut Stats) {
+    pub(crate) fn register_rows(plan: &Plan, stats: &mut Stats) {
         type_runs(plan, stats, &plan.load);
     }
 
     /// Which ids this process gives out: a worker's segment is every `step`-th from
     /// `offset`.
-    pub fn stride(&self) -> crate::scenario::Stride {
+    pub(crate) fn stride(&self) -> crate::scenario::Stride {
         self.ids
     }
 
@@ -90,7 +90,7 @@ impl Runner {
     }
 
     /// Stops the newest user; false when none runs.
-    pub fn stop_newest(&mut self) -> bool {
+    pub(crate) fn stop_newest(&mut self) -> bool {
         let Some((token, t)) = self.users.pop() else {
             return false;
         };
@@ -100,7 +100,7 @@ impl Runner {
     }
 
     /// Stops every user (their tasks end in their own time).
-    pub fn stop_all(&mut self) {
+    pub(crate) fn stop_all(&mut self) {
         for (token, _) in self.users.drain(..) {
             token.cancel();
         }
@@ -108,18 +108,23 @@ impl Runner {
     }
 
     /// A new run: the most at once starts from zero.
-    pub fn reset_peaks(&mut self) {
+    pub(crate) fn reset_peaks(&mut self) {
         self.type_peaks.iter_mut().for_each(|p| *p = 0);
     }
 
     /// The TUI's endpoint edits: the endpoints of the first (the implicit) type.
-    pub fn replace_endpoints(&mut self, endpoints: Vec<Endpoint>, stats: &mut Stats, wait: Wait) {
+    pub(crate) fn replace_endpoints(
+        &mut self,
+        endpoints: Vec<Endpoint>,
+        stats: &mut Stats,
+        wait: Wait,
+    ) {
         self.types[0].work.endpoints = endpoints;
         self.rebuild_sets(stats, wait);
     }
 
     /// Every type's set again, from its workload and think time (`wait` is `[load]`'s).
-    pub fn rebuild_sets(&mut self, stats: &mut Stats, wait: Wait) {
+    pub(crate) fn rebuild_sets(&mut self, stats: &mut Stats, wait: Wait) {
         stats.retire_rows();
         for t in &self.types {
             let set = endpoint_set(stats, &t.work, t.wait.unwrap_or(wait));
@@ -129,7 +134,7 @@ impl Runner {
 
     /// A whole new workload. Types that stay keep their shared sets (their users pick up
     /// the new one); users of a type that is gone go on, and no new one starts.
-    pub fn set_workload(&mut self, plan: &Plan, stats: &mut Stats, load: &Load) {
+    pub(crate) fn set_workload(&mut self, plan: &Plan, stats: &mut Stats, load: &Load) {
         stats.retire_rows();
         let fresh = type_runs(plan, stats, load);
         let kept = fresh.len();
@@ -154,7 +159,7 @@ impl Runner {
     }
 
     /// How many users of each type run, for the snapshot (empty without `[[users]]`).
-    pub fn type_counts(&self) -> Vec<TypeCount> {
+    pub(crate) fn type_counts(&self) -> Vec<TypeCount> {
         if !self.named_types {
             return Vec::new();
         }
@@ -179,7 +184,7 @@ impl Runner {
 
     /// What the users recorded since the last drain, as one `Delta` keyed by row (for a
     /// coordinator in another process; `keys` are the statistics' row keys).
-    pub fn take_delta(&self, keys: &[RowKey]) -> Delta {
+    pub(crate) fn take_delta(&self, keys: &[RowKey]) -> Delta {
         let mut all = Delta::default();
         self.shards.drain(|shard| {
             let d = Delta::take(shard, keys);

@@ -20,7 +20,7 @@ const HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The arrival rate from a moment on: `start` at time 0, then each piece ramps linearly to
 /// its rate over its length; after the last piece the rate holds.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RateCourse {
+pub(crate) struct RateCourse {
     pub start: f64,
     /// (length, rate at its end).
     pub pieces: Vec<(Duration, f64)>,
@@ -37,7 +37,7 @@ impl RateCourse {
 
     /// The course from the start of rate stage `from` on: `base` is the rate before the
     /// first stage (`[load].arrival_rate`); a stage without a rate holds the one before.
-    pub fn of_stages(base: f64, stages: &[Stage], from: usize) -> RateCourse {
+    pub(crate) fn of_stages(base: f64, stages: &[Stage], from: usize) -> RateCourse {
         let rate_before = |i: usize| match i {
             0 => base,
             _ => stages[..i]
@@ -60,7 +60,7 @@ impl RateCourse {
     }
 
     /// The rate at `t`.
-    pub fn rate_at(&self, t: Duration) -> f64 {
+    pub(crate) fn rate_at(&self, t: Duration) -> f64 {
         let mut at = Duration::ZERO;
         let mut r = self.start;
         for &(len, end_rate) in &self.pieces {
@@ -95,7 +95,7 @@ impl RateCourse {
 
     /// When the integral since `from` reaches `need` (1 for the next iteration after one at
     /// `from`); exact for linear ramps. None when the rate stays at zero past the horizon.
-    pub fn next_after(&self, from: Duration, need: f64) -> Option<Duration> {
+    pub(crate) fn next_after(&self, from: Duration, need: f64) -> Option<Duration> {
         let mut need = need;
         let mut t = from;
         let mut r = self.rate_at(from);
@@ -140,7 +140,7 @@ impl RateCourse {
 /// Where a plan of stages is at `clock` (time since the start, without the time the plan
 /// was paused): the stage's index and how long it has run, or None once every stage is
 /// over (the last stage's target then holds).
-pub fn stage_at(stages: &[Stage], clock: Duration) -> Option<(usize, Duration)> {
+pub(crate) fn stage_at(stages: &[Stage], clock: Duration) -> Option<(usize, Duration)> {
     let mut start = Duration::ZERO;
     for (i, s) in stages.iter().enumerate() {
         if clock < start + s.duration {
@@ -152,7 +152,7 @@ pub fn stage_at(stages: &[Stage], clock: Duration) -> Option<(usize, Duration)> 
 }
 
 /// When stage `i` begins on the plan's clock.
-pub fn stage_start(stages: &[Stage], i: usize) -> Duration {
+pub(crate) fn stage_start(stages: &[Stage], i: usize) -> Duration {
     stages[..i.min(stages.len())]
         .iter()
         .map(|s| s.duration)

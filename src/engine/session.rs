@@ -80,24 +80,24 @@ impl RunShared {
     }
 
     /// Takes one request from the run's budget; false when none is left (the user ends).
-    pub fn take_ticket(&self) -> bool {
+    pub(crate) fn take_ticket(&self) -> bool {
         take(self.budget.as_ref())
     }
 
     /// Takes one task from the run's iteration budget; false when none is left.
-    pub fn take_iteration(&self) -> bool {
+    pub(crate) fn take_iteration(&self) -> bool {
         take(self.iterations.as_ref())
     }
 
     /// True when the run has a request or iteration budget and has spent it.
-    pub fn budget_spent(&self) -> bool {
+    pub(crate) fn budget_spent(&self) -> bool {
         [&self.budget, &self.iterations]
             .iter()
             .any(|b| b.as_ref().is_some_and(|b| b.load(Ordering::Acquire) == 0))
     }
 
     /// What is left of the budgets: (requests, iterations).
-    pub fn budgets_left(&self) -> (Option<u64>, Option<u64>) {
+    pub(crate) fn budgets_left(&self) -> (Option<u64>, Option<u64>) {
         let left = |b: &Option<AtomicU64>| b.as_ref().map(|b| b.load(Ordering::Relaxed));
         (left(&self.budget), left(&self.iterations))
     }
@@ -134,7 +134,7 @@ struct Cookie {
 }
 
 /// A user's variables, data rows and cookies.
-pub struct UserState {
+pub(crate) struct UserState {
     pub id: u64,
     vars: HashMap<String, String>,
     /// Per data set, the row this user took; None when a unique set ran out.
@@ -162,7 +162,7 @@ fn too_large(e: &Endpoint, var: Option<&str>) -> StepFailure {
 }
 
 /// Why a request could not be made, or what a response lacked.
-pub struct StepFailure {
+pub(crate) struct StepFailure {
     pub kind: FailureKind,
     pub message: String,
 }
@@ -217,7 +217,7 @@ impl UserState {
 
     /// Renders the endpoint's templates and adds the cookies for its origin; None when
     /// the request goes as written.
-    pub fn prepare(
+    pub(crate) fn prepare(
         &mut self,
         e: &Endpoint,
         origin: usize,
@@ -266,7 +266,7 @@ impl UserState {
     }
 
     /// Keeps the cookies a response sets, runs the endpoint's checks, then its extraction.
-    pub fn after_response(
+    pub(crate) fn after_response(
         &mut self,
         e: &Endpoint,
         origin: usize,
@@ -305,7 +305,7 @@ impl UserState {
     }
 
     /// Stores the cookies a response sets.
-    pub fn keep_cookies(&mut self, origin: usize, out: &Outcome) {
+    pub(crate) fn keep_cookies(&mut self, origin: usize, out: &Outcome) {
         if let Some(h) = &out.headers {
             for v in h.get_all(http::header::SET_COOKIE) {
                 if let Ok(text) = v.to_str() {

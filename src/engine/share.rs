@@ -35,7 +35,7 @@ impl Segment {
     /// segment is the first k >= from of its own; going down, the newest, the last k <
     /// from. Each segment then moves one user every count/rate seconds (its share of the
     /// rate), so the segments add up to the swarm's count at every moment of the ramp.
-    pub fn ramp_delay(&self, from: u32, to: u32, rate: f64) -> std::time::Duration {
+    pub(crate) fn ramp_delay(&self, from: u32, to: u32, rate: f64) -> std::time::Duration {
         let n = i64::from(self.count.max(1));
         let i = i64::from(self.index);
         let steps = match to.cmp(&from) {

@@ -77,7 +77,7 @@ impl CsvReport {
     }
 
     /// The same, for a run that started at `started` (a saved run, rendered later).
-    pub fn create_at(
+    pub(crate) fn create_at(
         prefix: &Path,
         full_history: bool,
         started: SystemTime,
@@ -173,7 +173,7 @@ fn rows_in_order(snap: &Snapshot) -> Vec<&RowStats> {
 }
 
 /// The `_stats.csv` text.
-pub fn stats_csv(snap: &Snapshot) -> String {
+pub(crate) fn stats_csv(snap: &Snapshot) -> String {
     let mut out = stats_header() + EOL;
     for r in rows_in_order(snap) {
         let mut fields = vec![field(&r.method), field(&r.name)];
@@ -258,7 +258,7 @@ pub fn locust_round(ms: f64) -> u64 {
 }
 
 /// The `_failures.csv` text; `started` turns offsets into UTC times.
-pub fn failures_csv(snap: &Snapshot, started: SystemTime) -> String {
+pub(crate) fn failures_csv(snap: &Snapshot, started: SystemTime) -> String {
     let mut groups: Vec<&FailureGroup> = snap.failures.iter().collect();
     groups.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
     let mut out = format!("{FAILURES_HEADER}{EOL}");
@@ -283,7 +283,7 @@ pub fn failures_csv(snap: &Snapshot, started: SystemTime) -> String {
 }
 
 /// `2026-12-01T10:44:12Z`, as Locust writes its failure times.
-pub fn utc(t: SystemTime) -> String {
+pub(crate) fn utc(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

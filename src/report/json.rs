@@ -107,7 +107,7 @@ struct JsonFailure {
 }
 
 /// Builds the JSON document for a final snapshot.
-pub fn to_json(
+pub(crate) fn to_json(
     snap: &Snapshot,
     scenario: Option<&str>,
     host: &str,

@@ -24,7 +24,7 @@ pub struct About<'a> {
 }
 
 /// This process's command line, as a shell would take it back.
-pub fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     std::env::args()
         .map(|a| crate::fmt::shell_word(&a))
         .collect::<Vec<_>>()
@@ -33,7 +33,7 @@ pub fn command_line() -> String {
 
 /// Text for XML and HTML attributes and elements: `&`, `<`, `>` and quotes escaped, and
 /// the control characters XML 1.0 does not allow replaced by spaces.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

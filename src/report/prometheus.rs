@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 /// The exposition's content type.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A label value, escaped as the text format asks (backslash, quote, newline).
 fn label(v: &str) -> String {

@@ -170,7 +170,7 @@ impl RunLog {
     }
 
     /// Forwards the engine's seconds to the writer until the engine drops its sender.
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         mut from: tokio::sync::mpsc::UnboundedReceiver<Interval>,
     ) -> tokio::task::JoinHandle<()> {
@@ -183,7 +183,7 @@ impl RunLog {
     }
 
     /// Nothing ran: the partial file goes.
-    pub fn abandon(self, path: &Path) {
+    pub(crate) fn abandon(self, path: &Path) {
         drop(self.events);
         let _ = self.thread.join();
         let _ = std::fs::remove_file(partial_path(path));

@@ -57,7 +57,7 @@ impl Output {
 }
 
 /// Prints the text report and writes every report file asked for.
-pub fn write_reports(
+pub(crate) fn write_reports(
     about: &About,
     last: &Snapshot,
     verdicts: &[crate::scenario::threshold::Verdict],

@@ -118,7 +118,7 @@ impl Run {
     }
 
     /// Whether a cluster's controller runs the load (the TUI then sends edits as text).
-    pub fn is_distributed(&self) -> bool {
+    pub(crate) fn is_distributed(&self) -> bool {
         self.distributed
     }
 
@@ -179,7 +179,7 @@ impl Run {
 
     /// Ends a run whose load never started and that wants no report (a scenario written
     /// with `swarm new` and never run): the saved run's partial file goes.
-    pub async fn abandon(mut self, out: &Output) {
+    pub(crate) async fn abandon(mut self, out: &Output) {
         let _ = self.engine.shutdown().await;
         if let Some(f) = self.follower.take()
             && let (_, Some(log)) = f.finish().await

@@ -9,7 +9,7 @@ const MAX_ADDRESSES: u64 = 65_536;
 
 /// Parses one entry: an address (`127.0.0.2`, `::1`) or an IPv4 range
 /// (`127.0.0.2-127.0.0.9`, both ends included).
-pub fn parse_entry(text: &str) -> Result<Vec<IpAddr>, String> {
+pub(crate) fn parse_entry(text: &str) -> Result<Vec<IpAddr>, String> {
     let t = text.trim();
     if let Some((a, b)) = t.split_once('-') {
         let (a, b) = (a.trim(), b.trim());
@@ -35,7 +35,7 @@ pub fn parse_entry(text: &str) -> Result<Vec<IpAddr>, String> {
 }
 
 /// Parses `--local-ips`: entries separated by commas.
-pub fn parse_list(text: &str) -> Result<Vec<IpAddr>, String> {
+pub(crate) fn parse_list(text: &str) -> Result<Vec<IpAddr>, String> {
     let mut out = Vec::new();
     for entry in text.split(',').filter(|e| !e.trim().is_empty()) {
         out.extend(parse_entry(entry)?);
@@ -49,7 +49,7 @@ pub fn parse_list(text: &str) -> Result<Vec<IpAddr>, String> {
 }
 
 /// Checks, before a run, that this machine has each address: a socket binds to it.
-pub fn check_local(addrs: &[IpAddr]) -> Result<(), String> {
+pub(crate) fn check_local(addrs: &[IpAddr]) -> Result<(), String> {
     for ip in addrs {
         if let Err(e) = std::net::TcpListener::bind((*ip, 0)) {
             let fix = if ip.is_loopback() {

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// How large a data file may be unless its `max_size` says otherwise.
-pub const DEFAULT_LIMIT: u64 = 64 << 20;
+pub(crate) const DEFAULT_LIMIT: u64 = 64 << 20;
 
 /// A data file's column names (trimmed) and its rows.
 #[derive(Debug, PartialEq)]

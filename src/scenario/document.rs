@@ -25,7 +25,7 @@ pub struct EndpointSpec {
 
 impl EndpointSpec {
     /// The name reports show: the given one, or "METHOD path".
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         if self.name.is_empty() {
             format!("{} {}", self.method, self.path)
         } else {
@@ -43,7 +43,7 @@ pub enum BodyKind {
 }
 
 impl BodyKind {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             BodyKind::Json => "JSON",
             BodyKind::Raw => "raw",
@@ -136,7 +136,11 @@ impl ScenarioDoc {
     }
 
     /// A new scenario with a host and a load, not yet saved.
-    pub fn new_scenario(path: Option<PathBuf>, host: &str, load: &super::Load) -> ScenarioDoc {
+    pub(crate) fn new_scenario(
+        path: Option<PathBuf>,
+        host: &str,
+        load: &super::Load,
+    ) -> ScenarioDoc {
         let text = format!(
             "# swarm scenario: keys are documented in scenarios/README.md\nhost = {}\n\n[load]\nusers = {}\nspawn_rate = {}\n",
             Value::from(host),
@@ -158,7 +162,7 @@ impl ScenarioDoc {
     }
 
     /// True when the document differs from what is on disk.
-    pub fn is_dirty(&self) -> bool {
+    pub(crate) fn is_dirty(&self) -> bool {
         self.doc.to_string() != self.saved
     }
 
@@ -182,7 +186,7 @@ impl ScenarioDoc {
 
     /// Replaces the whole text (the TUI's raw TOML editor); refused, with the reason and
     /// its line and column, when it does not load.
-    pub fn replace_text(&mut self, text: &str) -> Result<Plan, String> {
+    pub(crate) fn replace_text(&mut self, text: &str) -> Result<Plan, String> {
         let plan = self.validate_text(text).map_err(|e| e.to_string())?;
         self.doc = text.parse::<DocumentMut>().map_err(|e| e.to_string())?;
         Ok(plan)
@@ -190,7 +194,7 @@ impl ScenarioDoc {
 
     /// Runs against `host` instead of the file's (`--host`), without writing it into the
     /// file; refused when it is not a valid host.
-    pub fn override_host(&mut self, host: &str) -> Result<(), String> {
+    pub(crate) fn override_host(&mut self, host: &str) -> Result<(), String> {
         let before = self.host_override.replace(host.to_string());
         match self.plan() {
             Err(e) if e.file == "--host" || e.key == "host" => {
@@ -253,7 +257,11 @@ impl ScenarioDoc {
 
     /// Saves to a new path, which becomes the document's path. With `Overwrite::Check`,
     /// refuses to replace another file that exists.
-    pub fn save_as(&mut self, path: &Path, overwrite: Overwrite) -> Result<PathBuf, SaveError> {
+    pub(crate) fn save_as(
+        &mut self,
+        path: &Path,
+        overwrite: Overwrite,
+    ) -> Result<PathBuf, SaveError> {
         let same = self.path.as_deref() == Some(path);
         if overwrite == Overwrite::Check && !same && path.exists() {
             return Err(SaveError::Exists(path.to_path_buf()));
@@ -300,7 +308,7 @@ impl ScenarioDoc {
     }
 
     /// Replaces endpoint `index` (or appends when None) with `spec`, if the result is valid.
-    pub fn set_endpoint(
+    pub(crate) fn set_endpoint(
         &mut self,
         index: Option<usize>,
         spec: &EndpointSpec,
@@ -373,7 +381,7 @@ impl ScenarioDoc {
     /// Sets `[load] arrival_rate` as `"N/s"`.
     /// (A `users` key goes: the open model caps users with `max_users`, and a scenario
     /// made for the closed model, e.g. by `swarm run URL --arrival-rate`, has one.)
-    pub fn set_arrival_rate(&mut self, per_sec: f64) -> Result<(), String> {
+    pub(crate) fn set_arrival_rate(&mut self, per_sec: f64) -> Result<(), String> {
         let rate = Value::from(super::format_rate(per_sec));
         self.try_edit_lenient(|doc| {
             let load = load_mut(doc);

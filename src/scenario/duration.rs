@@ -30,7 +30,7 @@ impl Wait {
     }
 
     /// The wait after a task that began `elapsed` ago.
-    pub fn after_task(&self, unit: f64, elapsed: Duration) -> Duration {
+    pub(crate) fn after_task(&self, unit: f64, elapsed: Duration) -> Duration {
         match *self {
             Wait::Pacing(_) | Wait::Throughput(_) => self.sample(unit).saturating_sub(elapsed),
             _ => self.sample(unit),
@@ -39,7 +39,7 @@ impl Wait {
 
     /// The wait between two steps of a flow: pacing sets the pace of whole tasks, so
     /// its steps follow each other at once.
-    pub fn between_steps(&self, unit: f64) -> Duration {
+    pub(crate) fn between_steps(&self, unit: f64) -> Duration {
         match *self {
             Wait::Pacing(_) | Wait::Throughput(_) => Duration::ZERO,
             _ => self.sample(unit),
@@ -242,7 +242,7 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 /// workers share it). The open model's queue holds at most a second of iterations at this
 /// rate, and one core sends in the order of 100 000 requests a second (BENCHMARKS.md), so
 /// a higher rate would only measure dropped iterations.
-pub const MAX_ARRIVAL_RATE: f64 = 1_000_000.0;
+pub(crate) const MAX_ARRIVAL_RATE: f64 = 1_000_000.0;
 
 /// The lowest arrival rate above zero: one iteration an hour (a lower one would start
 /// nothing in any run that can be watched, and reads as 0/s).
@@ -250,7 +250,7 @@ const MIN_ARRIVAL_RATE: f64 = 1.0 / 3600.0;
 
 /// A rate in iterations a second within what can be scheduled (0 is allowed: rate stages
 /// ramp up from it).
-pub fn check_rate(per_sec: f64) -> Result<f64, String> {
+pub(crate) fn check_rate(per_sec: f64) -> Result<f64, String> {
     if per_sec > MAX_ARRIVAL_RATE {
         return Err(format!(
             "is {} iterations a second, above the 1000000/s swarm can schedule (its open-model queue holds one second of them, and one core sends about 100 000 requests a second); split a higher rate over more machines, each with its own swarm run",

@@ -30,7 +30,7 @@ impl std::fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// Turns byte spans into located errors for one source text.
-pub struct Locator<'a> {
+pub(crate) struct Locator<'a> {
     pub file: &'a str,
     pub src: &'a str,
 }
@@ -53,7 +53,7 @@ impl Locator<'_> {
     }
 
     /// Converts a toml/serde error, naming the key and suggesting the nearest known key.
-    pub fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
+    pub(crate) fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
         let span = err.span().unwrap_or(0..0);
         let key = short_key(&key_path_at(self.src, span.start).unwrap_or_default());
         let mut message = rewrite_message(err.message());

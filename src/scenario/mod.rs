@@ -28,7 +28,7 @@ use std::time::Duration;
 /// Default request timeout when neither the endpoint nor `[defaults]` sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default bound on how long in-flight requests may take to finish after a stop.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A validated scenario.
 #[derive(Debug, Clone, Default)]
@@ -159,11 +159,11 @@ pub struct Load {
 /// Default cap on concurrent users in the open model.
 const DEFAULT_MAX_USERS: u32 = 1000;
 /// Default wait for a free user in the open model.
-pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Load {
     /// True when iterations follow an arrival rate rather than looping users.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.arrival_rate.is_some()
     }
 }
@@ -257,7 +257,7 @@ pub struct Origin {
 
 impl Origin {
     /// The `Host` header value: the port is left out when it is the default.
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -310,7 +310,7 @@ pub enum Redirects {
 }
 
 /// Redirects followed in a row before the request fails.
-pub const MAX_REDIRECTS: usize = 10;
+pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// What counts as a successful status.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -395,7 +395,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// True when the response body must be read into memory (checks or extraction).
-    pub fn needs_body(&self) -> bool {
+    pub(crate) fn needs_body(&self) -> bool {
         !self.checks.is_empty()
             || self
                 .extract
@@ -406,7 +406,7 @@ impl Endpoint {
 
 impl Plan {
     /// `--timeout`: every request's timeout, wherever it is declared.
-    pub fn set_request_timeout(&mut self, timeout: Duration) {
+    pub(crate) fn set_request_timeout(&mut self, timeout: Duration) {
         self.request_timeout = Some(timeout);
         let lists = [&mut self.endpoints, &mut self.on_start, &mut self.on_stop]
             .into_iter()
@@ -430,12 +430,12 @@ impl Plan {
 
     /// Every error of scenario text that one pass finds, in file order (`swarm check`);
     /// empty when it loads.
-    pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
+    pub(crate) fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
         validate::all_errors(src, file)
     }
 
     /// Reads and validates a scenario file, with `--host` replacing the file's host.
-    pub fn load_with_host(path: &Path, host: Option<&str>) -> Result<Plan, LoadError> {
+    pub(crate) fn load_with_host(path: &Path, host: Option<&str>) -> Result<Plan, LoadError> {
         let src = read_source(path)?;
         Ok(validate::parse(&src, &path.display().to_string(), host)?)
     }
@@ -446,7 +446,11 @@ impl Plan {
     }
 
     /// As `parse`, with `host` replacing the text's (`--host`).
-    pub fn parse_with_host(src: &str, file: &str, host: &str) -> Result<Plan, ScenarioError> {
+    pub(crate) fn parse_with_host(
+        src: &str,
+        file: &str,
+        host: &str,
+    ) -> Result<Plan, ScenarioError> {
         validate::parse(src, file, Some(host))
     }
 
@@ -457,7 +461,7 @@ impl Plan {
 
     /// A one-endpoint plan for `swarm run URL` with the request's method, body and headers
     /// from the command line (`-m`, `-d`, `--json-data`, `--header`).
-    pub fn for_request(url: &str, request: &UrlRequest) -> Result<Plan, ScenarioError> {
+    pub(crate) fn for_request(url: &str, request: &UrlRequest) -> Result<Plan, ScenarioError> {
         // Errors name the URL, unless it carries credentials that must not be echoed.
         let authority = url.split("://").nth(1).and_then(|r| r.split('/').next());
         let label = if authority.is_some_and(|a| a.contains('@')) {
@@ -470,7 +474,7 @@ impl Plan {
 
     /// The scenario text behind `for_request`: 50 users for 10 s (until `-n` requests when
     /// that is given), the URL with the request's method, body and headers.
-    pub fn url_scenario(url: &str, request: &UrlRequest) -> String {
+    pub(crate) fn url_scenario(url: &str, request: &UrlRequest) -> String {
         let host = match url.parse::<Uri>() {
             Ok(u) if u.authority().is_some() => {
                 format!(
@@ -551,7 +555,7 @@ const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 
 /// A scenario file's text: a regular file of at most `MAX_SCENARIO_BYTES`, in UTF-8 (a
 /// byte that is not is located by line and column, as every other mistake is).
-pub fn read_source(path: &Path) -> Result<String, LoadError> {
+pub(crate) fn read_source(path: &Path) -> Result<String, LoadError> {
     let shown = path.display().to_string();
     let io = |error| LoadError::Io {
         path: shown.clone(),
@@ -618,7 +622,7 @@ fn io_text(e: &std::io::Error) -> String {
 
 /// A spawn rate this many times the users starts them all at once (within a
 /// millisecond): `swarm run URL`'s default, as oha opens every connection at the start.
-pub const AT_ONCE: f64 = 1000.0;
+pub(crate) const AT_ONCE: f64 = 1000.0;
 
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]

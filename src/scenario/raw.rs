@@ -8,7 +8,7 @@ pub type SpannedValue = Spanned<Value>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawScenario {
+pub(crate) struct RawScenario {
     pub name: Option<Spanned<String>>,
     pub host: Option<Spanned<String>>,
     pub load: Option<RawLoad>,
@@ -26,7 +26,7 @@ pub struct RawScenario {
 /// `[[users]]`: a kind of user with its own tasks, think time and share of the users.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawUserType {
+pub(crate) struct RawUserType {
     pub name: Option<Spanned<String>>,
     pub weight: Option<SpannedValue>,
     pub fixed_count: Option<SpannedValue>,
@@ -40,7 +40,7 @@ pub struct RawUserType {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawFlow {
+pub(crate) struct RawFlow {
     pub name: Option<Spanned<String>>,
     pub weight: Option<SpannedValue>,
     pub steps: Option<Vec<Spanned<RawEndpoint>>>,
@@ -49,7 +49,7 @@ pub struct RawFlow {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawData {
+pub(crate) struct RawData {
     pub file: Option<Spanned<String>>,
     pub mode: Option<Spanned<String>>,
     pub max_size: Option<SpannedValue>,
@@ -57,7 +57,7 @@ pub struct RawData {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLoad {
+pub(crate) struct RawLoad {
     pub users: Option<SpannedValue>,
     pub spawn_rate: Option<SpannedValue>,
     pub run_time: Option<SpannedValue>,
@@ -72,7 +72,7 @@ pub struct RawLoad {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStage {
+pub(crate) struct RawStage {
     pub users: Option<SpannedValue>,
     pub duration: Option<SpannedValue>,
     pub spawn_rate: Option<SpannedValue>,
@@ -81,7 +81,7 @@ pub struct RawStage {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDefaults {
+pub(crate) struct RawDefaults {
     pub headers: Option<BTreeMap<String, SpannedValue>>,
     pub timeout: Option<SpannedValue>,
     pub cookies: Option<SpannedValue>,
@@ -94,7 +94,7 @@ pub struct RawDefaults {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawEndpoint {
+pub(crate) struct RawEndpoint {
     pub name: Option<Spanned<String>>,
     pub method: Option<Spanned<String>>,
     pub path: Option<Spanned<String>>,
@@ -115,7 +115,7 @@ pub struct RawEndpoint {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawExpect {
+pub(crate) struct RawExpect {
     pub status: Option<SpannedValue>,
     pub body_contains: Option<Spanned<String>>,
     pub json: Option<BTreeMap<String, SpannedValue>>,

@@ -41,7 +41,7 @@ impl TagFilter {
 }
 
 /// Parses `--tags` / `--exclude-tags`: tags separated by commas.
-pub fn parse_tag_list(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn parse_tag_list(s: &str) -> Result<Vec<String>, String> {
     let tags: Vec<String> = s
         .split(',')
         .map(|t| t.trim().to_string())
@@ -83,7 +83,7 @@ impl Plan {
 
     /// Keeps the tasks the filter admits (and remembers the filter, for edits in the TUI).
     /// Refuses a filter that leaves nothing to run.
-    pub fn apply_tags(&mut self, filter: &TagFilter) -> Result<(), String> {
+    pub(crate) fn apply_tags(&mut self, filter: &TagFilter) -> Result<(), String> {
         self.tag_filter = filter.clone();
         if filter.is_empty() {
             return Ok(());

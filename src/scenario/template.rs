@@ -62,7 +62,7 @@ pub trait Context {
 /// a body or a `[vars]` value. `[vars]` that build on each other can double at every step
 /// (`v2 = "{{v1}}{{v1}}"`); this bounds them, at load time where the sizes are known and
 /// as a failure of its own at run time where they are not (an extracted value).
-pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+pub(crate) const MAX_RENDERED_BYTES: usize = 16 << 20;
 
 /// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl Template {
     }
 
     /// Appends literal text (already in its final form).
-    pub fn push_literal(&mut self, text: &str) {
+    pub(crate) fn push_literal(&mut self, text: &str) {
         if text.is_empty() {
             return;
         }
@@ -114,7 +114,7 @@ impl Template {
 
     /// Appends parsed `text`, its literal parts passed through `literal` (e.g. to
     /// form-encode them) and its expressions escaped with `escape`.
-    pub fn push_parsed(
+    pub(crate) fn push_parsed(
         &mut self,
         text: &str,
         escape: Escape,
@@ -160,7 +160,7 @@ impl Template {
     }
 
     /// Appends another template.
-    pub fn push_parsed_template(&mut self, other: Template) {
+    pub(crate) fn push_parsed_template(&mut self, other: Template) {
         for p in other.pieces {
             match p {
                 Piece::Lit(s) => self.push_literal(&s),
@@ -170,7 +170,7 @@ impl Template {
     }
 
     /// True when there is nothing to render per request.
-    pub fn is_static(&self) -> bool {
+    pub(crate) fn is_static(&self) -> bool {
         self.pieces.iter().all(|p| matches!(p, Piece::Lit(_)))
     }
 
@@ -183,7 +183,7 @@ impl Template {
     }
 
     /// The text of a static template.
-    pub fn static_text(&self) -> String {
+    pub(crate) fn static_text(&self) -> String {
         let mut out = String::new();
         for p in &self.pieces {
             if let Piece::Lit(s) = p {
@@ -219,7 +219,7 @@ impl Template {
     /// The most bytes the template can render to, given the most each variable holds
     /// (`var` answers None for one it cannot know before the run, such as an extracted
     /// value: then so does this).
-    pub fn max_len(&self, var: &dyn Fn(&str) -> Option<usize>) -> Option<usize> {
+    pub(crate) fn max_len(&self, var: &dyn Fn(&str) -> Option<usize>) -> Option<usize> {
         self.pieces.iter().try_fold(0usize, |sum, p| {
             let n = match p {
                 Piece::Lit(s) => s.len(),

@@ -98,7 +98,7 @@ fn bad_number(s: &str) -> String {
 }
 
 /// A metric's name as thresholds write it: `p95`, `avg`, `max`, `fail_ratio`, `rps`.
-pub fn parse_metric(m: &str) -> Result<Metric, String> {
+pub(crate) fn parse_metric(m: &str) -> Result<Metric, String> {
     match m {
         "avg" => return Ok(Metric::AvgMs),
         "max" => return Ok(Metric::MaxMs),
@@ -119,7 +119,7 @@ pub fn parse_metric(m: &str) -> Result<Metric, String> {
 }
 
 /// Parses `--threshold` text: `p95<300ms`, `fail_ratio<1%`, `rps>100`.
-pub fn parse_flag(text: &str) -> Result<Threshold, String> {
+pub(crate) fn parse_flag(text: &str) -> Result<Threshold, String> {
     let at = text
         .find(['<', '>'])
         .ok_or_else(|| format!("\"{text}\" has no < or >; write e.g. \"p95<300ms\""))?;
@@ -196,7 +196,7 @@ impl Threshold {
 }
 
 /// Checks every threshold.
-pub fn check_all(thresholds: &[Threshold], snap: &Snapshot) -> Vec<Verdict> {
+pub(crate) fn check_all(thresholds: &[Threshold], snap: &Snapshot) -> Vec<Verdict> {
     thresholds.iter().map(|t| t.check(snap)).collect()
 }
 

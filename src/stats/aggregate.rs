@@ -133,7 +133,7 @@ impl Stats {
     }
 
     /// The row index for an endpoint name, created on first use.
-    pub fn row_for(&mut self, method: &str, name: &str) -> usize {
+    pub(crate) fn row_for(&mut self, method: &str, name: &str) -> usize {
         if let Some(i) = self
             .rows
             .iter()
@@ -153,7 +153,7 @@ impl Stats {
 
     /// The workload is about to be registered again (an edit): rows it does not name
     /// again keep their index (recorders hold it) but leave the reports once empty.
-    pub fn retire_rows(&mut self) {
+    pub(crate) fn retire_rows(&mut self) {
         self.rows.iter_mut().for_each(|r| r.current = false);
     }
 
@@ -174,12 +174,12 @@ impl Stats {
     }
 
     /// From now on every closed second goes to `to`, each row's latencies apart.
-    pub fn record_intervals(&mut self, to: tokio::sync::mpsc::UnboundedSender<Interval>) {
+    pub(crate) fn record_intervals(&mut self, to: tokio::sync::mpsc::UnboundedSender<Interval>) {
         self.intervals = Some(to);
     }
 
     /// Sends the unfinished second, if it has requests: the run has stopped.
-    pub fn close_run(&mut self, now: Instant, users: u32) {
+    pub(crate) fn close_run(&mut self, now: Instant, users: u32) {
         if self.second.requests > 0 {
             self.send_interval(now, users);
         }
@@ -187,7 +187,13 @@ impl Stats {
 
     /// Starts measuring a window from `now` (after merging what came before it); `id`
     /// names it (a worker takes its controller's), or the next number does.
-    pub fn mark_window(&mut self, shards: &Shards, now: Instant, users: u32, id: Option<u32>) {
+    pub(crate) fn mark_window(
+        &mut self,
+        shards: &Shards,
+        now: Instant,
+        users: u32,
+        id: Option<u32>,
+    ) {
         self.drain(shards, now, users);
         self.marks = id.unwrap_or(self.marks + 1);
         self.mark = Some(Window {
@@ -204,13 +210,13 @@ impl Stats {
     /// A controller's seconds: its workers report each second of the run just after it
     /// ends, so each of its seconds closes `lag` after the run's, and holds one report
     /// from every worker; the history and the intervals still count from the run's start.
-    pub fn lag_seconds(&mut self, lag: Duration) {
+    pub(crate) fn lag_seconds(&mut self, lag: Duration) {
         self.lag = lag;
         self.second.since = self.run_start + lag;
     }
 
     /// The open window, as a delta taken at `now` names it.
-    pub fn window_tag(&self, now: Instant) -> Option<super::DeltaWindow> {
+    pub(crate) fn window_tag(&self, now: Instant) -> Option<super::DeltaWindow> {
         self.mark.as_ref().map(|w| super::DeltaWindow {
             id: w.id,
             elapsed_us: now.saturating_duration_since(w.since).as_micros() as u64,
@@ -219,20 +225,20 @@ impl Stats {
     }
 
     /// The open window's id, if one is open.
-    pub fn window_id(&self) -> Option<u32> {
+    pub(crate) fn window_id(&self) -> Option<u32> {
         self.mark.as_ref().map(|w| w.id)
     }
 
     /// A controller's window: what its workers covered (the shortest of their spans) and
     /// their summed rate, each over its own span.
-    pub fn set_window_coverage(&mut self, elapsed: Duration, rps: f64) {
+    pub(crate) fn set_window_coverage(&mut self, elapsed: Duration, rps: f64) {
         if let Some(w) = &mut self.mark {
             w.covered = Some((elapsed, rps));
         }
     }
 
     /// Notes how late the control task's tick came.
-    pub fn note_tick_lateness(&mut self, late: Duration) {
+    pub(crate) fn note_tick_lateness(&mut self, late: Duration) {
         if let Some(w) = &mut self.mark {
             w.max_tick_late_us = w.max_tick_late_us.max(late.as_micros() as u64);
         }
@@ -267,7 +273,7 @@ impl Stats {
 
     /// As `apply`, taking the delta: its histograms are merged where they are, not copied
     /// first (a controller merges many a second).
-    pub fn apply_owned(&mut self, delta: super::Delta, now: Instant, users: u32) {
+    pub(crate) fn apply_owned(&mut self, delta: super::Delta, now: Instant, users: u32) {
         let super::Delta {
             rows,
             failures,
@@ -394,7 +400,7 @@ impl Stats {
     }
 
     /// Each row's key, in row order (what `Delta::take` names rows by).
-    pub fn row_keys(&self) -> Vec<super::RowKey> {
+    pub(crate) fn row_keys(&self) -> Vec<super::RowKey> {
         self.rows
             .iter()
             .map(|r| super::RowKey {

@@ -58,7 +58,7 @@ impl Buckets {
 
     /// Adds every bucket's count to `h` (swarm's histograms, same precision: each value
     /// lands in its own bucket).
-    pub fn add_to(&self, h: &mut Histogram<u64>) {
+    pub(crate) fn add_to(&self, h: &mut Histogram<u64>) {
         for &(value, count) in &self.0 {
             h.record_n(value, count).expect("auto-resizing histogram");
         }

@@ -58,7 +58,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// The connection could not be made: nothing listens, or the host cannot be reached.
-    pub fn is_connect(self) -> bool {
+    pub(crate) fn is_connect(self) -> bool {
         matches!(self, FailureKind::Refused | FailureKind::Connect)
     }
 

@@ -49,7 +49,7 @@ impl History {
     }
 
     /// Seconds each point covers.
-    pub fn step_secs(&self) -> u32 {
+    pub(crate) fn step_secs(&self) -> u32 {
         self.step
     }
 

@@ -92,7 +92,7 @@ impl RowDelta {
     }
 
     /// Adds another accumulator's counts to this one.
-    pub fn merge(&mut self, other: &RowDelta) {
+    pub(crate) fn merge(&mut self, other: &RowDelta) {
         if other.requests == 0 {
             return;
         }
@@ -155,7 +155,7 @@ fn record(hist: &mut Histogram<u64>, us: u64) {
 }
 
 /// A histogram of latencies in microseconds, 3 significant figures, growing as needed.
-pub fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant figures is valid")
 }
 
@@ -221,7 +221,7 @@ impl Shards {
     }
 
     /// The recorder for the user with this sequence number.
-    pub fn recorder(self: &Arc<Self>, user: u64) -> Recorder {
+    pub(crate) fn recorder(self: &Arc<Self>, user: u64) -> Recorder {
         Recorder {
             shards: Arc::clone(self),
             index: (user % self.shards.len() as u64) as usize,
@@ -250,7 +250,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Records one result; `describe` is called only when a failure's text is needed.
-    pub fn record(&self, sample: Sample, describe: impl FnOnce() -> String) {
+    pub(crate) fn record(&self, sample: Sample, describe: impl FnOnce() -> String) {
         let mut shard = self.shards.shards[self.index]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
@@ -258,7 +258,7 @@ impl Recorder {
     }
 
     /// Records how late a think-time sleep woke up.
-    pub fn record_lateness(&self, late_us: u64) {
+    pub(crate) fn record_lateness(&self, late_us: u64) {
         let mut shard = self.shards.shards[self.index]
             .lock()
             .unwrap_or_else(|p| p.into_inner());

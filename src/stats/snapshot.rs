@@ -137,7 +137,7 @@ impl RowStats {
     }
 
     /// The value at a percentile listed in `PERCENTILES` (e.g. 0.95).
-    pub fn percentile_ms(&self, q: f64) -> Option<f64> {
+    pub(crate) fn percentile_ms(&self, q: f64) -> Option<f64> {
         PERCENTILES
             .iter()
             .position(|p| (p - q).abs() < 1e-9)
@@ -155,7 +155,7 @@ pub fn short_name<'a>(name: &'a str, method: &str) -> &'a str {
 
 impl Snapshot {
     /// A distributed run's workers that joined and are not missing.
-    pub fn joined_workers(&self) -> usize {
+    pub(crate) fn joined_workers(&self) -> usize {
         self.workers.iter().filter(|w| w.state != "missing").count()
     }
 
@@ -166,7 +166,7 @@ impl Snapshot {
     }
 
     /// Responses cut at the stop while their body was still arriving.
-    pub fn cut_mid_response(&self) -> u64 {
+    pub(crate) fn cut_mid_response(&self) -> u64 {
         self.count_of(FailureKind::InterruptedMidResponse)
     }
 
@@ -206,7 +206,7 @@ impl Snapshot {
 
     /// True when requests were made and every one failed to connect (refused, or the host
     /// could not be reached): no request reached the server.
-    pub fn reached_no_server(&self) -> bool {
+    pub(crate) fn reached_no_server(&self) -> bool {
         self.all_failed() && self.failures.iter().all(|f| f.kind.is_connect())
     }
 

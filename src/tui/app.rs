@@ -183,7 +183,7 @@ const RATES: [f64; 14] = [
     0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0,
 ];
 /// The most users the sliders go to.
-pub const MAX_USERS: u32 = 1_000_000;
+pub(crate) const MAX_USERS: u32 = 1_000_000;
 
 pub struct App {
     pub doc: ScenarioDoc,
@@ -335,7 +335,7 @@ impl App {
     }
 
     /// True while a capacity search drives the swarm.
-    pub fn searching(&self) -> bool {
+    pub(crate) fn searching(&self) -> bool {
         self.capacity.as_ref().is_some_and(|(s, _)| !s.is_done())
     }
 
@@ -345,7 +345,7 @@ impl App {
     }
 
     /// The user target the slider shows: the plan's while it is followed.
-    pub fn current_users(&self) -> u32 {
+    pub(crate) fn current_users(&self) -> u32 {
         if self.following_plan() || self.searching() {
             self.snapshot.target_users
         } else {
@@ -354,7 +354,7 @@ impl App {
     }
 
     /// Open model: the rate the slider shows, the plan's while it is followed.
-    pub fn current_rate(&self) -> Option<f64> {
+    pub(crate) fn current_rate(&self) -> Option<f64> {
         let rate = self.arrival_rate?;
         Some(match &self.snapshot.arrivals {
             Some(a) if self.following_plan() => a.rate,
@@ -554,7 +554,7 @@ fn quit(app: &mut App) -> Vec<Effect> {
 }
 
 /// Moves a running capacity search on with the newest snapshot.
-pub fn poll_capacity(app: &mut App, now: tokio::time::Instant) -> Vec<Effect> {
+pub(crate) fn poll_capacity(app: &mut App, now: tokio::time::Instant) -> Vec<Effect> {
     let snap = Arc::clone(&app.snapshot);
     let Some((search, _)) = app.capacity.as_mut().filter(|(s, _)| !s.is_done()) else {
         return vec![];

@@ -31,7 +31,7 @@ pub const FIELDS: [Field; 7] = [
 ];
 
 impl Field {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Field::Name => "Name",
             Field::Method => "Method",
@@ -108,7 +108,7 @@ impl Form {
     }
 
     /// A blank form for a new endpoint.
-    pub fn blank() -> Self {
+    pub(crate) fn blank() -> Self {
         let spec = EndpointSpec {
             method: "GET".into(),
             path: "/".into(),

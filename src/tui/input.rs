@@ -24,7 +24,7 @@ impl TextInput {
     }
 
     /// A one-line field that proposes `text`, selected (see `selected`).
-    pub fn proposing(text: &str) -> Self {
+    pub(crate) fn proposing(text: &str) -> Self {
         TextInput {
             selected: !text.is_empty(),
             ..TextInput::new(text, false)
@@ -130,7 +130,7 @@ impl TextInput {
     }
 
     /// (line, column) of the cursor, both from 0.
-    pub fn cursor_line_col(&self) -> (usize, usize) {
+    pub(crate) fn cursor_line_col(&self) -> (usize, usize) {
         let before: String = self.text.chars().take(self.cursor).collect();
         let line = before.matches('\n').count();
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count());

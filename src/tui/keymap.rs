@@ -235,7 +235,7 @@ pub const KEYMAP: &[Binding] = &[
 ];
 
 /// Keys inside the endpoint form, for the help overlay.
-pub const FORM_KEYS: &[(&str, &str)] = &[
+pub(crate) const FORM_KEYS: &[(&str, &str)] = &[
     ("Tab S-Tab", "next / previous field"),
     ("← → Space", "method, body type"),
     ("Enter", "apply (newline in body)"),
@@ -244,7 +244,7 @@ pub const FORM_KEYS: &[(&str, &str)] = &[
 ];
 
 /// The action for a key on the main screen.
-pub fn action_for(key: KeyEvent) -> Option<Action> {
+pub(crate) fn action_for(key: KeyEvent) -> Option<Action> {
     // Shifted characters arrive with SHIFT set on some terminals and not on others.
     let mods = if matches!(key.code, KeyCode::Char(_)) {
         key.modifiers - KeyModifiers::SHIFT

@@ -10,7 +10,7 @@ pub struct Theme {
 
 impl Theme {
     /// Colour unless `NO_COLOR` is set (to anything non-empty).
-    pub fn from_env() -> Theme {
+    pub(crate) fn from_env() -> Theme {
         Theme {
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }

@@ -79,7 +79,7 @@ pub struct Tls {
 }
 
 /// The data files a scenario reads, for the workers (who have no copy of them).
-pub fn data_files(
+pub(crate) fn data_files(
     plan: &Plan,
     scenario_dir: &std::path::Path,
 ) -> anyhow::Result<Vec<proto::DataFile>> {

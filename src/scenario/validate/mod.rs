@@ -56,7 +56,7 @@ pub fn parse(src: &str, file: &str, host_override: Option<&str>) -> Result<Plan>
 /// the walk is repeated past each mistake's line, so one mistake hides no other, in the
 /// same table or elsewhere. A TOML syntax error stops it (nothing after it can be read
 /// reliably). Empty when the scenario loads.
-pub fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
+pub(crate) fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
     // A part stops at its first mistake (and serde at the first unknown key or wrong
     // type), so the walk runs again with each mistake's `key = value` line blanked (line
     // numbers stay), until it finds nothing new: a table with three mistakes shows three.

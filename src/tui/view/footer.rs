@@ -110,7 +110,7 @@ fn hint_line(app: &App) -> Line<'static> {
 }
 
 /// "k what  k what": keys in bold, what they do dimmed.
-pub fn key_hints(hints: &[(&str, &str)], t: &Theme) -> Line<'static> {
+pub(crate) fn key_hints(hints: &[(&str, &str)], t: &Theme) -> Line<'static> {
     let spans: Vec<Span> = hints
         .iter()
         .flat_map(|(k, what)| {
