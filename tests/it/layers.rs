@@ -96,3 +96,59 @@ fn every_module_uses_only_the_floors_below_its_own() {
     }
     assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
+
+/// Engines are built only where a run starts (`run/`) or a cluster runs one (`cluster/`),
+/// besides the engine itself; the front-ends watch and steer a `Run`, and write no report
+/// file or output of their own.
+#[test]
+fn only_run_and_cluster_build_engines_and_the_front_ends_wire_no_outputs() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut broken = Vec::new();
+    for file in &files {
+        let rel = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let builds = ["Engine::spawn", "controller::spawn("];
+        let may_build = ["run/", "cluster/", "engine/"]
+            .iter()
+            .any(|d| rel.starts_with(d));
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            if !may_build && builds.iter().any(|b| line.contains(b)) {
+                broken.push(format!(
+                    "src/{rel}:{}: builds an engine: {}",
+                    n + 1,
+                    line.trim()
+                ));
+            }
+            let front = rel.starts_with("tui/") || rel == "headless.rs";
+            let wiring = [
+                "RunLog",
+                "CsvReport",
+                "prometheus::",
+                "write_output",
+                "RecordIntervals",
+            ];
+            let exempt = rel == "tui/mod.rs" && line.contains("write_output"); // `h`: the HTML report on demand
+            if front && !exempt && wiring.iter().any(|w| line.contains(w)) {
+                broken.push(format!(
+                    "src/{rel}:{}: wires an output: {}",
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+    let headless = std::fs::read_to_string(src.join("headless.rs")).unwrap();
+    assert!(
+        headless.lines().count() < 200,
+        "headless.rs is a thin front-end"
+    );
+}
