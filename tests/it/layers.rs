@@ -51,11 +51,17 @@ fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn every_module_uses_only_the_floors_below_its_own() {
+/// src/ and every Rust file under it.
+fn src_files() -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&src, &mut files);
+    (src, files)
+}
+
+#[test]
+fn every_module_uses_only_the_floors_below_its_own() {
+    let (src, files) = src_files();
     let mut broken = Vec::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
@@ -102,9 +108,7 @@ fn every_module_uses_only_the_floors_below_its_own() {
 /// file or output of their own.
 #[test]
 fn only_run_and_cluster_build_engines_and_the_front_ends_wire_no_outputs() {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
+    let (src, files) = src_files();
     let mut broken = Vec::new();
     for file in &files {
         let rel = file
