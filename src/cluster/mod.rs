@@ -103,9 +103,13 @@ impl Overrides {
     }
 
     /// After an edit of the scenario during the run: the new text's figures stand (the
-    /// running swarm's come in orders), the command line's selection still applies.
+    /// running swarm's come in orders), the command line's selection and `--timeout`
+    /// still apply.
     pub(crate) fn apply_selection(&self, plan: &mut Plan) -> Result<(), String> {
         plan.net.insecure |= self.insecure;
+        if let Some(t) = self.request_timeout {
+            plan.set_request_timeout(t);
+        }
         plan.apply_tags(&self.tags)
     }
 }

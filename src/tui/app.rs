@@ -229,6 +229,8 @@ pub struct App {
     pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
     /// `--tags` / `--exclude-tags`, applied again to every edit the engine is sent.
     pub tag_filter: crate::scenario::tags::TagFilter,
+    /// `--timeout`, applied again to every edit the engine is sent.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// Flows and hooks: edited as TOML (`t`), summarised in the endpoints view.
@@ -323,6 +325,7 @@ impl App {
             capacity_status: String::new(),
             baseline: None,
             tag_filter: plan.tag_filter.clone(),
+            request_timeout: plan.request_timeout,
             extras: Extras::of(plan),
         }
     }

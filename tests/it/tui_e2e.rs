@@ -592,3 +592,43 @@ async fn a_tui_run_writes_every_report_file_asked_for() {
     assert!(!dir.join("tui.hlog.partial").exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `--timeout` outlives an edit in the TUI: an endpoint edited to a path slower than the
+/// timeout still times out (the edit used to bring back the file's 30 s default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_flag_holds_after_an_endpoint_edit() {
+    let server = CountingServer::start().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("timeout.toml");
+    std::fs::write(&file, SCENARIO.replace("{host}", &server.url())).unwrap();
+    let mut tui = Tui::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--timeout",
+        "200ms",
+        "--autostart",
+    ]);
+    tui.wait("traffic on screen", |s| header_rps(s) > 0.0).await;
+    tui.send("4");
+    tui.send("e");
+    tui.send("\t\t\x15/delay/700\r");
+    tui.wait("the edit applied", |s| s.contains("endpoint saved"))
+        .await;
+    let start = Instant::now();
+    while server.count("/delay/700") < 4 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tui.send("x");
+    tui.wait("stopped", |s| s.contains("● stopped")).await;
+    tui.send("q");
+    tui.wait("the quit question", |s| s.contains("Quit?")).await;
+    tui.send("y");
+    let (_, output) = tui.exited().await;
+    let report = output.rsplit("\x1b[?1049l").next().unwrap_or("");
+    assert!(server.count("/delay/700") >= 4, "{report}");
+    assert!(
+        report.contains("timeout: no complete response within 200ms"),
+        "requests to the edited path time out at 200 ms:\n{report}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -32,10 +32,18 @@ pub(super) fn endpoint_edit(
     after_edit(app, result, done)
 }
 
+/// An edited plan with the command line's selection and settings that the file does not
+/// hold: `--tags` / `--exclude-tags` and `--timeout`.
+fn with_overrides(app: &App, mut plan: Plan) -> Result<Plan, String> {
+    plan.apply_tags(&app.tag_filter)?;
+    if let Some(t) = app.request_timeout {
+        plan.set_request_timeout(t);
+    }
+    Ok(plan)
+}
+
 pub(super) fn after_edit(app: &mut App, result: Result<Plan, String>, done: &str) -> Vec<Effect> {
-    let filter = app.tag_filter.clone();
-    let result = result.and_then(|mut plan| plan.apply_tags(&filter).map(|()| plan));
-    match result {
+    match result.and_then(|plan| with_overrides(app, plan)) {
         Ok(plan) => {
             app.thresholds = plan.thresholds.clone();
             app.specs = app.doc.endpoints();
@@ -79,11 +87,14 @@ pub(super) fn save(app: &mut App) -> Vec<Effect> {
 
 /// Takes a whole new plan from the document (the TOML editor, a reload): the views'
 /// copies follow, and the engine gets the new workload.
-pub(super) fn adopt(app: &mut App, mut plan: Plan) -> Vec<Effect> {
-    if let Err(e) = plan.apply_tags(&app.tag_filter) {
-        app.error(e);
-        return vec![];
-    }
+pub(super) fn adopt(app: &mut App, plan: Plan) -> Vec<Effect> {
+    let plan = match with_overrides(app, plan) {
+        Ok(plan) => plan,
+        Err(e) => {
+            app.error(e);
+            return vec![];
+        }
+    };
     let mut effects = load_changes(app, &plan.load);
     app.thresholds = plan.thresholds.clone();
     app.stages = plan.load.stages.clone();
