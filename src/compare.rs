@@ -104,7 +104,7 @@ fn parse_limit(metric: Metric, amount: &str, (t, name): (&str, &str)) -> Result<
         Limit::Relative(number(p)? / 100.0)
     } else {
         match metric {
-            Metric::Percentile(_) | Metric::AvgMs | Metric::MaxMs => {
+            m if m.is_time() => {
                 if amount.parse::<f64>().is_ok() {
                     return Err(format!(
                         "\"{t}\": \"{amount}\" needs a unit: % of BASE, or a time such as \"{amount}ms\""
@@ -122,7 +122,7 @@ fn parse_limit(metric: Metric, amount: &str, (t, name): (&str, &str)) -> Result<
                     ));
                 }
             },
-            Metric::Rps => Limit::Absolute(number(amount.trim_end_matches("/s"))?),
+            _ => Limit::Absolute(number(amount.trim_end_matches("/s"))?),
         }
     })
 }

@@ -10,6 +10,10 @@
 //! | `GET /flaky?fail=P` | answers 500 with probability P (default 0.1) |
 //! | `POST /signup`, `POST /signin` | `{"username", "password"}`: 201 (409 if taken); 200 `{"token"}` and a `sid` cookie (401 if wrong) |
 //! | `GET /me`, `POST /signout` | with `Authorization: Bearer TOKEN`: 200 `{"username"}`; 204; 401 without a valid token |
+//! | `GET /events?n=20&gap_ms=50&first_ms=50` | `n` server-sent events `data: {"n": i}`, the first after `first_ms`, then one every `gap_ms` |
+//! | `POST /v1/chat/completions?tokens=20&first_ms=200&gap_ms=20` | OpenAI-compatible: with `"stream": true`, `tokens` chunks (or `max_tokens`) as SSE ending in `data: [DONE]`; else the whole answer when the last token is due |
+
+mod stream;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -103,12 +107,24 @@ async fn serve(listener: TcpListener, stop: CancellationToken) {
     connections.abort_all();
 }
 
-type Reply = Result<Response<Full<Bytes>>, std::convert::Infallible>;
+/// A response body: whole, or streamed (`/events`, `/v1/chat/completions`).
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+type Reply = Result<Response<Body>, std::convert::Infallible>;
 
 async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/events") => Ok(stream::events(req.uri().query().unwrap_or(""))),
+        (&Method::POST, "/v1/chat/completions") => Ok(stream::chat(req).await),
+        _ => Ok(whole(req, items).await.map(BodyExt::boxed_unsync)),
+    }
+}
+
+/// The routes that answer with a whole body.
+async fn whole(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let response = match (req.method(), path.as_str()) {
+    match (req.method(), path.as_str()) {
         (&Method::GET, "/") => text(StatusCode::OK, INDEX),
         (&Method::GET, "/items") => {
             let list = items.lock().unwrap_or_else(|p| p.into_inner()).list.clone();
@@ -145,8 +161,7 @@ async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
             StatusCode::NOT_FOUND,
             &json!({ "error": "no such route", "path": path }),
         ),
-    };
-    Ok(response)
+    }
 }
 
 /// `GET /me` says who the bearer token belongs to; `POST /signout` ends its session.
@@ -182,7 +197,9 @@ GET  /flaky?fail=P    fail with probability P (default 0.1)\n\
 POST /signup          {\"username\": ..., \"password\": ...}: 201, or 409 when taken\n\
 POST /signin          the same: 200 {\"token\": ...} and a sid cookie, or 401\n\
 GET  /me              with Authorization: Bearer TOKEN: {\"username\": ...}, or 401\n\
-POST /signout         with the token: 204\n";
+POST /signout         with the token: 204\n\
+GET  /events?n=20&gap_ms=50             n server-sent events, one every gap_ms\n\
+POST /v1/chat/completions?tokens=20     OpenAI-compatible chat; \"stream\": true streams tokens\n";
 
 /// `/signup` and `/signin`.
 async fn account(req: Request<Incoming>, items: &Mutex<Items>) -> Response<Full<Bytes>> {

@@ -131,6 +131,7 @@ pub fn h1_response(data: &[u8]) {
     };
     let head = first & 0x80 != 0;
     let keep = Capture {
+        stream: None,
         progress: None,
         body: true,
         redirects: true,

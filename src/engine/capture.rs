@@ -1,6 +1,8 @@
 //! What a request keeps of its response (`Capture`), and how far a response in flight has
 //! come (`Progress`): shared by the exchange (`http`) and the HTTP/1 connection (`h1`).
 
+use super::stream::StreamRead;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// How far the response to a request in flight has come: a request cut at the stop says
@@ -72,4 +74,6 @@ pub struct Capture<'a> {
     pub headers: bool,
     /// Keep the headers when they set a cookie.
     pub cookies: bool,
+    /// A streamed endpoint's reader: each piece of the body is fed to it as it arrives.
+    pub stream: Option<&'a Mutex<StreamRead>>,
 }

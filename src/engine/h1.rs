@@ -270,7 +270,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             };
             p.head(status, expected);
         }
-        let mut body = Body::new(keep.body, keep.progress);
+        let mut body = Body::new(keep);
         self.buf.advance(consumed);
         let read = match framing {
             Framing::None => Ok(()),
@@ -376,17 +376,20 @@ pub(crate) struct Body<'a> {
     kept: Option<Vec<u8>>,
     bytes: u64,
     progress: Option<&'a Progress>,
+    stream: Option<&'a std::sync::Mutex<super::stream::StreamRead>>,
 }
 
 /// Bodies kept for checks and extraction are cut at this size.
 const MAX_KEPT_BODY: usize = 16 << 20;
 
 impl<'a> Body<'a> {
-    pub fn new(keep: bool, progress: Option<&'a Progress>) -> Self {
+    /// A body kept as `capture` asks; a streamed one is fed to its reader instead.
+    pub fn new(capture: Capture<'a>) -> Self {
         Body {
-            kept: keep.then(Vec::new),
+            kept: (capture.body && capture.stream.is_none()).then(Vec::new),
             bytes: 0,
-            progress,
+            progress: capture.progress,
+            stream: capture.stream,
         }
     }
 
@@ -403,6 +406,10 @@ impl<'a> Body<'a> {
         self.bytes += data.len() as u64;
         if let Some(p) = self.progress {
             p.body(self.bytes);
+        }
+        if let Some(s) = self.stream {
+            let now = std::time::Instant::now();
+            s.lock().unwrap_or_else(|p| p.into_inner()).add(data, now);
         }
         if let Some(k) = self.kept.as_mut() {
             let room = MAX_KEPT_BODY.saturating_sub(k.len());

@@ -5,6 +5,7 @@
 pub use super::capture::{Capture, Progress};
 use super::h1::{self, H1, H1Error, Response};
 use super::net::{Net, Stream};
+use super::stream::StreamRead;
 use crate::scenario::{Endpoint, Origin};
 use crate::stats::FailureKind;
 use bytes::Bytes;
@@ -17,7 +18,8 @@ use std::error::Error as _;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// Why an exchange did not produce a complete response.
@@ -40,6 +42,12 @@ pub enum ExchangeError {
         got: u64,
         expected: u64,
     },
+    /// A stream went this long without an event (its endpoint's `timeout`).
+    StreamIdle(Duration),
+    /// A stream went on past its `stream_max`.
+    StreamMax(Duration),
+    /// A stream's body ended before its `stream_done` (what it had read, described).
+    Incomplete(String),
 }
 
 /// The result of one request.
@@ -57,6 +65,8 @@ pub struct Outcome {
     pub body: Option<Bytes>,
     /// The request was sent a second time on a new connection (see `may_resend`).
     pub resent: bool,
+    /// A streamed response's reader, with what it read (also when the stream failed).
+    pub stream: Option<Box<StreamRead>>,
 }
 
 /// A request's parts rendered for this one request (templates, cookies); what is None
@@ -73,6 +83,13 @@ pub struct Prepared {
 }
 
 impl Outcome {
+    /// What a stream had read ("12 events, 11 tokens").
+    fn stream_read(&self) -> String {
+        self.stream
+            .as_ref()
+            .map_or_else(|| "0 events".into(), |s| s.describe())
+    }
+
     /// The error text for the failure report.
     pub fn describe(&self, endpoint: &Endpoint) -> String {
         match &self.error {
@@ -95,6 +112,22 @@ impl Outcome {
             Some(ExchangeError::H1(e)) => format!("{}: {e}", endpoint.origin.authority()),
             Some(ExchangeError::Timeout) => {
                 format!("no complete response within {:?}", endpoint.timeout)
+            }
+            Some(ExchangeError::StreamIdle(idle)) => format!(
+                "the stream went {idle:?} without an event (the endpoint's timeout), after {}",
+                self.stream_read()
+            ),
+            Some(ExchangeError::StreamMax(max)) => format!(
+                "the stream was still going at its stream_max of {max:?}, after {}",
+                self.stream_read()
+            ),
+            Some(ExchangeError::Incomplete(read)) => {
+                let done = endpoint
+                    .stream
+                    .as_ref()
+                    .and_then(|s| s.done.as_deref())
+                    .unwrap_or_default();
+                format!("the stream ended after {read} without its stream_done \"{done}\"")
             }
             None => match self.status {
                 Some(s) => format!("{} {} answered {s}", endpoint.method, endpoint.path),
@@ -159,13 +192,22 @@ pub async fn send(
     endpoint: &Endpoint,
     wire: &[u8],
     prepared: Option<&Prepared>,
-    capture: Capture<'_>,
+    mut capture: Capture<'_>,
 ) -> Outcome {
     let start = Instant::now();
     let mut resent = false;
     if let Some(p) = capture.progress {
         p.begin();
     }
+    let reader = endpoint.stream.as_ref().map(|s| {
+        Mutex::new(StreamRead::new(
+            Arc::clone(s),
+            endpoint.needs_tokens(),
+            start,
+        ))
+    });
+    capture.stream = reader.as_ref();
+    let keep_body = capture.body;
     let exchange = exchange(
         conn,
         origin,
@@ -176,25 +218,47 @@ pub async fn send(
         capture,
         &mut resent,
     );
-    let result = match tokio::time::timeout(endpoint.timeout, exchange).await {
-        Ok(r) => r,
-        Err(_) => Err(ExchangeError::Timeout),
+    let result = match (&reader, &endpoint.stream) {
+        (Some(read), Some(spec)) => {
+            watched(exchange, read, endpoint.timeout, spec.max, start).await
+        }
+        _ => match tokio::time::timeout(endpoint.timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(ExchangeError::Timeout),
+        },
     };
     let latency_us = start.elapsed().as_micros() as u64;
-    match result {
-        Ok(r) => Outcome {
-            latency_us,
-            status: Some(r.status),
-            bytes: r.bytes,
-            failure: (!endpoint.expect.accepts(r.status)).then_some(FailureKind::Status(r.status)),
-            error: None,
-            headers: r.headers,
-            body: r.body,
-            resent,
-        },
-        Err(e) => {
-            *conn = None;
-            Outcome {
+    if result.is_err() {
+        *conn = None;
+    }
+    let mut outcome = Outcome::of(result, endpoint, latency_us, resent);
+    if let Some(read) = reader {
+        ended_stream(&mut outcome, read, keep_body);
+    }
+    outcome
+}
+
+impl Outcome {
+    fn of(
+        result: Result<Response, ExchangeError>,
+        endpoint: &Endpoint,
+        latency_us: u64,
+        resent: bool,
+    ) -> Outcome {
+        match result {
+            Ok(r) => Outcome {
+                latency_us,
+                status: Some(r.status),
+                bytes: r.bytes,
+                failure: (!endpoint.expect.accepts(r.status))
+                    .then_some(FailureKind::Status(r.status)),
+                error: None,
+                headers: r.headers,
+                body: r.body,
+                resent,
+                stream: None,
+            },
+            Err(e) => Outcome {
                 latency_us,
                 status: None,
                 bytes: 0,
@@ -203,9 +267,61 @@ pub async fn send(
                 headers: None,
                 body: None,
                 resent,
-            }
+                stream: None,
+            },
         }
     }
+}
+
+/// A streamed exchange: `idle` bounds the wait for each event (from the start until the
+/// first), `max` the whole stream.
+async fn watched(
+    exchange: impl Future<Output = Result<Response, ExchangeError>>,
+    read: &Mutex<StreamRead>,
+    idle: Duration,
+    max: Option<Duration>,
+    start: Instant,
+) -> Result<Response, ExchangeError> {
+    let mut exchange = std::pin::pin!(exchange);
+    let end = max.map(|m| start + m);
+    loop {
+        let last = lock(read).last_activity();
+        let (deadline, why) = match end {
+            Some(end) if end <= last + idle => (end, ExchangeError::StreamMax(max.unwrap_or(idle))),
+            _ => (last + idle, ExchangeError::StreamIdle(idle)),
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(why);
+        }
+        tokio::select! {
+            biased;
+            result = &mut exchange => return result,
+            () = tokio::time::sleep(deadline - now) => {}
+        }
+    }
+}
+
+fn lock(read: &Mutex<StreamRead>) -> std::sync::MutexGuard<'_, StreamRead> {
+    read.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A streamed response's end: the reader goes into the outcome, the body (for checks and
+/// extractions) is the last event's data, and a body that ended before `stream_done` is
+/// a failure of its own.
+fn ended_stream(outcome: &mut Outcome, read: Mutex<StreamRead>, keep_body: bool) {
+    let mut read = read.into_inner().unwrap_or_else(|p| p.into_inner());
+    if outcome.error.is_none() {
+        read.finish(Instant::now());
+        if outcome.failure.is_none() && read.incomplete() {
+            outcome.failure = Some(FailureKind::StreamIncomplete);
+            outcome.error = Some(ExchangeError::Incomplete(read.describe()));
+        }
+    }
+    if keep_body {
+        outcome.body = Some(Bytes::copy_from_slice(read.last_data()));
+    }
+    outcome.stream = Some(Box::new(read));
 }
 
 #[expect(
@@ -391,7 +507,7 @@ where
             p.head(status, announced);
         }
         let mut incoming = response.into_body();
-        let mut body = h1::Body::new(capture.body, capture.progress);
+        let mut body = h1::Body::new(capture);
         while let Some(frame) = incoming.frame().await {
             if let Some(data) = frame.map_err(ExchangeError::Http)?.data_ref() {
                 body.add(data);
@@ -538,7 +654,10 @@ async fn connect_from(
 /// Maps an error to the cause the failure report groups by.
 fn classify(e: &ExchangeError) -> FailureKind {
     match e {
-        ExchangeError::Timeout => FailureKind::Timeout,
+        ExchangeError::Timeout | ExchangeError::StreamIdle(_) | ExchangeError::StreamMax(_) => {
+            FailureKind::Timeout
+        }
+        ExchangeError::Incomplete(_) => FailureKind::StreamIncomplete,
         ExchangeError::Tls(_) => FailureKind::Tls,
         ExchangeError::Connect(io) if is_local_limit(io) => FailureKind::Local,
         ExchangeError::Connect(io) => match io.kind() {

@@ -18,6 +18,7 @@ pub mod runner;
 pub mod schedule;
 mod session;
 pub mod share;
+mod stream;
 mod user;
 
 pub use endpoints::EndpointSet;

@@ -516,6 +516,12 @@ fn extracted<'b>(
                     .map_or(String::new(), |m| m.as_str().to_string())
             })
         }),
+        ExtractFrom::Tokens => out
+            .stream
+            .as_ref()
+            .and_then(|s| s.text())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
     }
 }
 
@@ -524,6 +530,7 @@ fn source_of(from: &ExtractFrom) -> String {
         ExtractFrom::Json(p) => format!("JSON pointer {p}"),
         ExtractFrom::Header(h) => format!("header {h}"),
         ExtractFrom::Regex(r) => format!("regex {r}"),
+        ExtractFrom::Tokens => "the stream's tokens".into(),
     }
 }
 

@@ -216,14 +216,15 @@ impl User {
             redirects: endpoint.redirects != Redirects::None,
             headers: !endpoint.extract.is_empty() || debug.is_some(),
             cookies: self.run.cookies,
+            stream: None,
         };
         let debug_request = debug.map(|_| http::request_text(endpoint, prepared.as_ref()));
-        let began = Instant::now();
+        let began_at = Instant::now();
         let wire = &set.wire[i];
         let in_flight = InFlight {
             recorder: &self.recorder,
             row,
-            began,
+            began: began_at,
             name: &endpoint.name,
             progress: &progress,
         };
@@ -231,7 +232,7 @@ impl User {
             .send_following(s, endpoint, wire, origin, prepared, capture)
             .await;
         in_flight.done();
-        let queued_us = intended.map(|at| began.saturating_duration_since(at).as_micros() as u64);
+        let queued = intended.map(|at| began_at.saturating_duration_since(at));
         s.backoff = match outcome.failure {
             Some(FailureKind::Refused | FailureKind::Connect) => {
                 (s.backoff * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF)
@@ -245,16 +246,37 @@ impl User {
             status: outcome.status,
             bytes: outcome.bytes,
             failure,
-            corrected_us: queued_us.map(|q| q + outcome.latency_us),
+            corrected_us: queued.map(|q| q.as_micros() as u64 + outcome.latency_us),
             resent: outcome.resent,
         };
         if let (Some(d), Some(request)) = (debug, &debug_request) {
             show_exchange(d, (row, endpoint), request, &outcome, (failure, &message));
         }
-        self.recorder.record(sample, || {
-            message.unwrap_or_else(|| outcome.describe(endpoint))
-        });
+        let describe = || message.unwrap_or_else(|| outcome.describe(endpoint));
+        self.record(sample, (&outcome, endpoint, &progress), queued, describe);
         failure.is_none()
+    }
+
+    /// Records a request, and its stream's figures when it was streamed: a stream counts
+    /// once its response began with a status the endpoint accepts.
+    fn record(
+        &self,
+        sample: Sample,
+        (outcome, endpoint, progress): (&Outcome, &Endpoint, &Progress),
+        queued: Option<Duration>,
+        describe: impl FnOnce() -> String,
+    ) {
+        let began = outcome
+            .status
+            .or_else(|| progress.status())
+            .is_some_and(|code| endpoint.expect.accepts(code));
+        match outcome.stream.as_deref().filter(|_| began) {
+            Some(read) => {
+                let stream = read.sample(outcome.failure.is_none(), queued);
+                self.recorder.record_stream(sample, &stream, describe);
+            }
+            None => self.recorder.record(sample, describe),
+        }
     }
 
     /// A request that could not be sent (its template failed): counted, with why.

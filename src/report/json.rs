@@ -91,6 +91,31 @@ struct JsonRow {
     pub avg_bytes: f64,
     pub status_counts: BTreeMap<String, u64>,
     pub failure_groups: Vec<JsonFailure>,
+    /// Streamed endpoints only (`stream = "sse"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<JsonStream>,
+}
+
+/// A streamed row's figures; the times are keyed like `percentiles_ms`.
+#[derive(Serialize)]
+struct JsonStream {
+    pub streams: u64,
+    pub events: u64,
+    /// Null when the endpoint does not count tokens (no `stream_tokens`).
+    pub tokens: Option<u64>,
+    /// Streams that ended before their `stream_done`, or were cut (timeout, reset).
+    pub incomplete: u64,
+    /// Time to the first token (or event).
+    pub ttft_ms: serde_json::Map<String, serde_json::Value>,
+    /// Open model only: TTFT from each iteration's intended start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_corrected_ms: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Every gap between consecutive tokens (or events).
+    pub itl_ms: serde_json::Map<String, serde_json::Value>,
+    /// (end - first token) / (tokens - 1) per complete stream; null without tokens.
+    pub tpot_ms: Option<serde_json::Map<String, serde_json::Value>>,
+    pub events_per_s: f64,
+    pub tokens_per_s: f64,
 }
 
 #[derive(Serialize)]
@@ -189,6 +214,18 @@ fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
             .map(|(c, n)| (c.to_string(), *n))
             .collect(),
         failure_groups: groups.into_iter().map(failure).collect(),
+        stream: r.stream.as_ref().map(|s| JsonStream {
+            streams: s.streams,
+            events: s.events,
+            tokens: s.tokens,
+            incomplete: s.incomplete,
+            ttft_ms: keyed(s.ttft_ms),
+            ttft_corrected_ms: s.ttft_corrected_ms.map(keyed),
+            itl_ms: keyed(s.itl_ms),
+            tpot_ms: s.tpot_ms.map(keyed),
+            events_per_s: round3(s.events_per_s),
+            tokens_per_s: round3(s.tokens_per_s),
+        }),
     }
 }
 

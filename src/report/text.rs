@@ -42,9 +42,103 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
             |r| r.percentiles_ms,
         );
     }
+    stream_table(&mut out, snap, width);
     status_table(&mut out, snap, width);
     failure_table(&mut out, snap, width);
     out
+}
+
+/// Streamed rows: their counts, then TTFT, ITL and TPOT (vLLM's definitions).
+fn stream_table(out: &mut String, snap: &Snapshot, width: usize) {
+    let rows: Vec<(&RowStats, &crate::stats::StreamStats)> = snap
+        .rows
+        .iter()
+        .filter_map(|r| r.stream.as_ref().map(|s| (r, s)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let nw = name_width(
+        rows.iter().map(|(r, _)| r.name.chars().count()).max(),
+        width - 48,
+    );
+    let _ = writeln!(
+        out,
+        "\n{}",
+        fit(
+            "Streams (ms): TTFT to first token, ITL between tokens, TPOT per output token",
+            width
+        )
+    );
+    let header = format!(
+        "{} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6}",
+        pad("Name", nw),
+        "streams",
+        "incompl",
+        "events",
+        "tokens",
+        "tok/s",
+        "ev/s"
+    );
+    let rule = "-".repeat(header.chars().count());
+    let _ = writeln!(out, "{header}\n{rule}");
+    for (r, s) in &rows {
+        let tokens = s.tokens.map(|t| count(t, 8));
+        let tok_s = s.tokens.map_or("-".into(), |_| rate(s.tokens_per_s));
+        let _ = writeln!(
+            out,
+            "{} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6}",
+            pad(&r.name, nw),
+            count(s.streams, 7),
+            count(s.incomplete, 7),
+            count(s.events, 8),
+            tokens.unwrap_or_else(|| "-".into()),
+            tok_s,
+            rate(s.events_per_s),
+        );
+    }
+    stream_times(out, &rows, nw, &rule);
+}
+
+/// TTFT, ITL and TPOT of each streamed row.
+fn stream_times(
+    out: &mut String,
+    rows: &[(&RowStats, &crate::stats::StreamStats)],
+    nw: usize,
+    rule: &str,
+) {
+    let opt = |v: Option<f64>| v.map_or("-".into(), ms);
+    let header = format!(
+        "{} {:>8} {:>5} {:>5} {:>7} {:>5} {:>5} {:>8} {:>5}",
+        pad("", nw),
+        "TTFT p50",
+        "p95",
+        "p99",
+        "ITL p50",
+        "p95",
+        "p99",
+        "TPOT p50",
+        "p95"
+    );
+    let _ = writeln!(out, "{}\n{rule}", header.trim_end());
+    for (r, s) in rows {
+        let at = |v: &[f64; 11], q: f64| crate::stats::StreamStats::at(v, q).unwrap_or(0.0);
+        let t = |v: &[f64; 11], q: f64, n: u64| opt((n > 0).then(|| at(v, q)));
+        let tpot = |q: f64| opt(s.tpot_ms.as_ref().map(|v| at(v, q)));
+        let _ = writeln!(
+            out,
+            "{} {:>8} {:>5} {:>5} {:>7} {:>5} {:>5} {:>8} {:>5}",
+            pad(&r.name, nw),
+            t(&s.ttft_ms, 0.5, s.ttft_count),
+            t(&s.ttft_ms, 0.95, s.ttft_count),
+            t(&s.ttft_ms, 0.99, s.ttft_count),
+            t(&s.itl_ms, 0.5, s.itl_count),
+            t(&s.itl_ms, 0.95, s.itl_count),
+            t(&s.itl_ms, 0.99, s.itl_count),
+            tpot(0.5),
+            tpot(0.95),
+        );
+    }
 }
 
 /// What makes the run's figures read differently: lost workers, a degraded run, a server

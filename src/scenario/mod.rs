@@ -347,6 +347,43 @@ pub enum ExtractFrom {
     Header(http::HeaderName),
     /// The first capture group (or the whole match) of a regex on the body.
     Regex(regex::Regex),
+    /// A streamed response's token text, concatenated (`extract = { reply = "tokens" }`).
+    Tokens,
+}
+
+/// How a streamed response's body is cut into events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Server-sent events: `data:` lines up to a blank line.
+    Sse,
+    /// One event per non-empty line (NDJSON).
+    Lines,
+    /// One event per piece of the body as it arrives.
+    Chunks,
+}
+
+impl StreamKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamKind::Sse => "sse",
+            StreamKind::Lines => "lines",
+            StreamKind::Chunks => "chunks",
+        }
+    }
+}
+
+/// `stream = ...` on an endpoint: its body is read as events as they arrive, and timed
+/// per event (time to first token, inter-token latency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    pub kind: StreamKind,
+    /// `stream_tokens`: a JSON pointer into each event's data; an event whose value there
+    /// is a non-empty string is one output token.
+    pub tokens: Option<String>,
+    /// `stream_done`: the data that ends the stream; without it, the body's end does.
+    pub done: Option<String>,
+    /// `stream_max`: the longest a whole stream may take (`timeout` bounds each wait).
+    pub max: Option<Duration>,
 }
 
 /// A value taken out of a response into the user's variables.
@@ -391,6 +428,8 @@ pub struct Endpoint {
     pub redirects: Redirects,
     /// `tags = [...]`: what `--tags` and `--exclude-tags` select by.
     pub tags: Vec<String>,
+    /// Read the body as a stream of events (`stream = "sse"`).
+    pub stream: Option<std::sync::Arc<StreamSpec>>,
 }
 
 impl Endpoint {
@@ -400,7 +439,14 @@ impl Endpoint {
             || self
                 .extract
                 .iter()
-                .any(|e| !matches!(e.from, ExtractFrom::Header(_)))
+                .any(|e| !matches!(e.from, ExtractFrom::Header(_) | ExtractFrom::Tokens))
+    }
+
+    /// True when an extraction takes the stream's token text.
+    pub(crate) fn needs_tokens(&self) -> bool {
+        self.extract
+            .iter()
+            .any(|e| matches!(e.from, ExtractFrom::Tokens))
     }
 }
 

@@ -111,6 +111,10 @@ pub(crate) struct RawEndpoint {
     pub extract: Option<BTreeMap<String, SpannedValue>>,
     pub redirects: Option<SpannedValue>,
     pub tags: Option<SpannedValue>,
+    pub stream: Option<Spanned<String>>,
+    pub stream_tokens: Option<Spanned<String>>,
+    pub stream_done: Option<Spanned<String>>,
+    pub stream_max: Option<SpannedValue>,
 }
 
 #[derive(Debug, Deserialize)]

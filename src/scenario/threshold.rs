@@ -15,6 +15,37 @@ pub enum Metric {
     FailRatio,
     /// Requests per second over the whole run.
     Rps,
+    /// A streamed response's time to first token, inter-token latency or time per output
+    /// token at a percentile (`ttft_p95`, `itl_p99`, `tpot_p50`), in ms.
+    Stream(StreamTime, f64),
+}
+
+/// The three times of a streamed response (see `stats::StreamStats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamTime {
+    Ttft,
+    Itl,
+    Tpot,
+}
+
+impl StreamTime {
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamTime::Ttft => "ttft",
+            StreamTime::Itl => "itl",
+            StreamTime::Tpot => "tpot",
+        }
+    }
+}
+
+impl Metric {
+    /// A time in ms (its limits are durations).
+    pub fn is_time(self) -> bool {
+        matches!(
+            self,
+            Metric::Percentile(_) | Metric::AvgMs | Metric::MaxMs | Metric::Stream(..)
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +78,8 @@ pub struct Verdict {
     pub passed: bool,
 }
 
-const METRICS: &str =
-    "p50, p66, p75, p80, p90, p95, p98, p99, p99.9, p99.99, avg, max, fail_ratio, rps";
+const METRICS: &str = "p50, p66, p75, p80, p90, p95, p98, p99, p99.9, p99.99, avg, max, \
+     fail_ratio, rps, and for streamed endpoints ttft_p95, itl_p99, tpot_p50 (any of the percentiles)";
 
 /// Parses a metric name and a condition such as `"< 300ms"`.
 pub fn parse(metric: &str, condition: &str) -> Result<(Metric, Op, f64), String> {
@@ -61,12 +92,12 @@ pub fn parse(metric: &str, condition: &str) -> Result<(Metric, Op, f64), String>
             format!("\"{cond}\" needs a comparison first: < <= > >=, e.g. \"< 300ms\"")
         })?;
     let limit = match metric {
-        Metric::Percentile(_) | Metric::AvgMs | Metric::MaxMs if rest.parse::<f64>().is_ok() => {
+        m if m.is_time() && rest.parse::<f64>().is_ok() => {
             return Err(format!(
                 "response time \"{rest}\" needs a unit; write \"{rest}ms\" (units: ms, s, m, h)"
             ));
         }
-        Metric::Percentile(_) | Metric::AvgMs | Metric::MaxMs => super::parse_duration(rest)
+        m if m.is_time() => super::parse_duration(rest)
             .map(|d| d.as_secs_f64() * 1000.0)
             .map_err(|e| format!("response time {e}"))?,
         Metric::FailRatio => match rest.strip_suffix('%') {
@@ -77,7 +108,7 @@ pub fn parse(metric: &str, condition: &str) -> Result<(Metric, Op, f64), String>
                 .map_err(|_| bad_number(rest))?,
             None => rest.parse::<f64>().map_err(|_| bad_number(rest))?,
         },
-        Metric::Rps => rest
+        _ => rest
             .trim_end_matches("/s")
             .parse::<f64>()
             .map_err(|_| bad_number(rest))?,
@@ -105,6 +136,24 @@ pub(crate) fn parse_metric(m: &str) -> Result<Metric, String> {
         "fail_ratio" => return Ok(Metric::FailRatio),
         "rps" => return Ok(Metric::Rps),
         _ => {}
+    }
+    let stream = [
+        ("ttft_", StreamTime::Ttft),
+        ("itl_", StreamTime::Itl),
+        ("tpot_", StreamTime::Tpot),
+    ]
+    .into_iter()
+    .find_map(|(prefix, t)| m.strip_prefix(prefix).map(|rest| (t, rest)));
+    if let Some((t, rest)) = stream {
+        return match parse_metric(rest) {
+            Ok(Metric::Percentile(q)) => Ok(Metric::Stream(t, q)),
+            _ => Err(format!(
+                "\"{m}\" is not a threshold metric; a stream's times take a percentile: {}_p50, {}_p95, {}_p99 ...",
+                t.label(),
+                t.label(),
+                t.label()
+            )),
+        };
     }
     let q = m
         .strip_prefix('p')
@@ -156,7 +205,8 @@ pub(crate) fn parse_flag(text: &str) -> Result<Threshold, String> {
 }
 
 impl Metric {
-    /// The metric's value for a row: ms, a ratio from 0 to 1, or requests per second.
+    /// The metric's value for a row: ms, a ratio from 0 to 1, or requests per second;
+    /// NaN for a stream's time on a row with no stream that measured it.
     pub fn value(&self, row: &RowStats) -> f64 {
         match *self {
             Metric::Percentile(q) => row.percentile_ms(q).unwrap_or(f64::NAN),
@@ -164,6 +214,20 @@ impl Metric {
             Metric::MaxMs => row.max_ms,
             Metric::FailRatio => row.fail_ratio(),
             Metric::Rps => row.total_rps,
+            Metric::Stream(t, q) => {
+                let Some(s) = &row.stream else {
+                    return f64::NAN;
+                };
+                let (values, measured) = match t {
+                    StreamTime::Ttft => (Some(&s.ttft_ms), s.ttft_count > 0),
+                    StreamTime::Itl => (Some(&s.itl_ms), s.itl_count > 0),
+                    StreamTime::Tpot => (s.tpot_ms.as_ref(), s.tpot_ms.is_some()),
+                };
+                match values.filter(|_| measured) {
+                    Some(v) => crate::stats::StreamStats::at(v, q).unwrap_or(f64::NAN),
+                    None => f64::NAN,
+                }
+            }
         }
     }
 }
@@ -179,7 +243,10 @@ impl Threshold {
             None => Some(&snap.total),
             Some(name) => snap.rows.iter().find(|r| &r.name == name),
         };
-        let actual = row.filter(|r| r.requests > 0).map(|r| self.value(r));
+        let actual = row
+            .filter(|r| r.requests > 0)
+            .map(|r| self.value(r))
+            .filter(|v| !v.is_nan());
         let passed = actual.is_some_and(|v| match self.op {
             Op::Lt => v < self.limit,
             Op::Le => v <= self.limit,

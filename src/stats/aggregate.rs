@@ -351,6 +351,14 @@ impl Stats {
         {
             r.hist.add_to(&mut row.0);
         }
+        if let Some(st) = r.stream.as_ref().filter(|s| s.streams > 0) {
+            let add = |to: &mut RowDelta| to.stream.get_or_insert_with(Box::default).add_wire(st);
+            add(&mut self.rows[i].acc);
+            add(&mut self.total);
+            if let Some(w) = &mut self.mark {
+                add(&mut w.total);
+            }
+        }
     }
 
     fn merge_row(&mut self, i: usize, delta: &RowDelta) {
@@ -656,6 +664,11 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
             }
             out
         }),
+        stream: acc
+            .stream
+            .as_deref()
+            .filter(|s| s.streams > 0)
+            .map(|s| s.stats(secs)),
     }
 }
 

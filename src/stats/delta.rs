@@ -39,6 +39,9 @@ pub struct DeltaRow {
     /// Open model: latencies from the intended start.
     #[serde(default)]
     pub corrected: Option<Buckets>,
+    /// Streamed endpoints: TTFT, ITL, TPOT and the stream counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<super::DeltaStream>,
 }
 
 /// A histogram as deltas carry it: its non-zero buckets, each as a value in it and its
@@ -318,6 +321,11 @@ impl DeltaRow {
                 .as_ref()
                 .filter(|h| !h.is_empty())
                 .map(Buckets::of),
+            stream: r
+                .stream
+                .as_deref()
+                .filter(|s| s.streams > 0)
+                .map(super::DeltaStream::of),
         }
     }
 }

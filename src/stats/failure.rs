@@ -50,6 +50,8 @@ pub enum FailureKind {
     DataExhausted,
     /// A template would render past its limit (`MAX_RENDERED_BYTES`), so nothing was sent.
     TemplateTooLarge,
+    /// A streamed response ended before its `stream_done` event.
+    StreamIncomplete,
     /// The load generator's own machine ran out of something (open files, local ports):
     /// a limit of swarm's side, not the server's.
     Local,
@@ -70,6 +72,7 @@ impl FailureKind {
             FailureKind::TemplateTooLarge => "template_too_large".into(),
             FailureKind::NotResent => "not_resent".into(),
             FailureKind::InterruptedMidResponse => "interrupted_mid_response".into(),
+            FailureKind::StreamIncomplete => "stream_incomplete".into(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -104,6 +107,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Variable => write!(f, "variable has no value"),
             FailureKind::DataExhausted => write!(f, "data file ran out"),
             FailureKind::TemplateTooLarge => write!(f, "template too large"),
+            FailureKind::StreamIncomplete => write!(f, "stream ended before its done event"),
             FailureKind::Other => write!(f, "other error"),
         }
     }

@@ -9,6 +9,7 @@ mod failure;
 mod history;
 mod shard;
 mod snapshot;
+mod stream;
 
 pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Interval, IntervalRow, Stats};
 pub use delta::{Buckets, Delta, DeltaFailure, DeltaRow, DeltaWindow, RowKey};
@@ -19,3 +20,4 @@ pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, LostWorker, PERCENTILES, RowStats, RunState,
     Snapshot, TypeCount, WindowStats, WorkerStatus, short_name,
 };
+pub use stream::{DeltaStream, StreamSample, StreamStats};

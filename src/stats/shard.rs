@@ -5,6 +5,7 @@
 //! success allocates nothing once its row and status have been seen.
 
 use super::FailureKind;
+use super::stream::{StreamDelta, StreamSample};
 use hdrhistogram::Histogram;
 use std::sync::{Arc, Mutex};
 
@@ -45,6 +46,8 @@ pub struct RowDelta {
     pub statuses: Vec<(u16, u64)>,
     /// Latencies from the intended start; only open-model runs record them.
     pub corrected: Option<Histogram<u64>>,
+    /// Streamed endpoints only: time to first token, inter-token latency and the counts.
+    pub stream: Option<Box<StreamDelta>>,
 }
 
 impl Default for RowDelta {
@@ -66,6 +69,7 @@ impl RowDelta {
             max_us: 0,
             statuses: Vec::new(),
             corrected: None,
+            stream: None,
         }
     }
 
@@ -117,6 +121,9 @@ impl RowDelta {
                 .add(c)
                 .expect("auto-resizing histograms accept any value");
         }
+        if let Some(st) = other.stream.as_ref().filter(|s| s.streams > 0) {
+            self.stream.get_or_insert_with(Box::default).merge(st);
+        }
     }
 
     /// Zeroes the counts, keeping allocations.
@@ -135,6 +142,9 @@ impl RowDelta {
         if let Some(c) = &mut self.corrected {
             c.reset();
         }
+        if let Some(st) = &mut self.stream {
+            st.clear();
+        }
     }
 }
 
@@ -147,7 +157,7 @@ fn add_status(list: &mut Vec<(u16, u64)>, code: u16, n: u64) {
 }
 
 /// Records a value, clamped to `MAX_LATENCY_US`.
-fn record(hist: &mut Histogram<u64>, us: u64) {
+pub(crate) fn record(hist: &mut Histogram<u64>, us: u64) {
     let us = us.min(MAX_LATENCY_US);
     if hist.record(us).is_err() {
         hist.saturating_record(us);
@@ -176,11 +186,22 @@ pub struct Shard {
 }
 
 impl Shard {
-    fn record(&mut self, s: &Sample, describe: impl FnOnce() -> String) {
+    fn record(
+        &mut self,
+        s: &Sample,
+        stream: Option<&StreamSample>,
+        describe: impl FnOnce() -> String,
+    ) {
         if s.row >= self.rows.len() {
             self.rows.resize_with(s.row + 1, RowDelta::new);
         }
         self.rows[s.row].add(s);
+        if let Some(st) = stream {
+            self.rows[s.row]
+                .stream
+                .get_or_insert_with(Box::default)
+                .add(st);
+        }
         let Some(kind) = s.failure else { return };
         match self
             .failures
@@ -254,7 +275,20 @@ impl Recorder {
         let mut shard = self.shards.shards[self.index]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        shard.record(&sample, describe);
+        shard.record(&sample, None, describe);
+    }
+
+    /// As `record`, for a streamed response: its stream's figures go with it.
+    pub(crate) fn record_stream(
+        &self,
+        sample: Sample,
+        stream: &StreamSample,
+        describe: impl FnOnce() -> String,
+    ) {
+        let mut shard = self.shards.shards[self.index]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        shard.record(&sample, Some(stream), describe);
     }
 
     /// Records how late a think-time sleep woke up.

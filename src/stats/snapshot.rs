@@ -114,6 +114,9 @@ pub struct RowStats {
     /// user included, so free of coordinated omission), at `PERCENTILES`, in milliseconds.
     /// `percentiles_ms` stays the raw service time.
     pub corrected_ms: Option<[f64; 11]>,
+    /// Streamed endpoints (`stream = "sse"`): TTFT, ITL, TPOT and the counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<super::StreamStats>,
 }
 
 impl RowStats {

@@ -39,6 +39,7 @@ async fn scripted(
 const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: t\r\n\r\n";
 const HEAD: &[u8] = b"HEAD / HTTP/1.1\r\nhost: t\r\n\r\n";
 const KEEP_ALL: Capture<'static> = Capture {
+    stream: None,
     progress: None,
     body: true,
     headers: true,
@@ -271,6 +272,7 @@ async fn headers_are_kept_only_when_asked() {
         b"HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nset-cookie: b=2\r\ncontent-length: 0\r\n\r\n";
     let (mut c, _s) = scripted(vec![vec![redirect], vec![cookie], vec![cookie]]).await;
     let keep = Capture {
+        stream: None,
         redirects: true,
         cookies: true,
         ..Capture::default()

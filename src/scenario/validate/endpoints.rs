@@ -167,24 +167,23 @@ impl Validator<'_> {
         };
         let (headers, (body, body_template), header_templates) =
             self.request_parts(e, key, &origin, defaults)?;
-        let timeout = match &e.timeout {
-            Some(t) => self.positive_duration(t, &k("timeout"))?,
-            None => defaults.timeout,
-        };
+        let timeout = e.timeout.as_ref().map_or(Ok(defaults.timeout), |t| {
+            self.positive_duration(t, &k("timeout"))
+        })?;
         let (expect, checks) = match &e.expect {
             Some(x) => self.expect(x.get_ref(), x.span(), &k("expect"))?,
             None => (Expect::Below400, Vec::new()),
         };
-        let extract = self.extract(e.extract.as_ref(), &k("extract"))?;
+        let stream = self.stream(e, key)?;
+        let extract = self.extract(e.extract.as_ref(), &k("extract"), stream.is_some())?;
+        let dynamic = Dynamic {
+            target: target_template,
+            headers: header_templates,
+            body: body_template,
+        };
         let dynamic =
-            (target_template.is_some() || body_template.is_some() || !header_templates.is_empty())
-                .then(|| {
-                    Arc::new(Dynamic {
-                        target: target_template,
-                        headers: header_templates,
-                        body: body_template,
-                    })
-                });
+            (dynamic.target.is_some() || dynamic.body.is_some() || !dynamic.headers.is_empty())
+                .then(|| Arc::new(dynamic));
         let name = self.endpoint_name(
             e,
             (path, &k("name")),
@@ -210,6 +209,7 @@ impl Validator<'_> {
                 None => defaults.redirects,
             },
             tags: self.tags(e.tags.as_ref(), &k("tags"))?,
+            stream,
         })
     }
     /// What the endpoint sends besides its target: the headers (the defaults, Host, the

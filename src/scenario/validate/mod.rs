@@ -6,6 +6,7 @@ mod defaults;
 mod endpoints;
 mod load;
 mod request;
+mod stream;
 mod templates;
 mod thresholds;
 mod user_types;

@@ -295,6 +295,7 @@ impl Validator<'_> {
         &self,
         raw: Option<&BTreeMap<String, SpannedValue>>,
         key: &str,
+        streamed: bool,
     ) -> Result<Vec<Extract>> {
         let mut list = Vec::new();
         for (var, value) in raw.into_iter().flatten() {
@@ -305,6 +306,15 @@ impl Validator<'_> {
                 Ok(ExtractFrom::Json(p.to_string()))
             };
             let from = match value.get_ref() {
+                Value::String(p) if p == "tokens" && streamed => ExtractFrom::Tokens,
+                Value::String(p) if p == "tokens" => {
+                    return Err(self.err(
+                        value.span(),
+                        &k,
+                        "\"tokens\" is a streamed response's token text; it needs stream = \"sse\" \
+                         and stream_tokens = \"/pointer\" on the endpoint",
+                    ));
+                }
                 Value::String(p) => pointer(p)?,
                 Value::Table(t) if t.len() == 1 => {
                     let (kind, v) = t.iter().next().expect("one entry");
