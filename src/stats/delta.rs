@@ -146,6 +146,11 @@ thread_local! {
 }
 
 /// Inflates a zlib stream into `out` (cleared first), at most `MAX_INFLATED` bytes.
+///
+/// Without a flush: miniz (flate2's backend) takes `Finish` on a first call as a promise
+/// that the output fits the buffer, and a histogram that inflated past the first 4 KB
+/// then read as "deflate decompression error" (a worker's delta of a few thousand
+/// distinct latencies was refused).
 fn inflate(z: &mut flate2::Decompress, body: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     const MAX_INFLATED: usize = 64 << 20;
     z.reset(true);
@@ -157,15 +162,16 @@ fn inflate(z: &mut flate2::Decompress, body: &[u8], out: &mut Vec<u8>) -> Result
             }
             out.reserve(out.len().max(4096));
         }
-        let read = z.total_in() as usize;
+        let (read, written) = (z.total_in(), z.total_out());
         let status = z
-            .decompress_vec(&body[read..], out, flate2::FlushDecompress::Finish)
+            .decompress_vec(&body[read as usize..], out, flate2::FlushDecompress::None)
             .map_err(|e| format!("a histogram that does not inflate: {e}"))?;
-        match status {
-            flate2::Status::StreamEnd => return Ok(()),
-            // More output room is all it can want: the input is all there.
-            flate2::Status::Ok | flate2::Status::BufError if out.len() == out.capacity() => {}
-            _ => return Err("a histogram cut short".into()),
+        if status == flate2::Status::StreamEnd {
+            return Ok(());
+        }
+        if (z.total_in(), z.total_out()) == (read, written) && out.len() < out.capacity() {
+            // Room to write and nothing read or written: the input ended before the stream.
+            return Err("a histogram cut short".into());
         }
     }
 }
@@ -400,7 +406,7 @@ mod encoded_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{Sample, Shards, Snapshot, Stats};
+    use crate::stats::{Sample, Shards, Snapshot, Stats, StreamStats};
     use std::time::{Duration, Instant};
 
     /// The same samples recorded twice: one merged directly, one through a delta that
@@ -410,18 +416,32 @@ mod tests {
         for _ in 0..5000 {
             let row = rng.usize(0..2);
             let fail = rng.u8(..) < 20;
-            r.record(
-                Sample {
-                    row,
-                    latency_us: rng.u64(50..2_000_000),
-                    status: Some(if fail { 503 } else { 200 }),
-                    bytes: rng.u64(0..5000),
-                    failure: fail.then_some(FailureKind::Status(503)),
-                    corrected_us: None,
-                    resent: rng.u8(..) < 3,
-                },
-                || "answered 503".into(),
-            );
+            let sample = Sample {
+                row,
+                latency_us: rng.u64(50..2_000_000),
+                status: Some(if fail { 503 } else { 200 }),
+                bytes: rng.u64(0..5000),
+                failure: fail.then_some(FailureKind::Status(503)),
+                corrected_us: None,
+                resent: rng.u8(..) < 3,
+            };
+            if row == 1 {
+                // Row 1 is streamed: its TTFT, ITL and TPOT go over the wire too.
+                let gaps: Vec<u32> = (0..rng.usize(0..40)).map(|_| rng.u32(1..90_000)).collect();
+                let stream = crate::stats::StreamSample {
+                    events: gaps.len() as u64 + 1,
+                    tokens: Some(gaps.len() as u64),
+                    ttft_us: Some(rng.u64(1000..900_000)),
+                    ttft_corrected_us: None,
+                    gaps: &gaps,
+                    more_gaps: None,
+                    tpot_us: (gaps.len() > 2).then(|| rng.u64(1000..50_000)),
+                    incomplete: fail,
+                };
+                r.record_stream(sample, &stream, || "answered 503".into());
+            } else {
+                r.record(sample, || "answered 503".into());
+            }
             r.record_lateness(rng.u64(0..3000));
         }
     }
@@ -430,6 +450,28 @@ mod tests {
         let mut snap = Snapshot::default();
         stats.fill(&mut snap, Duration::from_secs(10), now);
         snap
+    }
+
+    /// A histogram whose encoding inflates past 4 KB (thousands of distinct values) reads
+    /// back whole; before, the inflater's first call took Finish as "it all fits".
+    #[test]
+    fn a_wide_histogram_reads_back_whole() {
+        let mut h = crate::stats::shard::new_histogram();
+        let mut rng = fastrand::Rng::with_seed(1);
+        for _ in 0..20_000 {
+            h.record(rng.u64(1..90_000)).unwrap();
+        }
+        let b = Buckets::of(&h);
+        assert!(b.0.len() > 4000, "{} buckets", b.0.len());
+        let wire = serde_json::to_string(&b).unwrap();
+        let back: Buckets = serde_json::from_str(&wire).unwrap();
+        // Each bucket is read as a value in it (its lowest), so compare the histograms.
+        assert!(Buckets::of(&back.to_histogram()) == b, "the buckets differ");
+        // Cut short is an error, not a hang or a panic.
+        let bytes = encode(&h).unwrap();
+        for cut in [9, bytes.len() / 2, bytes.len() - 1] {
+            assert!(Buckets::read(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]
@@ -482,6 +524,20 @@ mod tests {
             );
         }
         assert!(x.total.requests == 5000 && x.total.resent > 0);
+        let streamed = x.rows.iter().find(|r| r.name == "add").unwrap();
+        assert!(
+            streamed
+                .stream
+                .as_ref()
+                .is_some_and(|s| s.itl_count > 10_000)
+        );
+        assert_eq!(
+            x.total.stream,
+            streamed
+                .stream
+                .as_ref()
+                .map(|s| StreamStats { ..s.clone() })
+        );
         // A damaged histogram is an error, not a panic.
         assert!(
             wire.contains("\"hist\":\"HIST"),
