@@ -148,7 +148,8 @@ impl StreamDelta {
                 .filter(|h| !h.is_empty())
                 .map(percentiles),
             itl_ms: percentiles(&self.itl),
-            tpot_ms: self.tokens.map(|_| percentiles(&self.tpot)),
+            tpot_ms: (self.tokens.is_some() && !self.tpot.is_empty())
+                .then(|| percentiles(&self.tpot)),
             events_per_s: per_s(self.events),
             tokens_per_s: self.tokens.map_or(0.0, per_s),
             ttft_count: self.ttft.len(),
@@ -219,7 +220,8 @@ pub struct StreamStats {
     pub ttft_corrected_ms: Option<[f64; 11]>,
     /// Inter-token (or inter-event) latency at `PERCENTILES`, ms.
     pub itl_ms: [f64; 11],
-    /// Time per output token at `PERCENTILES`, ms (with `stream_tokens` only).
+    /// Time per output token at `PERCENTILES`, ms: with `stream_tokens` only, and once a
+    /// complete stream of two tokens or more measured one.
     pub tpot_ms: Option<[f64; 11]>,
     pub events_per_s: f64,
     pub tokens_per_s: f64,

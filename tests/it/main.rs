@@ -11,6 +11,7 @@ mod protocols;
 mod reports;
 mod scenarios;
 mod shapes;
+mod streams;
 mod support;
 mod tui_e2e;
 mod tui_render;

@@ -148,7 +148,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "endpoint_typo",
-        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects, tags)",
+        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects, tags, stream, stream_tokens, stream_done, stream_max)",
     ),
     (
         "missing_host",

@@ -1,0 +1,270 @@
+//! Streamed responses (`stream = "sse"`): events, tokens and streams counted as the server
+//! sent them, over HTTP/1.1 and HTTP/2; a stream cut before its done event, one that goes
+//! idle, one past its `stream_max`; the token text carried on to the next step. The
+//! server is bound by the test on 127.0.0.1:0 and counts what it sent.
+
+use crate::support::{started, until_stopped};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use swarm::stats::{FailureKind, Snapshot, StreamStats};
+use tokio::net::TcpListener;
+
+/// What the server sent, counted by the server.
+#[derive(Default)]
+struct Sent {
+    /// Streams whose head went out.
+    streams: AtomicU64,
+    /// Events (the done marker not included), and the tokens among them.
+    events: AtomicU64,
+    tokens: AtomicU64,
+    /// Request bodies sent to `/echo`.
+    echoed: Mutex<Vec<String>>,
+}
+
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible>;
+
+fn param(query: &str, name: &str, default: u64) -> u64 {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `/chat?n=N&gap_ms=G&end=done|cut|stall`: an event with no token (the role), then `n`
+/// token events `G` ms apart, then `data: [DONE]` (`done`), the body's end (`cut`), or
+/// nothing more, the body held open (`stall`). `/echo` keeps its request body.
+async fn handle(req: Request<Incoming>, sent: Arc<Sent>) -> Result<Response<Body>, Infallible> {
+    let query = req.uri().query().unwrap_or("").to_string();
+    if req.uri().path() == "/echo" {
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        sent.echoed
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&body).into_owned());
+        return Ok(Response::new(
+            http_body_util::Full::new(Bytes::from("ok")).boxed_unsync(),
+        ));
+    }
+    let n = param(&query, "n", 5);
+    let gap = Duration::from_millis(param(&query, "gap_ms", 10));
+    let end = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("end="))
+        .unwrap_or("done")
+        .to_string();
+    sent.streams.fetch_add(1, Ordering::Relaxed);
+    let stream = futures_util::stream::unfold(0u64, move |i| {
+        let (sent, end) = (Arc::clone(&sent), end.clone());
+        async move {
+            tokio::time::sleep(gap).await;
+            let text = match i {
+                0 => "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n".to_string(),
+                i if i <= n => {
+                    sent.tokens.fetch_add(1, Ordering::Relaxed);
+                    format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"t{i} \"}}}}]}}\n\n")
+                }
+                _ if end == "done" && i == n + 1 => "data: [DONE]\n\n".to_string(),
+                _ if end == "stall" => {
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+                _ => return None,
+            };
+            if !text.contains("[DONE]") {
+                sent.events.fetch_add(1, Ordering::Relaxed);
+            }
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), i + 1))
+        }
+    });
+    let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
+    r.headers_mut()
+        .insert("content-type", "text/event-stream".parse().unwrap());
+    Ok(r)
+}
+
+/// The server (HTTP/1.1 and HTTP/2 by prior knowledge, as the client speaks) and its counts.
+async fn server() -> (String, Arc<Sent>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let sent: Arc<Sent> = Arc::default();
+    let s = Arc::clone(&sent);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| handle(req, Arc::clone(&s)));
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (url, sent)
+}
+
+const CHAT: &str = r#"
+host = "{host}"
+[load]
+users = 4
+spawn_rate = 100
+iterations = 12
+[defaults]
+http2 = HTTP2
+[[endpoints]]
+name = "chat"
+method = "POST"
+path = "/chat?n=8&gap_ms=15"
+json = { stream = true }
+stream = "sse"
+stream_tokens = "/choices/0/delta/content"
+stream_done = "[DONE]"
+"#;
+
+fn stream_of<'a>(snap: &'a Snapshot, name: &str) -> &'a StreamStats {
+    let row = snap.rows.iter().find(|r| r.name == name).expect("the row");
+    row.stream.as_ref().expect("a streamed row")
+}
+
+async fn counts_match(http2: bool) {
+    let (url, sent) = server().await;
+    let src = CHAT.replace("HTTP2", if http2 { "true" } else { "false" });
+    let engine = started(&src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    let s = stream_of(&snap, "chat");
+    assert_eq!(snap.total.requests, 12);
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    assert_eq!(s.streams, sent.streams.load(Ordering::Relaxed));
+    assert_eq!(s.streams, 12);
+    assert_eq!(s.events, sent.events.load(Ordering::Relaxed));
+    assert_eq!(s.tokens, Some(sent.tokens.load(Ordering::Relaxed)));
+    assert_eq!(s.tokens, Some(12 * 8));
+    assert_eq!(s.incomplete, 0);
+    // TTFT is to the first token: the role event (15 ms) carries none, so two gaps.
+    let ttft = StreamStats::at(&s.ttft_ms, 0.5).unwrap();
+    assert!((28.0..1000.0).contains(&ttft), "TTFT p50 {ttft} ms");
+    // Seven gaps a stream between its eight tokens.
+    assert_eq!(s.itl_count, 12 * 7);
+    let itl = StreamStats::at(&s.itl_ms, 0.5).unwrap();
+    assert!((13.0..500.0).contains(&itl), "ITL p50 {itl} ms");
+    let tpot = StreamStats::at(s.tpot_ms.as_ref().unwrap(), 0.5).unwrap();
+    assert!(tpot >= 13.0, "TPOT p50 {tpot} ms");
+    // The stream's end to end time is the row's response time: 10 events, 15 ms apart.
+    assert!(snap.total.percentiles_ms[0] >= 150.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_counts_are_the_servers_over_http1() {
+    counts_match(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_counts_are_the_servers_over_http2() {
+    counts_match(true).await;
+}
+
+/// One endpoint, run for `iterations`; its final snapshot.
+async fn one(path: &str, extra: &str, iterations: u32) -> (Arc<Snapshot>, Arc<Sent>) {
+    let (url, sent) = server().await;
+    let src = format!(
+        "host = \"{url}\"\n[load]\nusers = 2\nspawn_rate = 100\niterations = {iterations}\n\
+         [[endpoints]]\nname = \"s\"\npath = \"{path}\"\nstream = \"sse\"\n\
+         stream_tokens = \"/choices/0/delta/content\"\nstream_done = \"[DONE]\"\n{extra}"
+    );
+    let engine = started(&src, &url);
+    (until_stopped(&engine, Duration::from_secs(30)).await, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_before_its_done_event_is_stream_incomplete_with_its_events_kept() {
+    let (snap, sent) = one("/chat?n=3&gap_ms=5&end=cut", "", 4).await;
+    assert_eq!(snap.total.failures, 4);
+    let f = &snap.failures[0];
+    assert_eq!(f.kind, FailureKind::StreamIncomplete);
+    assert_eq!(f.kind.code(), "stream_incomplete");
+    assert!(
+        f.message.contains("4 events, 3 tokens") && f.message.contains("[DONE]"),
+        "{}",
+        f.message
+    );
+    let s = stream_of(&snap, "s");
+    assert_eq!((s.streams, s.incomplete), (4, 4));
+    assert_eq!(s.events, sent.events.load(Ordering::Relaxed));
+    assert_eq!(s.tokens, Some(12));
+    assert_eq!(s.tpot_ms, None, "no TPOT for a cut stream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_times_out_and_keeps_its_events() {
+    let (snap, sent) = one("/chat?n=2&gap_ms=5&end=stall", "timeout = \"300ms\"\n", 2).await;
+    assert_eq!(snap.total.failures, 2);
+    let f = &snap.failures[0];
+    assert_eq!(f.kind, FailureKind::Timeout);
+    assert!(
+        f.message.contains("300ms without an event") && f.message.contains("3 events, 2 tokens"),
+        "{}",
+        f.message
+    );
+    let s = stream_of(&snap, "s");
+    assert_eq!((s.streams, s.incomplete), (2, 2));
+    assert_eq!(s.events, sent.events.load(Ordering::Relaxed));
+    assert_eq!(s.events, 6);
+    assert!(s.ttft_count == 2 && s.itl_count == 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_max_bounds_the_whole_stream_while_timeout_bounds_each_wait() {
+    let (snap, _) = one(
+        "/chat?n=1000&gap_ms=10",
+        "timeout = \"1s\"\nstream_max = \"250ms\"\n",
+        1,
+    )
+    .await;
+    let f = &snap.failures[0];
+    assert_eq!(f.kind, FailureKind::Timeout);
+    assert!(f.message.contains("stream_max of 250ms"), "{}", f.message);
+    let s = stream_of(&snap, "s");
+    assert!(s.events >= 3 && s.events < 60, "{} events", s.events);
+    assert!(snap.total.max_ms < 900.0, "{} ms", snap.total.max_ms);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_text_goes_on_to_the_next_step() {
+    let (url, sent) = server().await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 1
+spawn_rate = 10
+iterations = 2
+[[flows]]
+name = "chat then send"
+[[flows.steps]]
+name = "chat"
+path = "/chat?n=3&gap_ms=5"
+stream = "sse"
+stream_tokens = "/choices/0/delta/content"
+stream_done = "[DONE]"
+extract = { reply = "tokens", last = "/choices/0/delta/content" }
+[[flows.steps]]
+name = "echo"
+method = "POST"
+path = "/echo"
+body = "{{reply}}|{{last}}"
+"#;
+    let engine = started(src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    let echoed = sent.echoed.lock().unwrap().clone();
+    assert_eq!(echoed, vec!["t1 t2 t3 |t3 ".to_string(); 2]);
+}
