@@ -9,10 +9,13 @@
 //!   `--csv-full-history`.
 //! - `PREFIX_failures.csv`: Method, Name, Error, Occurrences, First Seen, Last Seen (UTC).
 //! - `PREFIX_exceptions.csv`: the header only; swarm has no user code that raises.
+//! - `PREFIX_streams.csv` (swarm's own, only when an endpoint is streamed): a row per
+//!   streamed endpoint and `Aggregated`: streams, incomplete ones, events, tokens, their
+//!   rates, and TTFT, ITL and TPOT at 50, 90, 95, 99 and 100 % in ms (three decimals).
 //!
 //! The figures are the snapshot's, the same as the JSON report's.
 
-use crate::stats::{FailureGroup, PERCENTILES, RowStats, Snapshot};
+use crate::stats::{FailureGroup, PERCENTILES, RowStats, Snapshot, StreamStats};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -47,6 +50,65 @@ pub fn paths(prefix: &Path) -> [PathBuf; 4] {
         name.push(format!("_{kind}.csv"));
         PathBuf::from(name)
     })
+}
+
+/// `PREFIX_streams.csv`, written beside Locust's four when an endpoint is streamed.
+pub fn streams_path(prefix: &Path) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push("_streams.csv");
+    PathBuf::from(name)
+}
+
+/// The percentiles the streams file gives of TTFT, ITL and TPOT.
+const STREAM_PERCENTILES: [(f64, &str); 5] = [
+    (0.5, "50%"),
+    (0.9, "90%"),
+    (0.95, "95%"),
+    (0.99, "99%"),
+    (1.0, "100%"),
+];
+
+/// The `_streams.csv` text, None when no row was streamed.
+pub(crate) fn streams_csv(snap: &Snapshot) -> Option<String> {
+    let mut header = "Type,Name,Streams,Incomplete,Events,Tokens,Events/s,Tokens/s".to_string();
+    for time in ["TTFT", "ITL", "TPOT"] {
+        for (_, label) in STREAM_PERCENTILES {
+            header += &format!(",{time} {label}");
+        }
+    }
+    let mut out = header + EOL;
+    let mut any = false;
+    for r in rows_in_order(snap) {
+        let Some(st) = &r.stream else { continue };
+        any = true;
+        let mut fields = vec![
+            field(&r.method),
+            field(&r.name),
+            st.streams.to_string(),
+            st.incomplete.to_string(),
+            st.events.to_string(),
+            st.tokens.map_or("N/A".into(), |t| t.to_string()),
+            num(st.events_per_s),
+            st.tokens.map_or("N/A".into(), |_| num(st.tokens_per_s)),
+        ];
+        let times = [
+            (st.ttft_count > 0).then_some(&st.ttft_ms),
+            (st.itl_count > 0).then_some(&st.itl_ms),
+            st.tpot_ms.as_ref(),
+        ];
+        for values in times {
+            for (q, _) in STREAM_PERCENTILES {
+                fields.push(
+                    values
+                        .and_then(|v| StreamStats::at(v, q))
+                        .map_or("N/A".into(), num),
+                );
+            }
+        }
+        out += &fields.join(",");
+        out += EOL;
+    }
+    any.then_some(out)
 }
 
 /// The marker beside the CSV files while their run goes on: `PREFIX.partial`. The files
@@ -144,6 +206,10 @@ impl CsvReport {
         let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
         crate::fsutil::write_atomic(&stats, stats_csv(snap).as_bytes())
             .map_err(|e| fail(&stats, e))?;
+        if let Some(text) = streams_csv(snap) {
+            let path = streams_path(&self.prefix);
+            crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| fail(&path, e))?;
+        }
         crate::fsutil::write_atomic(&failures, failures_csv(snap, self.started).as_bytes())
             .map_err(|e| fail(&failures, e))
     }

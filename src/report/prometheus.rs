@@ -8,7 +8,10 @@
 //! `swarm_response_bytes_total`. For the run: `swarm_users`, `swarm_target_users`,
 //! `swarm_arrival_dropped_total` and `swarm_arrival_scheduled_total` (open model),
 //! `swarm_think_lateness_seconds` (p50, p99 and max as `quantile` 0.5, 0.99, 1 of a
-//! summary) and `swarm_run_seconds`.
+//! summary) and `swarm_run_seconds`. Streamed endpoints add `swarm_stream_ttft_seconds`
+//! and `swarm_stream_itl_seconds` (histograms, the same buckets) and the counters
+//! `swarm_streams_total`, `swarm_stream_incomplete_total`, `swarm_stream_events_total`
+//! and `swarm_stream_tokens_total`.
 
 use crate::stats::{LE_BOUNDS_MS, Snapshot};
 use bytes::Bytes;
@@ -62,8 +65,86 @@ pub fn render(snap: &Snapshot) -> String {
         .collect();
     let mut page = Page(String::new());
     endpoint_families(&mut page, &rows, snap);
+    stream_families(&mut page, &rows);
     run_families(&mut page, snap);
     page.0
+}
+
+/// Streamed endpoints: TTFT and ITL histograms, and the stream, event and token counters.
+fn stream_families(page: &mut Page, rows: &[(String, &crate::stats::RowStats)]) {
+    let streamed: Vec<(&String, &crate::stats::StreamStats)> = rows
+        .iter()
+        .filter_map(|(l, r)| r.stream.as_ref().map(|s| (l, s)))
+        .collect();
+    if streamed.is_empty() {
+        return;
+    }
+    let histograms = [
+        (
+            "swarm_stream_ttft_seconds",
+            "Time to the first token (or event) of each streamed response, per endpoint.",
+            (|s: &crate::stats::StreamStats| (&s.ttft_shape, s.ttft_count))
+                as fn(&crate::stats::StreamStats) -> (&crate::stats::Shape, u64),
+        ),
+        (
+            "swarm_stream_itl_seconds",
+            "Gaps between consecutive tokens (or events) of streamed responses, per endpoint.",
+            |s| (&s.itl_shape, s.itl_count),
+        ),
+    ];
+    for (name, help, of) in histograms {
+        let o = page.family(name, "histogram", help);
+        for (l, s) in &streamed {
+            let (shape, count) = of(s);
+            for (bound, n) in LE_BOUNDS_MS.iter().zip(shape.le_counts) {
+                let _ = writeln!(o, "{name}_bucket{{{l},le=\"{}\"}} {n}", seconds(*bound));
+            }
+            let _ = writeln!(o, "{name}_bucket{{{l},le=\"+Inf\"}} {count}");
+            let _ = writeln!(o, "{name}_sum{{{l}}} {}", seconds(shape.sum_ms));
+            let _ = writeln!(o, "{name}_count{{{l}}} {count}");
+        }
+    }
+    stream_counters(page, &streamed);
+}
+
+/// Per streamed endpoint: streams, incomplete ones, events and tokens.
+fn stream_counters(page: &mut Page, streamed: &[(&String, &crate::stats::StreamStats)]) {
+    let counters = [
+        (
+            "swarm_streams_total",
+            "Streamed responses that began, per endpoint.",
+            0,
+        ),
+        (
+            "swarm_stream_incomplete_total",
+            "Streams that ended before their done event or were cut.",
+            1,
+        ),
+        (
+            "swarm_stream_events_total",
+            "Events read from streamed responses.",
+            2,
+        ),
+        (
+            "swarm_stream_tokens_total",
+            "Tokens read from streamed responses (with stream_tokens).",
+            3,
+        ),
+    ];
+    for (name, help, which) in counters {
+        let o = page.family(name, "counter", help);
+        for (l, s) in streamed {
+            let value = match which {
+                0 => Some(s.streams),
+                1 => Some(s.incomplete),
+                2 => Some(s.events),
+                _ => s.tokens,
+            };
+            if let Some(v) = value {
+                let _ = writeln!(o, "{name}{{{l}}} {v}");
+            }
+        }
+    }
 }
 
 /// The families with a sample per endpoint.

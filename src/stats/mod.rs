@@ -20,4 +20,4 @@ pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, LostWorker, PERCENTILES, RowStats, RunState,
     Snapshot, TypeCount, WindowStats, WorkerStatus, short_name,
 };
-pub use stream::{DeltaStream, StreamSample, StreamStats};
+pub use stream::{DeltaStream, Shape, StreamSample, StreamStats};

@@ -6,7 +6,7 @@
 
 use super::delta::Buckets;
 use super::shard::{new_histogram, record};
-use super::snapshot::PERCENTILES;
+use super::snapshot::{LE_BOUNDS_MS, PERCENTILES};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -154,6 +154,34 @@ impl StreamDelta {
             tokens_per_s: self.tokens.map_or(0.0, per_s),
             ttft_count: self.ttft.len(),
             itl_count: self.itl.len(),
+            ttft_shape: Shape::of(&self.ttft),
+            itl_shape: Shape::of(&self.itl),
+        }
+    }
+}
+
+/// A histogram as Prometheus takes it: cumulative counts at `LE_BOUNDS_MS`, and the sum.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    pub le_counts: [u64; LE_BOUNDS_MS.len()],
+    /// The sum of the values, ms (each at its bucket's middle, as HdrHistogram's mean).
+    pub sum_ms: f64,
+}
+
+impl Shape {
+    fn of(h: &Histogram<u64>) -> Shape {
+        let mut le = [0u64; LE_BOUNDS_MS.len()];
+        for v in h.iter_recorded() {
+            let ms = h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
+            if let Some(first) = LE_BOUNDS_MS.iter().position(|&b| ms <= b) {
+                for slot in &mut le[first..] {
+                    *slot += v.count_at_value();
+                }
+            }
+        }
+        Shape {
+            le_counts: le,
+            sum_ms: h.mean() * h.len() as f64 / 1000.0,
         }
     }
 }
@@ -228,6 +256,11 @@ pub struct StreamStats {
     /// How many TTFT and ITL values the percentiles stand on.
     pub ttft_count: u64,
     pub itl_count: u64,
+    /// For Prometheus' histograms.
+    #[serde(default)]
+    pub ttft_shape: Shape,
+    #[serde(default)]
+    pub itl_shape: Shape,
 }
 
 impl StreamStats {
