@@ -69,6 +69,7 @@ pub fn render(
     summary(&mut out, snap, verdicts);
     endpoints(&mut out, snap);
     percentiles(&mut out, snap);
+    streams(&mut out, snap);
     charts(&mut out, whole_steps(snap), snap.history_step);
     distribution(&mut out, &snap.total);
     failures(&mut out, snap);
@@ -322,6 +323,92 @@ fn charts(out: &mut String, history: &[Point], step: u32) {
         &t,
         &[series("users", BLUE, pick(|p| f64::from(p.users)))],
     );
+    stream_charts(out, history, &t);
+}
+
+/// Streamed endpoints: TTFT and ITL, and tokens (events) per second, over time (each
+/// step holds the streams that ended in it).
+fn stream_charts(out: &mut String, history: &[Point], t: &[f64]) {
+    if history.iter().all(|p| p.stream.is_none()) {
+        return;
+    }
+    let pick = |f: fn(&crate::stats::StreamPoint) -> f64| {
+        history
+            .iter()
+            .map(|p| p.stream.as_ref().map_or(0.0, f))
+            .collect::<Vec<f64>>()
+    };
+    line_chart(
+        out,
+        "chart-stream-times",
+        "Streams: time to first token and inter-token latency (ms)",
+        "ms",
+        t,
+        &[
+            series("TTFT p50", GREEN, pick(|s| s.ttft_p50_ms)),
+            series("TTFT p99", ORANGE, pick(|s| s.ttft_p99_ms)),
+            series("ITL p99", PURPLE, pick(|s| s.itl_p99_ms)),
+        ],
+    );
+    line_chart(
+        out,
+        "chart-stream-rates",
+        "Streams: tokens and events per second",
+        "per s",
+        t,
+        &[
+            series("tokens/s", BLUE, pick(|s| s.tokens_per_s)),
+            series("events/s", GREEN, pick(|s| s.events_per_s)),
+        ],
+    );
+}
+
+/// Streamed rows: counts, rates, and TTFT, ITL and TPOT percentiles.
+fn streams(out: &mut String, snap: &Snapshot) {
+    let rows: Vec<&RowStats> = snap.rows.iter().filter(|r| r.stream.is_some()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h2>Streams</h2>\n<p>TTFT: time to the first token (or event); ITL: every gap between \
+         consecutive tokens; TPOT: (end − first token) / (tokens − 1), per complete stream \
+         (vLLM's definitions). Times in ms.</p>\n<table id=\"streams\"><tr><th class=\"l\">Type</th>\
+         <th class=\"l\">Name</th><th>streams</th><th>incom&shy;plete</th><th>events</th><th>tokens</th>\
+         <th>tokens/s</th><th>TTFT<br>p50</th><th>TTFT<br>p95</th><th>TTFT<br>p99</th><th>ITL<br>p50</th>\
+         <th>ITL<br>p99</th><th>TPOT<br>p50</th><th>TPOT<br>p95</th></tr>\n",
+    );
+    for r in rows {
+        let Some(st) = &r.stream else { continue };
+        let at = |v: Option<&[f64; 11]>, q: f64| {
+            v.and_then(|v| crate::stats::StreamStats::at(v, q))
+                .map_or("N/A".into(), ms)
+        };
+        let (ttft, itl) = (
+            (st.ttft_count > 0).then_some(&st.ttft_ms),
+            (st.itl_count > 0).then_some(&st.itl_ms),
+        );
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.method),
+            esc(r.short_name()),
+            st.streams,
+            st.incomplete,
+            st.events,
+            st.tokens.map_or("N/A".into(), |t| t.to_string()),
+            st.tokens
+                .map_or("N/A".into(), |_| format!("{:.1}", st.tokens_per_s)),
+            at(ttft, 0.5),
+            at(ttft, 0.95),
+            at(ttft, 0.99),
+            at(itl, 0.5),
+            at(itl, 0.99),
+            at(st.tpot_ms.as_ref(), 0.5),
+            at(st.tpot_ms.as_ref(), 0.95),
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 const W: f64 = 1000.0;

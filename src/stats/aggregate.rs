@@ -44,6 +44,8 @@ struct Second {
     /// The most users that ran in this second (a point's users, as merged points keep
     /// the most of theirs): the second a run stops in is not drawn at the stop's zero.
     users: u32,
+    /// The streams that ended in this second, every row's together.
+    stream: super::stream::StreamDelta,
 }
 
 /// One second of a run (or the part of one at its stop), every row's latencies apart:
@@ -126,6 +128,7 @@ impl Stats {
                 since: now,
                 rows: Vec::new(),
                 users: 0,
+                stream: super::stream::StreamDelta::default(),
             },
             run_start: now,
             intervals: None,
@@ -355,6 +358,7 @@ impl Stats {
             let add = |to: &mut RowDelta| to.stream.get_or_insert_with(Box::default).add_wire(st);
             add(&mut self.rows[i].acc);
             add(&mut self.total);
+            self.second.stream.add_wire(st);
             if let Some(w) = &mut self.mark {
                 add(&mut w.total);
             }
@@ -373,6 +377,9 @@ impl Stats {
             .expect("auto-resizing histogram");
         self.second.requests += delta.requests;
         self.second.failures += delta.failures;
+        if let Some(st) = delta.stream.as_deref().filter(|s| s.streams > 0) {
+            self.second.stream.merge(st);
+        }
         if self.intervals.is_some() {
             let rows = &mut self.second.rows;
             if rows.len() <= i {
@@ -487,7 +494,9 @@ impl Stats {
             p95_ms: us_to_ms(s.hist.value_at_quantile(0.95)),
             p99_ms: us_to_ms(s.hist.value_at_quantile(0.99)),
             users,
+            stream: (s.stream.streams > 0).then(|| s.stream.point(secs)),
         });
+        s.stream.clear();
         s.hist.reset();
         s.requests = 0;
         s.failures = 0;

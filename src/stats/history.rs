@@ -19,6 +19,20 @@ pub struct Point {
     #[serde(default)]
     pub p99_ms: f64,
     pub users: u32,
+    /// The streams that ended in this step, when any did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamPoint>,
+}
+
+/// A step's streamed responses: TTFT and ITL, and the events and tokens they brought.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamPoint {
+    pub ttft_p50_ms: f64,
+    pub ttft_p99_ms: f64,
+    pub itl_p99_ms: f64,
+    pub events_per_s: f64,
+    /// 0 when no endpoint counts tokens.
+    pub tokens_per_s: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +106,21 @@ fn merge(a: &Point, b: &Point, wa: f64, wb: f64) -> Point {
         p95_ms: a.p95_ms.max(b.p95_ms),
         p99_ms: a.p99_ms.max(b.p99_ms),
         users: a.users.max(b.users),
+        stream: match (a.stream, b.stream) {
+            (Some(x), Some(y)) => Some(StreamPoint {
+                ttft_p50_ms: avg(x.ttft_p50_ms, y.ttft_p50_ms),
+                ttft_p99_ms: x.ttft_p99_ms.max(y.ttft_p99_ms),
+                itl_p99_ms: x.itl_p99_ms.max(y.itl_p99_ms),
+                events_per_s: avg(x.events_per_s, y.events_per_s),
+                tokens_per_s: avg(x.tokens_per_s, y.tokens_per_s),
+            }),
+            (Some(x), None) | (None, Some(x)) => Some(StreamPoint {
+                events_per_s: x.events_per_s * if a.stream.is_some() { wa } else { wb } / (wa + wb),
+                tokens_per_s: x.tokens_per_s * if a.stream.is_some() { wa } else { wb } / (wa + wb),
+                ..x
+            }),
+            (None, None) => None,
+        },
     }
 }
 
@@ -108,6 +137,7 @@ mod tests {
             p95_ms: t,
             p99_ms: t,
             users: 1,
+            stream: None,
         }
     }
 

@@ -14,7 +14,7 @@ mod stream;
 pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Interval, IntervalRow, Stats};
 pub use delta::{Buckets, Delta, DeltaFailure, DeltaRow, DeltaWindow, RowKey};
 pub use failure::FailureKind;
-pub use history::{HISTORY_CAP, History, Point};
+pub use history::{HISTORY_CAP, History, Point, StreamPoint};
 pub use shard::{NOT_SENT, Recorder, Sample, Shard, Shards};
 pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, LostWorker, PERCENTILES, RowStats, RunState,

@@ -160,6 +160,27 @@ impl StreamDelta {
     }
 }
 
+impl StreamDelta {
+    /// A history step's view of the streams that ended in it (`secs` long).
+    pub(crate) fn point(&self, secs: f64) -> super::StreamPoint {
+        let ms = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q).min(h.max()) as f64 / 1000.0
+            }
+        };
+        let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        super::StreamPoint {
+            ttft_p50_ms: ms(&self.ttft, 0.5),
+            ttft_p99_ms: ms(&self.ttft, 0.99),
+            itl_p99_ms: ms(&self.itl, 0.99),
+            events_per_s: per_s(self.events),
+            tokens_per_s: per_s(self.tokens.unwrap_or(0)),
+        }
+    }
+}
+
 /// A histogram as Prometheus takes it: cumulative counts at `LE_BOUNDS_MS`, and the sum.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Shape {

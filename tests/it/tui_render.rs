@@ -89,6 +89,7 @@ fn snapshot() -> Snapshot {
                 p95_ms: 2.6 + (s % 7) as f64 * 0.2,
                 p99_ms: 3.1 + (s % 7) as f64 * 0.3,
                 users: (ramp * 50.0) as u32,
+                stream: None,
             }
         })
         .collect();

@@ -9,6 +9,8 @@
 //! ├ Response time (ms) ─────────┤
 //! ├ Users ──────────────────────┤
 //! ```
+//!
+//! With streamed endpoints, TTFT (p50, p99) and ITL p99 take the users' chart.
 
 use crate::stats::Point;
 use crate::tui::app::App;
@@ -69,16 +71,48 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             ("failures/s", &fps, Some(now.1)),
         ],
     );
-    chart(
-        frame,
-        rows[1],
-        t,
-        " Response time (ms) ",
-        &[("p50", &p50, None), ("p95", &p95, None)],
-    );
-    if !small {
+    // With streamed endpoints their TTFT and ITL take the users' place (on a small
+    // screen, the response time's: a stream's end-to-end time says less than its TTFT).
+    let streamed = history.iter().any(|p| p.stream.is_some());
+    let latency_at = if streamed && small { None } else { Some(1) };
+    if let Some(i) = latency_at {
+        chart(
+            frame,
+            rows[i],
+            t,
+            " Response time (ms) ",
+            &[("p50", &p50, None), ("p95", &p95, None)],
+        );
+    }
+    if streamed {
+        stream_chart(frame, rows[if small { 1 } else { 2 }], app);
+    } else if !small {
         chart(frame, rows[2], t, " Users ", &[("users", &users, None)]);
     }
+}
+
+/// TTFT (p50, p99) and ITL p99 of the streams, over time.
+fn stream_chart(frame: &mut Frame, area: Rect, app: &App) {
+    let history = &app.snapshot.history;
+    let stream = |f: fn(&crate::stats::StreamPoint) -> f64| {
+        history
+            .iter()
+            .filter_map(|p| p.stream.as_ref().map(|s| (p.t, f(s))))
+            .collect::<Vec<_>>()
+    };
+    let (ttft50, ttft99) = (stream(|s| s.ttft_p50_ms), stream(|s| s.ttft_p99_ms));
+    let itl99 = stream(|s| s.itl_p99_ms);
+    chart(
+        frame,
+        area,
+        &app.theme,
+        " Streams (ms) ",
+        &[
+            ("TTFT p50", &ttft50, None),
+            ("TTFT p99", &ttft99, None),
+            ("ITL p99", &itl99, None),
+        ],
+    );
 }
 
 /// Below this many rows the charts view shows two charts, not three.

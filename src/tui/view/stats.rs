@@ -373,6 +373,15 @@ fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
         }
         None => {
             frame.render_widget(Paragraph::new(value_line(&r.percentiles_ms)), values);
+            let dist = match &r.stream {
+                Some(s) if dist.height > 2 => {
+                    let [line, rest] =
+                        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(dist);
+                    frame.render_widget(Paragraph::new(stream_line(s, t)), line);
+                    rest
+                }
+                _ => dist,
+            };
             let dist = match base {
                 Some((_, b)) if dist.height > 1 => {
                     let [line, rest] =
@@ -386,6 +395,38 @@ fn draw_percentiles(frame: &mut Frame, area: Rect, app: &App) {
             draw_distribution(frame, dist, r, app);
         }
     }
+}
+
+/// A streamed row's times and rate: TTFT p50 and p99, ITL p99, TPOT p50, tokens (or
+/// events) per second, streams and the incomplete ones.
+fn stream_line<'a>(s: &crate::stats::StreamStats, t: &crate::tui::theme::Theme) -> Line<'a> {
+    let at = |v: &[f64; 11], q: f64, n: u64| {
+        crate::stats::StreamStats::at(v, q)
+            .filter(|_| n > 0)
+            .map_or("-".into(), ms)
+    };
+    let mut text = format!(
+        "TTFT p50 {} p99 {} · ITL p99 {}",
+        at(&s.ttft_ms, 0.5, s.ttft_count),
+        at(&s.ttft_ms, 0.99, s.ttft_count),
+        at(&s.itl_ms, 0.99, s.itl_count)
+    );
+    if let Some(tpot) = &s.tpot_ms {
+        text += &format!(" · TPOT p50 {}", at(tpot, 0.5, 1));
+    }
+    text += &match s.tokens {
+        Some(_) => format!(" · {} tok/s", format::rate(s.tokens_per_s)),
+        None => format!(" · {} ev/s", format::rate(s.events_per_s)),
+    };
+    text += &format!(" · {} streams", s.streams);
+    let mut spans = vec![Span::styled(text, t.header())];
+    if s.incomplete > 0 {
+        spans.push(Span::styled(
+            format!(", {} incomplete", s.incomplete),
+            t.bad(),
+        ));
+    }
+    Line::from(spans)
 }
 
 fn draw_distribution(frame: &mut Frame, area: Rect, r: &RowStats, app: &App) {
