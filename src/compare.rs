@@ -16,7 +16,7 @@
 
 use crate::report::format::{fit, ms, rate};
 use crate::report::saved::SavedRun;
-use crate::scenario::threshold::{Metric, parse_metric};
+use crate::scenario::threshold::{Metric, StreamTime, parse_metric};
 use crate::stats::{RowStats, Snapshot};
 use std::fmt::Write;
 
@@ -205,7 +205,17 @@ const SHOWN: [(&str, Metric); 6] = [
     ("fail %", Metric::FailRatio),
 ];
 
+/// Rows streamed in both runs add their stream's times.
+const STREAMED: [(&str, Metric); 3] = [
+    ("TTFT p95 ms", Metric::Stream(StreamTime::Ttft, 0.95)),
+    ("ITL p99 ms", Metric::Stream(StreamTime::Itl, 0.99)),
+    ("TPOT p50 ms", Metric::Stream(StreamTime::Tpot, 0.5)),
+];
+
 fn shown(metric: Metric, v: f64) -> String {
+    if v.is_nan() {
+        return "-".into();
+    }
     match metric {
         Metric::Rps => rate(v),
         Metric::FailRatio => format!("{:.2}%", v * 100.0),
@@ -223,6 +233,9 @@ fn with_unit(metric: Metric, v: f64) -> String {
 }
 
 fn change(metric: Metric, base: f64, new: f64) -> String {
+    if base.is_nan() || new.is_nan() {
+        return "-".into();
+    }
     if metric == Metric::FailRatio {
         return format!("{:+.2}pp", (new - base) * 100.0);
     }
@@ -341,8 +354,9 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
             format!("{} {}", b.method, b.short_name())
         };
         let _ = writeln!(out, "{}", fit(&name, width));
-        for (label, metric) in SHOWN {
-            let line = metric_line(label, metric, (b, n), limits);
+        let streamed = b.stream.is_some() && n.stream.is_some();
+        for (label, metric) in SHOWN.iter().chain(STREAMED.iter().filter(|_| streamed)) {
+            let line = metric_line(label, *metric, (b, n), limits);
             let _ = writeln!(out, "{}", fit(&line, width));
         }
         for l in limits {

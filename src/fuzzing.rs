@@ -118,6 +118,42 @@ impl AsyncWrite for Scripted<'_> {
     }
 }
 
+/// The event-stream reader of streamed endpoints: the first byte picks the format (SSE,
+/// lines, chunks), whether events carry tokens and whether the stream has a done
+/// event; the second the size of the pieces the rest arrives in. Every figure it gives
+/// stays within what arrived.
+pub fn event_stream(data: &[u8]) {
+    use crate::engine::stream::StreamRead;
+    use crate::scenario::{StreamKind, StreamSpec};
+    let [first, piece, rest @ ..] = data else {
+        return;
+    };
+    let kind = match first % 3 {
+        0 => StreamKind::Sse,
+        1 => StreamKind::Lines,
+        _ => StreamKind::Chunks,
+    };
+    let spec = StreamSpec {
+        kind,
+        tokens: (first & 0x10 != 0).then(|| "/t".to_string()),
+        done: (first & 0x20 != 0).then(|| "[DONE]".to_string()),
+        max: None,
+    };
+    let start = std::time::Instant::now();
+    let mut read = StreamRead::new(std::sync::Arc::new(spec), first & 0x40 != 0, start);
+    let mut at = start;
+    for chunk in rest.chunks(usize::from(*piece) + 1) {
+        at += std::time::Duration::from_micros(u64::from(chunk[0]));
+        read.add(chunk, at);
+    }
+    read.finish(at);
+    let sample = read.sample(first & 0x80 != 0, None);
+    let arrived = rest.len() as u64;
+    assert!(sample.events <= arrived.max(1) && sample.tokens.unwrap_or(0) <= sample.events);
+    assert!(read.last_data().len() <= rest.len());
+    assert!(read.text().map_or(0, str::len) <= rest.len());
+}
+
 /// The HTTP/1 response reader: the first byte picks the read size and whether the
 /// request was HEAD; the rest is what the server sent. Up to three exchanges run on the
 /// connection while it stays reusable.
@@ -168,6 +204,33 @@ pub fn h1_response(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    /// The event-stream reader on random SSE-shaped bytes (cargo fuzz goes further).
+    #[test]
+    fn event_streams_of_random_bytes_stay_within_what_arrived() {
+        let mut rng = fastrand::Rng::with_seed(24);
+        let alphabet: &[&[u8]] = &[
+            b"data:",
+            b"data: ",
+            b"\n",
+            b"\r\n",
+            b"\r",
+            b":",
+            b"{\"t\":\"x\"}",
+            b"[DONE]",
+            b"id: 1",
+            b"event: e",
+            b" ",
+            b"\xff",
+        ];
+        for _ in 0..3000 {
+            let mut input = vec![rng.u8(..), rng.u8(..)];
+            for _ in 0..rng.usize(0..60) {
+                input.extend_from_slice(alphabet[rng.usize(..alphabet.len())]);
+            }
+            super::event_stream(&input);
+        }
+    }
+
     /// Inputs the fuzz targets found, or that were written to probe them, as regression
     /// tests (`fuzz/regressions/<target>/`).
     #[test]
@@ -179,6 +242,7 @@ mod tests {
             ("template", super::template),
             ("h1_response", super::h1_response),
             ("saved_run", super::saved_run),
+            ("event_stream", super::event_stream),
         ] {
             let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
                 continue;

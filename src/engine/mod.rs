@@ -18,7 +18,7 @@ pub mod runner;
 pub mod schedule;
 mod session;
 pub mod share;
-mod stream;
+pub(crate) mod stream;
 mod user;
 
 pub use endpoints::EndpointSet;

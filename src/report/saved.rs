@@ -6,6 +6,8 @@
 //! epoch), then one line per second of the run: the aggregate's histogram untagged, and one
 //! tagged line per endpoint row (`Tag=GET%20/tests,...`: the row's method and short name,
 //! with `%`, `,`, spaces and control characters percent-encoded, as tags cannot hold them).
+//! A streamed row adds two more lines a second: `Tag=ttft:GET%20/chat` (times to first
+//! token) and `Tag=itl:GET%20/chat` (inter-token gaps), in µs too.
 //! Values are response times in microseconds (`#[MaxValueDivisor: 1000.0]` shows the
 //! interval maxima in milliseconds). Comment lines carry what swarm needs besides: the
 //! last line, `#swarm-summary {JSON}`, holds the scenario text that ran, the final
@@ -199,6 +201,32 @@ impl RunLog {
     }
 }
 
+/// One second: the aggregate's line, and each row's (with a streamed row's TTFT and ITL).
+fn write_interval<W: Write>(
+    log: &mut IntervalLogWriter<W, V2DeflateSerializer>,
+    i: &Interval,
+) -> Result<
+    (),
+    hdrhistogram::serialization::interval_log::IntervalLogWriterError<
+        hdrhistogram::serialization::V2DeflateSerializeError,
+    >,
+> {
+    log.write_histogram(&i.total, i.start, i.length, None)?;
+    for row in &i.rows {
+        let tag = tag_for(&row.method, &row.name);
+        log.write_histogram(&row.hist, i.start, i.length, Tag::new(&tag))?;
+        for (what, hist) in row
+            .stream
+            .iter()
+            .flat_map(|(t, g)| [("ttft", t), ("itl", g)])
+        {
+            let tag = format!("{what}:{tag}");
+            log.write_histogram(hist, i.start, i.length, Tag::new(&tag))?;
+        }
+    }
+    Ok(())
+}
+
 fn write_log(
     file: std::fs::File,
     started: Option<SystemTime>,
@@ -236,14 +264,8 @@ fn write_log(
                     log = Some(begin(&mut out, &mut serializer, at).map_err(fail)?);
                 }
                 let Some(log) = log.as_mut() else { continue };
-                let encode = |e| format!("cannot write {}: {e:?}", partial.display());
-                log.write_histogram(&i.total, i.start, i.length, None)
-                    .map_err(encode)?;
-                for row in &i.rows {
-                    let tag = tag_for(&row.method, &row.name);
-                    log.write_histogram(&row.hist, i.start, i.length, Tag::new(&tag))
-                        .map_err(encode)?;
-                }
+                write_interval(log, &i)
+                    .map_err(|e| format!("cannot write {}: {e:?}", partial.display()))?;
             }
             LogEvent::Finish(mut run) => {
                 let at = *started.get_or_insert_with(|| run.started());

@@ -46,6 +46,8 @@ struct Second {
     users: u32,
     /// The streams that ended in this second, every row's together.
     stream: super::stream::StreamDelta,
+    /// Per row, this second's TTFT and ITL; kept only while intervals are sent.
+    stream_rows: Vec<Option<(Histogram<u64>, Histogram<u64>)>>,
 }
 
 /// One second of a run (or the part of one at its stop), every row's latencies apart:
@@ -71,6 +73,8 @@ pub struct IntervalRow {
     pub hist: Histogram<u64>,
     pub requests: u64,
     pub failures: u64,
+    /// Streamed rows: the second's times to first token and inter-token gaps, in µs.
+    pub stream: Option<(Histogram<u64>, Histogram<u64>)>,
 }
 
 /// Statistics since a mark: what one step of a capacity search measures.
@@ -129,6 +133,7 @@ impl Stats {
                 rows: Vec::new(),
                 users: 0,
                 stream: super::stream::StreamDelta::default(),
+                stream_rows: Vec::new(),
             },
             run_start: now,
             intervals: None,
@@ -359,6 +364,10 @@ impl Stats {
             add(&mut self.rows[i].acc);
             add(&mut self.total);
             self.second.stream.add_wire(st);
+            if let Some((ttft, itl)) = self.second_stream_row(i) {
+                st.ttft.add_to(ttft);
+                st.itl.add_to(itl);
+            }
             if let Some(w) = &mut self.mark {
                 add(&mut w.total);
             }
@@ -379,6 +388,10 @@ impl Stats {
         self.second.failures += delta.failures;
         if let Some(st) = delta.stream.as_deref().filter(|s| s.streams > 0) {
             self.second.stream.merge(st);
+            if let Some((ttft, itl)) = self.second_stream_row(i) {
+                ttft.add(&st.ttft).expect("auto-resizing histogram");
+                itl.add(&st.itl).expect("auto-resizing histogram");
+            }
         }
         if self.intervals.is_some() {
             let rows = &mut self.second.rows;
@@ -456,6 +469,7 @@ impl Stats {
                 hist: std::mem::replace(hist, new_histogram()),
                 requests: std::mem::take(requests),
                 failures: std::mem::take(failures),
+                stream: s.stream_rows.get_mut(i).and_then(Option::take),
             })
             .collect();
         let _ = to.send(Interval {
@@ -465,6 +479,16 @@ impl Stats {
             rows,
             total: s.hist.clone(),
         });
+    }
+
+    /// Row `i`'s TTFT and ITL of this second, when intervals are sent.
+    fn second_stream_row(&mut self, i: usize) -> Option<&mut (Histogram<u64>, Histogram<u64>)> {
+        self.intervals.as_ref()?;
+        let rows = &mut self.second.stream_rows;
+        if rows.len() <= i {
+            rows.resize_with(i + 1, || None);
+        }
+        Some(rows[i].get_or_insert_with(|| (new_histogram(), new_histogram())))
     }
 
     /// How long the second that closes at `now` lasted: up to `now` where its data was

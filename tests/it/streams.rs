@@ -268,3 +268,121 @@ body = "{{reply}}|{{last}}"
     let echoed = sent.echoed.lock().unwrap().clone();
     assert_eq!(echoed, vec!["t1 t2 t3 |t3 ".to_string(); 2]);
 }
+
+/// The demo's OpenAI-compatible endpoint under `scenarios/llm_stream.toml`, headless: the
+/// JSON row's `stream` has the documented keys, its counts are the demo's fixed answer
+/// (32 tokens and a closing chunk a chat, 10 events a feed), `PREFIX_streams.csv` and the
+/// saved run's TTFT and ITL lines are written, and `swarm compare --fail-if` judges TTFT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_llm_scenario_against_the_demo_reports_its_streams() {
+    use crate::support::{free_loopback_addr, run, swarm, tempdir, text};
+    let addr = free_loopback_addr();
+    let port = addr.rsplit(':').next().unwrap();
+    let _demo = swarm()
+        .args(["demo", "--serve", "--port", port])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dir = tempdir();
+    let (csv, saved) = (dir.join("r"), dir.join("run.log"));
+    let host = format!("http://{addr}");
+    let out = run(&[
+        "run",
+        "scenarios/llm_stream.toml",
+        "--headless",
+        "-H",
+        &host,
+        "-t",
+        "2s",
+        "--json",
+        "-",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--save-run",
+        saved.to_str().unwrap(),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |name: &str| {
+        let rows = doc["endpoints"].as_array().unwrap();
+        rows.iter().find(|r| r["name"] == name).unwrap()["stream"].clone()
+    };
+    let chat = row("chat (streamed)");
+    let keys: Vec<&str> = chat
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "streams",
+            "events",
+            "tokens",
+            "incomplete",
+            "ttft_ms",
+            "itl_ms",
+            "tpot_ms",
+            "events_per_s",
+            "tokens_per_s"
+        ]
+    );
+    let pct: Vec<&str> = chat["ttft_ms"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        pct,
+        [
+            "50", "66", "75", "80", "90", "95", "98", "99", "99.9", "99.99", "100"
+        ]
+    );
+    let streams = chat["streams"].as_u64().unwrap();
+    assert!(streams > 0);
+    assert_eq!(chat["tokens"].as_u64(), Some(streams * 32));
+    assert_eq!(chat["events"].as_u64(), Some(streams * 33));
+    assert_eq!(chat["incomplete"], 0);
+    // The demo's schedule: the first token at 150 ms, then one every 15 ms.
+    let ttft = chat["ttft_ms"]["50"].as_f64().unwrap();
+    assert!((150.0..400.0).contains(&ttft), "TTFT p50 {ttft}");
+    let tpot = chat["tpot_ms"]["50"].as_f64().unwrap();
+    assert!((14.0..60.0).contains(&tpot), "TPOT p50 {tpot}");
+    let feed = row("events");
+    assert_eq!(
+        feed["events"].as_u64(),
+        Some(feed["streams"].as_u64().unwrap() * 10)
+    );
+    assert!(feed["tokens"].is_null() && feed["tpot_ms"].is_null());
+    let streams_csv = std::fs::read_to_string(dir.join("r_streams.csv")).unwrap();
+    assert!(streams_csv.starts_with("Type,Name,Streams,Incomplete,Events,Tokens"));
+    assert!(streams_csv.contains("POST,chat (streamed),") && streams_csv.contains(",Aggregated,"));
+    let log = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        log.contains("Tag=ttft:POST%20chat%20(streamed)") && log.contains("Tag=itl:GET%20events")
+    );
+    let s = saved.to_str().unwrap();
+    let same = run(&[
+        "compare",
+        s,
+        s,
+        "--fail-if",
+        "ttft_p95 +10%",
+        "--fail-if",
+        "itl_p99 +10%",
+    ])
+    .await;
+    assert!(same.status.success(), "{}", text(&same.stdout));
+    assert!(text(&same.stdout).contains("TTFT p95 ms"));
+    let _ = std::fs::remove_dir_all(dir);
+}
