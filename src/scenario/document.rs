@@ -21,6 +21,11 @@ pub struct EndpointSpec {
     /// JSON text for a `json` body, the text of a raw `body`, or `key=value` lines of a `form`.
     pub body: String,
     pub body_kind: BodyKind,
+    /// `stream`: "" (not streamed), "sse", "lines" or "chunks".
+    pub stream: String,
+    /// `stream_tokens` (a JSON pointer) and `stream_done`, "" when absent.
+    pub stream_tokens: String,
+    pub stream_done: String,
 }
 
 impl EndpointSpec {
@@ -503,6 +508,9 @@ fn spec_of(t: &Table) -> EndpointSpec {
         headers,
         body,
         body_kind,
+        stream: text("stream"),
+        stream_tokens: text("stream_tokens"),
+        stream_done: text("stream_done"),
     }
 }
 
@@ -557,7 +565,32 @@ fn apply_spec(t: &mut Table, spec: &EndpointSpec) -> Result<(), String> {
     if spec.body.trim() != old.body.trim() || spec.body_kind != old.body_kind {
         set_body(t, spec)?;
     }
+    set_stream(t, spec, &old);
     Ok(())
+}
+
+/// `stream`, `stream_tokens` and `stream_done` as the form has them: an endpoint no
+/// longer streamed loses every stream key (`stream_max` too), so none is left orphaned.
+fn set_stream(t: &mut Table, spec: &EndpointSpec, old: &EndpointSpec) {
+    if spec.stream.trim().is_empty() {
+        if !old.stream.is_empty() {
+            for key in ["stream", "stream_tokens", "stream_done", "stream_max"] {
+                t.remove(key);
+            }
+        }
+        return;
+    }
+    for (key, new, was) in [
+        ("stream", &spec.stream, &old.stream),
+        ("stream_tokens", &spec.stream_tokens, &old.stream_tokens),
+        ("stream_done", &spec.stream_done, &old.stream_done),
+    ] {
+        match new.trim() {
+            v if v == was.as_str() => {}
+            "" => drop(t.remove(key)),
+            v => set_value(t, key, Value::from(v)),
+        }
+    }
 }
 
 fn set_headers(t: &mut Table, text: &str) -> Result<(), String> {

@@ -7,6 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const BODY_KINDS: [BodyKind; 3] = [BodyKind::Json, BodyKind::Raw, BodyKind::Form];
+/// `stream`'s choices; "off" writes no key.
+pub const STREAMS: [&str; 4] = ["off", "sse", "lines", "chunks"];
 
 /// The form's fields, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,16 +17,22 @@ pub enum Field {
     Method,
     Path,
     Weight,
+    Stream,
+    StreamTokens,
+    StreamDone,
     Headers,
     BodyKind,
     Body,
 }
 
-pub const FIELDS: [Field; 7] = [
+pub const FIELDS: [Field; 10] = [
     Field::Name,
     Field::Method,
     Field::Path,
     Field::Weight,
+    Field::Stream,
+    Field::StreamTokens,
+    Field::StreamDone,
     Field::Headers,
     Field::BodyKind,
     Field::Body,
@@ -37,6 +45,9 @@ impl Field {
             Field::Method => "Method",
             Field::Path => "Path",
             Field::Weight => "Weight",
+            Field::Stream => "Stream",
+            Field::StreamTokens => "Tokens at",
+            Field::StreamDone => "Done event",
             Field::Headers => "Headers",
             Field::BodyKind => "Body type",
             Field::Body => "Body",
@@ -44,7 +55,7 @@ impl Field {
     }
 
     fn is_selector(self) -> bool {
-        matches!(self, Field::Method | Field::BodyKind)
+        matches!(self, Field::Method | Field::BodyKind | Field::Stream)
     }
 
     fn is_multiline(self) -> bool {
@@ -72,6 +83,10 @@ pub struct Form {
     pub headers: TextInput,
     pub body_kind: BodyKind,
     pub body: TextInput,
+    /// Index into `STREAMS`.
+    pub stream: usize,
+    pub stream_tokens: TextInput,
+    pub stream_done: TextInput,
     pub focus: usize,
     /// The live check of the body: Ok, or what is wrong with it.
     pub body_check: Result<(), String>,
@@ -95,6 +110,10 @@ impl Form {
             headers: TextInput::new(&spec.headers, true),
             body_kind: spec.body_kind,
             body: TextInput::new(&spec.body, true),
+            // A value the form does not offer (a typo the file would refuse) reads as off.
+            stream: STREAMS.iter().position(|s| *s == spec.stream).unwrap_or(0),
+            stream_tokens: TextInput::new(&spec.stream_tokens, false),
+            stream_done: TextInput::new(&spec.stream_done, false),
             focus: 0,
             body_check: Ok(()),
             error: None,
@@ -127,6 +146,12 @@ impl Form {
             headers: self.headers.text.clone(),
             body: self.body.text.clone(),
             body_kind: self.body_kind,
+            stream: match self.stream {
+                0 => String::new(),
+                i => STREAMS[i].to_string(),
+            },
+            stream_tokens: self.stream_tokens.text.clone(),
+            stream_done: self.stream_done.text.clone(),
         }
     }
 
@@ -141,7 +166,9 @@ impl Form {
             Field::Weight => Some(&self.weight),
             Field::Headers => Some(&self.headers),
             Field::Body => Some(&self.body),
-            Field::Method | Field::BodyKind => None,
+            Field::StreamTokens => Some(&self.stream_tokens),
+            Field::StreamDone => Some(&self.stream_done),
+            Field::Method | Field::BodyKind | Field::Stream => None,
         }
     }
 
@@ -152,7 +179,9 @@ impl Form {
             Field::Weight => Some(&mut self.weight),
             Field::Headers => Some(&mut self.headers),
             Field::Body => Some(&mut self.body),
-            Field::Method | Field::BodyKind => None,
+            Field::StreamTokens => Some(&mut self.stream_tokens),
+            Field::StreamDone => Some(&mut self.stream_done),
+            Field::Method | Field::BodyKind | Field::Stream => None,
         }
     }
 
@@ -189,6 +218,7 @@ impl Form {
         let step = |i: usize, n: usize| if back { (i + n - 1) % n } else { (i + 1) % n };
         match field {
             Field::Method => self.method = step(self.method, METHODS.len()),
+            Field::Stream => self.stream = step(self.stream, STREAMS.len()),
             Field::BodyKind => {
                 let i = BODY_KINDS
                     .iter()
@@ -234,7 +264,7 @@ mod tests {
         press(&mut f, KeyCode::Tab);
         press(&mut f, KeyCode::Right);
         assert_eq!(f.spec().method, "POST");
-        for _ in 0..5 {
+        for _ in 0..8 {
             press(&mut f, KeyCode::Tab);
         }
         assert_eq!(f.field(), Field::Body);
@@ -251,6 +281,30 @@ mod tests {
         assert_eq!(f.spec().name, "create");
         press(&mut f, KeyCode::BackTab);
         assert_eq!(press(&mut f, KeyCode::Esc), FormOutcome::Cancel);
+    }
+
+    #[test]
+    fn the_stream_fields_cycle_and_take_text() {
+        let mut f = Form::blank();
+        for _ in 0..4 {
+            press(&mut f, KeyCode::Tab);
+        }
+        assert_eq!(f.field(), Field::Stream);
+        assert_eq!(f.spec().stream, "", "off writes no key");
+        press(&mut f, KeyCode::Right);
+        assert_eq!(f.spec().stream, "sse");
+        press(&mut f, KeyCode::Left);
+        press(&mut f, KeyCode::Left);
+        assert_eq!(f.spec().stream, "chunks");
+        press(&mut f, KeyCode::Tab);
+        type_text(&mut f, "/choices/0/delta/content");
+        press(&mut f, KeyCode::Tab);
+        type_text(&mut f, "[DONE]");
+        let spec = f.spec();
+        assert_eq!(
+            (spec.stream_tokens.as_str(), spec.stream_done.as_str()),
+            ("/choices/0/delta/content", "[DONE]")
+        );
     }
 
     #[test]

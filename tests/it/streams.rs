@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 /// What the server sent, counted by the server.
 #[derive(Default)]
-struct Sent {
+pub(crate) struct Sent {
     /// Streams whose head went out.
     streams: AtomicU64,
     /// Events (the done marker not included), and the tokens among them.
@@ -91,7 +91,7 @@ async fn handle(req: Request<Incoming>, sent: Arc<Sent>) -> Result<Response<Body
 }
 
 /// The server (HTTP/1.1 and HTTP/2 by prior knowledge, as the client speaks) and its counts.
-async fn server() -> (String, Arc<Sent>) {
+pub(crate) async fn server() -> (String, Arc<Sent>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let sent: Arc<Sent> = Arc::default();

@@ -632,3 +632,49 @@ async fn the_timeout_flag_holds_after_an_endpoint_edit() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The endpoint form edits `stream`, `stream_tokens` and `stream_done` through its keys:
+/// the saved file has them (its comment kept), and the run that follows shows the row's
+/// TTFT in the percentile panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_form_turns_an_endpoint_into_a_stream() {
+    let (url, _sent) = crate::streams::server().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("stream.toml");
+    let src = SCENARIO
+        .replace("{host}", &url)
+        .replace("/a", "/chat?n=3&gap_ms=5");
+    std::fs::write(&file, src).unwrap();
+    let mut tui = Tui::start(&["run", file.to_str().unwrap()]);
+    tui.wait("the idle screen", |s| s.contains("● idle")).await;
+    tui.send("4");
+    tui.send("e");
+    tui.wait("the form", |s| {
+        s.contains("Edit endpoint") && s.contains("Stream")
+    })
+    .await;
+    tui.send("\t\t\t\t");
+    tui.send("\x1b[C"); // Right: off -> sse
+    tui.send("\t/choices/0/delta/content\t[DONE]\r");
+    tui.wait("the edit applied", |s| s.contains("endpoint saved"))
+        .await;
+    tui.send("\x13"); // Ctrl-S
+    tui.wait("the file saved", |s| s.contains("saved ")).await;
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("this comment must survive a save"), "{text}");
+    assert!(
+        text.contains("stream = \"sse\"")
+            && text.contains("stream_tokens = \"/choices/0/delta/content\"")
+            && text.contains("stream_done = \"[DONE]\""),
+        "{text}"
+    );
+    tui.send("1");
+    tui.send("s");
+    tui.wait("the stream's TTFT on screen", |s| {
+        s.contains("TTFT p50") && s.contains("tok/s")
+    })
+    .await;
+    tui.send("x");
+    tui.wait("stopped", |s| s.contains("● stopped")).await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -2,7 +2,7 @@
 //! single-line prompts, and the quit confirmation.
 
 use crate::tui::app::{App, Popup, Prompt};
-use crate::tui::form::{FIELDS, Field, Form, METHODS};
+use crate::tui::form::{FIELDS, Field, Form, METHODS, STREAMS};
 use crate::tui::input::TextInput;
 use crate::tui::keymap::{FORM_KEYS, help_rows};
 use ratatui::Frame;
@@ -316,16 +316,13 @@ fn form_popup(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
     let block = Block::bordered().title(title).border_style(t.title());
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let heights = FIELDS.map(|f| {
-        Constraint::Length(if matches!(f, Field::Headers | Field::Body) {
-            0
-        } else {
-            1
+    let mut constraints: Vec<Constraint> = FIELDS
+        .map(|f| match f {
+            Field::Headers => Constraint::Length(3),
+            Field::Body => Constraint::Min(3),
+            _ => Constraint::Length(1),
         })
-    });
-    let mut constraints: Vec<Constraint> = heights.to_vec();
-    constraints[4] = Constraint::Length(3);
-    constraints[6] = Constraint::Min(3);
+        .to_vec();
     constraints.push(Constraint::Length(2));
     let rows = Layout::vertical(constraints).split(inner);
     for (i, field) in FIELDS.iter().enumerate() {
@@ -357,18 +354,15 @@ fn field_value(frame: &mut Frame, area: Rect, app: &App, form: &Form, field: Fie
     let t = &app.theme;
     match field {
         Field::Method => {
-            let spans: Vec<Span> = METHODS
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    let style = if i == form.method {
-                        t.selected()
-                    } else {
-                        t.dim()
-                    };
-                    Span::styled(format!(" {m} "), style)
-                })
-                .collect();
+            let spans = choices(&METHODS, form.method, t);
+            frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        }
+        Field::Stream => {
+            let mut spans = choices(&STREAMS, form.stream, t);
+            spans.push(Span::styled(
+                "  read the body as events: TTFT, ITL",
+                t.dim(),
+            ));
             frame.render_widget(Paragraph::new(Line::from(spans)), area);
         }
         Field::BodyKind => {
@@ -387,10 +381,14 @@ fn field_value(frame: &mut Frame, area: Rect, app: &App, form: &Form, field: Fie
         _ => {
             let input = form.input(field).expect("text field");
             let block_style = if focused { t.header() } else { t.dim() };
-            let text = if input.text.is_empty() && field == Field::Name {
-                "(default: METHOD path)".to_string()
-            } else {
-                input.text.clone()
+            let text = match field {
+                _ if !input.text.is_empty() => input.text.clone(),
+                Field::Name => "(default: METHOD path)".to_string(),
+                Field::StreamTokens => {
+                    "(optional) a JSON pointer, e.g. /choices/0/delta/content".into()
+                }
+                Field::StreamDone => "(optional) the data that ends the stream, e.g. [DONE]".into(),
+                _ => String::new(),
             };
             let style = if input.text.is_empty() {
                 t.dim()
@@ -403,6 +401,18 @@ fn field_value(frame: &mut Frame, area: Rect, app: &App, form: &Form, field: Fie
             }
         }
     }
+}
+
+/// A selector's choices, the chosen one highlighted.
+fn choices<'a>(items: &[&str], chosen: usize, t: &crate::tui::theme::Theme) -> Vec<Span<'a>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let style = if i == chosen { t.selected() } else { t.dim() };
+            Span::styled(format!(" {m} "), style)
+        })
+        .collect()
 }
 
 fn set_cursor(frame: &mut Frame, area: Rect, offset: u16, input: &TextInput) {
