@@ -394,7 +394,16 @@ fn step_row(out: &mut String, s: &Step) {
             .verdicts
             .iter()
             .filter(|v| !v.passed)
-            .map(|v| v.threshold.clone())
+            .map(|v| match v.actual {
+                Some(x) if v.threshold.starts_with("fail") => {
+                    format!("{} ({:.2}%)", v.threshold, x * 100.0)
+                }
+                Some(x) if v.threshold.starts_with("rps") => {
+                    format!("{} ({})", v.threshold, format::rate(x))
+                }
+                Some(x) => format!("{} ({} ms)", v.threshold, format::ms(x)),
+                None => format!("{} (not measured)", v.threshold),
+            })
             .collect();
         format!("broken: {}", broken.join(", "))
     };

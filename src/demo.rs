@@ -11,7 +11,7 @@
 //! | `POST /signup`, `POST /signin` | `{"username", "password"}`: 201 (409 if taken); 200 `{"token"}` and a `sid` cookie (401 if wrong) |
 //! | `GET /me`, `POST /signout` | with `Authorization: Bearer TOKEN`: 200 `{"username"}`; 204; 401 without a valid token |
 //! | `GET /events?n=20&gap_ms=50&first_ms=50` | `n` server-sent events `data: {"n": i}`, the first after `first_ms`, then one every `gap_ms` |
-//! | `POST /v1/chat/completions?tokens=20&first_ms=200&gap_ms=20` | OpenAI-compatible: with `"stream": true`, `tokens` chunks (or `max_tokens`) as SSE ending in `data: [DONE]`; else the whole answer when the last token is due |
+//! | `POST /v1/chat/completions?tokens=20&first_ms=200&gap_ms=20&capacity=N` | OpenAI-compatible: with `"stream": true`, `tokens` chunks (or `max_tokens`) as SSE ending in `data: [DONE]`; else the whole answer when the last token is due; beyond `capacity` chats at once, slower in proportion |
 
 mod stream;
 

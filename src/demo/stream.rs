@@ -41,22 +41,41 @@ impl Schedule {
         }
     }
 
+    /// With `capacity=N` in the query: stretched by (chats at once) / N beyond N.
+    fn loaded(mut self, query: &str) -> Schedule {
+        if let Some(capacity) = param(query, "capacity").filter(|c| *c >= 1.0) {
+            let now = ACTIVE.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            let stretch = (now / capacity).max(1.0);
+            self.first = self.first.mul_f64(stretch);
+            self.gap = self.gap.mul_f64(stretch);
+        }
+        self
+    }
+
     /// When event `i` (from 0) is due.
     fn at(&self, i: u32) -> Instant {
         self.start + self.first + self.gap * i
     }
 }
 
-/// A body whose pieces each leave at their time: `pieces[i]` at `schedule.at(i)`.
-fn scheduled(pieces: Vec<String>, schedule: Schedule) -> Response<Body> {
+/// A body whose pieces each leave at their time: `pieces[i]` at `schedule.at(i)`;
+/// `guard` lives as long as the body.
+fn scheduled<G: Send + 'static>(
+    pieces: Vec<String>,
+    schedule: Schedule,
+    guard: G,
+) -> Response<Body> {
     let stream = futures_util::stream::unfold(
-        (pieces.into_iter().enumerate(), schedule),
-        move |(mut it, schedule)| async move {
+        (pieces.into_iter().enumerate(), schedule, guard),
+        move |(mut it, schedule, guard)| async move {
             let (i, piece) = it.next()?;
             let due = schedule.at(u32::try_from(i).unwrap_or(u32::MAX));
             precise_sleep(due.saturating_duration_since(Instant::now())).await;
             let frame = Frame::data(Bytes::from(piece));
-            Some((Ok::<_, std::convert::Infallible>(frame), (it, schedule)))
+            Some((
+                Ok::<_, std::convert::Infallible>(frame),
+                (it, schedule, guard),
+            ))
         },
     );
     let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
@@ -83,9 +102,9 @@ pub(super) fn events(query: &str) -> Response<Body> {
         .map(|i| format!("id: {i}\ndata: {{\"n\": {i}}}\n\n"))
         .collect();
     if n == 0 {
-        return scheduled(vec![": no events\n\n".into()], schedule);
+        return scheduled(vec![": no events\n\n".into()], schedule, ());
     }
-    scheduled(pieces, schedule)
+    scheduled(pieces, schedule, ())
 }
 
 /// The words the demo's model answers with, in turn.
@@ -94,13 +113,35 @@ const WORDS: [&str; 12] = [
     " one",
 ];
 
-/// `POST /v1/chat/completions?tokens=20&first_ms=200&gap_ms=20`: an OpenAI-compatible
-/// answer of `tokens` tokens (or the request's `max_tokens`), the first after `first_ms`
-/// and one every `gap_ms` after it: streamed as `chat.completion.chunk` events ending
-/// with `data: [DONE]` when the request says `"stream": true`, else whole at the end.
+/// Chats being answered now, for `capacity`.
+static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a chat as active while it lives.
+struct Active;
+
+impl Active {
+    fn new() -> Active {
+        ACTIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Active
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `POST /v1/chat/completions?tokens=20&first_ms=200&gap_ms=20&capacity=N`: an
+/// OpenAI-compatible answer of `tokens` tokens (or the request's `max_tokens`), the first
+/// after `first_ms` and one every `gap_ms` after it: streamed as `chat.completion.chunk`
+/// events ending with `data: [DONE]` when the request says `"stream": true`, else whole
+/// at the end. With `capacity`, an overloaded model: beyond N chats at once, the first
+/// token and every gap stretch by (chats at once) / N, as a batching server slows down.
 pub(super) async fn chat(req: Request<Incoming>) -> Response<Body> {
     let query = req.uri().query().unwrap_or("").to_string();
-    let schedule = Schedule::of(&query, 200.0, 20.0);
+    let active = Active::new();
+    let schedule = Schedule::of(&query, 200.0, 20.0).loaded(&query);
     let body = req.into_body().collect().await.map(|b| b.to_bytes());
     let Some(input) = body
         .ok()
@@ -121,6 +162,7 @@ pub(super) async fn chat(req: Request<Incoming>) -> Response<Body> {
         let text: String = words.collect();
         let last = u32::try_from(tokens - 1).unwrap_or(u32::MAX);
         precise_sleep(schedule.at(last).saturating_duration_since(Instant::now())).await;
+        drop(active);
         let answer = json!({
             "id": "chatcmpl-demo", "object": "chat.completion", "model": model,
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
@@ -151,7 +193,7 @@ pub(super) async fn chat(req: Request<Incoming>) -> Response<Body> {
     if let Some(last) = pieces.last_mut() {
         last.push_str(&end);
     }
-    scheduled(pieces, schedule)
+    scheduled(pieces, schedule, active)
 }
 
 fn whole(status: StatusCode, value: &Value) -> Response<Body> {

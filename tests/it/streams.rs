@@ -275,24 +275,10 @@ body = "{{reply}}|{{last}}"
 /// saved run's TTFT and ITL lines are written, and `swarm compare --fail-if` judges TTFT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_llm_scenario_against_the_demo_reports_its_streams() {
-    use crate::support::{free_loopback_addr, run, swarm, tempdir, text};
-    let addr = free_loopback_addr();
-    let port = addr.rsplit(':').next().unwrap();
-    let _demo = swarm()
-        .args(["demo", "--serve", "--port", port])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    use crate::support::{run, tempdir, text};
+    let (_demo, host) = demo().await;
     let dir = tempdir();
     let (csv, saved) = (dir.join("r"), dir.join("run.log"));
-    let host = format!("http://{addr}");
     let out = run(&[
         "run",
         "scenarios/llm_stream.toml",
@@ -384,5 +370,84 @@ async fn the_llm_scenario_against_the_demo_reports_its_streams() {
     .await;
     assert!(same.status.success(), "{}", text(&same.stdout));
     assert!(text(&same.stdout).contains("TTFT p95 ms"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `swarm demo --serve` on a free loopback port, killed when dropped; its URL.
+async fn demo() -> (tokio::process::Child, String) {
+    let addr = crate::support::free_loopback_addr();
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    let child = crate::support::swarm()
+        .args(["demo", "--serve", "--port", &port])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, format!("http://{addr}"))
+}
+
+/// `find-capacity --slo` on TTFT finds the knee of the demo's overloaded model: beyond
+/// 25 chats at once its first token comes later (120 ms at 30 against 100 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_capacity_finds_the_knee_of_an_llm_server_by_its_ttft() {
+    use crate::support::{run, tempdir, text};
+    let (_demo, host) = demo().await;
+    let dir = tempdir();
+    let file = dir.join("llm.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "host = \"{host}\"\n[load]\nusers = 1\nspawn_rate = 100\n[[endpoints]]\nname = \"chat\"\n\
+             method = \"POST\"\npath = \"/v1/chat/completions?tokens=8&first_ms=100&gap_ms=10&capacity=25\"\n\
+             json = {{ model = \"demo\", stream = true }}\nstream = \"sse\"\n\
+             stream_tokens = \"/choices/0/delta/content\"\nstream_done = \"[DONE]\"\n"
+        ),
+    )
+    .unwrap();
+    let json = dir.join("cap.json");
+    let out = run(&[
+        "find-capacity",
+        file.to_str().unwrap(),
+        "--slo",
+        "ttft_p95<110ms,fail<1%",
+        "--start",
+        "10",
+        "--step",
+        "20",
+        "--hold",
+        "1s",
+        "--settle",
+        "500ms",
+        "--max-users",
+        "50",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (doc["max_users"].as_u64(), doc["broken_at_users"].as_u64()),
+        (Some(10), Some(30)),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("broken: ttft_p95<110ms ("),
+        "{}",
+        text(&out.stdout)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
