@@ -451,3 +451,41 @@ async fn find_capacity_finds_the_knee_of_an_llm_server_by_its_ttft() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Over two worker processes the controller merges the workers' streams: every count is
+/// the demo's fixed answer times the streams, and every iteration is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_run_merges_its_workers_streams_exactly() {
+    use crate::support::{run, text};
+    let (_demo, host) = demo().await;
+    let out = run(&[
+        "run",
+        "scenarios/llm_stream.toml",
+        "-H",
+        &host,
+        "--headless",
+        "--processes",
+        "2",
+        "-i",
+        "30",
+        "--json",
+        "-",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["workers"].as_array().map(Vec::len), Some(2));
+    let mut streams = 0;
+    for row in doc["endpoints"].as_array().unwrap() {
+        let s = &row["stream"];
+        let n = s["streams"].as_u64().unwrap();
+        assert_eq!(Some(n), row["requests"].as_u64());
+        let per = if row["name"] == "events" { 10 } else { 33 };
+        assert_eq!(s["events"].as_u64(), Some(n * per), "{row}");
+        streams += n;
+    }
+    assert_eq!(streams, 30);
+    let total = &doc["aggregated"]["stream"];
+    assert_eq!(total["streams"].as_u64(), Some(30));
+    assert_eq!(total["incomplete"].as_u64(), Some(0));
+}
