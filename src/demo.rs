@@ -11,9 +11,12 @@
 //! | `POST /signup`, `POST /signin` | `{"username", "password"}`: 201 (409 if taken); 200 `{"token"}` and a `sid` cookie (401 if wrong) |
 //! | `GET /me`, `POST /signout` | with `Authorization: Bearer TOKEN`: 200 `{"username"}`; 204; 401 without a valid token |
 //! | `GET /events?n=20&gap_ms=50&first_ms=50` | `n` server-sent events `data: {"n": i}`, the first after `first_ms`, then one every `gap_ms` |
+//! | `GET /ws/echo` | WebSocket: every message back as it came |
+//! | `GET /ws/chat?room=R&tick_ms=1000` | WebSocket room: `{"type":"join"}` answered `{"type":"joined","member_id":N}`, other messages broadcast to the room, a `{"type":"tick"}` every `tick_ms` |
 //! | `POST /v1/chat/completions?tokens=20&first_ms=200&gap_ms=20&capacity=N` | OpenAI-compatible: with `"stream": true`, `tokens` chunks (or `max_tokens`) as SSE ending in `data: [DONE]`; else the whole answer when the last token is due; beyond `capacity` chats at once, slower in proportion |
 
 mod stream;
+mod ws;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -96,7 +99,9 @@ async fn serve(listener: TcpListener, stop: CancellationToken) {
         let stop = stop.clone();
         connections.spawn(async move {
             let service = service_fn(move |req| handle(req, Arc::clone(&items)));
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             tokio::select! {
                 _ = conn => {}
                 _ = stop.cancelled() => {}
@@ -116,6 +121,7 @@ async fn handle(req: Request<Incoming>, items: Arc<Mutex<Items>>) -> Reply {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/events") => Ok(stream::events(req.uri().query().unwrap_or(""))),
         (&Method::POST, "/v1/chat/completions") => Ok(stream::chat(req).await),
+        (&Method::GET, "/ws/echo" | "/ws/chat") => Ok(ws::upgrade(req)),
         _ => Ok(whole(req, items).await.map(BodyExt::boxed_unsync)),
     }
 }
@@ -199,7 +205,9 @@ POST /signin          the same: 200 {\"token\": ...} and a sid cookie, or 401\n\
 GET  /me              with Authorization: Bearer TOKEN: {\"username\": ...}, or 401\n\
 POST /signout         with the token: 204\n\
 GET  /events?n=20&gap_ms=50             n server-sent events, one every gap_ms\n\
-POST /v1/chat/completions?tokens=20     OpenAI-compatible chat; \"stream\": true streams tokens\n";
+POST /v1/chat/completions?tokens=20     OpenAI-compatible chat; \"stream\": true streams tokens\n\
+GET  /ws/echo                           WebSocket echo\n\
+GET  /ws/chat?room=R                    WebSocket chat room (join, broadcast, ticks)\n";
 
 /// `/signup` and `/signin`.
 async fn account(req: Request<Incoming>, items: &Mutex<Items>) -> Response<Full<Bytes>> {

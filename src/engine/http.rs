@@ -239,7 +239,7 @@ pub async fn send(
 }
 
 impl Outcome {
-    fn of(
+    pub(crate) fn of(
         result: Result<Response, ExchangeError>,
         endpoint: &Endpoint,
         latency_us: u64,
@@ -588,6 +588,23 @@ impl Conn {
 
 /// Opens a connection: TCP, then TLS for https, then HTTP/1.1 or HTTP/2.
 pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> {
+    let (stream, h2) = open(origin, net).await?;
+    if !h2 {
+        return Ok(Conn::H1(H1::new(stream)));
+    }
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .map_err(ExchangeError::Http)?;
+    Ok(Conn::H2 {
+        sender,
+        driver: Box::pin(connection),
+        ended: false,
+    })
+}
+
+/// TCP, then TLS for https; true when HTTP/2 is to be spoken on it (ALPN, or prior
+/// knowledge over plain TCP).
+pub(crate) async fn open(origin: &Origin, net: &Net) -> Result<(Stream, bool), ExchangeError> {
     let addrs = net
         .resolve(&origin.host, origin.port)
         .await
@@ -611,17 +628,7 @@ pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> 
     } else {
         (Stream::Plain(tcp), net.http2)
     };
-    if !h2 {
-        return Ok(Conn::H1(H1::new(stream)));
-    }
-    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-        .await
-        .map_err(ExchangeError::Http)?;
-    Ok(Conn::H2 {
-        sender,
-        driver: Box::pin(connection),
-        ended: false,
-    })
+    Ok((stream, h2))
 }
 
 /// A TCP connection from `source` (`local_addresses`) to the first of `addrs` of its
@@ -652,7 +659,7 @@ async fn connect_from(
 }
 
 /// Maps an error to the cause the failure report groups by.
-fn classify(e: &ExchangeError) -> FailureKind {
+pub(crate) fn classify(e: &ExchangeError) -> FailureKind {
     match e {
         ExchangeError::Timeout | ExchangeError::StreamIdle(_) | ExchangeError::StreamMax(_) => {
             FailureKind::Timeout

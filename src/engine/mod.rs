@@ -20,6 +20,7 @@ mod session;
 pub mod share;
 pub(crate) mod stream;
 mod user;
+mod ws;
 
 pub use endpoints::EndpointSet;
 

@@ -7,7 +7,8 @@ use super::http::{self, Capture, Conn, Outcome, Prepared, Progress};
 use super::open::OpenQueue;
 use super::redirect;
 use super::session::{RunShared, UserState};
-use crate::scenario::{Endpoint, MAX_REDIRECTS, Origin, Redirects};
+use super::ws;
+use crate::scenario::{Endpoint, MAX_REDIRECTS, Origin, Redirects, WsAction};
 use crate::stats::{FailureKind, NOT_SENT, Recorder, Sample};
 use ::http::Method;
 use bytes::Bytes;
@@ -45,6 +46,8 @@ struct Session {
     /// After a connection could not be made (refused, unreachable): how long to wait
     /// before the next try; doubles up to `MAX_BACKOFF`, zero again after a response.
     backoff: Duration,
+    /// The user's WebSocket, opened by a `ws` step and closed at the flow's end.
+    ws: Option<ws::Socket>,
 }
 
 /// The first wait after a failed connect, and the longest.
@@ -65,6 +68,7 @@ impl User {
             set,
             state,
             backoff: Duration::ZERO,
+            ws: None,
         };
         let hooks = Arc::clone(&session.set);
         for &i in &hooks.on_start {
@@ -84,9 +88,80 @@ impl User {
             None => self.run_closed(&mut session).await,
             Some(queue) => self.run_open(&mut session, &queue).await,
         }
+        self.end_ws(&mut session).await;
         for &i in &hooks.on_stop {
             self.step(&mut session, i, None).await;
         }
+        self.end_ws(&mut session).await;
+    }
+
+    /// Closes the user's WebSocket, if a flow left one open: counted as closed on the row
+    /// of the step that opened it.
+    async fn end_ws(&self, s: &mut Session) {
+        if let Some(row) = ws::end(&mut s.ws).await {
+            let closed = crate::stats::WsCounts {
+                closed: 1,
+                ..Default::default()
+            };
+            self.recorder.record_ws_only(row, &closed);
+        }
+    }
+
+    /// A WebSocket step: its latency, counts and failure recorded on its row, the matched
+    /// message's extractions kept.
+    async fn ws_step(&self, s: &mut Session, i: usize, action: &WsAction) -> bool {
+        let set = Arc::clone(&s.set);
+        let (endpoint, origin, row) = (&set.endpoints[i], set.origin_of[i], set.rows[i]);
+        let prepared = match s.state.prepare(endpoint, origin, &self.run, &mut s.rng) {
+            Ok(p) => p,
+            Err(f) => {
+                self.not_sent(row, f);
+                return false;
+            }
+        };
+        let done = ws::step(
+            &mut s.ws,
+            action,
+            (endpoint, row),
+            prepared.as_ref(),
+            &self.run.net,
+        )
+        .await;
+        let (failure, message) = match done.failure {
+            Some((kind, why)) => (Some(kind), Some(why)),
+            None => {
+                let outcome = Outcome {
+                    latency_us: done.latency_us,
+                    status: done.status,
+                    bytes: 0,
+                    failure: None,
+                    error: None,
+                    headers: done.headers,
+                    body: done.matched,
+                    resent: false,
+                    stream: None,
+                };
+                match s
+                    .state
+                    .after_response(endpoint, origin, &outcome, &self.run)
+                {
+                    Ok(()) => (None, None),
+                    Err(f) => (Some(f.kind), Some(f.message)),
+                }
+            }
+        };
+        let sample = Sample {
+            row,
+            latency_us: done.latency_us,
+            status: done.status,
+            bytes: done.counts.bytes_received,
+            failure,
+            corrected_us: None,
+            resent: false,
+        };
+        self.recorder
+            .record_ws(sample, &done.counts, || message.unwrap_or_default());
+        failure.is_none()
     }
 
     async fn run_closed(&self, s: &mut Session) {
@@ -114,6 +189,7 @@ impl User {
                 }
                 self.step(s, i, None).await;
             }
+            self.end_ws(s).await;
             // A request can fail without ever waiting (no file descriptors left, say); the
             // budget check makes such a loop yield so the runtime's other tasks still run.
             tokio::task::consume_budget().await;
@@ -168,6 +244,7 @@ impl User {
                     }
                     self.step(s, i, Some(intended)).await;
                 }
+                self.end_ws(s).await;
             }
             queue.done();
             tokio::task::consume_budget().await;
@@ -193,6 +270,9 @@ impl User {
     /// inline in every user's task all the time, thinking included, and a hundred
     /// thousand users thinking would hold it a hundred thousand times over.
     async fn step(&self, s: &mut Session, i: usize, intended: Option<Instant>) -> bool {
+        if let Some(action) = s.set.endpoints[i].ws.clone() {
+            return Box::pin(self.ws_step(s, i, &action)).await;
+        }
         Box::pin(self.request(s, i, intended)).await
     }
 

@@ -94,6 +94,9 @@ struct JsonRow {
     /// Streamed endpoints only (`stream = "sse"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<JsonStream>,
+    /// WebSocket steps only: sockets opened, closed and open, messages and bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws: Option<crate::stats::WsStats>,
 }
 
 /// A streamed row's figures; the times are keyed like `percentiles_ms`.
@@ -225,6 +228,11 @@ fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
             tpot_ms: s.tpot_ms.map(keyed),
             events_per_s: round3(s.events_per_s),
             tokens_per_s: round3(s.tokens_per_s),
+        }),
+        ws: r.ws.as_ref().map(|w| crate::stats::WsStats {
+            sent_per_s: round3(w.sent_per_s),
+            received_per_s: round3(w.received_per_s),
+            ..w.clone()
         }),
     }
 }

@@ -43,9 +43,60 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
         );
     }
     stream_table(&mut out, snap, width);
+    ws_table(&mut out, snap, width);
     status_table(&mut out, snap, width);
     failure_table(&mut out, snap, width);
     out
+}
+
+/// WebSocket rows: sockets, messages each way and their rates, bytes, messages skipped.
+fn ws_table(out: &mut String, snap: &Snapshot, width: usize) {
+    let rows: Vec<(&RowStats, &crate::stats::WsStats)> = snap
+        .rows
+        .iter()
+        .filter_map(|r| r.ws.as_ref().map(|w| (r, w)))
+        .collect();
+    let Some(total) = snap.total.ws.as_ref().filter(|_| !rows.is_empty()) else {
+        return;
+    };
+    let line = format!(
+        "WebSocket: {} sockets opened, {} closed, {} open; {} messages sent, {} received",
+        total.opened, total.closed, total.open, total.sent, total.received
+    );
+    let _ = writeln!(out, "\n{}", fit(&line, width));
+    let nw = name_width(
+        rows.iter().map(|(r, _)| r.name.chars().count()).max(),
+        width - 56,
+    );
+    let header = format!(
+        "{} {:>6} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6}",
+        pad("Name", nw),
+        "opened",
+        "closed",
+        "sent",
+        "recv",
+        "recv/s",
+        "out",
+        "in",
+        "skipd"
+    );
+    let rule = "-".repeat(header.chars().count());
+    let _ = writeln!(out, "{header}\n{rule}");
+    for (r, w) in rows {
+        let _ = writeln!(
+            out,
+            "{} {:>6} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6}",
+            pad(&r.name, nw),
+            count(w.opened, 6),
+            count(w.closed, 6),
+            count(w.sent, 7),
+            count(w.received, 7),
+            rate(w.received_per_s),
+            bytes(w.bytes_sent as f64),
+            bytes(w.bytes_received as f64),
+            count(w.unmatched, 6),
+        );
+    }
 }
 
 /// Streamed rows: their counts, then TTFT, ITL and TPOT (vLLM's definitions).

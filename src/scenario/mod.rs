@@ -386,6 +386,61 @@ pub struct StreamSpec {
     pub max: Option<Duration>,
 }
 
+/// What a WebSocket flow step does (`ws`, `send` and `receive`, `hold`, `close`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsAction {
+    /// `ws = "/path"`: opens the user's socket (the upgrade handshake).
+    Connect,
+    /// `send` (the endpoint's body; binary with `send_binary`) and/or `receive`.
+    Exchange {
+        send: bool,
+        binary: bool,
+        receive: Option<WsMatch>,
+    },
+    /// `hold = "30s"`: keeps the socket open, answering pings, counting what arrives.
+    Hold(Duration),
+    /// `close = 1000`: closes the socket with this code.
+    Close(u16),
+}
+
+/// Which arriving message a `receive` waits for.
+#[derive(Debug, Clone)]
+pub enum WsMatch {
+    /// Any message.
+    Any,
+    Contains(String),
+    Regex(regex::Regex),
+    /// The value at a JSON pointer equals this (any value there when None).
+    Json(String, Option<serde_json::Value>),
+}
+
+impl PartialEq for WsMatch {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (WsMatch::Any, WsMatch::Any) => true,
+            (WsMatch::Contains(a), WsMatch::Contains(b)) => a == b,
+            (WsMatch::Regex(a), WsMatch::Regex(b)) => a.as_str() == b.as_str(),
+            (WsMatch::Json(a, x), WsMatch::Json(b, y)) => a == b && x == y,
+            _ => false,
+        }
+    }
+}
+
+impl WsMatch {
+    /// True when the message's text matches.
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            WsMatch::Any => true,
+            WsMatch::Contains(t) => text.contains(t.as_str()),
+            WsMatch::Regex(r) => r.is_match(text),
+            WsMatch::Json(pointer, want) => serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.pointer(pointer).cloned())
+                .is_some_and(|got| want.as_ref().is_none_or(|w| *w == got)),
+        }
+    }
+}
+
 /// A value taken out of a response into the user's variables.
 #[derive(Debug, Clone)]
 pub struct Extract {
@@ -430,6 +485,9 @@ pub struct Endpoint {
     pub tags: Vec<String>,
     /// Read the body as a stream of events (`stream = "sse"`).
     pub stream: Option<std::sync::Arc<StreamSpec>>,
+    /// A WebSocket step: the rest of the endpoint is the upgrade request (`ws`) or the
+    /// message it sends (`send`, in `body`).
+    pub ws: Option<std::sync::Arc<WsAction>>,
 }
 
 impl Endpoint {

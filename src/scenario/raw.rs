@@ -115,6 +115,24 @@ pub(crate) struct RawEndpoint {
     pub stream_tokens: Option<Spanned<String>>,
     pub stream_done: Option<Spanned<String>>,
     pub stream_max: Option<SpannedValue>,
+    pub ws: Option<Spanned<String>>,
+    pub send: Option<Spanned<String>>,
+    pub send_binary: Option<Spanned<String>>,
+    pub receive: Option<Spanned<BTreeMap<String, SpannedValue>>>,
+    pub hold: Option<SpannedValue>,
+    pub close: Option<SpannedValue>,
+}
+
+impl RawEndpoint {
+    /// True when it is a WebSocket step.
+    pub(crate) fn is_ws(&self) -> bool {
+        self.ws.is_some()
+            || self.send.is_some()
+            || self.send_binary.is_some()
+            || self.receive.is_some()
+            || self.hold.is_some()
+            || self.close.is_some()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -256,7 +256,7 @@ impl Stats {
     pub fn drain(&mut self, shards: &Shards, now: Instant, users: u32) {
         shards.drain(|shard| {
             for (i, delta) in shard.rows.iter_mut().enumerate() {
-                if delta.requests == 0 || i >= self.rows.len() {
+                if delta.is_empty() || i >= self.rows.len() {
                     continue;
                 }
                 self.merge_row(i, delta);
@@ -335,6 +335,14 @@ impl Stats {
         self.merge_row(i, &counts);
         counts.statuses = Vec::new();
         self.scratch = counts;
+        if let Some(w) = r.ws.as_ref().filter(|w| !w.is_zero()) {
+            let add = |to: &mut RowDelta| to.ws.get_or_insert_with(Box::default).add(w);
+            add(&mut self.rows[i].acc);
+            add(&mut self.total);
+            if let Some(m) = &mut self.mark {
+                add(&mut m.total);
+            }
+        }
         if r.requests == 0 {
             return;
         }
@@ -702,6 +710,7 @@ fn row_stats(name: &str, method: &str, acc: &RowDelta, rates: (f64, f64), secs: 
             .as_deref()
             .filter(|s| s.streams > 0)
             .map(|s| s.stats(secs)),
+        ws: acc.ws.as_deref().map(|w| w.stats(secs)),
     }
 }
 

@@ -42,6 +42,9 @@ pub struct DeltaRow {
     /// Streamed endpoints: TTFT, ITL, TPOT and the stream counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<super::DeltaStream>,
+    /// WebSocket steps: sockets, messages and bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<super::WsCounts>,
 }
 
 /// A histogram as deltas carry it: its non-zero buckets, each as a value in it and its
@@ -285,7 +288,7 @@ impl Delta {
     pub fn take(shard: &mut Shard, keys: &[RowKey]) -> Delta {
         let mut delta = Delta::default();
         for (i, row) in shard.rows.iter_mut().enumerate() {
-            if row.requests == 0 || i >= keys.len() {
+            if row.is_empty() || i >= keys.len() {
                 continue;
             }
             delta.rows.push(DeltaRow::of(keys[i].clone(), row));
@@ -332,6 +335,7 @@ impl DeltaRow {
                 .as_deref()
                 .filter(|s| s.streams > 0)
                 .map(super::DeltaStream::of),
+            ws: r.ws.as_deref().filter(|w| !w.is_zero()).copied(),
         }
     }
 }

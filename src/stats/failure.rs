@@ -52,6 +52,14 @@ pub enum FailureKind {
     TemplateTooLarge,
     /// A streamed response ended before its `stream_done` event.
     StreamIncomplete,
+    /// The WebSocket upgrade was refused (not 101).
+    WsHandshake,
+    /// The server closed the WebSocket (or the connection) before the step was done.
+    WsClosed,
+    /// No matching WebSocket message within the step's timeout.
+    WsTimeout,
+    /// The WebSocket protocol was broken (a bad frame, a message too large, no socket open).
+    WsProtocol,
     /// The load generator's own machine ran out of something (open files, local ports):
     /// a limit of swarm's side, not the server's.
     Local,
@@ -73,6 +81,10 @@ impl FailureKind {
             FailureKind::NotResent => "not_resent".into(),
             FailureKind::InterruptedMidResponse => "interrupted_mid_response".into(),
             FailureKind::StreamIncomplete => "stream_incomplete".into(),
+            FailureKind::WsHandshake => "ws_handshake".into(),
+            FailureKind::WsClosed => "ws_closed".into(),
+            FailureKind::WsTimeout => "ws_timeout".into(),
+            FailureKind::WsProtocol => "ws_protocol".into(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -108,6 +120,10 @@ impl fmt::Display for FailureKind {
             FailureKind::DataExhausted => write!(f, "data file ran out"),
             FailureKind::TemplateTooLarge => write!(f, "template too large"),
             FailureKind::StreamIncomplete => write!(f, "stream ended before its done event"),
+            FailureKind::WsHandshake => write!(f, "WebSocket upgrade refused"),
+            FailureKind::WsClosed => write!(f, "WebSocket closed by the server"),
+            FailureKind::WsTimeout => write!(f, "no matching WebSocket message in time"),
+            FailureKind::WsProtocol => write!(f, "WebSocket protocol error"),
             FailureKind::Other => write!(f, "other error"),
         }
     }

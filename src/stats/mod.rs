@@ -10,6 +10,7 @@ mod history;
 mod shard;
 mod snapshot;
 mod stream;
+mod ws;
 
 pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Interval, IntervalRow, Stats};
 pub use delta::{Buckets, Delta, DeltaFailure, DeltaRow, DeltaWindow, RowKey};
@@ -21,3 +22,4 @@ pub use snapshot::{
     Snapshot, TypeCount, WindowStats, WorkerStatus, short_name,
 };
 pub use stream::{DeltaStream, Shape, StreamSample, StreamStats};
+pub use ws::{WsCounts, WsStats};

@@ -48,6 +48,8 @@ pub struct RowDelta {
     pub corrected: Option<Histogram<u64>>,
     /// Streamed endpoints only: time to first token, inter-token latency and the counts.
     pub stream: Option<Box<StreamDelta>>,
+    /// WebSocket steps only: sockets, messages and bytes.
+    pub ws: Option<Box<super::WsCounts>>,
 }
 
 impl Default for RowDelta {
@@ -70,7 +72,14 @@ impl RowDelta {
             statuses: Vec::new(),
             corrected: None,
             stream: None,
+            ws: None,
         }
+    }
+
+    /// Nothing recorded since the last drain (a socket's close is recorded without a
+    /// request).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.requests == 0 && self.ws.as_deref().is_none_or(super::WsCounts::is_zero)
     }
 
     fn add(&mut self, s: &Sample) {
@@ -97,7 +106,7 @@ impl RowDelta {
 
     /// Adds another accumulator's counts to this one.
     pub(crate) fn merge(&mut self, other: &RowDelta) {
-        if other.requests == 0 {
+        if other.is_empty() {
             return;
         }
         self.hist
@@ -124,6 +133,9 @@ impl RowDelta {
         if let Some(st) = other.stream.as_ref().filter(|s| s.streams > 0) {
             self.stream.get_or_insert_with(Box::default).merge(st);
         }
+        if let Some(w) = other.ws.as_deref().filter(|w| !w.is_zero()) {
+            self.ws.get_or_insert_with(Box::default).add(w);
+        }
     }
 
     /// Zeroes the counts, keeping allocations.
@@ -144,6 +156,9 @@ impl RowDelta {
         }
         if let Some(st) = &mut self.stream {
             st.clear();
+        }
+        if let Some(w) = &mut self.ws {
+            **w = super::WsCounts::default();
         }
     }
 }
@@ -276,6 +291,34 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         shard.record(&sample, None, describe);
+    }
+
+    /// As `record`, for a WebSocket step: its counts go with it.
+    pub(crate) fn record_ws(
+        &self,
+        sample: Sample,
+        ws: &super::WsCounts,
+        describe: impl FnOnce() -> String,
+    ) {
+        let mut shard = self.shards.shards[self.index]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        shard.record(&sample, None, describe);
+        shard.rows[sample.row]
+            .ws
+            .get_or_insert_with(Box::default)
+            .add(ws);
+    }
+
+    /// WebSocket counts with no request: a socket closed at the flow's end.
+    pub(crate) fn record_ws_only(&self, row: usize, ws: &super::WsCounts) {
+        let mut shard = self.shards.shards[self.index]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if row >= shard.rows.len() {
+            shard.rows.resize_with(row + 1, RowDelta::new);
+        }
+        shard.rows[row].ws.get_or_insert_with(Box::default).add(ws);
     }
 
     /// As `record`, for a streamed response: its stream's figures go with it.

@@ -117,6 +117,9 @@ pub struct RowStats {
     /// Streamed endpoints (`stream = "sse"`): TTFT, ITL, TPOT and the counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<super::StreamStats>,
+    /// WebSocket steps: sockets, messages and bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<super::WsStats>,
 }
 
 impl RowStats {

@@ -10,7 +10,8 @@ fn every_shipped_scenario_loads() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
-            assert!(plan.active_endpoints().count() > 0, "{}", path.display());
+            let tasks = plan.active_endpoints().count() + plan.flows.len();
+            assert!(tasks > 0, "{}", path.display());
             seen += 1;
         }
     }
@@ -148,7 +149,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "endpoint_typo",
-        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects, tags, stream, stream_tokens, stream_done, stream_max)",
+        "8:1: endpoints[1].wieght: unknown key \"wieght\"; did you mean \"weight\"? (known keys: name, method, path, weight, headers, json, body, content_type, form, expect, timeout, thresholds, query, extract, redirects, tags, stream, stream_tokens, stream_done, stream_max, ws, send, send_binary, receive, hold, close)",
     ),
     (
         "missing_host",

@@ -27,6 +27,11 @@ type RequestParts = (
     Vec<(HeaderName, Template)>,
 );
 
+/// The parts rendered per request, when any is.
+pub(super) fn dynamic(d: Dynamic) -> Option<Arc<Dynamic>> {
+    (d.target.is_some() || d.body.is_some() || !d.headers.is_empty()).then(|| Arc::new(d))
+}
+
 /// The templated default headers, unless the endpoint sets the header itself, then the
 /// endpoint's own.
 fn header_templates(
@@ -144,7 +149,21 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// An endpoint or a flow step: an HTTP request, or a WebSocket step.
     pub(super) fn endpoint(
+        &self,
+        raw: &Spanned<RawEndpoint>,
+        key: &str,
+        base: &Base,
+        defaults: &Defaults,
+    ) -> Result<Endpoint> {
+        if raw.get_ref().is_ws() {
+            return self.ws_step(raw, key, base, defaults);
+        }
+        self.http_endpoint(raw, key, base, defaults)
+    }
+
+    fn http_endpoint(
         &self,
         raw: &Spanned<RawEndpoint>,
         key: &str,
@@ -176,14 +195,11 @@ impl Validator<'_> {
         };
         let stream = self.stream(e, key)?;
         let extract = self.extract(e.extract.as_ref(), &k("extract"), stream.is_some())?;
-        let dynamic = Dynamic {
+        let dynamic = dynamic(Dynamic {
             target: target_template,
             headers: header_templates,
             body: body_template,
-        };
-        let dynamic =
-            (dynamic.target.is_some() || dynamic.body.is_some() || !dynamic.headers.is_empty())
-                .then(|| Arc::new(dynamic));
+        });
         let name = self.endpoint_name(
             e,
             (path, &k("name")),
@@ -210,11 +226,12 @@ impl Validator<'_> {
             },
             tags: self.tags(e.tags.as_ref(), &k("tags"))?,
             stream,
+            ws: None,
         })
     }
     /// What the endpoint sends besides its target: the headers (the defaults, Host, the
     /// body's content type, its own), the body, and the templated headers.
-    fn request_parts(
+    pub(super) fn request_parts(
         &self,
         e: &RawEndpoint,
         key: &str,

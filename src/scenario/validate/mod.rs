@@ -11,6 +11,7 @@ mod templates;
 mod thresholds;
 mod user_types;
 mod values;
+mod ws;
 
 use templates::{Probe, known_vars};
 

@@ -1,0 +1,424 @@
+//! WebSocket steps (tokio-tungstenite over swarm's own TCP and TLS): the upgrade
+//! handshake, a message sent and the first matching one received (the round trip), a
+//! hold that answers pings and counts what arrives, and the close. Each step says what it
+//! counted (`WsCounts`) and why it failed, with its own causes (`ws_handshake`,
+//! `ws_closed`, `ws_timeout`, `ws_protocol`).
+
+use super::http::{self as exchange, Outcome, Prepared};
+use super::net::{Net, Stream};
+use crate::scenario::{Endpoint, WsAction, WsMatch};
+use crate::stats::{FailureKind, WsCounts};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self as ws, Message};
+
+/// The largest message a step takes (tungstenite's default is 64 MiB).
+const MAX_MESSAGE: usize = 16 << 20;
+
+/// A user's open socket, and the row of the step that opened it (its close counts there).
+pub struct Socket {
+    inner: WebSocketStream<Stream>,
+    pub row: usize,
+}
+
+/// What a step did.
+#[derive(Debug, Default)]
+pub struct Done {
+    pub latency_us: u64,
+    /// 101 for an accepted upgrade, the refusal's status for a refused one.
+    pub status: Option<u16>,
+    pub counts: WsCounts,
+    pub failure: Option<(FailureKind, String)>,
+    /// The message a `receive` matched, or the upgrade's response headers (cookies).
+    pub matched: Option<Bytes>,
+    pub headers: Option<http::HeaderMap>,
+}
+
+impl Done {
+    fn fail(mut self, kind: FailureKind, message: String) -> Done {
+        self.failure = Some((kind, message));
+        self
+    }
+}
+
+/// Runs one step on the user's socket (`socket`, opened by a `ws` step).
+pub async fn step(
+    socket: &mut Option<Socket>,
+    action: &WsAction,
+    (endpoint, row): (&Endpoint, usize),
+    prepared: Option<&Prepared>,
+    net: &Net,
+) -> Done {
+    let start = Instant::now();
+    let mut done = match action {
+        WsAction::Connect => connect(socket, endpoint, row, prepared, net).await,
+        other => match socket.as_mut() {
+            None => Done::default().fail(
+                FailureKind::WsProtocol,
+                format!(
+                    "{}: no WebSocket is open (a step with ws = \"/path\" opens one, earlier in the flow)",
+                    endpoint.name
+                ),
+            ),
+            Some(s) => on_socket(s, other, endpoint, prepared).await,
+        },
+    };
+    done.latency_us = start.elapsed().as_micros() as u64;
+    // A socket the server closed, that broke, or that this step closed is gone (a
+    // receive that timed out keeps it): the next ws step opens a new one.
+    let gone = matches!(action, WsAction::Close(_))
+        || done
+            .failure
+            .as_ref()
+            .is_some_and(|(kind, _)| *kind != FailureKind::WsTimeout);
+    if gone && !matches!(action, WsAction::Connect) && socket.take().is_some() {
+        done.counts.closed = 1;
+    }
+    done
+}
+
+/// The upgrade: swarm's TCP (and TLS) connection, the endpoint's headers with the
+/// user's cookies, and 101 as success. An open socket is closed first.
+async fn connect(
+    socket: &mut Option<Socket>,
+    e: &Endpoint,
+    row: usize,
+    prepared: Option<&Prepared>,
+    net: &Net,
+) -> Done {
+    let mut done = Done::default();
+    if let Some(old) = socket.take() {
+        let mut inner = old.inner;
+        let _ = inner.close(None).await;
+        done.counts.closed += 1;
+    }
+    let (stream, h2) = match exchange::open(&e.origin, net).await {
+        Ok(s) => s,
+        Err(err) => {
+            let o = Outcome::of(Err(err), e, 0, false);
+            let why = o.describe(e);
+            return done.fail(o.failure.unwrap_or(FailureKind::Connect), why);
+        }
+    };
+    if h2 {
+        return done.fail(
+            FailureKind::WsHandshake,
+            format!(
+                "{}: the server chose HTTP/2 by ALPN; WebSocket goes over HTTP/1.1 (leave http2 off for this host)",
+                e.origin.authority()
+            ),
+        );
+    }
+    let request = match upgrade_request(e, prepared) {
+        Ok(r) => r,
+        Err(why) => return done.fail(FailureKind::WsProtocol, why),
+    };
+    let config = ws::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    let handshake = tokio_tungstenite::client_async_with_config(request, stream, Some(config));
+    match tokio::time::timeout(e.timeout, handshake).await {
+        Err(_) => done.fail(
+            FailureKind::WsTimeout,
+            format!(
+                "{}: no answer to the upgrade within {:?}",
+                e.origin.authority(),
+                e.timeout
+            ),
+        ),
+        Ok(Err(err)) => {
+            let (kind, why) = classify(&err, e);
+            done.status = refused_status(&err);
+            done.fail(kind, why)
+        }
+        Ok(Ok((inner, response))) => {
+            done.status = Some(response.status().as_u16());
+            done.headers = Some(response.headers().clone());
+            done.counts.opened = 1;
+            *socket = Some(Socket { inner, row });
+            done
+        }
+    }
+}
+
+/// The upgrade request: the target and headers as rendered for this user.
+fn upgrade_request(e: &Endpoint, prepared: Option<&Prepared>) -> Result<http::Request<()>, String> {
+    let target = prepared
+        .and_then(|p| p.target.as_ref())
+        .unwrap_or(&e.target);
+    let scheme = if e.origin.tls { "wss" } else { "ws" };
+    let pq = target.path_and_query().map_or("/", |p| p.as_str());
+    let uri: http::Uri = format!("{scheme}://{}{pq}", e.origin.authority())
+        .parse()
+        .map_err(|err| format!("{}: not a WebSocket URL ({err})", e.name))?;
+    let mut request = http::Request::new(());
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    for (name, value) in &e.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    for (name, value) in prepared.map(|p| &p.headers[..]).unwrap_or_default() {
+        headers.insert(name.clone(), value.clone());
+    }
+    // The handshake's own headers, as RFC 6455 has them.
+    let fixed = [
+        ("connection", "Upgrade".to_string()),
+        ("upgrade", "websocket".into()),
+        ("sec-websocket-version", "13".into()),
+        ("sec-websocket-key", ws::handshake::client::generate_key()),
+    ];
+    for (name, value) in fixed {
+        let v = http::HeaderValue::from_str(&value).expect("ASCII");
+        headers.insert(name, v);
+    }
+    Ok(request)
+}
+
+/// A step on an open socket.
+async fn on_socket(
+    s: &mut Socket,
+    action: &WsAction,
+    e: &Endpoint,
+    prepared: Option<&Prepared>,
+) -> Done {
+    let mut done = Done::default();
+    match action {
+        WsAction::Exchange {
+            send,
+            binary,
+            receive,
+        } => {
+            if *send {
+                let body = prepared
+                    .and_then(|p| p.body.clone())
+                    .unwrap_or_else(|| e.body.clone());
+                let n = body.len() as u64;
+                let message = if *binary {
+                    Message::Binary(body)
+                } else {
+                    match String::from_utf8(body.to_vec()) {
+                        Ok(text) => Message::text(text),
+                        Err(_) => Message::Binary(body),
+                    }
+                };
+                if let Err(err) = s.inner.send(message).await {
+                    let (kind, why) = classify(&err, e);
+                    return done.fail(kind, why);
+                }
+                done.counts.sent = 1;
+                done.counts.bytes_sent = n;
+            }
+            if let Some(m) = receive {
+                return receive_match(s, m, e, done).await;
+            }
+            done
+        }
+        WsAction::Hold(d) => hold(s, *d, e, done).await,
+        WsAction::Close(code) => close(s, *code, e, done).await,
+        WsAction::Connect => unreachable!("connect is not a step on an open socket"),
+    }
+}
+
+/// Sends a close frame with `code` and reads up to the server's answer.
+async fn close(s: &mut Socket, code: u16, e: &Endpoint, mut done: Done) -> Done {
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: "".into(),
+    };
+    let closing = async {
+        s.inner.close(Some(frame)).await?;
+        // The server's close answers ours; what comes before it is counted.
+        while let Some(m) = s.inner.next().await {
+            count_in(&mut done.counts, &m?);
+        }
+        Ok::<(), ws::Error>(())
+    };
+    match tokio::time::timeout(e.timeout, closing).await {
+        // A server that drops the connection instead of answering has closed it too.
+        Ok(
+            Ok(())
+            | Err(
+                ws::Error::ConnectionClosed
+                | ws::Error::AlreadyClosed
+                | ws::Error::Protocol(ws::error::ProtocolError::ResetWithoutClosingHandshake),
+            ),
+        ) => {}
+        Ok(Err(err)) => {
+            let (kind, why) = classify(&err, e);
+            return done.fail(kind, why);
+        }
+        Err(_) => {
+            let why = format!(
+                "{}: the server did not answer the close within {:?}",
+                e.name, e.timeout
+            );
+            return done.fail(FailureKind::WsTimeout, why);
+        }
+    }
+    done.counts.closed = 1;
+    done
+}
+
+/// Waits for the first message that matches; those that do not are counted and skipped.
+async fn receive_match(s: &mut Socket, m: &WsMatch, e: &Endpoint, mut done: Done) -> Done {
+    let deadline = Instant::now() + e.timeout;
+    loop {
+        let next = tokio::time::timeout_at(deadline, s.inner.next()).await;
+        let message = match next {
+            Err(_) => {
+                let why = format!(
+                    "{}: no message matching {} within {:?} ({} other messages skipped)",
+                    e.name,
+                    describe_match(m),
+                    e.timeout,
+                    done.counts.unmatched
+                );
+                return done.fail(FailureKind::WsTimeout, why);
+            }
+            Ok(None) => return closed(done, e, None),
+            Ok(Some(Err(err))) => {
+                let (kind, why) = classify(&err, e);
+                return done.fail(kind, why);
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        if let Message::Close(frame) = &message {
+            return closed(done, e, frame.as_ref());
+        }
+        count_in(&mut done.counts, &message);
+        let text = match &message {
+            Message::Text(t) => Some(t.as_str().to_string()),
+            Message::Binary(b) => std::str::from_utf8(b).ok().map(str::to_string),
+            _ => None,
+        };
+        let Some(text) = text else { continue };
+        if m.matches(&text) {
+            done.matched = Some(Bytes::from(text));
+            return done;
+        }
+        done.counts.unmatched += 1;
+    }
+}
+
+/// Keeps the socket open for `d`, answering pings (tungstenite does as it reads) and
+/// counting what arrives.
+async fn hold(s: &mut Socket, d: Duration, e: &Endpoint, mut done: Done) -> Done {
+    let until = Instant::now() + d;
+    loop {
+        match tokio::time::timeout_at(until, s.inner.next()).await {
+            Err(_) => return done,
+            Ok(None) => return closed(done, e, None),
+            Ok(Some(Err(err))) => {
+                let (kind, why) = classify(&err, e);
+                return done.fail(kind, why);
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => return closed(done, e, frame.as_ref()),
+            Ok(Some(Ok(m))) => count_in(&mut done.counts, &m),
+        }
+    }
+}
+
+/// Counts a data message that arrived (pings and pongs are not messages).
+fn count_in(c: &mut WsCounts, m: &Message) {
+    if matches!(m, Message::Text(_) | Message::Binary(_)) {
+        c.received += 1;
+        c.bytes_received += m.len() as u64;
+    }
+}
+
+/// The server closed the socket before the step was done: its code and reason.
+fn closed(done: Done, e: &Endpoint, frame: Option<&CloseFrame>) -> Done {
+    let why = match frame {
+        Some(f) if f.reason.is_empty() => format!("with code {}", u16::from(f.code)),
+        Some(f) => format!("with code {} ({})", u16::from(f.code), f.reason),
+        None => "without a close frame".into(),
+    };
+    done.fail(
+        FailureKind::WsClosed,
+        format!("{}: the server closed the WebSocket {why}", e.name),
+    )
+}
+
+fn describe_match(m: &WsMatch) -> String {
+    match m {
+        WsMatch::Any => "anything".into(),
+        WsMatch::Contains(t) => format!("contains \"{t}\""),
+        WsMatch::Regex(r) => format!("regex {r}"),
+        WsMatch::Json(p, Some(v)) => format!("{p} = {v}"),
+        WsMatch::Json(p, None) => format!("a value at {p}"),
+    }
+}
+
+/// The status of a refused upgrade.
+fn refused_status(err: &ws::Error) -> Option<u16> {
+    match err {
+        ws::Error::Http(r) => Some(r.status().as_u16()),
+        _ => None,
+    }
+}
+
+/// A tungstenite error as a cause and a sentence.
+fn classify(err: &ws::Error, e: &Endpoint) -> (FailureKind, String) {
+    let at = e.origin.authority();
+    match err {
+        ws::Error::Http(r) => {
+            let body = r
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(&b[..b.len().min(120)]).into_owned())
+                .unwrap_or_default();
+            (
+                FailureKind::WsHandshake,
+                format!(
+                    "{at}: the upgrade to WebSocket was refused with {}{}",
+                    r.status(),
+                    if body.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {body}")
+                    }
+                ),
+            )
+        }
+        ws::Error::ConnectionClosed | ws::Error::AlreadyClosed => (
+            FailureKind::WsClosed,
+            format!("{}: the WebSocket was closed", e.name),
+        ),
+        ws::Error::Protocol(ws::error::ProtocolError::ResetWithoutClosingHandshake) => (
+            FailureKind::WsClosed,
+            format!(
+                "{}: the server dropped the connection without a close frame",
+                e.name
+            ),
+        ),
+        ws::Error::Io(io) => {
+            let kind = match io.kind() {
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                    FailureKind::Reset
+                }
+                std::io::ErrorKind::UnexpectedEof => FailureKind::WsClosed,
+                _ => FailureKind::Other,
+            };
+            (kind, format!("{at}: {io}"))
+        }
+        ws::Error::Capacity(c) => (
+            FailureKind::WsProtocol,
+            format!("{at}: a WebSocket message past swarm's limit ({c})"),
+        ),
+        other => (FailureKind::WsProtocol, format!("{at}: {other}")),
+    }
+}
+
+/// Closes a socket at the flow's (or the user's) end: a close frame, without waiting long
+/// for the answer. True when there was one.
+pub async fn end(socket: &mut Option<Socket>) -> Option<usize> {
+    let s = socket.take()?;
+    let mut inner = s.inner;
+    let _ = tokio::time::timeout(Duration::from_millis(200), inner.close(None)).await;
+    Some(s.row)
+}
