@@ -15,3 +15,4 @@ mod streams;
 mod support;
 mod tui_e2e;
 mod tui_render;
+mod websocket;

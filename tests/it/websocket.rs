@@ -1,0 +1,212 @@
+//! WebSocket flow steps against a server the test starts on 127.0.0.1:0, which counts the
+//! sockets it accepted, the messages it got and sent, and the closes: swarm's counts must
+//! be the server's; a refused upgrade, a server's close and a silent server fail with their
+//! own causes.
+
+use crate::support::{started, until_stopped};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use swarm::stats::{FailureKind, Snapshot};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+#[derive(Default)]
+struct Seen {
+    sockets: AtomicU64,
+    received: AtomicU64,
+    sent: AtomicU64,
+    closes: AtomicU64,
+    /// Upgrades that carried the scenario's header.
+    with_header: AtomicU64,
+}
+
+/// `/echo` answers every message with itself; `/refuse` refuses the upgrade (403, "go
+/// away"); `/bye` closes with 4000 "bye" after the first message; `/silent` reads and
+/// never answers.
+async fn server() -> (String, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Seen> = Arc::default();
+    let s = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let mut path = String::new();
+                #[expect(
+                    clippy::result_large_err,
+                    reason = "tungstenite's callback type, not ours"
+                )]
+                let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+                    path = req.uri().path().to_string();
+                    if req.headers().get("x-team").is_some_and(|v| v == "swarm") {
+                        s.with_header.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if path == "/refuse" {
+                        let mut r = ErrorResponse::new(Some("go away".into()));
+                        *r.status_mut() = http::StatusCode::FORBIDDEN;
+                        return Err(r);
+                    }
+                    Ok(resp)
+                };
+                let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, callback).await
+                else {
+                    return;
+                };
+                s.sockets.fetch_add(1, Ordering::Relaxed);
+                while let Some(Ok(m)) = socket.next().await {
+                    match m {
+                        Message::Close(_) => {
+                            s.closes.fetch_add(1, Ordering::Relaxed);
+                            let _ = socket.flush().await;
+                            return;
+                        }
+                        Message::Text(_) | Message::Binary(_) => {
+                            s.received.fetch_add(1, Ordering::Relaxed);
+                            if path == "/bye" {
+                                let frame = CloseFrame {
+                                    code: CloseCode::from(4000),
+                                    reason: "bye".into(),
+                                };
+                                let _ = socket.close(Some(frame)).await;
+                                return;
+                            }
+                            if path == "/echo" && socket.send(m).await.is_ok() {
+                                s.sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+fn row<'a>(snap: &'a Snapshot, name: &str) -> &'a swarm::stats::RowStats {
+    snap.rows.iter().find(|r| r.name == name).expect("the row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_counts_are_the_servers() {
+    let (url, seen) = server().await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 3
+spawn_rate = 100
+iterations = 12
+[defaults]
+headers = { X-Team = "swarm" }
+[[flows]]
+name = "echo"
+[[flows.steps]]
+name = "connect"
+ws = "/echo?u={{user.id}}"
+[[flows.steps]]
+name = "ping"
+send = 'hello {{user.id}}'
+receive = { contains = "hello" }
+[[flows.steps]]
+name = "binary"
+send_binary = "AAEC"
+receive = {}
+[[flows.steps]]
+name = "idle"
+hold = "30ms"
+[[flows.steps]]
+name = "bye"
+close = 1000
+"#;
+    let engine = started(src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    assert_eq!(get(&seen.sockets), 12);
+    assert_eq!(
+        get(&seen.with_header),
+        12,
+        "the default headers go with the upgrade"
+    );
+    let connect = row(&snap, "connect");
+    assert_eq!(connect.statuses, vec![(101, 12)]);
+    let total = snap.total.ws.as_ref().expect("ws counts");
+    assert_eq!((total.opened, total.closed, total.open), (12, 12, 0));
+    assert_eq!(total.sent, get(&seen.received));
+    assert_eq!(total.received, get(&seen.sent));
+    assert_eq!((total.sent, total.received), (24, 24));
+    assert_eq!(get(&seen.closes), 12);
+    let binary = row(&snap, "binary").ws.as_ref().unwrap();
+    assert_eq!((binary.bytes_sent, binary.bytes_received), (12 * 3, 12 * 3));
+    assert_eq!(row(&snap, "bye").ws.as_ref().unwrap().closed, 12);
+}
+
+/// One step after a connect to `path`; the final snapshot.
+async fn after_connect(path: &str, step: &str) -> Arc<Snapshot> {
+    let (url, _) = server().await;
+    let src = format!(
+        "host = \"{url}\"\n[load]\nusers = 1\nspawn_rate = 10\niterations = 2\n\
+         [defaults]\ntimeout = \"300ms\"\n[[flows]]\nname = \"f\"\n\
+         [[flows.steps]]\nname = \"connect\"\nws = \"{path}\"\n[[flows.steps]]\nname = \"step\"\n{step}\n"
+    );
+    let engine = started(&src, &url);
+    until_stopped(&engine, Duration::from_secs(30)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_failures_have_their_own_causes() {
+    let snap = after_connect("/refuse", "send = \"x\"").await;
+    let refused = snap.failures.iter().find(|f| f.name == "connect").unwrap();
+    assert_eq!(refused.kind, FailureKind::WsHandshake);
+    assert_eq!(refused.kind.code(), "ws_handshake");
+    assert!(
+        refused.message.contains("403") && refused.message.contains("go away"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(row(&snap, "connect").statuses, vec![(403, 2)]);
+    let no_socket = snap.failures.iter().find(|f| f.name == "step").unwrap();
+    assert_eq!(no_socket.kind, FailureKind::WsProtocol);
+    assert!(
+        no_socket.message.contains("no WebSocket is open"),
+        "{}",
+        no_socket.message
+    );
+
+    let snap = after_connect("/bye", "send = \"x\"\nreceive = {}").await;
+    let closed = &snap.failures[0];
+    assert_eq!(closed.kind, FailureKind::WsClosed);
+    assert!(
+        closed.message.contains("4000") && closed.message.contains("bye"),
+        "{}",
+        closed.message
+    );
+
+    let snap = after_connect(
+        "/silent",
+        "send = \"x\"\nreceive = { json = \"/type\", equals = \"pong\" }",
+    )
+    .await;
+    let timeout = &snap.failures[0];
+    assert_eq!(timeout.kind, FailureKind::WsTimeout);
+    assert!(
+        timeout.message.contains("/type = \"pong\""),
+        "{}",
+        timeout.message
+    );
+    let total = snap.total.ws.as_ref().unwrap();
+    assert_eq!(
+        (total.opened, total.closed),
+        (2, 2),
+        "the flow's end closes the socket"
+    );
+}
