@@ -70,6 +70,7 @@ pub fn render(
     endpoints(&mut out, snap);
     percentiles(&mut out, snap);
     streams(&mut out, snap);
+    websocket(&mut out, snap);
     charts(&mut out, whole_steps(snap), snap.history_step);
     distribution(&mut out, &snap.total);
     failures(&mut out, snap);
@@ -361,6 +362,40 @@ fn stream_charts(out: &mut String, history: &[Point], t: &[f64]) {
             series("events/s", GREEN, pick(|s| s.events_per_s)),
         ],
     );
+}
+
+/// WebSocket steps: sockets, messages and bytes each way, skipped messages.
+fn websocket(out: &mut String, snap: &Snapshot) {
+    let rows: Vec<&RowStats> = snap.rows.iter().filter(|r| r.ws.is_some()).collect();
+    let Some(total) = snap.total.ws.as_ref().filter(|_| !rows.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<h2>WebSocket</h2>\n<p>{} sockets opened, {} closed, {} open at the end; {} messages \
+         sent, {} received.</p>\n<table id=\"websocket\"><tr><th class=\"l\">Name</th>\
+         <th>opened</th><th>closed</th><th>sent</th><th>received</th><th>received/s</th>\
+         <th>bytes out</th><th>bytes in</th><th>skipped</th></tr>",
+        total.opened, total.closed, total.open, total.sent, total.received
+    );
+    for r in rows {
+        let Some(w) = &r.ws else { continue };
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td>\
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.name),
+            w.opened,
+            w.closed,
+            w.sent,
+            w.received,
+            w.received_per_s,
+            w.bytes_sent,
+            w.bytes_received,
+            w.unmatched
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 /// Streamed rows: counts, rates, and TTFT, ITL and TPOT percentiles.

@@ -11,7 +11,10 @@
 //! summary) and `swarm_run_seconds`. Streamed endpoints add `swarm_stream_ttft_seconds`
 //! and `swarm_stream_itl_seconds` (histograms, the same buckets) and the counters
 //! `swarm_streams_total`, `swarm_stream_incomplete_total`, `swarm_stream_events_total`
-//! and `swarm_stream_tokens_total`.
+//! and `swarm_stream_tokens_total`. WebSocket steps add `swarm_ws_open_sockets` and, per
+//! step, `swarm_ws_opened_total`, `swarm_ws_closed_total`, `swarm_ws_messages_sent_total`,
+//! `swarm_ws_messages_received_total`, `swarm_ws_sent_bytes_total` and
+//! `swarm_ws_received_bytes_total`.
 
 use crate::stats::{LE_BOUNDS_MS, Snapshot};
 use bytes::Bytes;
@@ -66,6 +69,7 @@ pub fn render(snap: &Snapshot) -> String {
     let mut page = Page(String::new());
     endpoint_families(&mut page, &rows, snap);
     stream_families(&mut page, &rows);
+    ws_families(&mut page, &rows, snap);
     run_families(&mut page, snap);
     page.0
 }
@@ -105,6 +109,62 @@ fn stream_families(page: &mut Page, rows: &[(String, &crate::stats::RowStats)]) 
         }
     }
     stream_counters(page, &streamed);
+}
+
+/// WebSocket steps: sockets, messages and bytes per step, and the sockets open now.
+fn ws_families(page: &mut Page, rows: &[(String, &crate::stats::RowStats)], snap: &Snapshot) {
+    let steps: Vec<(&String, &crate::stats::WsStats)> = rows
+        .iter()
+        .filter_map(|(l, r)| r.ws.as_ref().map(|w| (l, w)))
+        .collect();
+    let Some(total) = snap.total.ws.as_ref().filter(|_| !steps.is_empty()) else {
+        return;
+    };
+    page.single(
+        "swarm_ws_open_sockets",
+        "gauge",
+        "WebSocket sockets open now.",
+        total.open,
+    );
+    type Of = fn(&crate::stats::WsStats) -> u64;
+    let counters: [(&str, &str, Of); 6] = [
+        (
+            "swarm_ws_opened_total",
+            "WebSocket sockets opened, per step.",
+            |w| w.opened,
+        ),
+        (
+            "swarm_ws_closed_total",
+            "WebSocket sockets closed, per step.",
+            |w| w.closed,
+        ),
+        (
+            "swarm_ws_messages_sent_total",
+            "WebSocket messages sent, per step.",
+            |w| w.sent,
+        ),
+        (
+            "swarm_ws_messages_received_total",
+            "WebSocket messages received, per step.",
+            |w| w.received,
+        ),
+        (
+            "swarm_ws_sent_bytes_total",
+            "WebSocket message bytes sent, per step.",
+            |w| w.bytes_sent,
+        ),
+        (
+            "swarm_ws_received_bytes_total",
+            "WebSocket message bytes received, per step.",
+            |w| w.bytes_received,
+        ),
+    ];
+    for (name, help, of) in counters {
+        let o = page.family(name, "counter", help);
+        for (l, w) in &steps {
+            let _ = writeln!(o, "{name}{{{l}}} {}", of(w));
+        }
+    }
 }
 
 /// Per streamed endpoint: streams, incomplete ones, events and tokens.

@@ -38,7 +38,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// What the first line must show: unsaved changes, an unreachable host, the workers,
-/// the thresholds.
+/// the open WebSocket sockets, the thresholds.
 fn status(app: &App) -> Vec<Span<'static>> {
     let t = &app.theme;
     let s = &app.snapshot;
@@ -61,6 +61,10 @@ fn status(app: &App) -> Vec<Span<'static>> {
             format!("  workers {joined}/{} (view 6)", s.workers_wanted),
             style,
         ));
+    }
+    // WebSocket steps: the sockets open now.
+    if let Some(w) = &s.total.ws {
+        status.push(Span::styled(format!("  sockets {}", w.open), t.good()));
     }
     // On the first line, which has room at 80 columns; view 3 says which and by how much.
     if !app.verdicts.is_empty() {
@@ -118,6 +122,7 @@ fn figures(app: &App) -> Vec<Span<'static>> {
             format::ms(s.total.percentile_ms(0.95).unwrap_or(0.0))
         )),
     ];
+
     // [[users]]: how many of each type run.
     if !s.user_types.is_empty() && s.state != RunState::Idle {
         let types: Vec<String> = s
