@@ -374,7 +374,7 @@ async fn the_llm_scenario_against_the_demo_reports_its_streams() {
 }
 
 /// `swarm demo --serve` on a free loopback port, killed when dropped; its URL.
-async fn demo() -> (tokio::process::Child, String) {
+pub(crate) async fn demo() -> (tokio::process::Child, String) {
     let addr = crate::support::free_loopback_addr();
     let port = addr.rsplit(':').next().unwrap().to_string();
     let child = crate::support::swarm()

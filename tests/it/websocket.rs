@@ -210,3 +210,89 @@ async fn websocket_failures_have_their_own_causes() {
         "the flow's end closes the socket"
     );
 }
+
+/// `scenarios/websocket.toml` against the demo's chat room over two worker processes:
+/// the controller's merged counts are every flow's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_websocket_run_merges_its_workers_counts() {
+    use crate::support::{run, text};
+    let (_demo, host) = crate::streams::demo().await;
+    let out = run(&[
+        "run",
+        "scenarios/websocket.toml",
+        "-H",
+        &host,
+        "--headless",
+        "--processes",
+        "2",
+        "-i",
+        "10",
+        "--json",
+        "-",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = &doc["aggregated"];
+    assert_eq!(total["requests"], 60, "six steps a flow");
+    assert_eq!(total["failures"], 0, "{}", text(&out.stderr));
+    let ws = &total["ws"];
+    assert_eq!(
+        (
+            ws["opened"].as_u64(),
+            ws["closed"].as_u64(),
+            ws["open"].as_u64()
+        ),
+        (Some(10), Some(10), Some(0))
+    );
+    assert_eq!(ws["sent"], 20, "a join and a message a flow");
+}
+
+/// Over TLS: an https host's `ws` step speaks wss through swarm's rustls (a self-signed
+/// certificate, accepted with `insecure = true`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_over_rustls() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let echoed: Arc<AtomicU64> = Arc::default();
+    let e = Arc::clone(&echoed);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, e) = (acceptor.clone(), Arc::clone(&e));
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut socket) = tokio_tungstenite::accept_async(tls).await else {
+                    return;
+                };
+                while let Some(Ok(m)) = socket.next().await {
+                    if m.is_text() && socket.send(m).await.is_ok() {
+                        e.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let src = "host = \"https://localhost:{port}\"\n[load]\nusers = 2\nspawn_rate = 100\n\
+               iterations = 4\n[defaults]\ninsecure = true\n[[flows]]\nname = \"f\"\n\
+               [[flows.steps]]\nname = \"connect\"\nws = \"/\"\n[[flows.steps]]\nname = \"echo\"\n\
+               send = \"over tls\"\nreceive = { contains = \"tls\" }\n"
+        .replace("{port}", &port.to_string());
+    let engine = started(&src, "");
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    assert_eq!(echoed.load(Ordering::Relaxed), 4);
+    assert_eq!(snap.total.ws.as_ref().unwrap().received, 4);
+}
