@@ -46,8 +46,10 @@ struct Session {
     /// After a connection could not be made (refused, unreachable): how long to wait
     /// before the next try; doubles up to `MAX_BACKOFF`, zero again after a response.
     backoff: Duration,
-    /// The user's WebSocket, opened by a `ws` step and closed at the flow's end.
+    /// The user's WebSocket, opened by a `ws` step and closed at the flow's end...
     ws: Option<ws::Socket>,
+    /// ... unless on_start opened it: then it stays open until the user stops.
+    ws_for_life: bool,
 }
 
 /// The first wait after a failed connect, and the longest.
@@ -69,6 +71,7 @@ impl User {
             state,
             backoff: Duration::ZERO,
             ws: None,
+            ws_for_life: false,
         };
         let hooks = Arc::clone(&session.set);
         for &i in &hooks.on_start {
@@ -84,19 +87,27 @@ impl User {
                 return;
             }
         }
+        session.ws_for_life = session.ws.is_some();
         match self.open.clone() {
             None => self.run_closed(&mut session).await,
             Some(queue) => self.run_open(&mut session, &queue).await,
         }
-        self.end_ws(&mut session).await;
         for &i in &hooks.on_stop {
             self.step(&mut session, i, None).await;
         }
         self.end_ws(&mut session).await;
     }
 
-    /// Closes the user's WebSocket, if a flow left one open: counted as closed on the row
-    /// of the step that opened it.
+    /// At a task's end: closes the socket the task left open (one opened by on_start
+    /// stays open).
+    async fn end_task(&self, s: &mut Session) {
+        if !s.ws_for_life {
+            self.end_ws(s).await;
+        }
+    }
+
+    /// Closes the user's WebSocket, if one is open: counted as closed on the row of the
+    /// step that opened it.
     async fn end_ws(&self, s: &mut Session) {
         if let Some(row) = ws::end(&mut s.ws).await {
             let closed = crate::stats::WsCounts {
@@ -189,7 +200,7 @@ impl User {
                 }
                 self.step(s, i, None).await;
             }
-            self.end_ws(s).await;
+            self.end_task(s).await;
             // A request can fail without ever waiting (no file descriptors left, say); the
             // budget check makes such a loop yield so the runtime's other tasks still run.
             tokio::task::consume_budget().await;
@@ -244,7 +255,7 @@ impl User {
                     }
                     self.step(s, i, Some(intended)).await;
                 }
-                self.end_ws(s).await;
+                self.end_task(s).await;
             }
             queue.done();
             tokio::task::consume_budget().await;

@@ -296,3 +296,21 @@ async fn wss_over_rustls() {
     assert_eq!(echoed.load(Ordering::Relaxed), 4);
     assert_eq!(snap.total.ws.as_ref().unwrap().received, 4);
 }
+
+/// A socket opened by on_start is the user's for life: its tasks use it, and it closes
+/// when the user stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_start_socket_lives_as_long_as_its_user() {
+    let (url, seen) = server().await;
+    let src = "host = \"{host}\"\n[load]\nusers = 2\nspawn_rate = 100\niterations = 8\nwait = \"30ms\"\n\
+               [[on_start]]\nname = \"connect\"\nws = \"/echo\"\n\
+               [[endpoints]]\nname = \"echo\"\nsend = \"hi\"\nreceive = { contains = \"hi\" }\n";
+    let engine = started(src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    assert_eq!(get(&seen.sockets), 2, "one socket a user");
+    assert_eq!((get(&seen.received), get(&seen.sent)), (8, 8));
+    let total = snap.total.ws.as_ref().unwrap();
+    assert_eq!((total.opened, total.closed, total.open), (2, 2, 0));
+}
