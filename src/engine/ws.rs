@@ -20,6 +20,9 @@ use tokio_tungstenite::tungstenite::{self as ws, Message};
 /// The largest message a step takes (tungstenite's default is 64 MiB).
 const MAX_MESSAGE: usize = 16 << 20;
 
+/// Each socket's read buffer (BENCHMARKS.md, session 12).
+const READ_BUFFER: usize = 4 << 10;
+
 /// A user's open socket, and the row of the step that opened it (its close counts there).
 pub struct Socket {
     inner: WebSocketStream<Stream>,
@@ -118,7 +121,11 @@ async fn connect(
         Ok(r) => r,
         Err(why) => return done.fail(FailureKind::WsProtocol, why),
     };
+    // tungstenite zero-fills its read buffer's free room before every read: at its
+    // default 128 KiB that was a fifth of swarm's CPU with 10 000 sockets (and 128 KiB
+    // of memory each); a frame larger than 4 KiB still grows the buffer as it needs.
     let config = ws::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
     let handshake = tokio_tungstenite::client_async_with_config(request, stream, Some(config));
