@@ -12,6 +12,8 @@
 //! - `PREFIX_streams.csv` (swarm's own, only when an endpoint is streamed): a row per
 //!   streamed endpoint and `Aggregated`: streams, incomplete ones, events, tokens, their
 //!   rates, and TTFT, ITL and TPOT at 50, 90, 95, 99 and 100 % in ms (three decimals).
+//! - `PREFIX_websocket.csv` (swarm's own, only with WebSocket steps): a row per step and
+//!   `Aggregated`: sockets opened, closed and open, messages and bytes each way, skipped.
 //!
 //! The figures are the snapshot's, the same as the JSON report's.
 
@@ -57,6 +59,40 @@ pub fn streams_path(prefix: &Path) -> PathBuf {
     let mut name = prefix.as_os_str().to_owned();
     name.push("_streams.csv");
     PathBuf::from(name)
+}
+
+/// `PREFIX_websocket.csv`, written beside Locust's four when a step is a WebSocket one.
+pub fn websocket_path(prefix: &Path) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push("_websocket.csv");
+    PathBuf::from(name)
+}
+
+/// The `_websocket.csv` text, None when no row is a WebSocket step.
+pub(crate) fn websocket_csv(snap: &Snapshot) -> Option<String> {
+    let mut out = "Type,Name,Opened,Closed,Open,Sent,Received,Sent/s,Received/s,Bytes Sent,Bytes Received,Unmatched".to_string() + EOL;
+    let mut any = false;
+    for r in rows_in_order(snap) {
+        let Some(w) = &r.ws else { continue };
+        any = true;
+        let fields = [
+            field(&r.method),
+            field(&r.name),
+            w.opened.to_string(),
+            w.closed.to_string(),
+            w.open.to_string(),
+            w.sent.to_string(),
+            w.received.to_string(),
+            num(w.sent_per_s),
+            num(w.received_per_s),
+            w.bytes_sent.to_string(),
+            w.bytes_received.to_string(),
+            w.unmatched.to_string(),
+        ];
+        out += &fields.join(",");
+        out += EOL;
+    }
+    any.then_some(out)
 }
 
 /// The percentiles the streams file gives of TTFT, ITL and TPOT.
@@ -206,9 +242,14 @@ impl CsvReport {
         let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
         crate::fsutil::write_atomic(&stats, stats_csv(snap).as_bytes())
             .map_err(|e| fail(&stats, e))?;
-        if let Some(text) = streams_csv(snap) {
-            let path = streams_path(&self.prefix);
-            crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| fail(&path, e))?;
+        let extra = [
+            (streams_path(&self.prefix), streams_csv(snap)),
+            (websocket_path(&self.prefix), websocket_csv(snap)),
+        ];
+        for (path, text) in extra {
+            if let Some(text) = text {
+                crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| fail(&path, e))?;
+            }
         }
         crate::fsutil::write_atomic(&failures, failures_csv(snap, self.started).as_bytes())
             .map_err(|e| fail(&failures, e))

@@ -47,10 +47,10 @@ pub struct Output {
 impl Output {
     /// Every file the output writes, with the flag that names it.
     pub fn files(&self) -> impl Iterator<Item = (&'static str, PathBuf)> + '_ {
-        let csv = self
-            .csv
-            .iter()
-            .flat_map(|(p, _)| csv::paths(p).into_iter().chain([csv::streams_path(p)]));
+        let csv = self.csv.iter().flat_map(|(p, _)| {
+            let ours = [csv::streams_path(p), csv::websocket_path(p)];
+            csv::paths(p).into_iter().chain(ours)
+        });
         (self.json.iter().cloned().map(|p| ("--json", p)))
             .chain(csv.map(|p| ("--csv", p)))
             .chain(self.junit.iter().cloned().map(|p| ("--junit", p)))
