@@ -63,22 +63,11 @@ async fn server(kind: Kind) -> (String, Arc<Counts>) {
     let c = Arc::clone(&counts);
     let tls = match &kind {
         Kind::Tls { alpn_h2 } => {
-            let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-            let key =
-                rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-            let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.cert.der().clone()], key)
-            .unwrap();
-            config.alpn_protocols = if *alpn_h2 {
+            let config = crate::support::self_signed_tls(if *alpn_h2 {
                 vec![b"h2".to_vec(), b"http/1.1".to_vec()]
             } else {
                 vec![b"http/1.1".to_vec()]
-            };
+            });
             Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
         }
         _ => None,

@@ -321,3 +321,20 @@ pub fn missing(what: &str) {
     }
     eprintln!("skipped: {what}");
 }
+
+/// A TLS server config with a fresh self-signed certificate for "localhost", offering
+/// `alpn` (empty: no ALPN).
+pub fn self_signed_tls(alpn: Vec<Vec<u8>>) -> rustls::ServerConfig {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    config.alpn_protocols = alpn;
+    config
+}

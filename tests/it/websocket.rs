@@ -215,27 +215,10 @@ async fn websocket_failures_have_their_own_causes() {
 /// the controller's merged counts are every flow's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distributed_websocket_run_merges_its_workers_counts() {
-    use crate::support::{run, text};
-    let (_demo, host) = crate::streams::demo().await;
-    let out = run(&[
-        "run",
-        "scenarios/websocket.toml",
-        "-H",
-        &host,
-        "--headless",
-        "--processes",
-        "2",
-        "-i",
-        "10",
-        "--json",
-        "-",
-    ])
-    .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = crate::streams::distributed("scenarios/websocket.toml", "10").await;
     let total = &doc["aggregated"];
     assert_eq!(total["requests"], 60, "six steps a flow");
-    assert_eq!(total["failures"], 0, "{}", text(&out.stderr));
+    assert_eq!(total["failures"], 0, "{doc}");
     let ws = &total["ws"];
     assert_eq!(
         (
@@ -252,16 +235,7 @@ async fn a_distributed_websocket_run_merges_its_workers_counts() {
 /// certificate, accepted with `insecure = true`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wss_over_rustls() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .unwrap();
+    let config = crate::support::self_signed_tls(Vec::new());
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
