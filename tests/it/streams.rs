@@ -493,3 +493,29 @@ pub(crate) async fn distributed(scenario: &str, iterations: &str) -> serde_json:
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// In the open model a stream's TTFT is also given from the iteration's intended start:
+/// with one user for arrivals every 10 ms and streams of 60 ms, iterations queue, and the
+/// corrected TTFT grows past the raw one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_model_gives_ttft_from_the_intended_start() {
+    let (url, _sent) = server().await;
+    let src = "host = \"{host}\"\n[load]\narrival_rate = \"100/s\"\nmax_users = 1\niterations = 12\n\
+               [[endpoints]]\nname = \"s\"\npath = \"/chat?n=3&gap_ms=15\"\nstream = \"sse\"\n\
+               stream_tokens = \"/choices/0/delta/content\"\nstream_done = \"[DONE]\"\n";
+    let engine = started(src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    let s = stream_of(&snap, "s");
+    assert!(s.streams >= 2, "{} streams", s.streams);
+    let corrected = s
+        .ttft_corrected_ms
+        .expect("the open model's TTFT from the intended start");
+    let (raw, late) = (
+        StreamStats::at(&s.ttft_ms, 1.0).unwrap(),
+        StreamStats::at(&corrected, 1.0).unwrap(),
+    );
+    assert!(
+        late > raw + 20.0,
+        "corrected max {late} ms, raw max {raw} ms"
+    );
+}
