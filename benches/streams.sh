@@ -10,7 +10,12 @@
 #    requests at the same rate (20 000/s, open model, GET / of the same server): swarm's
 #    CPU (user + system) per event and per request, and their ratio.
 #
+# 3. Side by side with Locust (when LOCUST names its binary, e.g. a venv's): 200 users
+#    reading the 20 events/s stream in turn, Locust's FastHttpUser with client.iter_lines
+#    (benches/locust_sse.py) against swarm; CPU per event and what each reports.
+#
 #   benches/streams.sh [SECONDS]
+#   LOCUST=/tmp/lv/bin/locust benches/streams.sh 20
 set -euo pipefail
 SECS="${1:-20}"
 cd "$(dirname "$0")/.."
@@ -71,3 +76,22 @@ measure request_cost "http://127.0.0.1:$PORT/" --arrival-rate 20000/s --max-user
 python3 -c "
 e = float(open('$OUT/stream_cost.cpu').read()); r = float(open('$OUT/request_cost.cpu').read())
 print(f'CPU per event / CPU per HTTP/1.1 request at the same rate: {e / r:.2f}')"
+
+if [ -n "${LOCUST:-}" ]; then
+  sed "s/users = 1000/users = 200/; s/spawn_rate = 1000/spawn_rate = 200/" "$OUT/s.toml" > "$OUT/s200.toml"
+  measure swarm200 "$OUT/s200.toml"
+  /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 timeout -k 5 $((SECS + 40)) "$LOCUST" \
+    -f "$ROOT/benches/locust_sse.py" --headless -u 200 -r 200 -t "${SECS}s" \
+    -H "http://127.0.0.1:$PORT" --only-summary > "$OUT/locust.out" 2>&1 </dev/null || true
+  python3 - "$OUT" <<'PY'
+import re, sys
+out = sys.argv[1]
+text = open(f"{out}/locust.out").read()
+events = int(re.search(r"SSE_EVENTS (\d+)", text).group(1))
+user, system = map(float, open(f"{out}/time").read().split()[-2:])
+cpu = (user + system) / max(events, 1)
+swarm = float(open(f"{out}/swarm200.cpu").read())
+print(f"locust200: {events} events, CPU {user + system:.2f} s = {cpu * 1e6:.2f} us/event")
+print(f"swarm CPU per event / Locust's, 200 streams: {swarm / cpu:.2f}")
+PY
+fi
