@@ -108,7 +108,9 @@ async fn connect(
             return done.fail(o.failure.unwrap_or(FailureKind::Connect), why);
         }
     };
-    if h2 {
+    // Over plain TCP, HTTP/2 is swarm's own choice (prior knowledge): the upgrade goes as
+    // HTTP/1.1 all the same. Over TLS the server chose it by ALPN.
+    if h2 && e.origin.tls {
         return done.fail(
             FailureKind::WsHandshake,
             format!(

@@ -288,3 +288,17 @@ async fn an_on_start_socket_lives_as_long_as_its_user() {
     let total = snap.total.ws.as_ref().unwrap();
     assert_eq!((total.opened, total.closed, total.open), (2, 2, 0));
 }
+
+/// `http2 = true` on a plain host (prior knowledge, swarm's own choice for its HTTP
+/// requests) leaves the WebSocket upgrade on HTTP/1.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_upgrade_stays_http1_when_http2_is_on() {
+    let (url, seen) = server().await;
+    let src = "host = \"{host}\"\n[load]\nusers = 1\nspawn_rate = 10\niterations = 1\n\
+               [defaults]\nhttp2 = true\n[[flows]]\nname = \"f\"\n[[flows.steps]]\nname = \"connect\"\n\
+               ws = \"/echo\"\n[[flows.steps]]\nname = \"echo\"\nsend = \"x\"\nreceive = {}\n";
+    let engine = started(src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    assert_eq!(seen.sent.load(Ordering::Relaxed), 1);
+}
