@@ -217,6 +217,26 @@ impl UserState {
 
     /// Renders the endpoint's templates and adds the cookies for its origin; None when
     /// the request goes as written.
+    /// A template of the endpoint's other than its request's (a WebSocket `receive`'s
+    /// text), rendered with this user's variables.
+    pub(crate) fn render(
+        &self,
+        e: &Endpoint,
+        t: &crate::scenario::template::Template,
+        shared: &RunShared,
+        rng: &mut fastrand::Rng,
+    ) -> Result<String, StepFailure> {
+        let mut ctx = Ctx {
+            state: self,
+            shared,
+            rng,
+        };
+        t.render_string(&mut ctx).map_err(|why| match why {
+            RenderError::Missing(var) => ctx.missing(&var, e),
+            RenderError::TooLarge => too_large(e, None),
+        })
+    }
+
     pub(crate) fn prepare(
         &mut self,
         e: &Endpoint,

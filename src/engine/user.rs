@@ -8,7 +8,7 @@ use super::open::OpenQueue;
 use super::redirect;
 use super::session::{RunShared, UserState};
 use super::ws;
-use crate::scenario::{Endpoint, MAX_REDIRECTS, Origin, Redirects, WsAction};
+use crate::scenario::{Endpoint, MAX_REDIRECTS, Origin, Redirects, WsAction, WsMatch};
 use crate::stats::{FailureKind, NOT_SENT, Recorder, Sample};
 use ::http::Method;
 use bytes::Bytes;
@@ -106,6 +106,30 @@ impl User {
         }
     }
 
+    /// A `receive` whose `contains` is a template, rendered for this user (None when the
+    /// step has nothing to render).
+    fn rendered(
+        &self,
+        s: &mut Session,
+        endpoint: &Endpoint,
+        action: &WsAction,
+    ) -> Result<Option<WsAction>, super::session::StepFailure> {
+        let WsAction::Exchange {
+            send,
+            binary,
+            receive: Some(WsMatch::ContainsTemplate(t)),
+        } = action
+        else {
+            return Ok(None);
+        };
+        let text = s.state.render(endpoint, t, &self.run, &mut s.rng)?;
+        Ok(Some(WsAction::Exchange {
+            send: *send,
+            binary: *binary,
+            receive: Some(WsMatch::Contains(text)),
+        }))
+    }
+
     /// Closes the user's WebSocket, if one is open: counted as closed on the row of the
     /// step that opened it.
     async fn end_ws(&self, s: &mut Session) {
@@ -123,13 +147,18 @@ impl User {
     async fn ws_step(&self, s: &mut Session, i: usize, action: &WsAction) -> bool {
         let set = Arc::clone(&s.set);
         let (endpoint, origin, row) = (&set.endpoints[i], set.origin_of[i], set.rows[i]);
-        let prepared = match s.state.prepare(endpoint, origin, &self.run, &mut s.rng) {
-            Ok(p) => p,
+        let rendered = s
+            .state
+            .prepare(endpoint, origin, &self.run, &mut s.rng)
+            .and_then(|p| Ok((p, self.rendered(s, endpoint, action)?)));
+        let (prepared, rendered) = match rendered {
+            Ok(r) => r,
             Err(f) => {
                 self.not_sent(row, f);
                 return false;
             }
         };
+        let action = rendered.as_ref().unwrap_or(action);
         let done = ws::step(
             &mut s.ws,
             action,

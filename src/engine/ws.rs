@@ -357,6 +357,7 @@ fn describe_match(m: &WsMatch) -> String {
     match m {
         WsMatch::Any => "anything".into(),
         WsMatch::Contains(t) => format!("contains \"{t}\""),
+        WsMatch::ContainsTemplate(_) => "a template".into(),
         WsMatch::Regex(r) => format!("regex {r}"),
         WsMatch::Json(p, Some(v)) => format!("{p} = {v}"),
         WsMatch::Json(p, None) => format!("a value at {p}"),

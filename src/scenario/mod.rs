@@ -409,6 +409,8 @@ pub enum WsMatch {
     /// Any message.
     Any,
     Contains(String),
+    /// `contains` with `{{...}}` in it: rendered for each receive, then `Contains`.
+    ContainsTemplate(template::Template),
     Regex(regex::Regex),
     /// The value at a JSON pointer equals this (any value there when None).
     Json(String, Option<serde_json::Value>),
@@ -419,6 +421,7 @@ impl PartialEq for WsMatch {
         match (self, other) {
             (WsMatch::Any, WsMatch::Any) => true,
             (WsMatch::Contains(a), WsMatch::Contains(b)) => a == b,
+            (WsMatch::ContainsTemplate(_), WsMatch::ContainsTemplate(_)) => true,
             (WsMatch::Regex(a), WsMatch::Regex(b)) => a.as_str() == b.as_str(),
             (WsMatch::Json(a, x), WsMatch::Json(b, y)) => a == b && x == y,
             _ => false,
@@ -432,6 +435,8 @@ impl WsMatch {
         match self {
             WsMatch::Any => true,
             WsMatch::Contains(t) => text.contains(t.as_str()),
+            // Rendered before it is matched (`UserState::render`); unrendered, no match.
+            WsMatch::ContainsTemplate(_) => false,
             WsMatch::Regex(r) => r.is_match(text),
             WsMatch::Json(pointer, want) => serde_json::from_str::<serde_json::Value>(text)
                 .ok()

@@ -115,7 +115,7 @@ ws = "/echo?u={{user.id}}"
 [[flows.steps]]
 name = "ping"
 send = 'hello {{user.id}}'
-receive = { contains = "hello" }
+receive = { contains = "hello {{user.id}}" }
 [[flows.steps]]
 name = "binary"
 send_binary = "AAEC"

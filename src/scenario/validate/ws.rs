@@ -180,17 +180,18 @@ impl Validator<'_> {
                 },
             }
         };
-        if let Some(unknown) = t
-            .keys()
-            .find(|k| !["contains", "regex", "json", "equals"].contains(&k.as_str()))
-        {
-            return Err(self.err(
-                r.span(),
-                &format!("{key}.{unknown}"),
-                "is not a receive key; write contains = \"text\", regex = \"...\", or json = \"/pointer\" with equals = value",
-            ));
-        }
+        self.receive_keys(r, key)?;
         if let Some(c) = text("contains")? {
+            if c.contains("{{") {
+                let at = t.get("contains").map_or(r.span(), SpannedValue::span);
+                let k = format!("{key}.contains");
+                return Ok(WsMatch::ContainsTemplate(self.template(
+                    &c,
+                    at,
+                    &k,
+                    Escape::None,
+                )?));
+            }
             return Ok(WsMatch::Contains(c));
         }
         if let Some(re) = text("regex")? {
@@ -221,6 +222,22 @@ impl Validator<'_> {
             ));
         }
         Ok(WsMatch::Any)
+    }
+
+    /// A receive's keys are these four.
+    fn receive_keys(&self, r: &Spanned<BTreeMap<String, SpannedValue>>, key: &str) -> Result<()> {
+        match r
+            .get_ref()
+            .keys()
+            .find(|k| !["contains", "regex", "json", "equals"].contains(&k.as_str()))
+        {
+            Some(unknown) => Err(self.err(
+                r.span(),
+                &format!("{key}.{unknown}"),
+                "is not a receive key; write contains = \"text\", regex = \"...\", or json = \"/pointer\" with equals = value",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The message a step sends: text (templated) or `send_binary`'s base64, decoded.
