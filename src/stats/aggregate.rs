@@ -368,10 +368,10 @@ impl Stats {
             r.hist.add_to(&mut row.0);
         }
         if let Some(st) = r.stream.as_ref().filter(|s| s.streams > 0) {
-            let add = |to: &mut RowDelta| to.stream.get_or_insert_with(Box::default).add_wire(st);
+            let add = |to: &mut RowDelta| st.add_to(to.stream.get_or_insert_with(Box::default));
             add(&mut self.rows[i].acc);
             add(&mut self.total);
-            self.second.stream.add_wire(st);
+            st.add_to(&mut self.second.stream);
             if let Some((ttft, itl)) = self.second_stream_row(i) {
                 st.ttft.add_to(ttft);
                 st.itl.add_to(itl);

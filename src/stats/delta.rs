@@ -9,7 +9,8 @@
 //! process recording everything would have.
 
 use super::FailureKind;
-use super::shard::{RowDelta, Shard, new_histogram};
+use super::hist::new_histogram;
+use super::shard::{RowDelta, Shard};
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
@@ -41,7 +42,7 @@ pub struct DeltaRow {
     pub corrected: Option<Buckets>,
     /// Streamed endpoints: TTFT, ITL, TPOT and the stream counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<super::DeltaStream>,
+    pub stream: Option<DeltaStream>,
     /// WebSocket steps: sockets, messages and bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ws: Option<super::WsCounts>,
@@ -334,8 +335,57 @@ impl DeltaRow {
                 .stream
                 .as_deref()
                 .filter(|s| s.streams > 0)
-                .map(super::DeltaStream::of),
+                .map(DeltaStream::of),
             ws: r.ws.as_deref().filter(|w| !w.is_zero()).copied(),
+        }
+    }
+}
+
+/// A row's stream counts in a delta from another process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeltaStream {
+    pub streams: u64,
+    pub events: u64,
+    pub tokens: Option<u64>,
+    pub incomplete: u64,
+    pub ttft: Buckets,
+    #[serde(default)]
+    pub ttft_corrected: Option<Buckets>,
+    pub itl: Buckets,
+    pub tpot: Buckets,
+}
+
+impl DeltaStream {
+    pub(crate) fn of(s: &super::stream::StreamDelta) -> DeltaStream {
+        DeltaStream {
+            streams: s.streams,
+            events: s.events,
+            tokens: s.tokens,
+            incomplete: s.incomplete,
+            ttft: Buckets::of(&s.ttft),
+            ttft_corrected: s
+                .ttft_corrected
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map(Buckets::of),
+            itl: Buckets::of(&s.itl),
+            tpot: Buckets::of(&s.tpot),
+        }
+    }
+    /// Adds this row's counts to `to` (a receiver's accumulator).
+    pub(crate) fn add_to(&self, to: &mut super::stream::StreamDelta) {
+        let (o, s) = (self, to);
+        s.streams += o.streams;
+        s.events += o.events;
+        if let Some(t) = o.tokens {
+            *s.tokens.get_or_insert(0) += t;
+        }
+        s.incomplete += o.incomplete;
+        o.ttft.add_to(&mut s.ttft);
+        o.itl.add_to(&mut s.itl);
+        o.tpot.add_to(&mut s.tpot);
+        if let Some(c) = o.ttft_corrected.as_ref().filter(|c| !c.is_empty()) {
+            c.add_to(s.ttft_corrected.get_or_insert_with(new_histogram));
         }
     }
 }
@@ -460,7 +510,7 @@ mod tests {
     /// back whole; before, the inflater's first call took Finish as "it all fits".
     #[test]
     fn a_wide_histogram_reads_back_whole() {
-        let mut h = crate::stats::shard::new_histogram();
+        let mut h = crate::stats::hist::new_histogram();
         let mut rng = fastrand::Rng::with_seed(1);
         for _ in 0..20_000 {
             h.record(rng.u64(1..90_000)).unwrap();

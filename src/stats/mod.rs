@@ -6,6 +6,7 @@
 mod aggregate;
 mod delta;
 mod failure;
+mod hist;
 mod history;
 mod shard;
 mod snapshot;
@@ -13,6 +14,7 @@ mod stream;
 mod ws;
 
 pub use aggregate::{CURRENT_WINDOW, DISTRIBUTION_BUCKETS, Interval, IntervalRow, Stats};
+pub use delta::DeltaStream;
 pub use delta::{Buckets, Delta, DeltaFailure, DeltaRow, DeltaWindow, RowKey};
 pub use failure::FailureKind;
 pub use history::{HISTORY_CAP, History, Point, StreamPoint};
@@ -21,5 +23,6 @@ pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, LostWorker, PERCENTILES, RowStats, RunState,
     Snapshot, TypeCount, WindowStats, WorkerStatus, short_name,
 };
-pub use stream::{DeltaStream, Shape, StreamSample, StreamStats};
+pub use snapshot::{Shape, StreamStats};
+pub use stream::StreamSample;
 pub use ws::{WsCounts, WsStats};

@@ -5,12 +5,10 @@
 //! success allocates nothing once its row and status have been seen.
 
 use super::FailureKind;
+pub(crate) use super::hist::{MAX_LATENCY_US, new_histogram, record};
 use super::stream::{StreamDelta, StreamSample};
 use hdrhistogram::Histogram;
 use std::sync::{Arc, Mutex};
-
-/// Latencies above this (one hour, in µs) are recorded as this.
-const MAX_LATENCY_US: u64 = 3_600_000_000;
 
 /// `Sample::latency_us` of a request that was never sent (a template variable without a
 /// value, say): it counts as a request and a failure, with no latency.
@@ -169,19 +167,6 @@ fn add_status(list: &mut Vec<(u16, u64)>, code: u16, n: u64) {
         Ok(i) => list[i].1 += n,
         Err(i) => list.insert(i, (code, n)),
     }
-}
-
-/// Records a value, clamped to `MAX_LATENCY_US`.
-pub(crate) fn record(hist: &mut Histogram<u64>, us: u64) {
-    let us = us.min(MAX_LATENCY_US);
-    if hist.record(us).is_err() {
-        hist.saturating_record(us);
-    }
-}
-
-/// A histogram of latencies in microseconds, 3 significant figures, growing as needed.
-pub(crate) fn new_histogram() -> Histogram<u64> {
-    Histogram::new(3).expect("3 significant figures is valid")
 }
 
 /// Failures of one cause on one row since the last drain, with the first error text.

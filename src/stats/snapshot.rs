@@ -1,6 +1,7 @@
 //! Immutable statistics snapshots: what the headless report, the JSON and the TUI read.
 
 use super::{FailureKind, Point};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,7 +117,7 @@ pub struct RowStats {
     pub corrected_ms: Option<[f64; 11]>,
     /// Streamed endpoints (`stream = "sse"`): TTFT, ITL, TPOT and the counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<super::StreamStats>,
+    pub stream: Option<StreamStats>,
     /// WebSocket steps: sockets, messages and bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ws: Option<super::WsStats>,
@@ -379,4 +380,70 @@ pub struct WorkerStatus {
     pub clock_offset_ms: f64,
     /// Since its last report, ms.
     pub last_heard_ms: u64,
+}
+
+/// A histogram as Prometheus takes it: cumulative counts at `LE_BOUNDS_MS`, and the sum.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    pub le_counts: [u64; LE_BOUNDS_MS.len()],
+    /// The sum of the values, ms (each at its bucket's middle, as HdrHistogram's mean).
+    pub sum_ms: f64,
+}
+
+impl Shape {
+    pub(crate) fn of(h: &Histogram<u64>) -> Shape {
+        let mut le = [0u64; LE_BOUNDS_MS.len()];
+        for v in h.iter_recorded() {
+            let ms = h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
+            if let Some(first) = LE_BOUNDS_MS.iter().position(|&b| ms <= b) {
+                for slot in &mut le[first..] {
+                    *slot += v.count_at_value();
+                }
+            }
+        }
+        Shape {
+            le_counts: le,
+            sum_ms: h.mean() * h.len() as f64 / 1000.0,
+        }
+    }
+}
+
+/// A streamed row's figures, as reports show them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamStats {
+    /// Streams whose response began with an accepted status.
+    pub streams: u64,
+    pub events: u64,
+    pub tokens: Option<u64>,
+    /// Streams that ended before their `stream_done` or were cut.
+    pub incomplete: u64,
+    /// Time to first token (or event) at `PERCENTILES`, ms.
+    pub ttft_ms: [f64; 11],
+    /// Open model: TTFT from the intended start.
+    pub ttft_corrected_ms: Option<[f64; 11]>,
+    /// Inter-token (or inter-event) latency at `PERCENTILES`, ms.
+    pub itl_ms: [f64; 11],
+    /// Time per output token at `PERCENTILES`, ms: with `stream_tokens` only, and once a
+    /// complete stream of two tokens or more measured one.
+    pub tpot_ms: Option<[f64; 11]>,
+    pub events_per_s: f64,
+    pub tokens_per_s: f64,
+    /// How many TTFT and ITL values the percentiles stand on.
+    pub ttft_count: u64,
+    pub itl_count: u64,
+    /// For Prometheus' histograms.
+    #[serde(default)]
+    pub ttft_shape: Shape,
+    #[serde(default)]
+    pub itl_shape: Shape,
+}
+
+impl StreamStats {
+    /// The value at a percentile of `PERCENTILES` of one of the three (ms).
+    pub fn at(values: &[f64; 11], q: f64) -> Option<f64> {
+        PERCENTILES
+            .iter()
+            .position(|p| (p - q).abs() < 1e-9)
+            .map(|i| values[i])
+    }
 }

@@ -2,13 +2,12 @@
 //! row's stream counts between drains (`StreamDelta`), on the wire (`DeltaStream`) and in
 //! a snapshot (`StreamStats`). The definitions are vLLM's serving benchmark's: TTFT is
 //! the time to the first token (or event), ITL every gap between consecutive tokens,
-//! TPOT (end − first token) / (tokens − 1).
+//! TPOT (end − first token) / (tokens − 1). The wire form is `delta::DeltaStream`, the
+//! snapshot's `snapshot::StreamStats`.
 
-use super::delta::Buckets;
-use super::shard::{new_histogram, record};
-use super::snapshot::{LE_BOUNDS_MS, PERCENTILES};
+use super::hist::{new_histogram, record};
+use super::snapshot::{PERCENTILES, Shape, StreamStats};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 /// What one streamed response measured (times in µs).
 #[derive(Debug, Clone, Copy, Default)]
@@ -104,22 +103,6 @@ impl StreamDelta {
         }
     }
 
-    /// Adds a stream row that came over the wire.
-    pub(crate) fn add_wire(&mut self, o: &DeltaStream) {
-        self.streams += o.streams;
-        self.events += o.events;
-        if let Some(t) = o.tokens {
-            *self.tokens.get_or_insert(0) += t;
-        }
-        self.incomplete += o.incomplete;
-        o.ttft.add_to(&mut self.ttft);
-        o.itl.add_to(&mut self.itl);
-        o.tpot.add_to(&mut self.tpot);
-        if let Some(c) = o.ttft_corrected.as_ref().filter(|c| !c.is_empty()) {
-            c.add_to(self.ttft_corrected.get_or_insert_with(new_histogram));
-        }
-    }
-
     pub(crate) fn clear(&mut self) {
         self.streams = 0;
         self.events = 0;
@@ -181,32 +164,6 @@ impl StreamDelta {
     }
 }
 
-/// A histogram as Prometheus takes it: cumulative counts at `LE_BOUNDS_MS`, and the sum.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Shape {
-    pub le_counts: [u64; LE_BOUNDS_MS.len()],
-    /// The sum of the values, ms (each at its bucket's middle, as HdrHistogram's mean).
-    pub sum_ms: f64,
-}
-
-impl Shape {
-    fn of(h: &Histogram<u64>) -> Shape {
-        let mut le = [0u64; LE_BOUNDS_MS.len()];
-        for v in h.iter_recorded() {
-            let ms = h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
-            if let Some(first) = LE_BOUNDS_MS.iter().position(|&b| ms <= b) {
-                for slot in &mut le[first..] {
-                    *slot += v.count_at_value();
-                }
-            }
-        }
-        Shape {
-            le_counts: le,
-            sum_ms: h.mean() * h.len() as f64 / 1000.0,
-        }
-    }
-}
-
 /// A histogram's values at `PERCENTILES`, in ms (the last is its maximum); zeros when empty.
 fn percentiles(h: &Histogram<u64>) -> [f64; 11] {
     let mut out = [0.0; 11];
@@ -219,77 +176,4 @@ fn percentiles(h: &Histogram<u64>) -> [f64; 11] {
     }
     out[10] = max as f64 / 1000.0;
     out
-}
-
-/// A row's stream counts in a delta from another process.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeltaStream {
-    pub streams: u64,
-    pub events: u64,
-    pub tokens: Option<u64>,
-    pub incomplete: u64,
-    pub ttft: Buckets,
-    #[serde(default)]
-    pub ttft_corrected: Option<Buckets>,
-    pub itl: Buckets,
-    pub tpot: Buckets,
-}
-
-impl DeltaStream {
-    pub(crate) fn of(s: &StreamDelta) -> DeltaStream {
-        DeltaStream {
-            streams: s.streams,
-            events: s.events,
-            tokens: s.tokens,
-            incomplete: s.incomplete,
-            ttft: Buckets::of(&s.ttft),
-            ttft_corrected: s
-                .ttft_corrected
-                .as_ref()
-                .filter(|h| !h.is_empty())
-                .map(Buckets::of),
-            itl: Buckets::of(&s.itl),
-            tpot: Buckets::of(&s.tpot),
-        }
-    }
-}
-
-/// A streamed row's figures, as reports show them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StreamStats {
-    /// Streams whose response began with an accepted status.
-    pub streams: u64,
-    pub events: u64,
-    pub tokens: Option<u64>,
-    /// Streams that ended before their `stream_done` or were cut.
-    pub incomplete: u64,
-    /// Time to first token (or event) at `PERCENTILES`, ms.
-    pub ttft_ms: [f64; 11],
-    /// Open model: TTFT from the intended start.
-    pub ttft_corrected_ms: Option<[f64; 11]>,
-    /// Inter-token (or inter-event) latency at `PERCENTILES`, ms.
-    pub itl_ms: [f64; 11],
-    /// Time per output token at `PERCENTILES`, ms: with `stream_tokens` only, and once a
-    /// complete stream of two tokens or more measured one.
-    pub tpot_ms: Option<[f64; 11]>,
-    pub events_per_s: f64,
-    pub tokens_per_s: f64,
-    /// How many TTFT and ITL values the percentiles stand on.
-    pub ttft_count: u64,
-    pub itl_count: u64,
-    /// For Prometheus' histograms.
-    #[serde(default)]
-    pub ttft_shape: Shape,
-    #[serde(default)]
-    pub itl_shape: Shape,
-}
-
-impl StreamStats {
-    /// The value at a percentile of `PERCENTILES` of one of the three (ms).
-    pub fn at(values: &[f64; 11], q: f64) -> Option<f64> {
-        PERCENTILES
-            .iter()
-            .position(|p| (p - q).abs() < 1e-9)
-            .map(|i| values[i])
-    }
 }
