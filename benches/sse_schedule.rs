@@ -19,7 +19,10 @@ struct Conn {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().unwrap()).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().unwrap())
+        .collect();
     let (port, first, gap, n) = (args[0], args[1], args[2], args[3] as u32);
     let (first, gap) = (Duration::from_millis(first), Duration::from_millis(gap));
     let listener = TcpListener::bind(("127.0.0.1", port as u16)).unwrap();
@@ -30,7 +33,12 @@ fn main() {
         while let Ok((sock, _)) = listener.accept() {
             sock.set_nonblocking(true).unwrap();
             sock.set_nodelay(true).unwrap();
-            conns.push(Conn { sock, buf: Vec::new(), stream: None, dead: false });
+            conns.push(Conn {
+                sock,
+                buf: Vec::new(),
+                stream: None,
+                dead: false,
+            });
         }
         let now = Instant::now();
         for c in &mut conns {
@@ -48,18 +56,18 @@ fn main() {
                     c.stream = Some((now, 0));
                 }
             }
-            if let Some((start, sent)) = c.stream {
-                if now >= start + first + gap * sent {
-                    let data = format!("data: {{\"n\": {}}}\n\n", sent + 1);
-                    let mut chunk = format!("{:x}\r\n{data}\r\n", data.len());
-                    if sent + 1 == n {
-                        chunk.push_str("0\r\n\r\n");
-                        c.stream = None;
-                    } else {
-                        c.stream = Some((start, sent + 1));
-                    }
-                    c.dead |= c.sock.write_all(chunk.as_bytes()).is_err();
+            if let Some((start, sent)) = c.stream
+                && now >= start + first + gap * sent
+            {
+                let data = format!("data: {{\"n\": {}}}\n\n", sent + 1);
+                let mut chunk = format!("{:x}\r\n{data}\r\n", data.len());
+                if sent + 1 == n {
+                    chunk.push_str("0\r\n\r\n");
+                    c.stream = None;
+                } else {
+                    c.stream = Some((start, sent + 1));
                 }
+                c.dead |= c.sock.write_all(chunk.as_bytes()).is_err();
             }
         }
         conns.retain(|c| !c.dead);

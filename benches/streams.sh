@@ -70,7 +70,7 @@ else:
 PY
 }
 
-rustc -O -o "$OUT/sse_schedule" "$ROOT/benches/sse_schedule.rs"
+rustc -O --edition 2024 -o "$OUT/sse_schedule" "$ROOT/benches/sse_schedule.rs"
 taskset -c 1 "$OUT/sse_schedule" $((PORT + 1)) 200 20 50 </dev/null &
 SPINNER=$!
 PIDS+=($SPINNER)
