@@ -238,13 +238,53 @@ fn describe_endpoint(e: &crate::scenario::Endpoint) -> String {
     } else {
         format!(", extracts {}", extract.join(", "))
     };
+    let (scheme, target) = match e.ws.as_deref() {
+        Some(crate::scenario::WsAction::Connect) => {
+            (if e.origin.tls { "wss" } else { "ws" }, target)
+        }
+        Some(action) => return format!("{:<7} {}  name \"{}\"\n", "WS", ws_step(action), e.name),
+        None => (e.origin.scheme(), target),
+    };
     format!(
-        "{:<7} {}://{}{}  name \"{}\", timeout {}{templated}{extract}\n",
+        "{:<7} {scheme}://{}{}  name \"{}\", timeout {}{templated}{extract}{}\n",
         e.method.as_str(),
-        e.origin.scheme(),
         e.origin.authority(),
         target,
         e.name,
         format_duration(e.timeout),
+        stream_of(e),
     )
+}
+
+/// ", streamed (sse, tokens at /p, done at [DONE])" for a streamed endpoint.
+fn stream_of(e: &crate::scenario::Endpoint) -> String {
+    let Some(s) = &e.stream else {
+        return String::new();
+    };
+    let mut parts = vec![s.kind.label().to_string()];
+    if let Some(t) = &s.tokens {
+        parts.push(format!("tokens at {t}"));
+    }
+    if let Some(d) = &s.done {
+        parts.push(format!("done at {d}"));
+    }
+    if let Some(m) = s.max {
+        parts.push(format!("at most {}", format_duration(m)));
+    }
+    format!(", streamed ({})", parts.join(", "))
+}
+
+/// What a WebSocket step other than the connect does.
+fn ws_step(action: &crate::scenario::WsAction) -> String {
+    use crate::scenario::WsAction;
+    match action {
+        WsAction::Connect => "connect".into(),
+        WsAction::Exchange { send, receive, .. } => match (send, receive.is_some()) {
+            (true, true) => "send, then receive".into(),
+            (true, false) => "send".into(),
+            _ => "receive".into(),
+        },
+        WsAction::Hold(d) => format!("hold {}", format_duration(*d)),
+        WsAction::Close(code) => format!("close {code}"),
+    }
 }
