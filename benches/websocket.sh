@@ -9,7 +9,13 @@
 # 2. CPU: 10 000 such users (10 000 round trips a second) against 10 000 users each sending
 #    GET / a second over keep-alive HTTP/1.1: swarm's CPU per round trip and per request.
 #
+# 3. Side by side with Artillery (when ARTILLERY names its binary, from npm): 1 000 sockets
+#    sending a message a second 20 times each (benches/artillery_ws.yml, Artillery's own ws
+#    engine, which does not wait for the echo) against swarm doing the same with a
+#    round trip each; CPU per message.
+#
 #   benches/websocket.sh [SECONDS]
+#   ARTILLERY=/tmp/art/node_modules/.bin/artillery benches/websocket.sh 20
 set -euo pipefail
 SECS="${1:-20}"
 cd "$(dirname "$0")/.."
@@ -88,3 +94,36 @@ r = lambda n: float(open(f"{out}/{n}").read())
 print(f"marginal memory per socket: {(r('ws10k.rss') - r('ws2k.rss')) / 8000:.2f} KB")
 print(f"CPU per round trip / CPU per HTTP/1.1 request, 10 000 users a second each: {r('ws10k.cpu') / r('http10k.cpu'):.2f}")
 PY
+
+if [ -n "${ARTILLERY:-}" ]; then
+  cat > "$OUT/ws1k.toml" <<TOML
+host = "http://127.0.0.1:$PORT"
+[load]
+users = 1000
+spawn_rate = 1000
+wait = "1s"
+iterations = 20000
+[[on_start]]
+name = "connect"
+ws = "/ws/echo"
+[[endpoints]]
+name = "echo"
+send = "ping"
+receive = {}
+TOML
+  /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$SWARM" run "$OUT/ws1k.toml" --headless --quiet \
+    --json "$OUT/ws1k.json" >/dev/null 2>&1 </dev/null || true
+  swarm_cpu="$(awk '{print $1 + $2}' "$OUT/time")"
+  PORT="$PORT" /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 timeout 120 "$ARTILLERY" run \
+    "$ROOT/benches/artillery_ws.yml" > "$OUT/artillery.out" 2>&1 </dev/null || true
+  art_cpu="$(awk '{print $1 + $2}' "$OUT/time")"
+  sent="$(grep 'websocket.messages_sent' "$OUT/artillery.out" | tail -1 | grep -o '[0-9]*$')"
+  python3 - "$swarm_cpu" "$art_cpu" "$sent" "$OUT" <<'PY'
+import json, sys
+s_cpu, a_cpu, a_sent, out = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+w = json.load(open(f"{out}/ws1k.json"))["aggregated"]["ws"]
+print(f"swarm: {w['sent']} sent, {w['received']} received, CPU {s_cpu:.2f} s = {s_cpu / w['sent'] * 1e6:.1f} us a round trip")
+print(f"artillery: {a_sent} sent (no wait for the echo), CPU {a_cpu:.2f} s = {a_cpu / a_sent * 1e6:.1f} us a message")
+print(f"swarm's CPU a round trip / Artillery's a message: {(s_cpu / w['sent']) / (a_cpu / a_sent):.2f}")
+PY
+fi
