@@ -678,3 +678,28 @@ async fn the_endpoint_form_turns_an_endpoint_into_a_stream() {
     tui.wait("stopped", |s| s.contains("● stopped")).await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// On a wide terminal the statistics table gives streamed rows their TTFT p50 and p99,
+/// ITL p99 and tokens/s; at 80 columns they stay in the percentile panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_table_shows_the_streams_times() {
+    let (url, _sent) = crate::streams::server().await;
+    let dir = crate::support::tempdir();
+    let file = dir.join("wide.toml");
+    let src = SCENARIO.replace("{host}", &url).replace(
+        "path = \"/a\"\n",
+        "path = \"/chat?n=3&gap_ms=5\"\nstream = \"sse\"\nstream_tokens = \"/choices/0/delta/content\"\n",
+    );
+    std::fs::write(&file, src).unwrap();
+    let mut tui = Tui::sized(&["run", file.to_str().unwrap(), "--autostart"], 50, 200);
+    tui.wait("the stream columns with figures", |s| {
+        s.contains("TTFT50")
+            && s.contains("tok/s")
+            && s.lines()
+                .any(|l| l.contains("alpha") && l.matches('.').count() >= 4)
+    })
+    .await;
+    tui.send("x");
+    tui.wait("stopped", |s| s.contains("● stopped")).await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -78,6 +78,9 @@ fn ended(app: &App) -> bool {
     app.snapshot.state == crate::stats::RunState::Stopped
 }
 const WIDE_EXTRA: [(&str, u16); 2] = [("p95", 5), ("p99", 5)];
+/// With streamed rows on a wide terminal: their TTFT p50 and p99, ITL p99 and tokens (or
+/// events) per second.
+const STREAM_EXTRA: [(&str, u16); 4] = [("TTFT50", 6), ("TTFT99", 6), ("ITL99", 6), ("tok/s", 7)];
 /// With `--baseline`: the live p95, the baseline's, and the change.
 const BASELINE_EXTRA: [(&str, u16); 3] = [("p95", 5), ("base", 5), ("Δp95", 6)];
 /// The Name column grows with the names up to this, so figures stay near their names.
@@ -91,6 +94,8 @@ struct Columns {
     wide: bool,
     /// The baseline's p95 and the change take the place of p95 and p99.
     baseline: bool,
+    /// Streamed rows' TTFT, ITL and tokens/s.
+    streams: bool,
 }
 
 impl Columns {
@@ -119,13 +124,19 @@ impl Columns {
         // The baseline's columns are worth a shorter Name column than p95 and p99 are.
         let name_room = if app.baseline.is_some() { 14 } else { 24 };
         let wide = inner_width >= base + extra + longest.min(name_room);
-        let used = base + if wide { extra } else { 0 };
+        let streamed = rows.iter().any(|r| r.stream.is_some());
+        let streams = wide
+            && streamed
+            && inner_width >= base + extra + fixed(&STREAM_EXTRA) + longest.min(name_room);
+        let used =
+            base + if wide { extra } else { 0 } + if streams { fixed(&STREAM_EXTRA) } else { 0 };
         let name_w = longest.min(inner_width.saturating_sub(used)).max(4);
         Columns {
             type_w,
             name_w,
             wide,
             baseline: wide && app.baseline.is_some(),
+            streams,
         }
     }
 
@@ -144,7 +155,12 @@ impl Columns {
             (true, false) => &WIDE_EXTRA,
             _ => &[],
         };
-        NARROW[..6].iter().chain(extra).chain(&NARROW[6..])
+        let streams: &'static [(&str, u16)] = if self.streams { &STREAM_EXTRA } else { &[] };
+        NARROW[..6]
+            .iter()
+            .chain(extra)
+            .chain(streams)
+            .chain(&NARROW[6..])
     }
 }
 
@@ -266,6 +282,9 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
             cells.push(right(format::ms_of(r, r.percentile_ms(q).unwrap_or(0.0))));
         }
     }
+    if cols.streams {
+        cells.extend(stream_cells(r).into_iter().map(right));
+    }
     let (rps, fps) = if ended(app) {
         (r.total_rps, r.total_fps)
     } else {
@@ -274,6 +293,29 @@ fn row<'a>(r: &RowStats, app: &App, cols: &Columns) -> Row<'a> {
     cells.push(right(rate(rps)));
     cells.push(right(rate(fps)));
     Row::new(cells)
+}
+
+/// A streamed row's TTFT p50 and p99, ITL p99 and tokens (or events) per second; blanks
+/// for a row that is not streamed.
+fn stream_cells(r: &RowStats) -> [String; 4] {
+    let Some(s) = &r.stream else {
+        return Default::default();
+    };
+    let at = |v: &[f64; 11], q: f64, n: u64| {
+        crate::stats::StreamStats::at(v, q)
+            .filter(|_| n > 0)
+            .map_or("-".into(), ms)
+    };
+    [
+        at(&s.ttft_ms, 0.5, s.ttft_count),
+        at(&s.ttft_ms, 0.99, s.ttft_count),
+        at(&s.itl_ms, 0.99, s.itl_count),
+        rate(if s.tokens.is_some() {
+            s.tokens_per_s
+        } else {
+            s.events_per_s
+        }),
+    ]
 }
 
 /// The baseline's p95 for the row and the change from it (marked when worse), or
