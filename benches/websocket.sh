@@ -29,13 +29,14 @@ taskset -c 1 "$SWARM" demo --serve --port "$PORT" >/dev/null 2>&1 </dev/null &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
-ws_scenario() { # USERS
+ws_scenario() { # USERS [ITERATIONS SPAWN_RATE]
   cat > "$OUT/ws.toml" <<TOML
 host = "http://127.0.0.1:$PORT"
 [load]
 users = $1
-spawn_rate = 2000
+spawn_rate = ${3:-2000}
 wait = "1s"
+${2:+iterations = $2}
 [[on_start]]
 name = "connect"
 ws = "/ws/echo"
@@ -96,22 +97,8 @@ print(f"CPU per round trip / CPU per HTTP/1.1 request, 10 000 users a second eac
 PY
 
 if [ -n "${ARTILLERY:-}" ]; then
-  cat > "$OUT/ws1k.toml" <<TOML
-host = "http://127.0.0.1:$PORT"
-[load]
-users = 1000
-spawn_rate = 1000
-wait = "1s"
-iterations = 20000
-[[on_start]]
-name = "connect"
-ws = "/ws/echo"
-[[endpoints]]
-name = "echo"
-send = "ping"
-receive = {}
-TOML
-  /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$SWARM" run "$OUT/ws1k.toml" --headless --quiet \
+  ws_scenario 1000 20000 1000   # as Artillery's: 1 000 sockets in a second, 20 messages each
+  /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 "$SWARM" run "$OUT/ws.toml" --headless --quiet \
     --json "$OUT/ws1k.json" >/dev/null 2>&1 </dev/null || true
   swarm_cpu="$(awk '{print $1 + $2}' "$OUT/time")"
   PORT="$PORT" /usr/bin/time -f "%U %S" -o "$OUT/time" taskset -c 0 timeout 120 "$ARTILLERY" run \

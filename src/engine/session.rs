@@ -215,8 +215,6 @@ impl UserState {
         state
     }
 
-    /// Renders the endpoint's templates and adds the cookies for its origin; None when
-    /// the request goes as written.
     /// A template of the endpoint's other than its request's (a WebSocket `receive`'s
     /// text), rendered with this user's variables.
     pub(crate) fn render(
@@ -231,12 +229,11 @@ impl UserState {
             shared,
             rng,
         };
-        t.render_string(&mut ctx).map_err(|why| match why {
-            RenderError::Missing(var) => ctx.missing(&var, e),
-            RenderError::TooLarge => too_large(e, None),
-        })
+        ctx.render(t, e)
     }
 
+    /// Renders the endpoint's templates and adds the cookies for its origin; None when
+    /// the request goes as written.
     pub(crate) fn prepare(
         &mut self,
         e: &Endpoint,
@@ -255,19 +252,15 @@ impl UserState {
                 shared,
                 rng,
             };
-            let fail = |why: RenderError, ctx: &Ctx| match why {
-                RenderError::Missing(var) => ctx.missing(&var, e),
-                RenderError::TooLarge => too_large(e, None),
-            };
             if let Some(t) = &d.target {
-                let text = t.render_string(&mut ctx).map_err(|v| fail(v, &ctx))?;
+                let text = ctx.render(t, e)?;
                 p.target = Some(text.parse().map_err(|err| StepFailure {
                     kind: FailureKind::Variable,
                     message: format!("{}: \"{text}\" is not a valid path ({err})", e.name),
                 })?);
             }
             for (name, t) in &d.headers {
-                let text = t.render_string(&mut ctx).map_err(|v| fail(v, &ctx))?;
+                let text = ctx.render(t, e)?;
                 let value = HeaderValue::from_str(&text).map_err(|_| StepFailure {
                     kind: FailureKind::Variable,
                     message: format!("{}: header {name} would not be a valid value", e.name),
@@ -275,7 +268,7 @@ impl UserState {
                 p.headers.push((name.clone(), value));
             }
             if let Some(t) = &d.body {
-                let text = t.render_string(&mut ctx).map_err(|v| fail(v, &ctx))?;
+                let text = ctx.render(t, e)?;
                 p.body = Some(text.into());
             }
         }
@@ -417,6 +410,20 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Renders one of `e`'s templates; a variable without a value, or a text past its
+    /// limit, is the step's failure.
+    fn render(
+        &mut self,
+        t: &crate::scenario::template::Template,
+        e: &Endpoint,
+    ) -> Result<String, StepFailure> {
+        let rendered = t.render_string(self);
+        rendered.map_err(|why| match why {
+            RenderError::Missing(var) => self.missing(&var, e),
+            RenderError::TooLarge => too_large(e, None),
+        })
+    }
+
     fn data_field(&self, name: &str) -> Option<Result<&str, usize>> {
         let (set, field) = name.split_once('.')?;
         let i = self.shared.data.iter().position(|(d, _)| d.name == set)?;

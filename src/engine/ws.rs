@@ -37,8 +37,9 @@ pub struct Done {
     pub status: Option<u16>,
     pub counts: WsCounts,
     pub failure: Option<(FailureKind, String)>,
-    /// The message a `receive` matched, or the upgrade's response headers (cookies).
+    /// The message a `receive` matched.
     pub matched: Option<Bytes>,
+    /// The upgrade's response headers (its cookies are kept).
     pub headers: Option<http::HeaderMap>,
 }
 
@@ -95,11 +96,7 @@ async fn connect(
     net: &Net,
 ) -> Done {
     let mut done = Done::default();
-    if let Some(old) = socket.take() {
-        let mut inner = old.inner;
-        let _ = inner.close(None).await;
-        done.counts.closed += 1;
-    }
+    done.counts.closed = u64::from(end(socket).await.is_some());
     let (stream, h2) = match exchange::open(&e.origin, net).await {
         Ok(s) => s,
         Err(err) => {
@@ -424,8 +421,8 @@ fn classify(err: &ws::Error, e: &Endpoint) -> (FailureKind, String) {
     }
 }
 
-/// Closes a socket at the flow's (or the user's) end: a close frame, without waiting long
-/// for the answer. True when there was one.
+/// Closes a socket at the flow's (or the user's) end, or before a new one opens: a close
+/// frame, without waiting long for the answer. The row that opened it, when there was one.
 pub async fn end(socket: &mut Option<Socket>) -> Option<usize> {
     let s = socket.take()?;
     let mut inner = s.inner;

@@ -186,21 +186,24 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Row `i`'s counts, the rows grown to hold it.
+    fn row(&mut self, i: usize) -> &mut RowDelta {
+        if i >= self.rows.len() {
+            self.rows.resize_with(i + 1, RowDelta::new);
+        }
+        &mut self.rows[i]
+    }
+
     fn record(
         &mut self,
         s: &Sample,
         stream: Option<&StreamSample>,
         describe: impl FnOnce() -> String,
     ) {
-        if s.row >= self.rows.len() {
-            self.rows.resize_with(s.row + 1, RowDelta::new);
-        }
-        self.rows[s.row].add(s);
+        let row = self.row(s.row);
+        row.add(s);
         if let Some(st) = stream {
-            self.rows[s.row]
-                .stream
-                .get_or_insert_with(Box::default)
-                .add(st);
+            row.stream.get_or_insert_with(Box::default).add(st);
         }
         let Some(kind) = s.failure else { return };
         match self
@@ -270,11 +273,16 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// This user's shard, locked.
+    fn shard(&self) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards.shards[self.index]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Records one result; `describe` is called only when a failure's text is needed.
     pub(crate) fn record(&self, sample: Sample, describe: impl FnOnce() -> String) {
-        let mut shard = self.shards.shards[self.index]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut shard = self.shard();
         shard.record(&sample, None, describe);
     }
 
@@ -285,11 +293,10 @@ impl Recorder {
         ws: &super::WsCounts,
         describe: impl FnOnce() -> String,
     ) {
-        let mut shard = self.shards.shards[self.index]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut shard = self.shard();
         shard.record(&sample, None, describe);
-        shard.rows[sample.row]
+        shard
+            .row(sample.row)
             .ws
             .get_or_insert_with(Box::default)
             .add(ws);
@@ -297,13 +304,8 @@ impl Recorder {
 
     /// WebSocket counts with no request: a socket closed at the flow's end.
     pub(crate) fn record_ws_only(&self, row: usize, ws: &super::WsCounts) {
-        let mut shard = self.shards.shards[self.index]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if row >= shard.rows.len() {
-            shard.rows.resize_with(row + 1, RowDelta::new);
-        }
-        shard.rows[row].ws.get_or_insert_with(Box::default).add(ws);
+        let mut shard = self.shard();
+        shard.row(row).ws.get_or_insert_with(Box::default).add(ws);
     }
 
     /// As `record`, for a streamed response: its stream's figures go with it.
@@ -313,17 +315,13 @@ impl Recorder {
         stream: &StreamSample,
         describe: impl FnOnce() -> String,
     ) {
-        let mut shard = self.shards.shards[self.index]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut shard = self.shard();
         shard.record(&sample, Some(stream), describe);
     }
 
     /// Records how late a think-time sleep woke up.
     pub(crate) fn record_lateness(&self, late_us: u64) {
-        let mut shard = self.shards.shards[self.index]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut shard = self.shard();
         record(shard.lateness.get_or_insert_with(new_histogram), late_us);
     }
 }
