@@ -5,20 +5,6 @@ use super::*;
 use crate::scenario::{WsAction, WsMatch};
 use base64::Engine as _;
 
-/// The keys of an HTTP request that a WebSocket step does not take.
-const NOT_ON_WS: [&str; 10] = [
-    "path",
-    "method",
-    "json",
-    "body",
-    "form",
-    "content_type",
-    "expect",
-    "redirects",
-    "stream",
-    "stream_tokens",
-];
-
 impl Validator<'_> {
     /// A WebSocket step as an `Endpoint`: its target and headers are the upgrade request's
     /// (`ws`), its body the message it sends (`send`).
@@ -81,22 +67,25 @@ impl Validator<'_> {
 
     /// An HTTP key on a WebSocket step is a mistake worth naming.
     fn ws_keys(&self, e: &RawEndpoint, span: std::ops::Range<usize>, key: &str) -> Result<()> {
+        // The keys of an HTTP request, which a WebSocket step does not take.
         let present = [
-            e.path.is_some(),
-            e.method.is_some(),
-            e.json.is_some(),
-            e.body.is_some(),
-            e.form.is_some(),
-            e.content_type.is_some(),
-            e.expect.is_some(),
-            e.redirects.is_some(),
-            e.stream.is_some(),
-            e.stream_tokens.is_some() || e.stream_done.is_some() || e.stream_max.is_some(),
+            ("path", e.path.is_some()),
+            ("method", e.method.is_some()),
+            ("json", e.json.is_some()),
+            ("body", e.body.is_some()),
+            ("form", e.form.is_some()),
+            ("content_type", e.content_type.is_some()),
+            ("expect", e.expect.is_some()),
+            ("redirects", e.redirects.is_some()),
+            ("stream", e.stream.is_some()),
+            ("stream_tokens", e.stream_tokens.is_some()),
+            ("stream_done", e.stream_done.is_some()),
+            ("stream_max", e.stream_max.is_some()),
         ];
-        if let Some(i) = present.iter().position(|p| *p) {
+        if let Some((name, _)) = present.iter().find(|p| p.1) {
             return Err(self.err(
                 span,
-                &format!("{key}.{}", NOT_ON_WS[i]),
+                &format!("{key}.{name}"),
                 "is an HTTP request's key; a WebSocket step (ws, send, receive, hold, close) \
                  does not take it: put the request in a step of its own",
             ));
