@@ -28,7 +28,7 @@ pub enum Cmd {
         file: PathBuf,
     },
     /// Start the built-in demo API on 127.0.0.1 and swarm it with scenarios/demo.toml
-    Demo(DemoArgs),
+    Demo(Box<DemoArgs>),
     /// Write a new scenario in the terminal UI, asking for the host first
     New {
         /// Where the scenario will be saved
@@ -61,6 +61,56 @@ pub enum Cmd {
     /// Run a share of a distributed run: join the controller at --controller, take the
     /// scenario and a segment from it, report back every second
     Worker(WorkerArgs),
+    /// List the swarm runs on this machine (id, scenario, state, users, req/s, since when)
+    Ps {
+        /// One JSON object per run
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open the terminal UI on a running run (RUN from swarm ps; the only one when left out)
+    Attach(ControlArgs),
+    /// A run's figures now (--json: the --json report's document, live)
+    Status {
+        #[command(flatten)]
+        target: ControlArgs,
+        /// The --json report's document, live
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a run: its traffic goes to none and its load plan holds (swarm resume)
+    Pause(ControlArgs),
+    /// Resume a paused run: the users (or rate) it had come back
+    Resume(ControlArgs),
+    /// Stop a run's load; it writes its reports and ends
+    Stop(ControlArgs),
+    /// Change a running run's users (-u), spawn rate (-r) or arrival rate
+    Scale(ScaleArgs),
+}
+
+/// Which run a control command steers.
+#[derive(Debug, Args, Clone)]
+pub struct ControlArgs {
+    /// The run: its id from swarm ps, its control socket's path, or its --control address
+    /// (HOST:PORT); left out, the only run on this machine
+    pub run: Option<String>,
+    /// The token of a run served with --control and --token-file
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub target: ControlArgs,
+    /// Users to run now
+    #[arg(short = 'u', long)]
+    pub users: Option<u32>,
+    /// Users started (or stopped) per second on the way there
+    #[arg(short = 'r', long, value_parser = parse_rate)]
+    pub spawn_rate: Option<f64>,
+    /// Open model: iterations started per second
+    #[arg(long, value_name = "RATE", conflicts_with = "users")]
+    pub arrival_rate: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -182,8 +232,9 @@ pub struct DistArgs {
         requires = "workers"
     )]
     pub listen: String,
-    /// A shared secret the workers must present (needed to listen beyond loopback)
-    #[arg(long, value_name = "FILE", requires = "workers")]
+    /// A shared secret the workers must present (needed to listen beyond loopback); with
+    /// --control, the secret its clients must present too
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// When a worker is lost, share its load over the others and go on (the report says
     /// the run was degraded) instead of stopping with exit code 3
@@ -401,6 +452,19 @@ pub struct LoadArgs {
     pub loglevel: Option<String>,
 }
 
+/// `--control`: HOST:PORT, or a port alone (on 127.0.0.1, as k6's 6565).
+fn parse_control(text: &str) -> Result<std::net::SocketAddr, String> {
+    let t = text.trim();
+    let full = match t.parse::<u16>() {
+        Ok(port) => format!("127.0.0.1:{port}"),
+        Err(_) if t.starts_with(':') => format!("127.0.0.1{t}"),
+        Err(_) => t.to_string(),
+    };
+    full.parse().map_err(|_| {
+        "not an address; write e.g. 127.0.0.1:6565 (or 0.0.0.0:6565 with --token-file)".to_string()
+    })
+}
+
 fn refuse_loglevel(_: &str) -> Result<String, String> {
     Err("swarm has no log levels: progress lines go to standard error (--quiet or --only-summary drops them), the report to standard output, and --http-debug shows requests and responses".into())
 }
@@ -434,6 +498,13 @@ pub struct OutputArgs {
     /// e.g. 127.0.0.1:9646
     #[arg(long, value_name = "ADDR")]
     pub prometheus: Option<String>,
+    /// Serve the run's control API over TCP too, e.g. 127.0.0.1:6565 (every run serves it
+    /// on a Unix socket; swarm ps lists them). Beyond loopback it needs --token-file
+    #[arg(long, value_name = "ADDR", value_parser = parse_control)]
+    pub control: Option<std::net::SocketAddr>,
+    /// The token --control asks for (read from --token-file)
+    #[arg(skip)]
+    pub control_token: Option<String>,
     /// After a headless run, keep serving the final metrics this long, so that a scrape
     /// catches the end (e.g. 15s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "prometheus")]

@@ -6,7 +6,7 @@
 use crate::engine::Command;
 use crate::report::format;
 use crate::run::finish::Output;
-use crate::run::{Front, Run};
+use crate::run::{Front, Run, Steer};
 use crate::scenario::threshold::check_all;
 use crate::scenario::{Plan, format_duration, format_rate};
 use crate::signals::Signals;

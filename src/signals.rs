@@ -14,9 +14,23 @@ impl Signals {
         Signals::listen(true)
     }
 
-    /// SIGTERM and SIGHUP (the SSH link dropped).
-    pub(crate) fn hangups() -> Signals {
-        Signals::listen(false)
+    /// SIGHUP alone: the terminal closed (the SSH link dropped).
+    pub(crate) fn hangup() -> Signals {
+        Signals::of(&[tokio::signal::unix::SignalKind::hangup()])
+    }
+
+    /// SIGTERM alone.
+    pub(crate) fn terminate() -> Signals {
+        Signals::of(&[tokio::signal::unix::SignalKind::terminate()])
+    }
+
+    fn of(kinds: &[tokio::signal::unix::SignalKind]) -> Signals {
+        Signals {
+            streams: kinds
+                .iter()
+                .filter_map(|k| tokio::signal::unix::signal(*k).ok())
+                .collect(),
+        }
     }
 
     #[cfg(unix)]

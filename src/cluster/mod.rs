@@ -40,7 +40,7 @@ pub(crate) const MAKE_TOKEN: &str = "head -c 32 /dev/urandom | base64 > swarm.to
 /// file alone. The controller's figures are whole-swarm; each worker's segment takes its
 /// share of them after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Overrides {
+pub struct Overrides {
     pub users: u32,
     pub spawn_rate: f64,
     pub run_time: Option<Duration>,

@@ -2,8 +2,10 @@
 //! and the run's outputs, and the run goes to a front-end (the TUI, the headless run) or
 //! to a report.
 
+mod attach;
 mod capacity;
 mod check;
+mod control;
 mod demo;
 mod man;
 mod new;
@@ -22,6 +24,9 @@ use std::path::{Path, PathBuf};
 
 /// Runs a subcommand; the result is the process exit code (errors mean bad input).
 pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
+    if detachable(&command) {
+        return attach::own().await;
+    }
     match command {
         Cmd::Run(args) => run::run(*args).await,
         Cmd::FindCapacity(args) => capacity::find_capacity(args).await,
@@ -32,8 +37,32 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
         Cmd::Worker(args) => worker::worker(args).await,
         Cmd::Completions { shell } => man::completions(shell),
         Cmd::Man => man::man(&mut std::io::stdout().lock()),
-        Cmd::Demo(args) => demo::demo(args).await,
+        Cmd::Demo(args) => demo::demo(*args).await,
         Cmd::New { file } => new::new(file).await,
+        Cmd::Ps { json } => control::ps(json).await,
+        Cmd::Attach(args) => attach::attach(&args).await,
+        Cmd::Status { target, json } => control::status(&target, json).await,
+        Cmd::Pause(args) => control::simple(&args, "pause").await,
+        Cmd::Resume(args) => control::simple(&args, "resume").await,
+        Cmd::Stop(args) => control::simple(&args, "stop").await,
+        Cmd::Scale(args) => control::scale(&args).await,
+    }
+}
+
+/// A run in the TUI: it goes to a process of its own that this terminal attaches to, so
+/// it can be detached. (`swarm new`, a scenario not yet written, stays in this one.)
+fn detachable(command: &Cmd) -> bool {
+    if attach::serving() {
+        return false;
+    }
+    match command {
+        Cmd::Run(args) => {
+            use_tui(&args.output)
+                && args.load.http_debug.is_none()
+                && (is_url(&args.target) || Path::new(&args.target).exists())
+        }
+        Cmd::Demo(args) => !args.serve && use_tui(&args.output),
+        _ => false,
     }
 }
 
@@ -58,7 +87,7 @@ fn doctor(target: Option<String>, load: &LoadArgs) -> anyhow::Result<i32> {
 }
 
 pub(super) fn use_tui(output: &OutputArgs) -> bool {
-    !output.headless && std::io::stdout().is_terminal()
+    !output.headless && (std::io::stdout().is_terminal() || attach::serving())
 }
 
 /// `--save-run -` is refused: a saved run grows a line a second, so it is a file
@@ -117,5 +146,9 @@ fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
         width: report_width(),
         quiet: output.quiet,
         reset_stats: output.reset_stats,
+        control: crate::run::control::Config {
+            tcp: output.control,
+            token: output.control_token.clone(),
+        },
     }
 }

@@ -3,7 +3,7 @@
 
 use super::headless_output;
 use crate::cli::{LoadArgs, OutputArgs};
-use crate::run::{Front, Run};
+use crate::run::{Front, Run, Steer};
 use crate::scenario::{Plan, ScenarioDoc};
 use crate::stats::RunState;
 use crate::tui::{self, Launch};
@@ -31,6 +31,8 @@ pub(super) async fn new_scenario(
         autostart: false,
         ask_host: true,
         baseline: None,
+        detachable: None,
+        detach_on_hangup: false,
     };
     let out = headless_output(output, Some(String::new()));
     let run = Run::start(&plan, &out, Front::Tui).await?;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub(super) async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     // --http-debug writes on standard error, which the terminal UI's screen is.
     args.output.headless |= args.load.http_debug.is_some();
+    control_token(&mut args.output, &args.dist)?;
     let url = is_url(&args.target);
     let until_count = args.load.requests.is_some() && args.load.run_time.is_none();
     let request = args
@@ -61,6 +62,24 @@ pub(super) async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         None
     };
     execute(plan, text, doc, &args.output, dist).await
+}
+
+/// `--token-file` is the workers' secret with `--workers`, the control API's with
+/// `--control`; alone it would be ignored.
+pub(super) fn control_token(
+    output: &mut crate::cli::OutputArgs,
+    dist: &crate::cli::DistArgs,
+) -> anyhow::Result<()> {
+    match &dist.token_file {
+        Some(p) if output.control.is_some() => {
+            output.control_token = Some(crate::cluster::read_token(p)?);
+        }
+        Some(_) if dist.workers.is_none() => anyhow::bail!(
+            "--token-file: give it with --workers (the workers' secret) or --control (the control API's)"
+        ),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `swarm run URL -H ...`: the URL names the host, so `-H` would be ignored; oha and curl
@@ -145,6 +164,10 @@ pub(super) async fn execute(
     };
     check_outputs(out.files())?;
     match doc {
+        Some(doc) if super::attach::serving() && use_tui(output) => {
+            let detail = (output.baseline.clone(), output.autostart);
+            super::attach::serve_tui(&plan, &doc, &out, detail).await
+        }
         Some(doc) if use_tui(output) => {
             let run = Run::start(&plan, &out, Front::Tui).await?;
             let launch = Launch {
@@ -153,6 +176,8 @@ pub(super) async fn execute(
                 autostart: output.autostart,
                 ask_host: false,
                 baseline,
+                detachable: None,
+                detach_on_hangup: false,
             };
             tui::run(launch, &run).await?;
             run.finish(&plan, &out, None).await

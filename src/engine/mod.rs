@@ -137,6 +137,11 @@ impl Engine {
         let _ = self.commands.send(command);
     }
 
+    /// Another sender of commands (a run's control endpoint holds one).
+    pub(crate) fn commander(&self) -> mpsc::UnboundedSender<Command> {
+        self.commands.clone()
+    }
+
     /// A receiver of the newest snapshot.
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.snapshots.clone()

@@ -75,6 +75,7 @@ pub fn render(
     distribution(&mut out, &snap.total);
     failures(&mut out, snap);
     thresholds(&mut out, verdicts);
+    controls(&mut out, snap);
     if let Some(c) = capacity.filter(|c| !c.steps.is_empty()) {
         capacity_steps(&mut out, c);
     }
@@ -94,6 +95,24 @@ pub fn render(
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// What arrived over the control endpoint while the run went on.
+fn controls(out: &mut String, snap: &Snapshot) {
+    if snap.controls.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Controls during the run</h2>\n<table id=\"controls\"><tr><th>at s</th><th class=\"l\">who</th><th class=\"l\">what</th></tr>\n");
+    for c in &snap.controls {
+        let _ = writeln!(
+            out,
+            "<tr><td>{:.1}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            c.at_s,
+            esc(&c.who),
+            esc(&c.what)
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 /// The history without a last point cut short by the stop: sampled as the users left, it

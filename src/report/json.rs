@@ -12,6 +12,8 @@ struct JsonReport<'a> {
     pub state: String,
     pub duration_s: f64,
     pub users: u32,
+    /// Users running when the document was made (0 once the run stopped).
+    pub users_now: u32,
     /// Users that stopped because a step of their on_start failed.
     pub stopped_users: u64,
     /// `[[users]]`: each type's name, users at the end and the most at once.
@@ -42,6 +44,10 @@ struct JsonReport<'a> {
     /// its share) and why. Empty when the figures are complete.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub lost_workers: &'a [crate::stats::LostWorker],
+    /// What arrived over the control endpoint while the run went on (`swarm scale`, the
+    /// API, an attached TUI): when, who, what.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub controls: &'a [crate::stats::ControlEvent],
 }
 
 /// The open model's schedule at the end of the run.
@@ -87,6 +93,8 @@ struct JsonRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub corrected_percentiles_ms: Option<serde_json::Map<String, serde_json::Value>>,
     pub rps: f64,
+    /// Requests per second over the last seconds (what a live `/v1/status` is read for).
+    pub current_rps: f64,
     pub failures_per_s: f64,
     pub avg_bytes: f64,
     pub status_counts: BTreeMap<String, u64>,
@@ -148,6 +156,7 @@ pub(crate) fn to_json(
         state: snap.state.to_string(),
         duration_s: snap.elapsed.as_secs_f64(),
         users: snap.peak_users,
+        users_now: snap.users,
         stopped_users: snap.stopped_users,
         user_types: &snap.user_types,
         endpoints: rows,
@@ -172,6 +181,7 @@ pub(crate) fn to_json(
         worker_lost: snap.worker_lost.as_deref(),
         degraded: snap.degraded,
         lost_workers: &snap.lost_workers,
+        controls: &snap.controls,
     };
     serde_json::to_string_pretty(&report).expect("report serializes")
 }
@@ -209,6 +219,7 @@ fn row(r: &RowStats, failures: &[FailureGroup]) -> JsonRow {
         percentiles_ms,
         corrected_percentiles_ms: r.corrected_ms.map(keyed),
         rps: round3(r.total_rps),
+        current_rps: round3(r.current_rps),
         failures_per_s: round3(r.total_fps),
         avg_bytes: round3(r.avg_bytes),
         status_counts: r

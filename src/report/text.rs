@@ -46,6 +46,12 @@ pub fn render(snap: &Snapshot, title: &str, width: usize) -> String {
     ws_table(&mut out, snap, width);
     status_table(&mut out, snap, width);
     failure_table(&mut out, snap, width);
+    if !snap.controls.is_empty() {
+        out.push_str("\nControls during the run (swarm scale, the API, attached terminals)\n");
+        for c in &snap.controls {
+            let _ = writeln!(out, "{}", fit(&c.line(), width));
+        }
+    }
     out
 }
 

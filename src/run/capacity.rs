@@ -45,6 +45,7 @@ pub async fn search(
         Some(d) => crate::cluster::controller::spawn(&plan, d).await?,
         None => crate::engine::Engine::spawn(&plan),
     };
+    let _control = serve_control(&plan, scenario, is_distributed, &engine).await?;
     let mut search = Search::new(cfg.clone(), slo);
     // The search may climb to its limit: what would cap this machine before then (swarm
     // doctor's checks) makes a knee found there suspect.
@@ -74,6 +75,27 @@ pub async fn search(
         (json, html),
         (&last, started, scenario),
     )
+}
+
+/// The search's control endpoint: it shows the search live; the search alone sets the
+/// users.
+async fn serve_control(
+    plan: &crate::scenario::Plan,
+    scenario: &str,
+    distributed: bool,
+    engine: &crate::engine::Engine,
+) -> anyhow::Result<super::control::Control> {
+    super::control::Control::start(super::control::Start {
+        plan,
+        text: scenario,
+        front: "find-capacity",
+        distributed,
+        commands: engine.commander(),
+        snapshots: engine.snapshots(),
+        config: &super::control::Config::default(),
+        steered_by: Some("the capacity search"),
+    })
+    .await
 }
 
 /// Moves the search on every 100 ms until it is done or interrupted, printing each step

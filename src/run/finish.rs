@@ -42,6 +42,8 @@ pub struct Output {
     pub quiet: bool,
     /// `--reset-stats`: the statistics start again once every user has started.
     pub reset_stats: bool,
+    /// `--control ADDR` and its token (every run serves its Unix socket).
+    pub control: super::control::Config,
 }
 
 impl Output {

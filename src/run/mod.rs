@@ -6,6 +6,7 @@
 //! without a terminal is `capacity`.
 
 pub mod capacity;
+pub mod control;
 pub mod finish;
 
 use crate::engine::{Command, Engine};
@@ -31,9 +32,40 @@ pub enum Front {
     Tui,
 }
 
+/// What a front-end needs of a run: in this process (`Run`), or behind its control
+/// endpoint (`control::client::Remote`, an attached TUI).
+pub trait Steer {
+    /// Sends the run a command (start, stop, users, an edit ...).
+    fn send(&self, command: Command);
+    /// The newest snapshot, as it changes.
+    fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>>;
+    /// Whether a cluster's controller runs the load (the TUI shows its workers).
+    fn is_distributed(&self) -> bool;
+    /// Whether an edit goes as the scenario's text ahead of its commands (to workers, or
+    /// over the control endpoint).
+    fn edits_as_text(&self) -> bool {
+        self.is_distributed()
+    }
+}
+
+impl Steer for Run {
+    fn send(&self, command: Command) {
+        self.engine.send(command);
+    }
+
+    fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.engine.snapshots()
+    }
+
+    fn is_distributed(&self) -> bool {
+        self.distributed
+    }
+}
+
 /// A run: its engine and the outputs that follow it.
 pub struct Run {
     engine: Engine,
+    control: control::Control,
     front: Front,
     /// When the load started, once known (a headless run starts with its engine).
     started: Option<SystemTime>,
@@ -77,6 +109,7 @@ impl Run {
             }
             None => Engine::spawn(plan),
         };
+        let control = serve_control(plan, out, front, &engine).await?;
         let metrics = listener.map(|(l, linger)| {
             if front == Front::Headless
                 && let Ok(addr) = l.local_addr()
@@ -100,6 +133,7 @@ impl Run {
         Ok(Run {
             distributed: out.distributed.is_some(),
             engine,
+            control,
             front,
             started,
             follower,
@@ -107,19 +141,9 @@ impl Run {
         })
     }
 
-    /// Sends the engine a command (start, stop, users, an edit ...).
-    pub fn send(&self, command: Command) {
-        self.engine.send(command);
-    }
-
-    /// The newest snapshot, as it changes.
-    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
-        self.engine.snapshots()
-    }
-
-    /// Whether a cluster's controller runs the load (the TUI then sends edits as text).
-    pub(crate) fn is_distributed(&self) -> bool {
-        self.distributed
+    /// The run's control endpoint.
+    pub fn control(&self) -> &control::Control {
+        &self.control
     }
 
     /// Ends the run and writes every report asked for; returns the exit code. `last` is
@@ -135,6 +159,7 @@ impl Run {
             Some(last) => (last, Some(self.engine)),
             None => (self.engine.shutdown().await, None),
         };
+        let last = with_controls(last, self.control.controls());
         let (csv, log) = match self.follower.take() {
             Some(f) => f.finish().await,
             None => (None, None),
@@ -191,6 +216,52 @@ impl Run {
             server.abort();
         }
     }
+}
+
+/// The run's control endpoint; a headless run says how to reach it.
+async fn serve_control(
+    plan: &Plan,
+    out: &Output,
+    front: Front,
+    engine: &Engine,
+) -> anyhow::Result<control::Control> {
+    let control = control::Control::start(control::Start {
+        plan,
+        text: &out.scenario,
+        front: match front {
+            Front::Headless => "headless",
+            Front::Tui => "tui",
+        },
+        distributed: out.distributed.is_some(),
+        commands: engine.commander(),
+        snapshots: engine.snapshots(),
+        config: &out.control,
+        steered_by: None,
+    })
+    .await?;
+    if front == Front::Headless
+        && !out.quiet
+        && let Some(info) = control.info()
+    {
+        eprintln!(
+            "swarm: run {} (swarm status {0}, swarm scale {0} -u N, swarm attach {0}){}",
+            info.id,
+            info.tcp
+                .as_ref()
+                .map_or(String::new(), |a| format!("; control at http://{a}/"))
+        );
+    }
+    Ok(control)
+}
+
+/// The final snapshot with the controls that arrived over the endpoint: the report lists them.
+fn with_controls(last: Arc<Snapshot>, controls: Vec<crate::stats::ControlEvent>) -> Arc<Snapshot> {
+    if controls.is_empty() {
+        return last;
+    }
+    let mut snap = Arc::unwrap_or_clone(last);
+    snap.controls = controls;
+    Arc::new(snap)
 }
 
 impl Follower {

@@ -140,6 +140,29 @@ impl ScenarioDoc {
         })
     }
 
+    /// What a TUI in another process needs to edit this document as this one would:
+    /// (text now, text saved, text on disk, the --host override).
+    pub fn parts(&self) -> (String, String, Option<String>, Option<String>) {
+        (
+            self.text(),
+            self.saved.clone(),
+            self.on_disk.clone(),
+            self.host_override.clone(),
+        )
+    }
+
+    /// The document `parts` describe.
+    pub fn from_parts(
+        path: Option<PathBuf>,
+        (text, saved, on_disk, host_override): (String, String, Option<String>, Option<String>),
+    ) -> Result<ScenarioDoc, ScenarioError> {
+        let mut doc = ScenarioDoc::from_text(&text, path)?;
+        doc.saved = saved;
+        doc.on_disk = on_disk;
+        doc.host_override = host_override;
+        Ok(doc)
+    }
+
     /// A new scenario with a host and a load, not yet saved.
     pub(crate) fn new_scenario(
         path: Option<PathBuf>,

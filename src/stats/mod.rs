@@ -23,6 +23,6 @@ pub use snapshot::{
     Arrivals, FailureGroup, Generator, LE_BOUNDS_MS, LostWorker, PERCENTILES, RowStats, RunState,
     Snapshot, TypeCount, WindowStats, WorkerStatus, short_name,
 };
-pub use snapshot::{Shape, StreamStats};
+pub use snapshot::{ControlEvent, Shape, StreamStats};
 pub use stream::StreamSample;
 pub use ws::{WsCounts, WsStats};

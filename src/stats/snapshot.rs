@@ -334,7 +334,7 @@ pub struct Snapshot {
     /// Present when the run follows an arrival rate (open model).
     pub arrivals: Option<Arrivals>,
     /// Present after a `MarkWindow` command.
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowStats>,
     /// A distributed run: the workers it waits for (0 for a run in one process) ...
     #[serde(default)]
@@ -356,8 +356,30 @@ pub struct Snapshot {
     #[serde(default)]
     pub controller_addr: String,
     /// An edit of the scenario the controller could not send its workers, and why.
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit_refused: Option<String>,
+    /// What arrived over the run's control endpoint (`swarm scale`, `POST /v1/scale`, an
+    /// attached TUI), in order: the report says how the load was shaped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<ControlEvent>,
+}
+
+/// One control that arrived over the run's endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControlEvent {
+    /// On the run's clock, seconds.
+    pub at_s: f64,
+    /// Who sent it: the client's name, or its address.
+    pub who: String,
+    /// What it did.
+    pub what: String,
+}
+
+impl ControlEvent {
+    /// "12.5 s  swarm scale (pid 42): set the users to 50"
+    pub fn line(&self) -> String {
+        format!("{:>7.1} s  {}: {}", self.at_s, self.who, self.what)
+    }
 }
 
 /// One worker of a distributed run, as its controller last heard of it.

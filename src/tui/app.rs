@@ -96,6 +96,8 @@ pub enum Action {
     HtmlReport,
     Help,
     Quit,
+    /// Leave the run going in the background and close this terminal's view of it.
+    Detach,
     ForceQuit,
     Close,
     /// A key for the open popup.
@@ -214,6 +216,11 @@ pub struct App {
     /// A one-line message for the user: (text, is_error). Cleared by the next key.
     pub message: Option<(String, bool)>,
     pub quit: bool,
+    /// The view closes and the run goes on (D, or d at the quit question).
+    pub detach: bool,
+    /// The run lives in a process of its own (it can be detached), and this client's
+    /// name in its list of controls.
+    pub detachable: Option<String>,
     pub theme: Theme,
     /// Weights of endpoints disabled from the TUI, to restore on enable.
     disabled: HashMap<usize, u32>,
@@ -317,6 +324,8 @@ impl App {
             run_time: plan.load.run_time,
             message: None,
             quit: false,
+            detach: false,
+            detachable: None,
             theme,
             disabled: HashMap::new(),
             thresholds: plan.thresholds.clone(),
@@ -328,6 +337,34 @@ impl App {
             request_timeout: plan.request_timeout,
             extras: Extras::of(plan),
         }
+    }
+
+    /// Controls from elsewhere (`swarm scale`, the API, another terminal): the sliders
+    /// follow, and the status line says who did what.
+    fn take_controls(&mut self, snap: &Snapshot) {
+        let me = self.detachable.as_deref();
+        let Some(other) = snap
+            .controls
+            .iter()
+            .rev()
+            .find(|c| Some(c.who.as_str()) != me)
+        else {
+            return;
+        };
+        if self.snapshot.controls.contains(other) {
+            return;
+        }
+        if snap.arrivals.is_none() {
+            self.users = snap.target_users;
+        }
+        self.spawn_rate = snap.spawn_rate;
+        if let (Some(_), Some(a)) = (self.arrival_rate, &snap.arrivals) {
+            self.arrival_rate = Some(a.rate);
+        }
+        self.info(format!(
+            "{:.0} s: {}: {}",
+            other.at_s, other.who, other.what
+        ));
     }
 
     pub fn is_running(&self) -> bool {
@@ -379,6 +416,9 @@ impl App {
         self.verdicts = check_all(&self.thresholds, &snap);
         if snap.edit_refused.is_some() && snap.edit_refused != self.snapshot.edit_refused {
             self.error(snap.edit_refused.clone().unwrap_or_default());
+        }
+        if snap.controls.len() > self.snapshot.controls.len() {
+            self.take_controls(&snap);
         }
         self.snapshot = snap;
     }
@@ -452,6 +492,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::HtmlReport => ask_html_path(app),
         Action::Help => open(app, Popup::Help),
         Action::Quit => quit(app),
+        Action::Detach => detach(app),
         Action::ForceQuit => {
             app.quit = true;
             vec![]
@@ -545,6 +586,19 @@ fn ask_html_path(app: &mut App) -> Vec<Effect> {
     }
     let path = html_report_path(app.doc.path.as_deref());
     open(app, prompt(PromptKind::HtmlReport, &path))
+}
+
+/// `D`: the run goes on in the background; `swarm attach` comes back to it.
+fn detach(app: &mut App) -> Vec<Effect> {
+    if app.detachable.is_none() {
+        return info(
+            app,
+            "this run cannot be detached: a new scenario's runs in this terminal (save it and swarm run it)",
+        );
+    }
+    app.detach = true;
+    app.quit = true;
+    vec![]
 }
 
 /// `q`: asks first when a run is going or the scenario has unsaved changes.

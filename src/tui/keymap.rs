@@ -218,7 +218,13 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[key('q')],
         label: "q",
         action: Action::Quit,
-        help: "quit (asks if running/unsaved)",
+        help: "quit (asks first)",
+    },
+    Binding {
+        keys: &[(KeyCode::Char('D'), S), key('D')],
+        label: "D",
+        action: Action::Detach,
+        help: "detach (the run goes on)",
     },
     Binding {
         keys: &[(KeyCode::Char('c'), C)],

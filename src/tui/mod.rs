@@ -13,7 +13,7 @@ pub mod theme;
 pub mod view;
 
 use crate::engine::Command;
-use crate::run::Run;
+use crate::run::Steer;
 use crate::scenario::{Plan, SaveError, ScenarioDoc};
 use crate::signals::Signals;
 use app::{Action, App, Effect, Popup, Prompt, PromptKind};
@@ -41,31 +41,75 @@ pub struct Launch {
     pub ask_host: bool,
     /// `--baseline RUN`: its path, and the run shown beside the live figures.
     pub baseline: Option<(String, Arc<crate::report::saved::SavedRun>)>,
+    /// The run lives in a process of its own, so the TUI can leave it going (D); this
+    /// terminal's name in the run's list of controls.
+    pub detachable: Option<String>,
+    /// A closed terminal (SIGHUP) detaches instead of stopping the run.
+    pub detach_on_hangup: bool,
 }
 
-/// Runs the TUI on the real terminal, watching and steering `run`, until the user quits.
-pub async fn run(launch: Launch, run: &Run) -> anyhow::Result<()> {
+/// How the TUI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The user quit (or SIGTERM): the run ends.
+    Quit,
+    /// The run goes on without this terminal (D, or the terminal closed).
+    Detach,
+}
+
+/// A signal that ended the TUI.
+enum Ended {
+    Hangup,
+    Terminate,
+}
+
+/// Runs the TUI on the real terminal, watching and steering `run`, until the user quits
+/// or detaches.
+pub async fn run(launch: Launch, run: &dyn Steer) -> anyhow::Result<Exit> {
+    let on_hangup = if launch.detach_on_hangup && launch.detachable.is_some() {
+        Exit::Detach
+    } else {
+        Exit::Quit
+    };
     let mut app = new_app(launch, run);
     app.distributed = run.is_distributed();
     let mut terminal = ratatui::try_init()?;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Hide);
-    let mut hangups = Signals::hangups();
+    let mut hangup = Signals::hangup();
+    let mut terminate = Signals::terminate();
+    let signal = async {
+        tokio::select! {
+            () = hangup.next() => Ended::Hangup,
+            () = terminate.next() => Ended::Terminate,
+        }
+    };
     let result = run_loop(
         &mut terminal,
         &mut app,
         run,
         crossterm::event::EventStream::new(),
-        hangups.next(),
+        signal,
     )
     .await;
-    ratatui::try_restore()?;
-    result
+    // A closed terminal cannot be restored; the run goes on all the same.
+    let restored = ratatui::try_restore();
+    let exit = match result? {
+        Some(Ended::Hangup) => on_hangup,
+        Some(Ended::Terminate) => Exit::Quit,
+        None if app.detach => Exit::Detach,
+        None => Exit::Quit,
+    };
+    if exit == Exit::Quit {
+        restored?;
+    }
+    Ok(exit)
 }
 
 /// Builds the app state and applies `--autostart`.
-fn new_app(launch: Launch, run: &Run) -> App {
+fn new_app(launch: Launch, run: &dyn Steer) -> App {
     let mut app = App::new(launch.doc, &launch.plan, theme::Theme::from_env());
     app.baseline = launch.baseline;
+    app.detachable = launch.detachable;
     if launch.ask_host {
         let input = TextInput::proposing("http://127.0.0.1:8080");
         app.popup = Some(Popup::Prompt(Prompt {
@@ -81,20 +125,23 @@ fn new_app(launch: Launch, run: &Run) -> App {
     app
 }
 
-/// The event loop: keys and snapshots in, frames out, until `app.quit` or `stop` fires.
-async fn run_loop<B, E>(
+/// The event loop: keys and snapshots in, frames out, until `app.quit` or `stop` fires
+/// (then its output).
+async fn run_loop<B, E, T>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    run: &Run,
+    run: &dyn Steer,
     mut events: E,
-    stop: impl Future<Output = ()>,
-) -> anyhow::Result<()>
+    stop: impl Future<Output = T>,
+) -> anyhow::Result<Option<T>>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
 {
     let mut snapshots = run.snapshots();
+    // What the run shows now (an attached run's first figures, a run going on).
+    app.set_snapshot(snapshots.borrow_and_update().clone());
     let mut stop = std::pin::pin!(stop);
     let mut dirty = true;
     // A key's effect is drawn at once; snapshots are drawn at most every MIN_FRAME.
@@ -131,10 +178,10 @@ where
                 dirty = true;
             }
             _ = tokio::time::sleep_until(due), if dirty => {}
-            _ = &mut stop => break,
+            ended = &mut stop => return Ok(Some(ended)),
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Popups get raw keys; the main screen goes through the keymap.
@@ -161,7 +208,7 @@ fn action_for(app: &App, key: KeyEvent) -> Action {
 }
 
 /// Carries out what `update` asked for.
-pub fn apply(app: &mut App, run: &Run, effects: Vec<Effect>) {
+pub fn apply(app: &mut App, run: &dyn Steer, effects: Vec<Effect>) {
     let mut text_sent = false;
     for effect in effects {
         match effect {
@@ -172,7 +219,7 @@ pub fn apply(app: &mut App, run: &Run, effects: Vec<Effect>) {
                 | Command::SetWorkload(_)
                 | Command::SetWait(_)
                 | Command::SetStages(_)),
-            ) if app.distributed => {
+            ) if run.edits_as_text() => {
                 if !text_sent {
                     run.send(Command::SetScenarioText(app.doc.text()));
                     text_sent = true;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cluster;
+mod control;
 mod deploy;
 mod engine;
 mod faults;

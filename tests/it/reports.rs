@@ -284,7 +284,7 @@ async fn compare_fails_a_slowdown_and_passes_a_run_against_itself() {
 
 /// Headless Chromium (SWARM_TEST_CHROMIUM, else `chromium` on the PATH), or None with a
 /// skip message.
-fn chromium() -> Option<String> {
+pub(crate) fn chromium() -> Option<String> {
     let bin = std::env::var("SWARM_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
     let found = std::process::Command::new(&bin)
         .arg("--version")
@@ -302,6 +302,11 @@ fn chromium() -> Option<String> {
 /// Runs headless Chromium on a local file with a fresh profile and no network, with
 /// `what` (--screenshot=..., --dump-dom); returns its standard output.
 async fn in_chromium(bin: &str, profile: &Path, page: &Path, what: &str) -> String {
+    in_chromium_at(bin, profile, &format!("file://{}", page.display()), what).await
+}
+
+/// As `in_chromium`, on an address (a page a local server serves).
+pub(crate) async fn in_chromium_at(bin: &str, profile: &Path, url: &str, what: &str) -> String {
     let out = tokio::process::Command::new(bin)
         .args([
             "--headless",
@@ -315,7 +320,7 @@ async fn in_chromium(bin: &str, profile: &Path, page: &Path, what: &str) -> Stri
             "--window-size=1200,2600",
             &format!("--user-data-dir={}", profile.display()),
             what,
-            &format!("file://{}", page.display()),
+            url,
         ])
         .kill_on_drop(true)
         .output();

@@ -7,7 +7,10 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Tui {
+pub(crate) struct Tui {
+    /// Its own folder of run sockets (XDG_RUNTIME_DIR): its runs, and no other test's;
+    /// None when the test gave it one (and ends the runs there itself).
+    runtime: Option<std::path::PathBuf>,
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
@@ -15,11 +18,23 @@ struct Tui {
 }
 
 impl Tui {
-    fn start(args: &[&str]) -> Tui {
+    pub(crate) fn start(args: &[&str]) -> Tui {
         Tui::sized(args, 24, 80)
     }
 
     fn sized(args: &[&str], rows: u16, cols: u16) -> Tui {
+        let runtime = runtime_dir();
+        let mut tui = Tui::in_runtime(args, (rows, cols), &runtime);
+        tui.runtime = Some(runtime);
+        tui
+    }
+
+    /// A terminal on the runs of `runtime` (a second terminal attaches to the first's).
+    pub(crate) fn in_runtime(
+        args: &[&str],
+        (rows, cols): (u16, u16),
+        runtime: &std::path::Path,
+    ) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -32,6 +47,7 @@ impl Tui {
         cmd.args(args);
         cmd.cwd(env!("CARGO_MANIFEST_DIR"));
         cmd.env("TERM", "xterm-256color");
+        cmd.env("XDG_RUNTIME_DIR", runtime);
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -55,6 +71,7 @@ impl Tui {
             }
         });
         Tui {
+            runtime: None,
             parser,
             raw,
             writer,
@@ -62,18 +79,18 @@ impl Tui {
         }
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }
 
-    fn send(&mut self, keys: &str) {
+    pub(crate) fn send(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).unwrap();
         self.writer.flush().unwrap();
         std::thread::sleep(Duration::from_millis(150));
     }
 
     /// Waits up to 15 s for `cond`, failing with the screen as it was.
-    async fn wait(&self, what: &str, cond: impl Fn(&str) -> bool) {
+    pub(crate) async fn wait(&self, what: &str, cond: impl Fn(&str) -> bool) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
             if cond(&self.screen()) {
@@ -87,7 +104,7 @@ impl Tui {
 
 impl Tui {
     /// Waits up to 10 s for swarm to exit; its status and everything it wrote.
-    async fn exited(&mut self) -> (portable_pty::ExitStatus, String) {
+    pub(crate) async fn exited(&mut self) -> (portable_pty::ExitStatus, String) {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -110,7 +127,42 @@ impl Tui {
 impl Drop for Tui {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        if let Some(r) = &self.runtime {
+            kill_runs(r);
+        }
     }
+}
+
+/// A fresh folder for run sockets, only this user's (as swarm asks).
+pub(crate) fn runtime_dir() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("swarm-rt-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+/// Ends every run still listed under `runtime` (a test that failed midway leaves its
+/// background run behind otherwise) and removes the folder.
+pub(crate) fn kill_runs(runtime: &std::path::Path) {
+    for entry in std::fs::read_dir(runtime.join("swarm"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let pid = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["pid"].as_u64());
+        if let Some(pid) = pid {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+    let _ = std::fs::remove_dir_all(runtime);
 }
 
 /// The req/s figure in the header.

@@ -54,6 +54,10 @@ fn is_no(k: KeyEvent) -> bool {
 fn confirm_quit(app: &mut App, k: KeyEvent) -> Vec<Effect> {
     match letter(k) {
         Some('y') => app.quit = true,
+        Some('d') if app.detachable.is_some() && app.is_running() => {
+            app.detach = true;
+            app.quit = true;
+        }
         Some('s') if app.doc.is_dirty() => {
             let mut effects = save(app);
             effects.push(Effect::QuitIfSaved);

@@ -109,7 +109,10 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 /// Two columns: the main keys from the keymap, and the form's keys.
 fn help(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let rows = help_rows();
+    let mut rows = help_rows();
+    // Quitting, detaching and closing go in the right column, under the form's keys:
+    // the left one then fits 80x24.
+    let leaving = rows.split_off(rows.len().saturating_sub(LEAVING_KEYS));
     let key_w = rows
         .iter()
         .map(|(k, _)| k.chars().count())
@@ -125,12 +128,16 @@ fn help(frame: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     let mut form = vec![Line::styled("In the endpoint form", t.title())];
-    form.extend(FORM_KEYS.iter().map(|(k, what)| {
+    let line = |(k, what): (&str, &str), w: usize| {
         Line::from(vec![
-            Span::styled(format!("{k:>9} "), t.header()),
-            Span::raw(*what),
+            Span::styled(format!("{k:>w$} "), t.header()),
+            Span::raw(what.to_string()),
         ])
-    }));
+    };
+    form.extend(FORM_KEYS.iter().map(|&(k, what)| line((k, what), 9)));
+    form.push(Line::raw(""));
+    form.push(Line::styled("Leaving", t.title()));
+    form.extend(leaving.iter().map(|&(k, what)| line((k, what), 6)));
     let rect = centered(area, 79, main.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
@@ -144,6 +151,9 @@ fn help(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(form), right);
 }
 
+/// The key map's last bindings (q, D, Ctrl-C, Esc): shown under "Leaving".
+const LEAVING_KEYS: usize = 4;
+
 fn confirm(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let mut why = Vec::new();
@@ -156,6 +166,9 @@ fn confirm(frame: &mut Frame, area: Rect, app: &App) {
     let mut keys = vec![("y", "quit")];
     if app.doc.is_dirty() {
         keys.push(("s", "save and quit"));
+    }
+    if app.detachable.is_some() && app.is_running() {
+        keys.push(("d", "detach (it goes on)"));
     }
     keys.push(("n", "stay"));
     let text = vec![

@@ -1,0 +1,252 @@
+//! `swarm attach`, and the terminal that starts a TUI run. The run itself goes to a
+//! process of its own (this program again, with the run's id in `RUN_ID_ENV`, its output
+//! in files of the registry's folder) and the terminal attaches to it over the control
+//! socket, as `swarm attach` does: so the TUI can leave the run going (D, or the
+//! terminal closing) and any terminal can come back to it.
+
+use crate::cli::ControlArgs;
+use crate::run::control::client::{Addr, Client, Remote};
+use crate::run::control::wire::LaunchInfo;
+use crate::run::control::{OWNER, REPORT_ENV, RUN_ID_ENV, registry};
+use crate::run::finish::Output;
+use crate::run::{Front, Run, Steer};
+use crate::scenario::{Plan, ScenarioDoc};
+use crate::stats::RunState;
+use crate::tui::{self, Exit, Launch};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Whether this process is a TUI's run in the background (started by `own`).
+pub(super) fn serving() -> bool {
+    std::env::var_os(RUN_ID_ENV).is_some()
+}
+
+/// `swarm attach [RUN]`.
+pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
+    let client = super::control::client(args, "attach")?;
+    let report = client.info.as_ref().and_then(|i| i.report.clone());
+    match open(&client).await? {
+        Exit::Detach => {
+            say_detached(&client, report.as_deref());
+            Ok(0)
+        }
+        Exit::Quit => {
+            end(&client).await;
+            if let Some(out) = report.filter(|p| p.exists()) {
+                relay(&out.with_extension("err"), &mut std::io::stderr());
+                relay(&out, &mut std::io::stdout());
+                let _ = std::fs::remove_file(out.with_extension("err"));
+                let _ = std::fs::remove_file(out);
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// A TUI run from this terminal: the run starts in a process of its own, and this
+/// terminal attaches to it; the exit code is the run's.
+pub(super) async fn own() -> anyhow::Result<i32> {
+    let dir = registry::dir()
+        .map_err(|e| anyhow::anyhow!("cannot make the folder for the run's socket: {e}"))?;
+    let id = registry::fresh_id(&dir);
+    let out = dir.join(format!("{id}.out"));
+    let err = dir.join(format!("{id}.err"));
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(std::env::args_os().skip(1))
+        .env(RUN_ID_ENV, &id)
+        .env(REPORT_ENV, &out)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out)?)
+        .stderr(std::fs::File::create(&err)?)
+        // Its own process group: Ctrl-C and a closed terminal reach this one only.
+        .process_group(0)
+        .spawn()?;
+    let socket = dir.join(format!("{id}.sock"));
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(finished(status, &out, &err));
+        }
+        if tokio::net::UnixStream::connect(&socket).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let who = format!("{OWNER} (pid {})", std::process::id());
+    let mut client = Client::find(Some(&socket.display().to_string()), None, who)?;
+    client.info = registry::list().into_iter().find(|i| i.id == id);
+    let exit = match open(&client).await {
+        Ok(exit) => exit,
+        Err(e) => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(e);
+        }
+    };
+    if exit == Exit::Detach {
+        say_detached(&client, Some(&out));
+        return Ok(0);
+    }
+    end(&client).await;
+    let status = child.wait().await?;
+    Ok(finished(status, &out, &err))
+}
+
+/// The background run ended: its output comes here, its files go.
+fn finished(status: std::process::ExitStatus, out: &Path, err: &Path) -> i32 {
+    relay(err, &mut std::io::stderr());
+    relay(out, &mut std::io::stdout());
+    let _ = std::fs::remove_file(out);
+    let _ = std::fs::remove_file(err);
+    status.code().unwrap_or(1)
+}
+
+fn relay(path: &Path, to: &mut dyn Write) {
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = std::io::copy(&mut f, to);
+        let _ = to.flush();
+    }
+}
+
+/// Opens the TUI on the run behind `client` until the user quits or detaches.
+async fn open(client: &Client) -> anyhow::Result<Exit> {
+    let info: LaunchInfo = client.get("/v1/launch").await?;
+    let who = client_who(client);
+    let launch = launch_of(&info, who)?;
+    let remote = Remote::open(client.clone(), info.distributed).await?;
+    tui::run(launch, &remote).await
+}
+
+fn client_who(client: &Client) -> String {
+    client.request_name().to_string()
+}
+
+/// What the TUI opens with, from what the run says of itself.
+fn launch_of(info: &LaunchInfo, who: String) -> anyhow::Result<Launch> {
+    let parts = (
+        info.text.clone(),
+        info.saved.clone(),
+        info.on_disk.clone(),
+        info.host_override.clone(),
+    );
+    let doc = ScenarioDoc::from_parts(info.path.clone(), parts)?;
+    let mut plan = match &info.host_override {
+        Some(h) => Plan::parse_with_host(&info.text, &info.label, h),
+        None => Plan::parse(&info.text, &info.label),
+    }
+    .or_else(|_| Plan::parse_with_host(&info.saved, &info.label, &info.host))?;
+    info.overrides
+        .apply(&mut plan)
+        .map_err(anyhow::Error::msg)?;
+    let baseline = match &info.baseline {
+        Some(p) => Some((
+            p.display().to_string(),
+            Arc::new(
+                crate::report::saved::read(p).map_err(|e| anyhow::anyhow!("--baseline: {e}"))?,
+            ),
+        )),
+        None => None,
+    };
+    Ok(Launch {
+        doc,
+        plan,
+        autostart: false,
+        ask_host: false,
+        baseline,
+        detachable: Some(who),
+        detach_on_hangup: std::env::var_os("SWARM_STOP_ON_HANGUP").is_none(),
+    })
+}
+
+/// The TUI quit: the run ends, and this waits (a while) for it to be gone.
+async fn end(client: &Client) {
+    if client
+        .post("/v1/quit", &serde_json::json!({}))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let gone = async {
+        loop {
+            let reachable = match &client.addr {
+                Addr::Unix(p) => tokio::net::UnixStream::connect(p).await.is_ok(),
+                Addr::Tcp(a) => tokio::net::TcpStream::connect(a).await.is_ok(),
+            };
+            if !reachable {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(120), gone).await;
+}
+
+fn say_detached(client: &Client, report: Option<&Path>) {
+    let id = client
+        .info
+        .as_ref()
+        .map_or_else(|| client.describe(), |i| i.id.clone());
+    let report = report.map_or(String::new(), |p| {
+        format!("; when it ends, its report is in {}", p.display())
+    });
+    // The terminal may be gone (it closed): nothing to say then.
+    let _ = writeln!(
+        std::io::stderr(),
+        "swarm: detached; run {id} goes on in the background (swarm attach {id} comes back; swarm stop {id} ends it){report}"
+    );
+}
+
+/// This process is a TUI's run in the background: the run waits for the terminal's
+/// commands and ends when one says quit, when it is stopped with no terminal attached,
+/// or on SIGTERM; then it writes its reports.
+pub(super) async fn serve_tui(
+    plan: &Plan,
+    doc: &ScenarioDoc,
+    out: &Output,
+    (baseline, autostart): (Option<PathBuf>, bool),
+) -> anyhow::Result<i32> {
+    let run = Run::start(plan, out, Front::Tui).await?;
+    run.control().set_launch(|l| {
+        let (text, saved, on_disk, host_override) = doc.parts();
+        l.path = doc
+            .path
+            .as_deref()
+            .map(|p| std::path::absolute(p).unwrap_or(p.to_path_buf()));
+        l.label = doc
+            .path
+            .as_deref()
+            .map_or("scenario.toml".into(), |p| p.display().to_string());
+        (l.text, l.saved, l.on_disk, l.host_override) = (text, saved, on_disk, host_override);
+        l.baseline = baseline.map(|p| std::path::absolute(&p).unwrap_or(p));
+    });
+    if autostart {
+        run.send(crate::engine::Command::Start);
+    }
+    wait_for_end(&run).await;
+    run.finish(plan, out, None).await
+}
+
+async fn wait_for_end(run: &Run) {
+    let mut quit = run.control().quit_requested();
+    let snaps = run.snapshots();
+    let mut terminate = crate::signals::Signals::terminate();
+    // A hang-up is not for this process (the terminal's process takes it): held, not taken.
+    let _hangups = crate::signals::Signals::hangup();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut started = false;
+    loop {
+        tokio::select! {
+            _ = quit.changed() => return,
+            () = terminate.next() => return,
+            _ = tick.tick() => {
+                let state = snaps.borrow().state;
+                started |= state != RunState::Idle;
+                if started && state == RunState::Stopped && run.control().attached() == 0 {
+                    return;
+                }
+            }
+        }
+    }
+}
