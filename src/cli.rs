@@ -502,6 +502,10 @@ pub struct OutputArgs {
     /// on a Unix socket; swarm ps lists them). Beyond loopback it needs --token-file
     #[arg(long, value_name = "ADDR", value_parser = parse_control)]
     pub control: Option<std::net::SocketAddr>,
+    /// TUI: closing the terminal (SIGHUP) stops the run; without it, the run goes on
+    /// detached, as after D (swarm attach comes back to it)
+    #[arg(long)]
+    pub stop_on_hangup: bool,
     /// The token --control asks for (read from --token-file)
     #[arg(skip)]
     pub control_token: Option<String>,

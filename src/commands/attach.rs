@@ -27,7 +27,7 @@ pub(super) fn serving() -> bool {
 pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
     let client = super::control::client(args, "attach")?;
     let report = client.info.as_ref().and_then(|i| i.report.clone());
-    match open(&client).await? {
+    match open(&client, true).await? {
         Exit::Detach => {
             say_detached(&client, report.as_deref());
             Ok(0)
@@ -47,7 +47,7 @@ pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
 
 /// A TUI run from this terminal: the run starts in a process of its own, and this
 /// terminal attaches to it; the exit code is the run's.
-pub(super) async fn own() -> anyhow::Result<i32> {
+pub(super) async fn own(detach_on_hangup: bool) -> anyhow::Result<i32> {
     let dir = registry::dir()
         .map_err(|e| anyhow::anyhow!("cannot make the folder for the run's socket: {e}"))?;
     let id = registry::fresh_id(&dir);
@@ -76,7 +76,7 @@ pub(super) async fn own() -> anyhow::Result<i32> {
     let who = format!("{OWNER} (pid {})", std::process::id());
     let mut client = Client::find(Some(&socket.display().to_string()), None, who)?;
     client.info = registry::list().into_iter().find(|i| i.id == id);
-    let exit = match open(&client).await {
+    let exit = match open(&client, detach_on_hangup).await {
         Ok(exit) => exit,
         Err(e) => {
             let _ = child.start_kill();
@@ -109,11 +109,13 @@ fn relay(path: &Path, to: &mut dyn Write) {
     }
 }
 
-/// Opens the TUI on the run behind `client` until the user quits or detaches.
-async fn open(client: &Client) -> anyhow::Result<Exit> {
+/// Opens the TUI on the run behind `client` until the user quits or detaches (a closed
+/// terminal detaches with `detach_on_hangup`, else it quits).
+async fn open(client: &Client, detach_on_hangup: bool) -> anyhow::Result<Exit> {
     let info: LaunchInfo = client.get("/v1/launch").await?;
     let who = client_who(client);
-    let launch = launch_of(&info, who)?;
+    let mut launch = launch_of(&info, who)?;
+    launch.detach_on_hangup = detach_on_hangup;
     let remote = Remote::open(client.clone(), info.distributed).await?;
     tui::run(launch, &remote).await
 }
@@ -155,7 +157,7 @@ fn launch_of(info: &LaunchInfo, who: String) -> anyhow::Result<Launch> {
         ask_host: false,
         baseline,
         detachable: Some(who),
-        detach_on_hangup: std::env::var_os("SWARM_STOP_ON_HANGUP").is_none(),
+        detach_on_hangup: true,
     })
 }
 
@@ -228,6 +230,9 @@ pub(super) async fn serve_tui(
     run.finish(plan, out, None).await
 }
 
+/// How long a TUI's run that never started waits for a terminal before it ends.
+const IDLE_ALONE: Duration = Duration::from_secs(600);
+
 async fn wait_for_end(run: &Run) {
     let mut quit = run.control().quit_requested();
     let snaps = run.snapshots();
@@ -236,14 +241,23 @@ async fn wait_for_end(run: &Run) {
     let _hangups = crate::signals::Signals::hangup();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut started = false;
+    let mut alone_idle = None;
     loop {
         tokio::select! {
             _ = quit.changed() => return,
             () = terminate.next() => return,
             _ = tick.tick() => {
                 let state = snaps.borrow().state;
+                let alone = run.control().attached() == 0;
                 started |= state != RunState::Idle;
-                if started && state == RunState::Stopped && run.control().attached() == 0 {
+                if started && state == RunState::Stopped && alone {
+                    return;
+                }
+                // Never started, and no terminal for this long (its own was killed, say).
+                let since = *alone_idle.get_or_insert_with(tokio::time::Instant::now);
+                if !(alone && state == RunState::Idle) {
+                    alone_idle = None;
+                } else if since.elapsed() > IDLE_ALONE {
                     return;
                 }
             }

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 /// Runs a subcommand; the result is the process exit code (errors mean bad input).
 pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
-    if detachable(&command) {
-        return attach::own().await;
+    if let Some(stop_on_hangup) = detachable(&command) {
+        return attach::own(!stop_on_hangup).await;
     }
     match command {
         Cmd::Run(args) => run::run(*args).await,
@@ -50,20 +50,23 @@ pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
 }
 
 /// A run in the TUI: it goes to a process of its own that this terminal attaches to, so
-/// it can be detached. (`swarm new`, a scenario not yet written, stays in this one.)
-fn detachable(command: &Cmd) -> bool {
+/// it can be detached; Some(--stop-on-hangup). (`swarm new`, a scenario not yet
+/// written, stays in this one.)
+fn detachable(command: &Cmd) -> Option<bool> {
     if attach::serving() {
-        return false;
+        return None;
     }
-    match command {
-        Cmd::Run(args) => {
-            use_tui(&args.output)
-                && args.load.http_debug.is_none()
-                && (is_url(&args.target) || Path::new(&args.target).exists())
+    let output = match command {
+        Cmd::Run(args)
+            if args.load.http_debug.is_none()
+                && (is_url(&args.target) || Path::new(&args.target).exists()) =>
+        {
+            &args.output
         }
-        Cmd::Demo(args) => !args.serve && use_tui(&args.output),
-        _ => false,
-    }
+        Cmd::Demo(args) if !args.serve => &args.output,
+        _ => return None,
+    };
+    use_tui(output).then_some(output.stop_on_hangup)
 }
 
 /// `swarm doctor [TARGET]`: this machine's limits, and what would cap the plan's run.

@@ -71,6 +71,7 @@ pub fn render(
     percentiles(&mut out, snap);
     streams(&mut out, snap);
     websocket(&mut out, snap);
+    workers(&mut out, snap);
     charts(&mut out, whole_steps(snap), snap.history_step);
     distribution(&mut out, &snap.total);
     failures(&mut out, snap);
@@ -95,6 +96,30 @@ pub fn render(
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// A distributed run's workers, as the controller last heard of them.
+fn workers(out: &mut String, snap: &Snapshot) {
+    if snap.workers.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Workers</h2>\n<table id=\"workers\"><tr><th>#</th><th class=\"l\">host</th><th class=\"l\">state</th><th>users</th><th>req/s</th><th>CPU %</th><th>think late p99 ms</th><th>clock offset ms</th><th>last heard ms</th></tr>\n");
+    for w in &snap.workers {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{:.1}</td><td>{:.0}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
+            w.index,
+            esc(&w.host),
+            esc(&w.state),
+            w.users,
+            w.rps,
+            w.cpu_percent,
+            w.think_late_p99_ms,
+            w.clock_offset_ms,
+            w.last_heard_ms
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 /// What arrived over the control endpoint while the run went on.

@@ -571,3 +571,48 @@ async fn the_live_page_renders_in_chromium_with_nothing_from_elsewhere() {
     kill_runs(&runtime);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
+    let server = InFlight::start().await;
+    let (dir, runtime) = (tempdir(), runtime_dir());
+    let file = scenario(&dir, &server.url, 2);
+    let f = file.to_str().unwrap();
+    for stop in [false, true] {
+        let args: &[&str] = if stop {
+            &["run", f, "--autostart", "--stop-on-hangup"]
+        } else {
+            &["run", f, "--autostart"]
+        };
+        let mut tui = Tui::in_runtime(args, (24, 80), &runtime);
+        tui.wait("traffic", |s| requests_on(s) > 10).await;
+        crate::support::send_signal("HUP", &tui.pid().to_string());
+        let (status, output) = tui.exited().await;
+        assert!(status.success(), "{output}");
+        drop(tui);
+        let ps = swarm_in(&runtime, &["ps"]).await;
+        let listed = text(&ps.stdout).contains("tui       control");
+        if stop {
+            assert!(
+                !listed,
+                "--stop-on-hangup ends the run: {}",
+                text(&ps.stdout)
+            );
+            let at_stop = server.total();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(server.total(), at_stop, "no traffic after the run ended");
+        } else {
+            assert!(listed, "the run goes on: {}", text(&ps.stdout));
+            let out = swarm_in(&runtime, &["stop"]).await;
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let start = Instant::now();
+            while text(&swarm_in(&runtime, &["ps"]).await.stdout).contains("control")
+                && start.elapsed() < Duration::from_secs(15)
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    kill_runs(&runtime);
+    let _ = std::fs::remove_dir_all(dir);
+}

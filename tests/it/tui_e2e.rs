@@ -79,6 +79,11 @@ impl Tui {
         }
     }
 
+    /// The process id of swarm in the terminal.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.process_id().unwrap()
+    }
+
     pub(crate) fn screen(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }
