@@ -106,6 +106,51 @@ fn scenario(dir: &Path, host: &str, users: u32) -> PathBuf {
     file
 }
 
+/// A test's server, folders and scenario; the runs it left behind end with it.
+struct Setup {
+    server: InFlight,
+    dir: PathBuf,
+    runtime: PathBuf,
+    file: PathBuf,
+}
+
+impl Setup {
+    async fn new(users: u32) -> Setup {
+        let server = InFlight::start().await;
+        let (dir, runtime) = (tempdir(), runtime_dir());
+        let file = scenario(&dir, &server.url, users);
+        Setup {
+            server,
+            dir,
+            runtime,
+            file,
+        }
+    }
+
+    fn file(&self) -> &str {
+        self.file.to_str().unwrap()
+    }
+
+    /// `swarm run FILE --headless -t 60s --quiet ARGS` with this runtime folder.
+    fn headless(&self, args: &[&str]) -> tokio::process::Child {
+        swarm()
+            .args(["run", self.file(), "--headless", "-t", "60s", "--quiet"])
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        kill_runs(&self.runtime);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// One request and its whole answer: (status, body).
 async fn http<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
@@ -196,19 +241,11 @@ fn requests_on(screen: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
-    let server = InFlight::start().await;
-    let (dir, runtime) = (tempdir(), runtime_dir());
-    let file = scenario(&dir, &server.url, 2);
-    let json = dir.join("run.json");
+    let t = Setup::new(2).await;
+    let (server, runtime) = (&t.server, &t.runtime);
+    let json = t.dir.join("run.json");
     let control = free_loopback_addr();
-    let run = swarm()
-        .args(["run", file.to_str().unwrap(), "--headless", "-t", "60s"])
-        .args(["--control", &control, "--json", json.to_str().unwrap()])
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = t.headless(&["--control", &control, "--json", json.to_str().unwrap()]);
     server.wait_for(2).await;
 
     let ps = swarm_in(&runtime, &["ps"]).await;
@@ -264,29 +301,13 @@ async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
     assert!(text(&out.stdout).contains("Controls during the run"));
     let requests = report["aggregated"]["requests"].as_u64().unwrap() as usize;
     assert_eq!(requests, server.total(), "swarm's count is the server's");
-    kill_runs(&runtime);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
-    let server = InFlight::start().await;
-    let (dir, runtime) = (tempdir(), runtime_dir());
-    let file = scenario(&dir, &server.url, 2);
-    let mut run = swarm()
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--headless",
-            "-t",
-            "60s",
-            "--quiet",
-        ])
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let t = Setup::new(2).await;
+    let (server, runtime) = (&t.server, &t.runtime);
+    let mut run = t.headless(&[]);
     server.wait_for(2).await;
 
     let mut tui = Tui::in_runtime(&["attach"], (24, 80), &runtime);
@@ -320,15 +341,12 @@ async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let ended = tokio::time::timeout(Duration::from_secs(20), run.wait()).await;
     assert!(ended.is_ok_and(|s| s.unwrap().success()));
-    kill_runs(&runtime);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_detached_tui_run_goes_on_and_attach_brings_it_back_with_its_history() {
-    let server = InFlight::start().await;
-    let (dir, runtime) = (tempdir(), runtime_dir());
-    let file = scenario(&dir, &server.url, 2);
+    let t = Setup::new(2).await;
+    let (server, runtime, file) = (&t.server, &t.runtime, &t.file);
     let mut owner = Tui::in_runtime(&["run", file.to_str().unwrap()], (24, 80), &runtime);
     owner
         .wait("the idle screen", |s| s.contains("● idle"))
@@ -383,16 +401,13 @@ async fn a_detached_tui_run_goes_on_and_attach_brings_it_back_with_its_history()
         "{}",
         text(&ps.stdout)
     );
-    kill_runs(&runtime);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_status_at_the_end_is_the_final_json_and_every_terminal_sees_the_same() {
-    let server = InFlight::start().await;
-    let (dir, runtime) = (tempdir(), runtime_dir());
-    let file = scenario(&dir, &server.url, 3);
-    let json = dir.join("final.json");
+    let t = Setup::new(3).await;
+    let (server, runtime, file) = (&t.server, &t.runtime, &t.file);
+    let json = t.dir.join("final.json");
     let args = [
         "run",
         file.to_str().unwrap(),
@@ -431,15 +446,12 @@ async fn the_live_status_at_the_end_is_the_final_json_and_every_terminal_sees_th
         fin["aggregated"]["requests"].as_u64().unwrap() as usize,
         server.total()
     );
-    kill_runs(&runtime);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_port_asks_for_its_token() {
-    let server = InFlight::start().await;
-    let (dir, runtime) = (tempdir(), runtime_dir());
-    let file = scenario(&dir, &server.url, 1);
+    let t = Setup::new(1).await;
+    let (server, runtime, file) = (&t.server, &t.runtime, &t.file);
     let f = file.to_str().unwrap();
     let out = swarm_in(
         &runtime,
@@ -454,26 +466,15 @@ async fn the_control_port_asks_for_its_token() {
     );
     assert_eq!(server.total(), 0, "refused before any request");
 
-    let token_file = dir.join("token");
+    let token_file = t.dir.join("token");
     std::fs::write(&token_file, "s3cret-token-for-the-test\n").unwrap();
     let control = free_loopback_addr();
-    let mut run = swarm()
-        .args([
-            "run",
-            f,
-            "--headless",
-            "-t",
-            "60s",
-            "--quiet",
-            "--control",
-            &control,
-        ])
-        .args(["--token-file", token_file.to_str().unwrap()])
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = t.headless(&[
+        "--control",
+        &control,
+        "--token-file",
+        token_file.to_str().unwrap(),
+    ]);
     server.wait_for(1).await;
     assert_eq!(tcp(&control, "GET", "/v1/status", "", None).await.0, 401);
     assert_eq!(
@@ -512,8 +513,6 @@ async fn the_control_port_asks_for_its_token() {
     assert_eq!(code, 200);
     let ended = tokio::time::timeout(Duration::from_secs(20), run.wait()).await;
     assert!(ended.is_ok_and(|s| s.unwrap().success()));
-    kill_runs(&runtime);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,26 +520,10 @@ async fn the_live_page_renders_in_chromium_with_nothing_from_elsewhere() {
     let Some(bin) = crate::reports::chromium() else {
         return;
     };
-    let server = InFlight::start().await;
-    let (dir, runtime) = (tempdir(), runtime_dir());
-    let file = scenario(&dir, &server.url, 2);
+    let t = Setup::new(2).await;
+    let server = &t.server;
     let control = free_loopback_addr();
-    let mut run = swarm()
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--headless",
-            "-t",
-            "60s",
-            "--quiet",
-            "--control",
-            &control,
-        ])
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = t.headless(&["--control", &control]);
     server.wait_for(2).await;
     let (code, page) = tcp(&control, "GET", "/", "", None).await;
     assert_eq!(code, 200);
@@ -557,7 +540,7 @@ async fn the_live_page_renders_in_chromium_with_nothing_from_elsewhere() {
     assert!(!page.contains("<script"), "no script");
     let dom = crate::reports::in_chromium_at(
         &bin,
-        &dir.join("profile"),
+        &t.dir.join("profile"),
         &format!("http://{control}/"),
         "--dump-dom",
     )
@@ -568,15 +551,12 @@ async fn the_live_page_renders_in_chromium_with_nothing_from_elsewhere() {
     );
     let _ = tcp(&control, "POST", "/v1/stop", "", None).await;
     let _ = tokio::time::timeout(Duration::from_secs(20), run.wait()).await;
-    kill_runs(&runtime);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
-    let server = InFlight::start().await;
-    let (dir, runtime) = (tempdir(), runtime_dir());
-    let file = scenario(&dir, &server.url, 2);
+    let t = Setup::new(2).await;
+    let (server, runtime, file) = (&t.server, &t.runtime, &t.file);
     let f = file.to_str().unwrap();
     for stop in [false, true] {
         let args: &[&str] = if stop {
@@ -613,6 +593,4 @@ async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
             }
         }
     }
-    kill_runs(&runtime);
-    let _ = std::fs::remove_dir_all(dir);
 }
