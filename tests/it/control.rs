@@ -248,13 +248,13 @@ async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
     let run = t.headless(&["--control", &control, "--json", json.to_str().unwrap()]);
     server.wait_for(2).await;
 
-    let ps = swarm_in(&runtime, &["ps"]).await;
+    let ps = swarm_in(runtime, &["ps"]).await;
     assert!(
         text(&ps.stdout).contains("headless  control"),
         "{}",
         text(&ps.stdout)
     );
-    let out = swarm_in(&runtime, &["scale", "-u", "5"]).await;
+    let out = swarm_in(runtime, &["scale", "-u", "5"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("set the users to 5"),
@@ -262,7 +262,7 @@ async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
         text(&out.stdout)
     );
     server.wait_for(5).await;
-    let status = swarm_in(&runtime, &["status", "--json"]).await;
+    let status = swarm_in(runtime, &["status", "--json"]).await;
     let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(doc["users_now"], 5, "{doc}");
 
@@ -310,7 +310,7 @@ async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
     let mut run = t.headless(&[]);
     server.wait_for(2).await;
 
-    let mut tui = Tui::in_runtime(&["attach"], (24, 80), &runtime);
+    let mut tui = Tui::in_runtime(&["attach"], (24, 80), runtime);
     tui.wait("the live run", |s| {
         s.contains("● running") && s.contains("users 2/2") && requests_on(s) > 0
     })
@@ -323,7 +323,7 @@ async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
     server.wait_for(3).await;
 
     // A second terminal sees the same run.
-    let second = Tui::in_runtime(&["attach"], (24, 80), &runtime);
+    let second = Tui::in_runtime(&["attach"], (24, 80), runtime);
     second
         .wait("the same users", |s| s.contains("users 3/3"))
         .await;
@@ -337,7 +337,7 @@ async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
         "the run goes on after a detach"
     );
     drop(second);
-    let out = swarm_in(&runtime, &["stop"]).await;
+    let out = swarm_in(runtime, &["stop"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let ended = tokio::time::timeout(Duration::from_secs(20), run.wait()).await;
     assert!(ended.is_ok_and(|s| s.unwrap().success()));
@@ -347,7 +347,7 @@ async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
 async fn a_detached_tui_run_goes_on_and_attach_brings_it_back_with_its_history() {
     let t = Setup::new(2).await;
     let (server, runtime, file) = (&t.server, &t.runtime, &t.file);
-    let mut owner = Tui::in_runtime(&["run", file.to_str().unwrap()], (24, 80), &runtime);
+    let mut owner = Tui::in_runtime(&["run", file.to_str().unwrap()], (24, 80), runtime);
     owner
         .wait("the idle screen", |s| s.contains("● idle"))
         .await;
@@ -369,7 +369,7 @@ async fn a_detached_tui_run_goes_on_and_attach_brings_it_back_with_its_history()
         "the run goes on with its terminal gone"
     );
 
-    let mut back = Tui::in_runtime(&["attach"], (24, 80), &runtime);
+    let mut back = Tui::in_runtime(&["attach"], (24, 80), runtime);
     back.wait("the run again", |s| s.contains("● running"))
         .await;
     let shown = requests_on(&back.screen()) as usize;
@@ -395,7 +395,7 @@ async fn a_detached_tui_run_goes_on_and_attach_brings_it_back_with_its_history()
         report.contains("Aggregated"),
         "the run's report comes to the terminal that ended it:\n{report}"
     );
-    let ps = swarm_in(&runtime, &["ps"]).await;
+    let ps = swarm_in(runtime, &["ps"]).await;
     assert!(
         text(&ps.stdout).contains("no swarm run"),
         "{}",
@@ -417,15 +417,15 @@ async fn the_live_status_at_the_end_is_the_final_json_and_every_terminal_sees_th
         "--json",
         json.to_str().unwrap(),
     ];
-    let mut owner = Tui::in_runtime(&args, (24, 80), &runtime);
+    let mut owner = Tui::in_runtime(&args, (24, 80), runtime);
     owner
         .wait("the run's end", |s| s.contains("● stopped"))
         .await;
-    let socket = socket_of(&runtime).await;
+    let socket = socket_of(runtime).await;
     let (code, live) = unix(&socket, "GET", "/v1/status").await;
     assert_eq!(code, 200);
 
-    let second = Tui::in_runtime(&["attach"], (24, 80), &runtime);
+    let second = Tui::in_runtime(&["attach"], (24, 80), runtime);
     second
         .wait("the stopped run", |s| s.contains("● stopped"))
         .await;
@@ -454,7 +454,7 @@ async fn the_control_port_asks_for_its_token() {
     let (server, runtime, file) = (&t.server, &t.runtime, &t.file);
     let f = file.to_str().unwrap();
     let out = swarm_in(
-        &runtime,
+        runtime,
         &["run", f, "--headless", "-t", "5s", "--control", "0.0.0.0:0"],
     )
     .await;
@@ -564,13 +564,13 @@ async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
         } else {
             &["run", f, "--autostart"]
         };
-        let mut tui = Tui::in_runtime(args, (24, 80), &runtime);
+        let mut tui = Tui::in_runtime(args, (24, 80), runtime);
         tui.wait("traffic", |s| requests_on(s) > 10).await;
         crate::support::send_signal("HUP", &tui.pid().to_string());
         let (status, output) = tui.exited().await;
         assert!(status.success(), "{output}");
         drop(tui);
-        let ps = swarm_in(&runtime, &["ps"]).await;
+        let ps = swarm_in(runtime, &["ps"]).await;
         let listed = text(&ps.stdout).contains("tui       control");
         if stop {
             assert!(
@@ -583,10 +583,10 @@ async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
             assert_eq!(server.total(), at_stop, "no traffic after the run ended");
         } else {
             assert!(listed, "the run goes on: {}", text(&ps.stdout));
-            let out = swarm_in(&runtime, &["stop"]).await;
+            let out = swarm_in(runtime, &["stop"]).await;
             assert!(out.status.success(), "{}", text(&out.stderr));
             let start = Instant::now();
-            while text(&swarm_in(&runtime, &["ps"]).await.stdout).contains("control")
+            while text(&swarm_in(runtime, &["ps"]).await.stdout).contains("control")
                 && start.elapsed() < Duration::from_secs(15)
             {
                 tokio::time::sleep(Duration::from_millis(100)).await;
