@@ -242,6 +242,9 @@ async fn wait_for_end(run: &Run) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut started = false;
     let mut alone_idle = None;
+    if *quit.borrow_and_update() {
+        return;
+    }
     loop {
         tokio::select! {
             _ = quit.changed() => return,

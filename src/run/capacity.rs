@@ -45,7 +45,7 @@ pub async fn search(
         Some(d) => crate::cluster::controller::spawn(&plan, d).await?,
         None => crate::engine::Engine::spawn(&plan),
     };
-    let _control = serve_control(&plan, scenario, is_distributed, &engine).await?;
+    let control = serve_control(&plan, scenario, is_distributed, &engine).await?;
     let mut search = Search::new(cfg.clone(), slo);
     // The search may climb to its limit: what would cap this machine before then (swarm
     // doctor's checks) makes a knee found there suspect.
@@ -66,7 +66,7 @@ pub async fn search(
     for c in search.begin() {
         engine.send(c);
     }
-    drive(&mut search, &engine).await;
+    drive(&mut search, &engine, control.quit_requested()).await;
     let last = engine.shutdown().await;
     write_outcome(
         &search,
@@ -100,7 +100,11 @@ async fn serve_control(
 
 /// Moves the search on every 100 ms until it is done or interrupted, printing each step
 /// as it ends and the phase as it changes.
-async fn drive(search: &mut Search, engine: &crate::engine::Engine) {
+async fn drive(
+    search: &mut Search,
+    engine: &crate::engine::Engine,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     let snaps = engine.snapshots();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut interrupts = crate::signals::Signals::stop_requests();
@@ -116,6 +120,10 @@ async fn drive(search: &mut Search, engine: &crate::engine::Engine) {
             }
             _ = interrupts.next() => {
                 search.interrupt("interrupted");
+                break;
+            }
+            _ = stopped.changed() => {
+                search.interrupt("stopped over the control endpoint");
                 break;
             }
         }

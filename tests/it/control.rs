@@ -322,6 +322,22 @@ async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
     tui.wait("three users", |s| s.contains("users 3/3")).await;
     server.wait_for(3).await;
 
+    // A control from elsewhere moves the slider and says who did it.
+    let out = swarm_in(runtime, &["scale", "-u", "4"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    tui.wait("the scale from elsewhere", |s| {
+        s.contains("users 4/4") && s.contains("swarm scale (pid") && s.contains("Users ")
+    })
+    .await;
+    assert!(
+        tui.screen().contains(" 4 (+/-"),
+        "the slider follows:\n{}",
+        tui.screen()
+    );
+    tui.send("-");
+    tui.wait("three users", |s| s.contains("users 3/3")).await;
+    server.wait_for(3).await;
+
     // A second terminal sees the same run.
     let second = Tui::in_runtime(&["attach"], (24, 80), runtime);
     second

@@ -287,9 +287,10 @@ impl Shared {
         {
             self.edit(text, *workload, *stages)?;
         } else if let Some(c) = order.command() {
-            if matches!(c, Command::Stop) && self.idle_tui() {
-                // A TUI's run that never started ends when stopped: nothing else would.
-                let _ = self.quit.send(true);
+            if matches!(c, Command::Stop) && (self.idle_tui() || self.steered_by.is_some()) {
+                // A TUI's run that never started ends when stopped (nothing else would);
+                // a capacity search ends as when interrupted.
+                self.quit.send_replace(true);
             }
             self.send(c);
         }
@@ -425,7 +426,7 @@ impl Shared {
     pub(crate) fn quit(&self, who: &str) -> String {
         self.send(Command::Stop);
         self.record(who, &Order::Stop);
-        let _ = self.quit.send(true);
+        self.quit.send_replace(true);
         "the run ends".into()
     }
 
