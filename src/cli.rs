@@ -96,6 +96,10 @@ pub struct ControlArgs {
     /// The token of a run served with --control and --token-file
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// The CA (PEM) that signed the certificate of a run served over TLS (RUN as
+    /// https://HOST:PORT)
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -245,8 +249,9 @@ pub struct DistArgs {
     /// the controller waits until stopped
     #[arg(long, value_name = "SECONDS", requires = "workers", value_parser = parse_wait_limit)]
     pub expect_workers_max_wait: Option<Duration>,
-    /// TLS on the control port: the controller's certificate (PEM; with --tls-key)
-    #[arg(long, value_name = "FILE", requires_all = ["workers", "tls_key"])]
+    /// TLS on the control port (the workers' with --workers, the control API's with
+    /// --control): the certificate (PEM; with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM)
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
@@ -509,6 +514,9 @@ pub struct OutputArgs {
     /// The token --control asks for (read from --token-file)
     #[arg(skip)]
     pub control_token: Option<String>,
+    /// --control's TLS: the certificate and key (PEM, read from --tls-cert, --tls-key)
+    #[arg(skip)]
+    pub control_tls: Option<(String, String)>,
     /// After a headless run, keep serving the final metrics this long, so that a scrape
     /// catches the end (e.g. 15s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "prometheus")]

@@ -14,7 +14,14 @@ pub(super) fn client(args: &ControlArgs, command: &str) -> anyhow::Result<Client
         .map(crate::cluster::read_token)
         .transpose()?;
     let who = format!("swarm {command} (pid {})", std::process::id());
-    Client::find(args.run.as_deref(), token, who)
+    let ca = match &args.tls_ca {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("--tls-ca {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    Client::find(args.run.as_deref(), token, who)?.with_tls(ca.as_deref())
 }
 
 /// `swarm ps`: one line per run, with its live figures.

@@ -152,6 +152,7 @@ fn headless_output(output: &OutputArgs, text: Option<String>) -> Output {
         control: crate::run::control::Config {
             tcp: output.control,
             token: output.control_token.clone(),
+            tls: output.control_tls.clone(),
         },
     }
 }

@@ -79,6 +79,18 @@ pub(super) fn control_token(
         ),
         _ => {}
     }
+    match (&dist.tls_cert, &dist.tls_key) {
+        (Some(cert), Some(key)) if output.control.is_some() => {
+            let read = |flag: &str, p: &Path| {
+                std::fs::read_to_string(p).with_context(|| format!("{flag} {}", p.display()))
+            };
+            output.control_tls = Some((read("--tls-cert", cert)?, read("--tls-key", key)?));
+        }
+        (Some(_), _) if dist.workers.is_none() => anyhow::bail!(
+            "--tls-cert: give it with --workers (their control port) or --control (the control API)"
+        ),
+        _ => {}
+    }
     Ok(())
 }
 

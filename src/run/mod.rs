@@ -246,9 +246,14 @@ async fn serve_control(
         eprintln!(
             "swarm: run {} (swarm status {0}, swarm scale {0} -u N, swarm attach {0}){}",
             info.id,
-            info.tcp
-                .as_ref()
-                .map_or(String::new(), |a| format!("; control at http://{a}/"))
+            info.tcp.as_ref().map_or(String::new(), |a| {
+                let scheme = if a.starts_with("https://") {
+                    ""
+                } else {
+                    "http://"
+                };
+                format!("; control at {scheme}{a}/")
+            })
         );
     }
     Ok(control)

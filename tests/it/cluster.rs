@@ -512,7 +512,7 @@ async fn with_tolerate_worker_loss_the_survivor_carries_every_user() {
 }
 
 /// A CA, and a certificate it signed for `names`, each as PEM (certificate, key).
-fn ca_and_cert(names: &[&str]) -> ((String, String), (String, String)) {
+pub(crate) fn ca_and_cert(names: &[&str]) -> ((String, String), (String, String)) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);

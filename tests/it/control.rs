@@ -610,3 +610,54 @@ async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_port_speaks_tls_with_tls_cert() {
+    let t = Setup::new(1).await;
+    let ((ca, _), (cert, key)) = crate::cluster::ca_and_cert(&["127.0.0.1"]);
+    let write = |name: &str, text: &str| {
+        let p = t.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (ca, cert, key) = (
+        write("ca.pem", &ca),
+        write("cert.pem", &cert),
+        write("key.pem", &key),
+    );
+    let control = free_loopback_addr();
+    let mut run = t.headless(&[
+        "--control",
+        &control,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ]);
+    t.server.wait_for(1).await;
+    let https = format!("https://{control}");
+    let status = swarm_in(&t.runtime, &["status", &https, "--tls-ca", &ca]).await;
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert!(
+        text(&status.stdout).contains("running"),
+        "{}",
+        text(&status.stdout)
+    );
+    // Without the CA the run's certificate is not trusted; plain HTTP gets no answer.
+    let refused = swarm_in(&t.runtime, &["status", &https]).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("TLS"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let plain = swarm_in(&t.runtime, &["status", &control]).await;
+    assert!(!plain.status.success());
+    let out = swarm_in(&t.runtime, &["scale", &https, "--tls-ca", &ca, "-u", "2"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    t.server.wait_for(2).await;
+    let out = swarm_in(&t.runtime, &["stop", &https, "--tls-ca", &ca]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ended = tokio::time::timeout(Duration::from_secs(20), run.wait()).await;
+    assert!(ended.is_ok_and(|s| s.unwrap().success()));
+}

@@ -32,6 +32,8 @@ pub struct Client {
     who: String,
     /// The run's entry, when it was found in the registry.
     pub info: Option<RunInfo>,
+    /// TLS to a run served over TCP with `--tls-cert` (RUN as https://HOST:PORT).
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Client {
@@ -44,7 +46,31 @@ impl Client {
             token,
             who,
             info,
+            tls: None,
         })
+    }
+
+    /// TLS for an https:// address: the run's certificate checked against `ca` (PEM), or
+    /// the system's roots without it.
+    pub fn with_tls(mut self, ca: Option<&str>) -> anyhow::Result<Client> {
+        let https = match &mut self.addr {
+            Addr::Tcp(a) if a.starts_with("https://") => {
+                *a = a["https://".len()..].trim_end_matches('/').to_string();
+                true
+            }
+            Addr::Tcp(a) => {
+                *a = a
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string();
+                ca.is_some()
+            }
+            Addr::Unix(_) => false,
+        };
+        if https {
+            self.tls = Some(Arc::new(tls_client(ca)?));
+        }
+        Ok(self)
     }
 
     pub fn describe(&self) -> String {
@@ -62,14 +88,27 @@ impl Client {
                 "cannot reach {what}: {e} (is it still running? swarm ps lists the runs)"
             )
         };
-        match &self.addr {
-            Addr::Unix(p) => {
-                exchange(tokio::net::UnixStream::connect(p).await.map_err(fail)?, req).await
+        let (a, tls) = match (&self.addr, &self.tls) {
+            (Addr::Unix(p), _) => {
+                let stream = tokio::net::UnixStream::connect(p).await.map_err(fail)?;
+                return exchange(stream, req).await;
             }
-            Addr::Tcp(a) => {
-                exchange(tokio::net::TcpStream::connect(a).await.map_err(fail)?, req).await
+            (Addr::Tcp(a), None) => {
+                let stream = tokio::net::TcpStream::connect(a).await.map_err(fail)?;
+                return exchange(stream, req).await;
             }
-        }
+            (Addr::Tcp(a), Some(tls)) => (a, Arc::clone(tls)),
+        };
+        let tcp = tokio::net::TcpStream::connect(a).await.map_err(fail)?;
+        let host = a.rsplit_once(':').map_or(a.as_str(), |(h, _)| h);
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|e| anyhow::anyhow!("{a}: {e}"))?;
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| anyhow::anyhow!("{what}: TLS: {e}"))?;
+        exchange(stream, req).await
     }
 
     fn request(&self, method: Method, path: &str, body: Option<String>) -> Request<Full<Bytes>> {
@@ -149,13 +188,40 @@ where
     Ok(sender.send_request(req).await?)
 }
 
+/// A TLS client that trusts `ca` (PEM), or the system's roots.
+fn tls_client(ca: Option<&str>) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(pem) => {
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                roots
+                    .add(cert.map_err(|e| anyhow::anyhow!("--tls-ca: {e}"))?)
+                    .map_err(|e| anyhow::anyhow!("--tls-ca: {e}"))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
 /// The run that `run` names; None: the only one there is.
 fn resolve(run: Option<&str>) -> anyhow::Result<(Addr, Option<RunInfo>)> {
     if let Some(r) = run {
+        if r.starts_with("http://") || r.starts_with("https://") {
+            return Ok((Addr::Tcp(r.to_string()), None));
+        }
         if r.contains('/') || r.ends_with(".sock") {
             return Ok((Addr::Unix(PathBuf::from(r)), None));
         }
         if r.contains(':') {
+            // An address (HOST:PORT, http://..., https://...): `with_tls` reads the scheme.
             return Ok((Addr::Tcp(r.to_string()), None));
         }
     }

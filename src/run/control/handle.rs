@@ -14,6 +14,9 @@ use std::sync::atomic::Ordering;
 
 type Body = BoxBody<Bytes, Infallible>;
 
+/// How long a TLS client may take over its handshake.
+const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The largest request body taken (an edited scenario's text).
 const MAX_BODY: usize = 4 << 20;
 
@@ -39,7 +42,11 @@ pub(super) async fn serve_unix(listener: tokio::net::UnixListener, shared: Arc<S
     }
 }
 
-pub(super) async fn serve_tcp(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+pub(super) async fn serve_tcp(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
@@ -48,7 +55,23 @@ pub(super) async fn serve_tcp(listener: tokio::net::TcpListener, shared: Arc<Sha
                     needs_token: shared.token.is_some(),
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, peer, Arc::clone(&shared)));
+                let shared = Arc::clone(&shared);
+                match tls.clone() {
+                    Some(tls) => {
+                        tokio::spawn(async move {
+                            // A failed handshake (a plain-HTTP client, a wrong CA) is its
+                            // client's problem: the connection ends.
+                            let accept = tls.accept(stream);
+                            let timed = tokio::time::timeout(HANDSHAKE, accept).await;
+                            if let Ok(Ok(stream)) = timed {
+                                serve(stream, peer, shared).await;
+                            }
+                        });
+                    }
+                    None => {
+                        tokio::spawn(serve(stream, peer, shared));
+                    }
+                }
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }

@@ -28,11 +28,12 @@ use wire::{LaunchInfo, Order};
 /// terminal that starts it).
 pub const RUN_ID_ENV: &str = "SWARM_RUN_ID";
 
-/// `--control ADDR` and its token.
+/// `--control ADDR`, its token and its TLS (`--tls-cert`, `--tls-key`: PEM text).
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub tcp: Option<SocketAddr>,
     pub token: Option<String>,
+    pub tls: Option<(String, String)>,
 }
 
 impl Config {
@@ -128,10 +129,14 @@ impl Control {
             None => None,
         };
         let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
+        let tls = match &s.config.tls {
+            Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+            None => None,
+        };
         let shared = Arc::new(Shared::new(&s, id.clone()));
         let mut tasks = vec![tokio::spawn(handle::serve_unix(unix, Arc::clone(&shared)))];
         if let Some(l) = tcp {
-            tasks.push(tokio::spawn(handle::serve_tcp(l, Arc::clone(&shared))));
+            tasks.push(tokio::spawn(handle::serve_tcp(l, tls, Arc::clone(&shared))));
         }
         let info = registry::RunInfo {
             id,
@@ -141,7 +146,10 @@ impl Control {
             front: s.front.into(),
             started: unix_secs(SystemTime::now()),
             socket,
-            tcp: tcp_addr.map(|a| a.to_string()),
+            tcp: tcp_addr.map(|a| match s.config.tls {
+                Some(_) => format!("https://{a}"),
+                None => a.to_string(),
+            }),
             report: std::env::var_os(REPORT_ENV).map(PathBuf::from),
         };
         let entry = registry::Entry::write(&dir, info).map_err(|e| {
@@ -451,6 +459,25 @@ fn describe_held(h: Held, paused: bool) -> String {
 fn same_kind(a: &str, b: &str) -> bool {
     let head = |s: &str| s.split(" to ").next().unwrap_or(s).to_string();
     a.contains(" to ") && head(a) == head(b)
+}
+
+/// The TLS side of `--control` from `--tls-cert` and `--tls-key` (PEM).
+fn tls_acceptor(cert: &str, key: &str) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--tls-cert: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+        .map_err(|e| anyhow::anyhow!("--tls-key: {e}"))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, controls: Rect, hints: Rect, app: &App) {
     let bottom = match &app.message {
         Some((text, true)) => Line::from(Span::styled(text.clone(), t.bad())),
         Some((text, false)) => Line::from(Span::styled(text.clone(), t.good())),
-        None => hint_line(app),
+        None => hint_line(app, hints.width as usize),
     };
     frame.render_widget(Paragraph::new(bottom), hints);
 }
@@ -66,7 +66,7 @@ fn slider(pos: f64, width: usize) -> String {
     format!("{}●{}", "━".repeat(knob), "─".repeat(width - 1 - knob))
 }
 
-fn hint_line(app: &App) -> Line<'static> {
+fn hint_line(app: &App, width: usize) -> Line<'static> {
     let t = &app.theme;
     let run = if app.is_running() {
         ("x", "stop")
@@ -101,6 +101,10 @@ fn hint_line(app: &App) -> Line<'static> {
         ("?", "help"),
         ("q", "quit"),
     ]);
+    let room: usize = hints.iter().map(|(k, w)| k.len() + w.len() + 3).sum();
+    if app.detachable.is_some() && app.is_running() && room + 10 <= width {
+        hints.push(("D", "detach"));
+    }
     if !app.stages.is_empty() {
         // "a add" makes room; it stays in the help.
         hints.retain(|h| h.0 != "a");
