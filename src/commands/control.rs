@@ -52,7 +52,7 @@ pub(super) async fn ps(json: bool) -> anyhow::Result<i32> {
         return Ok(0);
     }
     println!(
-        "{:<7} {:<9} {:<24} {:<10} {:>7} {:>9}  {:<9} ATTACH",
+        "{:<7} {:<13} {:<24} {:<10} {:>7} {:>9}  {:<9} ATTACH",
         "ID", "FRONT", "SCENARIO", "STATE", "USERS", "REQ/S", "SINCE"
     );
     for (info, status) in &lines {
@@ -69,7 +69,7 @@ pub(super) async fn ps(json: bool) -> anyhow::Result<i32> {
             None => ("no answer".into(), "-".into(), "-".into()),
         };
         println!(
-            "{:<7} {:<9} {:<24} {:<10} {:>7} {:>9}  {:<9} swarm attach {}",
+            "{:<7} {:<13} {:<24} {:<10} {:>7} {:>9}  {:<9} swarm attach {}",
             info.id,
             info.front,
             clip(&info.scenario, 24),

@@ -604,16 +604,27 @@ impl Stats {
             return vec![(0.0, 0.0); n];
         };
         let span = last.0.duration_since(first.0).as_secs_f64();
+        // Each sample is its rows, then the total last: a row that appeared after the
+        // first sample has no place in it (its count there is 0), and the total is the
+        // last entry of each, wherever the rows put it.
+        let at = |sample: &[(u64, u64)], i: usize| -> (u64, u64) {
+            let rows = sample.len().saturating_sub(1);
+            match i {
+                _ if i == n - 1 => sample.last().copied().unwrap_or_default(),
+                _ if i < rows => sample[i],
+                _ => (0, 0),
+            }
+        };
         (0..n)
             .map(|i| {
-                let (a, b) = (
-                    first.1.get(i).copied().unwrap_or_default(),
-                    last.1.get(i).copied().unwrap_or_default(),
-                );
+                let (a, b) = (at(&first.1, i), at(&last.1, i));
                 if span <= 0.0 {
                     (0.0, 0.0)
                 } else {
-                    ((b.0 - a.0) as f64 / span, (b.1 - a.1) as f64 / span)
+                    (
+                        b.0.saturating_sub(a.0) as f64 / span,
+                        b.1.saturating_sub(a.1) as f64 / span,
+                    )
                 }
             })
             .collect()

@@ -250,7 +250,7 @@ async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
 
     let ps = swarm_in(runtime, &["ps"]).await;
     assert!(
-        text(&ps.stdout).contains("headless  control"),
+        text(&ps.stdout).contains("headless      control"),
         "{}",
         text(&ps.stdout)
     );
@@ -587,7 +587,7 @@ async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
         assert!(status.success(), "{output}");
         drop(tui);
         let ps = swarm_in(runtime, &["ps"]).await;
-        let listed = text(&ps.stdout).contains("tui       control");
+        let listed = text(&ps.stdout).contains("tui           control");
         if stop {
             assert!(
                 !listed,

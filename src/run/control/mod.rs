@@ -287,6 +287,18 @@ impl Shared {
 
     /// Carries out one order from `who`; Err is (status, why).
     pub(crate) fn apply(&self, who: &str, order: Order) -> Result<String, (u16, String)> {
+        let sets_load = matches!(
+            order,
+            Order::Users { .. }
+                | Order::SpawnRate { .. }
+                | Order::ArrivalRate { .. }
+                | Order::PausePlan
+                | Order::ResumePlan
+                | Order::Start
+        );
+        if sets_load {
+            self.refuse_if_steered()?;
+        }
         if let Order::Edit {
             text,
             workload,

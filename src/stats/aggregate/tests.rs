@@ -107,6 +107,42 @@ fn current_rate_falls_to_zero() {
     assert_eq!(snap.total.current_rps, 0.0);
 }
 
+/// A row that appears while the run goes on (an endpoint edited in) has its own rate
+/// from its first request: the window's older samples, taken before it existed, count 0
+/// for it (they used to be read at the total's place: a rate in the millions, and in a
+/// debug build a subtraction overflow that took a worker process down).
+#[test]
+fn a_row_added_during_the_run_has_its_own_current_rate() {
+    let t0 = Instant::now();
+    let shards = Shards::new(1);
+    let mut stats = Stats::new(t0);
+    let first = stats.row_for("GET", "/");
+    let rec = shards.recorder(0);
+    let mut second = None;
+    for tick in 1..=8u64 {
+        for _ in 0..25 {
+            rec.record(ok(first, 5), String::new);
+        }
+        if tick >= 5 {
+            let row = *second.get_or_insert_with(|| stats.row_for("GET", "/new"));
+            for _ in 0..10 {
+                rec.record(ok(row, 5), String::new);
+            }
+        }
+        stats.drain(&shards, t0 + Duration::from_millis(250 * tick), 1);
+    }
+    let mut snap = Snapshot::default();
+    stats.fill(&mut snap, Duration::from_secs(2), t0);
+    let new = &snap.rows[1];
+    assert_eq!(new.requests, 40);
+    assert!(
+        new.current_rps > 0.0 && new.current_rps <= 40.0 / 1.75 + 1.0,
+        "{}",
+        new.current_rps
+    );
+    assert!((snap.total.current_rps - snap.rows[0].current_rps - new.current_rps).abs() < 1.0);
+}
+
 /// A worker's deltas, as its engine takes them: `n` requests of `us` each.
 fn worker_delta(worker: &mut Stats, shards: &Arc<Shards>, n: u64, us: u64, at: Instant) -> Delta {
     let row = worker.row_for("GET", "/");
