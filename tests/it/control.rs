@@ -363,7 +363,16 @@ async fn swarm_attach_shows_a_headless_run_and_its_keys_steer_it() {
 async fn a_detached_tui_run_goes_on_and_attach_brings_it_back_with_its_history() {
     let t = Setup::new(2).await;
     let (server, runtime, file) = (&t.server, &t.runtime, &t.file);
-    let mut owner = Tui::in_runtime(&["run", file.to_str().unwrap()], (24, 80), runtime);
+    let (json, csv) = (t.dir.join("detached.json"), t.dir.join("detached"));
+    let args = [
+        "run",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ];
+    let mut owner = Tui::in_runtime(&args, (24, 80), runtime);
     owner
         .wait("the idle screen", |s| s.contains("● idle"))
         .await;
@@ -411,6 +420,14 @@ async fn a_detached_tui_run_goes_on_and_attach_brings_it_back_with_its_history()
         report.contains("Aggregated"),
         "the run's report comes to the terminal that ended it:\n{report}"
     );
+    // The detached run wrote every report file it was asked for.
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        doc["aggregated"]["requests"].as_u64().unwrap() as usize,
+        server.total()
+    );
+    assert!(t.dir.join("detached_stats.csv").exists());
     let ps = swarm_in(runtime, &["ps"]).await;
     assert!(
         text(&ps.stdout).contains("no swarm run"),
