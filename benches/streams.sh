@@ -9,8 +9,9 @@
 #    schedule to microseconds; the demo server fell behind at 42 000 events/s), then the
 #    same from the demo's /events: TTFT and ITL p50 and p99 against the schedule.
 # 2. Cost: 1 000 concurrent streams at 20 events/s each (gap 50 ms) against HTTP/1.1
-#    requests at the same rate (20 000/s, open model, GET / of the same server): swarm's
-#    CPU (user + system) per event and per request, and their ratio.
+#    requests at the same rate (20 000/s, open model, GET / of the same server; and 1 000
+#    users each paced at 50 ms): swarm's CPU (user + system) per event and per request,
+#    and their ratios.
 #
 # 3. Side by side with Locust (when LOCUST names its binary, e.g. a venv's): 200 users
 #    reading the 20 events/s stream in turn, Locust's FastHttpUser with client.iter_lines
@@ -84,9 +85,23 @@ measure accuracy_demo "$OUT/s.toml" --reset-stats
 scenario "/events?first_ms=50&gap_ms=50&n=40"
 measure stream_cost "$OUT/s.toml"
 measure request_cost "http://127.0.0.1:$PORT/" --arrival-rate 20000/s --max-users 2000
+# The same rate as the streams' shape: 1 000 connections, each a request every 50 ms
+# (its own phase, as each stream has), so the runtime wakes for each as for an event; the
+# open model's arrivals come in batches per timer tick, many to a wake.
+cat > "$OUT/paced.toml" <<TOML
+host = "http://127.0.0.1:$PORT"
+[load]
+users = 1000
+spawn_rate = 1000
+wait = { pacing = "50ms" }
+[[endpoints]]
+path = "/"
+TOML
+measure request_cost_paced "$OUT/paced.toml"
 python3 -c "
 e = float(open('$OUT/stream_cost.cpu').read()); r = float(open('$OUT/request_cost.cpu').read())
-print(f'CPU per event / CPU per HTTP/1.1 request at the same rate: {e / r:.2f}')"
+p = float(open('$OUT/request_cost_paced.cpu').read())
+print(f'CPU per event / CPU per HTTP/1.1 request at the same rate: {e / r:.2f} (open model), {e / p:.2f} (1 000 users paced at 50 ms)')"
 
 if [ -n "${LOCUST:-}" ]; then
   sed "s/users = 1000/users = 200/; s/spawn_rate = 1000/spawn_rate = 200/" "$OUT/s.toml" > "$OUT/s200.toml"
