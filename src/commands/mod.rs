@@ -24,7 +24,11 @@ use std::path::{Path, PathBuf};
 
 /// Runs a subcommand; the result is the process exit code (errors mean bad input).
 pub async fn dispatch(command: Cmd) -> anyhow::Result<i32> {
-    if let Some(stop_on_hangup) = detachable(&command) {
+    // Without the folder for the run's socket the TUI runs in this process, as before
+    // (it cannot be detached then; Run::start says why).
+    if let Some(stop_on_hangup) = detachable(&command)
+        && crate::run::control::registry::dir().is_ok()
+    {
         return attach::own(!stop_on_hangup).await;
     }
     match command {

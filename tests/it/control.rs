@@ -678,3 +678,32 @@ async fn the_control_port_speaks_tls_with_tls_cert() {
     let ended = tokio::time::timeout(Duration::from_secs(20), run.wait()).await;
     assert!(ended.is_ok_and(|s| s.unwrap().success()));
 }
+
+/// A socket folder others can open is not used (whoever opens the socket steers the run),
+/// and the run goes on without it, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_a_safe_socket_folder_still_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Setup::new(1).await;
+    let open = t.dir.join("open");
+    std::fs::create_dir_all(open.join("swarm")).unwrap();
+    std::fs::set_permissions(open.join("swarm"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = swarm()
+        .args(["run", t.file(), "--headless", "-t", "1s", "--json", "-"])
+        .env("XDG_RUNTIME_DIR", &open)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no control socket for this run"),
+        "{}",
+        text(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["aggregated"]["requests"].as_u64().unwrap() as usize,
+        t.server.total()
+    );
+    assert_eq!(std::fs::read_dir(open.join("swarm")).unwrap().count(), 0);
+}

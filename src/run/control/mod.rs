@@ -107,19 +107,11 @@ pub(crate) struct Start<'a> {
 
 impl Control {
     /// Binds the socket (and `--control`'s address) and writes the registry entry.
+    /// Binds the socket (and `--control`'s address) and writes the registry entry. A
+    /// socket that cannot be made is said and left out (the load test matters more than
+    /// its remote control); `--control` that cannot listen stops the run here.
     pub(crate) async fn start(s: Start<'_>) -> anyhow::Result<Control> {
         s.config.check()?;
-        let dir = registry::dir()
-            .map_err(|e| anyhow::anyhow!("cannot make the control socket's folder: {e}"))?;
-        let id = std::env::var(RUN_ID_ENV)
-            .ok()
-            .filter(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_alphanumeric()))
-            .unwrap_or_else(|| registry::fresh_id(&dir));
-        let socket = dir.join(format!("{id}.sock"));
-        let _ = std::fs::remove_file(&socket);
-        let unix = tokio::net::UnixListener::bind(&socket).map_err(|e| {
-            anyhow::anyhow!("cannot open the control socket {}: {e}", socket.display())
-        })?;
         let tcp = match s.config.tcp {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)
@@ -128,13 +120,17 @@ impl Control {
             ),
             None => None,
         };
-        let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
         let tls = match &s.config.tls {
             Some((cert, key)) => Some(tls_acceptor(cert, key)?),
             None => None,
         };
+        let (dir, id, socket, unix) = bind_local();
+        let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Arc::new(Shared::new(&s, id.clone()));
-        let mut tasks = vec![tokio::spawn(handle::serve_unix(unix, Arc::clone(&shared)))];
+        let mut tasks = Vec::new();
+        if let Some(unix) = unix {
+            tasks.push(tokio::spawn(handle::serve_unix(unix, Arc::clone(&shared))));
+        }
         if let Some(l) = tcp {
             tasks.push(tokio::spawn(handle::serve_tcp(l, tls, Arc::clone(&shared))));
         }
@@ -152,13 +148,16 @@ impl Control {
             }),
             report: std::env::var_os(REPORT_ENV).map(PathBuf::from),
         };
-        let entry = registry::Entry::write(&dir, info).map_err(|e| {
-            anyhow::anyhow!("cannot write the run's entry in {}: {e}", dir.display())
-        })?;
+        let entry = match dir {
+            Some(dir) => registry::Entry::write(&dir, info)
+                .map_err(|e| eprintln!("swarm: warning: swarm ps will not list this run: {e}"))
+                .ok(),
+            None => None,
+        };
         Ok(Control {
             shared,
             tasks,
-            entry: Some(entry),
+            entry,
         })
     }
 
@@ -471,6 +470,36 @@ fn describe_held(h: Held, paused: bool) -> String {
 fn same_kind(a: &str, b: &str) -> bool {
     let head = |s: &str| s.split(" to ").next().unwrap_or(s).to_string();
     a.contains(" to ") && head(a) == head(b)
+}
+
+/// The run's socket in the registry's folder: (the folder, the run's id, the socket's
+/// path, its listener); without a folder or a socket, said, and an id all the same.
+fn bind_local() -> (
+    Option<PathBuf>,
+    String,
+    PathBuf,
+    Option<tokio::net::UnixListener>,
+) {
+    let local = registry::dir().and_then(|dir| {
+        let id = std::env::var(RUN_ID_ENV)
+            .ok()
+            .filter(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| registry::fresh_id(&dir));
+        let socket = dir.join(format!("{id}.sock"));
+        let _ = std::fs::remove_file(&socket);
+        let unix = tokio::net::UnixListener::bind(&socket)?;
+        Ok((dir, id, socket, unix))
+    });
+    match local {
+        Ok((dir, id, socket, unix)) => (Some(dir), id, socket, Some(unix)),
+        Err(e) => {
+            eprintln!(
+                "swarm: warning: no control socket for this run ({e}); swarm ps and swarm attach will not see it"
+            );
+            let id = format!("{:06x}", fastrand::u32(..0x0100_0000));
+            (None, id, PathBuf::new(), None)
+        }
+    }
 }
 
 /// The TLS side of `--control` from `--tls-cert` and `--tls-key` (PEM).
