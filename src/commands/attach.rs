@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The width of the terminal that started a TUI's run, for its text report.
+pub(super) const WIDTH_ENV: &str = "SWARM_REPORT_WIDTH";
+
 /// Whether this process is a TUI's run in the background (started by `own`).
 pub(super) fn serving() -> bool {
     std::env::var_os(RUN_ID_ENV).is_some()
@@ -57,6 +60,7 @@ pub(super) async fn own(detach_on_hangup: bool) -> anyhow::Result<i32> {
         .args(std::env::args_os().skip(1))
         .env(RUN_ID_ENV, &id)
         .env(REPORT_ENV, &out)
+        .env(WIDTH_ENV, super::report_width().to_string())
         .stdin(std::process::Stdio::null())
         .stdout(std::fs::File::create(&out)?)
         .stderr(std::fs::File::create(&err)?)

@@ -47,8 +47,10 @@ pub(super) async fn ps(json: bool) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
+    let ended = registry::ended_reports();
     if runs.is_empty() {
         println!("no swarm run on this machine");
+        print_ended(&ended);
         return Ok(0);
     }
     println!(
@@ -80,7 +82,19 @@ pub(super) async fn ps(json: bool) -> anyhow::Result<i32> {
             info.id
         );
     }
+    print_ended(&ended);
     Ok(0)
+}
+
+/// Detached runs that ended: where their text reports are.
+fn print_ended(ended: &[(String, std::path::PathBuf)]) {
+    if ended.is_empty() {
+        return;
+    }
+    println!("\nEnded in the background (their reports):");
+    for (id, path) in ended {
+        println!("{id:<7} {}", path.display());
+    }
 }
 
 fn clip(s: &str, n: usize) -> String {

@@ -122,6 +122,13 @@ pub(super) fn check_outputs(
 
 /// Width for the final report: the terminal's when stdout is one, else 80.
 pub(super) fn report_width() -> usize {
+    // A TUI's run in the background prints for the terminal that started it.
+    if let Some(w) = std::env::var(attach::WIDTH_ENV)
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        return w;
+    }
     if !std::io::stdout().is_terminal() {
         return 80;
     }

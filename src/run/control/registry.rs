@@ -127,3 +127,27 @@ pub fn alive(pid: u32) -> bool {
             .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
     })
 }
+
+/// The reports of detached TUI runs that have ended (`ID.out` without a live run), newest
+/// first: (id, path).
+pub fn ended_reports() -> Vec<(String, PathBuf)> {
+    let Ok(dir) = dir() else {
+        return Vec::new();
+    };
+    let live: Vec<String> = list().into_iter().map(|i| i.id).collect();
+    let mut found: Vec<(std::time::SystemTime, String, PathBuf)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "out"))
+        .filter_map(|p| {
+            let id = p.file_stem()?.to_string_lossy().to_string();
+            let meta = std::fs::metadata(&p).ok()?;
+            let when = meta.modified().ok()?;
+            (!live.contains(&id) && meta.len() > 0).then_some((when, id, p))
+        })
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.into_iter().map(|(_, id, p)| (id, p)).collect()
+}
