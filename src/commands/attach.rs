@@ -28,7 +28,10 @@ pub(super) fn serving() -> bool {
 
 /// `swarm attach [RUN]`.
 pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
-    let client = super::control::client(args, "attach")?;
+    let client = match super::control::client(args, "attach") {
+        Ok(c) => c,
+        Err(e) => return ended(args.run.as_deref()).ok_or(e),
+    };
     let report = client.info.as_ref().and_then(|i| i.report.clone());
     match open(&client, true).await? {
         Exit::Detach => {
@@ -46,6 +49,19 @@ pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `swarm attach ID` for a detached run that has ended: its report, and exit 0.
+fn ended(run: Option<&str>) -> Option<i32> {
+    let (id, path) = registry::ended_reports()
+        .into_iter()
+        .find(|(id, _)| run.is_some_and(|r| id.starts_with(r)))?;
+    eprintln!(
+        "swarm: run {id} ended in the background; its report ({}):",
+        path.display()
+    );
+    relay(&path, &mut std::io::stdout());
+    Some(0)
 }
 
 /// A TUI run from this terminal: the run starts in a process of its own, and this
