@@ -272,6 +272,27 @@ async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
     let (code, body) = tcp(&control, "POST", "/v1/scale", "{\"users\":\"many\"}", None).await;
     assert_eq!(code, 400, "a bad body is refused: {body}");
 
+    // What a script gets wrong is answered with what was wrong.
+    let (code, body) = tcp(&control, "GET", "/v1/scale", "", None).await;
+    assert_eq!(code, 405, "{body}");
+    let (code, body) = tcp(&control, "GET", "/v2/nothing", "", None).await;
+    assert_eq!(code, 404);
+    assert!(
+        body.contains("/v1/status"),
+        "the 404 lists the routes: {body}"
+    );
+    let (code, body) = tcp(&control, "POST", "/v1/scale", "{\"arrival_rate\":5}", None).await;
+    assert_eq!(code, 409, "a closed-model run has no arrival rate: {body}");
+    let (code, _) = tcp(
+        &control,
+        "POST",
+        "/v1/scale",
+        "{\"users\":3,\"oops\":1}",
+        None,
+    )
+    .await;
+    assert_eq!(code, 400, "an unknown key is refused, not ignored");
+
     let (code, _) = tcp(&control, "POST", "/v1/stop", "", None).await;
     assert_eq!(code, 200);
     let out = tokio::time::timeout(Duration::from_secs(20), run.wait_with_output())

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 type Body = BoxBody<Bytes, Infallible>;
 
-/// How long a TLS client may take over its handshake.
+/// How long a client may take over its TLS handshake, or its request's head.
 const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The largest request body taken (an edited scenario's text).
@@ -87,7 +87,10 @@ where
         let peer = peer.clone();
         async move { Ok::<_, Infallible>(route(&shared, &peer, req).await) }
     });
+    // A client that never finishes its request's head is let go.
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HANDSHAKE)
         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
         .await;
 }
