@@ -138,15 +138,26 @@ impl Client {
         path: &str,
         body: Option<String>,
     ) -> anyhow::Result<(StatusCode, String)> {
-        let resp = self.send(self.request(method, path, body)).await?;
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
+        let exchange = async {
+            let resp = self.send(self.request(method, path, body)).await?;
+            let status = resp.status();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .with_context(|| format!("{}: the answer was cut", self.describe()))?
+                .to_bytes();
+            Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        tokio::time::timeout(ANSWER_WITHIN, exchange)
             .await
-            .with_context(|| format!("{}: the answer was cut", self.describe()))?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+            .unwrap_or_else(|_| {
+                anyhow::bail!(
+                    "{} did not answer within {} s",
+                    self.describe(),
+                    ANSWER_WITHIN.as_secs()
+                )
+            })
     }
 
     /// A GET whose answer is JSON, refused unless 200.
@@ -246,6 +257,12 @@ fn resolve(run: Option<&str>) -> anyhow::Result<(Addr, Option<RunInfo>)> {
     }
 }
 
+/// How long a command waits for a run's answer.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long an attach waits for a run's first figures.
+const FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A run behind its endpoint, as the TUI steers it.
 pub struct Remote {
     commands: mpsc::UnboundedSender<Command>,
@@ -274,9 +291,14 @@ impl Remote {
             if let Some(f) = lines.next_frame() {
                 break copy.take(f);
             }
-            match body.frame().await {
-                Some(Ok(f)) => lines.push(f.into_data().unwrap_or_default()),
-                _ => anyhow::bail!("{} ended before its first figures", client.describe()),
+            match tokio::time::timeout(FIRST_FRAME, body.frame()).await {
+                Ok(Some(Ok(f))) => lines.push(f.into_data().unwrap_or_default()),
+                Ok(_) => anyhow::bail!("{} ended before its first figures", client.describe()),
+                Err(_) => anyhow::bail!(
+                    "{} sent no figures within {} s: is it a swarm run?",
+                    client.describe(),
+                    FIRST_FRAME.as_secs()
+                ),
             }
         };
         let (tx, snapshots) = watch::channel(Arc::new(first));
