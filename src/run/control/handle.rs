@@ -303,11 +303,18 @@ fn page(shared: &Shared) -> Response<Body> {
         scenario: &launch.text,
         command: "",
     };
-    let html = crate::report::html::render(&about, &snap, &verdicts, None).replacen(
-        "<head>",
-        "<head><meta http-equiv=\"refresh\" content=\"3\">",
-        1,
+    let live = format!(
+        "</h1>\n<p class=\"sub\">Live: {}, {} users; this page reloads every 3 s</p>",
+        snap.state_label(),
+        snap.users
     );
+    let html = crate::report::html::render(&about, &snap, &verdicts, None)
+        .replacen(
+            "<head>",
+            "<head><meta http-equiv=\"refresh\" content=\"3\">",
+            1,
+        )
+        .replacen("</h1>", &live, 1);
     Response::builder()
         .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(http::header::CACHE_CONTROL, "no-store")
