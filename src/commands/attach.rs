@@ -41,10 +41,7 @@ pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
         Exit::Quit => {
             end(&client).await;
             if let Some(out) = report.filter(|p| p.exists()) {
-                relay(&out.with_extension("err"), &mut std::io::stderr());
-                relay(&out, &mut std::io::stdout());
-                let _ = std::fs::remove_file(out.with_extension("err"));
-                let _ = std::fs::remove_file(out);
+                relay_and_remove(&out, &out.with_extension("err"));
             }
             Ok(0)
         }
@@ -115,11 +112,16 @@ pub(super) async fn own(detach_on_hangup: bool) -> anyhow::Result<i32> {
 
 /// The background run ended: its output comes here, its files go.
 fn finished(status: std::process::ExitStatus, out: &Path, err: &Path) -> i32 {
+    relay_and_remove(out, err);
+    status.code().unwrap_or(1)
+}
+
+/// A background run's output to this terminal (its errors first), its files gone.
+fn relay_and_remove(out: &Path, err: &Path) {
     relay(err, &mut std::io::stderr());
     relay(out, &mut std::io::stdout());
     let _ = std::fs::remove_file(out);
     let _ = std::fs::remove_file(err);
-    status.code().unwrap_or(1)
 }
 
 fn relay(path: &Path, to: &mut dyn Write) {
@@ -133,31 +135,18 @@ fn relay(path: &Path, to: &mut dyn Write) {
 /// terminal detaches with `detach_on_hangup`, else it quits).
 async fn open(client: &Client, detach_on_hangup: bool) -> anyhow::Result<Exit> {
     let info: LaunchInfo = client.get("/v1/launch").await?;
-    let who = client_who(client);
-    let mut launch = launch_of(&info, who)?;
-    launch.detach_on_hangup = detach_on_hangup;
+    let who = client.request_name().to_string();
+    let launch = launch_of(&info, who, detach_on_hangup)?;
     let remote = Remote::open(client.clone(), info.distributed).await?;
     tui::run(launch, &remote).await
 }
 
-fn client_who(client: &Client) -> String {
-    client.request_name().to_string()
-}
-
 /// What the TUI opens with, from what the run says of itself.
-fn launch_of(info: &LaunchInfo, who: String) -> anyhow::Result<Launch> {
-    let parts = (
-        info.text.clone(),
-        info.saved.clone(),
-        info.on_disk.clone(),
-        info.host_override.clone(),
-    );
-    let doc = ScenarioDoc::from_parts(info.path.clone(), parts)?;
-    let mut plan = match &info.host_override {
-        Some(h) => Plan::parse_with_host(&info.text, &info.label, h),
-        None => Plan::parse(&info.text, &info.label),
-    }
-    .or_else(|_| Plan::parse_with_host(&info.saved, &info.label, &info.host))?;
+fn launch_of(info: &LaunchInfo, who: String, detach_on_hangup: bool) -> anyhow::Result<Launch> {
+    let doc = ScenarioDoc::from_parts(info.path.clone(), info.doc.clone())?;
+    let mut plan = doc
+        .plan()
+        .map_err(|e| anyhow::anyhow!("the run's scenario does not load here: {e}"))?;
     info.overrides
         .apply(&mut plan)
         .map_err(anyhow::Error::msg)?;
@@ -177,7 +166,7 @@ fn launch_of(info: &LaunchInfo, who: String) -> anyhow::Result<Launch> {
         ask_host: false,
         baseline,
         detachable: Some(who),
-        detach_on_hangup: true,
+        detach_on_hangup,
     })
 }
 
@@ -231,16 +220,11 @@ pub(super) async fn serve_tui(
 ) -> anyhow::Result<i32> {
     let run = Run::start(plan, out, Front::Tui).await?;
     run.control().set_launch(|l| {
-        let (text, saved, on_disk, host_override) = doc.parts();
         l.path = doc
             .path
             .as_deref()
             .map(|p| std::path::absolute(p).unwrap_or(p.to_path_buf()));
-        l.label = doc
-            .path
-            .as_deref()
-            .map_or("scenario.toml".into(), |p| p.display().to_string());
-        (l.text, l.saved, l.on_disk, l.host_override) = (text, saved, on_disk, host_override);
+        l.doc = doc.parts();
         l.baseline = baseline.map(|p| std::path::absolute(&p).unwrap_or(p));
     });
     if autostart {

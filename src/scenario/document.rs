@@ -70,6 +70,16 @@ pub struct ScenarioDoc {
     host_override: Option<String>,
 }
 
+/// A document as it crosses to another process (an attached TUI): its text now, the
+/// text last saved, the file's text when read, the `--host` override.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DocParts {
+    pub text: String,
+    pub saved: String,
+    pub on_disk: Option<String>,
+    pub host_override: Option<String>,
+}
+
 /// Why a save did not happen.
 #[derive(Debug)]
 pub enum SaveError {
@@ -140,26 +150,25 @@ impl ScenarioDoc {
         })
     }
 
-    /// What a TUI in another process needs to edit this document as this one would:
-    /// (text now, text saved, text on disk, the --host override).
-    pub fn parts(&self) -> (String, String, Option<String>, Option<String>) {
-        (
-            self.text(),
-            self.saved.clone(),
-            self.on_disk.clone(),
-            self.host_override.clone(),
-        )
+    /// What a TUI in another process needs to edit this document as this one would.
+    pub fn parts(&self) -> DocParts {
+        DocParts {
+            text: self.text(),
+            saved: self.saved.clone(),
+            on_disk: self.on_disk.clone(),
+            host_override: self.host_override.clone(),
+        }
     }
 
     /// The document `parts` describe.
     pub fn from_parts(
         path: Option<PathBuf>,
-        (text, saved, on_disk, host_override): (String, String, Option<String>, Option<String>),
+        parts: DocParts,
     ) -> Result<ScenarioDoc, ScenarioError> {
-        let mut doc = ScenarioDoc::from_text(&text, path)?;
-        doc.saved = saved;
-        doc.on_disk = on_disk;
-        doc.host_override = host_override;
+        let mut doc = ScenarioDoc::from_text(&parts.text, path)?;
+        doc.saved = parts.saved;
+        doc.on_disk = parts.on_disk;
+        doc.host_override = parts.host_override;
         Ok(doc)
     }
 

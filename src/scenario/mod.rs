@@ -14,7 +14,7 @@ pub mod template;
 pub mod threshold;
 mod validate;
 
-pub use document::{BodyKind, EndpointSpec, Overwrite, SaveError, ScenarioDoc};
+pub use document::{BodyKind, DocParts, EndpointSpec, Overwrite, SaveError, ScenarioDoc};
 pub use duration::{Wait, format_duration, format_rate, parse_duration, parse_rate, parse_wait};
 // `Stage` and `parse_stages` are defined below.
 pub use error::ScenarioError;

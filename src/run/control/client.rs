@@ -232,7 +232,7 @@ fn resolve(run: Option<&str>) -> anyhow::Result<(Addr, Option<RunInfo>)> {
             return Ok((Addr::Unix(PathBuf::from(r)), None));
         }
         if r.contains(':') {
-            // An address (HOST:PORT, http://..., https://...): `with_tls` reads the scheme.
+            // HOST:PORT; `with_tls` reads a scheme, when given, above.
             return Ok((Addr::Tcp(r.to_string()), None));
         }
     }

@@ -20,10 +20,11 @@ const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 /// The largest request body taken (an edited scenario's text).
 const MAX_BODY: usize = 4 << 20;
 
-/// Who is at the other end of a connection, and whether it must show the token.
+/// Who is at the other end of a connection (None: the local socket, only this user's),
+/// and whether it must show the token.
 #[derive(Clone)]
 struct Peer {
-    addr: String,
+    addr: Option<std::net::SocketAddr>,
     needs_token: bool,
 }
 
@@ -32,7 +33,7 @@ pub(super) async fn serve_unix(listener: tokio::net::UnixListener, shared: Arc<S
         match listener.accept().await {
             Ok((stream, _)) => {
                 let peer = Peer {
-                    addr: "local socket".into(),
+                    addr: None,
                     needs_token: false,
                 };
                 tokio::spawn(serve(stream, peer, Arc::clone(&shared)));
@@ -51,27 +52,23 @@ pub(super) async fn serve_tcp(
         match listener.accept().await {
             Ok((stream, addr)) => {
                 let peer = Peer {
-                    addr: addr.to_string(),
+                    addr: Some(addr),
                     needs_token: shared.token.is_some(),
                 };
                 let _ = stream.set_nodelay(true);
-                let shared = Arc::clone(&shared);
-                match tls.clone() {
-                    Some(tls) => {
-                        tokio::spawn(async move {
-                            // A failed handshake (a plain-HTTP client, a wrong CA) is its
-                            // client's problem: the connection ends.
-                            let accept = tls.accept(stream);
-                            let timed = tokio::time::timeout(HANDSHAKE, accept).await;
-                            if let Ok(Ok(stream)) = timed {
-                                serve(stream, peer, shared).await;
-                            }
-                        });
+                let (shared, tls) = (Arc::clone(&shared), tls.clone());
+                tokio::spawn(async move {
+                    let Some(tls) = tls else {
+                        return serve(stream, peer, shared).await;
+                    };
+                    // A failed handshake (a plain-HTTP client, a wrong CA) is its client's
+                    // problem: the connection ends.
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await
+                    {
+                        serve(stream, peer, shared).await;
                     }
-                    None => {
-                        tokio::spawn(serve(stream, peer, shared));
-                    }
-                }
+                });
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }
@@ -107,31 +104,30 @@ async fn route(shared: &Arc<Shared>, peer: &Peer, req: Request<Incoming>) -> Res
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "/") => page(shared),
         (Method::GET, "/v1/status") => status(shared),
-        (Method::GET, "/metrics") => Response::builder()
-            .header(
-                http::header::CONTENT_TYPE,
-                crate::report::prometheus::CONTENT_TYPE,
-            )
-            .body(full(crate::report::prometheus::render(&shared.snapshot())))
-            .expect("a valid response"),
+        (Method::GET, "/metrics") => reply(
+            StatusCode::OK,
+            crate::report::prometheus::CONTENT_TYPE,
+            crate::report::prometheus::render(&shared.snapshot()),
+        ),
         (Method::GET, "/v1/launch") => json(StatusCode::OK, &shared.launch()),
         (Method::GET, "/v1/watch") => watch(shared),
         (Method::POST, "/v1/pause") => outcome(shared.pause(&who)),
         (Method::POST, "/v1/resume") => outcome(shared.resume(&who)),
         (Method::POST, "/v1/stop") => outcome(shared.stop(&who)),
         (Method::POST, "/v1/quit") => outcome(Ok(shared.quit(&who))),
-        (Method::POST, "/v1/scale") => match body::<Scale>(req).await {
-            Ok(s) => outcome(shared.scale(&who, &s)),
-            Err(e) => outcome(Err(e)),
-        },
-        (Method::PATCH, "/v1/status") => match body::<K6Status>(req).await {
-            Ok(s) => outcome(k6_patch(shared, &who, s)),
-            Err(e) => outcome(Err(e)),
-        },
-        (Method::POST, "/v1/command") => match body::<Order>(req).await {
-            Ok(o) => outcome(shared.apply(&who, o)),
-            Err(e) => outcome(Err(e)),
-        },
+        (Method::POST, "/v1/scale") => outcome(
+            body::<Scale>(req)
+                .await
+                .and_then(|s| shared.scale(&who, &s)),
+        ),
+        (Method::PATCH, "/v1/status") => outcome(
+            body::<K6Status>(req)
+                .await
+                .and_then(|s| k6_patch(shared, &who, s)),
+        ),
+        (Method::POST, "/v1/command") => {
+            outcome(body::<Order>(req).await.and_then(|o| shared.apply(&who, o)))
+        }
         (_, p) if ROUTES.iter().any(|(_, r, _)| *r == p) => text(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{p}: see GET /v1 for the routes and their methods\n"),
@@ -215,11 +211,11 @@ fn client_name(req: &Request<Incoming>, peer: &Peer) -> String {
                 .collect::<String>()
         })
         .filter(|s| !s.is_empty());
-    match named {
-        Some(n) if peer.addr == "local socket" => n,
-        Some(n) => format!("{n} at {}", peer.addr),
-        None if peer.addr == "local socket" => "a client of the local socket".into(),
-        None => peer.addr.clone(),
+    match (named, peer.addr) {
+        (Some(n), None) => n,
+        (Some(n), Some(addr)) => format!("{n} at {addr}"),
+        (None, None) => "a client of the local socket".into(),
+        (None, Some(addr)) => addr.to_string(),
     }
 }
 
@@ -285,22 +281,19 @@ fn status(shared: &Shared) -> Response<Body> {
         &shared.desc.host,
         &verdicts,
     );
-    Response::builder()
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(full(doc))
-        .expect("a valid response")
+    reply(StatusCode::OK, "application/json", doc)
 }
 
 /// The HTML report of the run so far, refreshed by the browser (no script).
 fn page(shared: &Shared) -> Response<Body> {
     let snap = shared.snapshot();
     let verdicts = crate::scenario::threshold::check_all(&shared.desc.thresholds, &snap);
-    let launch = shared.launch();
+    let scenario = shared.launch().doc.text;
     let about = crate::report::About {
         name: shared.desc.name.as_deref(),
         host: &shared.desc.host,
         started: shared.desc.started,
-        scenario: &launch.text,
+        scenario: &scenario,
         command: "",
     };
     let live = format!(
@@ -315,11 +308,12 @@ fn page(shared: &Shared) -> Response<Body> {
             1,
         )
         .replacen("</h1>", &live, 1);
-    Response::builder()
-        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .body(full(html))
-        .expect("a valid response")
+    let mut page = reply(StatusCode::OK, "text/html; charset=utf-8", html);
+    page.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    page
 }
 
 /// Snapshots as they change, one JSON line each, for as long as the client reads.
@@ -376,21 +370,18 @@ fn outcome(result: Result<String, (u16, String)>) -> Response<Body> {
 
 fn json<T: serde::Serialize>(code: StatusCode, value: &T) -> Response<Body> {
     let text = serde_json::to_string(value).unwrap_or_default();
-    Response::builder()
-        .status(code)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(full(text + "\n"))
-        .expect("a valid response")
+    reply(code, "application/json", text + "\n")
 }
 
 fn text(code: StatusCode, body: String) -> Response<Body> {
-    Response::builder()
-        .status(code)
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(full(body))
-        .expect("a valid response")
+    reply(code, "text/plain; charset=utf-8", body)
 }
 
-fn full(s: String) -> Body {
-    BodyExt::boxed(Full::new(Bytes::from(s)))
+/// A whole answer: its status, its type and its body.
+fn reply(code: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(BodyExt::boxed(Full::new(Bytes::from(body))))
+        .expect("a valid response")
 }

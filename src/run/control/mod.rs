@@ -14,7 +14,7 @@ pub mod wire;
 
 use crate::cluster::Overrides;
 use crate::engine::Command;
-use crate::scenario::Plan;
+use crate::scenario::{DocParts, Plan};
 use crate::stats::{ControlEvent, Snapshot};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,7 +101,6 @@ pub(crate) struct Start<'a> {
 }
 
 impl Control {
-    /// Binds the socket (and `--control`'s address) and writes the registry entry.
     /// Binds the socket (and `--control`'s address) and writes the registry entry. A
     /// socket that cannot be made is said and left out (the load test matters more than
     /// its remote control); `--control` that cannot listen stops the run here.
@@ -132,7 +131,7 @@ impl Control {
         let info = registry::RunInfo {
             id,
             pid: std::process::id(),
-            scenario: s.plan.name.clone().unwrap_or_else(|| s.text_label()),
+            scenario: s.plan.name.clone().unwrap_or_else(|| s.plan.host.clone()),
             host: s.plan.host.clone(),
             front: s.front.into(),
             started: unix_secs(SystemTime::now()),
@@ -141,7 +140,7 @@ impl Control {
                 Some(_) => format!("https://{a}"),
                 None => a.to_string(),
             }),
-            report: std::env::var_os(REPORT_ENV).map(PathBuf::from),
+            report: report(),
         };
         let entry = match dir {
             Some(dir) => registry::Entry::write(&dir, info)
@@ -186,7 +185,6 @@ impl Drop for Control {
         for t in &self.tasks {
             t.abort();
         }
-        self.entry.take();
     }
 }
 
@@ -196,10 +194,9 @@ pub const OWNER: &str = "the terminal that started it";
 /// Where a TUI's background run writes its text report (set by the terminal that starts it).
 pub const REPORT_ENV: &str = "SWARM_RUN_REPORT";
 
-impl Start<'_> {
-    fn text_label(&self) -> String {
-        self.plan.host.clone()
-    }
+/// Where this run's text report goes, when a terminal that started it said so.
+fn report() -> Option<PathBuf> {
+    std::env::var_os(REPORT_ENV).map(PathBuf::from)
 }
 
 impl Shared {
@@ -207,17 +204,17 @@ impl Shared {
         let launch = LaunchInfo {
             id,
             path: None,
-            text: s.text.to_string(),
-            saved: s.text.to_string(),
-            on_disk: None,
-            // The run's host stands for an edit's text until a TUI says otherwise.
-            host_override: Some(s.plan.host.clone()),
-            host: s.plan.host.clone(),
-            label: "scenario.toml".into(),
+            doc: DocParts {
+                text: s.text.to_string(),
+                saved: s.text.to_string(),
+                on_disk: None,
+                // The run's host stands for an edit's text until a TUI says otherwise.
+                host_override: Some(s.plan.host.clone()),
+            },
             overrides: Overrides::of(s.plan),
             baseline: None,
             distributed: s.distributed,
-            report: std::env::var_os(REPORT_ENV).map(PathBuf::from),
+            report: report(),
         };
         Shared {
             desc: Desc {
@@ -252,6 +249,7 @@ impl Shared {
         Arc::new(snap)
     }
 }
+
 /// The run's socket in the registry's folder: (the folder, the run's id, the socket's
 /// path, its listener); without a folder or a socket, said, and an id all the same.
 fn bind_local() -> (
@@ -276,8 +274,7 @@ fn bind_local() -> (
             eprintln!(
                 "swarm: warning: no control socket for this run ({e}); swarm ps and swarm attach will not see it"
             );
-            let id = format!("{:06x}", fastrand::u32(..0x0100_0000));
-            (None, id, PathBuf::new(), None)
+            (None, registry::random_id(), PathBuf::new(), None)
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::wire::{self, LaunchInfo, Order};
 use super::{OWNER, Shared};
 use crate::engine::Command;
-use crate::scenario::Plan;
+use crate::scenario::{DocParts, ScenarioDoc};
 use crate::stats::ControlEvent;
 
 /// What a `pause` took away, for `resume` to bring back.
@@ -90,17 +90,19 @@ impl Shared {
     /// selection and `--timeout`); a text that does not load changes nothing.
     fn edit(&self, text: &str, workload: bool, stages: bool) -> Result<(), (u16, String)> {
         let mut launch = self.launch.lock().expect("launch");
-        let parsed = match &launch.host_override {
-            Some(host) => Plan::parse_with_host(text, &launch.label, host),
-            None => Plan::parse(text, &launch.label),
+        let edited = DocParts {
+            text: text.to_string(),
+            ..launch.doc.clone()
         };
-        let mut plan =
-            parsed.map_err(|e| (422, format!("the edited scenario does not load: {e}")))?;
+        // Loaded as the TUI's own document loads it (its file's name, its --host).
+        let mut plan = ScenarioDoc::from_parts(launch.path.clone(), edited)
+            .and_then(|doc| doc.plan())
+            .map_err(|e| (422, format!("the edited scenario does not load: {e}")))?;
         launch
             .overrides
             .apply_selection(&mut plan)
             .map_err(|e| (422, format!("the edited scenario: {e}")))?;
-        launch.text = text.to_string();
+        launch.doc.text = text.to_string();
         drop(launch);
         self.send(Command::SetScenarioText(text.to_string()));
         if stages {
@@ -121,14 +123,14 @@ impl Shared {
         if held.is_some() {
             return Ok("already paused (swarm resume)".into());
         }
-        let (h, order) = match &snap.arrivals {
-            Some(a) => (Held::Rate(a.rate), Order::ArrivalRate { arrival_rate: 0.0 }),
-            None => (Held::Users(snap.target_users), Order::Users { users: 0 }),
+        let (h, none) = match &snap.arrivals {
+            Some(a) => (Held::Rate(a.rate), Command::SetArrivalRate(0.0)),
+            None => (Held::Users(snap.target_users), Command::SetUsers(0)),
         };
         *held = Some(h);
         drop(held);
         self.send(Command::PausePlan);
-        self.send(order.command().expect("a command"));
+        self.send(none);
         let what = format!("paused: {}", describe_held(h, true));
         self.note(who, what.clone());
         Ok(what)

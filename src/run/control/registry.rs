@@ -63,11 +63,16 @@ fn uid() -> u32 {
 /// A fresh run id: six hex digits, not in use here.
 pub fn fresh_id(dir: &Path) -> String {
     loop {
-        let id = format!("{:06x}", fastrand::u32(..0x0100_0000));
+        let id = random_id();
         if !dir.join(format!("{id}.json")).exists() {
             return id;
         }
     }
+}
+
+/// Six random hex digits.
+pub fn random_id() -> String {
+    format!("{:06x}", fastrand::u32(..0x0100_0000))
 }
 
 /// A run's entry; dropping it removes the socket and the entry.

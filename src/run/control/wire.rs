@@ -4,6 +4,7 @@
 
 use crate::cluster::Overrides;
 use crate::engine::Command;
+use crate::scenario::DocParts;
 use crate::stats::{Point, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -123,15 +124,8 @@ pub struct LaunchInfo {
     pub id: String,
     /// The scenario's file (None for a URL or the demo).
     pub path: Option<PathBuf>,
-    /// The scenario's text now (after any edit from a TUI).
-    pub text: String,
-    /// The text as the file held it when the run started.
-    pub saved: String,
-    pub on_disk: Option<String>,
-    pub host_override: Option<String>,
-    /// The host the run sends to.
-    pub host: String,
-    pub label: String,
+    /// The scenario as the run has it now (its text follows the edits from a TUI).
+    pub doc: DocParts,
     pub overrides: Overrides,
     pub baseline: Option<PathBuf>,
     pub distributed: bool,
