@@ -159,7 +159,7 @@ impl Run {
             Some(last) => (last, Some(self.engine)),
             None => (self.engine.shutdown().await, None),
         };
-        let last = with_controls(last, self.control.controls());
+        let last = self.control.with_controls(last);
         let (csv, log) = match self.follower.take() {
             Some(f) => f.finish().await,
             None => (None, None),
@@ -257,16 +257,6 @@ async fn serve_control(
         );
     }
     Ok(control)
-}
-
-/// The final snapshot with the controls that arrived over the endpoint: the report lists them.
-fn with_controls(last: Arc<Snapshot>, controls: Vec<crate::stats::ControlEvent>) -> Arc<Snapshot> {
-    if controls.is_empty() {
-        return last;
-    }
-    let mut snap = Arc::unwrap_or_clone(last);
-    snap.controls = controls;
-    Arc::new(snap)
 }
 
 impl Follower {

@@ -33,27 +33,25 @@ impl InFlight {
         let (now, most, total) = (Arc::default(), Arc::default(), Arc::default());
         let counters: (Arc<AtomicUsize>, Arc<AtomicUsize>, Arc<AtomicUsize>) =
             (Arc::clone(&now), Arc::clone(&most), Arc::clone(&total));
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (now, most, total) = counters.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |_req| {
-                        let (now, most, total) = (now.clone(), most.clone(), total.clone());
-                        async move {
-                            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
-                            most.fetch_max(n, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            now.fetch_sub(1, Ordering::SeqCst);
-                            total.fetch_add(1, Ordering::SeqCst);
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                                Bytes::from_static(b"ok"),
-                            )))
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+        let task = crate::support::accept_each(listener, move |stream| {
+            let (now, most, total) = counters.clone();
+            async move {
+                let service = service_fn(move |_req| {
+                    let (now, most, total) = (now.clone(), most.clone(), total.clone());
+                    async move {
+                        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(n, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        total.fetch_add(1, Ordering::SeqCst);
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from_static(b"ok"),
+                        )))
+                    }
                 });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             }
         });
         InFlight {

@@ -44,18 +44,13 @@ async fn auth_server() -> (String, Arc<Mutex<Seen>>) {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen: Arc<Mutex<Seen>> = Arc::default();
     let s = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let s = Arc::clone(&s);
-            tokio::spawn(async move {
-                let service = service_fn(move |req| handle(req, Arc::clone(&s)));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    crate::support::accept_each(listener, move |stream| {
+        let s = Arc::clone(&s);
+        async move {
+            let service = service_fn(move |req| handle(req, Arc::clone(&s)));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
     });
     (url, seen)

@@ -96,18 +96,13 @@ pub(crate) async fn server() -> (String, Arc<Sent>) {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let sent: Arc<Sent> = Arc::default();
     let s = Arc::clone(&sent);
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let s = Arc::clone(&s);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| handle(req, Arc::clone(&s)));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
+    crate::support::accept_each(listener, move |tcp| {
+        let s = Arc::clone(&s);
+        async move {
+            let service = hyper::service::service_fn(move |req| handle(req, Arc::clone(&s)));
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
         }
     });
     (url, sent)

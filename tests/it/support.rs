@@ -18,6 +18,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// Serves every connection `listener` accepts with `serve`, each in a task of its own,
+/// until the returned task is aborted (or the test's runtime ends).
+pub fn accept_each<F, Fut>(listener: TcpListener, serve: F) -> JoinHandle<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(serve(stream));
+        }
+    })
+}
+
 /// An HTTP server that counts requests per path.
 ///
 /// Routes: `/delay/{ms}` answers after ms, `/jitter/{ms}` after a random 0 to ms,
@@ -38,28 +55,22 @@ impl CountingServer {
         let stall_until: Arc<Mutex<Option<tokio::time::Instant>>> = Arc::default();
         let c = Arc::clone(&counts);
         let st = Arc::clone(&stall_until);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let c = Arc::clone(&c);
-                let st = Arc::clone(&st);
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let (c, st) = (Arc::clone(&c), Arc::clone(&st));
-                        async move {
-                            let until = *st.lock().unwrap();
-                            if let Some(until) = until {
-                                tokio::time::sleep_until(until).await;
-                            }
-                            handle(req, c).await
+        let task = accept_each(listener, move |stream| {
+            let (c, st) = (Arc::clone(&c), Arc::clone(&st));
+            async move {
+                let service = service_fn(move |req| {
+                    let (c, st) = (Arc::clone(&c), Arc::clone(&st));
+                    async move {
+                        let until = *st.lock().unwrap();
+                        if let Some(until) = until {
+                            tokio::time::sleep_until(until).await;
                         }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                        handle(req, c).await
+                    }
                 });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             }
         });
         CountingServer {

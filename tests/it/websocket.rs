@@ -33,60 +33,54 @@ async fn server() -> (String, Arc<Seen>) {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen: Arc<Seen> = Arc::default();
     let s = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
+    crate::support::accept_each(listener, move |tcp| {
+        let s = Arc::clone(&s);
+        async move {
+            let mut path = String::new();
+            #[expect(
+                clippy::result_large_err,
+                reason = "tungstenite's callback type, not ours"
+            )]
+            let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+                path = req.uri().path().to_string();
+                if req.headers().get("x-team").is_some_and(|v| v == "swarm") {
+                    s.with_header.fetch_add(1, Ordering::Relaxed);
+                }
+                if path == "/refuse" {
+                    let mut r = ErrorResponse::new(Some("go away".into()));
+                    *r.status_mut() = http::StatusCode::FORBIDDEN;
+                    return Err(r);
+                }
+                Ok(resp)
             };
-            let s = Arc::clone(&s);
-            tokio::spawn(async move {
-                let mut path = String::new();
-                #[expect(
-                    clippy::result_large_err,
-                    reason = "tungstenite's callback type, not ours"
-                )]
-                let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-                    path = req.uri().path().to_string();
-                    if req.headers().get("x-team").is_some_and(|v| v == "swarm") {
-                        s.with_header.fetch_add(1, Ordering::Relaxed);
+            let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
+                return;
+            };
+            s.sockets.fetch_add(1, Ordering::Relaxed);
+            while let Some(Ok(m)) = socket.next().await {
+                match m {
+                    Message::Close(_) => {
+                        s.closes.fetch_add(1, Ordering::Relaxed);
+                        let _ = socket.flush().await;
+                        return;
                     }
-                    if path == "/refuse" {
-                        let mut r = ErrorResponse::new(Some("go away".into()));
-                        *r.status_mut() = http::StatusCode::FORBIDDEN;
-                        return Err(r);
-                    }
-                    Ok(resp)
-                };
-                let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, callback).await
-                else {
-                    return;
-                };
-                s.sockets.fetch_add(1, Ordering::Relaxed);
-                while let Some(Ok(m)) = socket.next().await {
-                    match m {
-                        Message::Close(_) => {
-                            s.closes.fetch_add(1, Ordering::Relaxed);
-                            let _ = socket.flush().await;
+                    Message::Text(_) | Message::Binary(_) => {
+                        s.received.fetch_add(1, Ordering::Relaxed);
+                        if path == "/bye" {
+                            let frame = CloseFrame {
+                                code: CloseCode::from(4000),
+                                reason: "bye".into(),
+                            };
+                            let _ = socket.close(Some(frame)).await;
                             return;
                         }
-                        Message::Text(_) | Message::Binary(_) => {
-                            s.received.fetch_add(1, Ordering::Relaxed);
-                            if path == "/bye" {
-                                let frame = CloseFrame {
-                                    code: CloseCode::from(4000),
-                                    reason: "bye".into(),
-                                };
-                                let _ = socket.close(Some(frame)).await;
-                                return;
-                            }
-                            if path == "/echo" && socket.send(m).await.is_ok() {
-                                s.sent.fetch_add(1, Ordering::Relaxed);
-                            }
+                        if path == "/echo" && socket.send(m).await.is_ok() {
+                            s.sent.fetch_add(1, Ordering::Relaxed);
                         }
-                        _ => {}
                     }
+                    _ => {}
                 }
-            });
+            }
         }
     });
     (url, seen)

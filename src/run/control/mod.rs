@@ -164,9 +164,9 @@ impl Control {
         f(&mut self.shared.launch.lock().expect("launch"));
     }
 
-    /// Every control that arrived, in order.
-    pub fn controls(&self) -> Vec<ControlEvent> {
-        self.shared.controls.lock().expect("controls").clone()
+    /// `snap` with every control that arrived so far: the final report lists them.
+    pub fn with_controls(&self, snap: Arc<Snapshot>) -> Arc<Snapshot> {
+        self.shared.with_controls(snap)
     }
 
     /// Resolves once a client asked the run to end (`POST /v1/quit`, a TUI's quit).
@@ -239,7 +239,10 @@ impl Shared {
     /// The newest snapshot with the controls so far: what `/v1/status` and the watchers
     /// read.
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
-        let snap = self.snapshots.borrow().clone();
+        self.with_controls(self.snapshots.borrow().clone())
+    }
+
+    fn with_controls(&self, snap: Arc<Snapshot>) -> Arc<Snapshot> {
         let controls = self.controls.lock().expect("controls");
         if controls.is_empty() {
             return snap;
