@@ -297,14 +297,10 @@ async fn the_llm_scenario_against_the_demo_reports_its_streams() {
         rows.iter().find(|r| r["name"] == name).unwrap()["stream"].clone()
     };
     let chat = row("chat (streamed)");
-    let keys: Vec<&str> = chat
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
     assert_eq!(
-        keys,
+        keys(&chat),
         [
             "streams",
             "events",
@@ -317,14 +313,8 @@ async fn the_llm_scenario_against_the_demo_reports_its_streams() {
             "tokens_per_s"
         ]
     );
-    let pct: Vec<&str> = chat["ttft_ms"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        pct,
+        keys(&chat["ttft_ms"]),
         [
             "50", "66", "75", "80", "90", "95", "98", "99", "99.9", "99.99", "100"
         ]
