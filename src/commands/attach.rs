@@ -50,7 +50,7 @@ pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
 
 /// `swarm attach ID` for a detached run that has ended: its report, and exit 0.
 fn ended(run: Option<&str>) -> Option<i32> {
-    let (id, path) = registry::ended_reports()
+    let (id, path) = registry::ended_reports(&registry::list())
         .into_iter()
         .find(|(id, _)| run.is_some_and(|r| id.starts_with(r)))?;
     eprintln!(

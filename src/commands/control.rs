@@ -14,13 +14,11 @@ pub(super) fn client(args: &ControlArgs, command: &str) -> anyhow::Result<Client
         .map(crate::cluster::read_token)
         .transpose()?;
     let who = format!("swarm {command} (pid {})", std::process::id());
-    let ca = match &args.tls_ca {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("--tls-ca {}: {e}", p.display()))?,
-        ),
-        None => None,
-    };
+    let ca = args
+        .tls_ca
+        .as_deref()
+        .map(|p| crate::cluster::read_pem("--tls-ca", p))
+        .transpose()?;
     Client::find(args.run.as_deref(), token, who)?.with_tls(ca.as_deref())
 }
 
@@ -47,7 +45,7 @@ pub(super) async fn ps(json: bool) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    let ended = registry::ended_reports();
+    let ended = registry::ended_reports(&runs);
     if runs.is_empty() {
         println!("no swarm run on this machine");
         print_ended(&ended);

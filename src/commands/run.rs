@@ -81,9 +81,7 @@ pub(super) fn control_token(
     }
     match (&dist.tls_cert, &dist.tls_key) {
         (Some(cert), Some(key)) if output.control.is_some() => {
-            let read = |flag: &str, p: &Path| {
-                std::fs::read_to_string(p).with_context(|| format!("{flag} {}", p.display()))
-            };
+            let read = crate::cluster::read_pem;
             output.control_tls = Some((read("--tls-cert", cert)?, read("--tls-key", key)?));
         }
         (Some(_), _) if dist.workers.is_none() => anyhow::bail!(

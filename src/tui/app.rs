@@ -593,7 +593,7 @@ fn detach(app: &mut App) -> Vec<Effect> {
     if app.detachable.is_none() {
         return info(
             app,
-            "this run cannot be detached: a new scenario's runs in this terminal (save it and swarm run it)",
+            "this run cannot be detached: a new scenario runs in this terminal (save it and swarm run it)",
         );
     }
     app.detach = true;

@@ -133,13 +133,12 @@ pub fn alive(pid: u32) -> bool {
     })
 }
 
-/// The reports of detached TUI runs that have ended (`ID.out` without a live run), newest
-/// first: (id, path).
-pub fn ended_reports() -> Vec<(String, PathBuf)> {
+/// The reports of detached TUI runs that have ended (`ID.out` of none of the `live` runs,
+/// as `list` gives them), newest first: (id, path).
+pub fn ended_reports(live: &[RunInfo]) -> Vec<(String, PathBuf)> {
     let Ok(dir) = dir() else {
         return Vec::new();
     };
-    let live: Vec<String> = list().into_iter().map(|i| i.id).collect();
     let mut found: Vec<(std::time::SystemTime, String, PathBuf)> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
@@ -150,7 +149,8 @@ pub fn ended_reports() -> Vec<(String, PathBuf)> {
             let id = p.file_stem()?.to_string_lossy().to_string();
             let meta = std::fs::metadata(&p).ok()?;
             let when = meta.modified().ok()?;
-            (!live.contains(&id) && meta.len() > 0).then_some((when, id, p))
+            let running = live.iter().any(|i| i.id == id);
+            (!running && meta.len() > 0).then_some((when, id, p))
         })
         .collect();
     found.sort_by_key(|f| std::cmp::Reverse(f.0));
