@@ -13,7 +13,7 @@ use crate::run::{Front, Run, Steer};
 use crate::scenario::{Plan, ScenarioDoc};
 use crate::stats::RunState;
 use crate::tui::{self, Exit, Launch};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +32,12 @@ pub(super) async fn attach(args: &ControlArgs) -> anyhow::Result<i32> {
         Ok(c) => c,
         Err(e) => return ended(args.run.as_deref()).ok_or(e),
     };
+    if !std::io::stdout().is_terminal() {
+        // A TUI without a terminal would hold the run (it waits for its terminals) unseen.
+        anyhow::bail!(
+            "swarm attach opens the terminal UI, and standard output is not a terminal; swarm status [RUN] --json gives the figures"
+        );
+    }
     let report = client.info.as_ref().and_then(|i| i.report.clone());
     match open(&client, true).await? {
         Exit::Detach => {

@@ -246,6 +246,13 @@ async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
     let run = t.headless(&["--control", &control, "--json", json.to_str().unwrap()]);
     server.wait_for(2).await;
 
+    let attach = swarm_in(runtime, &["attach"]).await;
+    assert_eq!(attach.status.code(), Some(2), "no terminal, no TUI");
+    assert!(
+        text(&attach.stderr).contains("not a terminal"),
+        "{}",
+        text(&attach.stderr)
+    );
     let ps = swarm_in(runtime, &["ps"]).await;
     assert!(
         text(&ps.stdout).contains("headless      control"),
