@@ -417,7 +417,8 @@ impl App {
         if snap.edit_refused.is_some() && snap.edit_refused != self.snapshot.edit_refused {
             self.error(snap.edit_refused.clone().unwrap_or_default());
         }
-        if snap.controls.len() > self.snapshot.controls.len() {
+        // A new control, or the last one grown (a held key elsewhere is one line).
+        if snap.controls.last() != self.snapshot.controls.last() {
             self.take_controls(&snap);
         }
         self.snapshot = snap;
