@@ -28,6 +28,10 @@ pub struct StreamRead {
     /// The line being read (SSE and lines).
     line: Vec<u8>,
     line_cut: bool,
+    /// SSE: the last piece ended with a CR (an LF opening the next one ends no line).
+    after_cr: bool,
+    /// SSE: the first bytes were seen (a byte order mark there is skipped).
+    began: bool,
     /// SSE: the data of the event being read.
     data: Vec<u8>,
     has_data: bool,
@@ -57,6 +61,8 @@ impl StreamRead {
             start,
             line: Vec::new(),
             line_cut: false,
+            after_cr: false,
+            began: false,
             data: Vec::new(),
             has_data: false,
             events: 0,
@@ -80,7 +86,7 @@ impl StreamRead {
         }
         match self.spec.kind {
             StreamKind::Chunks => self.event(piece, now),
-            StreamKind::Sse | StreamKind::Lines => {
+            StreamKind::Lines => {
                 let mut rest = piece;
                 while let Some(end) = rest.iter().position(|&b| b == b'\n') {
                     self.push_line(&rest[..end]);
@@ -92,7 +98,39 @@ impl StreamRead {
                 }
                 self.push_line(rest);
             }
+            StreamKind::Sse => self.sse_piece(piece, now),
         }
+    }
+
+    /// Server-sent events end their lines with CRLF, LF or a lone CR (WHATWG); a CRLF cut
+    /// between two reads is one line end. The UTF-8 byte order mark that may open the
+    /// stream is not part of its first line.
+    fn sse_piece(&mut self, piece: &[u8], now: Instant) {
+        let mut rest = piece;
+        if std::mem::take(&mut self.after_cr) {
+            rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+        }
+        if !self.began {
+            self.began = true;
+            rest = rest.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(rest);
+        }
+        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            self.push_line(&rest[..end]);
+            let cr = rest[end] == b'\r';
+            rest = &rest[end + 1..];
+            if cr {
+                match rest.first() {
+                    Some(b'\n') => rest = &rest[1..],
+                    None => self.after_cr = true,
+                    Some(_) => {}
+                }
+            }
+            self.take_line(now);
+            if self.done_at.is_some() {
+                return;
+            }
+        }
+        self.push_line(rest);
     }
 
     fn push_line(&mut self, bytes: &[u8]) {
@@ -318,6 +356,33 @@ mod tests {
         assert_eq!(s.gaps, &[0, 30_000]);
         assert_eq!(s.tpot_us, None, "events are not tokens");
         assert_eq!(s.tokens, None);
+    }
+
+    #[test]
+    fn sse_lines_may_end_with_a_lone_cr_and_a_crlf_may_be_cut_between_reads() {
+        let t0 = Instant::now();
+        let mut r = StreamRead::new(spec(StreamKind::Sse, None, Some("[DONE]")), false, t0);
+        r.add(b"\xEF\xBB\xBFdata: one\r\r", ms(t0, 10));
+        r.add(b"data: two\r", ms(t0, 20));
+        r.add(b"\n\r\n", ms(t0, 30));
+        r.add(b"data: three\r", ms(t0, 40));
+        r.add(b"\r", ms(t0, 50));
+        r.add(b"data: [DONE]\r\r", ms(t0, 60));
+        r.finish(ms(t0, 70));
+        assert_eq!(r.events, 3, "one, two and three");
+        assert!(!r.incomplete());
+        assert_eq!(r.last_data(), b"three");
+        assert_eq!(
+            r.sample(true, None).gaps,
+            &[20_000, 20_000],
+            "at 10, 30 and 50 ms"
+        );
+        // Not a line end twice: a CRLF cut after its CR, then data.
+        let mut r = StreamRead::new(spec(StreamKind::Sse, None, None), false, t0);
+        r.add(b"data: a\r", ms(t0, 1));
+        r.add(b"\ndata: b\n\n", ms(t0, 2));
+        r.finish(ms(t0, 3));
+        assert_eq!((r.events, r.last_data()), (1, &b"a\nb"[..]));
     }
 
     #[test]
