@@ -101,6 +101,16 @@ const MAX_PASSES: usize = 20;
 
 /// `text` with the line of `e` emptied, when that line holds the key the error names
 /// (`users = 0` for `load.users`); None otherwise (a missing key, a table header).
+/// Values that pass for the keys that make a step a WebSocket step.
+const WS_NEUTRAL: [(&str, &str); 6] = [
+    ("ws", "\"/\""),
+    ("send", "\"\""),
+    ("send_binary", "\"\""),
+    ("receive", "{ contains = \"\" }"),
+    ("hold", "\"1s\""),
+    ("close", "1000"),
+];
+
 fn blank_line(text: &str, e: &ScenarioError) -> Option<String> {
     let leaf = e.key.rsplit('.').next()?.split('[').next()?;
     if e.line == 0 || leaf.is_empty() {
@@ -109,6 +119,16 @@ fn blank_line(text: &str, e: &ScenarioError) -> Option<String> {
     let mut lines: Vec<&str> = text.split('\n').collect();
     let line = lines.get(e.line - 1)?;
     let trimmed = line.trim_start().trim_start_matches('"');
+    // A WebSocket step's key blanked would leave an HTTP step, and its "path is missing":
+    // the key goes back with a value that passes instead (a receive's inline table too).
+    let top = trimmed.split(['=', ' ', '\t', '"']).next().unwrap_or("");
+    if let Some((_, fine)) = WS_NEUTRAL.iter().find(|(k, _)| *k == top)
+        && e.key.contains(&format!(".{top}"))
+    {
+        let fine = format!("{top} = {fine}");
+        lines[e.line - 1] = &fine;
+        return Some(lines.join("\n"));
+    }
     let holds = trimmed.starts_with(leaf)
         && trimmed[leaf.len()..]
             .trim_start()
@@ -262,7 +282,9 @@ impl Validator<'_> {
         }
         let listed = raw.endpoints.as_ref().map_or(&[][..], |l| &l.get_ref()[..]);
         let loaded = requests(errors, Some(listed), "endpoints");
-        if loaded.iter().all(Option::is_some) && !typed {
+        // A flow that failed is not a missing one: "no endpoints" would be wrong then.
+        let flows_loaded = flows.len() == raw.flows.as_ref().map_or(0, Vec::len);
+        if loaded.iter().all(Option::is_some) && flows_loaded && !typed {
             // The checks on the list as a whole (none at all, every weight 0).
             let endpoints: Vec<Endpoint> = loaded.iter().flatten().cloned().collect();
             errors.take(self.endpoint_list(raw.endpoints.as_ref(), &endpoints, &flows));
@@ -389,6 +411,29 @@ mod tests {
         let keys: Vec<&str> = all.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys[0], "host");
         assert!(keys.contains(&"load.users"), "{keys:?}");
+    }
+
+    #[test]
+    fn every_mistake_of_a_websocket_flow_and_nothing_the_walk_made_up() {
+        let src = "host = \"http://127.0.0.1:1\"\n[[flows]]\nname = \"room\"\n\
+            [[flows.steps]]\nws = \"/ws\"\n\
+            [[flows.steps]]\nreceive = { regex = \"([\" }\n\
+            [[flows.steps]]\nsend_binary = \"!!\"\n\
+            [[flows.steps]]\nhold = \"-1s\"\n\
+            [[flows.steps]]\nclose = 99999\n";
+        let all = super::all_errors(src, "t.toml");
+        let keys: Vec<&str> = all.iter().map(|e| e.key.as_str()).collect();
+        // Not "endpoints: no endpoints" (the flow failed, it is not missing), nor a
+        // step's "path is missing" (a WebSocket key blanked on the way).
+        assert_eq!(
+            keys,
+            [
+                "flows[0].steps[1].receive.regex",
+                "flows[0].steps[2].send_binary",
+                "flows[0].steps[3].hold",
+                "flows[0].steps[4].close"
+            ]
+        );
     }
 
     #[test]
