@@ -133,10 +133,10 @@ impl User {
     /// Closes the user's WebSocket, if one is open: counted as closed on the row of the
     /// step that opened it.
     async fn end_ws(&self, s: &mut Session) {
-        if let Some(row) = ws::end(&mut s.ws).await {
+        if let Some((row, unread)) = ws::end(&mut s.ws).await {
             let closed = crate::stats::WsCounts {
                 closed: 1,
-                ..Default::default()
+                ..unread
             };
             self.recorder.record_ws_only(row, &closed);
         }
@@ -219,7 +219,7 @@ impl User {
             for (n, &i) in set.tasks[task].iter().enumerate() {
                 if n > 0 {
                     let wait = s.set.wait.between_steps(s.rng.f64());
-                    self.think(wait).await;
+                    self.think(wait, &mut s.ws).await;
                     if self.cancel.is_cancelled() {
                         return;
                     }
@@ -239,7 +239,7 @@ impl User {
                 self.pause(s.backoff).await;
             }
             let wait = s.set.wait.after_task(s.rng.f64(), began.elapsed());
-            self.think(wait).await;
+            self.think(wait, &mut s.ws).await;
         }
     }
 
@@ -253,13 +253,21 @@ impl User {
     /// 4 ms the think-time regime took 10-20 % less CPU per request, but the timing error's
     /// p99 rose to 3 ms, above the 2 ms that 10 000 users at 1 s must meet; at 2 ms it was
     /// 2.1 ms and the CPU gain within the noise (BENCHMARKS.md).
-    async fn think(&self, think: Duration) {
+    ///
+    /// A user with a WebSocket open reads it meanwhile (see `ws::between_steps`).
+    async fn think(&self, think: Duration, socket: &mut Option<ws::Socket>) {
         if !think.is_zero() {
             let due = Instant::now() + think;
             let aim = due - think.min(TIMER_HALF_TICK);
+            let wait = async {
+                match socket.as_mut() {
+                    Some(s) => ws::between_steps(s, aim).await,
+                    None => tokio::time::sleep_until(aim).await,
+                }
+            };
             tokio::select! {
                 _ = self.cancel.cancelled() => {}
-                _ = tokio::time::sleep_until(aim) => {}
+                () = wait => {}
             }
             if !self.cancel.is_cancelled() {
                 let now = Instant::now();

@@ -10,6 +10,7 @@ use crate::scenario::{Endpoint, WsAction, WsMatch};
 use crate::stats::{FailureKind, WsCounts};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
@@ -27,6 +28,66 @@ const READ_BUFFER: usize = 4 << 10;
 pub struct Socket {
     inner: WebSocketStream<Stream>,
     pub row: usize,
+    /// What arrived while the user was between steps (thinking), oldest first, for the
+    /// next step to take; None for the socket's end.
+    waiting: VecDeque<Option<Result<Message, ws::Error>>>,
+    /// The bytes of the messages waiting.
+    waiting_bytes: usize,
+}
+
+/// Messages (or bytes) read between steps beyond which the socket is left unread until
+/// the next step: a server that floods an idle user meets TCP's back-pressure, not an
+/// unbounded queue.
+const MAX_WAITING: usize = 1024;
+const MAX_WAITING_BYTES: usize = MAX_MESSAGE;
+
+impl Socket {
+    fn new(inner: WebSocketStream<Stream>, row: usize) -> Socket {
+        Socket {
+            inner,
+            row,
+            waiting: VecDeque::new(),
+            waiting_bytes: 0,
+        }
+    }
+
+    /// The next message: one that waited, else one read now.
+    async fn next(&mut self) -> Option<Result<Message, ws::Error>> {
+        if let Some(m) = self.waiting.pop_front() {
+            if let Some(Ok(m)) = &m {
+                self.waiting_bytes -= m.len().min(self.waiting_bytes);
+            }
+            return m;
+        }
+        self.inner.next().await
+    }
+
+    /// The socket's end (a close, an error, its stream over) is among what waits.
+    fn ended(&self) -> bool {
+        matches!(
+            self.waiting.back(),
+            Some(None | Some(Err(_)) | Some(Ok(Message::Close(_))))
+        )
+    }
+}
+
+/// Between steps, until `until`: the socket is read as a browser reads it, so that pings
+/// are answered (tungstenite answers as it reads) and the server sees a reader; what
+/// arrives waits for the next step, which counts and matches it as if it had just come.
+pub async fn between_steps(s: &mut Socket, until: Instant) {
+    while !s.ended() && s.waiting.len() < MAX_WAITING && s.waiting_bytes < MAX_WAITING_BYTES {
+        // The socket itself: what already waits stays where it is.
+        match tokio::time::timeout_at(until, s.inner.next()).await {
+            Err(_) => return,
+            Ok(m) => {
+                if let Some(Ok(m)) = &m {
+                    s.waiting_bytes += m.len();
+                }
+                s.waiting.push_back(m);
+            }
+        }
+    }
+    tokio::time::sleep_until(until).await;
 }
 
 /// What a step did.
@@ -146,7 +207,7 @@ async fn connect(
             done.status = Some(response.status().as_u16());
             done.headers = Some(response.headers().clone());
             done.counts.opened = 1;
-            *socket = Some(Socket { inner, row });
+            *socket = Some(Socket::new(inner, row));
             done
         }
     }
@@ -239,7 +300,7 @@ async fn close(s: &mut Socket, code: u16, e: &Endpoint, mut done: Done) -> Done 
     let closing = async {
         s.inner.close(Some(frame)).await?;
         // The server's close answers ours; what comes before it is counted.
-        while let Some(m) = s.inner.next().await {
+        while let Some(m) = s.next().await {
             count_in(&mut done.counts, &m?);
         }
         Ok::<(), ws::Error>(())
@@ -274,7 +335,7 @@ async fn close(s: &mut Socket, code: u16, e: &Endpoint, mut done: Done) -> Done 
 async fn receive_match(s: &mut Socket, m: &WsMatch, e: &Endpoint, mut done: Done) -> Done {
     let deadline = Instant::now() + e.timeout;
     loop {
-        let next = tokio::time::timeout_at(deadline, s.inner.next()).await;
+        let next = tokio::time::timeout_at(deadline, s.next()).await;
         let message = match next {
             Err(_) => {
                 let why = format!(
@@ -316,7 +377,7 @@ async fn receive_match(s: &mut Socket, m: &WsMatch, e: &Endpoint, mut done: Done
 async fn hold(s: &mut Socket, d: Duration, e: &Endpoint, mut done: Done) -> Done {
     let until = Instant::now() + d;
     loop {
-        match tokio::time::timeout_at(until, s.inner.next()).await {
+        match tokio::time::timeout_at(until, s.next()).await {
             Err(_) => return done,
             Ok(None) => return closed(done, e, None),
             Ok(Some(Err(err))) => {
@@ -422,10 +483,15 @@ fn classify(err: &ws::Error, e: &Endpoint) -> (FailureKind, String) {
 }
 
 /// Closes a socket at the flow's (or the user's) end, or before a new one opens: a close
-/// frame, without waiting long for the answer. The row that opened it, when there was one.
-pub async fn end(socket: &mut Option<Socket>) -> Option<usize> {
+/// frame, without waiting long for the answer. The row that opened it, and the messages
+/// that had arrived for no step (counted there), when there was one.
+pub async fn end(socket: &mut Option<Socket>) -> Option<(usize, WsCounts)> {
     let s = socket.take()?;
+    let mut counts = WsCounts::default();
+    for m in s.waiting.iter().flatten().flatten() {
+        count_in(&mut counts, m);
+    }
     let mut inner = s.inner;
     let _ = tokio::time::timeout(Duration::from_millis(200), inner.close(None)).await;
-    Some(s.row)
+    Some((s.row, counts))
 }

@@ -23,11 +23,14 @@ struct Seen {
     closes: AtomicU64,
     /// Upgrades that carried the scenario's header.
     with_header: AtomicU64,
+    /// Pongs that answered `/ping`'s ping in time.
+    pongs: AtomicU64,
 }
 
 /// `/echo` answers every message with itself; `/refuse` refuses the upgrade (403, "go
 /// away"); `/bye` closes with 4000 "bye" after the first message; `/silent` reads and
-/// never answers.
+/// never answers; `/ping` sends a ping and "news" at once, closes with 4001 when no pong
+/// comes within 200 ms, and echoes after one does.
 async fn server() -> (String, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -57,6 +60,29 @@ async fn server() -> (String, Arc<Seen>) {
                 return;
             };
             s.sockets.fetch_add(1, Ordering::Relaxed);
+            if path == "/ping" {
+                let _ = socket.send(Message::Ping(Vec::new().into())).await;
+                if socket.send(Message::text("news")).await.is_ok() {
+                    s.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                let pong = tokio::time::timeout(Duration::from_millis(200), async {
+                    while let Some(Ok(m)) = socket.next().await {
+                        if matches!(m, Message::Pong(_)) {
+                            return true;
+                        }
+                    }
+                    false
+                });
+                if !matches!(pong.await, Ok(true)) {
+                    let frame = CloseFrame {
+                        code: CloseCode::from(4001),
+                        reason: "no pong".into(),
+                    };
+                    let _ = socket.close(Some(frame)).await;
+                    return;
+                }
+                s.pongs.fetch_add(1, Ordering::Relaxed);
+            }
             while let Some(Ok(m)) = socket.next().await {
                 match m {
                     Message::Close(_) => {
@@ -74,7 +100,7 @@ async fn server() -> (String, Arc<Seen>) {
                             let _ = socket.close(Some(frame)).await;
                             return;
                         }
-                        if path == "/echo" && socket.send(m).await.is_ok() {
+                        if (path == "/echo" || path == "/ping") && socket.send(m).await.is_ok() {
                             s.sent.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -142,6 +168,52 @@ close = 1000
     let binary = row(&snap, "binary").ws.as_ref().unwrap();
     assert_eq!((binary.bytes_sent, binary.bytes_received), (12 * 3, 12 * 3));
     assert_eq!(row(&snap, "bye").ws.as_ref().unwrap().closed, 12);
+}
+
+/// A browser answers a server's pings whenever they come; so does a user between steps
+/// (its think time), and what arrived meanwhile waits for the next step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_between_steps_answers_pings_and_keeps_what_arrived() {
+    let (url, seen) = server().await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 1
+spawn_rate = 10
+iterations = 2
+wait = "500ms"
+[[flows]]
+name = "f"
+[[flows.steps]]
+name = "connect"
+ws = "/ping"
+[[flows.steps]]
+name = "news"
+receive = { contains = "news" }
+[[flows.steps]]
+name = "echo"
+send = "hi"
+receive = { contains = "hi" }
+[[flows.steps]]
+name = "bye"
+close = 1000
+"#;
+    let engine = started(src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    assert_eq!(
+        get(&seen.pongs),
+        2,
+        "each ping answered within 200 ms, mid-think"
+    );
+    let news = row(&snap, "news");
+    assert_eq!(news.requests, 2);
+    assert_eq!(news.ws.as_ref().unwrap().received, 2);
+    let total = snap.total.ws.as_ref().unwrap();
+    assert_eq!(total.received, get(&seen.sent), "news and the echoes");
+    assert_eq!((total.sent, get(&seen.received)), (2, 2));
+    assert_eq!(get(&seen.closes), 2);
 }
 
 /// One step after a connect to `path`; the final snapshot.
