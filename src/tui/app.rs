@@ -50,6 +50,21 @@ impl View {
 }
 
 impl App {
+    /// A threshold with nothing measured yet, while the run may still measure it: not
+    /// failed, waiting (the final report fails it when the run ends with nothing).
+    pub fn waiting(&self, v: &Verdict) -> bool {
+        v.actual.is_none() && self.snapshot.state != crate::stats::RunState::Stopped
+    }
+
+    /// The verdicts' tally: (passed, failed, waiting).
+    pub fn verdict_counts(&self) -> (usize, usize, usize) {
+        let waiting = self.verdicts.iter().filter(|v| self.waiting(v)).count();
+        let failed = (self.verdicts.iter())
+            .filter(|v| !v.passed && !self.waiting(v))
+            .count();
+        (self.verdicts.len() - failed - waiting, failed, waiting)
+    }
+
     /// The tabs there are: the five, and Workers in a distributed run.
     pub fn views(&self) -> Vec<View> {
         let mut v = VIEWS.to_vec();

@@ -306,6 +306,36 @@ fn failures_with_thresholds(src: &str) -> App {
     app
 }
 
+/// Before the run (and while an endpoint has had no request) a threshold has nothing to
+/// judge: it waits, it has not failed; a run that ended with nothing fails it, as the
+/// report does.
+#[test]
+fn thresholds_wait_until_something_is_measured() {
+    let mut app = failures_with_thresholds(SCENARIO);
+    app.set_snapshot(Arc::new(Snapshot::default()));
+    let screen = render(&app, 80, 24);
+    let first = screen.lines().next().unwrap();
+    assert!(first.ends_with("thresholds: 2 waiting"), "{screen}");
+    assert!(
+        screen.contains("Thresholds: 0 passed, 0 failed, 2 waiting"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("WAIT  all  p95 < 1ms  measured no requests"),
+        "{screen}"
+    );
+    app.set_snapshot(Arc::new(Snapshot {
+        state: RunState::Stopped,
+        ..Snapshot::default()
+    }));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("thresholds ✗ 2/2 (view 3)"), "{screen}");
+    assert!(
+        screen.contains("FAIL  all  p95 < 1ms  measured no requests"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn failures_view_names_the_failed_threshold_and_shows_a_failure_in_full_80x24() {
     let mut app = failures_with_thresholds(SCENARIO);

@@ -83,16 +83,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
 fn draw_thresholds(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let failed = app.verdicts.iter().filter(|v| !v.passed).count();
-    let title = format!(
-        " Thresholds: {} passed, {failed} failed ",
-        app.verdicts.len() - failed
-    );
+    let (passed, failed, waiting) = app.verdict_counts();
+    let title = match waiting {
+        0 => format!(" Thresholds: {passed} passed, {failed} failed "),
+        w => format!(" Thresholds: {passed} passed, {failed} failed, {w} waiting "),
+    };
     let lines: Vec<Line> = app
         .verdicts
         .iter()
         .map(|v| {
-            let (mark, style) = if v.passed {
+            let (mark, style) = if app.waiting(v) {
+                ("WAIT", t.dim())
+            } else if v.passed {
                 ("PASS", t.good())
             } else {
                 ("FAIL", t.bad())

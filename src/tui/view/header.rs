@@ -68,13 +68,17 @@ fn status(app: &App) -> Vec<Span<'static>> {
     }
     // On the first line, which has room at 80 columns; view 3 says which and by how much.
     if !app.verdicts.is_empty() {
-        let failed = app.verdicts.iter().filter(|v| !v.passed).count();
-        let (text, style) = match failed {
-            0 => (format!("  thresholds ✓ {}", app.verdicts.len()), t.good()),
-            n => (
-                format!("  thresholds ✗ {n}/{} (view 3)", app.verdicts.len()),
-                t.bad(),
+        let total = app.verdicts.len();
+        let (text, style) = match app.verdict_counts() {
+            (_, 0, waiting) if waiting == total => {
+                (format!("  thresholds: {total} waiting"), t.dim())
+            }
+            (passed, 0, 0) => (format!("  thresholds ✓ {passed}"), t.good()),
+            (passed, 0, waiting) => (
+                format!("  thresholds ✓ {passed}, {waiting} waiting"),
+                t.good(),
             ),
+            (_, n, _) => (format!("  thresholds ✗ {n}/{total} (view 3)"), t.bad()),
         };
         status.push(Span::styled(text, style));
     }
