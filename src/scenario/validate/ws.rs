@@ -18,6 +18,7 @@ impl Validator<'_> {
         let e = raw.get_ref();
         let k = |field: &str| format!("{key}.{field}");
         self.ws_keys(e, raw.span(), key)?;
+        self.ws_extract(e, raw.span(), key)?;
         let action = self.ws_action(e, raw.span(), key)?;
         let (origin, target, target_template) = match &e.ws {
             Some(path) => {
@@ -89,6 +90,24 @@ impl Validator<'_> {
                 "is an HTTP request's key; a WebSocket step (ws, send, receive, hold, close) \
                  does not take it: put the request in a step of its own",
             ));
+        }
+        Ok(())
+    }
+
+    /// `extract` reads what a receive matched (or a ws step's upgrade headers).
+    fn ws_extract(&self, e: &RawEndpoint, span: std::ops::Range<usize>, key: &str) -> Result<()> {
+        let k = |field: &str| format!("{key}.{field}");
+        if let Some(x) = &e.extract
+            && e.ws.is_none()
+            && e.receive.is_none()
+        {
+            Err(self.err(
+                x.values().next().map_or(span.clone(), SpannedValue::span),
+                &k("extract"),
+                "reads the message this step's receive matches (or, on a ws step, the \
+                 upgrade's headers); this step has no receive: add one, e.g. \
+                 receive = { json = \"/id\" }",
+            ))?;
         }
         Ok(())
     }
@@ -226,7 +245,22 @@ impl Validator<'_> {
                 "is not a receive key; write contains = \"text\", regex = \"...\", or json = \"/pointer\" with equals = value",
             )),
             None => Ok(()),
+        }?;
+        let kinds: Vec<&str> = ["contains", "regex", "json"]
+            .into_iter()
+            .filter(|k| r.get_ref().contains_key(*k))
+            .collect();
+        if kinds.len() > 1 {
+            return Err(self.err(
+                r.span(),
+                key,
+                format!(
+                    "has {} at once; a receive matches one way: contains, regex, or json (with equals)",
+                    kinds.join(" and ")
+                ),
+            ));
         }
+        Ok(())
     }
 
     /// The message a step sends: text (templated) or `send_binary`'s base64, decoded.
@@ -357,5 +391,15 @@ mod tests {
         assert_eq!(key, "flows[0].steps[0].receive.has");
         let (key, _, _) = error("[[flows]]\nname = \"f\"\n[[flows.steps]]\nsend_binary = \"!!\"\n");
         assert_eq!(key, "flows[0].steps[0].send_binary");
+        let (key, _, msg) = error(
+            "[[flows]]\nname = \"f\"\n[[flows.steps]]\nreceive = { contains = \"x\", regex = \"y\" }\n",
+        );
+        assert_eq!(key, "flows[0].steps[0].receive");
+        assert!(msg.contains("contains and regex at once"), "{msg}");
+        let (key, _, msg) = error(
+            "[[flows]]\nname = \"f\"\n[[flows.steps]]\nsend = \"a\"\nextract = { m = \"/m\" }\n",
+        );
+        assert_eq!(key, "flows[0].steps[0].extract");
+        assert!(msg.contains("has no receive"), "{msg}");
     }
 }
