@@ -109,7 +109,7 @@ async fn route(shared: &Arc<Shared>, peer: &Peer, req: Request<Incoming>) -> Res
             crate::report::prometheus::CONTENT_TYPE,
             crate::report::prometheus::render(&shared.snapshot()),
         ),
-        (Method::GET, "/v1/launch") => json(StatusCode::OK, &shared.launch()),
+        (Method::GET, "/v1/launch") => json(StatusCode::OK, &shared.launch_when_set().await),
         (Method::GET, "/v1/watch") => watch(shared),
         (Method::POST, "/v1/pause") => outcome(shared.pause(&who)),
         (Method::POST, "/v1/resume") => outcome(shared.resume(&who)),

@@ -70,6 +70,10 @@ pub(crate) struct Shared {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     /// What a TUI opens with; its text follows the edits.
     launch: Mutex<LaunchInfo>,
+    /// A TUI's run sets its launch (the file, the text as edited) just after its
+    /// endpoint opens: `/v1/launch` waits for it, so that an attach that comes first
+    /// does not open a scenario without its file.
+    launch_set: watch::Sender<bool>,
     controls: Mutex<Vec<ControlEvent>>,
     /// Watchers (attached TUIs) connected now.
     attached: AtomicUsize,
@@ -162,6 +166,7 @@ impl Control {
     /// The TUI that opens on this run shows this file, its overrides and baseline.
     pub fn set_launch(&self, f: impl FnOnce(&mut LaunchInfo)) {
         f(&mut self.shared.launch.lock().expect("launch"));
+        self.shared.launch_set.send_replace(true);
     }
 
     /// `snap` with every control that arrived so far: the final report lists them.
@@ -227,6 +232,7 @@ impl Shared {
             commands: s.commands.downgrade(),
             snapshots: s.snapshots.clone(),
             launch: Mutex::new(launch),
+            launch_set: watch::channel(s.front != "tui").0,
             controls: Mutex::new(Vec::new()),
             attached: AtomicUsize::new(0),
             quit: watch::channel(false).0,

@@ -7,6 +7,7 @@ use super::{OWNER, Shared};
 use crate::engine::Command;
 use crate::scenario::{DocParts, ScenarioDoc};
 use crate::stats::ControlEvent;
+use std::time::Duration;
 
 /// What a `pause` took away, for `resume` to bring back.
 #[derive(Debug, Clone, Copy)]
@@ -212,6 +213,13 @@ impl Shared {
 
     pub(crate) fn launch(&self) -> LaunchInfo {
         self.launch.lock().expect("launch").clone()
+    }
+
+    /// The launch, once the run has set it (at most 10 s: then as it is).
+    pub(crate) async fn launch_when_set(&self) -> LaunchInfo {
+        let mut set = self.launch_set.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(10), set.wait_for(|s| *s)).await;
+        self.launch()
     }
 }
 
