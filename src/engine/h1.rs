@@ -51,6 +51,9 @@ fn give_back(mut buf: BytesMut) {
     }
 }
 
+/// After a stream's `stream_done` event, how long a read of the body's rest may wait.
+const AFTER_DONE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A response head (status line and headers) larger than this is refused.
 const MAX_HEAD: usize = 64 << 10;
 /// More response headers than this are refused.
@@ -102,6 +105,10 @@ pub struct H1<S = Stream> {
     used: bool,
     /// The last read filled all the room it had: the next one gets more.
     last_read_full: bool,
+    /// A streamed body was left at its `stream_done` event, its rest unread.
+    cut_short: bool,
+    /// After a `stream_done` event: until when the body's rest is read.
+    drain_until: Option<tokio::time::Instant>,
 }
 
 /// How the body's end is known.
@@ -120,6 +127,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             reusable: true,
             used: false,
             last_read_full: false,
+            cut_short: false,
+            drain_until: None,
         }
     }
 
@@ -272,6 +281,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         }
         let mut body = Body::new(keep);
         self.buf.advance(consumed);
+        self.cut_short = false;
+        self.drain_until = None;
         let read = match framing {
             Framing::None => Ok(()),
             Framing::Length(n) => self.read_length(n, &mut body).await,
@@ -282,7 +293,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             }
         };
         read.map_err(|e| (e, false))?;
-        if !self.buf.is_empty() {
+        // Bytes beyond the response, or a body left before its end: the connection's
+        // framing cannot be trusted.
+        if self.cut_short || !self.buf.is_empty() {
             // Bytes beyond the response: the connection's framing cannot be trusted.
             self.reusable = false;
         }
@@ -298,7 +311,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             if left == 0 {
                 return Ok(());
             }
-            self.more("before the end of the body").await?;
+            if !self
+                .more_or_stop("before the end of the body", body)
+                .await?
+            {
+                return Ok(());
+            }
         }
     }
 
@@ -306,6 +324,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         loop {
             body.add(&self.buf);
             self.buf.clear();
+            if body.stream_done() {
+                self.cut_short = true;
+                return Ok(());
+            }
             match self.fill().await {
                 Ok(0) => return Ok(()),
                 Ok(_) => {}
@@ -320,7 +342,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             let (start, size) = loop {
                 match httparse::parse_chunk_size(&self.buf) {
                     Ok(httparse::Status::Complete(found)) => break found,
-                    Ok(httparse::Status::Partial) => self.more("in a chunk's size line").await?,
+                    Ok(httparse::Status::Partial) => {
+                        if !self.more_or_stop("in a chunk's size line", body).await? {
+                            return Ok(());
+                        }
+                    }
                     Err(_) => {
                         return Err(H1Error::Malformed(format!(
                             "bad chunk size line {:?}",
@@ -331,11 +357,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             };
             self.buf.advance(start);
             if size == 0 {
-                return self.skip_trailers().await;
+                return self.skip_trailers(body).await;
             }
             self.read_length(size, body).await?;
+            if self.cut_short {
+                return Ok(());
+            }
             while self.buf.len() < 2 {
-                self.more("after a chunk").await?;
+                if !self.more_or_stop("after a chunk", body).await? {
+                    return Ok(());
+                }
             }
             if &self.buf[..2] != b"\r\n" {
                 return Err(H1Error::Malformed("a chunk does not end with CRLF".into()));
@@ -345,7 +376,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
     }
 
     /// After the last chunk: trailer lines up to an empty line.
-    async fn skip_trailers(&mut self) -> Result<(), H1Error> {
+    async fn skip_trailers(&mut self, body: &Body<'_>) -> Result<(), H1Error> {
         loop {
             match self.buf.windows(2).position(|w| w == b"\r\n") {
                 Some(0) => {
@@ -356,7 +387,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                 None if self.buf.len() > MAX_HEAD => {
                     return Err(H1Error::Malformed("trailers too large".into()));
                 }
-                None => self.more("in the trailers").await?,
+                None => {
+                    if !self.more_or_stop("in the trailers", body).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// More bytes of the body; once a stream's `stream_done` event has come, the stream
+    /// is over and the rest of the body is read only to reuse the connection (as
+    /// OpenAI's client drains it), for at most `AFTER_DONE` in all: a server that keeps
+    /// the body open after it is not waited for. False when the body was left there
+    /// (`cut_short`: the connection is not reused; the stream is not failed).
+    async fn more_or_stop(
+        &mut self,
+        where_: &'static str,
+        body: &Body<'_>,
+    ) -> Result<bool, H1Error> {
+        if !body.stream_done() {
+            self.more(where_).await?;
+            return Ok(true);
+        }
+        let until = *self
+            .drain_until
+            .get_or_insert_with(|| tokio::time::Instant::now() + AFTER_DONE);
+        match tokio::time::timeout_at(until, self.fill()).await {
+            Ok(Ok(n)) if n > 0 => Ok(true),
+            _ => {
+                self.cut_short = true;
+                Ok(false)
             }
         }
     }
@@ -400,6 +461,12 @@ impl<'a> Body<'a> {
             headers,
             body: self.kept.map(Bytes::from),
         }
+    }
+
+    /// The stream's `stream_done` event has come (a streamed body only).
+    pub fn stream_done(&self) -> bool {
+        self.stream
+            .is_some_and(|s| s.lock().unwrap_or_else(|p| p.into_inner()).done())
     }
 
     pub fn add(&mut self, data: &[u8]) {

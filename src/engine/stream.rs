@@ -260,6 +260,16 @@ impl StreamRead {
         self.ended_at.get_or_insert(now);
     }
 
+    /// The `stream_done` event came: the stream is over, whatever follows it.
+    pub fn done(&self) -> bool {
+        self.done_at.is_some()
+    }
+
+    /// When the `stream_done` event came: the stream's end, and the row's response time.
+    pub fn done_at(&self) -> Option<Instant> {
+        self.done_at
+    }
+
     /// What the idle timeout runs from: the last event, or the request's start.
     pub fn last_activity(&self) -> Instant {
         self.last_event.unwrap_or(self.start)

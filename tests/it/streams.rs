@@ -38,9 +38,10 @@ fn param(query: &str, name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// `/chat?n=N&gap_ms=G&end=done|cut|stall`: an event with no token (the role), then `n`
-/// token events `G` ms apart, then `data: [DONE]` (`done`), the body's end (`cut`), or
-/// nothing more, the body held open (`stall`). `/echo` keeps its request body.
+/// `/chat?n=N&gap_ms=G&end=done|cut|stall|linger`: an event with no token (the role), then
+/// `n` token events `G` ms apart, then `data: [DONE]` (`done`), the body's end (`cut`),
+/// nothing more, the body held open (`stall`), or `[DONE]` and then a comment every `G`
+/// ms, the body never ending (`linger`). `/echo` keeps its request body.
 async fn handle(req: Request<Incoming>, sent: Arc<Sent>) -> Result<Response<Body>, Infallible> {
     let query = req.uri().query().unwrap_or("").to_string();
     if req.uri().path() == "/echo" {
@@ -71,14 +72,21 @@ async fn handle(req: Request<Incoming>, sent: Arc<Sent>) -> Result<Response<Body
                     sent.tokens.fetch_add(1, Ordering::Relaxed);
                     format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"t{i} \"}}}}]}}\n\n")
                 }
-                _ if end == "done" && i == n + 1 => "data: [DONE]\n\n".to_string(),
+                _ if (end == "done" || end == "linger") && i == n + 1 => {
+                    "data: [DONE]\n\n".to_string()
+                }
+                _ if end == "linger" => {
+                    // After its done event, the body stays open with a comment now and
+                    // then (a keep-alive), and never ends.
+                    ": still here\n\n".to_string()
+                }
                 _ if end == "stall" => {
                     std::future::pending::<()>().await;
                     unreachable!()
                 }
                 _ => return None,
             };
-            if !text.contains("[DONE]") {
+            if !text.contains("[DONE]") && !text.starts_with(':') {
                 sent.events.fetch_add(1, Ordering::Relaxed);
             }
             Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), i + 1))
@@ -197,6 +205,25 @@ async fn a_stream_cut_before_its_done_event_is_stream_incomplete_with_its_events
     assert_eq!(s.events, sent.events.load(Ordering::Relaxed));
     assert_eq!(s.tokens, Some(12));
     assert_eq!(s.tpot_ms, None, "no TPOT for a cut stream");
+}
+
+/// A stream ends at its `stream_done` event, as OpenAI's client ends it: a server that
+/// keeps the body open after it (a keep-alive comment now and then) fails nothing, and
+/// the row's time is the time to that event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_at_its_done_event_even_when_the_body_goes_on() {
+    let (snap, sent) = one("/chat?n=2&gap_ms=20&end=linger", "timeout = \"300ms\"\n", 3).await;
+    assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    let s = stream_of(&snap, "s");
+    assert_eq!((s.streams, s.incomplete), (3, 0));
+    assert_eq!(s.events, sent.events.load(Ordering::Relaxed));
+    assert_eq!(s.tokens, Some(6));
+    // The role, two tokens and [DONE], 20 ms apart: 80 ms, not the 300 ms timeout.
+    let p100 = snap.total.percentiles_ms[10];
+    assert!(
+        (75.0..250.0).contains(&p100),
+        "the slowest stream took {p100} ms"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
