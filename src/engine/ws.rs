@@ -141,8 +141,15 @@ pub async fn step(
             .failure
             .as_ref()
             .is_some_and(|(kind, _)| *kind != FailureKind::WsTimeout);
-    if gone && !matches!(action, WsAction::Connect) && socket.take().is_some() {
+    if gone
+        && !matches!(action, WsAction::Connect)
+        && let Some(s) = socket.take()
+    {
         done.counts.closed = 1;
+        // What arrived between steps and no step took is counted here.
+        for m in s.waiting.iter().flatten().flatten() {
+            count_in(&mut done.counts, m);
+        }
     }
     done
 }
@@ -260,6 +267,9 @@ async fn on_socket(
             binary,
             receive,
         } => {
+            if *send && s.ended() {
+                return ended_between_steps(s, e, done).await;
+            }
             if *send {
                 let body = prepared
                     .and_then(|p| p.body.clone())
@@ -288,6 +298,22 @@ async fn on_socket(
         WsAction::Hold(d) => hold(s, *d, e, done).await,
         WsAction::Close(code) => close(s, *code, e, done).await,
         WsAction::Connect => unreachable!("connect is not a step on an open socket"),
+    }
+}
+
+/// The socket ended while the user was between steps (its end waits): a send would
+/// only say "closed", so the step says how, as a receive would, with what came before.
+async fn ended_between_steps(s: &mut Socket, e: &Endpoint, mut done: Done) -> Done {
+    loop {
+        match s.next().await {
+            Some(Ok(Message::Close(frame))) => return closed(done, e, frame.as_ref()),
+            Some(Ok(m)) => count_in(&mut done.counts, &m),
+            Some(Err(err)) => {
+                let (kind, why) = classify(&err, e);
+                return done.fail(kind, why);
+            }
+            None => return closed(done, e, None),
+        }
     }
 }
 

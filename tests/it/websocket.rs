@@ -30,7 +30,8 @@ struct Seen {
 /// `/echo` answers every message with itself; `/refuse` refuses the upgrade (403, "go
 /// away"); `/bye` closes with 4000 "bye" after the first message; `/silent` reads and
 /// never answers; `/ping` sends a ping and "news" at once, closes with 4001 when no pong
-/// comes within 200 ms, and echoes after one does.
+/// comes within 200 ms, and echoes after one does; `/later` says "hello" and closes
+/// with 4002 "later" 100 ms after the upgrade.
 async fn server() -> (String, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -60,6 +61,20 @@ async fn server() -> (String, Arc<Seen>) {
                 return;
             };
             s.sockets.fetch_add(1, Ordering::Relaxed);
+            if path == "/later" {
+                // Says one thing, then closes 100 ms after the upgrade.
+                if socket.send(Message::text("hello")).await.is_ok() {
+                    s.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let frame = CloseFrame {
+                    code: CloseCode::from(4002),
+                    reason: "later".into(),
+                };
+                let _ = socket.close(Some(frame)).await;
+                while let Some(Ok(_)) = socket.next().await {}
+                return;
+            }
             if path == "/ping" {
                 let _ = socket.send(Message::Ping(Vec::new().into())).await;
                 if socket.send(Message::text("news")).await.is_ok() {
@@ -214,6 +229,41 @@ close = 1000
     assert_eq!(total.received, get(&seen.sent), "news and the echoes");
     assert_eq!((total.sent, get(&seen.received)), (2, 2));
     assert_eq!(get(&seen.closes), 2);
+}
+
+/// A server that closed the socket while the user thought: the next send says how (its
+/// code and reason), and what it said before is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_between_steps_is_reported_with_its_code_at_the_next_send() {
+    let (url, seen) = server().await;
+    let src = r#"
+host = "{host}"
+[load]
+users = 1
+spawn_rate = 10
+iterations = 2
+wait = "300ms"
+[[flows]]
+name = "f"
+[[flows.steps]]
+name = "connect"
+ws = "/later"
+[[flows.steps]]
+name = "say"
+send = "hi"
+"#;
+    let engine = started(src, &url);
+    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    let say = snap.failures.iter().find(|f| f.name == "say").unwrap();
+    assert_eq!(say.kind, FailureKind::WsClosed);
+    assert!(
+        say.message.contains("4002") && say.message.contains("later"),
+        "{}",
+        say.message
+    );
+    let total = snap.total.ws.as_ref().unwrap();
+    assert_eq!(total.received, seen.sent.load(Ordering::Relaxed));
+    assert_eq!((total.received, total.sent, total.open), (2, 0, 0));
 }
 
 /// One step after a connect to `path`; the final snapshot.
