@@ -185,36 +185,31 @@ close = 1000
     assert_eq!(row(&snap, "bye").ws.as_ref().unwrap().closed, 12);
 }
 
+/// One user, two iterations of a flow that connects to `path` and then takes `steps`
+/// (TOML after `[[flows.steps]]`), thinking `wait` between steps; the final snapshot.
+async fn thinking_user(wait: &str, path: &str, steps: &str) -> (Arc<Snapshot>, Arc<Seen>) {
+    let (url, seen) = server().await;
+    let src = format!(
+        "host = \"{url}\"\n[load]\nusers = 1\nspawn_rate = 10\niterations = 2\nwait = \"{wait}\"\n\
+         [[flows]]\nname = \"f\"\n[[flows.steps]]\nname = \"connect\"\nws = \"{path}\"\n\
+         [[flows.steps]]\n{steps}\n"
+    );
+    let engine = started(&src, &url);
+    (until_stopped(&engine, Duration::from_secs(30)).await, seen)
+}
+
 /// A browser answers a server's pings whenever they come; so does a user between steps
 /// (its think time), and what arrived meanwhile waits for the next step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_between_steps_answers_pings_and_keeps_what_arrived() {
-    let (url, seen) = server().await;
-    let src = r#"
-host = "{host}"
-[load]
-users = 1
-spawn_rate = 10
-iterations = 2
-wait = "500ms"
-[[flows]]
-name = "f"
-[[flows.steps]]
-name = "connect"
-ws = "/ping"
-[[flows.steps]]
-name = "news"
-receive = { contains = "news" }
-[[flows.steps]]
-name = "echo"
-send = "hi"
-receive = { contains = "hi" }
-[[flows.steps]]
-name = "bye"
-close = 1000
-"#;
-    let engine = started(src, &url);
-    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    let (snap, seen) = thinking_user(
+        "500ms",
+        "/ping",
+        "name = \"news\"\nreceive = { contains = \"news\" }\n[[flows.steps]]\n\
+         name = \"echo\"\nsend = \"hi\"\nreceive = { contains = \"hi\" }\n[[flows.steps]]\n\
+         name = \"bye\"\nclose = 1000",
+    )
+    .await;
     assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     assert_eq!(
@@ -235,25 +230,7 @@ close = 1000
 /// code and reason), and what it said before is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_between_steps_is_reported_with_its_code_at_the_next_send() {
-    let (url, seen) = server().await;
-    let src = r#"
-host = "{host}"
-[load]
-users = 1
-spawn_rate = 10
-iterations = 2
-wait = "300ms"
-[[flows]]
-name = "f"
-[[flows.steps]]
-name = "connect"
-ws = "/later"
-[[flows.steps]]
-name = "say"
-send = "hi"
-"#;
-    let engine = started(src, &url);
-    let snap = until_stopped(&engine, Duration::from_secs(30)).await;
+    let (snap, seen) = thinking_user("300ms", "/later", "name = \"say\"\nsend = \"hi\"").await;
     let say = snap.failures.iter().find(|f| f.name == "say").unwrap();
     assert_eq!(say.kind, FailureKind::WsClosed);
     assert!(
