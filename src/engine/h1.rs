@@ -296,7 +296,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         // Bytes beyond the response, or a body left before its end: the connection's
         // framing cannot be trusted.
         if self.cut_short || !self.buf.is_empty() {
-            // Bytes beyond the response: the connection's framing cannot be trusted.
             self.reusable = false;
         }
         Ok(body.into_response(status, headers))

@@ -296,14 +296,10 @@ async fn watched(
             (r.last_activity(), r.done())
         };
         if done {
-            // Over: what is left is the body's rest, bounded by the reads (AFTER_DONE).
-            return match end {
-                Some(end) => match tokio::time::timeout_at(end.into(), &mut exchange).await {
-                    Ok(result) => result,
-                    Err(_) => Err(ExchangeError::StreamMax(max.unwrap_or(idle))),
-                },
-                None => exchange.await,
-            };
+            // Over: what is left is the body's rest, whose reads the exchange bounds
+            // itself (h1's AFTER_DONE; HTTP/2 stops at the event), so no deadline here
+            // can fail a stream that completed.
+            return exchange.await;
         }
         let (deadline, why) = match end {
             Some(end) if end <= last + idle => (end, ExchangeError::StreamMax(max.unwrap_or(idle))),

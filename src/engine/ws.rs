@@ -62,6 +62,13 @@ impl Socket {
         self.inner.next().await
     }
 
+    /// Counts the messages that arrived between steps and no step took.
+    fn count_unread(&self, counts: &mut WsCounts) {
+        for m in self.waiting.iter().flatten().flatten() {
+            count_in(counts, m);
+        }
+    }
+
     /// The socket's end (a close, an error, its stream over) is among what waits.
     fn ended(&self) -> bool {
         matches!(
@@ -146,10 +153,7 @@ pub async fn step(
         && let Some(s) = socket.take()
     {
         done.counts.closed = 1;
-        // What arrived between steps and no step took is counted here.
-        for m in s.waiting.iter().flatten().flatten() {
-            count_in(&mut done.counts, m);
-        }
+        s.count_unread(&mut done.counts);
     }
     done
 }
@@ -514,9 +518,7 @@ fn classify(err: &ws::Error, e: &Endpoint) -> (FailureKind, String) {
 pub async fn end(socket: &mut Option<Socket>) -> Option<(usize, WsCounts)> {
     let s = socket.take()?;
     let mut counts = WsCounts::default();
-    for m in s.waiting.iter().flatten().flatten() {
-        count_in(&mut counts, m);
-    }
+    s.count_unread(&mut counts);
     let mut inner = s.inner;
     let _ = tokio::time::timeout(Duration::from_millis(200), inner.close(None)).await;
     Some((s.row, counts))

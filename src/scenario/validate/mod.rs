@@ -99,8 +99,6 @@ pub(crate) fn all_errors(src: &str, file: &str) -> Vec<ScenarioError> {
 /// The most passes `all_errors` makes over one file.
 const MAX_PASSES: usize = 20;
 
-/// `text` with the line of `e` emptied, when that line holds the key the error names
-/// (`users = 0` for `load.users`); None otherwise (a missing key, a table header).
 /// Values that pass for the keys that make a step a WebSocket step.
 const WS_NEUTRAL: [(&str, &str); 6] = [
     ("ws", "\"/\""),
@@ -111,6 +109,8 @@ const WS_NEUTRAL: [(&str, &str); 6] = [
     ("close", "1000"),
 ];
 
+/// `text` with the line of `e` emptied, when that line holds the key the error names
+/// (`users = 0` for `load.users`); None otherwise (a missing key, a table header).
 fn blank_line(text: &str, e: &ScenarioError) -> Option<String> {
     let leaf = e.key.rsplit('.').next()?.split('[').next()?;
     if e.line == 0 || leaf.is_empty() {
