@@ -529,23 +529,32 @@ pub(crate) fn ca_and_cert(names: &[&str]) -> ((String, String), (String, String)
     )
 }
 
+/// `text` written to `dir/name`; its path.
+pub(crate) fn write_in(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// A CA and a certificate it signed for 127.0.0.1, written to `dir` as ca.pem, cert.pem
+/// and key.pem; their paths.
+pub(crate) fn loopback_tls_files(dir: &std::path::Path) -> (String, String, String) {
+    let ((ca, _), (cert, key)) = ca_and_cert(&["127.0.0.1"]);
+    (
+        write_in(dir, "ca.pem", &ca),
+        write_in(dir, "cert.pem", &cert),
+        write_in(dir, "key.pem", &key),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_on_the_control_port_with_client_certificates() {
     let server = CountingServer::start().await;
     let dir = tempdir();
     let file = scenario(&dir, &server.url(), "[[endpoints]]\npath = \"/\"\n");
-    let ((ca, _), (cert, key)) = ca_and_cert(&["127.0.0.1"]);
+    let (ca, cert, key) = loopback_tls_files(&dir);
     let ((client_ca, _), (client_cert, client_key)) = ca_and_cert(&["worker"]);
-    let write = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
-    let (ca, cert, key) = (
-        write("ca.pem", &ca),
-        write("cert.pem", &cert),
-        write("key.pem", &key),
-    );
+    let write = |name: &str, text: &str| write_in(&dir, name, text);
     let client_ca = write("client-ca.pem", &client_ca);
     let (client_cert, client_key) = (
         write("client.pem", &client_cert),

@@ -657,17 +657,7 @@ async fn a_closed_terminal_detaches_and_stop_on_hangup_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_port_speaks_tls_with_tls_cert() {
     let t = Setup::new(1).await;
-    let ((ca, _), (cert, key)) = crate::cluster::ca_and_cert(&["127.0.0.1"]);
-    let write = |name: &str, text: &str| {
-        let p = t.dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
-    let (ca, cert, key) = (
-        write("ca.pem", &ca),
-        write("cert.pem", &cert),
-        write("key.pem", &key),
-    );
+    let (ca, cert, key) = crate::cluster::loopback_tls_files(&t.dir);
     let control = free_loopback_addr();
     let mut run = t.headless(&[
         "--control",
