@@ -43,7 +43,8 @@ struct Session {
     set: Arc<EndpointSet>,
     conns: Vec<Option<Conn>>,
     state: UserState,
-    /// After a connection could not be made (refused, unreachable): how long to wait
+    /// After a connection could not be made (refused, unreachable, no file descriptor or
+    /// port left on this machine): how long to wait
     /// before the next try; doubles up to `MAX_BACKOFF`, zero again after a response.
     backoff: Duration,
     /// The user's WebSocket, opened by a `ws` step and closed at the flow's end...
@@ -362,7 +363,10 @@ impl User {
         in_flight.done();
         let queued = intended.map(|at| began_at.saturating_duration_since(at));
         s.backoff = match outcome.failure {
-            Some(FailureKind::Refused | FailureKind::Connect) => {
+            // A connect refused or unreachable, or one that found swarm's own machine out
+            // of file descriptors or ports: retrying at once would only spin (and count a
+            // failure a microsecond), so the next try waits.
+            Some(FailureKind::Refused | FailureKind::Connect | FailureKind::Local) => {
                 (s.backoff * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF)
             }
             _ => Duration::ZERO,

@@ -704,3 +704,53 @@ async fn an_early_answer_to_a_large_upload_is_read_not_reported_as_a_reset() {
     );
     assert_eq!(snap.total.statuses, vec![(413, 20)]);
 }
+
+/// A machine out of file descriptors (the hard limit below the users' need): the users
+/// that got no socket wait before each next try, as after a refused connect, instead of
+/// failing a try a microsecond (a million "Too many open files" in a few seconds, the
+/// runtime too busy to spawn the rest or print). The users that got one keep going, and
+/// every response they count is one the server answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_without_a_file_descriptor_back_off_and_say_so() {
+    let server = crate::support::CountingServer::start().await;
+    let dir = crate::support::tempdir();
+    let json = dir.join("r.json");
+    let script = format!(
+        "ulimit -n 48 && exec '{}' run '{}/' -u 120 -r 1000 -t 1500ms --headless --quiet --json '{}'",
+        env!("CARGO_BIN_EXE_swarm"),
+        server.url(),
+        json.display()
+    );
+    let out = tokio::process::Command::new("bash")
+        .args(["-c", &script])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("swarm finished")
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap_or_default()).unwrap_or_else(|e| {
+            panic!("{e}: {}", crate::support::text(&out.stderr));
+        });
+    let local: u64 = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"] == "local")
+        .map(|f| f["count"].as_u64().unwrap())
+        .sum();
+    let total = &report["aggregated"];
+    let (requests, failures) = (
+        total["requests"].as_u64().unwrap(),
+        total["failures"].as_u64().unwrap(),
+    );
+    // Some users found no descriptor, and said so; each tried about 8 times in 1.5 s (10 ms
+    // doubling to 1 s), not thousands.
+    assert!(local >= 10, "{local} local failures: {report}");
+    assert!(local <= 120 * 12, "{local} local failures in 1.5 s");
+    assert_eq!(failures, local, "{report}");
+    // The others ran, and every success is a request the server answered.
+    assert!(requests - failures > 0, "{report}");
+    assert_eq!(requests - failures, server.total());
+}
