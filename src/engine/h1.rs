@@ -574,6 +574,13 @@ fn parse_head(
         }
     };
     let status = res.code.unwrap_or(0);
+    if status < 100 {
+        // httparse takes any three digits; 000 to 099 are no status (RFC 9110 §15), and
+        // 0 is what swarm records for "no response": counted as an answer, it was a
+        // success nobody could see.
+        let e = format!("status {status:03} is not a status code (100 to 999)");
+        return Err((H1Error::Malformed(e), false));
+    }
     if (100..200).contains(&status) && status != 101 {
         return Ok(Parsed::Informational(len));
     }

@@ -205,6 +205,14 @@ async fn malformed_responses_say_what_is_wrong() {
         text.contains("two different Content-Length values (3 and 4)"),
         "{text}"
     );
+    // Three digits below 100 are no status: 000 had been recorded as status 0, a success.
+    let (e, _) = error_of(vec![b"HTTP/1.1 000 Zero\r\ncontent-length: 2\r\n\r\nok"]).await;
+    assert!(
+        e.to_string().contains("status 000 is not a status code"),
+        "{e}"
+    );
+    let (e, _) = error_of(vec![b"HTTP/1.1 099 Low\r\ncontent-length: 2\r\n\r\nok"]).await;
+    assert!(e.to_string().contains("status 099"), "{e}");
     let (e, _) = error_of(vec![b"HTTP/1.1 200 OK\r\ncontent-length: +3\r\n\r\nabc"]).await;
     assert!(e.to_string().contains("bad Content-Length \"+3\""), "{e}");
     let (e, _) = error_of(vec![
