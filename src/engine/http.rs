@@ -4,7 +4,7 @@
 
 pub use super::capture::{Capture, Progress};
 use super::h1::{self, H1, H1Error, Response};
-use super::net::{Net, Stream};
+use super::net::{FirstBytes, Heard, Net, Stream};
 use super::stream::StreamRead;
 use crate::scenario::{Endpoint, Origin};
 use crate::stats::FailureKind;
@@ -48,6 +48,9 @@ pub enum ExchangeError {
     StreamMax(Duration),
     /// A stream's body ended before its `stream_done` (what it had read, described).
     Incomplete(String),
+    /// HTTP/2 over plain TCP (prior knowledge) to a server that answered the preface with
+    /// something else (HTTP/1, a page) or closed before a byte (`FirstBytes::Nothing`).
+    NoHttp2(FirstBytes),
 }
 
 /// The result of one request.
@@ -110,6 +113,22 @@ impl Outcome {
                 endpoint.origin.authority()
             ),
             Some(ExchangeError::H1(e)) => format!("{}: {e}", endpoint.origin.authority()),
+            Some(ExchangeError::NoHttp2(first)) => {
+                let what = match first {
+                    FirstBytes::NotHttp2(start) => {
+                        format!("answered the HTTP/2 preface with \"{start}\"")
+                    }
+                    FirstBytes::Reset => "reset the connection before a byte of HTTP/2".into(),
+                    _ => "closed the connection before a byte of HTTP/2".into(),
+                };
+                format!(
+                    "{}: the server {what} (an HTTP/2 server sends its settings first): does \
+                     it speak HTTP/2 over plain TCP (prior knowledge, what --http2 or http2 = \
+                     true sends to an http:// host)? If not, leave HTTP/2 off, or use \
+                     https://, where TLS agrees on it",
+                    endpoint.origin.authority()
+                )
+            }
             Some(ExchangeError::Timeout) => {
                 format!("no complete response within {:?}", endpoint.timeout)
             }
@@ -393,6 +412,7 @@ async fn exchange(
             sender,
             driver,
             ended,
+            first,
         } => {
             let parts = Parts::of(endpoint, prepared);
             let head = *parts.method == http::Method::HEAD;
@@ -401,13 +421,35 @@ async fn exchange(
                 sender.ready().await?;
                 sender.send_request(request).await
             };
-            drive(send, driver.as_mut(), ended, capture, head).await
+            let result = drive(send, driver.as_mut(), ended, capture, head).await;
+            no_prior_knowledge(result, origin, first)
         }
     };
     if result.is_err() || conn.as_ref().is_some_and(Conn::ended) {
         *conn = None;
     }
     result
+}
+
+/// A failed HTTP/2 connection over plain TCP whose server answered the preface with
+/// something else, or closed or reset it before a byte (an HTTP/2 server sends its SETTINGS
+/// first): it likely does not speak HTTP/2 without TLS (prior knowledge), and the message
+/// says so instead of hyper's "broken pipe".
+fn no_prior_knowledge(
+    result: Result<Response, ExchangeError>,
+    origin: &Origin,
+    first: &Mutex<FirstBytes>,
+) -> Result<Response, ExchangeError> {
+    match result {
+        Err(ExchangeError::Http(e)) if !origin.tls => {
+            let first = first.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            match first {
+                FirstBytes::Unread | FirstBytes::Settings => Err(ExchangeError::Http(e)),
+                other => Err(ExchangeError::NoHttp2(other)),
+            }
+        }
+        result => result,
+    }
 }
 
 /// Whether a request that a server's keep-alive close took before any byte of its answer
@@ -571,7 +613,7 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-type Io = TokioIo<Stream>;
+type Io = TokioIo<Heard>;
 
 /// A keep-alive connection: hyper's sender and the connection future that the user's task
 /// polls while it waits for a response (no separate task per connection).
@@ -582,6 +624,8 @@ pub enum Conn {
         driver: Pin<Box<http2::Connection<Io, Full<Bytes>, TokioExecutor>>>,
         /// The connection future has finished: the next request needs a new connection.
         ended: bool,
+        /// What the server sent first (for the message when it does not speak HTTP/2).
+        first: Arc<Mutex<FirstBytes>>,
     },
 }
 
@@ -604,6 +648,7 @@ impl Conn {
                 sender,
                 driver,
                 ended,
+                ..
             } => !(*ended || driver.as_mut().poll(&mut cx).is_ready() || sender.is_closed()),
         }
     }
@@ -615,6 +660,7 @@ pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> 
     if !h2 {
         return Ok(Conn::H1(H1::new(stream)));
     }
+    let (stream, first) = Heard::new(stream);
     let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
         .await
         .map_err(ExchangeError::Http)?;
@@ -622,6 +668,7 @@ pub async fn connect(origin: &Origin, net: &Net) -> Result<Conn, ExchangeError> 
         sender,
         driver: Box::pin(connection),
         ended: false,
+        first,
     })
 }
 
@@ -700,6 +747,9 @@ pub(crate) fn classify(e: &ExchangeError) -> FailureKind {
         ExchangeError::H1(H1Error::Closed(_)) => FailureKind::Closed,
         ExchangeError::H1(H1Error::Malformed(_)) => FailureKind::Malformed,
         ExchangeError::NotResent(_) => FailureKind::NotResent,
+        ExchangeError::NoHttp2(FirstBytes::Nothing) => FailureKind::Closed,
+        ExchangeError::NoHttp2(FirstBytes::Reset) => FailureKind::Reset,
+        ExchangeError::NoHttp2(_) => FailureKind::Malformed,
         ExchangeError::Cut { .. } => FailureKind::Reset,
     }
 }

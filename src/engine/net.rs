@@ -77,6 +77,112 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// What a server sent first on a connection that speaks HTTP/2 with prior knowledge (plain
+/// TCP with `--http2`): a server that does not speak it answers the preface in HTTP/1 (or
+/// an HTML page) or closes without a byte, and hyper's own error then says only "broken
+/// pipe" or "FRAME_SIZE_ERROR".
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum FirstBytes {
+    /// Nothing read yet.
+    Unread,
+    /// The connection ended before its first byte.
+    Nothing,
+    /// The connection was reset before its first byte.
+    Reset,
+    /// A first frame that is SETTINGS, as every HTTP/2 server's is (RFC 9113 §3.4).
+    Settings,
+    /// Anything else: its first bytes, as text.
+    NotHttp2(String),
+}
+
+impl FirstBytes {
+    fn of(got: &[u8]) -> FirstBytes {
+        const SETTINGS: u8 = 0x4;
+        match got {
+            [] => FirstBytes::Nothing,
+            [_, _, _, SETTINGS, ..] => FirstBytes::Settings,
+            [_, _, _] | [_, _] | [_] => FirstBytes::Settings,
+            _ => {
+                let start = &got[..got.len().min(40)];
+                FirstBytes::NotHttp2(String::from_utf8_lossy(start).escape_debug().to_string())
+            }
+        }
+    }
+}
+
+/// A stream that notes what its first read brought (`FirstBytes`), for the message of a
+/// failed prior-knowledge HTTP/2 connection.
+pub struct Heard {
+    inner: Stream,
+    first: Arc<std::sync::Mutex<FirstBytes>>,
+    /// The first read has been looked at (the lock is not taken again).
+    heard: bool,
+}
+
+impl Heard {
+    pub fn new(inner: Stream) -> (Heard, Arc<std::sync::Mutex<FirstBytes>>) {
+        let first = Arc::new(std::sync::Mutex::new(FirstBytes::Unread));
+        let heard = Heard {
+            inner,
+            first: Arc::clone(&first),
+            heard: false,
+        };
+        (heard, first)
+    }
+}
+
+impl AsyncRead for Heard {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let first = match (&polled, this.heard) {
+            (Poll::Ready(Ok(())), false) => FirstBytes::of(&buf.filled()[before..]),
+            (Poll::Ready(Err(e)), false) if e.kind() == io::ErrorKind::ConnectionReset => {
+                FirstBytes::Reset
+            }
+            _ => return polled,
+        };
+        this.heard = true;
+        *this.first.lock().unwrap_or_else(|p| p.into_inner()) = first;
+        polled
+    }
+}
+
+impl AsyncWrite for Heard {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// What every connection of a run uses.
 /// (host, port) → its addresses.
 type DnsCache = std::collections::HashMap<(String, u16), Arc<[std::net::SocketAddr]>>;

@@ -188,6 +188,68 @@ async fn http2_by_prior_knowledge_and_by_alpn() {
     assert_eq!(counts.h1.load(Ordering::Relaxed), 0);
 }
 
+/// HTTP/2 with prior knowledge to servers that speak only HTTP/1.1: every request fails,
+/// and the report says why and what to do, not hyper's "broken pipe" or "FRAME_SIZE_ERROR".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_to_a_server_without_it_says_so() {
+    let h2 = ONE.replace("[load]", "[defaults]\nhttp2 = true\n[load]");
+    // hyper's HTTP/1 server closes on the preface without a word (a reset, when the rest
+    // of the client's first flight was still unread).
+    let (url, counts) = server(Kind::Plain).await;
+    let snap = run(&h2, &url, 5).await;
+    assert_eq!(snap.total.failures, snap.total.requests);
+    assert_eq!(counts.h1.load(Ordering::Relaxed), 0);
+    // (A request still waiting at the stop is cut, and says so.)
+    let answered = snap
+        .failures
+        .iter()
+        .filter(|f| f.kind != FailureKind::Interrupted);
+    for f in answered {
+        assert!(
+            matches!(f.kind, FailureKind::Closed | FailureKind::Reset),
+            "{:?} {}",
+            f.kind,
+            f.message
+        );
+        assert!(
+            f.message.contains("the connection before a byte of HTTP/2")
+                && f.message.contains("does it speak HTTP/2 over plain TCP"),
+            "{}",
+            f.message
+        );
+    }
+    // nginx answers it "400 Bad Request" in HTTP/1.1, and closes.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let nginx = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                // As nginx: it reads the request line, answers, and closes after the
+                // client (a close with unread bytes would be a reset instead).
+                let mut preface = [0u8; 24];
+                let _ = tcp.read_exact(&mut preface).await;
+                let answer =
+                    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+                let _ = tcp.read_to_end(&mut Vec::new()).await;
+            });
+        }
+    });
+    let snap = run(&h2, &url, 5).await;
+    nginx.abort();
+    assert_eq!(snap.total.failures, snap.total.requests);
+    let f = &snap.failures[0];
+    assert_eq!(f.kind, FailureKind::Malformed, "{}", f.message);
+    assert!(
+        f.message
+            .contains("answered the HTTP/2 preface with \"HTTP/1.1 400 Bad Request\\r\\n"),
+        "{}",
+        f.message
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_followed_on_the_same_host_only() {
     let (url, counts) = server(Kind::Plain).await;
