@@ -261,9 +261,15 @@ impl UserState {
             }
             for (name, t) in &d.headers {
                 let text = ctx.render(t, e)?;
-                let value = HeaderValue::from_str(&text).map_err(|_| StepFailure {
+                let value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| StepFailure {
                     kind: FailureKind::Variable,
-                    message: format!("{}: header {name} would not be a valid value", e.name),
+                    message: format!(
+                        "{}: header {name} would be {:?}, which a header cannot carry ({}); \
+                         not sent",
+                        e.name,
+                        preview_value(&text),
+                        unsendable(&text)
+                    ),
                 })?;
                 p.headers.push((name.clone(), value));
             }
@@ -350,7 +356,7 @@ impl UserState {
             text.push_str(&c.value);
         }
         (!text.is_empty())
-            .then(|| HeaderValue::from_str(&text).ok())
+            .then(|| HeaderValue::from_bytes(text.as_bytes()).ok())
             .flatten()
     }
 
@@ -558,6 +564,25 @@ fn source_of(from: &ExtractFrom) -> String {
         ExtractFrom::Header(h) => format!("header {h}"),
         ExtractFrom::Regex(r) => format!("regex {r}"),
         ExtractFrom::Tokens => "the stream's tokens".into(),
+    }
+}
+
+/// The start of a rendered value, for a message.
+fn preview_value(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Why `HeaderValue::from_bytes` refused a rendered value: the first character a header
+/// cannot hold (RFC 9110 §5.5: no control character but tab; UTF-8 goes as its bytes, as curl
+/// sends it).
+fn unsendable(text: &str) -> String {
+    match text.chars().find(|c| c.is_control() && *c != '\t') {
+        Some('\r' | '\n') => "a line break".into(),
+        Some(c) => format!("the control character {c:?}"),
+        None => "a character it cannot hold".into(),
     }
 }
 

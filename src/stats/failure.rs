@@ -44,7 +44,8 @@ pub enum FailureKind {
     Check,
     /// `extract` found nothing in the response.
     Extract,
-    /// A template used a variable that has no value for this user, so nothing was sent.
+    /// A template used a variable that has no value for this user, or rendered what a
+    /// request cannot carry (a line break in a header, say), so nothing was sent.
     Variable,
     /// A data file in unique mode had no row left for this user, so nothing was sent.
     DataExhausted,
@@ -116,7 +117,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Tls => write!(f, "TLS handshake failed"),
             FailureKind::Redirects => write!(f, "too many redirects"),
             FailureKind::Extract => write!(f, "extract found nothing"),
-            FailureKind::Variable => write!(f, "variable has no value"),
+            FailureKind::Variable => write!(f, "variable has no usable value"),
             FailureKind::DataExhausted => write!(f, "data file ran out"),
             FailureKind::TemplateTooLarge => write!(f, "template too large"),
             FailureKind::StreamIncomplete => write!(f, "stream ended before its done event"),

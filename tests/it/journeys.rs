@@ -446,3 +446,80 @@ async fn templates_that_would_expand_without_bound_are_refused_or_fail_alone() {
     assert_eq!(server.count("/twice"), 0, "nothing is sent");
     assert_eq!(server.count("/echo"), 1);
 }
+
+/// Header values from a data file, as a server receives them: UTF-8 goes as its bytes (as
+/// curl sends it; it had been refused as "not a valid value"), and a value with a line
+/// break is never sent (it would add a header of its own): the request fails with cause
+/// `variable`, saying which header and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_values_from_data_go_as_utf8_and_line_breaks_are_not_sent() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads: Arc<Mutex<Vec<(Option<Vec<u8>>, Option<Vec<u8>>, bool)>>> = Arc::default();
+    let h = Arc::clone(&heads);
+    let server = crate::support::accept_each(listener, move |tcp| {
+        let h = Arc::clone(&h);
+        async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let h = Arc::clone(&h);
+                async move {
+                    let get = |n: &str| req.headers().get(n).map(|v| v.as_bytes().to_vec());
+                    let injected = req.headers().contains_key("x-injected");
+                    h.lock()
+                        .unwrap()
+                        .push((get("x-name"), get("x-static"), injected));
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        }
+    });
+    let dir = crate::support::tempdir();
+    std::fs::write(
+        dir.join("people.csv"),
+        "name,note\nJosé,fine\n\"Eve\",\"a\r\nX-Injected: 1\"\n",
+    )
+    .unwrap();
+    let src = format!(
+        r#"host = "{url}"
+[load]
+users = 2
+spawn_rate = 100
+[data.people]
+file = "people.csv"
+mode = "unique"
+[[endpoints]]
+path = "/"
+headers = {{ X-Name = "{{{{people.name}}}}", X-Static = "Zoë", X-Note = "{{{{people.note}}}}" }}
+"#
+    );
+    let file = dir.join("s.toml");
+    std::fs::write(&file, src).unwrap();
+    let engine = Engine::spawn(&Plan::load(&file).unwrap());
+    engine.send(swarm::engine::Command::Start);
+    let snap = run_until(&engine, |s| s.total.requests >= 40 && s.total.failures >= 5).await;
+    server.abort();
+    let heads = heads.lock().unwrap();
+    // Every request the server saw is user 0's, with José and Zoë as UTF-8 bytes.
+    assert_eq!(
+        heads.len() as u64,
+        snap.total.requests - snap.total.failures
+    );
+    for (name, fixed, injected) in heads.iter() {
+        assert_eq!(name.as_deref(), Some("José".as_bytes()));
+        assert_eq!(fixed.as_deref(), Some("Zoë".as_bytes()));
+        assert!(!injected);
+    }
+    // User 1's requests were not sent, and say why.
+    let f = &snap.failures[0];
+    assert_eq!((f.kind, snap.failures.len()), (FailureKind::Variable, 1));
+    assert!(
+        f.message
+            .contains("header x-note would be \"a\\r\\nX-Injected: 1\"")
+            && f.message.contains("a line break"),
+        "{}",
+        f.message
+    );
+}

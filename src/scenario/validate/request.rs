@@ -122,7 +122,7 @@ impl Validator<'_> {
             return Ok((Bytes::new(), Some(t)));
         }
         if let Some(ct) = &e.content_type {
-            let value = HeaderValue::from_str(ct.get_ref()).map_err(|_| {
+            let value = HeaderValue::from_bytes(ct.get_ref().as_bytes()).map_err(|_| {
                 self.err(
                     ct.span(),
                     &format!("{key}.content_type"),
@@ -197,7 +197,7 @@ impl Validator<'_> {
                 templated.push((header, t));
                 continue;
             }
-            let value = HeaderValue::from_str(&text).map_err(|_| {
+            let value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| {
                 self.err(
                     value.span(),
                     &k,
