@@ -455,7 +455,9 @@ async fn templates_that_would_expand_without_bound_are_refused_or_fail_alone() {
 async fn header_values_from_data_go_as_utf8_and_line_breaks_are_not_sent() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let heads: Arc<Mutex<Vec<(Option<Vec<u8>>, Option<Vec<u8>>, bool)>>> = Arc::default();
+    // Each request's X-Name and X-Static as bytes, and whether it carried X-Injected.
+    type Head = (Option<Vec<u8>>, Option<Vec<u8>>, bool);
+    let heads: Arc<Mutex<Vec<Head>>> = Arc::default();
     let h = Arc::clone(&heads);
     let server = crate::support::accept_each(listener, move |tcp| {
         let h = Arc::clone(&h);
