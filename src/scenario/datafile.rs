@@ -19,12 +19,26 @@ pub struct Table {
 /// when the file is above `limit`.
 pub fn read(path: &Path, limit: u64, table: &str) -> Result<Table, String> {
     let mut reader = csv::Reader::from_reader(open(path, limit, table)?);
-    let columns = reader
+    let columns: Vec<String> = reader
         .headers()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .iter()
         .map(|c| c.trim().to_string())
         .collect();
+    for (i, c) in columns.iter().enumerate() {
+        if let Some(j) = columns[i + 1..]
+            .iter()
+            .position(|o| o == c && !c.is_empty())
+        {
+            return Err(format!(
+                "{}: the header line names column \"{c}\" twice (columns {} and {}): which one {{{{{}.{c}}}}} means would be a guess",
+                path.display(),
+                i + 1,
+                i + j + 2,
+                table.strip_prefix("data.").unwrap_or(table),
+            ));
+        }
+    }
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
@@ -92,6 +106,16 @@ mod tests {
         );
         let dir = empty.parent().unwrap();
         assert!(read(dir, DEFAULT_LIMIT, "data.d").is_err());
+    }
+
+    #[test]
+    fn a_column_named_twice_is_refused() {
+        let path = file("twice.csv", "id,name, id\n1,a,2\n");
+        let e = read(&path, DEFAULT_LIMIT, "data.t").unwrap_err();
+        assert!(
+            e.contains("twice.csv") && e.contains("column \"id\" twice (columns 1 and 3)"),
+            "{e}"
+        );
     }
 
     #[test]

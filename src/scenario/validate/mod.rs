@@ -172,9 +172,7 @@ fn walk(
         .take(v.host(raw.host.as_ref()))
         .unwrap_or_else(Base::stand_in);
     let load = errors.take(v.load(raw.load.take().unwrap_or_default()));
-    let data = errors
-        .take(v.data(raw.data.as_ref(), file))
-        .unwrap_or_default();
+    let data = v.data(raw.data.as_ref(), file, &mut errors);
     let vars = errors.take(v.user_vars(raw.vars.as_ref(), &data));
     v.vars = known_vars(&raw, &data);
     let (defaults, cookies, net) = errors
@@ -240,6 +238,7 @@ impl Validator<'_> {
             loc,
             vars: HashSet::new(),
             sizes: HashMap::new(),
+            unread_sets: HashSet::new(),
         }
     }
 
@@ -370,6 +369,9 @@ struct Validator<'a> {
     /// The most bytes each variable known before the run can hold (`[vars]` values and
     /// data-file fields; not extracted ones).
     sizes: HashMap<String, usize>,
+    /// Data sets whose file could not be read: their columns are unknown, so a template
+    /// that names one is not reported as well (the file's error says what is wrong).
+    unread_sets: HashSet<String>,
 }
 
 impl Validator<'_> {

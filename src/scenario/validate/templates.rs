@@ -40,7 +40,6 @@ pub(super) fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String>
     vars
 }
 
-/// `set.column` for every column of every data file.
 /// The longest value of each data-file field.
 pub(super) fn data_sizes(data: &[DataSet]) -> HashMap<String, usize> {
     let mut sizes = HashMap::new();
@@ -58,6 +57,7 @@ pub(super) fn data_sizes(data: &[DataSet]) -> HashMap<String, usize> {
     sizes
 }
 
+/// `set.column` for every column of every data file.
 pub(super) fn data_fields(data: &[DataSet]) -> impl Iterator<Item = String> + '_ {
     data.iter()
         .flat_map(|d| d.columns.iter().map(move |c| format!("{}.{c}", d.name)))
@@ -178,8 +178,12 @@ impl Validator<'_> {
         key: &str,
     ) -> Result<()> {
         for var in t.vars() {
-            if self.vars.contains(var) {
+            let set = var.split_once('.').map(|(set, _)| set);
+            if self.vars.contains(var) || set.is_some_and(|s| self.unread_sets.contains(s)) {
                 continue;
+            }
+            if let Some(msg) = set.and_then(|s| self.no_such_column(var, s)) {
+                return Err(self.err(span, key, msg));
             }
             let known: Vec<&str> = self.vars.iter().map(String::as_str).collect();
             let mut msg = format!("{{{{{var}}}}} is not a variable of this scenario");
@@ -190,6 +194,40 @@ impl Validator<'_> {
             return Err(self.err(span, key, msg));
         }
         Ok(())
+    }
+}
+
+impl Validator<'_> {
+    /// `{{set.column}}` for a data set that has no such column: its columns, and when the
+    /// header is one column holding `;`, a tab or `|`, that swarm reads commas.
+    fn no_such_column(&self, var: &str, set: &str) -> Option<String> {
+        let prefix = format!("{set}.");
+        let mut columns: Vec<&str> = self
+            .vars
+            .iter()
+            .filter_map(|v| v.strip_prefix(&prefix))
+            .collect();
+        if columns.is_empty() {
+            return None;
+        }
+        columns.sort_unstable();
+        let mut msg = format!(
+            "{{{{{var}}}}}: data file [data.{set}] has no column \"{}\"",
+            &var[prefix.len()..]
+        );
+        if let Some(best) = nearest(&var[prefix.len()..], &columns) {
+            msg += &format!("; did you mean \"{best}\"?");
+        }
+        let list: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+        msg += &format!(" (its header line names {})", list.join(", "));
+        if let [one] = columns[..]
+            && let Some(sep) = [';', '\t', '|'].into_iter().find(|c| one.contains(*c))
+        {
+            msg += &format!(
+                "; swarm reads columns separated by commas, and this header holds {sep:?}"
+            );
+        }
+        Some(msg)
     }
 }
 
