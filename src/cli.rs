@@ -687,6 +687,13 @@ impl LoadArgs {
             exclude: self.exclude_tags.clone().map(|t| t.0).unwrap_or_default(),
         };
         plan.apply_tags(&filter)?;
+        if let Some((t, why)) = self
+            .thresholds
+            .iter()
+            .find_map(|t| Some((t, plan.unmeasurable(t)?)))
+        {
+            return Err(format!("--threshold {}: {why}", t.text));
+        }
         if let Some(StageList(stages)) = &self.stages {
             plan.load.stages = stages.clone();
             if self.run_time.is_none() {

@@ -29,12 +29,29 @@ pub(super) async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
     if let Some(r) = args.spawn_rate {
         plan.load.spawn_rate = r;
     }
+    if let Some((t, why)) = args
+        .slo
+        .iter()
+        .find_map(|t| Some((t, plan.unmeasurable(t)?)))
+    {
+        anyhow::bail!("--slo {}: {why}", t.text);
+    }
+    if args.start > args.max_users {
+        anyhow::bail!(
+            "--start {} is above --max-users {}: the search would try more users than it may",
+            args.start,
+            args.max_users
+        );
+    }
+    if args.hold.is_zero() {
+        anyhow::bail!("--hold 0s measures nothing; give each step time to measure, e.g. 20s");
+    }
     let cfg = SearchConfig {
         start: args.start,
         step: args.step,
         hold: args.hold,
         settle: args.settle,
-        limit: args.max_users.max(args.start),
+        limit: args.max_users,
     };
     check_outputs(
         (args.json.iter().map(|p| ("--json", p.clone())))

@@ -532,6 +532,42 @@ impl Plan {
         }
     }
 
+    /// Every endpoint the users may call: endpoints, flow steps and hooks, of every user
+    /// type too.
+    pub(crate) fn every_endpoint(&self) -> impl Iterator<Item = &Endpoint> {
+        let lists = [&self.endpoints, &self.on_start, &self.on_stop]
+            .into_iter()
+            .chain(self.flows.iter().map(|f| &f.steps));
+        let typed = self.user_types.iter().flat_map(|t| {
+            [&t.endpoints, &t.on_start, &t.on_stop]
+                .into_iter()
+                .chain(t.flows.iter().map(|f| &f.steps))
+        });
+        lists.chain(typed).flatten()
+    }
+
+    /// Why a threshold could never be measured by this plan: a stream's time (`ttft_p95`)
+    /// where nothing streams. None when it can be.
+    pub(crate) fn unmeasurable(&self, t: &threshold::Threshold) -> Option<String> {
+        let threshold::Metric::Stream(time, _) = t.metric else {
+            return None;
+        };
+        let streams = |e: &&Endpoint| {
+            e.stream.is_some() && t.endpoint.as_ref().is_none_or(|name| &e.name == name)
+        };
+        if self.every_endpoint().any(|e| streams(&e)) {
+            return None;
+        }
+        let what = match &t.endpoint {
+            Some(name) => format!("endpoint \"{name}\" does not stream"),
+            None => "no endpoint of this scenario streams".into(),
+        };
+        Some(format!(
+            "{} is a time of streamed responses, and {what} (stream = \"sse\", \"lines\" or \"chunks\" on the endpoint that does), so it could never be measured",
+            time.label()
+        ))
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Plan, LoadError> {
         Plan::load_with_host(path, None)

@@ -227,6 +227,51 @@ const REFUSED: &[(&[&str], &str)] = &[
         ],
         "write \"Name: value\"",
     ),
+    // A stream's time where nothing streams had failed every run as "no requests".
+    (
+        &[
+            "run",
+            "http://127.0.0.1:9/",
+            "--headless",
+            "--threshold",
+            "ttft_p95<1s",
+        ],
+        "--threshold ttft_p95<1s: ttft is a time of streamed responses, and no endpoint",
+    ),
+    (
+        &[
+            "find-capacity",
+            "http://127.0.0.1:9/",
+            "--slo",
+            "itl_p99<50ms",
+        ],
+        "--slo itl_p99<50ms: itl is a time of streamed responses",
+    ),
+    // The search tried --start users when they were above --max-users, and held 0 s.
+    (
+        &[
+            "find-capacity",
+            "http://127.0.0.1:9/",
+            "--slo",
+            "p95<1s",
+            "--start",
+            "10",
+            "--max-users",
+            "5",
+        ],
+        "--start 10 is above --max-users 5",
+    ),
+    (
+        &[
+            "find-capacity",
+            "http://127.0.0.1:9/",
+            "--slo",
+            "p95<1s",
+            "--hold",
+            "0s",
+        ],
+        "--hold 0s measures nothing",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

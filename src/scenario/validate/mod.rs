@@ -13,7 +13,7 @@ mod user_types;
 mod values;
 mod ws;
 
-use templates::{Probe, known_vars};
+use templates::{Probe, known_vars, raw_steps};
 
 use super::error::{Locator, ScenarioError, nearest};
 use super::raw::{
@@ -305,16 +305,22 @@ impl Validator<'_> {
         errors: &mut Errors,
     ) -> (Vec<Threshold>, bool) {
         let (mut thresholds, abort) = errors
-            .take(self.thresholds(raw.thresholds.as_ref(), "thresholds", None))
+            .take(self.thresholds(
+                raw.thresholds.as_ref(),
+                "thresholds",
+                (None, raw_steps(raw).any(|e| e.get_ref().stream.is_some())),
+            ))
             .unwrap_or_default();
         let listed = raw.endpoints.as_ref().map_or(&[][..], |l| &l.get_ref()[..]);
         for (i, (e, endpoint)) in listed.iter().zip(loaded).enumerate() {
             let Some(endpoint) = endpoint else { continue };
             let key = format!("endpoints[{i}].thresholds");
             let table = e.get_ref().thresholds.as_ref();
-            let Some((list, own_abort)) =
-                errors.take(self.thresholds(table, &key, Some(&endpoint.name)))
-            else {
+            let Some((list, own_abort)) = errors.take(self.thresholds(
+                table,
+                &key,
+                (Some(&endpoint.name), endpoint.stream.is_some()),
+            )) else {
                 continue;
             };
             if own_abort {

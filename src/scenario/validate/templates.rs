@@ -6,8 +6,19 @@ use super::*;
 /// Every variable a template may use: the names that `extract` sets anywhere in the
 /// scenario, and `set.column` for each data file.
 pub(super) fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String> {
-    let steps = raw
-        .endpoints
+    let steps = raw_steps(raw);
+    let mut vars: HashSet<String> = steps
+        .flat_map(|e| e.get_ref().extract.iter().flatten().map(|(k, _)| k.clone()))
+        .chain(raw.vars.iter().flatten().map(|(k, _)| k.clone()))
+        .collect();
+    vars.extend(data_fields(data));
+    vars
+}
+
+/// Every endpoint table of the scenario as written: endpoints, hooks and flow steps, of
+/// every user type too.
+pub(super) fn raw_steps(raw: &RawScenario) -> impl Iterator<Item = &Spanned<RawEndpoint>> {
+    raw.endpoints
         .iter()
         .flat_map(|l| l.get_ref().iter())
         .chain(raw.on_start.iter().flatten())
@@ -31,13 +42,7 @@ pub(super) fn known_vars(raw: &RawScenario, data: &[DataSet]) -> HashSet<String>
                         .flatten()
                         .flat_map(|f| f.get_ref().steps.iter().flatten()),
                 )
-        }));
-    let mut vars: HashSet<String> = steps
-        .flat_map(|e| e.get_ref().extract.iter().flatten().map(|(k, _)| k.clone()))
-        .chain(raw.vars.iter().flatten().map(|(k, _)| k.clone()))
-        .collect();
-    vars.extend(data_fields(data));
-    vars
+        }))
 }
 
 /// The longest value of each data-file field.

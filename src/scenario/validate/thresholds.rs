@@ -4,11 +4,13 @@ use super::*;
 
 impl Validator<'_> {
     /// A `thresholds` table: metric = "condition" pairs, plus `abort` at the top level.
+    /// `streams`: whether what it judges (the scenario, or its endpoint) has streamed
+    /// responses, without which a stream's time (`ttft_p95`) could never be measured.
     pub(super) fn thresholds(
         &self,
         raw: Option<&BTreeMap<String, SpannedValue>>,
         key: &str,
-        endpoint: Option<&str>,
+        (endpoint, streams): (Option<&str>, bool),
     ) -> Result<(Vec<Threshold>, bool)> {
         let mut list = Vec::new();
         let mut abort = false;
@@ -24,6 +26,17 @@ impl Validator<'_> {
             let cond = self.string(value, &k, "\"< 300ms\"")?;
             let (m, op, limit) =
                 threshold::parse(metric, cond).map_err(|e| self.err(value.span(), &k, e))?;
+            if let (threshold::Metric::Stream(..), false) = (m, streams) {
+                let what = match endpoint {
+                    Some(_) => "this endpoint does not stream",
+                    None => "no endpoint of this scenario streams",
+                };
+                return Err(self.err(
+                    value.span(),
+                    &k,
+                    format!("is a time of streamed responses, and {what} (stream = \"sse\", \"lines\" or \"chunks\" on the endpoint that does), so it could never be measured"),
+                ));
+            }
             let text = format!("{metric} {}", cond.trim());
             list.push(Threshold {
                 endpoint: endpoint.map(str::to_string),
@@ -50,5 +63,30 @@ mod tests {
         assert_eq!(p.thresholds.len(), 2);
         let (key, line, _) = error("[thresholds]\np95 = \"soon\"\n[[endpoints]]\npath = \"/\"\n");
         assert_eq!((key.as_str(), line), ("thresholds.p95", 3));
+    }
+
+    /// A stream's time where nothing streams could never be measured: refused at its line
+    /// (it had failed every run as "no requests").
+    #[test]
+    fn a_stream_time_needs_a_streamed_endpoint() {
+        let (key, line, message) =
+            error("[thresholds]\nttft_p95 = \"< 1s\"\n[[endpoints]]\npath = \"/\"\n");
+        assert_eq!((key.as_str(), line), ("thresholds.ttft_p95", 3));
+        assert!(
+            message.contains("no endpoint of this scenario streams"),
+            "{message}"
+        );
+        let (key, _, message) = error(
+            "[[endpoints]]\npath = \"/a\"\nstream = \"sse\"\n[[endpoints]]\npath = \"/b\"\nthresholds = { itl_p99 = \"< 50ms\" }\n",
+        );
+        assert_eq!(key, "endpoints[1].thresholds.itl_p99");
+        assert!(
+            message.contains("this endpoint does not stream"),
+            "{message}"
+        );
+        let p = plan(
+            "[thresholds]\nttft_p95 = \"< 1s\"\n[[flows]]\nname = \"f\"\n[[flows.steps]]\npath = \"/a\"\nstream = \"sse\"\n",
+        );
+        assert_eq!(p.thresholds.len(), 1);
     }
 }

@@ -295,6 +295,7 @@ pub(super) fn parse_search(text: &str) -> Result<(Vec<Threshold>, SearchConfig),
     let mut words = text.split_whitespace();
     let slo = parse_slo(words.next().unwrap_or(""))?;
     let mut cfg = SearchConfig::default();
+    let mut max = None;
     for w in words {
         let (k, v) = w
             .split_once('=')
@@ -309,7 +310,7 @@ pub(super) fn parse_search(text: &str) -> Result<(Vec<Threshold>, SearchConfig),
         match k {
             "start" => cfg.start = number()?,
             "step" => cfg.step = number()?,
-            "max" => cfg.limit = number()?,
+            "max" => max = Some(number()?),
             "hold" => cfg.hold = time()?,
             "settle" => cfg.settle = time()?,
             _ => {
@@ -319,6 +320,18 @@ pub(super) fn parse_search(text: &str) -> Result<(Vec<Threshold>, SearchConfig),
             }
         }
     }
-    cfg.limit = cfg.limit.max(cfg.start);
+    if cfg.hold.is_zero() {
+        return Err("hold: 0s measures nothing; give each step time, e.g. hold=20s".into());
+    }
+    cfg.limit = match max {
+        Some(m) if m < cfg.start => {
+            return Err(format!(
+                "start={} is above max={m}: the search would try more users than it may",
+                cfg.start
+            ));
+        }
+        Some(m) => m,
+        None => cfg.limit.max(cfg.start),
+    };
     Ok((slo, cfg))
 }

@@ -572,3 +572,16 @@ fn a_toml_edit_of_load_reaches_the_engine_and_the_sliders() {
     let effects = commands(&update(&mut a, ctrl_s));
     assert_eq!(effects.len(), 1, "{effects:?}");
 }
+
+/// The search prompt refuses settings it would not honour: a step held 0 s measures
+/// nothing, and a start above max had max raised to it silently.
+#[test]
+fn the_search_prompt_refuses_a_zero_hold_and_a_start_above_max() {
+    use super::popups::parse_search;
+    let e = parse_search("p95<200ms hold=0s").unwrap_err();
+    assert!(e.contains("0s measures nothing"), "{e}");
+    let e = parse_search("p95<200ms start=50 max=20").unwrap_err();
+    assert!(e.contains("start=50 is above max=20"), "{e}");
+    let (_, cfg) = parse_search("p95<200ms start=20 max=50").unwrap();
+    assert_eq!((cfg.start, cfg.limit), (20, 50));
+}
