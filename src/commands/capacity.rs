@@ -29,23 +29,7 @@ pub(super) async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
     if let Some(r) = args.spawn_rate {
         plan.load.spawn_rate = r;
     }
-    if let Some((t, why)) = args
-        .slo
-        .iter()
-        .find_map(|t| Some((t, plan.unmeasurable(t)?)))
-    {
-        anyhow::bail!("--slo {}: {why}", t.text);
-    }
-    if args.start > args.max_users {
-        anyhow::bail!(
-            "--start {} is above --max-users {}: the search would try more users than it may",
-            args.start,
-            args.max_users
-        );
-    }
-    if args.hold.is_zero() {
-        anyhow::bail!("--hold 0s measures nothing; give each step time to measure, e.g. 20s");
-    }
+    refuse_what_it_would_not_honour(&args, &plan)?;
     let cfg = SearchConfig {
         start: args.start,
         step: args.step,
@@ -72,4 +56,28 @@ pub(super) async fn find_capacity(args: CapacityArgs) -> anyhow::Result<i32> {
         distributed,
     )
     .await
+}
+
+/// Settings the search would not honour, refused before it starts: an SLO on a stream's
+/// time where nothing streams (never measured, so "broken" at every step), a first step
+/// above `--max-users` (it was tried anyway), a step held 0 s.
+fn refuse_what_it_would_not_honour(args: &CapacityArgs, plan: &Plan) -> anyhow::Result<()> {
+    if let Some((t, why)) = args
+        .slo
+        .iter()
+        .find_map(|t| Some((t, plan.unmeasurable(t)?)))
+    {
+        anyhow::bail!("--slo {}: {why}", t.text);
+    }
+    if args.start > args.max_users {
+        anyhow::bail!(
+            "--start {} is above --max-users {}: the search would try more users than it may",
+            args.start,
+            args.max_users
+        );
+    }
+    if args.hold.is_zero() {
+        anyhow::bail!("--hold 0s measures nothing; give each step time to measure, e.g. 20s");
+    }
+    Ok(())
 }
