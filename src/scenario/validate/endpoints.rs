@@ -261,7 +261,7 @@ impl Validator<'_> {
         own_host: bool,
     ) -> Result<String> {
         Ok(match &e.name {
-            Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_string(),
+            Some(n) if !n.get_ref().trim().is_empty() => self.one_line(n, key)?,
             Some(n) => {
                 return Err(self.err(
                     n.span(),
@@ -274,6 +274,28 @@ impl Validator<'_> {
             }
             None => format!("{method} {}", path.get_ref()),
         })
+    }
+
+    /// A name that labels a row of every report (an endpoint's, a flow's, a user
+    /// type's), trimmed: one line, with no control character, or the tables, the CSV and
+    /// the saved run break around it.
+    pub(super) fn one_line(&self, n: &Spanned<String>, key: &str) -> Result<String> {
+        let text = n.get_ref().trim();
+        match text.chars().find(|c| c.is_control()) {
+            None => Ok(text.to_string()),
+            Some(c) => Err(self.err(
+                n.span(),
+                key,
+                format!(
+                    "holds {}; a name is one line of text (it labels a row of every report)",
+                    if matches!(c, '\n' | '\r') {
+                        "a line break".to_string()
+                    } else {
+                        format!("the control character {c:?}")
+                    }
+                ),
+            )),
+        }
     }
 
     pub(super) fn flow(
@@ -303,7 +325,7 @@ impl Validator<'_> {
             None => 1,
         };
         let name = match &f.name {
-            Some(n) => n.get_ref().trim().to_string(),
+            Some(n) => self.one_line(n, &format!("{key}.name"))?,
             None => key.replace('[', " ").replace(']', ""),
         };
         Ok(Flow {
@@ -429,6 +451,21 @@ mod tests {
         assert_eq!(super::redacted("ann:secret@h:1"), "ann:***@h:1");
         assert_eq!(super::port_text("[::1]:8080"), Some("8080"));
         assert_eq!(super::port_text("[::1]"), None);
+    }
+
+    /// A row's name is one line: a line break split the text report's row in two.
+    #[test]
+    fn a_name_with_a_line_break_is_refused() {
+        let (key, _, message) = error("[[endpoints]]\nname = \"a\\nb\"\npath = \"/\"\n");
+        assert_eq!(key, "endpoints[0].name");
+        assert!(message.contains("a line break"), "{message}");
+        let (key, _, message) =
+            error("[[flows]]\nname = \"tab\\there\"\n[[flows.steps]]\npath = \"/\"\n");
+        assert_eq!(key, "flows[0].name");
+        assert!(message.contains("'\\t'"), "{message}");
+        let (key, _, _) =
+            error("[[users]]\nname = \"x\\u0007y\"\n[[users.endpoints]]\npath = \"/\"\n");
+        assert_eq!(key, "users[0].name");
     }
 
     #[test]

@@ -7,7 +7,7 @@ impl Validator<'_> {
     /// A user type's name: given, and not blank.
     fn type_name(&self, raw: &Spanned<RawUserType>, key: &str) -> Result<String> {
         match &raw.get_ref().name {
-            Some(n) if !n.get_ref().trim().is_empty() => Ok(n.get_ref().trim().to_string()),
+            Some(n) if !n.get_ref().trim().is_empty() => self.one_line(n, key),
             Some(n) => Err(self.err(
                 n.span(),
                 key,
