@@ -321,7 +321,13 @@ fn fail_if_lines(out: &mut String, limits: &[FailIf], verdicts: &[Verdict<'_>], 
             .iter()
             .filter(|(v, _, broken, _)| std::ptr::eq(*v, l) && *broken)
             .collect();
-        if broken.is_empty() {
+        if !verdicts.iter().any(|(v, ..)| std::ptr::eq(*v, l)) {
+            let line = format!(
+                "  FAIL  {}  not measured: no row has it in both runs, so nothing was compared",
+                l.text
+            );
+            let _ = writeln!(out, "{}", fit(&line, width));
+        } else if broken.is_empty() {
             let _ = writeln!(out, "  ok    {}", l.text);
         }
         for (_, name, _, (b, n)) in broken {
@@ -386,6 +392,11 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
     if !limits.is_empty() {
         fail_if_lines(&mut out, limits, &verdicts, width);
     }
+    // A limit judged on no row (a stream's time where neither run streamed) is a gate
+    // that could not pass: it fails, as a threshold that measured nothing does.
+    held &= limits
+        .iter()
+        .all(|l| verdicts.iter().any(|(v, ..)| std::ptr::eq(*v, l)));
     (out, held)
 }
 
@@ -449,5 +460,26 @@ mod tests {
         assert_eq!(r.broken(&row(1.0, 100.0), &row(1.0, 120.0)), Some(false));
         let empty = RowStats::default();
         assert_eq!(l.broken(&empty, &row(30.0, 1.0)), None);
+    }
+
+    /// A limit no row of both runs can be judged on (a stream's time where neither run
+    /// streamed) fails the gate and says why: it had printed "ok".
+    #[test]
+    fn a_limit_measured_in_neither_run_fails() {
+        let mut snap = Snapshot::default();
+        snap.total.requests = 100;
+        snap.total.percentiles_ms[5] = 20.0;
+        let limits = [
+            parse_fail_if("ttft_p95 +10%").unwrap(),
+            parse_fail_if("p95 +10%").unwrap(),
+        ];
+        let (text, held) = table(&snap, &snap, &limits, 100);
+        assert!(!held, "{text}");
+        assert!(
+            text.contains("FAIL  ttft_p95 +10%  not measured") && text.contains("ok    p95 +10%"),
+            "{text}"
+        );
+        let (_, held) = table(&snap, &snap, &limits[1..], 100);
+        assert!(held);
     }
 }
