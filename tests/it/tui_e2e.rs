@@ -488,6 +488,16 @@ async fn prompts_and_popups_do_what_their_keys_say() {
         // f after the run: the search runs its own steps and ends its load.
         tui.send("x");
         tui.wait("stopped", |s| s.contains("● stopped")).await;
+        // A setting the search would not honour is refused in the prompt.
+        tui.send("f");
+        tui.wait("the SLO prompt", |s| s.contains("Capacity search"))
+            .await;
+        tui.send("p95<5s start=3 max=2\r");
+        tui.wait("the refusal", |s| s.contains("start=3 is above max=2"))
+            .await;
+        tui.send("\x1b");
+        tui.wait("the prompt closed", |s| !s.contains("Capacity search"))
+            .await;
         tui.send("f");
         tui.wait("the SLO prompt", |s| s.contains("Capacity search"))
             .await;
