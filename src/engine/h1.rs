@@ -10,6 +10,7 @@
 //! speaks HTTP/2 (see `http.rs`) and serves the demo target.
 
 use super::capture::{Capture, Progress};
+use super::coding::Coding;
 use super::net::Stream;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -214,11 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
 
     /// Reads until the response's head is whole (skipping 1xx heads): its status,
     /// framing, headers when kept, and length.
-    async fn read_head(
-        &mut self,
-        head: bool,
-        keep: Capture<'_>,
-    ) -> Result<(u16, Framing, Option<HeaderMap>, usize), (H1Error, bool)> {
+    async fn read_head(&mut self, head: bool, keep: Capture<'_>) -> Result<Head, (H1Error, bool)> {
         loop {
             if !self.buf.is_empty() {
                 match parse_head(&self.buf, head, keep)? {
@@ -233,11 +230,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                         headers,
                         len,
                         close,
+                        coding,
                     } => {
                         if close {
                             self.reusable = false;
                         }
-                        return Ok((status, framing, headers, len));
+                        return Ok(Head {
+                            status,
+                            framing,
+                            headers,
+                            len,
+                            coding,
+                        });
                     }
                 }
                 if self.buf.len() >= MAX_HEAD {
@@ -270,7 +274,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         head: bool,
         keep: Capture<'_>,
     ) -> Result<Response, (H1Error, bool)> {
-        let (status, framing, headers, consumed) = self.read_head(head, keep).await?;
+        let Head {
+            status,
+            framing,
+            headers,
+            len: consumed,
+            coding,
+        } = self.read_head(head, keep).await?;
         if let Some(p) = keep.progress {
             let expected = match framing {
                 Framing::Length(n) => Some(n),
@@ -298,7 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         if self.cut_short || !self.buf.is_empty() {
             self.reusable = false;
         }
-        Ok(body.into_response(status, headers))
+        Ok(body.into_response(status, headers, coding))
     }
 
     async fn read_length(&mut self, mut left: u64, body: &mut Body<'_>) -> Result<(), H1Error> {
@@ -453,12 +463,22 @@ impl<'a> Body<'a> {
         }
     }
 
-    pub fn into_response(self, status: u16, headers: Option<HeaderMap>) -> Response {
+    /// The response, its kept body decoded from `coding` (the bytes counted stay the
+    /// bytes received).
+    pub fn into_response(
+        self,
+        status: u16,
+        headers: Option<HeaderMap>,
+        coding: Coding,
+    ) -> Response {
+        let body = self
+            .kept
+            .map(|k| coding.decode(&k, MAX_KEPT_BODY).unwrap_or(k));
         Response {
             status,
             bytes: self.bytes,
             headers,
-            body: self.kept.map(Bytes::from),
+            body: body.map(Bytes::from),
         }
     }
 
@@ -484,6 +504,16 @@ impl<'a> Body<'a> {
     }
 }
 
+/// A response's head, read.
+struct Head {
+    status: u16,
+    framing: Framing,
+    headers: Option<HeaderMap>,
+    /// Its length in bytes.
+    len: usize,
+    coding: Coding,
+}
+
 enum Parsed {
     Partial,
     /// A 1xx response of `n` bytes to skip.
@@ -495,12 +525,15 @@ enum Parsed {
         len: usize,
         /// The server will close the connection after this response.
         close: bool,
+        coding: Coding,
     },
 }
 
 /// What the headers say about the body's framing and the connection.
 struct HeadFacts {
     length: Option<u64>,
+    /// Content-Encoding, undone in a kept body.
+    coding: Coding,
     /// Some(true) when chunked is the last transfer coding.
     chunked: Option<bool>,
     close: bool,
@@ -511,6 +544,7 @@ struct HeadFacts {
 fn head_facts(headers: &[httparse::Header<'_>], http10: bool) -> Result<HeadFacts, H1Error> {
     let mut facts = HeadFacts {
         length: None,
+        coding: Coding::Identity,
         chunked: None,
         close: http10,
         set_cookie: false,
@@ -534,6 +568,8 @@ fn head_facts(headers: &[httparse::Header<'_>], http10: bool) -> Result<HeadFact
             }
         } else if name.eq_ignore_ascii_case("set-cookie") {
             facts.set_cookie = true;
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            facts.coding = Coding::of(h.value);
         }
     }
     Ok(facts)
@@ -586,6 +622,7 @@ fn parse_head(
     }
     let HeadFacts {
         length,
+        coding,
         chunked,
         mut close,
         set_cookie,
@@ -618,6 +655,7 @@ fn parse_head(
         headers,
         len,
         close,
+        coding,
     })
 }
 

@@ -3,6 +3,7 @@
 //! `FailureKind`.
 
 pub use super::capture::{Capture, Progress};
+use super::coding::Coding;
 use super::h1::{self, H1, H1Error, Response};
 use super::net::{FirstBytes, Heard, Net, Stream};
 use super::stream::StreamRead;
@@ -557,6 +558,10 @@ where
             || (capture.redirects && response.status().is_redirection())
             || (capture.cookies && response.headers().contains_key(http::header::SET_COOKIE));
         let headers = keep_headers.then(|| response.headers().clone());
+        let coding = response
+            .headers()
+            .get(http::header::CONTENT_ENCODING)
+            .map_or(Coding::Identity, |v| Coding::of(v.as_bytes()));
         let announced = (!head && status != 204 && status != 304)
             .then(|| content_length(response.headers()))
             .flatten();
@@ -576,7 +581,7 @@ where
                 break;
             }
         }
-        let response = body.into_response(status, headers);
+        let response = body.into_response(status, headers, coding);
         match announced {
             Some(expected) if !left_at_done && response.bytes != expected => {
                 Err(ExchangeError::Cut {

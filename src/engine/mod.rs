@@ -5,6 +5,7 @@
 
 mod capture;
 pub mod clock;
+mod coding;
 mod control;
 mod debug;
 pub mod dispatch;

@@ -525,3 +525,98 @@ headers = {{ X-Name = "{{{{people.name}}}}", X-Static = "Zoë", X-Note = "{{{{pe
         f.message
     );
 }
+
+/// A scenario that asks for gzip, deflate or br (as a browser does) gets its checks and
+/// extraction run on the decoded text, as Locust's and k6's clients do: the JSON had been
+/// read compressed, so every check failed and every extraction found nothing. The bytes
+/// counted stay the bytes received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_bodies_are_checked_and_extracted_decoded() {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let server = crate::support::accept_each(listener, move |tcp| {
+        let s = Arc::clone(&s);
+        async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let s = Arc::clone(&s);
+                async move {
+                    *s.lock()
+                        .unwrap()
+                        .entry(req.uri().path().into())
+                        .or_default() += 1;
+                    let json = br#"{"id": 7, "name": "seven"}"#;
+                    let asked = req
+                        .headers()
+                        .get("accept-encoding")
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default();
+                    let (coding, body) = if asked.contains("gzip") {
+                        let mut z = flate2::write::GzEncoder::new(
+                            Vec::new(),
+                            flate2::Compression::default(),
+                        );
+                        z.write_all(json).unwrap();
+                        ("gzip", z.finish().unwrap())
+                    } else {
+                        let mut z = flate2::write::ZlibEncoder::new(
+                            Vec::new(),
+                            flate2::Compression::default(),
+                        );
+                        z.write_all(json).unwrap();
+                        ("deflate", z.finish().unwrap())
+                    };
+                    let response = Response::builder()
+                        .header("content-encoding", coding)
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(body)))
+                        .unwrap();
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        }
+    });
+    let src = format!(
+        r#"host = "{url}"
+[load]
+users = 2
+spawn_rate = 100
+[[flows]]
+name = "items"
+[[flows.steps]]
+name = "gzip"
+path = "/item"
+headers = {{ Accept-Encoding = "gzip, deflate, br" }}
+expect = {{ body_contains = "seven", json = {{ "/id" = 7 }} }}
+extract = {{ id = "/id" }}
+[[flows.steps]]
+name = "deflate"
+path = "/item/{{{{id}}}}"
+headers = {{ Accept-Encoding = "deflate" }}
+expect = {{ body_contains = "seven" }}
+"#
+    );
+    let engine = started(&src, &url);
+    let snap = run_until(&engine, |s| s.total.requests >= 40).await;
+    server.abort();
+    assert_eq!(snap.total.failures, 0, "{:#?}", snap.failures);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.values().sum::<u64>(), snap.total.requests, "{seen:?}");
+    // The extracted id went into the second step's path.
+    assert_eq!(
+        seen.get("/item/7").copied(),
+        Some(row(&snap, "deflate").requests)
+    );
+    // The bytes counted are the compressed ones (the JSON is 26 bytes).
+    let gzip = row(&snap, "gzip");
+    assert!(
+        gzip.bytes > 0 && gzip.bytes / gzip.requests != 26,
+        "{}",
+        gzip.bytes
+    );
+}
