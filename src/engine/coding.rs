@@ -1,5 +1,5 @@
-//! A response body's `Content-Encoding`, undone for what swarm reads in it (checks,
-//! extraction, the last event): a scenario that sends `Accept-Encoding: gzip`, as a
+//! A response body's `Content-Encoding`, undone for what swarm reads in a kept body
+//! (checks, extraction; a streamed body is read as it arrives, not decoded): a scenario that sends `Accept-Encoding: gzip`, as a
 //! browser does, gets its checks run on the text, as Locust's and k6's clients do. The
 //! bytes counted stay the bytes that crossed the wire. gzip and deflate by flate2 (already
 //! used for the workers' deltas), br by brotli-decompressor (the Brotli authors' decoder
