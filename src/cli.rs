@@ -351,9 +351,7 @@ impl RequestArgs {
         let body = if let Some(d) = &self.data {
             Some((d.clone(), FORM))
         } else if let Some(path) = &self.data_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("--data-file: cannot read {} as text: {e}", path.display()))?;
-            Some((text, FORM))
+            Some((body_file(path)?, FORM))
         } else if let Some(j) = &self.json_data {
             serde_json::from_str::<serde_json::Value>(j)
                 .map_err(|e| format!("--json-data: not JSON: {e}"))?;
@@ -371,6 +369,33 @@ impl RequestArgs {
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `--data-file`: a regular file (a device such as /dev/zero never ends, a FIFO blocks)
+/// of text no larger than a rendered template may be (it had been read whole, whatever
+/// its size: 300 MB took 4 GB and never started).
+fn body_file(path: &std::path::Path) -> Result<String, String> {
+    use crate::scenario::template::MAX_RENDERED_BYTES;
+    let meta = crate::fsutil::regular_file(path, "give a file that holds the body")
+        .map_err(|e| format!("--data-file: {e}"))?;
+    if meta.len() > MAX_RENDERED_BYTES as u64 {
+        return Err(format!(
+            "--data-file: {} is {} bytes, above the {} MB a request body may be",
+            path.display(),
+            meta.len(),
+            MAX_RENDERED_BYTES >> 20
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(f, MAX_RENDERED_BYTES as u64),
+                &mut text,
+            )
+        })
+        .map_err(|e| format!("--data-file: cannot read {} as text: {e}", path.display()))?;
+    Ok(text)
+}
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

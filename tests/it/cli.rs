@@ -227,6 +227,17 @@ const REFUSED: &[(&[&str], &str)] = &[
         ],
         "write \"Name: value\"",
     ),
+    // A body from a device that never ends was read until memory ran out.
+    (
+        &[
+            "run",
+            "http://127.0.0.1:9/",
+            "--headless",
+            "--data-file",
+            "/dev/zero",
+        ],
+        "--data-file: /dev/zero is not a regular file",
+    ),
     // A stream's time where nothing streams had failed every run as "no requests".
     (
         &[
@@ -1420,5 +1431,32 @@ async fn http_debug_shows_the_first_exchanges_and_each_first_failure() {
     assert_eq!(said.matches("! failed: HTTP 503").count(), 1, "{said}");
     assert!(said.contains("> host: 127.0.0.1:"), "{said}");
     assert!(text(&out.stdout).contains("Aggregated"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A `--data-file` larger than a request body may be is refused before anything is read
+/// (300 MB had taken 4 GB of memory and never started). The file is sparse: no disk used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_file_above_the_limit_is_refused() {
+    let dir = crate::support::tempdir();
+    let path = dir.join("big.txt");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(17 << 20)
+        .unwrap();
+    let out = run(&[
+        "run",
+        "http://127.0.0.1:9/",
+        "--headless",
+        "--data-file",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::support::text(&out.stderr);
+    assert!(
+        err.contains("above the 16 MB a request body may be"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
