@@ -370,31 +370,17 @@ impl RequestArgs {
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// `--data-file`: a regular file (a device such as /dev/zero never ends, a FIFO blocks)
-/// of text no larger than a rendered template may be (it had been read whole, whatever
-/// its size: 300 MB took 4 GB and never started).
+/// `--data-file`: the body's text, at most the 16 MB a rendered template may be (it had
+/// been read whole: /dev/zero until memory ran out, 300 MB took 4 GB and never started).
+/// A pipe (`--data-file <(...)`) is read as a file is, as curl reads `-d @file`.
 fn body_file(path: &std::path::Path) -> Result<String, String> {
     use crate::scenario::template::MAX_RENDERED_BYTES;
-    let meta = crate::fsutil::regular_file(path, "give a file that holds the body")
-        .map_err(|e| format!("--data-file: {e}"))?;
-    if meta.len() > MAX_RENDERED_BYTES as u64 {
-        return Err(format!(
-            "--data-file: {} is {} bytes, above the {} MB a request body may be",
-            path.display(),
-            meta.len(),
-            MAX_RENDERED_BYTES >> 20
-        ));
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            std::io::Read::read_to_string(
-                &mut std::io::Read::take(f, MAX_RENDERED_BYTES as u64),
-                &mut text,
-            )
-        })
-        .map_err(|e| format!("--data-file: cannot read {} as text: {e}", path.display()))?;
-    Ok(text)
+    crate::fsutil::read_small_text(
+        path,
+        MAX_RENDERED_BYTES as u64,
+        "a request body is at most 16 MB",
+    )
+    .map_err(|e| format!("--data-file: {e}"))
 }
 
 #[derive(Debug, Args)]

@@ -119,6 +119,25 @@ pub(crate) fn regular_file(path: &Path, give: &str) -> Result<std::fs::Metadata,
     Err(format!("{shown} is {what}; {give}"))
 }
 
+/// The text of a small file (a token, a PEM certificate or key), read up to `limit`
+/// bytes: a wrong path (/dev/zero, a large file) is refused at once instead of read until
+/// memory runs out. A pipe (`--token-file <(pass show swarm)`) is read as a file is.
+pub(crate) fn read_small_text(path: &Path, limit: u64, give: &str) -> Result<String, String> {
+    let shown = path.display();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, limit + 1), &mut bytes)
+        })
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "{shown} holds more than {limit} bytes, more than such a file does; {give}"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{shown} is not text; {give}"))
+}
+
 pub fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
@@ -234,5 +253,30 @@ mod tests {
         let e = super::check_writable(&dir).unwrap_err();
         assert!(e.contains("is a folder"), "{e}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A token or certificate path that is a device that never ends, or a large file, is
+    /// refused after `limit` bytes (it had been read until memory ran out); a pipe is read.
+    #[test]
+    fn small_files_are_read_with_a_bound() {
+        use super::read_small_text;
+        let e =
+            read_small_text(std::path::Path::new("/dev/zero"), 1024, "give a token").unwrap_err();
+        assert!(
+            e.contains("holds more than 1024 bytes") && e.contains("give a token"),
+            "{e}"
+        );
+        let dir = std::env::temp_dir().join(format!("swarm-small-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, "abc\n").unwrap();
+        assert_eq!(read_small_text(&path, 1024, "").unwrap(), "abc\n");
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        assert!(
+            read_small_text(&path, 1024, "")
+                .unwrap_err()
+                .contains("not text")
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

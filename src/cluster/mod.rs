@@ -123,8 +123,8 @@ pub(crate) fn inside_folder(path: &str) -> bool {
 
 /// A PEM file's text, for TLS.
 pub(crate) fn read_pem(flag: &str, path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))?;
+    let text = crate::fsutil::read_small_text(path, 1 << 20, "give a PEM file")
+        .map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
     if !text.contains("-----BEGIN ") {
         anyhow::bail!(
             "{flag} {}: not a PEM file (it should hold a -----BEGIN ...----- block)",
@@ -136,8 +136,12 @@ pub(crate) fn read_pem(flag: &str, path: &Path) -> anyhow::Result<String> {
 
 /// Reads a shared secret: the file's text without surrounding white space.
 pub(crate) fn read_token(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("--token-file {}: {e}", path.display()))?;
+    let text = crate::fsutil::read_small_text(
+        path,
+        64 << 10,
+        &format!("give a file that holds the token; make one with: {MAKE_TOKEN}"),
+    )
+    .map_err(|e| anyhow::anyhow!("--token-file: {e}"))?;
     let token = text.trim().to_string();
     if token.starts_with("replace-me") {
         anyhow::bail!(
