@@ -9,7 +9,7 @@ use std::io::Read;
 
 /// How a body is encoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Coding {
+pub enum Coding {
     #[default]
     Identity,
     Gzip,
@@ -34,6 +34,17 @@ impl Coding {
             Coding::Brotli
         } else {
             Coding::Other
+        }
+    }
+
+    /// The coding as `Content-Encoding` names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Coding::Identity => "identity",
+            Coding::Gzip => "gzip",
+            Coding::Deflate => "deflate",
+            Coding::Brotli => "br",
+            Coding::Other => "an unknown coding",
         }
     }
 

@@ -69,6 +69,9 @@ pub enum H1Error {
     Closed(&'static str),
     /// The server sent something that is not an HTTP/1 response.
     Malformed(String),
+    /// A streamed response came encoded (`Content-Encoding`): its events cannot be read
+    /// as they arrive.
+    EncodedStream(Coding),
 }
 
 impl std::fmt::Display for H1Error {
@@ -77,6 +80,12 @@ impl std::fmt::Display for H1Error {
             H1Error::Io(e) => write!(f, "{e}"),
             H1Error::Closed(what) => write!(f, "the server closed the connection {what}"),
             H1Error::Malformed(what) => write!(f, "not an HTTP/1 response: {what}"),
+            H1Error::EncodedStream(coding) => write!(
+                f,
+                "the stream came {}-encoded (Content-Encoding), which swarm does not undo as \
+                 it reads events; leave Accept-Encoding out of this endpoint's headers",
+                coding.name()
+            ),
         }
     }
 }
@@ -288,6 +297,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
                 _ => None,
             };
             p.head(status, expected);
+        }
+        if keep.stream.is_some() && coding != Coding::Identity {
+            self.reusable = false;
+            return Err((H1Error::EncodedStream(coding), false));
         }
         let mut body = Body::new(keep);
         self.buf.advance(consumed);

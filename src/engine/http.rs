@@ -562,6 +562,9 @@ where
             .headers()
             .get(http::header::CONTENT_ENCODING)
             .map_or(Coding::Identity, |v| Coding::of(v.as_bytes()));
+        if capture.stream.is_some() && coding != Coding::Identity {
+            return Err(ExchangeError::H1(H1Error::EncodedStream(coding)));
+        }
         let announced = (!head && status != 204 && status != 304)
             .then(|| content_length(response.headers()))
             .flatten();
@@ -750,7 +753,9 @@ pub(crate) fn classify(e: &ExchangeError) -> FailureKind {
         ExchangeError::Http(h) => classify_hyper(h),
         ExchangeError::H1(H1Error::Io(io)) => classify_io(io),
         ExchangeError::H1(H1Error::Closed(_)) => FailureKind::Closed,
-        ExchangeError::H1(H1Error::Malformed(_)) => FailureKind::Malformed,
+        ExchangeError::H1(H1Error::Malformed(_) | H1Error::EncodedStream(_)) => {
+            FailureKind::Malformed
+        }
         ExchangeError::NotResent(_) => FailureKind::NotResent,
         ExchangeError::NoHttp2(FirstBytes::Nothing) => FailureKind::Closed,
         ExchangeError::NoHttp2(FirstBytes::Reset) => FailureKind::Reset,

@@ -54,6 +54,12 @@ async fn handle(req: Request<Incoming>, sent: Arc<Sent>) -> Result<Response<Body
             http_body_util::Full::new(Bytes::from("ok")).boxed_unsync(),
         ));
     }
+    // A gateway that compresses what the client accepts (the body itself is not
+    // compressed here: the client is to refuse it at the head).
+    let gzip = req
+        .headers()
+        .get("accept-encoding")
+        .is_some_and(|v| v.to_str().unwrap_or("").contains("gzip"));
     let n = param(&query, "n", 5);
     let gap = Duration::from_millis(param(&query, "gap_ms", 10));
     let end = query
@@ -95,6 +101,10 @@ async fn handle(req: Request<Incoming>, sent: Arc<Sent>) -> Result<Response<Body
     let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
     r.headers_mut()
         .insert("content-type", "text/event-stream".parse().unwrap());
+    if gzip {
+        r.headers_mut()
+            .insert("content-encoding", "gzip".parse().unwrap());
+    }
     Ok(r)
 }
 
@@ -186,6 +196,28 @@ async fn one(path: &str, extra: &str, iterations: u32) -> (Arc<Snapshot>, Arc<Se
     );
     let engine = started(&src, &url);
     (until_stopped(&engine, Duration::from_secs(30)).await, sent)
+}
+
+/// A stream that comes compressed (a gateway honouring the Accept-Encoding a scenario
+/// copied from a browser) cannot be read event by event: each fails at once and says why,
+/// instead of reading compressed bytes as events (none) until the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_stream_fails_and_says_why() {
+    for http2 in ["false", "true"] {
+        let extra = format!(
+            "headers = {{ Accept-Encoding = \"gzip, br\" }}\ntimeout = \"10s\"\n[defaults]\nhttp2 = {http2}\n"
+        );
+        let (snap, _) = one("/chat?n=3&gap_ms=5", &extra, 3).await;
+        assert_eq!((snap.total.requests, snap.total.failures), (3, 3));
+        let f = &snap.failures[0];
+        assert_eq!(f.kind, FailureKind::Malformed);
+        assert!(
+            f.message.contains("the stream came gzip-encoded")
+                && f.message.contains("leave Accept-Encoding out"),
+            "{}",
+            f.message
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
