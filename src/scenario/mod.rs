@@ -563,7 +563,7 @@ impl Plan {
             None => "no endpoint of this scenario streams".into(),
         };
         Some(format!(
-            "{} is a time of streamed responses, and {what} (stream = \"sse\", \"lines\" or \"chunks\" on the endpoint that does), so it could never be measured",
+            "{what} (stream = \"sse\", \"lines\" or \"chunks\"), so its {} could never be measured",
             time.label()
         ))
     }

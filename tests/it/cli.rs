@@ -247,7 +247,7 @@ const REFUSED: &[(&[&str], &str)] = &[
             "--threshold",
             "ttft_p95<1s",
         ],
-        "--threshold ttft_p95<1s: ttft is a time of streamed responses, and no endpoint",
+        "--threshold ttft_p95<1s: no endpoint of this scenario streams",
     ),
     (
         &[
@@ -256,7 +256,7 @@ const REFUSED: &[(&[&str], &str)] = &[
             "--slo",
             "itl_p99<50ms",
         ],
-        "--slo itl_p99<50ms: itl is a time of streamed responses",
+        "so its itl could never be measured",
     ),
     // The search tried --start users when they were above --max-users, and held 0 s.
     (

@@ -495,6 +495,15 @@ async fn prompts_and_popups_do_what_their_keys_say() {
         tui.send("p95<5s start=3 max=2\r");
         tui.wait("the refusal", |s| s.contains("start=3 is above max=2"))
             .await;
+        // So is an SLO on a stream's time where nothing streams.
+        for _ in 0.."p95<5s start=3 max=2".len() {
+            tui.send("\x7f");
+        }
+        tui.send("ttft_p95<1s\r");
+        tui.wait("the stream refusal", |s| {
+            s.contains("ttft_p95<1s: no endpoint of this scenario streams")
+        })
+        .await;
         tui.send("\x1b");
         tui.wait("the prompt closed", |s| !s.contains("Capacity search"))
             .await;

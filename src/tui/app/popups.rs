@@ -238,6 +238,11 @@ pub(super) fn submit_prompt(app: &mut App, p: &Prompt) -> Result<Vec<Effect>, St
         }
         PromptKind::Slo => {
             let (slo, cfg) = parse_search(text)?;
+            if let Ok(plan) = app.doc.plan()
+                && let Some((t, why)) = slo.iter().find_map(|t| Some((t, plan.unmeasurable(t)?)))
+            {
+                return Err(format!("{}: {why}", t.text));
+            }
             let search = Search::new(cfg.clone(), slo);
             let effects = search.begin().into_iter().map(Effect::Engine).collect();
             app.capacity_status = format!("step 1: ramping to {} users", search.users());
