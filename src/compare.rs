@@ -321,7 +321,7 @@ fn fail_if_lines(out: &mut String, limits: &[FailIf], verdicts: &[Verdict<'_>], 
             .iter()
             .filter(|(v, _, broken, _)| std::ptr::eq(*v, l) && *broken)
             .collect();
-        if !verdicts.iter().any(|(v, ..)| std::ptr::eq(*v, l)) {
+        if !judged(l, verdicts) {
             let line = format!(
                 "  FAIL  {}  not measured: no row has it in both runs, so nothing was compared",
                 l.text
@@ -394,10 +394,13 @@ pub fn table(base: &Snapshot, new: &Snapshot, limits: &[FailIf], width: usize) -
     }
     // A limit judged on no row (a stream's time where neither run streamed) is a gate
     // that could not pass: it fails, as a threshold that measured nothing does.
-    held &= limits
-        .iter()
-        .all(|l| verdicts.iter().any(|(v, ..)| std::ptr::eq(*v, l)));
+    held &= limits.iter().all(|l| judged(l, verdicts.as_slice()));
     (out, held)
+}
+
+/// Whether some row of both runs judged limit `l`.
+fn judged(l: &FailIf, verdicts: &[Verdict<'_>]) -> bool {
+    verdicts.iter().any(|(v, ..)| std::ptr::eq(*v, l))
 }
 
 fn metric_pair(metric: Metric, b: &RowStats, n: &RowStats) -> (f64, f64) {

@@ -298,11 +298,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
             };
             p.head(status, expected);
         }
-        if keep.stream.is_some() && coding != Coding::Identity {
+        let mut body = Body::new(keep, coding).map_err(|e| {
             self.reusable = false;
-            return Err((H1Error::EncodedStream(coding), false));
-        }
-        let mut body = Body::new(keep);
+            (e, false)
+        })?;
         self.buf.advance(consumed);
         self.cut_short = false;
         self.drain_until = None;
@@ -321,7 +320,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1<S> {
         if self.cut_short || !self.buf.is_empty() {
             self.reusable = false;
         }
-        Ok(body.into_response(status, headers, coding))
+        Ok(body.into_response(status, headers))
     }
 
     async fn read_length(&mut self, mut left: u64, body: &mut Body<'_>) -> Result<(), H1Error> {
@@ -460,30 +459,33 @@ pub(crate) struct Body<'a> {
     bytes: u64,
     progress: Option<&'a Progress>,
     stream: Option<&'a std::sync::Mutex<super::stream::StreamRead>>,
+    /// Its Content-Encoding, undone in a kept body.
+    coding: Coding,
 }
 
 /// Bodies kept for checks and extraction are cut at this size.
 const MAX_KEPT_BODY: usize = 16 << 20;
 
 impl<'a> Body<'a> {
-    /// A body kept as `capture` asks; a streamed one is fed to its reader instead.
-    pub fn new(capture: Capture<'a>) -> Self {
-        Body {
+    /// A body kept as `capture` asks; a streamed one is fed to its reader instead, and
+    /// refused when it comes encoded (its events cannot be read as they arrive).
+    pub fn new(capture: Capture<'a>, coding: Coding) -> Result<Self, H1Error> {
+        if capture.stream.is_some() && coding != Coding::Identity {
+            return Err(H1Error::EncodedStream(coding));
+        }
+        Ok(Body {
             kept: (capture.body && capture.stream.is_none()).then(Vec::new),
             bytes: 0,
             progress: capture.progress,
             stream: capture.stream,
-        }
+            coding,
+        })
     }
 
-    /// The response, its kept body decoded from `coding` (the bytes counted stay the
+    /// The response, its kept body decoded from its coding (the bytes counted stay the
     /// bytes received).
-    pub fn into_response(
-        self,
-        status: u16,
-        headers: Option<HeaderMap>,
-        coding: Coding,
-    ) -> Response {
+    pub fn into_response(self, status: u16, headers: Option<HeaderMap>) -> Response {
+        let coding = self.coding;
         let body = self
             .kept
             .map(|k| coding.decode(&k, MAX_KEPT_BODY).unwrap_or(k));

@@ -562,9 +562,7 @@ where
             .headers()
             .get(http::header::CONTENT_ENCODING)
             .map_or(Coding::Identity, |v| Coding::of(v.as_bytes()));
-        if capture.stream.is_some() && coding != Coding::Identity {
-            return Err(ExchangeError::H1(H1Error::EncodedStream(coding)));
-        }
+        let mut body = h1::Body::new(capture, coding).map_err(ExchangeError::H1)?;
         let announced = (!head && status != 204 && status != 304)
             .then(|| content_length(response.headers()))
             .flatten();
@@ -572,7 +570,6 @@ where
             p.head(status, announced);
         }
         let mut incoming = response.into_body();
-        let mut body = h1::Body::new(capture);
         let mut left_at_done = false;
         while let Some(frame) = incoming.frame().await {
             if let Some(data) = frame.map_err(ExchangeError::Http)?.data_ref() {
@@ -584,7 +581,7 @@ where
                 break;
             }
         }
-        let response = body.into_response(status, headers, coding);
+        let response = body.into_response(status, headers);
         match announced {
             Some(expected) if !left_at_done && response.bytes != expected => {
                 Err(ExchangeError::Cut {

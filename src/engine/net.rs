@@ -100,8 +100,8 @@ impl FirstBytes {
         const SETTINGS: u8 = 0x4;
         match got {
             [] => FirstBytes::Nothing,
-            [_, _, _, SETTINGS, ..] => FirstBytes::Settings,
-            [_, _, _] | [_, _] | [_] => FirstBytes::Settings,
+            // Fewer than a frame header's 4 bytes cannot tell: no claim is made.
+            [_, _, _, SETTINGS, ..] | [_] | [_, _] | [_, _, _] => FirstBytes::Settings,
             _ => {
                 let start = &got[..got.len().min(40)];
                 FirstBytes::NotHttp2(String::from_utf8_lossy(start).escape_debug().to_string())

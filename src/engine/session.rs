@@ -267,7 +267,7 @@ impl UserState {
                         "{}: header {name} would be {:?}, which a header cannot carry ({}); \
                          not sent",
                         e.name,
-                        preview_value(&text),
+                        crate::fmt::fit(&text, 61),
                         unsendable(&text)
                     ),
                 })?;
@@ -567,23 +567,16 @@ fn source_of(from: &ExtractFrom) -> String {
     }
 }
 
-/// The start of a rendered value, for a message.
-fn preview_value(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
 /// Why `HeaderValue::from_bytes` refused a rendered value: the first character a header
 /// cannot hold (RFC 9110 §5.5: no control character but tab; UTF-8 goes as its bytes, as curl
 /// sends it).
 fn unsendable(text: &str) -> String {
-    match text.chars().find(|c| c.is_control() && *c != '\t') {
-        Some('\r' | '\n') => "a line break".into(),
-        Some(c) => format!("the control character {c:?}"),
-        None => "a character it cannot hold".into(),
-    }
+    text.chars()
+        .find(|c| c.is_control() && *c != '\t')
+        .map_or_else(
+            || "a character it cannot hold".into(),
+            crate::scenario::control_char,
+        )
 }
 
 #[cfg(test)]

@@ -204,6 +204,15 @@ pub fn nearest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
+/// A control character, named for a message: "a line break", or "the control character
+/// '\t'".
+pub(crate) fn control_char(c: char) -> String {
+    match c {
+        '\r' | '\n' => "a line break".into(),
+        c => format!("the control character {c:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

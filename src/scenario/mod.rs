@@ -18,6 +18,7 @@ pub use document::{BodyKind, DocParts, EndpointSpec, Overwrite, SaveError, Scena
 pub use duration::{Wait, format_duration, format_rate, parse_duration, parse_rate, parse_wait};
 // `Stage` and `parse_stages` are defined below.
 pub use error::ScenarioError;
+pub(crate) use error::control_char;
 pub use validate::MIN_SPAWN_RATE;
 
 use bytes::Bytes;
@@ -546,26 +547,12 @@ impl Plan {
         lists.chain(typed).flatten()
     }
 
-    /// Why a threshold could never be measured by this plan: a stream's time (`ttft_p95`)
-    /// where nothing streams. None when it can be.
+    /// Why a threshold could never be measured by this plan (`threshold::never_measured`).
     pub(crate) fn unmeasurable(&self, t: &threshold::Threshold) -> Option<String> {
-        let threshold::Metric::Stream(time, _) = t.metric else {
-            return None;
-        };
-        let streams = |e: &&Endpoint| {
-            e.stream.is_some() && t.endpoint.as_ref().is_none_or(|name| &e.name == name)
-        };
-        if self.every_endpoint().any(|e| streams(&e)) {
-            return None;
-        }
-        let what = match &t.endpoint {
-            Some(name) => format!("endpoint \"{name}\" does not stream"),
-            None => "no endpoint of this scenario streams".into(),
-        };
-        Some(format!(
-            "{what} (stream = \"sse\", \"lines\" or \"chunks\"), so its {} could never be measured",
-            time.label()
-        ))
+        let streams = self
+            .every_endpoint()
+            .any(|e| e.stream.is_some() && t.endpoint.as_ref().is_none_or(|name| &e.name == name));
+        threshold::never_measured(t.metric, t.endpoint.is_some(), streams)
     }
 
     /// Reads and validates a scenario file.

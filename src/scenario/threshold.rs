@@ -167,6 +167,28 @@ pub(crate) fn parse_metric(m: &str) -> Result<Metric, String> {
     }
 }
 
+/// Why a threshold on `metric` could never be measured: a stream's time (`ttft_p95`)
+/// where nothing it judges streams (`streams` false; `on_endpoint`: it is an endpoint's
+/// own). None when it can be. The scenario's thresholds, `--threshold`, `--slo` and the
+/// TUI's search all ask this.
+pub(crate) fn never_measured(metric: Metric, on_endpoint: bool, streams: bool) -> Option<String> {
+    let Metric::Stream(time, _) = metric else {
+        return None;
+    };
+    if streams {
+        return None;
+    }
+    let what = if on_endpoint {
+        "this endpoint does not stream"
+    } else {
+        "no endpoint of this scenario streams"
+    };
+    Some(format!(
+        "{what} (stream = \"sse\", \"lines\" or \"chunks\"), so its {} could never be measured",
+        time.label()
+    ))
+}
+
 /// Parses `--threshold` text: `p95<300ms`, `fail_ratio<1%`, `rps>100`.
 pub(crate) fn parse_flag(text: &str) -> Result<Threshold, String> {
     let at = text

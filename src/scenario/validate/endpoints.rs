@@ -288,11 +288,7 @@ impl Validator<'_> {
                 key,
                 format!(
                     "holds {}; a name is one line of text (it labels a row of every report)",
-                    if matches!(c, '\n' | '\r') {
-                        "a line break".to_string()
-                    } else {
-                        format!("the control character {c:?}")
-                    }
+                    crate::scenario::control_char(c)
                 ),
             )),
         }

@@ -26,16 +26,8 @@ impl Validator<'_> {
             let cond = self.string(value, &k, "\"< 300ms\"")?;
             let (m, op, limit) =
                 threshold::parse(metric, cond).map_err(|e| self.err(value.span(), &k, e))?;
-            if let (threshold::Metric::Stream(..), false) = (m, streams) {
-                let what = match endpoint {
-                    Some(_) => "this endpoint does not stream",
-                    None => "no endpoint of this scenario streams",
-                };
-                return Err(self.err(
-                    value.span(),
-                    &k,
-                    format!("is a time of streamed responses, and {what} (stream = \"sse\", \"lines\" or \"chunks\" on the endpoint that does), so it could never be measured"),
-                ));
+            if let Some(why) = threshold::never_measured(m, endpoint.is_some(), streams) {
+                return Err(self.err(value.span(), &k, why));
             }
             let text = format!("{metric} {}", cond.trim());
             list.push(Threshold {
