@@ -25,6 +25,30 @@ struct Seen {
     with_header: AtomicU64,
     /// Pongs that answered `/ping`'s ping in time.
     pongs: AtomicU64,
+    /// Connections whose task has not ended yet.
+    live: AtomicU64,
+}
+
+impl Seen {
+    /// Waits (at most 10 s) until every connection's task has ended, so that what the
+    /// server counted is final: swarm's end of a flow closes without waiting for the
+    /// answer, and the server may count after swarm's run has stopped.
+    async fn settled(&self) -> &Self {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.live.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self
+    }
+}
+
+/// Counts a connection's task as live until it is dropped.
+struct Live(Arc<Seen>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::Release);
+    }
 }
 
 /// `/echo` answers every message with itself; `/refuse` refuses the upgrade (403, "go
@@ -39,7 +63,10 @@ async fn server() -> (String, Arc<Seen>) {
     let s = Arc::clone(&seen);
     crate::support::accept_each(listener, move |tcp| {
         let s = Arc::clone(&s);
+        s.live.fetch_add(1, Ordering::Release);
+        let live = Live(Arc::clone(&s));
         async move {
+            let _live = live;
             let mut path = String::new();
             #[expect(
                 clippy::result_large_err,
@@ -63,9 +90,7 @@ async fn server() -> (String, Arc<Seen>) {
             s.sockets.fetch_add(1, Ordering::Relaxed);
             if path == "/later" {
                 // Says one thing, then closes 100 ms after the upgrade.
-                if socket.send(Message::text("hello")).await.is_ok() {
-                    s.sent.fetch_add(1, Ordering::Relaxed);
-                }
+                send_counted(&mut socket, Message::text("hello"), &s.sent).await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let frame = CloseFrame {
                     code: CloseCode::from(4002),
@@ -77,9 +102,7 @@ async fn server() -> (String, Arc<Seen>) {
             }
             if path == "/ping" {
                 let _ = socket.send(Message::Ping(Vec::new().into())).await;
-                if socket.send(Message::text("news")).await.is_ok() {
-                    s.sent.fetch_add(1, Ordering::Relaxed);
-                }
+                send_counted(&mut socket, Message::text("news"), &s.sent).await;
                 let pong = tokio::time::timeout(Duration::from_millis(200), async {
                     while let Some(Ok(m)) = socket.next().await {
                         if matches!(m, Message::Pong(_)) {
@@ -115,8 +138,8 @@ async fn server() -> (String, Arc<Seen>) {
                             let _ = socket.close(Some(frame)).await;
                             return;
                         }
-                        if (path == "/echo" || path == "/ping") && socket.send(m).await.is_ok() {
-                            s.sent.fetch_add(1, Ordering::Relaxed);
+                        if path == "/echo" || path == "/ping" {
+                            send_counted(&mut socket, m, &s.sent).await;
                         }
                     }
                     _ => {}
@@ -125,6 +148,20 @@ async fn server() -> (String, Arc<Seen>) {
         }
     });
     (url, seen)
+}
+
+/// Sends `m` and counts it. The count comes first: swarm may read the frame, finish its
+/// run and have the test read the count before this task is scheduled again, so a count
+/// taken after the send returned was sometimes still 0 (CI saw it). A send that fails is
+/// taken back.
+async fn send_counted<S>(socket: &mut S, m: Message, count: &AtomicU64)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    count.fetch_add(1, Ordering::Relaxed);
+    if socket.send(m).await.is_err() {
+        count.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn row<'a>(snap: &'a Snapshot, name: &str) -> &'a swarm::stats::RowStats {
@@ -165,6 +202,7 @@ close = 1000
     let engine = started(src, &url);
     let snap = until_stopped(&engine, Duration::from_secs(30)).await;
     assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    seen.settled().await;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     assert_eq!(get(&seen.sockets), 12);
     assert_eq!(
@@ -211,6 +249,7 @@ async fn a_user_between_steps_answers_pings_and_keeps_what_arrived() {
     )
     .await;
     assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    seen.settled().await;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     assert_eq!(
         get(&seen.pongs),
@@ -239,6 +278,7 @@ async fn a_close_between_steps_is_reported_with_its_code_at_the_next_send() {
         say.message
     );
     let total = snap.total.ws.as_ref().unwrap();
+    seen.settled().await;
     assert_eq!(total.received, seen.sent.load(Ordering::Relaxed));
     assert_eq!((total.received, total.sent, total.open), (2, 0, 0));
 }
@@ -345,8 +385,8 @@ async fn wss_over_rustls() {
                     return;
                 };
                 while let Some(Ok(m)) = socket.next().await {
-                    if m.is_text() && socket.send(m).await.is_ok() {
-                        e.fetch_add(1, Ordering::Relaxed);
+                    if m.is_text() {
+                        send_counted(&mut socket, m, &e).await;
                     }
                 }
             });
@@ -375,6 +415,7 @@ async fn an_on_start_socket_lives_as_long_as_its_user() {
     let engine = started(src, &url);
     let snap = until_stopped(&engine, Duration::from_secs(30)).await;
     assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    seen.settled().await;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     assert_eq!(get(&seen.sockets), 2, "one socket a user");
     assert_eq!((get(&seen.received), get(&seen.sent)), (8, 8));
@@ -393,5 +434,6 @@ async fn a_websocket_upgrade_stays_http1_when_http2_is_on() {
     let engine = started(src, &url);
     let snap = until_stopped(&engine, Duration::from_secs(30)).await;
     assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+    seen.settled().await;
     assert_eq!(seen.sent.load(Ordering::Relaxed), 1);
 }
