@@ -34,8 +34,8 @@ pub async fn run(plan: &Plan, out: &Output) -> anyhow::Result<i32> {
     eprintln!("swarm: {load} against {}, {}", plan.host, {
         let mut ends: Vec<String> = Vec::new();
         ends.extend(l.run_time.map(format_duration));
-        ends.extend(l.max_requests.map(|n| format!("{n} requests")));
-        ends.extend(l.max_iterations.map(|n| format!("{n} iterations")));
+        ends.extend(l.max_requests.map(|n| format::plural(n, "request")));
+        ends.extend(l.max_iterations.map(|n| format::plural(n, "iteration")));
         if ends.is_empty() {
             "until Ctrl-C".to_string()
         } else {

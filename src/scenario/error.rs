@@ -16,14 +16,17 @@ pub struct ScenarioError {
 
 impl std::fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.file)?;
+        // Each part that is there, joined by ": " (a URL's error has no file).
+        let mut place = self.file.clone();
         if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.col)?;
+            place += &format!(":{}:{}", self.line, self.col);
         }
-        if !self.key.is_empty() {
-            write!(f, ": {}", self.key)?;
+        for part in [&place, &self.key] {
+            if !part.is_empty() {
+                write!(f, "{part}: ")?;
+            }
         }
-        write!(f, ": {}", self.message)
+        write!(f, "{}", self.message)
     }
 }
 

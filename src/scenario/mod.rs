@@ -601,7 +601,29 @@ impl Plan {
         } else {
             url
         };
-        validate::parse(&Plan::url_scenario(url, request), label, None)
+        if let Err(e) = url.parse::<Uri>() {
+            return Err(ScenarioError {
+                file: String::new(),
+                line: 0,
+                col: 0,
+                key: String::new(),
+                message: bad_url(label, url, &e),
+            });
+        }
+        // The scenario is made up from the URL and the flags: a place or a key in it
+        // would point nowhere, so a header's error names the flag.
+        validate::parse(&Plan::url_scenario(url, request), label, None).map_err(|e| {
+            let key = match e.key.strip_prefix("endpoints[0].headers.") {
+                Some(name) => format!("--header {name}"),
+                None => String::new(),
+            };
+            ScenarioError {
+                line: 0,
+                col: 0,
+                key,
+                ..e
+            }
+        })
     }
 
     /// The scenario text behind `for_request`: 50 users for 10 s (until `-n` requests when
@@ -674,6 +696,37 @@ pub struct UrlRequest {
     pub headers: Vec<(String, String)>,
     /// `-n` is given: the run ends after that many requests rather than after 10 s.
     pub until_count: bool,
+}
+
+/// What is wrong with a URL given on the command line, and what to write instead.
+fn bad_url(label: &str, url: &str, e: &http::uri::InvalidUri) -> String {
+    let shown = if label == url {
+        format!("{url:?}")
+    } else {
+        label.to_string()
+    };
+    let Some((at, c)) = url
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_whitespace() || c.is_control() || "\"<>\\^`{|}".contains(c))
+    else {
+        return format!("{shown} is not a valid URL ({e})");
+    };
+    let what = match c {
+        ' ' => "a space".to_string(),
+        c if c.is_control() => error::control_char(c),
+        c => format!("{c:?}"),
+    };
+    let mut utf8 = [0; 4];
+    let encoded: String = c
+        .encode_utf8(&mut utf8)
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    format!(
+        "{shown} is not a valid URL: {what} at character {}; percent-encode it ({encoded})",
+        at + 1
+    )
 }
 
 /// Quotes a string as a TOML basic string.

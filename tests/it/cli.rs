@@ -346,6 +346,40 @@ async fn the_one_url_mode_takes_curl_and_oha_flags() {
     );
 }
 
+/// A URL typed with a space, or a header flag with a line break: the error names what
+/// and where in what was typed, not a line and key of the scenario made up from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_or_header_flag_is_named_as_typed() {
+    let out = run(&["run", "http://127.0.0.1:9/search?q=red shoes", "-n", "1"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "swarm: \"http://127.0.0.1:9/search?q=red shoes\" is not a valid URL: a space at \
+         character 32; percent-encode it (%20)"
+    );
+    let out = run(&[
+        "run",
+        "http://127.0.0.1:9/",
+        "-n",
+        "1",
+        "--header",
+        "X-A: a\rb",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("swarm: http://127.0.0.1:9/: --header X-A: ") && !stderr.contains(":1:"),
+        "{stderr}"
+    );
+    let out = run(&["run", "http://127.0.0.1:9/", "-n", "1"]).await;
+    assert!(
+        text(&out.stderr).contains("for 1 request\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_without_a_command_is_answered_with_the_command_that_runs_it() {
     // As oha is typed: the URL first. Nothing is sent; the answer is the command line.
