@@ -206,8 +206,8 @@ impl Search {
     pub(crate) fn interrupt(&mut self, why: &str) {
         if self.phase != Phase::Done {
             self.uncertain.push(format!(
-                "the search was {why} at {} users, before the SLO broke",
-                self.users
+                "the search was {why} at {}, before the SLO broke",
+                plural(self.users, "user")
             ));
             self.phase = Phase::Done;
         }
@@ -276,8 +276,8 @@ impl Search {
         }
         if passed && self.remeasuring {
             let note = format!(
-                "at {} users the SLO broke once and held when measured again: a warm-up spike or noise, not the limit",
-                self.users
+                "at {} the SLO broke once and held when measured again: a warm-up spike or noise, not the limit",
+                plural(self.users, "user")
             );
             if !self.notes.contains(&note) {
                 self.notes.push(note);
@@ -293,8 +293,8 @@ impl Search {
         let next = self.users.saturating_add(self.cfg.step.max(1));
         if next > self.cfg.limit {
             self.uncertain.push(format!(
-                "the SLO still held at {} users, the most this search tries (--max-users): the capacity is at least that",
-                self.users
+                "the SLO still held at {}, the most this search tries (--max-users): the capacity is at least that",
+                plural(self.users, "user")
             ));
             self.phase = Phase::Done;
             return vec![Command::Stop];
@@ -308,16 +308,17 @@ impl Search {
     fn check_generator(&mut self, w: &WindowStats) {
         if w.local_failures > 0 {
             let text = format!(
-                "at {} users, {} requests failed on swarm's own side (out of open files or local ports): the load generator's machine may be the limit, not the server",
-                self.users, w.local_failures
+                "at {}, {} failed on swarm's own side (out of open files or local ports): the load generator's machine may be the limit, not the server",
+                plural(self.users, "user"),
+                plural(w.local_failures, "request")
             );
             self.uncertain.push(text);
         }
         let lag = w.max_tick_late_ms.max(w.think_late_p99_ms);
         if lag >= GENERATOR_LAG_MS {
             self.uncertain.push(format!(
-                "at {} users swarm itself lagged (its timers ran up to {} ms late): it was short of CPU, so its figures are suspect",
-                self.users,
+                "at {} swarm itself lagged (its timers ran up to {} ms late): it was short of CPU, so its figures are suspect",
+                plural(self.users, "user"),
                 format::ms(lag)
             ));
         }
@@ -330,8 +331,8 @@ impl Search {
         let mut uncertain = self.uncertain.clone();
         if max_users.is_none() && self.broken_at.is_some() {
             uncertain.push(format!(
-                "the SLO broke already at the first step ({} users): start lower with --start",
-                self.cfg.start
+                "the SLO broke already at the first step ({}): start lower with --start",
+                plural(self.cfg.start, "user")
             ));
         }
         Outcome {

@@ -264,11 +264,11 @@ pub fn render(
         let line = format!("  {label}  {path}: {}", run.title());
         let _ = writeln!(out, "{}", fit(&line, width));
         let line = format!(
-            "        started {}, {:.1}s, {} users, {} requests",
+            "        started {}, {:.1}s, {}, {}",
             crate::report::csv::utc(run.started()),
             s.elapsed.as_secs_f64(),
-            s.peak_users,
-            s.total.requests
+            crate::fmt::plural(s.peak_users, "user"),
+            crate::fmt::plural(s.total.requests, "request")
         );
         let _ = writeln!(out, "{}", fit(&line, width));
     }

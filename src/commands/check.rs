@@ -147,8 +147,10 @@ fn describe_load(l: &crate::scenario::Load) -> String {
     } else if l.stages.is_empty() {
         let ramp = f64::from(l.users.saturating_sub(1)) / l.spawn_rate;
         format!(
-            "load: {} users, started at {}/s (all running after {ramp:.1}s), run time {run_time}, think time {}\n",
-            l.users, l.spawn_rate, l.wait
+            "load: {}, started at {}/s (all running after {ramp:.1}s), run time {run_time}, think time {}\n",
+            crate::fmt::plural(l.users, "user"),
+            l.spawn_rate,
+            l.wait
         )
     } else {
         format!(
@@ -175,8 +177,8 @@ fn describe_stage(st: &crate::scenario::Stage) -> String {
         .spawn_rate
         .map_or(String::new(), |r| format!(" at {r}/s"));
     format!(
-        "{} users{rate} for {}",
-        st.users,
+        "{}{rate} for {}",
+        crate::fmt::plural(st.users, "user"),
         format_duration(st.duration)
     )
 }

@@ -221,8 +221,10 @@ fn notes(out: &mut String, snap: &Snapshot) {
     if let Some(a) = &snap.arrivals {
         let _ = writeln!(
             out,
-            "<p class=\"note\">Arrival rate (open model): {} iterations scheduled, {} dropped (no free user within the queue timeout), up to {} users.</p>",
-            a.scheduled, a.dropped, a.max_users
+            "<p class=\"note\">Arrival rate (open model): {} iterations scheduled, {} dropped (no free user within the queue timeout), up to {}.</p>",
+            a.scheduled,
+            a.dropped,
+            crate::fmt::plural(a.max_users, "user")
         );
     }
 }

@@ -274,14 +274,16 @@ fn summary(snap: &Snapshot) -> Vec<String> {
     }
     if snap.stopped_users > 0 {
         lines.push(format!(
-            "{} users stopped: a step of their on_start failed (see Failures)",
-            snap.stopped_users
+            "{} stopped: a step of their on_start failed (see Failures)",
+            crate::fmt::plural(snap.stopped_users, "user")
         ));
     }
     if let Some(a) = &snap.arrivals {
         lines.push(format!(
-            "open model: {} scheduled, {} dropped (no free user in time), {} users at most",
-            a.scheduled, a.dropped, snap.peak_users
+            "open model: {} scheduled, {} dropped (no free user in time), {} at most",
+            a.scheduled,
+            a.dropped,
+            crate::fmt::plural(snap.peak_users, "user")
         ));
     }
     lines

@@ -129,8 +129,8 @@ async fn drive(
         }
         for s in &search.steps()[reported..] {
             eprintln!(
-                "swarm: {} users: {} req/s, p95 {} ms, {:.1}% failed: SLO {}",
-                s.users,
+                "swarm: {}: {} req/s, p95 {} ms, {:.1}% failed: SLO {}",
+                format::plural(s.users, "user"),
                 format::rate(s.rps),
                 format::ms(s.p95_ms),
                 s.fail_ratio * 100.0,

@@ -297,9 +297,9 @@ fn page(shared: &Shared) -> Response<Body> {
         command: "",
     };
     let live = format!(
-        "</h1>\n<p class=\"sub\">Live: {}, {} users; this page reloads every 3 s</p>",
+        "</h1>\n<p class=\"sub\">Live: {}, {}; this page reloads every 3 s</p>",
         snap.state_label(),
-        snap.users
+        crate::fmt::plural(snap.users, "user")
     );
     let html = crate::report::html::render(&about, &snap, &verdicts, None)
         .replacen(

@@ -195,7 +195,7 @@ pub fn height(app: &App) -> u16 {
 fn stage_target(st: &Stage) -> String {
     match st.arrival_rate {
         Some(r) => format!("→ {}", format_rate(r)),
-        None => format!("{} users", st.users),
+        None => crate::fmt::plural(st.users, "user"),
     }
 }
 
