@@ -525,17 +525,24 @@ impl<'a> Parts<'a> {
     }
 }
 
-/// HTTP/2 takes the scheme and authority from the URI, not the Host header.
+/// HTTP/2 takes the scheme and authority from the URI, not the Host header: the Host
+/// the request carries (the origin's, or one the scenario set) becomes its authority.
 fn absolute(mut request: Request<Full<Bytes>>, origin: &Origin) -> Request<Full<Bytes>> {
     let pq = request
         .uri()
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    if let Ok(uri) = format!("{}://{}{pq}", origin.scheme(), origin.authority()).parse() {
+    let host = request.headers_mut().remove(http::header::HOST);
+    let authority = host
+        .as_ref()
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| origin.authority(), str::to_string);
+    if let Ok(uri) = format!("{}://{authority}{pq}", origin.scheme()).parse() {
+        *request.uri_mut() = uri;
+    } else if let Ok(uri) = format!("{}://{}{pq}", origin.scheme(), origin.authority()).parse() {
         *request.uri_mut() = uri;
     }
-    request.headers_mut().remove(http::header::HOST);
     request
 }
 

@@ -17,6 +17,8 @@ use tokio::net::TcpListener;
 struct Counts {
     h1: AtomicU64,
     h2: AtomicU64,
+    /// The hosts requests named: HTTP/2's :authority, HTTP/1.1's Host.
+    hosts: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Answers 200 "ok" and counts requests by HTTP version. Redirect routes:
@@ -26,10 +28,19 @@ async fn handle(
     req: Request<Incoming>,
     counts: Arc<Counts>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
-    match req.version() {
-        http::Version::HTTP_2 => counts.h2.fetch_add(1, Ordering::Relaxed),
-        _ => counts.h1.fetch_add(1, Ordering::Relaxed),
+    let host = match req.version() {
+        http::Version::HTTP_2 => {
+            counts.h2.fetch_add(1, Ordering::Relaxed);
+            req.uri().authority().map(ToString::to_string)
+        }
+        _ => {
+            counts.h1.fetch_add(1, Ordering::Relaxed);
+            req.headers()
+                .get("host")
+                .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        }
     };
+    counts.hosts.lock().unwrap().extend(host);
     let path = req.uri().path().to_string();
     let redirect = |to: String| {
         let mut r = Response::new(Full::new(Bytes::new()));
@@ -186,6 +197,50 @@ async fn http2_by_prior_knowledge_and_by_alpn() {
     );
     assert_eq!(counts.h2.load(Ordering::Relaxed), 30);
     assert_eq!(counts.h1.load(Ordering::Relaxed), 0);
+}
+
+/// A Host header in the scenario names a virtual host behind the address swarm connects
+/// to, as curl -H Host does: in HTTP/1.1 it is the Host sent, in HTTP/2 the :authority.
+/// It had been replaced by the address when it came from [defaults].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_header_names_the_virtual_host_in_http1_and_http2() {
+    let src = "host = \"{host}\"\n[load]\nusers = 1\nspawn_rate = 100\n[defaults]\n\
+               headers = { host = \"api.example.com\" }\nHTTP2\n[[endpoints]]\npath = \"/hop/1\"\n\
+               [[endpoints]]\npath = \"/\"\nheaders = { Host = \"b.example.com:8080\" }\n";
+    for (kind, http2) in [(Kind::Plain, ""), (Kind::H2c, "http2 = true")] {
+        let (url, counts) = server(kind).await;
+        let snap = run(&src.replace("HTTP2", http2), &url, 50).await;
+        assert_eq!(snap.total.failures, 0, "{:?}", snap.failures);
+        let hosts = counts.hosts.lock().unwrap().clone();
+        assert_eq!(
+            hosts.into_iter().collect::<Vec<_>>(),
+            ["api.example.com", "b.example.com:8080"],
+            "{http2}"
+        );
+    }
+    // One that is no host is refused where it is written.
+    let bad = src
+        .replace("HTTP2", "")
+        .replace("api.example.com", "api example");
+    let err = swarm::scenario::Plan::parse(&bad.replace("{host}", "http://127.0.0.1:9"), "s.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("defaults.headers.host") && err.contains("is not a host"),
+        "{err}"
+    );
+    // Two spellings of one header in one table: one value would have been dropped unseen.
+    let twice = src
+        .replace("HTTP2", "")
+        .replace("{ Host = ", "{ \"X-Id\" = \"1\", \"x-id\" = \"2\", Host = ");
+    let err =
+        swarm::scenario::Plan::parse(&twice.replace("{host}", "http://127.0.0.1:9"), "s.toml")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("\"X-Id\" and \"x-id\" name the same header"),
+        "{err}"
+    );
 }
 
 /// HTTP/2 with prior knowledge to servers that speak only HTTP/1.1: every request fails,

@@ -240,10 +240,14 @@ impl Validator<'_> {
     ) -> Result<RequestParts> {
         let k = |field: &str| format!("{key}.{field}");
         let mut headers = defaults.headers.clone();
-        headers.insert(
-            HOST,
-            HeaderValue::from_str(&origin.authority()).expect("host checked by Uri"),
-        );
+        // A Host among the defaults is the user's (a virtual host behind this address),
+        // as curl -H Host is; otherwise the endpoint's origin.
+        if !headers.contains_key(HOST) {
+            headers.insert(
+                HOST,
+                HeaderValue::from_str(&origin.authority()).expect("host checked by Uri"),
+            );
+        }
         let (body, body_template) = self.body(e, key, &mut headers)?;
         let own = self.headers(e.headers.as_ref(), &k("headers"), &mut headers)?;
         let header_templates = header_templates(defaults, e, own);

@@ -172,6 +172,7 @@ impl Validator<'_> {
         into: &mut HeaderMap,
     ) -> Result<Vec<(HeaderName, Template)>> {
         let mut templated = Vec::new();
+        let mut named: Vec<(HeaderName, &str)> = Vec::new();
         for (name, value) in raw.into_iter().flatten() {
             let k = format!("{key}.{name}");
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -181,6 +182,18 @@ impl Validator<'_> {
                     format!("\"{name}\" is not a valid header name"),
                 )
             })?;
+            // Header names are case-insensitive: "X-Id" and "x-id" are one header, and
+            // one of the two values would be dropped unseen.
+            if let Some((_, first)) = named.iter().find(|(h, _)| *h == header) {
+                return Err(self.err(
+                    value.span(),
+                    &k,
+                    format!(
+                        "\"{first}\" and \"{name}\" name the same header (header names ignore case); keep one"
+                    ),
+                ));
+            }
+            named.push((header.clone(), name));
             if header == http::header::TRANSFER_ENCODING
                 || (header == http::header::CONTENT_LENGTH && key.starts_with("defaults"))
             {
@@ -191,6 +204,18 @@ impl Validator<'_> {
                 ));
             }
             let text = self.scalar_text(value, &k)?;
+            if header == http::header::HOST
+                && !text.contains("{{")
+                && text.parse::<http::uri::Authority>().is_err()
+            {
+                return Err(self.err(
+                    value.span(),
+                    &k,
+                    format!(
+                        "\"{text}\" is not a host (a name or address, and a port if any, e.g. \"api.example.com\" or \"api.example.com:8080\")"
+                    ),
+                ));
+            }
             if text.contains("{{") {
                 let t = self.template(&text, value.span(), &k, Escape::None)?;
                 into.remove(&header);
