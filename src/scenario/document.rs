@@ -514,9 +514,22 @@ fn spec_of(t: &Table) -> EndpointSpec {
     let (body, body_kind) = if let Some(j) = t.get("json") {
         (json_text(j), BodyKind::Json)
     } else if let Some(f) = t.get("form").and_then(Item::as_table_like) {
+        // A list is a line for each of its values, as it is sent (tag=a, tag=b).
         let lines: Vec<String> = f
             .iter()
-            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .flat_map(|(k, v)| match v.as_array() {
+                Some(items) => items
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{k}={}",
+                            i.as_str()
+                                .map_or_else(|| i.to_string().trim().to_string(), str::to_string)
+                        )
+                    })
+                    .collect(),
+                None => vec![format!("{k}={}", scalar(v))],
+            })
             .collect();
         (lines.join("\n"), BodyKind::Form)
     } else if t.contains_key("body") {
@@ -668,7 +681,20 @@ fn set_body(t: &mut Table, spec: &EndpointSpec) -> Result<(), String> {
                 let (k, v) = line
                     .split_once('=')
                     .ok_or_else(|| format!("body: \"{line}\" should be \"key=value\""))?;
-                form.insert(k.trim(), Value::from(v.trim()));
+                let (k, v) = (k.trim(), Value::from(v.trim()));
+                // A name given again is a list: tag=a, tag=b is tag = ["a", "b"].
+                match form.get_mut(k) {
+                    Some(Value::Array(items)) => items.push(v),
+                    Some(first) => {
+                        let mut items = toml_edit::Array::new();
+                        items.push(first.clone());
+                        items.push(v);
+                        *first = Value::Array(items);
+                    }
+                    None => {
+                        form.insert(k, v);
+                    }
+                }
             }
             t.insert("form", Item::Value(Value::InlineTable(form)));
         }

@@ -347,7 +347,7 @@ name = "browse"
 [[flows.steps]]
 name = "item"
 path = "/item/{{seq}}"
-query = { q = "a b&c", user = "{{user.id}}" }
+query = { q = "a b&c", user = "{{user.id}}", id = [7, "{{user.id}}"] }
 [[flows.steps]]
 path = "/after"
 "#;
@@ -375,7 +375,9 @@ path = "/after"
         "{{seq}} made every path unique"
     );
     assert!(
-        items.iter().all(|p| p.contains("?q=a+b%26c&user=")),
+        items
+            .iter()
+            .all(|p| p.contains("?id=7&id=") && p.contains("&q=a+b%26c&user=")),
         "{items:?}"
     );
     assert!(items.iter().any(|p| p.starts_with("/item/0?")), "{items:?}");

@@ -75,7 +75,7 @@ host = "http://127.0.0.1:1"
 [[endpoints]]
 method = "post"
 path = "/f"
-form = { user = "a b", n = 3 }
+form = { user = "a b", n = 3, tag = ["x", 2, true], none = [] }
 [[endpoints]]
 method = "PUT"
 path = "http://127.0.0.1:2/raw"
@@ -83,7 +83,11 @@ body = "<x/>"
 content_type = "application/xml"
 "#;
     let plan = Plan::parse(src, "t.toml").unwrap();
-    assert_eq!(&plan.endpoints[0].body[..], b"n=3&user=a+b");
+    // A list is its name once per value, as requests sends one; an empty list is nothing.
+    assert_eq!(
+        &plan.endpoints[0].body[..],
+        b"n=3&tag=x&tag=2&tag=true&user=a+b"
+    );
     assert_eq!(
         plan.endpoints[0].headers["content-type"],
         "application/x-www-form-urlencoded"

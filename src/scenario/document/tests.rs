@@ -235,3 +235,23 @@ fn a_host_override_runs_but_is_not_saved() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A form's list is a line per value in the editor and a list again when saved: it was a
+/// string '["a", "b"]' after an edit (sent as tag=%5B%22a...).
+#[test]
+fn a_form_list_round_trips_through_the_editor() {
+    let src = "host = \"http://127.0.0.1:5000\"\n[[endpoints]]\nmethod = \"POST\"\npath = \"/f\"\n\
+               form = { tag = [\"a\", 2], n = \"x\" }\n";
+    let mut d = ScenarioDoc::from_text(src, None).unwrap();
+    let mut spec = d.endpoints()[0].clone();
+    assert_eq!(spec.body_kind, BodyKind::Form);
+    assert_eq!(spec.body, "tag=a\ntag=2\nn=x");
+    spec.body += "\ntag=c";
+    let plan = d.set_endpoint(Some(0), &spec).unwrap();
+    assert_eq!(&plan.endpoints[0].body[..], b"n=x&tag=a&tag=2&tag=c");
+    assert!(
+        d.text().contains("tag = [\"a\", \"2\", \"c\"]"),
+        "{}",
+        d.text()
+    );
+}

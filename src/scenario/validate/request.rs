@@ -150,16 +150,36 @@ impl Validator<'_> {
         key: &str,
     ) -> Result<Template> {
         let mut t = Template::default();
-        for (i, (name, value)) in f.get_ref().iter().enumerate() {
+        let mut first = true;
+        for (name, value) in f.get_ref() {
             let k = format!("{key}.{name}");
-            let text = self.scalar_text(value, &k)?;
-            let sep = if i == 0 { "" } else { "&" };
-            t.push_literal(&format!("{sep}{}=", encode_form(name)));
-            let mut part = Template::default();
-            part.push_parsed(&text, Escape::Form, &env_var, &encode_form)
-                .map_err(|e| self.err(value.span(), &k, e.message))?;
-            self.check_vars(&part, value.span(), &k)?;
-            t.push_parsed_template(part);
+            // A list is the name once for each of its values (`id = [1, 2]` is
+            // id=1&id=2), as requests and URLSearchParams send one.
+            let values = match value.get_ref() {
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|v| match v {
+                        toml::Value::Array(_) | toml::Value::Table(_) => Err(self.err(
+                            value.span(),
+                            &k,
+                            "a list's values must be strings, numbers or booleans",
+                        )),
+                        toml::Value::String(s) => Ok(s.clone()),
+                        v => Ok(v.to_string()),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                _ => vec![self.scalar_text(value, &k)?],
+            };
+            for text in values {
+                let sep = if first { "" } else { "&" };
+                first = false;
+                t.push_literal(&format!("{sep}{}=", encode_form(name)));
+                let mut part = Template::default();
+                part.push_parsed(&text, Escape::Form, &env_var, &encode_form)
+                    .map_err(|e| self.err(value.span(), &k, e.message))?;
+                self.check_vars(&part, value.span(), &k)?;
+                t.push_parsed_template(part);
+            }
         }
         Ok(t)
     }
