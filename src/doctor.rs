@@ -11,6 +11,9 @@ const BYTES_PER_USER: u64 = 4 * 1024;
 /// What a TLS connection adds (rustls' state and buffers): measured 9.5 KB per idle user
 /// against nginx (1 000 → 10 000 users thinking 5 s, session 8).
 const BYTES_PER_TLS_CONNECTION: u64 = 16 * 1024;
+/// The least one user takes: 1.6 KB measured marginal (BENCHMARKS.md), rounded down. Users
+/// that need more memory than is available even at this are certain to run out of it.
+const MIN_BYTES_PER_USER: u64 = 1536;
 /// File descriptors swarm needs besides its users' connections.
 const SPARE_FDS: u64 = 64;
 
@@ -69,6 +72,27 @@ fn mem_available() -> Option<u64> {
         .find_map(|l| l.strip_prefix("MemAvailable:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
+}
+
+/// Why `users` cannot run in this process, when this machine's available memory cannot
+/// hold them even at the least a user takes (`running` of them are already held): such a
+/// run grows until the kernel kills it (50 000 000 users did), its figures lost.
+pub fn beyond_memory(users: u64, running: u64) -> Option<String> {
+    beyond(users, running, mem_available()?)
+}
+
+fn beyond(users: u64, running: u64, available: u64) -> Option<String> {
+    let need = users
+        .saturating_sub(running)
+        .saturating_mul(MIN_BYTES_PER_USER);
+    (need > available).then(|| {
+        format!(
+            "{users} users need at least {} MB of memory ({:.1} KB each at the least), more than the {} MB this machine has available: the run would be killed for want of memory and its figures lost. Run fewer users here, and spread the rest over machines (--workers)",
+            users.saturating_mul(MIN_BYTES_PER_USER) >> 20,
+            MIN_BYTES_PER_USER as f64 / 1024.0,
+            available >> 20
+        )
+    })
 }
 
 /// Every check, against the plan's users when there is a plan.
@@ -205,6 +229,20 @@ pub fn render(plan: Option<&Plan>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn users_beyond_the_memory_available_are_refused() {
+        const GB: u64 = 1 << 30;
+        assert_eq!(beyond(1_000_000, 0, 2 * GB), None);
+        let why = beyond(50_000_000, 0, 23 * GB).unwrap();
+        assert!(
+            why.starts_with("50000000 users need at least 73242 MB of memory (1.5 KB each at the least), more than the 23552 MB this machine has available"),
+            "{why}"
+        );
+        // Users already running hold their memory already: only the rise must fit.
+        assert_eq!(beyond(2_000_000, 1_500_000, GB), None);
+        assert!(beyond(u64::MAX, 0, GB).is_some());
+    }
 
     #[test]
     fn a_small_run_passes_and_a_huge_one_is_told_what_to_change() {

@@ -79,6 +79,9 @@ async fn session(opts: &Options, index: Option<u32>) -> anyhow::Result<(i32, u32
     let mine = segment.plan(&plan);
     crate::scenario::addresses::check_local(&mine.net.local_addresses)
         .map_err(|e| anyhow::anyhow!("local_addresses: {e}"))?;
+    if let Some(why) = crate::doctor::beyond_memory(crate::doctor::peak_users(&mine), 0) {
+        anyhow::bail!("this worker's share: {why}");
+    }
     for problem in crate::doctor::preflight(&mine) {
         eprintln!("swarm worker: warning: {problem}");
     }

@@ -154,6 +154,9 @@ pub(super) async fn execute(
     if distributed.is_none() {
         crate::scenario::addresses::check_local(&plan.net.local_addresses)
             .map_err(|e| anyhow::anyhow!("local_addresses: {e}"))?;
+        if let Some(why) = crate::doctor::beyond_memory(crate::doctor::peak_users(&plan), 0) {
+            anyhow::bail!(why);
+        }
         for problem in crate::doctor::preflight(&plan) {
             eprintln!("swarm: warning: {problem}");
         }

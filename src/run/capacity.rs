@@ -41,6 +41,9 @@ pub async fn search(
         format_duration(cfg.settle),
     );
     let is_distributed = distributed.is_some();
+    if !is_distributed && let Some(why) = crate::doctor::beyond_memory(cfg.limit.into(), 0) {
+        anyhow::bail!("--max-users {}: {why}", cfg.limit);
+    }
     let engine = match distributed {
         Some(d) => crate::cluster::controller::spawn(&plan, d).await?,
         None => crate::engine::Engine::spawn(&plan),

@@ -380,6 +380,34 @@ async fn a_bad_url_or_header_flag_is_named_as_typed() {
     );
 }
 
+/// Users no machine's memory holds (4 000 000 000 at 1.5 KB each is 6 TB) are refused
+/// before the run: such a run grew until the kernel killed it, with nothing reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_beyond_this_machines_memory_are_refused_before_the_run() {
+    for args in [
+        &["run", "http://127.0.0.1:9/", "-u", "4000000000", "-t", "1s"][..],
+        &[
+            "run",
+            "http://127.0.0.1:9/",
+            "-q",
+            "10/s",
+            "--max-users",
+            "4000000000",
+            "-t",
+            "1s",
+        ],
+    ] {
+        let out = run(args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("4000000000 users need at least 5859375 MB of memory")
+                && stderr.contains("--workers"),
+            "{stderr}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_without_a_command_is_answered_with_the_command_that_runs_it() {
     // As oha is typed: the URL first. Nothing is sent; the answer is the command line.

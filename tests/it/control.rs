@@ -276,6 +276,24 @@ async fn a_headless_run_is_scaled_by_swarm_scale_and_by_post_v1_scale() {
     server.wait_for(3).await;
     let (code, body) = tcp(&control, "POST", "/v1/scale", "{\"users\":\"many\"}", None).await;
     assert_eq!(code, 400, "a bad body is refused: {body}");
+    // A typo's zeros: more users than this machine's memory holds would have had the
+    // kernel kill the run. Refused, and the run goes on as it was.
+    let (code, body) = tcp(
+        &control,
+        "POST",
+        "/v1/scale",
+        "{\"users\":4000000000}",
+        None,
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("more than the") && body.contains("MB this machine has available"),
+        "{body}"
+    );
+    let status = swarm_in(runtime, &["status", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["users_now"], 3, "{doc}");
 
     // What a script gets wrong is answered with what was wrong.
     let (code, body) = tcp(&control, "GET", "/v1/scale", "", None).await;

@@ -58,6 +58,9 @@ impl Shared {
         if sets_load {
             self.refuse_if_steered()?;
         }
+        if let Order::Users { users } = order {
+            self.refuse_beyond_memory(users)?;
+        }
         if let Order::Edit {
             text,
             workload,
@@ -186,6 +189,20 @@ impl Shared {
             done.push(self.apply(who, o)?);
         }
         Ok(done.join("; "))
+    }
+
+    /// A run in this process refuses users its memory cannot hold (a typo's extra zeros
+    /// in `swarm scale -u` would have had the kernel kill it, its figures lost); a
+    /// distributed run's users are its workers'.
+    fn refuse_beyond_memory(&self, users: u32) -> Result<(), (u16, String)> {
+        let snap = self.snapshots.borrow().clone();
+        if snap.workers_wanted > 0 {
+            return Ok(());
+        }
+        match crate::doctor::beyond_memory(users.into(), snap.users.into()) {
+            Some(why) => Err((400, why)),
+            None => Ok(()),
+        }
     }
 
     fn refuse_if_steered(&self) -> Result<(), (u16, String)> {
