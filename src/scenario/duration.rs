@@ -71,7 +71,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("is empty; write a duration such as \"30s\"".into());
     }
-    if s.parse::<f64>().is_ok() {
+    if s.parse::<f64>().is_ok_and(f64::is_finite) {
         return Err(format!("has no unit; write \"{s}s\" (units: ms, s, m, h)"));
     }
     let mut total = 0f64;
@@ -120,10 +120,16 @@ fn unknown_unit(text: &str, unit: &str) -> String {
         ("hour", "h"),
         ("hr", "h"),
     ];
-    let hint = aliases
-        .iter()
-        .find(|(prefix, _)| lower.starts_with(prefix))
-        .map(|(_, u)| *u);
+    // "5S", "1H", "100MS": a unit in capitals is the same unit.
+    let hint = ["ms", "s", "m", "h"]
+        .into_iter()
+        .find(|u| *u == lower)
+        .or_else(|| {
+            aliases
+                .iter()
+                .find(|(prefix, _)| lower.starts_with(prefix))
+                .map(|(_, u)| *u)
+        });
     let number: String = text
         .trim()
         .chars()
@@ -325,6 +331,12 @@ mod tests {
         assert!(parse_duration("30").unwrap_err().contains("\"30s\""));
         assert!(parse_duration("3 days").is_err());
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
+        // A unit in capitals is named in lower case; "inf" is no number to add a unit to.
+        for (typed, hint) in [("5S", "\"5s\""), ("100MS", "\"100ms\""), ("1H", "\"1h\"")] {
+            let e = parse_duration(typed).unwrap_err();
+            assert!(e.contains(&format!("write {hint}")), "{e}");
+        }
+        assert!(!parse_duration("inf").unwrap_err().contains("infs"));
     }
 
     #[test]

@@ -106,6 +106,13 @@ pub fn parse(metric: &str, condition: &str) -> Result<(Metric, Op, f64), String>
                 .parse::<f64>()
                 .map(|p| p / 100.0)
                 .map_err(|_| bad_number(rest))?,
+            // A bare 1 is the ratio 1, every request: "< 1" passed all but a run where all
+            // failed, when one percent was meant.
+            None if rest.parse::<f64>() == Ok(1.0) => {
+                return Err(format!(
+                    "\"{rest}\" as a ratio is 100% (every request failed); write \"1%\" for one percent, or \"100%\" if that is meant"
+                ));
+            }
             None => rest.parse::<f64>().map_err(|_| bad_number(rest))?,
         },
         _ => rest
@@ -333,6 +340,12 @@ mod tests {
         );
         assert!(parse("p95", "300ms").unwrap_err().contains("comparison"));
         assert_eq!(parse_flag("p99.9<1s").unwrap().limit, 1000.0);
+        // fail_ratio < 1 passed every run but one where all failed: refused, with both
+        // readings spelled out; 100% and 0.5 are taken.
+        let e = parse("fail_ratio", "< 1").unwrap_err();
+        assert!(e.contains("write \"1%\" for one percent"), "{e}");
+        assert_eq!(parse("fail_ratio", "< 100%").unwrap().2, 1.0);
+        assert_eq!(parse("fail_ratio", "< 0.5").unwrap().2, 0.5);
     }
 
     #[test]

@@ -23,6 +23,19 @@ impl Validator<'_> {
                     .ok_or_else(|| self.err(value.span(), &k, "must be true or false"))?;
                 continue;
             }
+            // p99.9 = "..." unquoted is TOML's dotted key: a table p99 holding 9.
+            if let Some(t) = value.get_ref().as_table()
+                && let [(decimals, _)] = t.iter().collect::<Vec<_>>()[..]
+                && decimals.chars().all(|c| c.is_ascii_digit())
+            {
+                return Err(self.err(
+                    value.span(),
+                    &k,
+                    format!(
+                        "{metric}.{decimals} needs quotes: TOML reads a dot in a bare key as a table; write \"{metric}.{decimals}\" = \"< 1s\""
+                    ),
+                ));
+            }
             let cond = self.string(value, &k, "\"< 300ms\"")?;
             let (m, op, limit) =
                 threshold::parse(metric, cond).map_err(|e| self.err(value.span(), &k, e))?;
@@ -55,6 +68,12 @@ mod tests {
         assert_eq!(p.thresholds.len(), 2);
         let (key, line, _) = error("[thresholds]\np95 = \"soon\"\n[[endpoints]]\npath = \"/\"\n");
         assert_eq!((key.as_str(), line), ("thresholds.p95", 3));
+        let (key, _, message) =
+            error("[thresholds]\np99.9 = \"< 1s\"\n[[endpoints]]\npath = \"/\"\n");
+        assert_eq!(key, "thresholds.p99");
+        assert!(message.contains("write \"p99.9\" = \"< 1s\""), "{message}");
+        let p = plan("[thresholds]\n\"p99.9\" = \"< 1s\"\n[[endpoints]]\npath = \"/\"\n");
+        assert_eq!(p.thresholds[0].text, "p99.9 < 1s");
     }
 
     /// A stream's time where nothing streams could never be measured: refused at its line
