@@ -150,10 +150,25 @@ impl Outcome {
                 format!("the stream ended after {read} without its stream_done \"{done}\"")
             }
             None => match self.status {
-                Some(s) => format!("{} {} answered {s}", endpoint.method, endpoint.path),
+                Some(s) => format!("{} {} answered {s}", endpoint.method, asked(endpoint)),
                 None => String::new(),
             },
         }
+    }
+}
+
+/// What a request asked for, as the server saw it: the target with the host's prefix
+/// (`/api/items` for `/items` under `http://h/api`), or the path as written when it is a
+/// URL or a template.
+fn asked(endpoint: &Endpoint) -> String {
+    let templated = endpoint
+        .dynamic
+        .as_ref()
+        .is_some_and(|d| d.target.is_some());
+    if endpoint.path.starts_with('/') && !templated {
+        endpoint.target.to_string()
+    } else {
+        endpoint.path.clone()
     }
 }
 

@@ -163,6 +163,14 @@ async fn expected_status_list_is_used() {
     assert_eq!(ok.failures, 0);
     assert_eq!(bad.failures, bad.requests);
     assert_eq!(snap.failures[0].kind, FailureKind::Status(200));
+    // The message names what the server was asked for: under a host with a prefix, the
+    // prefixed path (it had named the path as written, "/y", which the server never saw).
+    let engine = started(&src, &format!("{}/api", server.url()));
+    wait_for(&engine, Duration::from_secs(10), |s| s.total.failures >= 1).await;
+    let snap = stop(&engine).await;
+    let f = snap.failures.iter().find(|f| f.name == "GET /y").unwrap();
+    assert_eq!(f.message, "GET /api/y answered 200");
+    assert_eq!(server.count("/api/y"), row(&snap, "GET /y").requests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
