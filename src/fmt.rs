@@ -87,15 +87,34 @@ pub fn fails(failures: u64, requests: u64) -> String {
     format!("{}({pct}%)", count(failures, 6))
 }
 
-/// `s` cut to `width` characters with a trailing `…` when longer; never wraps.
+/// The columns `s` takes on a terminal: 2 for a CJK character or most emoji, 0 for a
+/// combining mark.
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+fn char_width(c: char) -> usize {
+    unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
+}
+
+/// `s` cut to `width` columns with a trailing `…` when wider; never wraps.
 pub fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
+    if self::width(s) <= width {
         return s.to_string();
     }
     if width == 0 {
         return String::new();
     }
-    let mut out: String = s.chars().take(width - 1).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = char_width(c);
+        if used + w > width - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -120,10 +139,10 @@ pub fn bytes(b: f64) -> String {
     }
 }
 
-/// `fit` padded with spaces to exactly `width` characters.
+/// `fit` padded with spaces to exactly `width` columns.
 pub(crate) fn pad(s: &str, width: usize) -> String {
     let f = fit(s, width);
-    let n = f.chars().count();
+    let n = self::width(&f);
     f + &" ".repeat(width.saturating_sub(n))
 }
 
@@ -132,7 +151,7 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];
     for word in text.split(' ') {
         let line = lines.last_mut().expect("never empty");
-        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        let needed = self::width(line) + usize::from(!line.is_empty()) + self::width(word);
         if needed > width && !line.is_empty() {
             lines.push(String::new());
         }
@@ -148,16 +167,23 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
         .collect()
 }
 
-/// Cuts a line with no spaces to break at into pieces of `width` characters.
+/// Cuts a line with no spaces to break at into pieces of at most `width` columns.
 fn split_long(line: &str, width: usize) -> Vec<String> {
-    let chars: Vec<char> = line.chars().collect();
-    if chars.len() <= width {
+    if self::width(line) <= width {
         return vec![line.to_string()];
     }
-    chars
-        .chunks(width.max(1))
-        .map(|c| c.iter().collect())
-        .collect()
+    let mut pieces = vec![String::new()];
+    let mut used = 0;
+    for c in line.chars() {
+        let w = char_width(c);
+        if used + w > width.max(1) && used > 0 {
+            pieces.push(String::new());
+            used = 0;
+        }
+        used += w;
+        pieces.last_mut().expect("never empty").push(c);
+    }
+    pieces
 }
 
 #[cfg(test)]
@@ -183,5 +209,20 @@ mod tests {
         assert_eq!(fails(0, 0), "0(0%)");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(pad("ab", 4), "ab  ");
+    }
+
+    /// A CJK character or an emoji takes two columns: cut and padded by columns, a name
+    /// in Japanese no longer pushes the rest of its row out of line.
+    #[test]
+    fn wide_characters_are_measured_in_columns() {
+        assert_eq!(width("商品一覧"), 8);
+        assert_eq!(fit("商品一覧を取得", 8), "商品一…");
+        assert_eq!(width(&fit("商品一覧を取得", 8)), 7);
+        assert_eq!(pad("商品一覧を取得", 8), "商品一… ");
+        assert_eq!(width(&pad("🚀 go", 10)), 10);
+        assert_eq!(pad("Zoë", 5), "Zoë  ");
+        for line in wrap("一二三四五六七八九十", 6) {
+            assert!(width(&line) <= 6, "{line}");
+        }
     }
 }

@@ -71,7 +71,7 @@ fn ws_table(out: &mut String, snap: &Snapshot, width: usize) {
     );
     let _ = writeln!(out, "\n{}", fit(&line, width));
     let nw = name_width(
-        rows.iter().map(|(r, _)| r.name.chars().count()).max(),
+        rows.iter().map(|(r, _)| crate::fmt::width(&r.name)).max(),
         width - 56,
     );
     let header = format!(
@@ -116,7 +116,7 @@ fn stream_table(out: &mut String, snap: &Snapshot, width: usize) {
         return;
     }
     let nw = name_width(
-        rows.iter().map(|(r, _)| r.name.chars().count()).max(),
+        rows.iter().map(|(r, _)| crate::fmt::width(&r.name)).max(),
         width - 48,
     );
     let _ = writeln!(
@@ -317,7 +317,7 @@ fn endpoint_table(out: &mut String, snap: &Snapshot, width: usize) {
     let longest = snap
         .rows
         .iter()
-        .map(|r| r.short_name().chars().count())
+        .map(|r| crate::fmt::width(r.short_name()))
         .max();
     let nw = name_width(longest, width - tw - 62);
     let header = format!(
@@ -371,7 +371,7 @@ fn percentile_table(
     let longest = snap
         .rows
         .iter()
-        .map(|r| r.name.chars().count() + r.method.len() + 1)
+        .map(|r| crate::fmt::width(&r.name) + r.method.len() + 1)
         .max();
     let nw = name_width(longest, width - 1 - PCT_LABELS.len() * 6);
     let _ = writeln!(out, "{}", fit(title, width));

@@ -527,3 +527,29 @@ fn small_charts_are_fewer_and_taller_and_agree_with_the_header() {
 fn screen_with_users() -> bool {
     screen(&[Action::Show(View::Charts)], 120, 40).contains(" Users ")
 }
+
+/// Names in Japanese or with an emoji take two columns a character: the text report's
+/// tables are cut and padded by columns, so every line of a table is as wide as its
+/// header (a char count had pushed such a row 8 columns out of line).
+#[test]
+fn the_text_report_keeps_its_columns_with_wide_names() {
+    let mut snap = snapshot();
+    snap.rows[0].name = "商品一覧を取得する長い名前のエンドポイント".into();
+    snap.rows[1].name = "🚀 add 🚀".into();
+    let report = swarm::report::text::render(&snap, "t", 80);
+    let width = unicode_width::UnicodeWidthStr::width;
+    let mut tables = 0;
+    for table in report.split("\n\n") {
+        let lines: Vec<&str> = table.lines().collect();
+        let Some(rule) = lines.iter().position(|l| l.starts_with("----")) else {
+            continue;
+        };
+        tables += 1;
+        let header = width(lines[rule - 1]);
+        for line in &lines[rule - 1..] {
+            assert_eq!(width(line), header, "{line:?} in\n{report}");
+        }
+    }
+    assert!(tables >= 2, "{report}");
+    assert!(report.contains("商品一覧を"), "{report}");
+}

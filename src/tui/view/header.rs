@@ -176,11 +176,11 @@ fn load_text(app: &App) -> String {
 /// shortened, so that what follows it (modified, thresholds, workers) always shows.
 fn title(name: &str, host: &str, room: usize) -> String {
     let whole = format!(" · {name} · {host}");
-    if whole.chars().count() <= room {
+    if crate::fmt::width(&whole) <= room {
         return whole;
     }
     let host_only = format!(" · {host}");
-    if host_only.chars().count() <= room {
+    if crate::fmt::width(&host_only) <= room {
         return host_only;
     }
     format::fit(&host_only, room)

@@ -111,7 +111,7 @@ impl Columns {
         let base = type_w + 1 + fixed(&NARROW);
         let longest = rows
             .iter()
-            .map(|r| r.short_name().chars().count())
+            .map(|r| crate::fmt::width(r.short_name()))
             .chain([10]) // "Aggregated"
             .max()
             .unwrap_or(0)
