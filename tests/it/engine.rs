@@ -166,7 +166,10 @@ async fn expected_status_list_is_used() {
     // The message names what the server was asked for: under a host with a prefix, the
     // prefixed path (it had named the path as written, "/y", which the server never saw).
     let engine = started(&src, &format!("{}/api", server.url()));
-    wait_for(&engine, Duration::from_secs(10), |s| s.total.failures >= 1).await;
+    wait_for(&engine, Duration::from_secs(10), |s| {
+        s.failures.iter().any(|f| f.name == "GET /y")
+    })
+    .await;
     let snap = stop(&engine).await;
     let f = snap.failures.iter().find(|f| f.name == "GET /y").unwrap();
     assert_eq!(f.message, "GET /api/y answered 200");
