@@ -1,36 +1,45 @@
 //! `swarm check`: validates a scenario (every mistake at once) and describes its plan.
 
 use super::explain;
-use crate::scenario::{LoadError, Plan, format_duration, format_rate};
+use crate::scenario::{Plan, format_duration, format_rate};
 use std::path::Path;
 
 /// Validates a file and describes the plan; a file with several mistakes gets them all,
 /// in file order, not one per run of `swarm check`.
 pub(super) fn check(file: &Path) -> anyhow::Result<i32> {
-    let plan = match Plan::load(file) {
-        Ok(plan) => plan,
-        Err(LoadError::Invalid(first)) => {
-            // Loaded once already: read_source only fails here if the file changed since.
-            let Ok(src) = crate::scenario::read_source(file) else {
-                anyhow::bail!(first);
-            };
-            // The same walk as the load, collecting instead of stopping at the first.
-            let all = Plan::all_errors(&src, &file.display().to_string());
-            if all.len() <= 1 {
-                anyhow::bail!(first);
-            }
-            let lines: Vec<String> = all.iter().map(|e| format!("  {e}")).collect();
-            anyhow::bail!(
-                "{} has {} problems:\n{}",
-                file.display(),
-                all.len(),
-                lines.join("\n")
-            );
-        }
-        Err(e) => return Err(explain(e)),
+    // `swarm check -`: the scenario from standard input, as `swarm run -` takes it.
+    let (text, name) = if file == Path::new("-") {
+        (
+            crate::scenario::read_stdin(),
+            crate::scenario::STDIN.to_string(),
+        )
+    } else {
+        (
+            crate::scenario::read_source(file),
+            file.display().to_string(),
+        )
     };
-    print!("{}", describe(&plan));
-    Ok(0)
+    describe_or_list(&text.map_err(explain)?, &name)
+}
+
+/// Checks scenario text named `file`: its plan described, or every mistake listed (the
+/// same walk as the load, collecting instead of stopping at the first).
+fn describe_or_list(text: &str, file: &str) -> anyhow::Result<i32> {
+    if let Ok(plan) = Plan::parse(text, file) {
+        print!("{}", describe(&plan));
+        return Ok(0);
+    }
+    let all = Plan::all_errors(text, file);
+    match &all[..] {
+        [] => Plan::parse(text, file)
+            .map(|_| 0)
+            .map_err(anyhow::Error::from),
+        [one] => anyhow::bail!(one.to_string()),
+        _ => {
+            let lines: Vec<String> = all.iter().map(|e| format!("  {e}")).collect();
+            anyhow::bail!("{file} has {} problems:\n{}", all.len(), lines.join("\n"))
+        }
+    }
 }
 
 /// `swarm check` for a scenario with `[[users]]`: each type, its share and its tasks.

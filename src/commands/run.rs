@@ -36,6 +36,9 @@ pub(super) async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         let doc = ScenarioDoc::from_text(&text, None)?;
         return execute(plan, text, Some(doc), &args.output, dist).await;
     }
+    if args.target == "-" {
+        return from_stdin(&args).await;
+    }
     if let Some(url) = url_hint(&args.target) {
         anyhow::bail!(
             "{} is not a scenario file; did you mean {url}? (swarm run {url})",
@@ -54,6 +57,29 @@ pub(super) async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let dist = distributed(&args.dist, &plan, &text, &args.target)?;
     let doc = if use_tui(&args.output) {
         let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
+        if let Some(h) = &args.host {
+            doc.override_host(h).map_err(anyhow::Error::msg)?;
+        }
+        Some(doc)
+    } else {
+        None
+    };
+    execute(plan, text, doc, &args.output, dist).await
+}
+
+/// `swarm run -`: the scenario from standard input (as `k6 run -`), its data files found
+/// from the working directory; the TUI saves it only with a name (save as).
+async fn from_stdin(args: &RunArgs) -> anyhow::Result<i32> {
+    use crate::scenario::STDIN;
+    let text = crate::scenario::read_stdin().map_err(explain)?;
+    let mut plan = match &args.host {
+        Some(h) => Plan::parse_with_host(&text, STDIN, h),
+        None => Plan::parse(&text, STDIN),
+    }?;
+    args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
+    let dist = distributed(&args.dist, &plan, &text, STDIN)?;
+    let doc = if use_tui(&args.output) {
+        let mut doc = ScenarioDoc::from_text(&text, None)?;
         if let Some(h) = &args.host {
             doc.override_host(h).map_err(anyhow::Error::msg)?;
         }

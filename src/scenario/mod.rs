@@ -766,10 +766,37 @@ pub(crate) fn read_source(path: &Path) -> Result<String, LoadError> {
             "is not a regular file (a FIFO, socket or device); give a scenario file (.toml)".into(),
         ));
     }
-    let mut bytes = Vec::new();
     let file = std::fs::File::open(path).map_err(io)?;
+    source_from(file, &shown)
+}
+
+/// What `swarm run -` and `swarm check -` name standard input in messages.
+pub(crate) const STDIN: &str = "<stdin>";
+
+/// A scenario read from standard input (`swarm run -`, as `k6 run -`), with a file's
+/// bounds.
+pub(crate) fn read_stdin() -> Result<String, LoadError> {
+    source_from(std::io::stdin().lock(), STDIN)
+}
+
+/// Scenario text from `reader`, at most MAX_SCENARIO_BYTES of UTF-8.
+fn source_from(reader: impl std::io::Read, shown: &str) -> Result<String, LoadError> {
+    let io = |error| LoadError::Io {
+        path: shown.to_string(),
+        error,
+    };
+    let refuse = |message: String| {
+        LoadError::Invalid(ScenarioError {
+            file: shown.to_string(),
+            line: 0,
+            col: 0,
+            key: String::new(),
+            message,
+        })
+    };
+    let mut bytes = Vec::new();
     std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, MAX_SCENARIO_BYTES + 1),
+        &mut std::io::Read::take(reader, MAX_SCENARIO_BYTES + 1),
         &mut bytes,
     )
     .map_err(io)?;
@@ -785,7 +812,7 @@ pub(crate) fn read_source(path: &Path) -> Result<String, LoadError> {
         let valid = std::str::from_utf8(&bytes[..good]).unwrap_or_default();
         let (line, col) = error::line_col(valid, good);
         LoadError::Invalid(ScenarioError {
-            file: shown.clone(),
+            file: shown.to_string(),
             line,
             col,
             key: String::new(),

@@ -380,6 +380,59 @@ async fn a_bad_url_or_header_flag_is_named_as_typed() {
     );
 }
 
+/// `swarm run -` and `swarm check -` read the scenario from standard input, as `k6 run -`
+/// does (they had answered "cannot read -: No such file or directory"); relative data
+/// files are found from the working directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_from_standard_input_runs_and_checks() {
+    use tokio::io::AsyncWriteExt;
+    let server = CountingServer::start().await;
+    let dir = tempdir();
+    std::fs::write(dir.join("ids.csv"), "id\n7\n").unwrap();
+    let src = format!(
+        "host = \"{}\"\n[load]\nusers = 2\n[data.d]\nfile = \"ids.csv\"\n\
+         [[endpoints]]\nname = \"item\"\npath = \"/item/{{{{d.id}}}}\"\n",
+        server.url()
+    );
+    let piped = |args: &[&str]| {
+        let mut c = swarm();
+        c.args(args)
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let mut child = piped(&["run", "-", "-n", "25", "--headless", "--json", "-"]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(src.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["endpoints"][0]["requests"], 25);
+    assert_eq!(server.count("/item/7"), 25);
+
+    let mut child = piped(&["check", "-"]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"host = \"http://127.0.0.1:9\"\n[load]\nusers = 0\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("<stdin> has 2 problems") && stderr.contains("<stdin>:3:9: load.users"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Users no machine's memory holds (4 000 000 000 at 1.5 KB each is 6 TB) are refused
 /// before the run: such a run grew until the kernel killed it, with nothing reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
