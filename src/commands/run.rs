@@ -49,37 +49,36 @@ pub(super) async fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     if !path.exists() && use_tui(&args.output) {
         return new_scenario(path, &args.load, &args.output).await;
     }
-    let mut plan = Plan::load_with_host(&path, args.host.as_deref()).map_err(explain)?;
-    args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
-    // The text as it ran, for --save-run and the workers (read after the load, which found
-    // it readable).
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let dist = distributed(&args.dist, &plan, &text, &args.target)?;
-    let doc = if use_tui(&args.output) {
-        let (mut doc, _) = ScenarioDoc::open(&path).map_err(explain)?;
-        if let Some(h) = &args.host {
-            doc.override_host(h).map_err(anyhow::Error::msg)?;
-        }
-        Some(doc)
-    } else {
-        None
-    };
-    execute(plan, text, doc, &args.output, dist).await
+    let text = crate::scenario::read_source(&path).map_err(explain)?;
+    run_text(&args, text, &args.target, Some(&path)).await
 }
 
 /// `swarm run -`: the scenario from standard input (as `k6 run -`), its data files found
 /// from the working directory; the TUI saves it only with a name (save as).
 async fn from_stdin(args: &RunArgs) -> anyhow::Result<i32> {
-    use crate::scenario::STDIN;
     let text = crate::scenario::read_stdin().map_err(explain)?;
+    run_text(args, text, crate::scenario::STDIN, None).await
+}
+
+/// Runs scenario text named `label` (its file, or standard input) with the command line's
+/// overrides; the TUI saves it back to `path` when it came from a file.
+async fn run_text(
+    args: &RunArgs,
+    text: String,
+    label: &str,
+    path: Option<&Path>,
+) -> anyhow::Result<i32> {
     let mut plan = match &args.host {
-        Some(h) => Plan::parse_with_host(&text, STDIN, h),
-        None => Plan::parse(&text, STDIN),
+        Some(h) => Plan::parse_with_host(&text, label, h),
+        None => Plan::parse(&text, label),
     }?;
     args.load.apply(&mut plan).map_err(anyhow::Error::msg)?;
-    let dist = distributed(&args.dist, &plan, &text, STDIN)?;
+    let dist = distributed(&args.dist, &plan, &text, label)?;
     let doc = if use_tui(&args.output) {
-        let mut doc = ScenarioDoc::from_text(&text, None)?;
+        let mut doc = match path {
+            Some(p) => ScenarioDoc::loaded(text.clone(), p),
+            None => ScenarioDoc::from_text(&text, None)?,
+        };
         if let Some(h) = &args.host {
             doc.override_host(h).map_err(anyhow::Error::msg)?;
         }

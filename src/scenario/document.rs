@@ -117,19 +117,21 @@ impl ScenarioDoc {
     pub fn open(path: &Path) -> Result<(ScenarioDoc, Plan), LoadError> {
         let text = super::read_source(path)?;
         let plan = Plan::parse(&text, &path.display().to_string())?;
+        Ok((ScenarioDoc::loaded(text, path), plan))
+    }
+
+    /// A file's text as it was read, known to load as a plan, to be saved back to `path`.
+    pub(crate) fn loaded(text: String, path: &Path) -> ScenarioDoc {
         let doc = text
             .parse::<DocumentMut>()
             .expect("a valid plan is valid TOML");
-        Ok((
-            ScenarioDoc {
-                path: Some(path.to_path_buf()),
-                doc,
-                on_disk: Some(text.clone()),
-                saved: text,
-                host_override: None,
-            },
-            plan,
-        ))
+        ScenarioDoc {
+            path: Some(path.to_path_buf()),
+            doc,
+            on_disk: Some(text.clone()),
+            saved: text,
+            host_override: None,
+        }
     }
 
     /// Wraps text that is already known to be valid TOML (e.g. the built-in demo).
