@@ -617,10 +617,17 @@ impl Plan {
                 Some(name) => format!("--header {name}"),
                 None => String::new(),
             };
+            // The way to send credentials from the command line is a flag, not a file's
+            // [defaults].
+            let message = e.message.replace(
+                "[defaults] headers = { Authorization = \"Basic ...\" }",
+                "--header \"Authorization: Basic ...\"",
+            );
             ScenarioError {
                 line: 0,
                 col: 0,
                 key,
+                message,
                 ..e
             }
         })

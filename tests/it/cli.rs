@@ -201,7 +201,7 @@ const REFUSED: &[(&[&str], &str)] = &[
     ),
     (
         &["run", "http://admin:hunter2@127.0.0.1:9/", "--headless"],
-        "has credentials in it (admin:***@127.0.0.1:9)",
+        "has credentials in it (admin:***@127.0.0.1:9); swarm does not send them from the URL, so they never show in a report: remove them and send a header instead, e.g. --header \"Authorization: Basic ...\"",
     ),
     (
         &["run", "scenarios/demo.toml", "--headless", "-d", "a=1"],
