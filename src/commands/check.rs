@@ -25,21 +25,19 @@ pub(super) fn check(file: &Path) -> anyhow::Result<i32> {
 /// Checks scenario text named `file`: its plan described, or every mistake listed (the
 /// same walk as the load, collecting instead of stopping at the first).
 fn describe_or_list(text: &str, file: &str) -> anyhow::Result<i32> {
-    if let Ok(plan) = Plan::parse(text, file) {
-        print!("{}", describe(&plan));
-        return Ok(0);
-    }
-    let all = Plan::all_errors(text, file);
-    match &all[..] {
-        [] => Plan::parse(text, file)
-            .map(|_| 0)
-            .map_err(anyhow::Error::from),
-        [one] => anyhow::bail!(one.to_string()),
-        _ => {
-            let lines: Vec<String> = all.iter().map(|e| format!("  {e}")).collect();
-            anyhow::bail!("{file} has {} problems:\n{}", all.len(), lines.join("\n"))
+    let first = match Plan::parse(text, file) {
+        Ok(plan) => {
+            print!("{}", describe(&plan));
+            return Ok(0);
         }
+        Err(first) => first,
+    };
+    let all = Plan::all_errors(text, file);
+    if all.len() <= 1 {
+        anyhow::bail!(first);
     }
+    let lines: Vec<String> = all.iter().map(|e| format!("  {e}")).collect();
+    anyhow::bail!("{file} has {} problems:\n{}", all.len(), lines.join("\n"))
 }
 
 /// `swarm check` for a scenario with `[[users]]`: each type, its share and its tasks.

@@ -522,13 +522,7 @@ fn spec_of(t: &Table) -> EndpointSpec {
             .flat_map(|(k, v)| match v.as_array() {
                 Some(items) => items
                     .iter()
-                    .map(|i| {
-                        format!(
-                            "{k}={}",
-                            i.as_str()
-                                .map_or_else(|| i.to_string().trim().to_string(), str::to_string)
-                        )
-                    })
+                    .map(|i| format!("{k}={}", scalar_value(i)))
                     .collect(),
                 None => vec![format!("{k}={}", scalar(v))],
             })
@@ -562,9 +556,17 @@ fn spec_of(t: &Table) -> EndpointSpec {
 }
 
 fn scalar(item: &Item) -> String {
-    match item.as_str() {
-        Some(s) => s.to_string(),
+    match item.as_value() {
+        Some(v) => scalar_value(v),
         None => item.to_string().trim().to_string(),
+    }
+}
+
+/// A value as the editor shows it: a string's text, anything else as TOML writes it.
+fn scalar_value(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => v.to_string().trim().to_string(),
     }
 }
 

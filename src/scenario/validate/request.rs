@@ -158,14 +158,14 @@ impl Validator<'_> {
             let values = match value.get_ref() {
                 toml::Value::Array(items) => items
                     .iter()
-                    .map(|v| match v {
-                        toml::Value::Array(_) | toml::Value::Table(_) => Err(self.err(
-                            value.span(),
-                            &k,
-                            "a list's values must be strings, numbers or booleans",
-                        )),
-                        toml::Value::String(s) => Ok(s.clone()),
-                        v => Ok(v.to_string()),
+                    .map(|v| {
+                        super::values::scalar_of(v).ok_or_else(|| {
+                            self.err(
+                                value.span(),
+                                &k,
+                                "a list's values must be strings, numbers or booleans",
+                            )
+                        })
                     })
                     .collect::<Result<Vec<_>>>()?,
                 _ => vec![self.scalar_text(value, &k)?],

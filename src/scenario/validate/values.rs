@@ -142,11 +142,17 @@ impl Validator<'_> {
     }
 
     pub(super) fn scalar_text(&self, v: &SpannedValue, key: &str) -> Result<String> {
-        match v.get_ref() {
-            Value::String(s) => Ok(s.clone()),
-            Value::Integer(_) | Value::Float(_) | Value::Boolean(_) => Ok(v.get_ref().to_string()),
-            _ => Err(self.err(v.span(), key, "must be a string, number or boolean")),
-        }
+        scalar_of(v.get_ref())
+            .ok_or_else(|| self.err(v.span(), key, "must be a string, number or boolean"))
+    }
+}
+
+/// A string, number or boolean as the text it sends; None for anything else.
+pub(super) fn scalar_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Integer(_) | Value::Float(_) | Value::Boolean(_) => Some(v.to_string()),
+        _ => None,
     }
 }
 
